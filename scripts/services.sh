@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Make sure the services the test suite talks to exist, and print their settings as shell exports
+# (the Makefile sources them). Progress goes to stderr.
+#   PostgreSQL: use the server on 127.0.0.1:5432 when it answers; else start a throwaway cluster from
+#               Debian's `postgresql` package (installed if missing) on port 55432 under .services/.
+#   Java:       PySpark needs a JRE 17; installed from Debian's packages if `java` is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+log() { echo "[services] $*" >&2; }
+apt_install() {
+  if [ "$(id -u)" != 0 ]; then log "need root to apt-get install $*"; exit 1; fi
+  if [ -z "${_APT_UPDATED:-}" ]; then apt-get update -qq >&2; _APT_UPDATED=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
+}
+
+pg_up() { .venv/bin/python - "$1" <<'PY' 2>/dev/null
+import sys, psycopg2
+psycopg2.connect(host="127.0.0.1", port=int(sys.argv[1]), user="postgres", dbname="postgres", connect_timeout=3).close()
+PY
+}
+
+if pg_up 5432; then
+  PG_URL="postgres://postgres@127.0.0.1:5432/postgres"
+  log "PostgreSQL answers on 127.0.0.1:5432"
+else
+  log "no PostgreSQL on 127.0.0.1:5432: starting a throwaway server on 55432"
+  command -v pg_ctlcluster >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_install postgresql
+  BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+  DIR=$PWD/.services/pg
+  if ! pg_up 55432; then
+    rm -rf "$DIR"; mkdir -p "$DIR"
+    id postgres >/dev/null 2>&1 || useradd -r postgres
+    chown -R postgres "$PWD/.services"
+    run() { if [ "$(id -u)" = 0 ]; then su postgres -s /bin/sh -c "$*"; else sh -c "$*"; fi; }
+    run "$BIN/initdb -D $DIR/data -U postgres --auth=trust -E UTF8 >/dev/null"
+    run "$BIN/pg_ctl -D $DIR/data -o '-p 55432 -k $DIR -c listen_addresses=127.0.0.1' -l $DIR/log -w start >/dev/null"
+  fi
+  PG_URL="postgres://postgres@127.0.0.1:55432/postgres"
+fi
+
+if ! command -v java >/dev/null 2>&1; then
+  log "no Java: installing openjdk-17-jre-headless for PySpark"
+  apt_install openjdk-17-jre-headless
+fi
+
+echo "export JICAI_TEST_PG_URL=$PG_URL"

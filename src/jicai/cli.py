@@ -1,0 +1,58 @@
+"""The ``jicai`` command line.
+
+Commands are registered the way a bureau's own extension would register one: each module in
+:mod:`jicai.commands` (and each ``jicai.commands`` entry point of an installed package) exposes
+``register(app)``. This file only holds the global options.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import typer
+
+import jicai.commands
+from jicai.settings import Settings
+
+app = typer.Typer(
+    name="jicai",
+    help="集采执行监测与医保基金监管 / VBP execution monitoring and fund supervision.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _global(
+    ctx: typer.Context,
+    data_dir: Path = typer.Option(
+        None, "--data-dir", envvar="JICAI_DATA_DIR", help="数据目录 / data directory (default ./jicai-data)"
+    ),
+    warehouse: str = typer.Option(
+        None, "--warehouse", envvar="JICAI_WAREHOUSE_URL", help="数据仓库地址 / warehouse URL (default DuckDB in the data directory)"
+    ),
+) -> None:
+    ctx.obj = Settings.resolve(data_dir, warehouse)
+
+
+def _register_commands() -> None:
+    for mod in sorted(pkgutil.iter_modules(jicai.commands.__path__), key=lambda m: m.name):
+        if not mod.name.startswith("_"):
+            importlib.import_module(f"jicai.commands.{mod.name}").register(app)
+    for ep in entry_points(group="jicai.commands"):
+        ep.load()(app)
+
+
+_register_commands()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Built-in CLI commands; each module exposes ``register(app: typer.Typer)``."""

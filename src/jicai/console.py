@@ -1,0 +1,35 @@
+"""Terminal output shared by the commands: a progress bar for long work and bilingual messages."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+console = Console(stderr=True)
+out = Console()
+
+
+@contextlib.contextmanager
+def progress(transient: bool = False) -> Iterator[Progress]:
+    """A progress bar on stderr (silent when stderr is not a terminal, so pipes and CI stay clean)."""
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=transient,
+        disable=not console.is_terminal,
+    ) as p:
+        yield p
+
+
+def fail(zh: str, en: str, code: int = 2) -> None:
+    """Print an error in Chinese and English and exit with ``code``."""
+    import typer
+
+    console.print(f"[red]错误：{zh}[/red]\n[red]Error: {en}[/red]")
+    raise typer.Exit(code)

@@ -1,0 +1,172 @@
+"""Open a warehouse from a URL; one small subclass per engine.
+
+URLs:
+  ``duckdb:///path/to/jicai.duckdb``  (default, under the data directory; ``duckdb://`` = in memory)
+  ``postgres://user@host:port/db``    (``postgresql://`` too)
+  ``pyspark://local[2]``              (a local Spark session; ``pyspark://`` = ``local[*]``)
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar
+from urllib.parse import urlparse
+
+import ibis
+import pyarrow as pa
+
+
+def default_url(data_dir: Path) -> str:
+    return f"duckdb:///{Path(data_dir).resolve() / 'jicai.duckdb'}"
+
+
+class Warehouse:
+    """An Ibis backend and the engine capabilities measures and loaders may ask about."""
+
+    engine: ClassVar[str] = "base"
+    # Whether a multi-statement write can be made atomic (the importer refuses engines without it).
+    supports_transactions: ClassVar[bool] = False
+
+    def __init__(self, con: ibis.BaseBackend, url: str):
+        self.con = con
+        self.url = url
+
+    # -- reading -------------------------------------------------------------------------------
+    def table(self, name: str) -> ibis.Table:
+        return self.con.table(name)
+
+    def has_table(self, name: str) -> bool:
+        return name in self.con.list_tables()
+
+    def list_tables(self) -> list[str]:
+        return list(self.con.list_tables())
+
+    # -- writing -------------------------------------------------------------------------------
+    def write_table(self, name: str, data: pa.Table | ibis.Table, *, overwrite: bool = True) -> ibis.Table:
+        """Create (or replace) a table from an Arrow table or an Ibis expression of this backend."""
+        return self.con.create_table(name, data, overwrite=overwrite)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[object]:
+        raise NotImplementedError(f"{self.engine} warehouse has no transactions; load into DuckDB or PostgreSQL")
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.con.disconnect()
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class DuckDBWarehouse(Warehouse):
+    engine = "duckdb"
+    supports_transactions = True
+
+    @classmethod
+    def open(cls, url: str) -> DuckDBWarehouse:
+        path = urlparse(url).path or ":memory:"
+        if path not in ("", "/", ":memory:"):
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        else:
+            path = ":memory:"
+        return cls(ibis.duckdb.connect(path), url)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[object]:
+        """A DuckDB cursor inside BEGIN … COMMIT; any exception rolls everything back."""
+        raw = self.con.con
+        raw.execute("BEGIN TRANSACTION")
+        try:
+            yield raw
+        except BaseException:
+            raw.execute("ROLLBACK")
+            raise
+        else:
+            raw.execute("COMMIT")
+
+
+class PostgresWarehouse(Warehouse):
+    engine = "postgres"
+    supports_transactions = True
+
+    @classmethod
+    def open(cls, url: str) -> PostgresWarehouse:
+        u = urlparse(url)
+        con = ibis.postgres.connect(
+            host=u.hostname or "127.0.0.1",
+            port=u.port or 5432,
+            user=u.username or "postgres",
+            password=u.password or None,
+            database=(u.path or "/postgres").lstrip("/") or "postgres",
+        )
+        return cls(con, url)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[object]:
+        raw = self.con.con  # psycopg connection
+        with raw.transaction():
+            with raw.cursor() as cur:
+                yield cur
+
+
+class SparkWarehouse(Warehouse):
+    engine = "pyspark"
+
+    @classmethod
+    def open(cls, url: str) -> SparkWarehouse:
+        from pyspark.sql import SparkSession  # optional dependency: jicai[spark]
+
+        master = urlparse(url).netloc or "local[*]"
+        spark = (
+            SparkSession.builder.master(master)
+            .appName("jicai")
+            .config("spark.ui.enabled", "false")
+            .config("spark.sql.session.timeZone", "Asia/Shanghai")
+            .config("spark.sql.shuffle.partitions", "4")
+            .config("spark.driver.memory", "4g")
+            .getOrCreate()
+        )
+        spark.sparkContext.setLogLevel("ERROR")
+        return cls(ibis.pyspark.connect(spark), url)
+
+    def close(self) -> None:
+        # The Spark session is process-wide and slow to start; tests and the CLI share it.
+        pass
+
+
+ENGINES: dict[str, type[Warehouse]] = {
+    "duckdb": DuckDBWarehouse,
+    "postgres": PostgresWarehouse,
+    "postgresql": PostgresWarehouse,
+    "pyspark": SparkWarehouse,
+}
+
+
+def connect(url: str) -> Warehouse:
+    """Open the warehouse named by ``url``.
+
+    >>> wh = connect("duckdb://")
+    >>> wh.engine
+    'duckdb'
+    """
+    scheme = urlparse(url).scheme
+    try:
+        engine = ENGINES[scheme]
+    except KeyError:
+        raise ValueError(
+            f"不支持的数据仓库地址 / unsupported warehouse URL {url!r}: scheme must be one of {', '.join(ENGINES)}"
+        ) from None
+    return engine.open(url)
+
+
+def copy_tables(src: Warehouse, dst: Warehouse, names: list[str] | None = None) -> list[str]:
+    """Put the tables of ``src`` on ``dst`` (through Arrow), e.g. the DuckDB warehouse onto PostgreSQL or Spark."""
+    names = names if names is not None else src.list_tables()
+    for name in names:
+        dst.write_table(name, src.table(name).to_pyarrow(), overwrite=True)
+    return names

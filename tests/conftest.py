@@ -1,0 +1,115 @@
+"""Shared fixtures: a temporary data directory for every test, and warehouses on every engine.
+
+``engine_warehouse(engine, tables)`` puts the given Arrow tables on DuckDB, PostgreSQL or PySpark
+and returns a :class:`jicai.store.Warehouse`. PostgreSQL tests use a throwaway database named with a
+nonce (created here, dropped at the end); its server is ``$JICAI_TEST_PG_URL`` (started by
+``scripts/services.sh`` when none runs). In CI (``CI=true``) a missing engine is an error, not a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from jicai.store import Warehouse, connect
+
+ENGINES = ("duckdb", "postgres", "pyspark")
+PG_URL = os.environ.get("JICAI_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+def _unavailable(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"required in CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No test reads or writes a developer's own jicai-data or warehouse."""
+    d = tmp_path / "jicai-data"
+    monkeypatch.setenv("JICAI_DATA_DIR", str(d))
+    monkeypatch.delenv("JICAI_WAREHOUSE_URL", raising=False)
+    return d
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """URL of a fresh PostgreSQL database for this test session."""
+    try:
+        import psycopg2
+        from urllib.parse import urlparse
+
+        u = urlparse(PG_URL)
+        admin = psycopg2.connect(
+            host=u.hostname, port=u.port or 5432, user=u.username or "postgres", dbname=u.path.lstrip("/") or "postgres"
+        )
+    except Exception as exc:  # noqa: BLE001
+        _unavailable(f"PostgreSQL not reachable at {PG_URL}: {exc}")
+    admin.autocommit = True
+    name = f"jicai_test_{uuid.uuid4().hex[:10]}"
+    with admin.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {name}")
+    url = f"postgres://{u.username or 'postgres'}@{u.hostname}:{u.port or 5432}/{name}"
+    yield url
+    with admin.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.close()
+
+
+@pytest.fixture(scope="session")
+def spark_warehouse() -> Warehouse:
+    try:
+        import pyspark  # noqa: F401
+    except ImportError as exc:
+        _unavailable(f"PySpark not installed: {exc}")
+    return connect("pyspark://local[2]")
+
+
+@pytest.fixture
+def engine_warehouse(request: pytest.FixtureRequest):
+    """Factory: ``engine_warehouse("postgres", {"orders": arrow_table, ...}) -> Warehouse``."""
+    opened: list[Warehouse] = []
+
+    def make(engine: str, tables: dict[str, pa.Table]) -> Warehouse:
+        if engine == "duckdb":
+            wh = connect("duckdb://")
+        elif engine == "postgres":
+            wh = connect(request.getfixturevalue("pg_database"))
+        elif engine == "pyspark":
+            wh = request.getfixturevalue("spark_warehouse")
+        else:
+            raise ValueError(engine)
+        for name, data in tables.items():
+            wh.write_table(name, data, overwrite=True)
+        opened.append(wh)
+        return wh
+
+    yield make
+    for wh in opened:
+        wh.close()
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip(f"../shared not present at {SHARED}: real-data tests need it beside the repository")
+    return SHARED
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Engine-parametrized tests carry their engine's marker so `-m "not pyspark"` etc. select by engine.
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        engine = callspec.params.get("engine") if callspec else None
+        if engine == "postgres":
+            item.add_marker(pytest.mark.postgres)
+        elif engine == "pyspark":
+            item.add_marker(pytest.mark.spark)
+            item.add_marker(pytest.mark.slow)
