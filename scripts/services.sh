@@ -19,11 +19,12 @@ psycopg2.connect(host="127.0.0.1", port=int(sys.argv[1]), user="postgres", dbnam
 PY
 }
 
-if pg_up 5432; then
-  PG_URL="postgres://postgres@127.0.0.1:5432/postgres"
-  log "PostgreSQL answers on 127.0.0.1:5432"
+PORT=${JICAI_PG_PORT:-5432}  # overridable so the fallback below can be exercised while a server runs
+if pg_up "$PORT"; then
+  PG_URL="postgres://postgres@127.0.0.1:$PORT/postgres"
+  log "PostgreSQL answers on 127.0.0.1:$PORT"
 else
-  log "no PostgreSQL on 127.0.0.1:5432: starting a throwaway server on 55432"
+  log "no PostgreSQL on 127.0.0.1:$PORT: starting a throwaway server on 55432"
   command -v pg_ctlcluster >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_install postgresql
   BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
   DIR=$PWD/.services/pg
