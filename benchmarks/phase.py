@@ -1,0 +1,83 @@
+"""One timed phase of the benchmark, run in its own process so its peak memory is its own.
+
+Usage: python benchmarks/phase.py PHASE WAREHOUSE_PATH AS_OF REPEATS
+Prints one JSON line: {"phase", "seconds": [...], "rows", "peak_rss_mb"}.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # for tests.reference (the independent pandas reference)
+
+# Tables the monitoring reads; the pandas reference gets them as DataFrames.
+MONITOR_INPUTS = ("batches", "varieties", "products", "selected_products", "agreements", "institutions",
+                  "orders", "deliveries", "payments", "supply_problems")
+
+
+def _monitor(wh_path: str, as_of: date) -> int:
+    from jicai.measures.monitor import monitor
+    from jicai.store import connect
+
+    wh = connect(f"duckdb:///{wh_path}")
+    n = monitor(wh, as_of).to_pyarrow().num_rows
+    wh.close()
+    return n
+
+
+def _bare_scan(wh_path: str, as_of: date) -> int:
+    """What any engine must at least do: one group-by pass over the order lines joined to their deliveries."""
+    import duckdb
+
+    con = duckdb.connect(wh_path, read_only=True)
+    rows = con.execute(
+        """SELECT o.institution_code, o.product_code, sum(d.accepted_quantity), sum(o.quantity * o.pack_price), count(*)
+           FROM orders o JOIN deliveries d USING (order_line_id)
+           WHERE d.accepted_at < ? + INTERVAL 1 DAY GROUP BY 1, 2""",
+        [as_of],
+    ).fetchall()
+    con.close()
+    return len(rows)
+
+
+def _load_frames(wh_path: str) -> dict:
+    import duckdb
+
+    con = duckdb.connect(wh_path, read_only=True)
+    frames = {t: con.table(t).df() for t in MONITOR_INPUTS}
+    con.close()
+    return frames
+
+
+def main() -> None:
+    phase, wh_path, as_of_s, repeats = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    as_of = date.fromisoformat(as_of_s)
+    seconds: list[float] = []
+    rows = 0
+    if phase == "pandas":
+        from tests.reference.monitor_pandas import monitor_reference
+
+        frames = _load_frames(wh_path)  # loading is not timed: the reference is timed on data in memory
+        run = lambda: len(monitor_reference(frames, as_of))  # noqa: E731
+    elif phase == "monitor":
+        run = lambda: _monitor(wh_path, as_of)  # noqa: E731
+    elif phase == "scan":
+        run = lambda: _bare_scan(wh_path, as_of)  # noqa: E731
+    else:
+        raise SystemExit(f"unknown phase {phase}")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        rows = run()
+        seconds.append(time.perf_counter() - t0)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"phase": phase, "seconds": seconds, "rows": rows, "peak_rss_mb": round(peak_mb, 1)}))
+
+
+if __name__ == "__main__":
+    main()
