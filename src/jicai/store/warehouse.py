@@ -121,7 +121,8 @@ class SparkWarehouse(Warehouse):
     def open(cls, url: str) -> SparkWarehouse:
         from pyspark.sql import SparkSession  # optional dependency: jicai[spark]
 
-        master = urlparse(url).netloc or "local[*]"
+        # not urlparse: it reads "local[2]" as a malformed IPv6 host
+        master = url.split("://", 1)[1].strip("/") or "local[*]"
         spark = (
             SparkSession.builder.master(master)
             .appName("jicai")
@@ -154,7 +155,7 @@ def connect(url: str) -> Warehouse:
     >>> wh.engine
     'duckdb'
     """
-    scheme = urlparse(url).scheme
+    scheme = url.split("://", 1)[0] if "://" in url else ""
     try:
         engine = ENGINES[scheme]
     except KeyError:
