@@ -99,7 +99,7 @@ def engine_warehouse(request: pytest.FixtureRequest):
 @pytest.fixture
 def shared_dir() -> Path:
     if not SHARED.is_dir():
-        pytest.skip(f"../shared not present at {SHARED}: real-data tests need it beside the repository")
+        _unavailable(f"../shared not present at {SHARED}: real-data tests need it beside the repository")
     return SHARED
 
 
