@@ -113,3 +113,5 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         elif engine == "pyspark":
             item.add_marker(pytest.mark.spark)
             item.add_marker(pytest.mark.slow)
+            # one xdist worker runs every Spark test, so only one JVM starts
+            item.add_marker(pytest.mark.xdist_group("spark"))
