@@ -40,7 +40,7 @@ def _capitation(w: World, rng: np.random.Generator) -> dict[str, pa.Table]:
     prim = np.flatnonzero(inst.kind == "primary")
     rows = []
     for y in _years(w):
-        for n, i in enumerate(prim):
+        for i in prim:
             enrolled = int(inst.size[i] * 8000 * rng.uniform(0.8, 1.2))
             std = 120.0
             actual = enrolled * std * rng.uniform(0.78, 0.9)

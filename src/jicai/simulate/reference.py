@@ -108,12 +108,12 @@ def agreement_tables(w: World) -> dict[str, pa.Table]:
                     pp["paid_at"].append(paid)
             # the volume report for the next cycle year, filed from last year's actual use
             if k + 1 <= BATCHES[batch][2] and (t := report_time(w, batch, k + 1)) is not None:
-                s1, _ = w.cycle(batch, k + 1)
-                honest = w.expected_units(bb, jj, s1 - timedelta(days=365), s1, selected_only=False, normal=False)
-                vol = np.round(honest * rng.uniform(0.97, 1.12, len(bb)), 0)
+                # honest institutions report about what they used in the year before filing (the audit's
+                # "last-year actual"); planted ones report a multiple of it
+                first = max(w.start, t - timedelta(days=365))
+                used = w.expected_units(bb, jj, first, t, selected_only=False, normal=False)
                 factor = np.array([w.report_factor.get((int(b), int(j)), 1.0) for b, j in zip(bb, jj, strict=True)])
-                expected_next = w.expected_units(bb, jj, s1 - timedelta(days=365), s1, selected_only=False, normal=True)
-                vol = np.where(factor != 1.0, np.round(expected_next * factor, 0), vol)
+                vol = np.round(used * np.where(factor != 1.0, factor, rng.uniform(0.97, 1.12, len(bb))), 0)
                 reported[k + 1] = vol
                 filed = factor != 0.0
                 vr["batch_id"] += [batch] * int(filed.sum())
