@@ -289,6 +289,44 @@ _table(Table("fund_spending", "医保支出", ("month", "institution_code"), (
 ), optional=True))
 
 
+_table(Table("vbp_results", "集采中选结果", ("batch_id", "variety_id", "spec", "enterprise_name"), (
+    C("batch_id", "str", "批次编号", ref=("batches", "batch_id"), aliases=("批次", "批次编号")),
+    C("variety_id", "str", "品种编号", aliases=("品种编号", "品种编码"),
+      doc="also set for varieties whose bid failed (流标), which have no row in `varieties`"),
+    C("drug_name", "str", "药品通用名", aliases=("药品通用名", "通用名", "品种名")),
+    C("spec", "str", "规格", aliases=("规格", "规格包装")),
+    C("pack", "str", "中选规格包装", required=False, aliases=("中选规格包装", "包装")),
+    C("enterprise_name", "str", "生产企业全称", aliases=("生产企业-全称", "生产企业全称", "企业全称", "拟中选企业")),
+    C("enterprise_short_name", "str", "生产企业简称", required=False, aliases=("生产企业-简称", "生产企业简称", "企业简称")),
+    C("originator", "bool", "是否原研", required=False, aliases=("是否原研", "原研")),
+    C("foreign", "bool", "是否外企", required=False, aliases=("是否外企", "外企")),
+    C("won", "bool", "是否中选", aliases=("是否中标", "是否中选")),
+    C("max_price", "float", "最高限价(元/最小单位)", required=False, check="nonneg", aliases=("最高限价", "最高有效申报价")),
+    C("baseline_unit_price", "float", "中标前中位价(元/最小单位)", required=False, check="nonneg",
+      aliases=("中标前中位价", "中标前中位价（最小规格）", "企业近三年平均价")),
+    C("unit_price", "float", "竞标价格(元/最小单位)", required=False, check="nonneg",
+      aliases=("竞标价格", "竞标价格（最小规格）", "最小规格价格", "中选价")),
+    C("supply_regions", "str", "供应省份", required=False, aliases=("供应省份", "供应省（区）", "供应地区"),
+      doc="6-digit GB/T 2260 codes separated by `;` (provinces; the eleven pilot cities for 4+7)"),
+    C("source_sheet", "str", "来源工作表", required=False, aliases=("来源工作表", "工作表")),
+    C("source_row", "int", "来源行号", required=False, aliases=("来源行号", "行号")),
+), optional=True, doc="Every bid of a national VBP announcement (中选结果表), winning or not, as announced; "
+                      "`jicai import-announcement` writes it and derives `varieties` and `selected_products`."))
+
+_table(Table("vbp_agreed_volumes", "首年约定采购量", ("batch_id", "variety_id", "spec", "region_code"), (
+    C("batch_id", "str", "批次编号", ref=("batches", "batch_id"), aliases=("批次", "批次编号")),
+    C("variety_id", "str", "品种编号", aliases=("品种编号", "品种编码")),
+    C("spec", "str", "规格", aliases=("规格",)),
+    C("region_code", "str", "地区代码", check="region_code", aliases=("地区代码", "行政区划代码", "区划代码")),
+    C("volume", "float", "约定采购量(最小单位)", check="nonneg",
+      aliases=("首年约定采购量", "约定采购量", "采购数量"), doc="in minimum units (the announcements' 万片 × 10000)"),
+    C("unit", "str", "最小计量单位", aliases=("单位", "最小单位")),
+    C("source_sheet", "str", "来源工作表", required=False, aliases=("来源工作表", "工作表")),
+    C("source_row", "int", "来源行号", required=False, aliases=("来源行号", "行号")),
+), optional=True, doc="First-year agreed volumes of a national VBP batch per variety × strength × province "
+                      "(× pilot city for 4+7), as announced (约定采购量表)."))
+
+
 def table(name: str) -> Table:
     """The contract of one table; KeyError names the known tables."""
     try:
