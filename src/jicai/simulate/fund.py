@@ -113,22 +113,25 @@ def _pharmacies(w: World, rng: np.random.Generator) -> dict[str, pa.Table]:
     vdf = pd.DataFrame(video, columns=["pharmacy_code", "start_at", "end_at", "status"])
 
     # settlements: ~25 a month per pharmacy, 1–3 packs of a VBP drug, retail ≈ listed price × 1.1
-    rows = []
+    upp = np.asarray(cat.upp)
+    listed = np.asarray(cat.listed_price)
+    parts = []
     for m in range(w.months):
-        d0 = datetime.combine(w.month_start(m), datetime.min.time())
+        d0 = np.datetime64(w.month_start(m), "us")
         ndays = (add_months(w.month_start(m), 1) - w.month_start(m)).days
-        for i in ph:
-            n = int(rng.poisson(25))
-            prods = rng.choice(drugs, n, p=weight)
-            at = [d0 + timedelta(days=int(dd), hours=float(hh)) for dd, hh in
-                  zip(rng.integers(0, ndays, n), rng.uniform(8, 21, n), strict=True)]
-            for p, t in zip(prods, at, strict=True):
-                q = float(cat.upp[p] * int(rng.integers(1, 4)))
-                proxy = bool(rng.random() < 0.03)
-                rows.append([str(inst.code[i]), t.replace(microsecond=0), cat.code[p], q,
-                             round(q * cat.listed_price[p] * 1.1, 2), proxy, True if proxy else None])
-    sdf = pd.DataFrame(rows, columns=["pharmacy_code", "settled_at", "product_code", "quantity", "amount", "proxy",
-                                      "proxy_registered"])
+        n = rng.poisson(25, len(ph))
+        who = np.repeat(ph, n)
+        k = len(who)
+        prods = rng.choice(drugs, k, p=weight)
+        secs = rng.integers(0, ndays, k) * 86400 + (rng.uniform(8, 21, k) * 3600).astype(np.int64)
+        parts.append((who, prods, d0 + secs.astype("timedelta64[s]"), upp[prods] * rng.integers(1, 4, k)))
+    who, prods, at, qty = (np.concatenate(x) for x in zip(*parts, strict=True))
+    proxy = rng.random(len(who)) < 0.03
+    sdf = pd.DataFrame({
+        "pharmacy_code": inst.code[who].astype(str), "settled_at": at, "product_code": np.asarray(cat.code)[prods],
+        "quantity": qty.astype(float), "amount": np.round(qty * listed[prods] * 1.1, 2), "proxy": proxy,
+        "proxy_registered": pd.array(np.where(proxy, True, pd.NA), dtype="boolean"),
+    })
     # a working video link blocks settlements while offline: drop those, then plant the violations
     for _, r in vdf[vdf.status == "offline"].iterrows():
         sdf = sdf[~((sdf.pharmacy_code == r.pharmacy_code) & (sdf.settled_at >= r.start_at) & (sdf.settled_at < r.end_at))]
@@ -160,19 +163,28 @@ def _pharmacies(w: World, rng: np.random.Generator) -> dict[str, pa.Table]:
     # stock: opening + purchased − settled = closing, except one planted mismatch
     sdf["period"] = sdf.settled_at.dt.strftime("%Y-%m")
     sold = sdf.groupby(["pharmacy_code", "product_code", "period"], as_index=False).quantity.sum()
-    stock_rows = []
-    for (phc, prc), g in sold.groupby(["pharmacy_code", "product_code"], sort=True):
-        by = dict(zip(g.period, g.quantity, strict=True))
-        opening = float(rng.integers(2, 10) * 30)
-        for m in range(w.months):
-            per = w.month_start(m).strftime("%Y-%m")
-            s = float(by.get(per, 0.0))
-            closing = float(rng.integers(1, 8) * 30)
-            purchased = max(0.0, s + closing - opening)
-            closing = opening + purchased - s
-            stock_rows.append([phc, prc, per, opening, purchased, closing])
-            opening = closing
-    stdf = pd.DataFrame(stock_rows, columns=["pharmacy_code", "product_code", "period", "opening", "purchased", "closing"])
+    periods = [w.month_start(m).strftime("%Y-%m") for m in range(w.months)]
+    pairs = sold[["pharmacy_code", "product_code"]].drop_duplicates().sort_values(["pharmacy_code", "product_code"])
+    pairs = pairs.reset_index(drop=True)
+    pair_id = sold.merge(pairs.reset_index(), on=["pharmacy_code", "product_code"])["index"].to_numpy()
+    mat = np.zeros((len(pairs), len(periods)))
+    mat[pair_id, sold.period.map({p: i for i, p in enumerate(periods)}).to_numpy()] = sold.quantity.to_numpy()
+    opening = rng.integers(2, 10, len(pairs)) * 30.0
+    cols = {"opening": [], "purchased": [], "closing": []}
+    for m in range(len(periods)):
+        target = rng.integers(1, 8, len(pairs)) * 30.0
+        purchased = np.maximum(0.0, mat[:, m] + target - opening)
+        closing = opening + purchased - mat[:, m]
+        cols["opening"].append(opening)
+        cols["purchased"].append(purchased)
+        cols["closing"].append(closing)
+        opening = closing
+    stdf = pd.DataFrame({
+        "pharmacy_code": np.repeat(pairs.pharmacy_code.to_numpy(), len(periods)),
+        "product_code": np.repeat(pairs.product_code.to_numpy(), len(periods)),
+        "period": np.tile(periods, len(pairs)),
+        **{k: np.stack(v, axis=1).ravel() for k, v in cols.items()},
+    })
     if len(ph) >= 5 and len(stdf):
         target = str(inst.code[ph[4]])
         cand = stdf.index[stdf.pharmacy_code == target]
