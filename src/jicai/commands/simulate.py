@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
         order_lines: int = typer.Option(None, "--order-lines", help="目标订单明细行数 / target number of order lines"),
         start: str = typer.Option("2024-01-01", "--start", help="起始日期 / first day (YYYY-MM-DD, a month start)"),
         fmt: str = typer.Option("parquet", "--format", help="parquet 或 csv / parquet or csv"),
-        chunk_rows: int = typer.Option(500_000, "--chunk-rows", help="每块订单行数 / order lines per chunk"),
+        chunk_rows: int = typer.Option(200_000, "--chunk-rows", help="每块订单行数 / order lines per chunk"),
     ) -> None:
         from jicai.simulate import simulate
 

@@ -43,7 +43,7 @@ def simulate(
     start: date = date(2024, 1, 1),
     fmt: str = "parquet",
     progress: Progress | None = None,
-    chunk_rows: int = 500_000,
+    chunk_rows: int = 200_000,
 ) -> Manifest:
     """Generate a complete canonical dataset and return its manifest (also written as manifest.json).
 

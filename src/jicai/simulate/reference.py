@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 
 from jicai.contract.arrow import schema
-from jicai.simulate.catalogue import BATCHES, SEASONAL_VARIETY
+from jicai.simulate.catalogue import BATCHES, DRUG_BATCH, SEASONAL_VARIETY
 from jicai.simulate.geography import region_rows
 from jicai.simulate.model import World, cycles_in_data, report_time
 from jicai.simulate.planted import season_window
@@ -60,7 +60,51 @@ def reference_tables(w: World) -> dict[str, pa.Table]:
     })
     out.update(agreement_tables(w))
     out["supply_problems"] = supply_problems(w)
+    out.update(announcement_tables(w, out["agreements"]))
     return out
+
+
+def announcement_tables(w: World, agreements: pa.Table) -> dict[str, pa.Table]:
+    """The national drug batch as announced: every bid (中选结果表) and first-year agreed volumes for the
+    province (约定采购量表, the sum of the institutions' agreements)."""
+    cat, ent, vs = w.cat, w.ent, w.varieties
+    batch = DRUG_BATCH
+    res: dict[str, list] = {k: [] for k in schema("vbp_results").names}
+    for p in range(len(cat)):
+        v = vs[cat.variety[p]]
+        if v.batch != batch:
+            continue
+        won = cat.cls[p] != "nonselected"
+        res["batch_id"].append(batch)
+        res["variety_id"].append(v.vid)
+        res["drug_name"].append(v.name)
+        res["spec"].append(v.spec)
+        res["pack"].append(f"{int(cat.upp[p])}{v.unit}/盒")
+        res["enterprise_name"].append(ent.name[cat.manufacturer[p]])
+        res["enterprise_short_name"].append(ent.name[cat.manufacturer[p]][:4])
+        res["originator"].append(False)
+        res["foreign"].append(False)
+        res["won"].append(won)
+        res["max_price"].append(round(v.baseline * 0.7, 4))
+        res["baseline_unit_price"].append(v.baseline)
+        # losing bids were above the winners' (and above what they are listed at now is not the bid)
+        res["unit_price"].append(cat.win_price[p] if won else round(cat.listed_price[p] * 1.1, 4))
+        res["supply_regions"].append("350000" if won else None)
+        res["source_sheet"].append(None)
+        res["source_row"].append(None)
+    vol: dict[str, list] = {k: [] for k in schema("vbp_agreed_volumes").names}
+    sums: dict[str, float] = {}
+    for vid, b, k, agreed in zip(agreements["variety_id"].to_pylist(), agreements["batch_id"].to_pylist(),
+                                 agreements["cycle_year"].to_pylist(), agreements["agreed_volume"].to_pylist(),
+                                 strict=True):
+        if b == batch and k == 1:
+            sums[vid] = sums.get(vid, 0.0) + agreed
+    for v in vs:
+        if v.batch == batch and v.vid in sums:
+            for key, val in (("batch_id", batch), ("variety_id", v.vid), ("spec", v.spec), ("region_code", "350000"),
+                             ("volume", sums[v.vid]), ("unit", v.unit), ("source_sheet", None), ("source_row", None)):
+                vol[key].append(val)
+    return {"vbp_results": _table("vbp_results", res), "vbp_agreed_volumes": _table("vbp_agreed_volumes", vol)}
 
 
 def _at(d: date, hour: float) -> datetime:
