@@ -80,7 +80,7 @@ def print_summary(console: Console, report, *, loaded: bool) -> None:
         for (zh, en), n in reasons.most_common():
             console.print(f"  {n} × {zh} / {en}")
         names = list(dict.fromkeys(u.enterprise_name for u in res.unresolved))
-        console.print("  未匹配企业（前 {n} 个）/ first unresolved enterprises: ".format(n=min(SHOW_UNRESOLVED, len(names)))
+        console.print(f"  未匹配企业（前 {min(SHOW_UNRESOLVED, len(names))} 个）/ first unresolved enterprises: "
                       + "、".join(names[:SHOW_UNRESOLVED]))
     for name, n in report.kept_existing.items():
         if n:

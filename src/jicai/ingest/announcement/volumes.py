@@ -11,9 +11,22 @@ from __future__ import annotations
 from collections import defaultdict
 
 from jicai.contract.provinces import region_code
-from jicai.ingest.announcement.names import batch_of_sheet, canonical_drug_name, clean_spec, match_key, spec_key
+from jicai.ingest.announcement.names import (
+    batch_of_sheet,
+    canonical_drug_name,
+    clean_spec,
+    match_key,
+    spec_key,
+)
 from jicai.ingest.announcement.report import SheetSummary, Summary
-from jicai.ingest.announcement.workbook import Grid, clean_number, clean_text, find_header, header_text, is_header_repeat
+from jicai.ingest.announcement.workbook import (
+    Grid,
+    clean_number,
+    clean_text,
+    find_header,
+    header_text,
+    is_header_repeat,
+)
 
 VOLUME_FIELDS: dict[str, tuple[str, ...]] = {
     "region": ("地区", "城市", "省份", "省(区)"),
