@@ -235,7 +235,8 @@ def test_real_counts_per_batch(real):
     wins = Counter(r["batch_id"] for r in _rows(real, "vbp_results") if r["won"])
     assert wins["NVBP-1"] == 26  # 25 varieties, 培美曲塞 won in two strengths
     assert wins["NVBP-2"] == 100  # "32 个品种 100 个产品中选"
-    assert 185 <= wins["NVBP-3"] <= 195
+    assert wins["NVBP-3"] == 191  # "55 个品种 191 个产品中选" (江苏昊中 in 完整 = 江苏吴中 in 第三轮集采)
+    assert wins["NVBP-1X"] == 60
     assert {b["batch_id"] for b in _rows(real, "batches")} == {"NVBP-1", "NVBP-1X", "NVBP-2", "NVBP-3"}
     vols = Counter(v["batch_id"] for v in _rows(real, "vbp_agreed_volumes"))
     assert vols == {"NVBP-1": 434, "NVBP-1X": 947, "NVBP-2": 1550, "NVBP-3": 2511}
@@ -261,6 +262,8 @@ def test_real_known_rows(real):
     assert r["unit_price"] == round(6.6 / 7, 6) and r["baseline_unit_price"] == 5.8
     assert set(r["supply_regions"].split(";")) == {"110000", "120000", "310000", "500000"} | CITY_CODES
     assert r["drug_name"] == "阿托伐他汀"  # merged A2:B3 carried down
+    assert r["foreign"] is None  # the 4+7 sheet has no 是否外企 and 北京嘉林 is not in the mapping sheet
+    assert _one(results, variety_id="NVBP-1-吉非替尼口服常释剂型")["foreign"] is True  # 阿斯利康: 是 in the mapping
     # 4+7 failed bids: 阿莫西林 流标
     assert _one(results, variety_id="NVBP-1-阿莫西林口服常释剂型")["won"] is False
     # 第三轮集采 row 4 (primary sheet of batch 3): 浙江海正 阿那曲唑 1mg 0.9957142857142857, 中位价 7.89

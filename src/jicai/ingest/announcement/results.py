@@ -176,7 +176,9 @@ def merge(rows_by_sheet: dict[str, list[dict]], summary: Summary) -> list[dict]:
     merged: list[dict] = []
     for batch in sorted(by_batch):
         sheets = sorted(by_batch[batch], key=lambda s: (-sum(r["baseline_unit_price"] is not None for r in s[1]), s[0]))
-        primary_sheet, primary = sheets[0]
+        primary = sheets[0][1]
+        primary_sheet = primary[0]["source_sheet"]
+        primary_ids = {id(r) for r in primary}
         index: dict[tuple[str, str, str], dict] = {}
         batch_rows: list[dict] = []
         for rec in primary:
@@ -190,11 +192,20 @@ def merge(rows_by_sheet: dict[str, list[dict]], summary: Summary) -> list[dict]:
             index[k] = rec
             batch_rows.append(rec)
         names = {r["variety_name"] for r in batch_rows}
-        for sheet, rows in sheets[1:]:
+        for _, rows in sheets[1:]:
+            sheet = rows[0]["source_sheet"]
             added = filled = 0
             for rec in rows:
                 rec["variety_name"] = _variety_in(rec, names)
                 k = _key(rec)
+                if k not in index and (alias := _same_bid(k, index, primary_ids)) is not None:
+                    summary.problem(sheet, rec["source_row"],
+                                    f"企业名称“{rec['enterprise_name']}”与主表第{alias['source_row']}行"
+                                    f"“{alias['enterprise_name']}”不同，视为同一投标",
+                                    f"enterprise name {rec['enterprise_name']!r} differs from primary row "
+                                    f"{alias['source_row']} ({alias['enterprise_name']!r}); taken as the same bid",
+                                    "warning")
+                    k = _key(alias)
                 if k not in index:
                     index[k] = rec
                     batch_rows.append(rec)
@@ -202,7 +213,7 @@ def merge(rows_by_sheet: dict[str, list[dict]], summary: Summary) -> list[dict]:
                     added += 1
                     continue
                 base = index[k]
-                if base["source_sheet"] != primary_sheet:
+                if id(base) not in primary_ids:
                     continue  # a duplicate inside a supplementary sheet
                 for f in COMPARED:
                     a, b = base[f], rec[f]
@@ -220,6 +231,20 @@ def merge(rows_by_sheet: dict[str, list[dict]], summary: Summary) -> list[dict]:
                             f"supplements {primary_sheet!r}: {added} rows added, {filled} blank values filled", "info")
         merged += batch_rows
     return merged
+
+
+def _similar(a: str, b: str) -> bool:
+    """Truncated (…股份有限 / …股份有限公司) or one character mistyped (昊中 / 吴中)."""
+    if a.startswith(b) or b.startswith(a):
+        return min(len(a), len(b)) >= 4
+    return len(a) == len(b) >= 4 and sum(x != y for x, y in zip(a, b, strict=True)) == 1
+
+
+def _same_bid(k: tuple[str, str, str], index: dict, primary_ids: set[int]) -> dict | None:
+    """The primary row of the same variety and strength whose enterprise name is a near-miss of this one."""
+    found = [base for (v, sp, e), base in index.items()
+             if (v, sp) == k[:2] and id(base) in primary_ids and _similar(e, k[2])]
+    return found[0] if len(found) == 1 else None
 
 
 def _variety_in(rec: dict, names: set[str]) -> str:

@@ -135,6 +135,8 @@ def _assemble(merged: list[dict], volume_rows: list[dict], total_rows: list[dict
 
     vbp_results = []
     for rec in merged:
+        if rec["foreign"] is None and rec.get("enterprise_short_name"):  # the 4+7 sheet has no 是否外企
+            rec["foreign"] = names.foreign.get(enterprise_key(rec["enterprise_short_name"]))
         if rec["spec"] is None:
             summary.problem(rec["source_sheet"], rec["source_row"], "缺少规格，行未导入", "no strength; row not imported")
             continue
