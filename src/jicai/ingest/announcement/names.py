@@ -81,7 +81,7 @@ def clean_spec(spec: str | None) -> str | None:
     """Spec text for output: no spaces, no trailing main-spec star ('20mg*' → '20mg')."""
     if spec is None:
         return None
-    s = re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(spec))).replace("μ", "μ")
+    s = re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(spec)))
     return s.rstrip("*") or None
 
 

@@ -33,7 +33,6 @@ from jicai.ingest.announcement.workbook import (
     clean_number,
     clean_text,
     find_header,
-    header_text,
     is_header_repeat,
 )
 
@@ -268,7 +267,3 @@ def _variety_in(rec: dict, names: set[str]) -> str:
             return x
     return n
 
-
-def header_of(grid: Grid) -> list[str]:
-    found = detect(grid)
-    return [header_text(v) for v in grid.rows[found[0] - 1]] if found else []

@@ -40,7 +40,6 @@ BATCHES: dict[str, BatchFacts] = {
     "NVBP-3": BatchFacts("第三批国家组织药品集中采购", dt.date(2020, 11, 1), 3),
     "NVBP-4": BatchFacts("第四批国家组织药品集中采购", dt.date(2021, 5, 1), 3),
 }
-DEFAULT_CYCLE_YEARS = 3
 
 MAPPING_FIELDS = {"original": ("生产企业-原始", "企业全称"), "short": ("生产企业", "企业简称"), "foreign": ("是否外企",)}
 
