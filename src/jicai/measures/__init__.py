@@ -1,0 +1,1 @@
+"""Indicators as engine-neutral Ibis expressions, one module per domain (see monitor.py)."""

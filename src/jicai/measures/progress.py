@@ -1,0 +1,104 @@
+"""Volumes by class, completion (完成率), status and the non-selected share (非中选占比).
+
+Per institution × variety in the cycle year containing the as-of date:
+
+* ``selected_volume`` = volume of i's selected (primary) products + ``backup_volume``;
+* ``backup_volume`` = volume of backup products on days inside a verified supply-problem period of i
+  for v (policy ``backup_substitution``); backup purchases outside such a period are non-selected;
+* ``nonselected_volume`` = every other purchase of a product of v (so selected + non-selected = all);
+* ``nonselected_counted_volume`` = the part of ``nonselected_volume`` that enters the share: without days
+  inside i's verified supply-problem periods for v (policy ``supply_problem_exclusion``) and without days
+  inside the special period of an exempt special variety (policy ``special_treatment``);
+* amounts (yuan) follow the same split.
+
+``completion`` = selected_volume / agreed_volume, null when agreed_volume is 0.
+``status`` by priority: ``zero`` (selected_volume = 0) → ``behind`` (completion < time_progress) →
+``over`` (completion > 1, or agreed_volume = 0 with selected purchases) → ``normal``. Completion exactly
+equal to time progress is not behind; exactly 1 is not over.
+``nonselected_share`` = counted non-selected / (selected + counted non-selected), null when that is 0;
+``nonselected_excess`` = share > ``nonselected_share_max`` (exactly the maximum is not excess; a null
+share is not excess).
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+from jicai.measures.classes import in_special_period, mark_supply_problem_days
+
+KEYS = ["institution_code", "variety_id", "batch_id"]
+
+
+def class_volumes(daily: ir.Table, classes: ir.Table, periods: ir.Table, scope_varieties: ir.Table,
+                  *, backup_substitution: bool, supply_problem_exclusion: bool, special_treatment: str) -> ir.Table:
+    """Aggregate the daily purchases to one row per (institution_code, variety_id, batch_id).
+
+    ``scope_varieties`` has variety_id, cycle_start, special, special_start, special_end (one row per
+    variety). Also returns ``primary_volume_to_date``: primary-selected volume since the batch start
+    (for onboarding).
+    """
+    d = mark_supply_problem_days(daily, periods)
+    d = d.left_join(classes, ["institution_code", "product_code"]).drop(
+        "institution_code_right", "product_code_right"
+    )
+    d = d.join(scope_varieties, "variety_id")
+    primary = d.is_primary.fill_null(0) == 1
+    backup = d.is_backup.fill_null(0) == 1
+    in_cycle = d.day >= d.cycle_start
+    substituted = backup & d.in_sp if backup_substitution else ibis.literal(False)
+    selected = primary | substituted
+    excluded = in_special_period(d.special, d.special_start, d.special_end, d.day, special_treatment)
+    if supply_problem_exclusion:
+        excluded = excluded | d.in_sp
+    zero = ibis.literal(0.0)
+    d = d.select(
+        *KEYS,
+        sel_v=ibis.ifelse(in_cycle & selected, d.volume, zero),
+        bak_v=ibis.ifelse(in_cycle & substituted, d.volume, zero),
+        non_v=ibis.ifelse(in_cycle & ~selected, d.volume, zero),
+        cnt_v=ibis.ifelse(in_cycle & ~selected & ~excluded, d.volume, zero),
+        sel_a=ibis.ifelse(in_cycle & selected, d.amount, zero),
+        bak_a=ibis.ifelse(in_cycle & substituted, d.amount, zero),
+        non_a=ibis.ifelse(in_cycle & ~selected, d.amount, zero),
+        prim_all=ibis.ifelse(primary, d.volume, zero),
+    )
+    return d.group_by(KEYS).agg(
+        selected_volume=d.sel_v.sum(),
+        backup_volume=d.bak_v.sum(),
+        nonselected_volume=d.non_v.sum(),
+        nonselected_counted_volume=d.cnt_v.sum(),
+        selected_amount=d.sel_a.sum(),
+        backup_amount=d.bak_a.sum(),
+        nonselected_amount=d.non_a.sum(),
+        primary_volume_to_date=d.prim_all.sum(),
+    )
+
+
+def ratio(num: ir.NumericValue, den: ir.NumericValue) -> ir.FloatingValue:
+    """num / den as float64, null when den is 0 or null."""
+    return ibis.ifelse(den.fill_null(0) == 0, ibis.null("float64"), num.cast("float64") / den.cast("float64"))
+
+
+def progress_columns(t: ir.Table, nonselected_share_max: float) -> ir.Table:
+    """Add completion, status, shortfall_volume, nonselected_share, nonselected_excess."""
+    t = t.mutate(
+        completion=ratio(t.selected_volume, t.agreed_volume),
+        nonselected_share=ratio(
+            t.nonselected_counted_volume, t.selected_volume + t.nonselected_counted_volume
+        ),
+    )
+    status = (
+        ibis.cases(
+            (t.selected_volume == 0, "zero"),
+            (t.completion < t.time_progress, "behind"),
+            ((t.completion > 1) | (t.agreed_volume == 0), "over"),
+            else_="normal",
+        )
+    )
+    return t.mutate(
+        status=status,
+        # volume still needed to reach time progress (0 when on or ahead of it)
+        shortfall_volume=ibis.greatest(0.0, t.agreed_volume * t.time_progress - t.selected_volume),
+        nonselected_excess=(t.nonselected_share > nonselected_share_max).fill_null(False),
+    )

@@ -1,0 +1,161 @@
+"""Policy parameters as reviewed data: pydantic models of a policy TOML file.
+
+A policy is a list of parameters; each carries its value, unit, a Chinese and an English description,
+the notice and clause it comes from, and the dates it is in force. One parameter may have several
+entries with non-overlapping date ranges; :meth:`Policy.value` picks the entry in force on a date.
+
+>>> p = load_policy()
+>>> p.value("nonselected_share_max")
+0.5
+>>> p.version.startswith("default@")
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+DEFAULT_PATH = Path(__file__).with_name("default.toml")
+
+
+class ParameterSpec(BaseModel):
+    """What a parameter must look like; the declared table of settings (datasette's ``Setting``)."""
+
+    type: type
+    choices: tuple[Any, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True)
+
+    def check(self, name: str, value: Any) -> Any:
+        t = self.type
+        if t is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, t) or (t is not bool and isinstance(value, bool)):
+            raise ValueError(f"policy parameter {name!r}: expected {t.__name__}, got {value!r}")
+        if self.choices and value not in self.choices:
+            raise ValueError(f"policy parameter {name!r}: {value!r} is not one of {self.choices}")
+        if self.minimum is not None and value < self.minimum:
+            raise ValueError(f"policy parameter {name!r}: {value!r} < {self.minimum}")
+        if self.maximum is not None and value > self.maximum:
+            raise ValueError(f"policy parameter {name!r}: {value!r} > {self.maximum}")
+        return value
+
+
+# Every parameter a measure reads. A later issue adds the assessment, reward and alert parameters.
+SPECS: dict[str, ParameterSpec] = {
+    "volume_basis": ParameterSpec(type=str, choices=("accepted", "ordered")),
+    "nonselected_share_max": ParameterSpec(type=float, minimum=0.0, maximum=1.0),
+    "payment_due": ParameterSpec(type=str, choices=("end_of_month", "end_of_next_month")),
+    "onboarding_from_month": ParameterSpec(type=int, minimum=1),
+    "backup_substitution": ParameterSpec(type=bool),
+    "supply_problem_exclusion": ParameterSpec(type=bool),
+    "special_treatment": ParameterSpec(type=str, choices=("exclude", "none")),
+    "price_tolerance": ParameterSpec(type=float, minimum=0.0),
+}
+
+
+class Parameter(BaseModel):
+    """One dated entry of a policy parameter."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    value: str | bool | int | float
+    unit: str = ""
+    zh: str = Field(description="中文说明")
+    en: str = Field(description="English description")
+    source: str = Field(description="seed notice and clause, e.g. '003 陕西 四(三)'")
+    effective_from: date | None = None
+    effective_to: date | None = None  # inclusive; None = open-ended
+
+    @model_validator(mode="after")
+    def _check(self) -> Parameter:
+        spec = SPECS.get(self.name)
+        if spec is None:
+            raise ValueError(f"unknown policy parameter {self.name!r}; known: {', '.join(SPECS)}")
+        object.__setattr__(self, "value", spec.check(self.name, self.value))
+        if self.effective_from and self.effective_to and self.effective_to < self.effective_from:
+            raise ValueError(f"policy parameter {self.name!r}: effective_to before effective_from")
+        if not self.source.strip():
+            raise ValueError(f"policy parameter {self.name!r}: source (notice and clause) is required")
+        return self
+
+    def in_force(self, on: date) -> bool:
+        return (self.effective_from is None or self.effective_from <= on) and (
+            self.effective_to is None or on <= self.effective_to
+        )
+
+
+class Policy(BaseModel):
+    """A validated policy file. ``version`` identifies its content and is stored with every result."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    name_zh: str = ""
+    name_en: str = ""
+    parameter: list[Parameter]
+
+    @model_validator(mode="after")
+    def _complete(self) -> Policy:
+        missing = set(SPECS) - {p.name for p in self.parameter}
+        if missing:
+            raise ValueError(f"policy {self.id!r} lacks parameters: {', '.join(sorted(missing))}")
+        by_name: dict[str, list[Parameter]] = {}
+        for p in self.parameter:
+            by_name.setdefault(p.name, []).append(p)
+        for name, entries in by_name.items():
+            entries = sorted(entries, key=lambda p: p.effective_from or date.min)
+            for a, b in zip(entries, entries[1:], strict=False):
+                if a.effective_to is None or a.effective_to >= (b.effective_from or date.min):
+                    raise ValueError(f"policy parameter {name!r}: overlapping effective date ranges")
+        return self
+
+    @property
+    def version(self) -> str:
+        """``<id>@<12 hex digits of the sha256 of the parameters>``: equal content, equal version."""
+        canon = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        return f"{self.id}@{hashlib.sha256(canon.encode()).hexdigest()[:12]}"
+
+    def entry(self, name: str, on: date | None = None) -> Parameter:
+        """The entry of ``name`` in force on ``on`` (``None``: the latest entry)."""
+        entries = [p for p in self.parameter if p.name == name]
+        if not entries:
+            raise KeyError(f"unknown policy parameter {name!r}; known: {', '.join(SPECS)}")
+        if on is None:
+            return max(entries, key=lambda p: p.effective_from or date.min)
+        for p in entries:
+            if p.in_force(on):
+                return p
+        raise LookupError(f"policy {self.id!r}: no entry of {name!r} in force on {on}")
+
+    def value(self, name: str, on: date | None = None) -> Any:
+        return self.entry(name, on).value
+
+    def with_values(self, **values: Any) -> Policy:
+        """A copy with the given parameters replaced (all their entries) — handy in tests and what-ifs."""
+        params = [p for p in self.parameter if p.name not in values]
+        for name, v in values.items():
+            base = self.entry(name)
+            params.append(base.model_copy(update={"value": v, "effective_from": None, "effective_to": None}))
+            Parameter.model_validate(params[-1].model_dump())  # re-run validation
+        return Policy(id=self.id, name_zh=self.name_zh, name_en=self.name_en, parameter=params)
+
+
+def load_policy(path: str | Path | None = None) -> Policy:
+    """Load and validate a policy TOML (the bundled default when ``path`` is None)."""
+    p = Path(path) if path is not None else DEFAULT_PATH
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"政策文件不存在 / policy file not found: {p}") from None
+    return Policy.model_validate(data)
