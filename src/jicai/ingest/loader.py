@@ -1,0 +1,271 @@
+"""Import files into the warehouse: one transaction per file, idempotent, nothing lost.
+
+For each file: hash it; if a load of the same bytes into the same table is logged ``ok``, stop
+("unchanged"). Otherwise stage it into a private DuckDB, validate (:mod:`jicai.ingest.validate`) and,
+in ONE ``wh.transaction()``, write
+
+* its good rows — **newer file wins**: rows of the table with the same key are deleted first
+  (``Table.on_conflict = "replace"``; a platform export is a snapshot, its latest copy is the truth);
+* one ``_quarantine`` row per problem of each bad row;
+* one ``_load_log`` row (status ``ok``, or ``failed`` for a strict import with bad rows or a file that
+  cannot be read as the table — then no data row is written).
+
+A process killed before COMMIT leaves none of these behind (tests/test_ingest_atomic.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+import tempfile
+import time
+import unicodedata
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from jicai.contract.tables import LOAD_ORDER, TABLES, Table
+from jicai.ingest import readers
+from jicai.ingest.normalize import header_score, map_headers
+from jicai.ingest.readers import FileError
+from jicai.ingest.schema import LOAD_LOG, QUARANTINE, ensure_schema, table_schema
+from jicai.ingest.sink import Sink, q, sink_for
+from jicai.ingest.validate import good_keys, good_rows, validate
+from jicai.store import Warehouse
+
+PAUSE_ENV = "JICAI_TEST_PAUSE_IN_TRANSACTION"  # test hook: seconds to sleep before COMMIT
+SAMPLE = 20  # problems kept on the LoadResult for display
+
+
+@dataclass
+class Problem:
+    sheet: str | None
+    row: int | None
+    column: str | None
+    value: str | None
+    reason_zh: str
+    reason_en: str
+
+
+@dataclass
+class LoadResult:
+    file: Path
+    table: str | None
+    status: str  # "loaded" | "unchanged" | "failed"
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    messages: list[str] = field(default_factory=list)  # "中文 / English", errors and warnings
+    load_id: str | None = None
+    problems: list[Problem] = field(default_factory=list)  # the first SAMPLE problems
+
+    def note(self, zh: str, en: str) -> None:
+        self.messages.append(f"{zh} / {en}")
+
+
+def _key(s: str) -> str:
+    return unicodedata.normalize("NFKC", s).strip().casefold()
+
+
+def table_for(path: Path) -> str | None:
+    """The table a file holds, from its stem: ``orders``, ``订单明细`` or either followed by ``_``/``-``/``.``/space
+    and anything (``orders_2024-01.csv``); the longest name wins."""
+    stem = _key(path.stem)
+    best = None
+    for t in TABLES.values():
+        for n in (t.name, t.zh):
+            k = _key(n)
+            if (stem == k or (stem.startswith(k) and stem[len(k)] in "_-. ")) and (best is None or len(k) > best[0]):
+                best = (len(k), t.name)
+    return best[1] if best else None
+
+
+def collect(paths: list[Path], table: str | None) -> list[tuple[Path, str | None]]:
+    """Files of ``paths`` (folders expanded) with their tables, in LOAD_ORDER so references resolve."""
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            files += sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith((".", "~$")))
+        else:
+            files.append(p)
+    pairs = [(f, table or table_for(f)) for f in files]
+    order = {n: i for i, n in enumerate(LOAD_ORDER)}
+    return sorted(pairs, key=lambda ft: (order.get(ft[1], len(order)), str(ft[0])))
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now().replace(tzinfo=None)
+
+
+def _already_loaded(wh: Warehouse, sha: str, table: str) -> bool:
+    with wh.transaction() as cur:
+        rows = sink_for(wh.engine, cur).fetch(
+            f"SELECT count(*) FROM {q(LOAD_LOG)} WHERE sha256 = ? AND {q('table')} = ? AND status = 'ok'", (sha, table))
+    return rows[0][0] > 0
+
+
+def _stage_con() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(config={"memory_limit": os.environ.get("JICAI_STAGE_MEMORY", "2GB"),
+                                 "temp_directory": tempfile.gettempdir() + "/jicai-duckdb-spill"})
+    return con
+
+
+def _write_log(sink: Sink, res: LoadResult, sha: str | None, started: dt.datetime, status: str) -> None:
+    row = {"load_id": res.load_id, "file": str(res.file), "sha256": sha, "table": res.table,
+           "rows_read": res.rows_read, "rows_loaded": res.rows_loaded, "rows_quarantined": res.rows_quarantined,
+           "started_at": started, "finished_at": _now(), "status": status}
+    sink.insert(LOAD_LOG, pa.Table.from_pylist([row], schema=table_schema(LOAD_LOG)).to_reader())
+
+
+def _file_problem(res: LoadResult, zh: str, en: str) -> pa.Table:
+    res.note(zh, en)
+    res.problems.append(Problem(None, None, None, None, zh, en))
+    return pa.Table.from_pylist([{"batch_id": res.load_id, "table": res.table, "file": str(res.file), "reason_zh": zh,
+                                  "reason_en": en, "loaded_at": _now()}], schema=table_schema(QUARANTINE))
+
+
+def _fail_file(wh: Warehouse, res: LoadResult, sha: str | None, started: dt.datetime, zh: str, en: str) -> LoadResult:
+    """A whole-file error: logged as failed with one quarantine row naming the reason; no data written."""
+    res.status = "failed"
+    qrow = _file_problem(res, zh, en)
+    if res.table is not None:
+        with wh.transaction() as cur:
+            sink = sink_for(wh.engine, cur)
+            sink.insert(QUARANTINE, qrow.to_reader())
+            _write_log(sink, res, sha, started, "failed")
+    return res
+
+
+def _quarantine_rows(con: duckdb.DuckDBPyConnection, res: LoadResult, sheets: list[str | None]) -> pa.RecordBatchReader:
+    schema = table_schema(QUARANTINE)
+    names = pa.table({"_sheet": pa.array(range(len(sheets)), pa.int32()), "sheet": pa.array(sheets, pa.string())})
+    con.register("sheet_names", names)
+    rel = con.execute(
+        f"SELECT ? AS batch_id, ? AS {q('table')}, ? AS file, s.sheet, p._row AS {q('row')}, p.col AS {q('column')}, "
+        f"p.value, p.reason_zh, p.reason_en, ?::TIMESTAMP AS loaded_at FROM problems p JOIN sheet_names s USING (_sheet) "
+        f"ORDER BY p._sheet, p._row", [res.load_id, res.table, str(res.file), _now()])
+    reader = rel.fetch_record_batch(100_000)
+    return pa.RecordBatchReader.from_batches(schema, (b.cast(schema) for b in reader))
+
+
+def _sample(con: duckdb.DuckDBPyConnection, sheets: list[str | None]) -> list[Problem]:
+    rows = con.execute(f"SELECT _sheet, _row, col, value, reason_zh, reason_en FROM problems "
+                       f"ORDER BY _sheet, _row LIMIT {SAMPLE}").fetchall()
+    return [Problem(sheets[s], r, c, v, zh, en) for s, r, c, v, zh, en in rows]
+
+
+def _pause_for_tests() -> None:
+    if seconds := os.environ.get(PAUSE_ENV):
+        print("JICAI_PAUSED_IN_TRANSACTION", file=sys.stderr, flush=True)
+        time.sleep(float(seconds))
+
+
+def import_file(wh: Warehouse, path: Path, table: str | None, strict: bool = False) -> LoadResult:
+    started = _now()
+    res = LoadResult(file=Path(path).resolve(), table=table, status="failed", load_id=uuid.uuid4().hex)
+    if table is None:
+        res.note(f"无法从文件名“{path.name}”判断是哪张表；请用 --table 指定",
+                 f"cannot tell the table from the file name {path.name!r}; give --table")
+        return res
+    if table not in TABLES:
+        res.note(f"未知的表 {table}", f"unknown table {table!r}; known: {', '.join(TABLES)}")
+        return res
+    t = TABLES[table]
+    try:
+        info = readers.inspect(path)
+    except FileError as e:
+        return _fail_file(wh, res, None, started, e.zh, e.en)
+    except OSError as e:
+        return _fail_file(wh, res, None, started, f"无法读取文件：{e}", f"cannot read the file: {e}")
+    if _already_loaded(wh, info.sha256, table):
+        res.status, res.load_id = "unchanged", None
+        res.note("文件内容已导入过，未作更改", "this file's content was imported before; nothing changed")
+        return res
+    con = _stage_con()
+    try:
+        return _load(wh, con, t, info, res, started, strict)
+    finally:
+        con.close()
+
+
+def _load(wh: Warehouse, con: duckdb.DuckDBPyConnection, t: Table, info: readers.FileInfo, res: LoadResult,
+          started: dt.datetime, strict: bool) -> LoadResult:
+    try:
+        sheets = readers.stage(con, info, lambda cells: header_score(t, cells))
+    except FileError as e:
+        return _fail_file(wh, res, info.sha256, started, e.zh, e.en)
+    mapped = []
+    for sheet in sheets:
+        hm = map_headers(t, sheet.headers)
+        where_zh, where_en = (f"工作表“{sheet.name}”", f"sheet {sheet.name!r}: ") if sheet.name else ("", "")
+        for zh, en in sheet.warnings + hm.warnings:
+            res.note(where_zh + zh, where_en + en)
+        if missing := hm.missing(t):
+            return _fail_file(
+                wh, res, info.sha256, started,
+                f"{where_zh}缺少必填列：{'、'.join(f'{c.zh}（{c.name}）' for c in missing)}；文件表头为：{'、'.join(sheet.headers)}",
+                f"{where_en}missing required column(s): {', '.join(c.name for c in missing)}; "
+                f"the file's header is: {', '.join(sheet.headers)}")
+        if hm.extra:
+            res.note(f"{where_zh}忽略未识别的列：{'、'.join(hm.extra)}", f"{where_en}ignored unknown columns: {', '.join(hm.extra)}")
+        mapped.append((sheet, hm))
+    names = [s.name for s, _ in mapped]
+    schema = table_schema(t.name)
+    with wh.transaction() as cur:
+        sink = sink_for(wh.engine, cur)
+        outcome = validate(con, t, mapped, sink.existing)
+        res.rows_read, res.rows_quarantined = outcome.rows_read, outcome.rows_bad
+        res.problems = _sample(con, names)
+        if strict and outcome.problems:
+            res.status = "failed"
+            res.note(f"严格模式：{outcome.rows_bad} 行有问题，本文件未导入任何数据",
+                     f"strict mode: {outcome.rows_bad} bad row(s), nothing from this file was loaded")
+        else:
+            res.status = "loaded"
+            res.rows_loaded = outcome.rows_read - outcome.rows_bad
+            if res.rows_loaded:
+                sink.delete_keys(t.name, good_keys(con, t, schema))
+                sink.insert(t.name, good_rows(con, t, schema))
+        if outcome.problems:
+            sink.insert(QUARANTINE, _quarantine_rows(con, res, names))
+            res.note(f"{outcome.rows_bad} 行有问题，已隔离（{outcome.problems} 个问题）",
+                     f"{outcome.rows_bad} bad row(s) quarantined ({outcome.problems} problem(s))")
+        if outcome.rows_read == 0:
+            res.note("文件只有表头，没有数据行", "the file has a header but no data rows")
+        _write_log(sink, res, info.sha256, started, "ok" if res.status == "loaded" else "failed")
+        _pause_for_tests()
+    return res
+
+
+Progress = Callable[[int, int, Path], None]
+
+
+def import_paths(wh: Warehouse, paths: list[Path], table: str | None = None, strict: bool = False,
+                 progress: object = None) -> list[LoadResult]:
+    """Import files and folders (a folder: every file in it, in ``LOAD_ORDER``).
+
+    ``table`` overrides the table named by each file's stem; ``strict`` loads nothing from a file with
+    any bad row. ``progress`` is a rich ``Progress`` (a task advances per file) or a callable
+    ``(done, total, path)``.
+    """
+    if not wh.supports_transactions:
+        raise ValueError(f"{wh.engine} 数据仓库不支持事务，无法导入 / the {wh.engine} warehouse has no transactions; "
+                         "import into DuckDB or PostgreSQL")
+    ensure_schema(wh)
+    files = collect(paths, table)
+    task = progress.add_task("导入 / import", total=len(files)) if hasattr(progress, "add_task") else None
+    results = []
+    for i, (path, tname) in enumerate(files):
+        if task is not None:
+            progress.update(task, description=f"导入 / import {path.name}")
+        results.append(import_file(wh, path, tname, strict))
+        if task is not None:
+            progress.advance(task)
+        elif callable(progress):
+            progress(i + 1, len(files), path)
+    return results

@@ -1,0 +1,260 @@
+"""Put one input file into a DuckDB staging connection as text, with the row numbers the user sees.
+
+Every reader yields :class:`Sheet` objects: a staging table whose columns ``c0…cN`` hold the cell
+text (VARCHAR) of the header ``headers[i]``, and a ``_row`` column (1-based, header = row 1 for CSV and
+Parquet; the real sheet row for XLSX, where a title may sit above the header). Nothing is typed here:
+normalization and validation are SQL over these tables (:mod:`jicai.ingest.validate`).
+
+CSV bytes are checked in the same streaming pass that hashes the file: UTF-8 (with or without BOM)
+is read in place; anything else is decoded as GB18030 (a superset of GBK), or as charset-normalizer's
+best guess, and transcoded to a temporary UTF-8 file for DuckDB.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import hashlib
+import io
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+CHUNK = 1 << 20
+FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx", ".xls": "xlsx",
+           ".parquet": "parquet", ".pq": "parquet"}
+
+
+class FileError(Exception):
+    """The whole file cannot be read; carries a Chinese and an English message."""
+
+    def __init__(self, zh: str, en: str):
+        super().__init__(f"{zh} / {en}")
+        self.zh, self.en = zh, en
+
+
+@dataclass
+class Sheet:
+    name: str | None  # sheet name (XLSX) or None
+    table: str  # staging table name
+    headers: list[str]  # header text as in the file, position i is column c{i}
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class FileInfo:
+    path: Path
+    format: str
+    sha256: str
+    size: int
+    encoding: str | None = None  # CSV only: "utf-8" or the encoding it was transcoded from
+    ends_with_newline: bool = True
+
+
+def file_format(path: Path) -> str | None:
+    return FORMATS.get(path.suffix.lower())
+
+
+def inspect(path: Path) -> FileInfo:
+    """Hash the file and, for CSV, find out whether its bytes are UTF-8, in one streaming pass."""
+    fmt = file_format(path)
+    if fmt is None:
+        raise FileError(f"不支持的文件类型 {path.suffix!r}（支持 csv、xlsx、parquet）",
+                        f"unsupported file type {path.suffix!r} (csv, xlsx, parquet are)")
+    h = hashlib.sha256()
+    dec = codecs.getincrementaldecoder("utf-8")()
+    utf8, size, last, head = True, 0, b"", b""
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            if not head:
+                head = chunk[:8]
+            h.update(chunk)
+            size += len(chunk)
+            last = chunk[-1:]
+            if fmt == "csv":
+                if b"\x00" in chunk:
+                    raise FileError("文件含二进制内容，不是文本 CSV 文件", "file contains binary data; it is not a text CSV file")
+                if utf8:
+                    try:
+                        dec.decode(chunk)
+                    except UnicodeDecodeError:
+                        utf8 = False
+    if fmt == "csv" and utf8:
+        try:
+            dec.decode(b"", final=True)
+        except UnicodeDecodeError:
+            utf8 = False
+    if size == 0:
+        raise FileError("文件为空（0字节）", "file is empty (0 bytes)")
+    if fmt == "csv" and head.startswith(b"PK\x03\x04"):
+        raise FileError("文件是 Excel/zip 文件而不是 CSV，请改用 .xlsx 扩展名",
+                        "file is an Excel/zip file, not CSV; give it the .xlsx extension")
+    return FileInfo(path, fmt, h.hexdigest(), size, "utf-8" if utf8 else None, last in (b"\n", b"\r"))
+
+
+def _guess_encoding(path: Path) -> str:
+    """GB18030 covers GBK/GB2312 exports of Chinese platforms; otherwise ask charset-normalizer."""
+    candidates = ["gb18030"]
+    with open(path, "rb") as f:
+        sample = f.read(CHUNK)
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        candidates.insert(0, "utf-16")
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(sample).best()
+    if best is not None and best.encoding not in candidates:
+        candidates.append(best.encoding)
+    for enc in candidates:
+        try:
+            with open(path, encoding=enc, errors="strict") as f:
+                while f.read(CHUNK):
+                    pass
+            return enc
+        except (UnicodeDecodeError, LookupError):
+            continue
+    raise FileError("无法识别文件编码（支持 UTF-8、GBK/GB18030），文件可能不是文本",
+                    "cannot detect the file encoding (UTF-8 and GBK/GB18030 are supported); it may not be text")
+
+
+def _transcode(path: Path, encoding: str, tmpdir: Path) -> Path:
+    out = tmpdir / (path.stem + ".utf8.csv")
+    with open(path, encoding=encoding, newline="") as src, open(out, "w", encoding="utf-8", newline="") as dst:
+        while chunk := src.read(CHUNK):
+            dst.write(chunk)
+    return out
+
+
+def _first_record(path: Path) -> tuple[list[str], str]:
+    """Header fields and delimiter, parsed by Python (DuckDB's sniffer guesses wrong on ragged files)."""
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        line = f.readline()
+    delim = max(",\t;|", key=line.count) if line.strip() else ","
+    fields = next(csv.reader(io.StringIO(line), delimiter=delim), [])
+    return [x.strip() for x in fields], delim
+
+
+def _sql_str(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def read_csv(con: duckdb.DuckDBPyConnection, info: FileInfo, tmpdir: Path) -> list[Sheet]:
+    path = info.path
+    if info.encoding is None:
+        enc = _guess_encoding(path)
+        path = _transcode(path, enc, tmpdir)
+        info.encoding = enc
+    headers, delim = _first_record(path)
+    if not any(headers):
+        raise FileError("CSV 第1行（表头）为空", "row 1 (the header) of the CSV is empty")
+    cols = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(headers))) + "}"
+    # Explicit columns and no sniffing: DuckDB's sniffer silently drops rows of ragged files.
+    # null_padding turns a row cut short (a truncated file) into NULLs that validation reports;
+    # it needs the serial reader to keep quoted newlines right, and keeps rows in file order.
+    sql = (f"CREATE TABLE raw0 AS SELECT * FROM read_csv({_sql_str(str(path))}, columns={cols}, auto_detect=false, "
+           f"header=true, delim={_sql_str(delim)}, quote='\"', escape='\"', null_padding=true, parallel=false)")
+    try:
+        con.execute(sql)
+    except duckdb.Error as exc:
+        detail = str(exc).splitlines()
+        where = next((x for x in detail if "Line" in x), detail[0] if detail else "")
+        raise FileError(f"CSV 格式错误（{where}）：某行字段数多于表头或引号不匹配",
+                        f"malformed CSV ({where}): a row has more fields than the header or unbalanced quotes") from exc
+    con.execute("CREATE TABLE stage0 AS SELECT rowid + 2 AS _row, false AS _truncated, * FROM raw0; DROP TABLE raw0")
+    sheet = Sheet(None, "stage0", headers)
+    if not info.ends_with_newline:
+        _flag_truncation(con, sheet, len(headers))
+    return [sheet]
+
+
+def _flag_truncation(con: duckdb.DuckDBPyConnection, sheet: Sheet, ncols: int) -> None:
+    """A file that stops mid-row: mark its last row so validation quarantines it."""
+    last = con.execute(f"SELECT max(_row) FROM {sheet.table}").fetchone()[0]
+    if last is None:
+        return
+    con.execute(f"UPDATE {sheet.table} SET _truncated = c{ncols - 1} IS NULL WHERE _row = {last}")
+
+
+def read_parquet(con: duckdb.DuckDBPyConnection, info: FileInfo, tmpdir: Path) -> list[Sheet]:
+    src = f"read_parquet({_sql_str(str(info.path))}, file_row_number=true)"
+    try:
+        names = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()]
+    except duckdb.Error as exc:
+        raise FileError(f"无法读取 Parquet 文件：{exc}", f"cannot read the Parquet file: {exc}") from exc
+    names = [n for n in names if n != "file_row_number"]
+    sel = ", ".join(f'CAST("{n.replace(chr(34), chr(34) * 2)}" AS VARCHAR) AS c{i}' for i, n in enumerate(names))
+    con.execute(f"CREATE TABLE stage0 AS SELECT file_row_number + 2 AS _row, false AS _truncated, {sel} FROM {src}")
+    return [Sheet(None, "stage0", names)]
+
+
+def cell_text(v: object) -> str | None:
+    """Excel cell → text as a user would type it (integral floats without ``.0``, dates in ISO)."""
+    if v is None or v == "":
+        return None
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
+    if isinstance(v, dt.datetime):
+        return v.isoformat(sep=" ")
+    if isinstance(v, (dt.date, dt.time)):
+        return v.isoformat()
+    if isinstance(v, dt.timedelta):
+        return repr(v.total_seconds() / 86400)
+    return str(v)
+
+
+def read_xlsx(con: duckdb.DuckDBPyConnection, info: FileInfo, tmpdir: Path,
+              header_score: Callable[[list[str]], int]) -> list[Sheet]:
+    """Every sheet whose header (found within the first 20 rows) maps to the table becomes a Sheet."""
+    from python_calamine import CalamineWorkbook
+
+    try:
+        wb = CalamineWorkbook.from_path(str(info.path))
+    except Exception as exc:  # noqa: BLE001 - calamine raises its own error types
+        raise FileError(f"无法读取 Excel 文件：{exc}", f"cannot read the Excel file: {exc}") from exc
+    sheets: list[Sheet] = []
+    skipped: list[str] = []
+    for name in wb.sheet_names:
+        rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+        scored = [(header_score([cell_text(c) or "" for c in r]), i) for i, r in enumerate(rows[:20])]
+        best = max(scored, default=(0, 0))
+        if best[0] == 0:
+            skipped.append(name)
+            continue
+        h = best[1]
+        headers = [(cell_text(c) or "").strip() for c in rows[h]]
+        body = [(i + 1, r) for i, r in enumerate(rows[h + 1:], start=h + 1) if any(c not in ("", None) for c in r)]
+        data = {"_row": pa.array([i for i, _ in body], pa.int64())}
+        for j in range(len(headers)):
+            data[f"c{j}"] = pa.array([cell_text(r[j]) if j < len(r) else None for _, r in body], pa.string())
+        t = f"stage{len(sheets)}"
+        con.register("_jicai_sheet", pa.table(data))
+        con.execute(f"CREATE TABLE {t} AS SELECT _row, false AS _truncated, * EXCLUDE (_row) FROM _jicai_sheet")
+        con.unregister("_jicai_sheet")
+        sheets.append(Sheet(name, t, headers))
+    if sheets and skipped:
+        sheets[0].warnings.append((f"跳过与该表无关的工作表：{'、'.join(skipped)}",
+                                   f"skipped sheets that do not match the table: {', '.join(skipped)}"))
+    if not sheets:
+        raise FileError(f"没有任何工作表的表头与该表对应（工作表：{'、'.join(skipped)}）",
+                        f"no sheet has a header matching the table (sheets: {', '.join(skipped)})")
+    return sheets
+
+
+def stage(con: duckdb.DuckDBPyConnection, info: FileInfo, header_score: Callable[[list[str]], int]) -> list[Sheet]:
+    tmpdir = Path(tempfile.mkdtemp(prefix="jicai-stage-"))
+    try:
+        if info.format == "csv":
+            return read_csv(con, info, tmpdir)
+        if info.format == "parquet":
+            return read_parquet(con, info, tmpdir)
+        return read_xlsx(con, info, tmpdir, header_score)
+    finally:
+        import shutil
+
+        shutil.rmtree(tmpdir, ignore_errors=True)
