@@ -1,0 +1,100 @@
+"""``jicai import`` (load files and folders) and ``jicai quarantine`` (list the rows that were rejected)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import typer
+from rich.table import Table as RichTable
+
+from jicai.console import console, fail, out, progress
+from jicai.ingest import QUARANTINE, LoadResult, ensure_schema, import_paths
+
+STATUS_ZH = {"loaded": "已导入", "unchanged": "未变化", "failed": "失败"}
+
+
+def summary(results: list[LoadResult]) -> RichTable:
+    t = RichTable(title="导入结果 / import summary")
+    for h in ("文件 file", "表 table", "状态 status", "读取 read", "导入 loaded", "隔离 quarantined"):
+        t.add_column(h, justify="right" if h[0] in "读导隔" else "left")
+    for r in results:
+        color = {"loaded": "green", "unchanged": "cyan", "failed": "red"}[r.status]
+        t.add_row(r.file.name, r.table or "?", f"[{color}]{STATUS_ZH[r.status]} {r.status}[/{color}]",
+                  f"{r.rows_read:,}", f"{r.rows_loaded:,}", f"{r.rows_quarantined:,}")
+    return t
+
+
+def _details(r: LoadResult) -> None:
+    for m in r.messages:
+        console.print(f"  {r.file.name}: {m}")
+    for p in r.problems[:10]:
+        where = " ".join(x for x in (f"工作表 {p.sheet}" if p.sheet else "", f"第{p.row}行 row {p.row}" if p.row else "",
+                                     f"列 column {p.column}" if p.column else "") if x)
+        console.print(f"    [yellow]{where}[/yellow] {p.value or ''}: {p.reason_zh} / {p.reason_en}")
+
+
+def import_cmd(
+    ctx: typer.Context,
+    paths: list[Path] = typer.Argument(..., help="文件或文件夹 / files or folders"),
+    table: str = typer.Option(None, "--table", help="目标表（默认按文件名）/ target table (default: from the file name)"),
+    strict: bool = typer.Option(False, "--strict", help="有任何问题行则不导入该文件 / load nothing from a file with a bad row"),
+) -> None:
+    """导入平台导出文件（CSV/XLSX/Parquet）/ import platform exports."""
+    for p in paths:
+        if not p.exists():
+            fail(f"路径不存在：{p}", f"no such file or folder: {p}")
+    with ctx.obj.warehouse() as wh:
+        try:
+            with progress(transient=True) as bar:
+                results = import_paths(wh, paths, table=table, strict=strict, progress=bar)
+        except ValueError as e:
+            fail(str(e), str(e))
+    out.print(summary(results))
+    for r in results:
+        _details(r)
+    if any(r.status == "failed" for r in results):
+        raise typer.Exit(1)
+
+
+def quarantine_cmd(
+    ctx: typer.Context,
+    table: str = typer.Option(None, "--table", help="只看该表 / only this table"),
+    file: str = typer.Option(None, "--file", help="文件路径或文件名 / file path or name"),
+    limit: int = typer.Option(100, "--limit", help="最多行数 / at most this many rows"),
+    fmt: str = typer.Option("table", "--format", help="table | csv | json"),
+) -> None:
+    """列出被隔离的问题行 / list quarantined rows."""
+    if fmt not in ("table", "csv", "json"):
+        fail(f"未知格式 {fmt}（table/csv/json）", f"unknown format {fmt!r} (table, csv, json)")
+    with ctx.obj.warehouse() as wh:
+        ensure_schema(wh)
+        q = wh.table(QUARANTINE)
+        if table:
+            q = q.filter(q["table"] == table)
+        if file:
+            q = q.filter((q.file == str(Path(file).resolve())) | q.file.endswith("/" + Path(file).name))
+        rows = q.order_by([q.loaded_at.desc(), q.file, q["row"]]).limit(limit).to_pyarrow().to_pylist()
+    if fmt == "json":
+        out.print_json(json.dumps(rows, default=str, ensure_ascii=False))
+    elif fmt == "csv":
+        cols = ["batch_id", "table", "file", "sheet", "row", "column", "value", "reason_zh", "reason_en", "loaded_at"]
+        w = csv.DictWriter(sys.stdout, fieldnames=cols)
+        w.writeheader()
+        w.writerows(rows)
+    else:
+        t = RichTable(title=f"隔离行 / quarantined rows ({len(rows)})")
+        for h in ("表 table", "文件 file", "行 row", "列 column", "值 value", "原因 reason"):
+            t.add_column(h)
+        for r in rows:
+            name = Path(r["file"]).name + (f" [{r['sheet']}]" if r["sheet"] else "")
+            t.add_row(r["table"], name, str(r["row"] or ""), r["column"] or "", r["value"] or "",
+                      f"{r['reason_zh']}\n{r['reason_en']}")
+        out.print(t)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("import")(import_cmd)
+    app.command("quarantine")(quarantine_cmd)
