@@ -345,6 +345,9 @@ def test_real_import_twice_second_time_unchanged(shared_dir, tmp_path):
     files = [d / "vbp-batches-1-3.xlsx", d / "vbp_amount-batches-1-3.xlsx"]
     wh = connect(f"duckdb:///{tmp_path / 'w.duckdb'}")
     first = import_announcement(wh, files)
+    assert [(lr.table, lr.status, lr.rows_quarantined) for lr in first.loads] == [
+        ("batches", "loaded", 0), ("varieties", "loaded", 0), ("vbp_results", "loaded", 0),
+        ("vbp_agreed_volumes", "loaded", 0)]
     counts = {t: wh.table(t).count().to_pyarrow().as_py() for t in ("batches", "varieties", "vbp_results",
                                                                       "vbp_agreed_volumes")}
     assert counts == {"batches": 4, "varieties": 137, "vbp_results": first.tables["vbp_results"].num_rows,
@@ -356,6 +359,8 @@ def test_real_import_twice_second_time_unchanged(shared_dir, tmp_path):
     before = {t: snapshot(t) for t in counts}
     second = import_announcement(wh, files)
     assert second.kept_existing == {"batches": 4, "varieties": 137}
+    assert [(lr.table, lr.status) for lr in second.loads] == [("vbp_results", "unchanged"),
+                                                               ("vbp_agreed_volumes", "unchanged")]
     for t in counts:
         assert snapshot(t).equals(before[t]), t
 
@@ -371,3 +376,18 @@ def test_prepare_keeps_existing_batches(tmp_path):
          "cycle_years": 2}]))
     report = prepare(wh, [_results_workbook(tmp_path / "r.xlsx")])
     assert report.tables["batches"].num_rows == 0 and report.kept_existing["batches"] == 1
+
+
+def test_cli_import_twice(tmp_path):
+    _importer()
+    from jicai.cli import app
+
+    f = _results_workbook(tmp_path / "r.xlsx")
+    runner = CliRunner()
+    first = runner.invoke(app, ["import-announcement", str(f)])
+    assert first.exit_code == 0, first.output
+    assert "vbp_results: 已导入 / loaded" in first.output
+    second = runner.invoke(app, ["import-announcement", str(f)])
+    assert second.exit_code == 0, second.output
+    assert "vbp_results: 未变化 / unchanged" in second.output
+    assert "库中已有" in second.output  # batches and varieties kept

@@ -96,7 +96,12 @@ def print_summary(console: Console, report, *, loaded: bool) -> None:
         console.print(f"  … 另有 {len(s.problems) - SHOW_PROBLEMS} 条 / {len(s.problems) - SHOW_PROBLEMS} more")
 
     if loaded:
+        status_zh = {"loaded": "已导入", "unchanged": "未变化", "failed": "失败"}
         for lr in report.loads:
-            console.print(f"入库 / loaded: {lr}", highlight=False)
+            console.print(f"入库 / load {lr.table}: {status_zh.get(lr.status, lr.status)} / {lr.status}，"
+                          f"读入 read {lr.rows_read}，导入 loaded {lr.rows_loaded}，隔离 quarantined "
+                          f"{lr.rows_quarantined}", highlight=False)
+            for m in lr.messages:
+                console.print(f"    {m}", highlight=False)
     else:
         console.print("仅解析，未入库 / dry run: nothing loaded")
