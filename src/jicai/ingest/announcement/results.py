@@ -81,6 +81,7 @@ def parse_sheet(grid: Grid, file: str, summary: Summary) -> list[dict]:
     is_4_7 = "form" in cols and "enterprise_short_name" not in cols
     out: list[dict] = []
     header = grid.rows[header_row - 1]
+    no_bid = 0
 
     def get(row: list[object], f: str) -> object:
         c = cols.get(f)
@@ -98,6 +99,8 @@ def parse_sheet(grid: Grid, file: str, summary: Summary) -> list[dict]:
             continue
         if enterprise is None:
             if is_4_7:  # a non-main strength of a 4+7 drug: volume only, no bid
+                no_bid += 1
+                info.note = f"{no_bid} 行为无投标的规格（仅采购量）/ {no_bid} strength rows without a bid (volume only)"
                 continue
             summary.problem(grid.title, r, "缺少生产企业，行未导入", "no enterprise; row not imported")
             continue
