@@ -109,10 +109,10 @@ def _already_loaded(wh: Warehouse, sha: str, table: str) -> bool:
     return rows[0][0] > 0
 
 
-def _stage_con() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(config={"memory_limit": os.environ.get("JICAI_STAGE_MEMORY", "2GB"),
-                                 "temp_directory": tempfile.gettempdir() + "/jicai-duckdb-spill"})
-    return con
+def _stage_con(tmpdir: Path) -> duckdb.DuckDBPyConnection:
+    """A private DuckDB file for staging: its buffer pool is capped, so memory does not grow with the file."""
+    return duckdb.connect(str(tmpdir / "stage.duckdb"), config={
+        "memory_limit": os.environ.get("JICAI_STAGE_MEMORY", "1GB"), "temp_directory": str(tmpdir / "spill")})
 
 
 def _write_log(sink: Sink, res: LoadResult, sha: str | None, started: dt.datetime, status: str) -> None:
@@ -186,11 +186,12 @@ def import_file(wh: Warehouse, path: Path, table: str | None, strict: bool = Fal
         res.status, res.load_id = "unchanged", None
         res.note("文件内容已导入过，未作更改", "this file's content was imported before; nothing changed")
         return res
-    con = _stage_con()
-    try:
-        return _load(wh, con, t, info, res, started, strict)
-    finally:
-        con.close()
+    with tempfile.TemporaryDirectory(prefix="jicai-import-") as tmp:
+        con = _stage_con(Path(tmp))
+        try:
+            return _load(wh, con, t, info, res, started, strict)
+        finally:
+            con.close()
 
 
 def _load(wh: Warehouse, con: duckdb.DuckDBPyConnection, t: Table, info: readers.FileInfo, res: LoadResult,

@@ -131,21 +131,23 @@ def install_macros(con: duckdb.DuckDBPyConnection) -> None:
     fmts = _sql_list(DATE_FORMATS)
     con.execute(f"""
     CREATE OR REPLACE MACRO jc_text(s) AS NULLIF(trim(CAST(s AS VARCHAR), '{_WS}'), '');
-    CREATE OR REPLACE MACRO jc_half(s) AS NULLIF(trim(translate(CAST(s AS VARCHAR), '{_FW}', '{_HW}'), '{_WS}'), '');
-    CREATE OR REPLACE MACRO jc_num(s) AS (SELECT CASE WHEN isfinite(x) THEN x END FROM (SELECT TRY_CAST(
+    CREATE OR REPLACE MACRO jc_fold(s) AS CASE WHEN strlen(s) = length(s) THEN s ELSE translate(s, '{_FW}', '{_HW}') END;
+    CREATE OR REPLACE MACRO jc_half(s) AS NULLIF(trim(jc_fold(CAST(s AS VARCHAR)), '{_WS}'), '');
+    CREATE OR REPLACE MACRO jc_dbl(s) AS TRY_CAST(
         CASE WHEN regexp_full_match(s, '[+-]?\\d{{1,3}}(,\\d{{3}})+(\\.\\d*)?') THEN replace(s, ',', '') ELSE s END
-        AS DOUBLE) AS x));
+        AS DOUBLE);
+    CREATE OR REPLACE MACRO jc_num(s) AS CASE WHEN isfinite(jc_dbl(s)) THEN jc_dbl(s) END;
+    CREATE OR REPLACE MACRO jc_int(x) AS CASE WHEN x = trunc(x) AND abs(x) < 9e15 THEN CAST(x AS BIGINT) END;
     CREATE OR REPLACE MACRO jc_serial(s) AS regexp_full_match(s, '\\d{{5}}(\\.\\d+)?');
-    CREATE OR REPLACE MACRO jc_ts(s) AS CASE
+    CREATE OR REPLACE MACRO jc_ts(s) AS COALESCE(
+        try_strptime(s, '%Y-%m-%d %H:%M:%S'), try_strptime(s, '%Y-%m-%d'), CASE
         WHEN jc_serial(s) THEN TIMESTAMP '1899-12-30 00:00:00' + to_seconds(round(CAST(s AS DOUBLE) * 86400))
-        ELSE try_strptime(replace(replace(replace(replace(s, '/', '-'), '年', '-'), '月', '-'), '日', ''), {fmts}) END;
+        ELSE try_strptime(replace(replace(replace(replace(s, '/', '-'), '年', '-'), '月', '-'), '日', ''), {fmts}) END);
+    CREATE OR REPLACE MACRO jc_mm(s) AS TRY_CAST(regexp_extract(s, '^\\d{{4}}[-/.年]?(\\d{{1,2}})月?$', 1) AS INTEGER);
     CREATE OR REPLACE MACRO jc_month(s) AS CASE
-        WHEN jc_serial(s) OR regexp_full_match(s, '\\d{{4}}-\\d{{1,2}}-\\d{{1,2}}.*') THEN
+        WHEN jc_serial(s) OR regexp_full_match(s, '\\d{{4}}[-/.年]\\d{{1,2}}[-/.月]\\d{{1,2}}.*') THEN
             CASE WHEN day(jc_ts(s)) = 1 THEN strftime(jc_ts(s), '%Y-%m') END
-        WHEN regexp_full_match(s, '\\d{{4}}[-/.年]?\\d{{1,2}}月?') THEN (
-            SELECT CASE WHEN m BETWEEN 1 AND 12 THEN y || '-' || lpad(CAST(m AS VARCHAR), 2, '0') END
-            FROM (SELECT substr(s, 1, 4) AS y,
-                         CAST(regexp_extract(substr(s, 5), '(\\d{{1,2}})', 1) AS INTEGER) AS m))
+        WHEN jc_mm(s) BETWEEN 1 AND 12 THEN substr(s, 1, 4) || '-' || lpad(CAST(jc_mm(s) AS VARCHAR), 2, '0')
         END;
     """)
 
@@ -181,7 +183,7 @@ def typed_expr(c: Column, v: str) -> str:
         if c.name == "level":
             lv = "".join(f"WHEN starts_with({v}, '{k}') THEN {n} " for k, n in LEVEL_TEXT.items())
             num = f"CASE {lv}ELSE {num} END"
-        return f"(SELECT CASE WHEN x = trunc(x) AND abs(x) < 9e15 THEN CAST(x AS BIGINT) END FROM (SELECT {num} AS x))"
+        return f"jc_int({num})"
     if c.type == "bool":
         return (f"CASE WHEN lower({v}) IN ({_sql_list(TRUE_TEXT)[1:-1]}) THEN true "
                 f"WHEN lower({v}) IN ({_sql_list(FALSE_TEXT)[1:-1]}) THEN false END")

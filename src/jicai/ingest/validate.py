@@ -45,72 +45,95 @@ class Outcome:
 
 
 def build_typed(con: duckdb.DuckDBPyConnection, t: Table, sheets: list[tuple[Sheet, HeaderMap]]) -> int:
-    """``typed``: _sheet, _row, _truncated, raw text ``_raw_<col>`` and parsed ``<col>`` per contract column."""
+    """``typed``: _sheet, _row, _truncated, ``_e_<col>`` (cell empty) and the parsed ``<col>`` per contract column;
+    ``raw_all``: a view of the cell text ``_raw_<col>``, joined only to the few rows with problems."""
     install_macros(con)
-    selects = []
+    typed, raw = [], []
     for i, (sheet, hm) in enumerate(sheets):
-        cols = [f"{i} AS _sheet", "_row", "_truncated"]
+        tcols, rcols = [f"{i} AS _sheet", "_row", "_truncated"], [f"{i} AS _sheet", "_row"]
         for c in t.columns:
-            raw = f"c{hm.columns[c.name]}" if c.name in hm.columns else "CAST(NULL AS VARCHAR)"
-            cols.append(f"{raw} AS {q('_raw_' + c.name)}")
-            cols.append(f"{typed_expr(c, clean_expr(c, t, raw))} AS {q(c.name)}")
-        selects.append(f"SELECT {', '.join(cols)} FROM {sheet.table}")
-    con.execute("CREATE OR REPLACE TABLE typed AS " + " UNION ALL ".join(selects))
+            cell = f"c{hm.columns[c.name]}" if c.name in hm.columns else "CAST(NULL AS VARCHAR)"
+            rcols.append(f"{cell} AS {q('_raw_' + c.name)}")
+            tcols.append(f"jc_text({cell}) IS NULL AS {q('_e_' + c.name)}")
+            tcols.append(f"{typed_expr(c, clean_expr(c, t, cell))} AS {q(c.name)}")
+        typed.append(f"SELECT {', '.join(tcols)} FROM {sheet.table}")
+        raw.append(f"SELECT {', '.join(rcols)} FROM {sheet.table}")
+    con.execute("CREATE OR REPLACE TABLE typed AS " + " UNION ALL ".join(typed))
+    con.execute("CREATE OR REPLACE VIEW raw_all AS " + " UNION ALL ".join(raw))
     return con.execute("SELECT count(*) FROM typed").fetchone()[0]
 
 
-def _problem(where: str, column: str, reason: tuple[str, str], value: str | None = None, extra: str = "") -> str:
-    """SELECT of the problems for one check; ``reason`` parts may be SQL (``'…' || x``) when wrapped in <>."""
-    val = (value or q("_raw_" + column)) if column != "*" else "NULL"
-    col = lit(column) if column != "*" else "CAST(NULL AS VARCHAR)"
-
-    def text(s: str) -> str:
-        return s[1:-1] if s.startswith("<") and s.endswith(">") else lit(s)
-
-    return (f"SELECT _sheet, _row, {col} AS col, {val} AS value, {text(reason[0])} AS reason_zh, "
-            f"{text(reason[1])} AS reason_en FROM typed {extra} WHERE {where}")
+@dataclass
+class Check:
+    where: str  # SQL predicate over a row of ``typed`` (and ``b`` when ``join`` is set)
+    column: str | None
+    zh: str  # SQL text expressions
+    en: str
+    join: str = ""  # e.g. "JOIN bad_x b ON f.x = b.v"
 
 
 def _label(c: Column) -> tuple[str, str]:
     return f"{c.zh}（{c.name}）", c.name
 
 
-def _local_checks(con: duckdb.DuckDBPyConnection, t: Table) -> list[str]:
-    parts = []
+def _local_checks(con: duckdb.DuckDBPyConnection, t: Table) -> list[Check]:
+    checks = []
     for c in t.columns:
         zh, en = _label(c)
-        raw, val = q("_raw_" + c.name), q(c.name)
-        empty = f"jc_text({raw}) IS NULL"
+        val, empty = q(c.name), q("_e_" + c.name)
         if c.required:
-            parts.append(_problem(empty, c.name, (f"{zh} 为必填项，值为空", f"{en} is required but empty")))
+            checks.append(Check(empty, c.name, lit(f"{zh} 为必填项，值为空"), lit(f"{en} is required but empty")))
         if c.type != "str" or c.choices:
             rz, re_ = type_reason(c)
-            parts.append(_problem(f"NOT ({empty}) AND {val} IS NULL", c.name, (f"{zh} {rz}", f"{en} {re_}")))
+            checks.append(Check(f"NOT {empty} AND {val} IS NULL", c.name, lit(f"{zh} {rz}"), lit(f"{en} {re_}")))
         if c.check:
             v = validator(c.check)
             if v.sql_bad:
-                parts.append(_problem(v.sql_bad.format(col=val), c.name, (f"{zh} {v.reason[0]}", f"{en} {v.reason[1]}")))
+                checks.append(Check(v.sql_bad.format(col=val), c.name, lit(f"{zh} {v.reason[0]}"), lit(f"{en} {v.reason[1]}")))
             else:
                 bad = _bad_values(con, c.name, v.problem)
-                parts.append(_problem("TRUE", c.name, ("<b.zh>", "<b.en>"),
-                                      extra=f"JOIN {bad} b ON typed.{val} = b.v"))
+                checks.append(Check(f"{val} IN (SELECT v FROM {bad})", c.name, "b.zh", "b.en",
+                                    join=f"JOIN {bad} b ON f.{val} = b.v"))
     if t.name in ROW_CHECKS:
         (a, b), fn = ROW_CHECKS[t.name]
         bad = _bad_pairs(con, t, a, b, fn)
-        parts.append(_problem("TRUE", b, ("<p.zh>", "<p.en>"),
-                              extra=f"JOIN {bad} p ON typed.{q(a)} = p.a AND typed.{q(b)} IS NOT DISTINCT FROM p.b"))
-    parts.append(_problem("_truncated", "*", ("该行不完整：文件在此行中途被截断", "row is incomplete: the file is cut off in this row")))
-    return parts
+        checks.append(Check(f"({q(a)}, {q(b)}) IN (SELECT (a, b) FROM {bad})", b, "p.zh", "p.en",
+                            join=f"JOIN {bad} p ON f.{q(a)} = p.a AND f.{q(b)} IS NOT DISTINCT FROM p.b"))
+    checks.append(Check("_truncated", None, lit("该行不完整：文件在此行中途被截断"),
+                        lit("row is incomplete: the file is cut off in this row")))
+    return checks
+
+
+def _emit(checks: list[Check], source: str) -> str:
+    """One problem row per failed check, for the rows of ``source`` (aliased f, with raw text)."""
+    parts = []
+    for ch in checks:
+        col = lit(ch.column) if ch.column else "CAST(NULL AS VARCHAR)"
+        value = f"f.{q('_raw_' + ch.column)}" if ch.column else "CAST(NULL AS VARCHAR)"
+        where = ch.where.replace("_truncated", "f._truncated")
+        parts.append(f"SELECT f._sheet, f._row, {col} AS col, {value} AS value, {ch.zh} AS reason_zh, "
+                     f"{ch.en} AS reason_en FROM {source} f {ch.join} WHERE {where}")
+    return " UNION ALL ".join(parts)
+
+
+def _flag_rows(con: duckdb.DuckDBPyConnection, checks: list[Check], table: str) -> None:
+    """Problem rows of ``checks``: one scan of ``typed`` finds the rows, raw text is joined to those only."""
+    any_bad = " OR ".join(f"({ch.where})" for ch in checks)
+    con.execute(f"CREATE OR REPLACE TABLE flagged AS SELECT f.*, r.* EXCLUDE (_sheet, _row) "
+                f"FROM (SELECT * FROM typed WHERE {any_bad}) f JOIN raw_all r USING (_sheet, _row)")
+    con.execute(f"INSERT INTO {table} {_emit(checks, 'flagged')}")
 
 
 def _bad_values(con: duckdb.DuckDBPyConnection, column: str, problem: Callable) -> str:
     """Run a code validator once per distinct value; returns the name of a (v, zh, en) table of the bad ones."""
     values = con.execute(f"SELECT DISTINCT {q(column)} FROM typed WHERE {q(column)} IS NOT NULL").fetchall()
     bad = [(v, *r) for (v,) in values if (r := problem(v)) is not None]
-    name = f"bad_{column}"
-    con.register(name + "_arrow", pa.table({"v": pa.array([b[0] for b in bad], pa.string()),
-                                            "zh": pa.array([b[1] for b in bad], pa.string()),
-                                            "en": pa.array([b[2] for b in bad], pa.string())}))
+    return _small_table(con, f"bad_{column}", ("v", "zh", "en"), bad)
+
+
+def _small_table(con: duckdb.DuckDBPyConnection, name: str, cols: tuple[str, ...], rows: list[tuple]) -> str:
+    data = pa.table({k: pa.array([r[i] for r in rows], pa.string()) for i, k in enumerate(cols)})
+    con.register(name + "_arrow", data)
     con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {name}_arrow")
     con.unregister(name + "_arrow")
     return name
@@ -122,65 +145,69 @@ def _bad_pairs(con: duckdb.DuckDBPyConnection, t: Table, a: str, b: str, fn: Cal
     pairs = con.execute(f"SELECT DISTINCT {q(a)}, {q(b)} FROM typed WHERE {q(a)} IS NOT NULL").fetchall()
     bad = [(x, y, *r) for x, y in pairs
            if check(x) is None and (y is None or check(y) is None) and (r := fn(x, y)) is not None]
-    con.register("bad_pairs_arrow", pa.table({k: pa.array([row[i] for row in bad], pa.string())
-                                              for i, k in enumerate(("a", "b", "zh", "en"))}))
-    con.execute("CREATE OR REPLACE TABLE bad_pairs AS SELECT * FROM bad_pairs_arrow")
-    con.unregister("bad_pairs_arrow")
-    return "bad_pairs"
+    return _small_table(con, "bad_pairs", ("a", "b", "zh", "en"), bad)
 
 
-def _duplicates(t: Table, sheet_names: list[str | None]) -> str:
+OK_ROWS = "NOT EXISTS (SELECT 1 FROM problems p WHERE p._sheet = typed._sheet AND p._row = typed._row)"
+
+
+def _duplicates(con: duckdb.DuckDBPyConnection, t: Table, sheet_names: list[str | None]) -> None:
+    """Later occurrences of a key among the rows without local problems (hash-aggregate first: few keys repeat)."""
     keys = ", ".join(q(k) for k in t.key)
-    where_ok = "NOT EXISTS (SELECT 1 FROM problems p WHERE p._sheet = typed._sheet AND p._row = typed._row)"
+    con.execute(f"CREATE OR REPLACE TABLE dup_keys AS SELECT {keys} FROM typed WHERE {OK_ROWS} "
+                f"GROUP BY ALL HAVING count(*) > 1")
+    if not con.execute("SELECT count(*) FROM dup_keys").fetchone()[0]:
+        return
     label = "+".join(t.key)
-    sheet_case = "CASE _first_sheet " + "".join(
-        f"WHEN {i} THEN {lit(f'工作表“{s}”' if s else '')} " for i, s in enumerate(sheet_names)) + "END"
-    sheet_case_en = "CASE _first_sheet " + "".join(
-        f"WHEN {i} THEN {lit(f'sheet {s!r} ' if s else '')} " for i, s in enumerate(sheet_names)) + "END"
-    return f"""
-    SELECT _sheet, _row, {lit(label)} AS col, concat_ws('|', {', '.join(q('_raw_' + k) for k in t.key)}) AS value,
-           '主键（' || {lit(label)} || '）重复：与' || {sheet_case} || '第' || _first_row || '行相同，保留第一次出现的行' AS reason_zh,
-           'duplicate key (' || {lit(label)} || '): same as ' || {sheet_case_en} || 'row ' || _first_row
-             || '; the first occurrence is kept' AS reason_en
-    FROM (SELECT _sheet, _row, {', '.join(q('_raw_' + k) for k in t.key)},
-                 row_number() OVER w AS _n, first_value(_row) OVER w AS _first_row, first_value(_sheet) OVER w AS _first_sheet
-          FROM typed WHERE {where_ok}
-          WINDOW w AS (PARTITION BY {keys} ORDER BY _sheet, _row))
-    WHERE _n > 1"""
+
+    def where(first_sheet: str, lang: str) -> str:
+        names = [(f"工作表“{s}”" if lang == "zh" else f"sheet {s!r} ") if s else "" for s in sheet_names]
+        return f"CASE {first_sheet} " + "".join(f"WHEN {i} THEN {lit(n)} " for i, n in enumerate(names)) + "END"
+
+    raw_key = ", ".join(f"r.{q('_raw_' + k)}" for k in t.key)
+    con.execute(f"""INSERT INTO problems
+    SELECT d._sheet, d._row, {lit(label)}, concat_ws('|', {raw_key}),
+           {lit(f'主键（{label}）重复：与')} || {where('d._first_sheet', 'zh')} || '第' || d._first_row || '行相同，保留第一次出现的行',
+           {lit(f'duplicate key ({label}): same as ')} || {where('d._first_sheet', 'en')} || 'row ' || d._first_row
+             || '; the first occurrence is kept'
+    FROM (SELECT _sheet, _row, row_number() OVER w AS _n, first_value(_row) OVER w AS _first_row,
+                 first_value(_sheet) OVER w AS _first_sheet
+          FROM typed SEMI JOIN dup_keys USING ({keys}) WHERE {OK_ROWS}
+          WINDOW w AS (PARTITION BY {keys} ORDER BY _sheet, _row)) d
+    JOIN raw_all r USING (_sheet, _row) WHERE d._n > 1""")
 
 
-def _references(con: duckdb.DuckDBPyConnection, t: Table, existing: Existing) -> list[str]:
-    parts = []
+def _references(con: duckdb.DuckDBPyConnection, t: Table, existing: Existing) -> None:
+    checks = []
     for c in t.columns:
         if c.ref is None:
             continue
         rt, rc = c.ref
         values = con.execute(f"SELECT DISTINCT {q(c.name)} AS v FROM typed WHERE {q(c.name)} IS NOT NULL") \
             .fetch_arrow_table().column("v").combine_chunks().cast(pa.string())
-        known = existing(rt, rc, values)
-        name = f"known_{c.name}"
-        con.register(name + "_arrow", pa.table({"v": known}))
-        con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT v FROM {name}_arrow")
-        con.unregister(name + "_arrow")
+        known = f"known_{c.name}"
+        _small_table(con, known, ("v",), [(v,) for v in existing(rt, rc, values).to_pylist()])
         if rt == t.name:  # self-reference: rows of this file count too
-            con.execute(f"INSERT INTO {name} SELECT {q(rc)} FROM typed WHERE {q(rc)} IS NOT NULL AND NOT EXISTS "
-                        f"(SELECT 1 FROM problems p WHERE p._sheet = typed._sheet AND p._row = typed._row)")
-        rzh = TABLES[rt].zh
+            con.execute(f"INSERT INTO {known} SELECT {q(rc)} FROM typed WHERE {q(rc)} IS NOT NULL AND {OK_ROWS}")
         zh, en = _label(c)
-        parts.append(_problem(f"{q(c.name)} IS NOT NULL AND {q(c.name)} NOT IN (SELECT v FROM {name})", c.name,
-                              (f"<{lit(f'{zh} 引用的{rzh}（{rt}.{rc}）不存在：')} || typed.{q(c.name)}>",
-                               f"<{lit(f'{en}: unknown reference, no {rt}.{rc} = ')} || typed.{q(c.name)}>")))
-    return parts
+        checks.append(Check(f"{q(c.name)} IS NOT NULL AND {q(c.name)} NOT IN (SELECT v FROM {known})", c.name,
+                            f"{lit(f'{zh} 引用的{TABLES[rt].zh}（{rt}.{rc}）不存在：')} || f.{q(c.name)}",
+                            f"{lit(f'{en}: unknown reference, no {rt}.{rc} = ')} || f.{q(c.name)}"))
+    if checks:
+        _flag_rows(con, checks, "problems")
+
+
+PROBLEMS_DDL = ("CREATE OR REPLACE TABLE problems (_sheet INTEGER, _row BIGINT, col VARCHAR, value VARCHAR, "
+                "reason_zh VARCHAR, reason_en VARCHAR)")
 
 
 def validate(con: duckdb.DuckDBPyConnection, t: Table, sheets: list[tuple[Sheet, HeaderMap]],
              existing: Existing) -> Outcome:
     rows = build_typed(con, t, sheets)
-    con.execute("CREATE OR REPLACE TABLE problems AS " + " UNION ALL ".join(_local_checks(con, t)))
-    con.execute("INSERT INTO problems " + _duplicates(t, [s.name for s, _ in sheets]))
-    refs = _references(con, t, existing)
-    if refs:
-        con.execute("INSERT INTO problems " + " UNION ALL ".join(refs))
+    con.execute(PROBLEMS_DDL)
+    _flag_rows(con, _local_checks(con, t), "problems")
+    _duplicates(con, t, [s.name for s, _ in sheets])
+    _references(con, t, existing)
     bad, n = con.execute("SELECT count(DISTINCT (_sheet, _row)), count(*) FROM problems").fetchone()
     return Outcome(rows, bad, n)
 
