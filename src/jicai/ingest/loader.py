@@ -149,7 +149,7 @@ def _quarantine_rows(con: duckdb.DuckDBPyConnection, res: LoadResult, sheets: li
         f"SELECT ? AS batch_id, ? AS {q('table')}, ? AS file, s.sheet, p._row AS {q('row')}, p.col AS {q('column')}, "
         f"p.value, p.reason_zh, p.reason_en, ?::TIMESTAMP AS loaded_at FROM problems p JOIN sheet_names s USING (_sheet) "
         f"ORDER BY p._sheet, p._row", [res.load_id, res.table, str(res.file), _now()])
-    reader = rel.fetch_record_batch(100_000)
+    reader = rel.to_arrow_reader(100_000)
     return pa.RecordBatchReader.from_batches(schema, (b.cast(schema) for b in reader))
 
 

@@ -49,7 +49,7 @@ class DuckDBSink(Sink):
         self.cur.register(name, data)
         try:
             rel = self.cur.execute(sql.format(src=name))
-            return rel.fetch_arrow_table() if rel.description else None
+            return rel.to_arrow_table() if rel.description else None
         finally:
             self.cur.unregister(name)
 

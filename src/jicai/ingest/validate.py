@@ -184,7 +184,7 @@ def _references(con: duckdb.DuckDBPyConnection, t: Table, existing: Existing) ->
             continue
         rt, rc = c.ref
         values = con.execute(f"SELECT DISTINCT {q(c.name)} AS v FROM typed WHERE {q(c.name)} IS NOT NULL") \
-            .fetch_arrow_table().column("v").combine_chunks().cast(pa.string())
+            .to_arrow_table().column("v").combine_chunks().cast(pa.string())
         known = f"known_{c.name}"
         _small_table(con, known, ("v",), [(v,) for v in existing(rt, rc, values).to_pylist()])
         if rt == t.name:  # self-reference: rows of this file count too
@@ -217,12 +217,12 @@ def good_rows(con: duckdb.DuckDBPyConnection, t: Table, schema: pa.Schema, batch
     cols = ", ".join(q(n) for n in schema.names)
     rel = con.execute(f"SELECT {cols} FROM typed WHERE NOT EXISTS (SELECT 1 FROM problems p "
                       f"WHERE p._sheet = typed._sheet AND p._row = typed._row)")
-    reader = rel.fetch_record_batch(batch)
+    reader = rel.to_arrow_reader(batch)
     return pa.RecordBatchReader.from_batches(schema, (b.cast(schema) for b in reader))
 
 
 def good_keys(con: duckdb.DuckDBPyConnection, t: Table, schema: pa.Schema) -> pa.Table:
     keys = ", ".join(q(k) for k in t.key)
     tab = con.execute(f"SELECT {keys} FROM typed WHERE NOT EXISTS (SELECT 1 FROM problems p "
-                      f"WHERE p._sheet = typed._sheet AND p._row = typed._row)").fetch_arrow_table()
+                      f"WHERE p._sheet = typed._sheet AND p._row = typed._row)").to_arrow_table()
     return tab.cast(pa.schema([schema.field(k).with_nullable(True) for k in t.key]))
