@@ -90,7 +90,9 @@ def collect(paths: list[Path], table: str | None) -> list[tuple[Path, str | None
     files: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            files += sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith((".", "~$")))
+            # in a folder only data files count (a README or the warehouse file may sit beside them)
+            files += sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith((".", "~$"))
+                            and readers.file_format(f) is not None)
         else:
             files.append(p)
     pairs = [(f, table or table_for(f)) for f in files]
