@@ -1,0 +1,45 @@
+"""A process killed inside the import transaction leaves nothing half-loaded, and a re-import then works."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from helpers_ingest import ORDER_HEADER, order_row, write_csv, write_reference
+from jicai.ingest import import_paths
+from jicai.store import connect
+
+
+def test_sigkill_inside_the_transaction_leaves_nothing(tmp_path):
+    data_dir = tmp_path / "data"
+    url = f"duckdb:///{data_dir / 'jicai.duckdb'}"
+    with connect(url) as wh:
+        import_paths(wh, [write_reference(tmp_path / "ref")[0].parent])
+    orders = write_csv(tmp_path / "in" / "orders.csv", [ORDER_HEADER] + [order_row(i) for i in range(1, 501)])
+    env = {**os.environ, "JICAI_DATA_DIR": str(data_dir), "JICAI_TEST_PAUSE_IN_TRANSACTION": "60"}
+    proc = subprocess.Popen([sys.executable, "-m", "jicai.cli", "import", str(orders)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # the loader prints this line after its inserts and before COMMIT
+        deadline = time.time() + 120
+        line = ""
+        while "JICAI_PAUSED_IN_TRANSACTION" not in line:
+            assert time.time() < deadline and proc.poll() is None, proc.stderr.read() if proc.poll() is not None else "timeout"
+            line = proc.stderr.readline()
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    with connect(url) as wh:
+        con = wh.con.con
+        assert con.execute("SELECT count(*) FROM orders").fetchone() == (0,)
+        assert con.execute("SELECT count(*) FROM _load_log WHERE \"table\" = 'orders'").fetchone() == (0,)
+        assert con.execute("SELECT count(*) FROM _quarantine").fetchone() == (0,)
+        (r,) = import_paths(wh, [orders])
+        assert (r.status, r.rows_loaded) == ("loaded", 500)
+        assert con.execute("SELECT count(*), count(DISTINCT order_line_id) FROM orders").fetchone() == (500, 500)
