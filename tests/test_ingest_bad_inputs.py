@@ -86,7 +86,7 @@ def test_bad_input(wh, name, status, read, loaded, bad, problems):
     assert (r.table, r.status, r.rows_read, r.rows_loaded, r.rows_quarantined) == (table, status, read, loaded, bad)
     got = quarantine(wh, name)
     assert len(got) == len(problems), got
-    for (row, col, value, zh, en), (erow, ecol, ezh, een) in zip(got, problems, strict=True):
+    for (row, col, _value, zh, en), (erow, ecol, ezh, een) in zip(got, problems, strict=True):
         assert (row, col) == (erow, ecol)
         assert ezh in zh and een in en, (zh, en)
     # the sample shown by the CLI names the same rows and columns

@@ -11,8 +11,17 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from helpers_ingest import CONSUMABLE, DISTRIBUTOR, DRUG, HOSPITAL_A, HOSPITAL_B, ORDER_HEADER, order_row, write_csv, \
-    write_reference
+from helpers_ingest import (
+    CONSUMABLE,
+    DISTRIBUTOR,
+    DRUG,
+    HOSPITAL_A,
+    HOSPITAL_B,
+    ORDER_HEADER,
+    order_row,
+    write_csv,
+    write_reference,
+)
 from jicai.contract.tables import TABLES
 from jicai.ingest import ensure_schema, import_paths, table_for
 from jicai.ingest.normalize import alias_index, map_headers
@@ -22,7 +31,8 @@ from jicai.store import connect
 @pytest.fixture
 def wh(tmp_path):
     w = connect(f"duckdb:///{tmp_path / 'wh.duckdb'}")
-    import_paths(w, [tmp_path / "ref" if write_reference(tmp_path / "ref") else None])
+    write_reference(tmp_path / "ref")
+    import_paths(w, [tmp_path / "ref"])
     yield w
     w.close()
 

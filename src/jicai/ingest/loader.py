@@ -113,8 +113,10 @@ def _already_loaded(wh: Warehouse, sha: str, table: str) -> bool:
 
 def _stage_con(tmpdir: Path) -> duckdb.DuckDBPyConnection:
     """A private DuckDB file for staging: its buffer pool is capped, so memory does not grow with the file."""
-    return duckdb.connect(str(tmpdir / "stage.duckdb"), config={
+    con = duckdb.connect(str(tmpdir / "stage.duckdb"), config={
         "memory_limit": os.environ.get("JICAI_STAGE_MEMORY", "1GB"), "temp_directory": str(tmpdir / "spill")})
+    con.execute("SET enable_progress_bar = false")
+    return con
 
 
 def _write_log(sink: Sink, res: LoadResult, sha: str | None, started: dt.datetime, status: str) -> None:

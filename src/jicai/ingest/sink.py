@@ -43,6 +43,10 @@ class Sink:
 
 
 class DuckDBSink(Sink):
+    def __init__(self, cur: object):
+        super().__init__(cur)
+        cur.execute("SET enable_progress_bar = false")  # the CLI draws its own; DuckDB's would garble it
+
     def _with(self, data: object, sql: str) -> pa.Table | None:
         """Run ``sql`` with ``{src}`` bound to Arrow ``data``; results are fetched before unbinding."""
         name = f"_jicai_{uuid.uuid4().hex[:8]}"
