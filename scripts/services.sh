@@ -14,8 +14,8 @@ apt_install() {
 }
 
 pg_up() { .venv/bin/python - "$1" <<'PY' 2>/dev/null
-import sys, psycopg2
-psycopg2.connect(host="127.0.0.1", port=int(sys.argv[1]), user="postgres", dbname="postgres", connect_timeout=3).close()
+import sys, psycopg
+psycopg.connect(host="127.0.0.1", port=int(sys.argv[1]), user="postgres", dbname="postgres", connect_timeout=3).close()
 PY
 }
 

@@ -43,16 +43,16 @@ def _isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def pg_database() -> Iterator[str]:
     """URL of a fresh PostgreSQL database for this test session."""
     try:
-        import psycopg2
+        import psycopg
         from urllib.parse import urlparse
 
         u = urlparse(PG_URL)
-        admin = psycopg2.connect(
-            host=u.hostname, port=u.port or 5432, user=u.username or "postgres", dbname=u.path.lstrip("/") or "postgres"
+        admin = psycopg.connect(
+            host=u.hostname, port=u.port or 5432, user=u.username or "postgres", dbname=u.path.lstrip("/") or "postgres",
+            autocommit=True,
         )
     except Exception as exc:  # noqa: BLE001
         _unavailable(f"PostgreSQL not reachable at {PG_URL}: {exc}")
-    admin.autocommit = True
     name = f"jicai_test_{uuid.uuid4().hex[:10]}"
     with admin.cursor() as cur:
         cur.execute(f"CREATE DATABASE {name}")
