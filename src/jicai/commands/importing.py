@@ -13,6 +13,22 @@ from rich.table import Table as RichTable
 from jicai.console import console, fail, out, progress
 from jicai.ingest import QUARANTINE, LoadResult, ensure_schema, import_paths
 
+IMPORT_HELP = "\n\n".join([
+    "导入平台导出文件（CSV/XLSX/Parquet）/ import platform exports.",
+    "每个文件在一个事务中导入：问题行被隔离（用 jicai quarantine 查看），其余行导入，主键相同的已有行被替换。"
+    "再次导入内容相同（SHA-256 相同）的文件：若上次导入未隔离任何行，或此后仓库未导入任何新数据，则为“未变化”，"
+    "不做任何事；否则重新校验并导入——例如先导入了订单、后导入医疗机构，再次导入同一订单文件，"
+    "此前因医疗机构不存在而被隔离的行即可导入。该文件此前的隔离行被本次结果替换（隔离表只显示当前问题，"
+    "每次导入都记录在 _load_log）。--force 总是重新校验。",
+    "Each file loads in one transaction: bad rows are quarantined (list them with jicai quarantine), the "
+    "others load, replacing existing rows with the same key. Importing the same bytes (same SHA-256) again "
+    "is a no-op (\"unchanged\") when the earlier load quarantined nothing or nothing has been loaded into "
+    "the warehouse since; otherwise the file is re-validated and re-loaded: e.g. orders imported before "
+    "institutions: import the institutions, then the same orders file again, and the orders quarantined "
+    "for unknown institutions load. The file's earlier quarantine rows are replaced by this run's (the "
+    "quarantine shows current problems; every attempt stays in _load_log). --force always re-validates.",
+])
+
 STATUS_ZH = {"loaded": "已导入", "unchanged": "未变化", "failed": "失败"}
 
 
@@ -41,15 +57,17 @@ def import_cmd(
     paths: list[Path] = typer.Argument(..., help="文件或文件夹 / files or folders"),
     table: str = typer.Option(None, "--table", help="目标表（默认按文件名）/ target table (default: from the file name)"),
     strict: bool = typer.Option(False, "--strict", help="有任何问题行则不导入该文件 / load nothing from a file with a bad row"),
+    force: bool = typer.Option(False, "--force", help="即使内容未变也重新校验并导入 / re-validate and re-load even "
+                                                      "a file reported unchanged"),
 ) -> None:
-    """导入平台导出文件（CSV/XLSX/Parquet）/ import platform exports."""
+    """导入平台导出文件（CSV/XLSX/Parquet）/ import platform exports (help: IMPORT_HELP)."""
     for p in paths:
         if not p.exists():
             fail(f"路径不存在：{p}", f"no such file or folder: {p}")
     with ctx.obj.warehouse() as wh:
         try:
             with progress(transient=True) as bar:
-                results = import_paths(wh, paths, table=table, strict=strict, progress=bar)
+                results = import_paths(wh, paths, table=table, strict=strict, progress=bar, force=force)
         except ValueError as e:
             fail(str(e), str(e))
     out.print(summary(results))
@@ -66,7 +84,7 @@ def quarantine_cmd(
     limit: int = typer.Option(100, "--limit", help="最多行数 / at most this many rows"),
     fmt: str = typer.Option("table", "--format", help="table | csv | json"),
 ) -> None:
-    """列出被隔离的问题行 / list quarantined rows."""
+    """列出被隔离的问题行（每个文件最近一次校验的结果）/ list quarantined rows (each file's latest validation)."""
     if fmt not in ("table", "csv", "json"):
         fail(f"未知格式 {fmt}（table/csv/json）", f"unknown format {fmt!r} (table, csv, json)")
     with ctx.obj.warehouse() as wh:
@@ -96,5 +114,5 @@ def quarantine_cmd(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("import")(import_cmd)
+    app.command("import", help=IMPORT_HELP)(import_cmd)
     app.command("quarantine")(quarantine_cmd)

@@ -1,14 +1,29 @@
 """Import files into the warehouse: one transaction per file, idempotent, nothing lost.
 
-For each file: hash it; if a load of the same bytes into the same table is logged ``ok``, stop
-("unchanged"). Otherwise stage it into a private DuckDB, validate (:mod:`jicai.ingest.validate`) and,
-in ONE ``wh.transaction()``, write
+For each file: hash it (SHA-256). If an earlier load of the same bytes into the same table is logged
+``ok``, the file is **unchanged** — nothing is done — when nothing could change the outcome:
+
+* that load (the latest ``ok`` one of this SHA-256 + table) quarantined no row, or
+* no other load has been logged ``ok`` (for any table) since it started, so the warehouse that its
+  references were checked against is the same.
+
+Otherwise — a new file, or a file whose rows were quarantined and the warehouse has had data loaded
+since (e.g. ``orders.csv`` imported before ``institutions.csv``: the orders of unknown institutions are
+quarantined; after the institutions are imported, importing the same ``orders.csv`` again loads them) —
+or always with ``force=True`` (``jicai import --force``), the file is staged into a private DuckDB,
+validated (:mod:`jicai.ingest.validate`) and, in ONE ``wh.transaction()``, written:
 
 * its good rows — **newer file wins**: rows of the table with the same key are deleted first
-  (``Table.on_conflict = "replace"``; a platform export is a snapshot, its latest copy is the truth);
-* one ``_quarantine`` row per problem of each bad row;
+  (``Table.on_conflict = "replace"``; a platform export is a snapshot, its latest copy is the truth;
+  a re-imported file is the latest import, so its rows replace by key as well — identical rows leave
+  the data as it was);
+* the ``_quarantine`` rows of every earlier attempt at the same bytes into the same table (same
+  SHA-256 + table, found through ``_load_log``) are deleted and replaced by one row per problem of
+  each bad row of this run — ``_quarantine`` shows the **current** problems of each file, not their
+  history; a previously quarantined row that is now valid simply loads;
 * one ``_load_log`` row (status ``ok``, or ``failed`` for a strict import with bad rows or a file that
-  cannot be read as the table — then no data row is written).
+  cannot be read as the table — then no data row is written). ``_load_log`` keeps every attempt: the
+  history lives there.
 
 A process killed before COMMIT leaves none of these behind (tests/test_ingest_atomic.py).
 """
@@ -104,11 +119,33 @@ def _now() -> dt.datetime:
     return dt.datetime.now().replace(tzinfo=None)
 
 
-def _already_loaded(wh: Warehouse, sha: str, table: str) -> bool:
+def _unchanged(wh: Warehouse, sha: str, table: str) -> tuple[bool, int]:
+    """``(skip, quarantined)``: whether re-importing these bytes into ``table`` cannot change anything, and how
+    many rows the latest ``ok`` load of them quarantined (0 when there is none).
+
+    Skip when that load quarantined nothing, or when no other ``ok`` load (any table) finished at or after
+    it started — the warehouse its references were checked against is unchanged. ``>=`` and ``started_at``
+    err on the side of re-validating (which is always correct, only slower)."""
     with wh.transaction() as cur:
         rows = sink_for(wh.engine, cur).fetch(
-            f"SELECT count(*) FROM {q(LOAD_LOG)} WHERE sha256 = ? AND {q('table')} = ? AND status = 'ok'", (sha, table))
-    return rows[0][0] > 0
+            f"SELECT l.rows_quarantined, (SELECT count(*) FROM {q(LOAD_LOG)} m WHERE m.status = 'ok' "
+            f"AND m.load_id <> l.load_id AND m.finished_at >= l.started_at) "
+            f"FROM {q(LOAD_LOG)} l WHERE l.sha256 = ? AND l.{q('table')} = ? AND l.status = 'ok' "
+            f"ORDER BY l.finished_at DESC, l.started_at DESC LIMIT 1", (sha, table))
+    if not rows:
+        return False, 0
+    quarantined, later = rows[0]
+    return (not quarantined or not later), int(quarantined or 0)
+
+
+def _forget_quarantine(sink: Sink, sha: str | None, table: str) -> None:
+    """Delete the quarantine rows of every earlier attempt at these bytes into ``table`` (inside the
+    transaction that writes the new ones, before this attempt's ``_load_log`` row exists)."""
+    if sha is None:
+        return
+    earlier = f"SELECT load_id FROM {q(LOAD_LOG)} WHERE sha256 = ? AND {q('table')} = ?"
+    if sink.fetch(f"SELECT count(*) FROM ({earlier}) e", (sha, table))[0][0]:
+        sink.execute(f"DELETE FROM {q(QUARANTINE)} WHERE batch_id IN ({earlier})", (sha, table))
 
 
 def _stage_con(tmpdir: Path) -> duckdb.DuckDBPyConnection:
@@ -140,6 +177,7 @@ def _fail_file(wh: Warehouse, res: LoadResult, sha: str | None, started: dt.date
     if res.table is not None:
         with wh.transaction() as cur:
             sink = sink_for(wh.engine, cur)
+            _forget_quarantine(sink, sha, res.table)
             sink.insert(QUARANTINE, qrow.to_reader())
             _write_log(sink, res, sha, started, "failed")
     return res
@@ -169,7 +207,8 @@ def _pause_for_tests() -> None:
         time.sleep(float(seconds))
 
 
-def import_file(wh: Warehouse, path: Path, table: str | None, strict: bool = False) -> LoadResult:
+def import_file(wh: Warehouse, path: Path, table: str | None, strict: bool = False, force: bool = False) -> LoadResult:
+    """Import one file (see the module docstring); ``force`` re-validates and re-loads even unchanged bytes."""
     started = _now()
     res = LoadResult(file=Path(path).resolve(), table=table, status="failed", load_id=uuid.uuid4().hex)
     if table is None:
@@ -186,20 +225,24 @@ def import_file(wh: Warehouse, path: Path, table: str | None, strict: bool = Fal
         return _fail_file(wh, res, None, started, e.zh, e.en)
     except OSError as e:
         return _fail_file(wh, res, None, started, f"无法读取文件：{e}", f"cannot read the file: {e}")
-    if _already_loaded(wh, info.sha256, table):
+    skip, before = _unchanged(wh, info.sha256, table)
+    if skip and not force:
         res.status, res.load_id = "unchanged", None
-        res.note("文件内容已导入过，未作更改", "this file's content was imported before; nothing changed")
+        res.note("文件内容已导入过，未作更改" + ("（此后未导入新数据，隔离行不会变化；--force 可重新校验）" if before else ""),
+                 "this file's content was imported before; nothing changed"
+                 + (" (nothing was loaded since, so its quarantined rows would stay; --force re-validates)"
+                    if before else ""))
         return res
     with tempfile.TemporaryDirectory(prefix="jicai-import-") as tmp:
         con = _stage_con(Path(tmp))
         try:
-            return _load(wh, con, t, info, res, started, strict)
+            return _load(wh, con, t, info, res, started, strict, before)
         finally:
             con.close()
 
 
 def _load(wh: Warehouse, con: duckdb.DuckDBPyConnection, t: Table, info: readers.FileInfo, res: LoadResult,
-          started: dt.datetime, strict: bool) -> LoadResult:
+          started: dt.datetime, strict: bool, before: int = 0) -> LoadResult:
     try:
         sheets = readers.stage(con, info, lambda cells: header_score(t, cells))
     except FileError as e:
@@ -226,6 +269,11 @@ def _load(wh: Warehouse, con: duckdb.DuckDBPyConnection, t: Table, info: readers
         outcome = validate(con, t, mapped, sink.existing)
         res.rows_read, res.rows_quarantined = outcome.rows_read, outcome.rows_bad
         res.problems = _sample(con, names)
+        _forget_quarantine(sink, info.sha256, t.name)
+        if before:
+            res.note(f"重新校验：上次导入隔离 {before} 行，本次隔离 {outcome.rows_bad} 行（隔离表只保留本次结果）",
+                     f"re-validated: {before} row(s) were quarantined last time, {outcome.rows_bad} now "
+                     f"(the quarantine keeps this run's problems only)")
         if strict and outcome.problems:
             res.status = "failed"
             res.note(f"严格模式：{outcome.rows_bad} 行有问题，本文件未导入任何数据",
@@ -251,12 +299,13 @@ Progress = Callable[[int, int, Path], None]
 
 
 def import_paths(wh: Warehouse, paths: list[Path], table: str | None = None, strict: bool = False,
-                 progress: object = None) -> list[LoadResult]:
+                 progress: object = None, force: bool = False) -> list[LoadResult]:
     """Import files and folders (a folder: every file in it, in ``LOAD_ORDER``).
 
     ``table`` overrides the table named by each file's stem; ``strict`` loads nothing from a file with
-    any bad row. ``progress`` is a rich ``Progress`` (a task advances per file) or a callable
-    ``(done, total, path)``.
+    any bad row; ``force`` re-validates files whose bytes were loaded before even when nothing could have
+    changed (otherwise they are "unchanged", see the module docstring). ``progress`` is a rich
+    ``Progress`` (a task advances per file) or a callable ``(done, total, path)``.
     """
     if not wh.supports_transactions:
         raise ValueError(f"{wh.engine} 数据仓库不支持事务，无法导入 / the {wh.engine} warehouse has no transactions; "
@@ -268,7 +317,7 @@ def import_paths(wh: Warehouse, paths: list[Path], table: str | None = None, str
     for i, (path, tname) in enumerate(files):
         if task is not None:
             progress.update(task, description=f"导入 / import {path.name}")
-        results.append(import_file(wh, path, tname, strict))
+        results.append(import_file(wh, path, tname, strict, force))
         if task is not None:
             progress.advance(task)
         elif callable(progress):

@@ -1,7 +1,7 @@
 """Writing into the warehouse inside ``wh.transaction()``: the only place engines differ for the importer.
 
 A sink wraps the raw cursor the transaction yields (a DuckDB connection, a psycopg cursor) and offers
-the five operations the loader needs. Data moves as Arrow record batches, so a million rows stream
+the operations the loader needs. Data moves as Arrow record batches, so a million rows stream
 through without being held twice: DuckDB scans the Arrow stream, PostgreSQL receives it by ``COPY``.
 """
 
@@ -29,6 +29,10 @@ class Sink:
     def fetch(self, sql: str, params: tuple = ()) -> list[tuple]:
         self.cur.execute(sql.replace("?", self.param), params)
         return list(self.cur.fetchall())
+
+    def execute(self, sql: str, params: tuple = ()) -> None:
+        """A statement without a result (a psycopg cursor has nothing to fetch after DELETE)."""
+        self.cur.execute(sql.replace("?", self.param), params)
 
     def existing(self, table: str, column: str, values: pa.Array) -> pa.Array:
         """Those of ``values`` that occur in ``table.column``."""
