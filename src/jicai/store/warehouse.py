@@ -74,7 +74,10 @@ class DuckDBWarehouse(Warehouse):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         else:
             path = ":memory:"
-        return cls(ibis.duckdb.connect(path), url)
+        con = ibis.duckdb.connect(path)
+        # DuckDB's own progress bar would interleave with the CLI's; the CLI shows progress itself.
+        con.raw_sql("SET enable_progress_bar = false")
+        return cls(con, url)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[object]:
