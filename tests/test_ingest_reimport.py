@@ -229,3 +229,86 @@ def test_strict_and_whole_file_attempts_replace_their_quarantine_rows(make_wh, t
         assert import_paths(wh, [CORPUS / "orders_missing_column.csv"])[0].status == "failed"
     assert log_of(wh, "orders_missing_column.csv") == [("failed", 0, 0), ("failed", 0, 0)]
     assert len(quarantine_of(wh, "orders_missing_column.csv")) == 1
+
+
+# --- bytes loaded before are re-loaded insert-missing: a newer file's rows are never reverted ------------------
+
+
+def orders_by_line(wh) -> dict[str, tuple[str, float]]:
+    return {o["order_line_id"]: (o["institution_code"], o["quantity"]) for o in table_rows(wh, "orders")}
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "postgres"])
+def test_revalidated_older_file_does_not_revert_newer_file(make_wh, tmp_path, engine):
+    wh = make_wh(engine)
+    import_paths(wh, [reference_without_b(tmp_path / "ref")])
+    folder = tmp_path / "in"
+    # January: OL1, OL2 (quantity 10) and OL3 of hospital B, unknown yet -> row 4 quarantined
+    write_csv(folder / "orders_2024-01.csv", [ORDER_HEADER, order_row(1), order_row(2), order_row(3, HOSPITAL_B)])
+    # February (newer export): OL2 now 25, and a new line OL6
+    write_csv(folder / "orders_2024-02.csv", [ORDER_HEADER, order_row(2, quantity="25"), order_row(6)])
+    jan, feb = import_paths(wh, [folder])
+    assert (jan.file.name, jan.status, jan.rows_read, jan.rows_loaded, jan.rows_quarantined) == (
+        "orders_2024-01.csv", "loaded", 3, 2, 1)
+    assert [(x["row"], x["column"], x["value"]) for x in quarantine_of(wh, "orders_2024-01.csv")] == [
+        (4, "institution_code", HOSPITAL_B)]
+    assert (feb.file.name, feb.status, feb.rows_loaded, feb.rows_quarantined) == ("orders_2024-02.csv", "loaded", 2, 0)
+    assert orders_by_line(wh) == {"OL0000001": (HOSPITAL_A, 10.0), "OL0000002": (HOSPITAL_A, 25.0),
+                                  "OL0000006": (HOSPITAL_A, 10.0)}
+
+    import_paths(wh, [write_csv(tmp_path / "later" / "institutions.csv", [INSTITUTION_HEADER, INST_B])])
+    # the folder again: January is re-validated (a quarantined row, loads since), February is unchanged
+    jan2, feb2 = import_paths(wh, [folder])
+    assert (jan2.status, jan2.rows_read, jan2.rows_loaded, jan2.rows_quarantined) == ("loaded", 3, 3, 0)
+    assert feb2.status == "unchanged"
+    # OL3 loaded; OL2 keeps February's 25 (the old code put January's 10 back)
+    assert orders_by_line(wh) == {"OL0000001": (HOSPITAL_A, 10.0), "OL0000002": (HOSPITAL_A, 25.0),
+                                  "OL0000003": (HOSPITAL_B, 10.0), "OL0000006": (HOSPITAL_A, 10.0)}
+    assert any("2 row(s) whose key is already in the warehouse were kept" in m and "1 row(s) inserted" in m
+               for m in jan2.messages)
+    assert table_rows(wh, QUARANTINE) == []
+    assert log_of(wh, "orders_2024-01.csv") == [("ok", 2, 1), ("ok", 3, 0)]
+    assert log_of(wh, "orders_2024-02.csv") == [("ok", 2, 0)]
+
+
+def test_formerly_quarantined_row_superseded_since_stays_newer(make_wh, tmp_path):
+    wh = make_wh("duckdb")
+    import_paths(wh, [reference_without_b(tmp_path / "ref")])
+    folder = tmp_path / "in"
+    # January: OL3 of hospital B (unknown yet, quarantined); February: OL3 again, of hospital A, quantity 7
+    write_csv(folder / "orders_2024-01.csv", [ORDER_HEADER, order_row(1), order_row(3, HOSPITAL_B)])
+    write_csv(folder / "orders_2024-02.csv", [ORDER_HEADER, order_row(3, quantity="7")])
+    assert [(r.rows_loaded, r.rows_quarantined) for r in import_paths(wh, [folder])] == [(1, 1), (1, 0)]
+    import_paths(wh, [write_csv(tmp_path / "later" / "institutions.csv", [INSTITUTION_HEADER, INST_B])])
+    jan2, feb2 = import_paths(wh, [folder])
+    # January's OL3 is valid now, but February (newer) already holds that key: nothing of January is written
+    assert (jan2.status, jan2.rows_loaded, jan2.rows_quarantined, feb2.status) == ("loaded", 2, 0, "unchanged")
+    assert orders_by_line(wh) == {"OL0000001": (HOSPITAL_A, 10.0), "OL0000003": (HOSPITAL_A, 7.0)}
+    assert any("2 row(s) whose key is already in the warehouse were kept" in m and "0 row(s) inserted" in m
+               for m in jan2.messages)
+    assert quarantine_of(wh, "orders_2024-01.csv") == []
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "postgres"])
+def test_force_on_older_clean_file_does_not_revert_newer_file(make_wh, tmp_path, engine):
+    wh = make_wh(engine)
+    import_paths(wh, [reference_without_b(tmp_path / "ref")])
+    jan = write_csv(tmp_path / "in" / "orders_2024-01.csv", [ORDER_HEADER, order_row(1), order_row(2)])
+    feb = write_csv(tmp_path / "in" / "orders_2024-02.csv", [ORDER_HEADER, order_row(2, quantity="25")])
+    assert [(r.status, r.rows_loaded, r.rows_quarantined) for r in import_paths(wh, [jan, feb])] == [
+        ("loaded", 2, 0), ("loaded", 1, 0)]
+    before = everything(wh)
+    assert orders_by_line(wh) == {"OL0000001": (HOSPITAL_A, 10.0), "OL0000002": (HOSPITAL_A, 25.0)}
+
+    (forced,) = import_paths(wh, [jan], force=True)
+    assert (forced.status, forced.rows_read, forced.rows_loaded, forced.rows_quarantined) == ("loaded", 2, 2, 0)
+    assert orders_by_line(wh) == {"OL0000001": (HOSPITAL_A, 10.0), "OL0000002": (HOSPITAL_A, 25.0)}
+    assert everything(wh)["orders"] == before["orders"]
+    assert log_of(wh, "orders_2024-01.csv") == [("ok", 2, 0), ("ok", 2, 0)]
+
+    # new bytes still replace by key: an edited January export (OL2 = 3) is the latest import and wins
+    edited = write_csv(tmp_path / "edit" / "orders_2024-01.csv", [ORDER_HEADER, order_row(1), order_row(2, quantity="3")])
+    (e,) = import_paths(wh, [edited])
+    assert (e.status, e.rows_loaded) == ("loaded", 2)
+    assert not any("already in the warehouse" in m for m in e.messages)
+    assert orders_by_line(wh) == {"OL0000001": (HOSPITAL_A, 10.0), "OL0000002": (HOSPITAL_A, 3.0)}

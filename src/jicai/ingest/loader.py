@@ -13,10 +13,17 @@ quarantined; after the institutions are imported, importing the same ``orders.cs
 or always with ``force=True`` (``jicai import --force``), the file is staged into a private DuckDB,
 validated (:mod:`jicai.ingest.validate`) and, in ONE ``wh.transaction()``, written:
 
-* its good rows — **newer file wins**: rows of the table with the same key are deleted first
-  (``Table.on_conflict = "replace"``; a platform export is a snapshot, its latest copy is the truth;
-  a re-imported file is the latest import, so its rows replace by key as well — identical rows leave
-  the data as it was);
+* its good rows. **New bytes** (no earlier ``ok`` load of this SHA-256 into this table): **newer file
+  wins** — rows of the table with the same key are deleted first (``Table.on_conflict = "replace"``; a
+  platform export is a snapshot, its latest copy is the truth). **Bytes loaded ``ok`` before**
+  (re-validated, or ``force``): **insert-missing** — only good rows whose key is not in the table yet are
+  inserted, existing keys are never replaced. The rows that loaded the first time were applied then and
+  may since have been superseded by a newer file (``orders_2024-01.csv`` with quarantined rows, then
+  ``orders_2024-02.csv`` updating some of its order lines: re-importing the folder re-validates January,
+  loads its formerly quarantined rows and leaves February's values); only rows that failed before need
+  loading now. A row that failed before but whose key a newer file has loaded since stays the newer
+  file's. (An edited file is new bytes, so it replaces by key again.) ``rows_loaded`` counts the good
+  rows of the file either way; a message says how many were already present and kept;
 * the ``_quarantine`` rows of every earlier attempt at the same bytes into the same table (same
   SHA-256 + table, found through ``_load_log``) are deleted and replaced by one row per problem of
   each bad row of this run — ``_quarantine`` shows the **current** problems of each file, not their
@@ -119,9 +126,10 @@ def _now() -> dt.datetime:
     return dt.datetime.now().replace(tzinfo=None)
 
 
-def _unchanged(wh: Warehouse, sha: str, table: str) -> tuple[bool, int]:
-    """``(skip, quarantined)``: whether re-importing these bytes into ``table`` cannot change anything, and how
-    many rows the latest ``ok`` load of them quarantined (0 when there is none).
+def _unchanged(wh: Warehouse, sha: str, table: str) -> tuple[bool, int, bool]:
+    """``(skip, quarantined, loaded_before)``: whether re-importing these bytes into ``table`` cannot change
+    anything, how many rows the latest ``ok`` load of them quarantined (0 when there is none), and whether
+    there is such a load (then a re-load only inserts missing keys, see the module docstring).
 
     Skip when that load quarantined nothing, or when no other ``ok`` load (any table) finished at or after
     it started — the warehouse its references were checked against is unchanged. ``>=`` and ``started_at``
@@ -133,9 +141,9 @@ def _unchanged(wh: Warehouse, sha: str, table: str) -> tuple[bool, int]:
             f"FROM {q(LOAD_LOG)} l WHERE l.sha256 = ? AND l.{q('table')} = ? AND l.status = 'ok' "
             f"ORDER BY l.finished_at DESC, l.started_at DESC LIMIT 1", (sha, table))
     if not rows:
-        return False, 0
+        return False, 0, False
     quarantined, later = rows[0]
-    return (not quarantined or not later), int(quarantined or 0)
+    return (not quarantined or not later), int(quarantined or 0), True
 
 
 def _forget_quarantine(sink: Sink, sha: str | None, table: str) -> None:
@@ -225,7 +233,7 @@ def import_file(wh: Warehouse, path: Path, table: str | None, strict: bool = Fal
         return _fail_file(wh, res, None, started, e.zh, e.en)
     except OSError as e:
         return _fail_file(wh, res, None, started, f"无法读取文件：{e}", f"cannot read the file: {e}")
-    skip, before = _unchanged(wh, info.sha256, table)
+    skip, before, loaded_before = _unchanged(wh, info.sha256, table)
     if skip and not force:
         res.status, res.load_id = "unchanged", None
         res.note("文件内容已导入过，未作更改" + ("（此后未导入新数据，隔离行不会变化；--force 可重新校验）" if before else ""),
@@ -236,13 +244,13 @@ def import_file(wh: Warehouse, path: Path, table: str | None, strict: bool = Fal
     with tempfile.TemporaryDirectory(prefix="jicai-import-") as tmp:
         con = _stage_con(Path(tmp))
         try:
-            return _load(wh, con, t, info, res, started, strict, before)
+            return _load(wh, con, t, info, res, started, strict, before, loaded_before)
         finally:
             con.close()
 
 
 def _load(wh: Warehouse, con: duckdb.DuckDBPyConnection, t: Table, info: readers.FileInfo, res: LoadResult,
-          started: dt.datetime, strict: bool, before: int = 0) -> LoadResult:
+          started: dt.datetime, strict: bool, before: int = 0, loaded_before: bool = False) -> LoadResult:
     try:
         sheets = readers.stage(con, info, lambda cells: header_score(t, cells))
     except FileError as e:
@@ -281,7 +289,16 @@ def _load(wh: Warehouse, con: duckdb.DuckDBPyConnection, t: Table, info: readers
         else:
             res.status = "loaded"
             res.rows_loaded = outcome.rows_read - outcome.rows_bad
-            if res.rows_loaded:
+            if res.rows_loaded and loaded_before:
+                # these bytes were applied before: never put their older values back over newer files' rows
+                kept = res.rows_loaded - sink.insert_missing(t.name, t.key, good_rows(con, t, schema))
+                if kept:
+                    res.note(f"这些内容以前导入过：{kept} 行的主键已在数据仓库中，保留现有数据（可能已被更新的文件取代），"
+                             f"只写入其余 {res.rows_loaded - kept} 行",
+                             f"these bytes were loaded before: {kept} row(s) whose key is already in the warehouse "
+                             f"were kept as they are (possibly superseded by a newer file); "
+                             f"{res.rows_loaded - kept} row(s) inserted")
+            elif res.rows_loaded:
                 sink.delete_keys(t.name, good_keys(con, t, schema))
                 sink.insert(t.name, good_rows(con, t, schema))
         if outcome.problems:

@@ -45,6 +45,19 @@ class Sink:
     def insert(self, table: str, data: pa.RecordBatchReader) -> None:
         raise NotImplementedError
 
+    def insert_missing(self, table: str, key: tuple[str, ...] | list[str], data: pa.RecordBatchReader) -> int:
+        """Insert the rows of ``data`` whose key (the columns ``key``, never NULL) is not in ``table`` yet; rows
+        of ``table`` are never changed. Returns how many rows were inserted."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _insert_missing_sql(table: str, key: tuple[str, ...] | list[str], cols: list[str], src: str) -> str:
+        """``INSERT … SELECT … WHERE NOT EXISTS``: plain SQL both engines run the same way."""
+        names = ", ".join(q(c) for c in cols)
+        cond = " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in key)
+        return (f"INSERT INTO {q(table)} ({names}) SELECT {', '.join(f's.{q(c)}' for c in cols)} FROM {src} s "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {q(table)} t WHERE {cond})")
+
 
 class DuckDBSink(Sink):
     def __init__(self, cur: object):
@@ -73,6 +86,10 @@ class DuckDBSink(Sink):
     def insert(self, table: str, data: pa.RecordBatchReader) -> None:
         cols = ", ".join(q(n) for n in data.schema.names)
         self._with(data, f"INSERT INTO {q(table)} ({cols}) SELECT {cols} FROM {{src}}")
+
+    def insert_missing(self, table: str, key: tuple[str, ...] | list[str], data: pa.RecordBatchReader) -> int:
+        res = self._with(data, self._insert_missing_sql(table, key, data.schema.names, "{src}"))
+        return int(res.column(0)[0].as_py()) if res is not None and res.num_rows else 0
 
 
 class PostgresSink(Sink):
@@ -109,6 +126,12 @@ class PostgresSink(Sink):
 
     def insert(self, table: str, data: pa.RecordBatchReader) -> None:
         self._copy(table, data)
+
+    def insert_missing(self, table: str, key: tuple[str, ...] | list[str], data: pa.RecordBatchReader) -> int:
+        tmp = self._temp_like(table, data.schema.names)
+        self._copy(tmp, data)
+        self.cur.execute(self._insert_missing_sql(table, key, data.schema.names, tmp))
+        return max(self.cur.rowcount, 0)
 
 
 SINKS: dict[str, type[Sink]] = {"duckdb": DuckDBSink, "postgres": PostgresSink}
