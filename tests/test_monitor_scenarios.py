@@ -339,3 +339,52 @@ def test_scenario_pandas_reference(scenario):
 
     frames = {name: t.to_pandas() for name, t in arrow_tables(scenario).items()}
     check(monitor_reference(frames, scenario["as_of"], scenario.get("batch"), policy_of(scenario)), scenario)
+
+
+def test_cli_monitor_stores_and_writes(tmp_path):
+    """`jicai monitor` stores monitor_results (replacing the same as-of/batch) and writes xlsx/csv/json."""
+    import json
+
+    import openpyxl
+    from typer.testing import CliRunner
+
+    from jicai.cli import app
+    from jicai.store import connect
+
+    data = tmp_path / "data"
+    scenario = SCENARIOS[1]
+    wh = connect(f"duckdb:///{data / 'jicai.duckdb'}")
+    for name, t in arrow_tables(scenario).items():
+        wh.write_table(name, t)
+    wh.close()
+    run = CliRunner().invoke
+    base = ["--data-dir", str(data), "monitor", "--as-of", "2024-07-01"]
+    r = run(app, base + ["--format", "xlsx", "--out", str(tmp_path / "m.xlsx")])
+    assert r.exit_code == 0, r.output
+    assert "低于序时进度 1" in r.output
+    wb = openpyxl.load_workbook(tmp_path / "m.xlsx")
+    assert wb.sheetnames == ["说明", "监测明细", "按机构汇总", "按地市汇总", "按批次汇总"]
+    ws = wb["监测明细"]
+    header = [c.value for c in ws[1]]
+    assert header[0] == "医疗机构编码" and "完成率" in header
+    assert ws.freeze_panes == "A2" and ws.auto_filter.ref
+    assert ws.cell(2, header.index("完成率") + 1).number_format == "0.0%"
+    assert ws.cell(2, header.index("进度状态") + 1).value == "低于序时进度"
+
+    r = run(app, base + ["--format", "json", "--out", str(tmp_path / "m.json")])
+    assert r.exit_code == 0, r.output
+    doc = json.loads((tmp_path / "m.json").read_text(encoding="utf-8"))
+    assert doc["rows"][0]["status"] == "behind" and doc["rows"][0]["nonselected_excess"] == "false"
+    assert doc["policy_version"] == load_policy().version
+    r = run(app, base + ["--batch", "B1", "--format", "csv", "--out", str(tmp_path / "m.csv")])
+    assert r.exit_code == 0, r.output
+    assert pd.read_csv(tmp_path / "m.csv").status.tolist() == ["behind"]
+
+    wh = connect(f"duckdb:///{data / 'jicai.duckdb'}")
+    stored = wh.table("monitor_results").to_pandas()
+    wh.close()
+    assert len(stored) == 1 and stored.policy_version.iloc[0] == load_policy().version
+    assert {"as_of", "computed_at"} <= set(stored.columns)
+
+    r = run(app, base[:-1] + ["2024-13-01"])
+    assert r.exit_code == 2 and "YYYY-MM-DD" in r.output
