@@ -12,8 +12,9 @@ For institution i and variety v:
 (6 digits), so the match compares the ≤ 6 leading prefixes of the code — pure string equality, which
 every engine runs the same way and which needs no array functions.
 
-The class table is small: it is built only for the (institution, product) pairs that were purchased,
-and only pairs with a selected_products row are stored (a missing pair is non-selected).
+The class table is small: it is built only for the institutions and varieties of the monitoring rows
+(the agreements), and only pairs with a selected_products row are stored (a missing pair is
+non-selected).
 
 Supply-problem periods: a ``supply_problems`` report counts only when ``verified`` is true and the
 reported product is a selected (primary, region-matching) product of the variety for that institution
@@ -44,18 +45,20 @@ def region_match(regions: ir.StringValue, region_code: ir.StringValue) -> ir.Boo
     return (norm == "") | hit
 
 
-def product_classes(pairs: ir.Table, institutions: ir.Table, selected_products: ir.Table) -> ir.Table:
-    """Class flags of (institution_code, product_code) pairs.
+def product_classes(rows: ir.Table, institutions: ir.Table, selected_products: ir.Table) -> ir.Table:
+    """Class flags of the (institution_code, product_code) pairs that can matter.
 
-    ``pairs`` has institution_code, product_code, variety_id, batch_id. Returns institution_code,
-    product_code, is_primary (int 0/1), is_backup (int 0/1, 0 when primary) for the pairs that have a
-    selected_products row of their batch and variety; other pairs are non-selected.
+    ``rows`` has institution_code, variety_id, batch_id (the monitoring rows: agreements). Returns
+    institution_code, product_code, is_primary (int 0/1), is_backup (int 0/1, 0 when primary) for every
+    selected_products row of those varieties; any other product is non-selected. The table is about
+    (rows × selected products per variety), independent of the number of order lines.
     """
     inst = institutions.select("institution_code", inst_region=institutions.region_code)
     sp = selected_products.select(
         "batch_id", "variety_id", "product_code", sp_role=selected_products.role, sp_regions=selected_products.regions
     )
-    j = pairs.join(sp, ["batch_id", "variety_id", "product_code"]).left_join(inst, "institution_code")
+    r = rows.select("institution_code", "variety_id", "batch_id").distinct()
+    j = r.join(sp, ["batch_id", "variety_id"]).left_join(inst, "institution_code")
     m = region_match(j.sp_regions, j.inst_region)
     j = j.select(
         institution_code=j.institution_code,

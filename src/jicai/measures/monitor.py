@@ -104,11 +104,16 @@ def monitor(wh: Warehouse, as_of: date, batch_id: str | None = None, policy: Pol
     batches = t["batches"] if batch_id is None else t["batches"].filter(t["batches"].batch_id == batch_id)
     cal = cycle_calendar(batches, as_of)
     scope = scope_products(t["varieties"], t["products"], cal, batch_id)
-    scope_varieties = scope.select("variety_id", "cycle_start", "special", "special_start", "special_end").distinct()
+    scope_varieties = scope.select("variety_id", "batch_start", "cycle_start", "special", "special_start", "special_end").distinct()
+
+    ag = t["agreements"]
+    ag = ag.select("batch_id", "cycle_year", "institution_code", "variety_id", "agreed_volume")
+    ag = ag.join(cal, ["batch_id", "cycle_year"])
 
     daily = daily_purchases(t["orders"], t["deliveries"], scope, as_of, pv("volume_basis"))
-    pairs = daily.select("institution_code", "product_code", "variety_id", "batch_id").distinct()
-    classes = product_classes(pairs, t["institutions"], t["selected_products"])
+    # classes only matter where there is a row: the agreements × the selected products of their variety
+    classes = product_classes(ag.select("institution_code", "variety_id", "batch_id"), t["institutions"],
+                              t["selected_products"])
     periods = supply_problem_periods(t["supply_problems"], t["products"], t["selected_products"],
                                      t["institutions"], as_of)
     vols = class_volumes(daily, classes, periods, scope_varieties,
@@ -118,9 +123,6 @@ def monitor(wh: Warehouse, as_of: date, batch_id: str | None = None, policy: Pol
     pay = payments(t["orders"], t["deliveries"], t["payments"], scope, as_of, pv("payment_due"))
     off = offline(t["orders"], scope, as_of)
 
-    ag = t["agreements"]
-    ag = ag.select("batch_id", "cycle_year", "institution_code", "variety_id", "agreed_volume")
-    ag = ag.join(cal, ["batch_id", "cycle_year"])
     inst = t["institutions"].select("institution_code", institution_name=t["institutions"].name,
                                     region_code=t["institutions"].region_code, level=t["institutions"].level)
     var = t["varieties"].select("variety_id", variety_name=t["varieties"].name)

@@ -36,46 +36,57 @@ DUE_MONTHS = {"end_of_month": 0, "end_of_next_month": 1}
 
 def payments(orders: ir.Table, deliveries: ir.Table, payments_: ir.Table, scope: ir.Table, as_of: date,
              payment_due: str) -> ir.Table:
-    """amount_due, paid_by_due, overdue_amount, overdue_lines per (institution_code, variety_id, batch_id)."""
+    """amount_due, paid_by_due, overdue_amount, overdue_lines per (institution_code, variety_id, batch_id).
+
+    Three joins of big tables, each once: payments with their line's acceptance (to know the due date,
+    then summed per line), order lines with their acceptance, and the two; the lines are then summed per
+    (institution, variety, due date) before the due-date rules run on that small table.
+    """
     offset = DUE_MONTHS[payment_due]
-    o = orders.select("order_line_id", "institution_code", "product_code", "pack_price")
-    d = deliveries.select("order_line_id", "accepted_at", "accepted_quantity")
-    s = scope.select("product_code", "variety_id", "batch_id", "cycle_start")
-    lines = o.join(d, "order_line_id").join(s, "product_code")
-    lines = lines.filter(
-        lines.accepted_at.notnull()
-        & lines.accepted_quantity.notnull()
-        & (lines.accepted_at >= lines.cycle_start.cast("timestamp"))
-        & (lines.accepted_at < day_after(as_of))
-    )
-    acc = lines.accepted_at
-    # first day after the due date: due ≤ D ⇔ due_next ≤ D + 1 day; due < D ⇔ due_next ≤ D
-    due_next = first_of_month(acc.year(), acc.month() - 1 + offset + 1)
-    lines = lines.select(
-        "order_line_id", *KEYS, amount=lines.accepted_quantity * lines.pack_price, due_next=due_next
-    )
-    lines = lines.filter(lines.due_next <= ibis.literal(as_of) + ibis.interval(days=1))
+
+    def due_next_of(acc: ir.TimestampValue) -> ir.DateValue:
+        # first day after the due date: due ≤ D ⇔ due_next ≤ D + 1 day; due < D ⇔ due_next ≤ D
+        return first_of_month(acc.year(), acc.month() - 1 + offset + 1)
+
+    d = deliveries.filter(
+        deliveries.accepted_at.notnull()
+        & deliveries.accepted_quantity.notnull()
+        & (deliveries.accepted_at < day_after(as_of))
+    ).select("order_line_id", "accepted_at", "accepted_quantity")
     p = payments_.select("order_line_id", pay=payments_.amount, paid_at=payments_.paid_at)
-    pj = p.join(lines.select("order_line_id", "due_next"), "order_line_id")
+    pj = p.join(d.select("order_line_id", "accepted_at"), "order_line_id")
+    pj = pj.mutate(due_next=due_next_of(pj.accepted_at))
     paid = pj.group_by("order_line_id").agg(
         paid_by_due=ibis.ifelse(pj.paid_at < pj.due_next.cast("timestamp"), pj.pay, 0.0).sum(),
         paid_to_date=ibis.ifelse(pj.paid_at < day_after(as_of), pj.pay, 0.0).sum(),
     )
-    j = lines.left_join(paid, "order_line_id").drop("order_line_id_right")
-    outstanding = ibis.greatest(0.0, j.amount - j.paid_to_date.fill_null(0.0))
-    overdue = (j.due_next <= ibis.literal(as_of)) & (outstanding > 0)
-    j = j.select(
+    o = orders.select("order_line_id", "institution_code", "product_code", "pack_price")
+    s = scope.select("product_code", "variety_id", "batch_id", "cycle_start")
+    lines = o.join(d, "order_line_id").join(s, "product_code")
+    lines = lines.left_join(paid, "order_line_id").drop("order_line_id_right")
+    # the cycle-start bound is a condition inside the sums, not a filter (see purchases.py)
+    in_cycle = lines.accepted_at >= lines.cycle_start.cast("timestamp")
+    amount = lines.accepted_quantity * lines.pack_price
+    outstanding = ibis.greatest(0.0, amount - lines.paid_to_date.fill_null(0.0))
+    lines = lines.select(
         *KEYS,
-        amount=j.amount,
-        on_time=ibis.least(j.amount, j.paid_by_due.fill_null(0.0)),
-        overdue_amt=ibis.ifelse(overdue, outstanding, 0.0),
-        overdue_n=ibis.ifelse(overdue, 1, 0),
+        due_next=due_next_of(lines.accepted_at),
+        amount=ibis.ifelse(in_cycle, amount, 0.0),
+        on_time=ibis.ifelse(in_cycle, ibis.least(amount, lines.paid_by_due.fill_null(0.0)), 0.0),
+        outstanding=ibis.ifelse(in_cycle, outstanding, 0.0),
+        open_line=ibis.ifelse(in_cycle & (outstanding > 0), 1, 0),
     )
-    return j.group_by(KEYS).agg(
-        amount_due=j.amount.sum(),
-        paid_by_due=j.on_time.sum(),
-        overdue_amount=j.overdue_amt.sum(),
-        overdue_lines=j.overdue_n.sum().cast("int64"),
+    by_due = lines.group_by([*KEYS, "due_next"]).agg(
+        amount=lines.amount.sum(), on_time=lines.on_time.sum(), outstanding=lines.outstanding.sum(),
+        open_lines=lines.open_line.sum(),
+    )
+    by_due = by_due.filter(by_due.due_next <= ibis.literal(as_of) + ibis.interval(days=1))
+    overdue = by_due.due_next <= ibis.literal(as_of)
+    return by_due.group_by(KEYS).agg(
+        amount_due=by_due.amount.sum(),
+        paid_by_due=by_due.on_time.sum(),
+        overdue_amount=ibis.ifelse(overdue, by_due.outstanding, 0.0).sum(),
+        overdue_lines=ibis.ifelse(overdue, by_due.open_lines, 0).sum().cast("int64"),
     )
 
 
@@ -83,8 +94,9 @@ def offline(orders: ir.Table, scope: ir.Table, as_of: date) -> ir.Table:
     """order_amount and offline_amount per (institution_code, variety_id, batch_id)."""
     o = orders.select("institution_code", "product_code", "quantity", "pack_price", "ordered_at", "channel")
     s = scope.select("product_code", "variety_id", "batch_id", "cycle_start")
+    o = o.filter(o.ordered_at < day_after(as_of))
     j = o.join(s, "product_code")
-    j = j.filter((j.ordered_at >= j.cycle_start.cast("timestamp")) & (j.ordered_at < day_after(as_of)))
-    amt = j.quantity * j.pack_price
+    in_cycle = j.ordered_at >= j.cycle_start.cast("timestamp")  # inside the sums (see purchases.py)
+    amt = ibis.ifelse(in_cycle, j.quantity * j.pack_price, 0.0)
     j = j.select(*KEYS, amt=amt, off=ibis.ifelse(j.channel == "offline", amt, 0.0))
     return j.group_by(KEYS).agg(order_amount=j.amt.sum(), offline_amount=j.off.sum())

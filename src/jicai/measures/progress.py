@@ -34,7 +34,7 @@ def class_volumes(daily: ir.Table, classes: ir.Table, periods: ir.Table, scope_v
                   *, backup_substitution: bool, supply_problem_exclusion: bool, special_treatment: str) -> ir.Table:
     """Aggregate the daily purchases to one row per (institution_code, variety_id, batch_id).
 
-    ``scope_varieties`` has variety_id, cycle_start, special, special_start, special_end (one row per
+    ``scope_varieties`` has variety_id, batch_start, cycle_start, special, special_start, special_end (one row per
     variety). Also returns ``primary_volume_to_date``: primary-selected volume since the batch start
     (for onboarding).
     """
@@ -46,6 +46,7 @@ def class_volumes(daily: ir.Table, classes: ir.Table, periods: ir.Table, scope_v
     primary = d.is_primary.fill_null(0) == 1
     backup = d.is_backup.fill_null(0) == 1
     in_cycle = d.day >= d.cycle_start
+    since_start = d.day >= d.batch_start
     substituted = backup & d.in_sp if backup_substitution else ibis.literal(False)
     selected = primary | substituted
     excluded = in_special_period(d.special, d.special_start, d.special_end, d.day, special_treatment)
@@ -61,7 +62,7 @@ def class_volumes(daily: ir.Table, classes: ir.Table, periods: ir.Table, scope_v
         sel_a=ibis.ifelse(in_cycle & selected, d.amount, zero),
         bak_a=ibis.ifelse(in_cycle & substituted, d.amount, zero),
         non_a=ibis.ifelse(in_cycle & ~selected, d.amount, zero),
-        prim_all=ibis.ifelse(primary, d.volume, zero),
+        prim_all=ibis.ifelse(primary & since_start, d.volume, zero),
     )
     return d.group_by(KEYS).agg(
         selected_volume=d.sel_v.sum(),
