@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 console = Console(stderr=True)
-out = Console()
+out = Console(soft_wrap=True)  # results are read whole and pasted into notes: no hard wraps
 
 
 @contextlib.contextmanager

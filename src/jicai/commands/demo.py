@@ -1,0 +1,86 @@
+"""``jicai demo``: simulate a province, import it through the validating importer, monitor, report."""
+
+from __future__ import annotations
+
+import time
+from datetime import date, datetime
+from pathlib import Path
+
+import typer
+
+from jicai.console import console, out, progress
+
+
+def run_demo(data_dir: Path, warehouse, institutions: int, months: int, seed: int) -> dict:
+    """The demo's steps; returns where everything is and the summary lines (tests call this too)."""
+    from jicai.commands.monitor import RESULTS_TABLE, store_results
+    from jicai.ingest import import_paths
+    from jicai.measures.monitor import monitor, rollup
+    from jicai.policy import load_policy
+    from jicai.reports.monitor_xlsx import write_monitor_xlsx
+    from jicai.reports.summary_zh import monitoring_summary
+    from jicai.simulate import simulate
+
+    demo_dir = data_dir / "demo"
+    dataset = demo_dir / "dataset"
+    timings: dict[str, float] = {}
+
+    t0 = time.perf_counter()
+    with progress(transient=True) as p:
+        task = p.add_task("模拟 / simulate", total=None)
+        manifest = simulate(dataset, institutions=institutions, months=months, seed=seed, start=date(2024, 1, 1),
+                            progress=lambda done, total: p.update(task, completed=done, total=total))
+    timings["simulate"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    with progress(transient=True) as p:
+        loads = import_paths(warehouse, [dataset], progress=p)
+    timings["import"] = time.perf_counter() - t0
+    failed = [r for r in loads if r.status == "failed"]
+    if failed:
+        raise RuntimeError(f"demo import failed: {failed[0].file}: {failed[0].messages}")
+
+    t0 = time.perf_counter()
+    as_of = date.fromisoformat(str(manifest.as_of))
+    policy = load_policy()
+    computed_at = datetime.now().replace(microsecond=0)
+    result = monitor(warehouse, as_of, None, policy).to_pyarrow()
+    store_results(warehouse, result, as_of, None, policy.version, computed_at)
+    stored = warehouse.table(RESULTS_TABLE)
+    stored = stored.filter(stored.as_of == as_of)
+    rollups = {by: rollup(stored, by).to_pandas() for by in ("institution", "region", "batch")}
+    xlsx = demo_dir / "月度监测.xlsx"
+    write_monitor_xlsx(xlsx, result.to_pandas(), rollups, as_of=as_of, policy_version=policy.version,
+                       computed_at=computed_at, batch_id=None)
+    summary = monitoring_summary(stored, as_of)
+    timings["monitor"] = time.perf_counter() - t0
+    return {
+        "dataset": dataset, "xlsx": xlsx, "as_of": as_of, "summary": summary, "timings": timings,
+        "rows": result.num_rows, "loads": loads, "quarantined": sum(r.rows_quarantined for r in loads),
+        "manifest": manifest,
+    }
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("demo")
+    def demo(
+        ctx: typer.Context,
+        institutions: int = typer.Option(300, help="机构数 / institutions"),
+        months: int = typer.Option(12, help="月数 / months of data"),
+        seed: int = typer.Option(2024, help="随机种子 / random seed"),
+    ) -> None:
+        """演示：模拟一个省的数据，导入、监测并生成月度监测报表 / the demo province, end to end."""
+        settings = ctx.obj
+        console.print(f"[bold]jicai 演示[/bold]：模拟 {institutions} 家机构 × {months} 个月，导入，监测…")
+        with settings.warehouse() as wh:
+            r = run_demo(settings.data_dir, wh, institutions, months, seed)
+        t = r["timings"]
+        orders = r["manifest"].tables.get("orders", 0)
+        out.print()
+        out.print("\n".join(r["summary"]))
+        out.print()
+        out.print(f"模拟数据 / simulated dataset : {r['dataset']}  （订单明细 {orders:,} 行，{t['simulate']:.1f} 秒）")
+        out.print(f"数据仓库 / warehouse        : {settings.warehouse_url}  （导入 {t['import']:.1f} 秒，隔离 {r['quarantined']} 行）")
+        out.print(f"月度监测报表 / report        : {r['xlsx']}  （{r['rows']:,} 行，{t['monitor']:.1f} 秒）")
+        out.print(f"预埋情形 / planted situations: {r['dataset'] / 'manifest.json'}")
+        out.print("下一步 / next: jicai monitor --as-of 2024-06-30 --format csv ; jicai quarantine ; jicai --help")
