@@ -26,3 +26,23 @@ def test_every_contract_column_is_documented_in_its_table_section():
         assert name in sections, f"table {name} has no section in docs/data-contract.md"
         for col in table.columns:
             assert f"| `{col.name}` |" in sections[name], f"{name}.{col.name} is not documented"
+
+
+def test_rules_generated_sections_are_current():
+    from jicai.policy import docs as rules_docs
+
+    text = (DOCS / "rules.md").read_text(encoding="utf-8")
+    assert rules_docs.render_into(text) == text, "docs/rules.md is stale: run `python -m jicai.policy.docs`"
+
+
+def test_every_policy_parameter_and_output_column_is_documented():
+    from jicai.measures.monitor import MONITOR_COLUMNS, ROLLUP_COLUMNS
+    from jicai.policy import SPECS, load_policy
+
+    text = (DOCS / "rules.md").read_text(encoding="utf-8")
+    assert {p.name for p in load_policy().parameter} == set(SPECS)
+    for name in SPECS:
+        assert f"| `{name}` |" in text, f"policy parameter {name} is not documented in docs/rules.md"
+        assert text.count(f"`{name}`") >= 2, f"policy parameter {name} is in the table but no rule names it"
+    for name in [*MONITOR_COLUMNS, *ROLLUP_COLUMNS]:
+        assert f"| `{name}` |" in text, f"output column {name} is not documented in docs/rules.md"

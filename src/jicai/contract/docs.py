@@ -49,6 +49,15 @@ def splice(doc: str, generated: str) -> str:
     return f"{head}{START}\n\n{generated}\n{END}{tail}"
 
 
+def splice_between(doc: str, name: str, generated: str) -> str:
+    """Replace what stands between ``<!-- NAME:start … -->`` and ``<!-- NAME:end -->`` in ``doc``."""
+    start = f"<!-- {name}:start"
+    head, rest = doc.split(start, 1)
+    marker, rest = rest.split("-->", 1)
+    _, tail = rest.split(f"<!-- {name}:end -->", 1)
+    return f"{head}{start}{marker}-->\n\n{generated}\n<!-- {name}:end -->{tail}"
+
+
 def main(path: str = "docs/data-contract.md") -> None:
     p = Path(path)
     p.write_text(splice(p.read_text(encoding="utf-8"), render()), encoding="utf-8")

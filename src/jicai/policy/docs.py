@@ -1,0 +1,58 @@
+"""Render the policy parameters and the measures' output columns as Markdown for docs/rules.md.
+
+``python -m jicai.policy.docs`` rewrites the generated parts of docs/rules.md; tests/test_docs.py fails
+when they are stale or when a parameter or output column is missing.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from jicai.contract.docs import splice_between
+from jicai.policy import load_policy
+
+
+def _esc(s: object) -> str:
+    return str(s).replace("|", "\\|").replace("\n", " ")
+
+
+def render_parameters() -> str:
+    policy = load_policy()
+    lines = [f"Bundled policy `{policy.id}` — {policy.name_zh} / {policy.name_en}.", "",
+             "| parameter | default | unit | 说明 | meaning | source | in force |", "|---|---|---|---|---|---|---|"]
+    for p in sorted(policy.parameter, key=lambda p: (p.name, p.effective_from or "")):
+        span = f"{p.effective_from or '…'} – {p.effective_to or '…'}"
+        lines.append(f"| `{p.name}` | `{p.value}` | {p.unit} | {_esc(p.zh)} | {_esc(p.en)} | {_esc(p.source)} | {span} |")
+    return "\n".join(lines) + "\n"
+
+
+def render_columns(columns: dict[str, tuple[str, str]]) -> str:
+    lines = ["| column | 中文 | meaning |", "|---|---|---|"]
+    lines += [f"| `{name}` | {zh} | {_esc(en)} |" for name, (zh, en) in columns.items()]
+    return "\n".join(lines) + "\n"
+
+
+def sections() -> dict[str, str]:
+    from jicai.measures.monitor import MONITOR_COLUMNS, ROLLUP_COLUMNS
+
+    return {
+        "parameters": render_parameters(),
+        "monitor-columns": render_columns(MONITOR_COLUMNS),
+        "rollup-columns": render_columns(ROLLUP_COLUMNS),
+    }
+
+
+def render_into(text: str) -> str:
+    for name, body in sections().items():
+        text = splice_between(text, name, body)
+    return text
+
+
+def main(path: str = "docs/rules.md") -> None:
+    p = Path(path)
+    p.write_text(render_into(p.read_text(encoding="utf-8")), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
