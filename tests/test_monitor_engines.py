@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-
-from jicai.measures.monitor import monitor, rollup
-from jicai.policy import load_policy
 from tests.reference.random_data import AS_OFS, random_tables
 from tests.test_monitor_reference import assert_frames_equal
 from tests.test_monitor_scenarios import SCENARIOS, build, check, policy_of
+
+from jicai.measures.monitor import monitor, rollup
+from jicai.policy import load_policy
 
 ENGINES = ("duckdb", "postgres", "pyspark")
 ID_COLUMNS = ("institution_code", "batch_id", "variety_id", "product_code", "order_line_id", "order_id",

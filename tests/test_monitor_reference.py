@@ -6,11 +6,11 @@ import math
 
 import pandas as pd
 import pytest
+from tests.reference.monitor_pandas import monitor_reference
+from tests.reference.random_data import AS_OFS, random_tables
 
 from jicai.measures.monitor import monitor
 from jicai.policy import load_policy
-from tests.reference.monitor_pandas import monitor_reference
-from tests.reference.random_data import AS_OFS, random_tables
 
 SORT = ["institution_code", "batch_id", "variety_id", "cycle_year"]
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
+from tests.test_monitor_scenarios import arrow_tables
 
 from jicai.measures.monitor import monitor
 from jicai.policy import SPECS, load_policy
 from jicai.policy.models import DEFAULT_PATH
-from tests.test_monitor_scenarios import arrow_tables
 
 SCENARIO = dict(
     as_of=date(2024, 7, 1),

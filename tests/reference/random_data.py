@@ -78,7 +78,7 @@ def random_rows(seed: int = 1, order_lines: int = 600) -> dict[str, list[dict]]:
     for sp in sps:
         v = sp["product_code"].split("P")[0]
         day = sp["start_date"] or sp["reported_at"].date()
-        for j in range(4):
+        for _ in range(4):
             when = datetime.combine(day + timedelta(days=r.randint(-3, 20)), time(r.randint(0, 23)))
             planted.append((sp["institution_code"], f"{v}P{r.choice([2, 2, 3, 4])}", when - timedelta(days=2)))
     for n in range(order_lines + len(planted)):

@@ -6,8 +6,8 @@ row. Every figure is an Ibis expression over the warehouse tables (batches, vari
 selected_products, agreements, institutions, orders, deliveries, payments, supply_problems); nothing is
 computed until the caller materializes the result, on whichever engine the warehouse runs.
 
-Passes over the order lines: one for the daily purchases (volume basis), one for payments, one for the
-offline share; everything else joins small tables (classes per purchased (institution, product),
+Passes over the order lines: one for the accepted lines with their payments (volumes on the default
+basis and payments), one for the offline share (and one more for volumes on the ``ordered`` basis); everything else joins small tables (classes per purchased (institution, product),
 supply-problem periods, the batch calendar).
 
 The ``product_code`` of an agreement (optional) is not used: completion counts every selected product
@@ -31,12 +31,12 @@ from datetime import date
 import ibis
 import ibis.expr.types as ir
 
-from jicai.measures.cycles import cycle_calendar
 from jicai.measures.classes import product_classes, supply_problem_periods
+from jicai.measures.cycles import cycle_calendar
 from jicai.measures.onboarding import onboarding_columns
 from jicai.measures.payment import offline, payments
 from jicai.measures.progress import class_volumes, progress_columns, ratio
-from jicai.measures.purchases import daily_purchases, scope_products
+from jicai.measures.purchases import DAY_KEYS, accepted_lines, daily, ordered_lines, scope_products
 from jicai.policy import Policy, load_policy
 from jicai.store import Warehouse
 
@@ -110,17 +110,22 @@ def monitor(wh: Warehouse, as_of: date, batch_id: str | None = None, policy: Pol
     ag = ag.select("batch_id", "cycle_year", "institution_code", "variety_id", "agreed_volume")
     ag = ag.join(cal, ["batch_id", "cycle_year"])
 
-    daily = daily_purchases(t["orders"], t["deliveries"], scope, as_of, pv("volume_basis"))
+    lines = accepted_lines(t["orders"], t["deliveries"], t["payments"], scope, as_of, pv("payment_due"))
+    paid_daily = daily(lines)
+    if pv("volume_basis") == "accepted":  # one stream of accepted lines serves volumes and payments
+        volume_daily = paid_daily
+    else:
+        volume_daily = daily(ordered_lines(t["orders"], scope, as_of))
     # classes only matter where there is a row: the agreements × the selected products of their variety
     classes = product_classes(ag.select("institution_code", "variety_id", "batch_id"), t["institutions"],
                               t["selected_products"])
     periods = supply_problem_periods(t["supply_problems"], t["products"], t["selected_products"],
                                      t["institutions"], as_of)
-    vols = class_volumes(daily, classes, periods, scope_varieties,
+    vols = class_volumes(volume_daily.select(*DAY_KEYS, "volume", "amount"), classes, periods, scope_varieties,
                          backup_substitution=pv("backup_substitution"),
                          supply_problem_exclusion=pv("supply_problem_exclusion"),
                          special_treatment=pv("special_treatment"))
-    pay = payments(t["orders"], t["deliveries"], t["payments"], scope, as_of, pv("payment_due"))
+    pay = payments(paid_daily, scope_varieties, as_of, pv("payment_due"))
     off = offline(t["orders"], scope, as_of)
 
     inst = t["institutions"].select("institution_code", institution_name=t["institutions"].name,

@@ -28,65 +28,34 @@ from datetime import date
 import ibis
 import ibis.expr.types as ir
 
-from jicai.measures.cycles import day_after, first_of_month
+from jicai.measures.cycles import day_after
+from jicai.measures.purchases import due_next
 
 KEYS = ["institution_code", "variety_id", "batch_id"]
-DUE_MONTHS = {"end_of_month": 0, "end_of_next_month": 1}
 
 
-def payments(orders: ir.Table, deliveries: ir.Table, payments_: ir.Table, scope: ir.Table, as_of: date,
-             payment_due: str) -> ir.Table:
+def payments(daily_paid: ir.Table, scope_varieties: ir.Table, as_of: date, payment_due: str) -> ir.Table:
     """amount_due, paid_by_due, overdue_amount, overdue_lines per (institution_code, variety_id, batch_id).
 
-    Three joins of big tables, each once: payments with their line's acceptance (to know the due date,
-    then summed per line), order lines with their acceptance, and the two; the lines are then summed per
-    (institution, variety, due date) before the due-date rules run on that small table.
+    ``daily_paid`` is the daily sum of :func:`jicai.measures.purchases.accepted_lines` (amount, on_time,
+    outstanding, open_line per acceptance day); the due date is a function of the day.
     """
-    offset = DUE_MONTHS[payment_due]
-
-    def due_next_of(acc: ir.TimestampValue) -> ir.DateValue:
-        # first day after the due date: due ≤ D ⇔ due_next ≤ D + 1 day; due < D ⇔ due_next ≤ D
-        return first_of_month(acc.year(), acc.month() - 1 + offset + 1)
-
-    d = deliveries.filter(
-        deliveries.accepted_at.notnull()
-        & deliveries.accepted_quantity.notnull()
-        & (deliveries.accepted_at < day_after(as_of))
-    ).select("order_line_id", "accepted_at", "accepted_quantity")
-    p = payments_.select("order_line_id", pay=payments_.amount, paid_at=payments_.paid_at)
-    pj = p.join(d.select("order_line_id", "accepted_at"), "order_line_id")
-    pj = pj.mutate(due_next=due_next_of(pj.accepted_at))
-    paid = pj.group_by("order_line_id").agg(
-        paid_by_due=ibis.ifelse(pj.paid_at < pj.due_next.cast("timestamp"), pj.pay, 0.0).sum(),
-        paid_to_date=ibis.ifelse(pj.paid_at < day_after(as_of), pj.pay, 0.0).sum(),
-    )
-    o = orders.select("order_line_id", "institution_code", "product_code", "pack_price")
-    s = scope.select("product_code", "variety_id", "batch_id", "cycle_start")
-    lines = o.join(d, "order_line_id").join(s, "product_code")
-    lines = lines.left_join(paid, "order_line_id").drop("order_line_id_right")
-    # the cycle-start bound is a condition inside the sums, not a filter (see purchases.py)
-    in_cycle = lines.accepted_at >= lines.cycle_start.cast("timestamp")
-    amount = lines.accepted_quantity * lines.pack_price
-    outstanding = ibis.greatest(0.0, amount - lines.paid_to_date.fill_null(0.0))
-    lines = lines.select(
+    d = daily_paid.join(scope_varieties.select("variety_id", "cycle_start"), "variety_id")
+    nxt = due_next(d.day, payment_due)
+    counted = (d.day >= d.cycle_start) & (nxt <= ibis.literal(as_of) + ibis.interval(days=1))
+    overdue = counted & (nxt <= ibis.literal(as_of))
+    d = d.select(
         *KEYS,
-        due_next=due_next_of(lines.accepted_at),
-        amount=ibis.ifelse(in_cycle, amount, 0.0),
-        on_time=ibis.ifelse(in_cycle, ibis.least(amount, lines.paid_by_due.fill_null(0.0)), 0.0),
-        outstanding=ibis.ifelse(in_cycle, outstanding, 0.0),
-        open_line=ibis.ifelse(in_cycle & (outstanding > 0), 1, 0),
+        amount=ibis.ifelse(counted, d.amount, 0.0),
+        on_time=ibis.ifelse(counted, d.on_time, 0.0),
+        overdue_amt=ibis.ifelse(overdue, d.outstanding, 0.0),
+        overdue_n=ibis.ifelse(overdue, d.open_line, 0),
     )
-    by_due = lines.group_by([*KEYS, "due_next"]).agg(
-        amount=lines.amount.sum(), on_time=lines.on_time.sum(), outstanding=lines.outstanding.sum(),
-        open_lines=lines.open_line.sum(),
-    )
-    by_due = by_due.filter(by_due.due_next <= ibis.literal(as_of) + ibis.interval(days=1))
-    overdue = by_due.due_next <= ibis.literal(as_of)
-    return by_due.group_by(KEYS).agg(
-        amount_due=by_due.amount.sum(),
-        paid_by_due=by_due.on_time.sum(),
-        overdue_amount=ibis.ifelse(overdue, by_due.outstanding, 0.0).sum(),
-        overdue_lines=ibis.ifelse(overdue, by_due.open_lines, 0).sum().cast("int64"),
+    return d.group_by(KEYS).agg(
+        amount_due=d.amount.sum(),
+        paid_by_due=d.on_time.sum(),
+        overdue_amount=d.overdue_amt.sum(),
+        overdue_lines=d.overdue_n.sum().cast("int64"),
     )
 
 

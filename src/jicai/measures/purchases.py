@@ -1,24 +1,32 @@
-"""Purchases on the volume basis of the policy, aggregated to (institution, product, day).
+"""Order lines on the policy's volume basis, with their payment status, summed per (institution, product, day).
 
 ``volume_basis = "accepted"`` (default): a line counts on the date of ``deliveries.accepted_at`` with
 ``accepted_quantity × units_per_pack`` minimum units and ``accepted_quantity × pack_price`` yuan; lines
 not (yet) accepted, or accepted after the as-of date, do not count. ``"ordered"``: ``quantity`` on the
 date of ``ordered_at``.
 
-Only products of the varieties in scope count (products.variety_id of a batch in its cycle calendar),
-through the as-of date inclusive (lines before the batch start form their own days, which callers
-ignore) — the day grain lets callers cut the
-cycle year, test supply-problem and special periods, and look back to the batch start for onboarding
-with one pass over the order lines.
+Payment always follows acceptance (see payment.py), so on the accepted basis one stream of lines serves
+both volumes and payments: each accepted line carries its capped on-time payment and its outstanding
+amount, and the day grain keeps the due date (a function of the acceptance day). The day grain also
+lets callers cut the cycle year and test supply-problem and special periods after aggregation.
+
+Only the constant upper bound (the as-of date) filters lines here. The lower bounds (batch start,
+cycle start) come from the scope table and are applied after aggregation inside conditional sums: as a
+filter, DuckDB's optimizer may turn "accepted_at >= cycle_start" into a nested-loop join of the order
+lines with the scope (10^7 × 35 rows), 30× slower than the whole monitoring should be.
 """
 
 from __future__ import annotations
 
 from datetime import date
 
+import ibis
 import ibis.expr.types as ir
 
-from jicai.measures.cycles import day_after
+from jicai.measures.cycles import day_after, first_of_month
+
+DAY_KEYS = ["institution_code", "product_code", "variety_id", "batch_id", "day"]
+DUE_MONTHS = {"end_of_month": 0, "end_of_next_month": 1}
 
 
 def scope_products(varieties: ir.Table, products: ir.Table, calendar: ir.Table, batch_id: str | None) -> ir.Table:
@@ -30,32 +38,61 @@ def scope_products(varieties: ir.Table, products: ir.Table, calendar: ir.Table, 
     return p.join(v, "variety_id")
 
 
-def daily_purchases(orders: ir.Table, deliveries: ir.Table, scope: ir.Table, as_of: date, basis: str) -> ir.Table:
-    """Sum of volume and amount per institution_code, product_code, variety_id, batch_id, day."""
-    o = orders.select("order_line_id", "institution_code", "product_code", "quantity", "pack_price", "ordered_at")
-    if basis == "accepted":
-        d = deliveries.select("order_line_id", "accepted_at", "accepted_quantity")
-        lines = o.join(d, "order_line_id")
-        lines = lines.filter(lines.accepted_at.notnull() & lines.accepted_quantity.notnull())
-        lines = lines.select("institution_code", "product_code", "pack_price", at=lines.accepted_at,
-                             packs=lines.accepted_quantity)
-    elif basis == "ordered":
-        lines = o.select("institution_code", "product_code", "pack_price", at=o.ordered_at, packs=o.quantity)
-    else:  # the policy model validates this; kept for callers passing a raw string
-        raise ValueError(f"unknown volume_basis {basis!r}")
+def due_next(day: ir.DateValue | ir.TimestampValue, payment_due: str) -> ir.DateValue:
+    """The first day after the payment due date of a line accepted on ``day``.
+
+    due ≤ D ⇔ due_next ≤ D + 1 day; due < D ⇔ due_next ≤ D.
+    """
+    return first_of_month(day.year(), day.month() - 1 + DUE_MONTHS[payment_due] + 1)
+
+
+def accepted_lines(orders: ir.Table, deliveries: ir.Table, payments: ir.Table, scope: ir.Table, as_of: date,
+                   payment_due: str) -> ir.Table:
+    """Accepted order lines of products in scope through D, with ``on_time`` and ``outstanding`` (yuan).
+
+    on_time = min(line amount, payments with paid_at before due_next); outstanding = max(0, line amount −
+    payments through D). Payments are summed per line first (a line's overpayment never covers another).
+    """
+    d = deliveries.filter(
+        deliveries.accepted_at.notnull()
+        & deliveries.accepted_quantity.notnull()
+        & (deliveries.accepted_at < day_after(as_of))
+    ).select("order_line_id", "accepted_at", "accepted_quantity")
+    p = payments.select("order_line_id", pay=payments.amount, paid_at=payments.paid_at)
+    pj = p.join(d.select("order_line_id", "accepted_at"), "order_line_id")
+    on_time_before = due_next(pj.accepted_at, payment_due).cast("timestamp")
+    paid = pj.group_by("order_line_id").agg(
+        paid_by_due=ibis.ifelse(pj.paid_at < on_time_before, pj.pay, 0.0).sum(),
+        paid_to_date=ibis.ifelse(pj.paid_at < day_after(as_of), pj.pay, 0.0).sum(),
+    )
+    o = orders.select("order_line_id", "institution_code", "product_code", "pack_price")
     s = scope.select("product_code", "variety_id", "batch_id", "units_per_pack")
-    # Only the constant upper bound filters here. The lower bounds (batch start, cycle start) come from
-    # the scope table and are applied after aggregation, inside conditional sums: as a filter, DuckDB's
-    # optimizer may turn "accepted_at >= batch_start" into a nested-loop join of the order lines with
-    # the scope (10^7 × 35 rows), which was 30× slower than the whole monitoring should be.
-    lines = lines.filter(lines.at < day_after(as_of))
-    j = lines.join(s, "product_code")
-    j = j.select(
+    j = o.join(d, "order_line_id").join(s, "product_code")
+    j = j.left_join(paid, "order_line_id").drop("order_line_id_right")
+    amount = j.accepted_quantity * j.pack_price
+    outstanding = ibis.greatest(0.0, amount - j.paid_to_date.fill_null(0.0))
+    return j.select(
         "institution_code", "product_code", "variety_id", "batch_id",
-        day=j.at.date(),
-        volume=j.packs * j.units_per_pack,
-        amount=j.packs * j.pack_price,
+        at=j.accepted_at,
+        volume=j.accepted_quantity * j.units_per_pack,
+        amount=amount,
+        on_time=ibis.least(amount, j.paid_by_due.fill_null(0.0)),
+        outstanding=outstanding,
+        open_line=ibis.ifelse(outstanding > 0, 1, 0),
     )
-    return j.group_by(["institution_code", "product_code", "variety_id", "batch_id", "day"]).agg(
-        volume=j.volume.sum(), amount=j.amount.sum()
-    )
+
+
+def ordered_lines(orders: ir.Table, scope: ir.Table, as_of: date) -> ir.Table:
+    """Order lines of products in scope ordered through D (volume basis ``"ordered"``)."""
+    o = orders.filter(orders.ordered_at < day_after(as_of))
+    s = scope.select("product_code", "variety_id", "batch_id", "units_per_pack")
+    j = o.join(s, "product_code")
+    return j.select("institution_code", "product_code", "variety_id", "batch_id", at=j.ordered_at,
+                    volume=j.quantity * j.units_per_pack, amount=j.quantity * j.pack_price)
+
+
+def daily(lines: ir.Table) -> ir.Table:
+    """Sum every measure column of ``lines`` per institution, product, variety, batch and day."""
+    sums = [c for c in lines.columns if c not in (*DAY_KEYS, "at")]
+    j = lines.mutate(day=lines.at.date())
+    return j.group_by(DAY_KEYS).agg(**{c: j[c].sum() for c in sums})
