@@ -43,8 +43,9 @@ def _isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def pg_database() -> Iterator[str]:
     """URL of a fresh PostgreSQL database for this test session."""
     try:
-        import psycopg
         from urllib.parse import urlparse
+
+        import psycopg
 
         u = urlparse(PG_URL)
         admin = psycopg.connect(
