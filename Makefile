@@ -10,6 +10,7 @@ demo: setup
 
 ## Set up on a fresh machine (venv, services, Java) and run the whole test suite on every engine.
 test: setup services
+	.venv/bin/ruff check src tests benchmarks
 	. ./.test-env && $(PY) -m pytest -n 2 --dist loadgroup -p no:cacheprovider -q -rs
 
 ## The inner loop: DuckDB only, no slow tier.
