@@ -9,6 +9,8 @@ URLs:
 from __future__ import annotations
 
 import contextlib
+import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
@@ -126,6 +128,9 @@ class SparkWarehouse(Warehouse):
 
         # not urlparse: it reads "local[2]" as a malformed IPv6 host
         master = url.split("://", 1)[1].strip("/") or "local[*]"
+        # Managed tables go to a folder of their own, not ./spark-warehouse: a folder left there by an
+        # earlier session makes the next CREATE TABLE fail with LOCATION_ALREADY_EXISTS.
+        warehouse_dir = os.environ.get("JICAI_SPARK_WAREHOUSE_DIR") or tempfile.mkdtemp(prefix="jicai-spark-")
         spark = (
             SparkSession.builder.master(master)
             .appName("jicai")
@@ -133,6 +138,8 @@ class SparkWarehouse(Warehouse):
             .config("spark.sql.session.timeZone", "Asia/Shanghai")
             .config("spark.sql.shuffle.partitions", "4")
             .config("spark.driver.memory", "4g")
+            .config("spark.sql.warehouse.dir", warehouse_dir)
+            .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={warehouse_dir}")
             .getOrCreate()
         )
         spark.sparkContext.setLogLevel("ERROR")
