@@ -45,9 +45,11 @@ def test_transaction_rolls_back_on_error():
 
 @pytest.mark.parametrize("engine", ["postgres", "pyspark"])
 def test_tables_copy_to_other_engines_unchanged(engine, engine_warehouse):
+    # a name of its own: the Spark session is shared, and other tests' temp views named "orders" shadow tables
+    name = "store_copy_orders"
     src = connect("duckdb://")
-    src.write_table("orders", from_pylist("orders", ROWS))
+    src.write_table(name, from_pylist("orders", ROWS))
     dst = engine_warehouse(engine, {})
-    copy_tables(src, dst, ["orders"])
-    got = dst.table("orders").order_by("order_line_id").to_pyarrow().to_pylist()
+    copy_tables(src, dst, [name])
+    got = dst.table(name).order_by("order_line_id").to_pyarrow().to_pylist()
     assert got == [{k: r[k] for k in got[0]} for r in ROWS]
