@@ -60,6 +60,8 @@ SPECS: dict[str, ParameterSpec] = {
     "supply_problem_exclusion": ParameterSpec(type=bool),
     "special_treatment": ParameterSpec(type=str, choices=("exclude", "none")),
     "price_tolerance": ParameterSpec(type=float, minimum=0.0),
+    "under_report_ratio": ParameterSpec(type=float, minimum=0.0, maximum=1.0),
+    "over_report_multiple": ParameterSpec(type=float, minimum=1.0),
 }
 
 

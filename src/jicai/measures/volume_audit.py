@@ -1,0 +1,157 @@
+"""Volume audit (报量审核): institutions' volume reports for cycle year k against last year's use (002 泉州 一, 003).
+
+One row per institution × variety of the batch that has a volume report for (batch, k), or accepted
+use of the variety in the 12 months before the start of cycle year k, or an agreement in cycle year
+k − 1. ``last_year_actual`` is the accepted volume (accepted_quantity × units_per_pack) of every
+product of the variety bought by the institution in the 12 months before the report: from the same
+calendar day one year before ``reported_at`` (00:00, inclusive; 29 February → 28 February) up to
+``reported_at`` (exclusive). Without a report the window is the 12 months before the start of cycle
+year k: [start_k − 1 year, start_k).
+
+Flags, in this order (codes ``;``-separated in ``flags``, Chinese labels in ``flags_zh``):
+
+* ``under_report`` 报量偏低: reported < (1 − ``under_report_ratio``) × last_year_actual (exactly 20 %
+  lower is not flagged);
+* ``used_not_reported`` 用而不报: last_year_actual > 0 and the report is missing or 0;
+* ``renewal_below_prior`` 续签低于上年约定: k ≥ 2 and reported < agreed volume of k − 1;
+* ``over_report`` 报量偏高: last_year_actual > 0 and reported > ``over_report_multiple`` × last_year_actual.
+
+A missing report compares as unknown (only ``used_not_reported`` can flag it). Everything is an Ibis
+expression over the warehouse tables; the parameters are the latest entries of the policy.
+
+>>> from jicai.store import connect
+>>> from jicai.contract.arrow import empty
+>>> wh = connect("duckdb://")
+>>> for name in INPUT_TABLES: _ = wh.write_table(name, empty(name))
+>>> volume_audit(wh, "B1", 1).to_pyarrow().num_rows
+0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import ibis
+import ibis.expr.types as ir
+
+from jicai.measures.cycles import add_years
+from jicai.measures.progress import ratio
+from jicai.policy import Policy, load_policy
+from jicai.store import Warehouse
+
+INPUT_TABLES = ("batches", "varieties", "products", "agreements", "volume_reports", "orders", "deliveries")
+
+# code → (中文, English); the order is the order of the flags in a row.
+FLAGS: dict[str, tuple[str, str]] = {
+    "under_report": ("报量偏低", "reported < (1 − under_report_ratio) × last-year actual"),
+    "used_not_reported": ("用而不报", "last-year actual > 0 and no or zero report"),
+    "renewal_below_prior": ("续签低于上年约定", "k ≥ 2 and reported < agreed volume of k − 1"),
+    "over_report": ("报量偏高", "reported > over_report_multiple × last-year actual (> 0)"),
+}
+
+VOLUME_AUDIT_COLUMNS: dict[str, tuple[str, str]] = {
+    "institution_code": ("医疗机构编码", "institution code"),
+    "batch_id": ("批次编号", "procurement batch"),
+    "variety_id": ("品种编号", "variety"),
+    "cycle_year": ("采购年度", "cycle year k the report is for"),
+    "last_year_actual": ("上年实际采购量", "accepted volume of all products of the variety in the 12 months before the report (or before the start of k without one)"),
+    "reported_volume": ("报送采购量", "reported volume for (batch, k); null when no report"),
+    "prior_agreed": ("上年约定采购量", "agreed volume of cycle year k − 1; null when none"),
+    "flags": ("异常标识", "`;`-separated flag codes: under_report, used_not_reported, renewal_below_prior, over_report"),
+    "flags_zh": ("异常说明", "the flags in Chinese: 报量偏低;用而不报;续签低于上年约定;报量偏高"),
+    "ratio": ("报量/上年实际", "reported / last-year actual (null when either is missing or the actual is 0)"),
+}
+
+_KEYS = ["institution_code", "variety_id"]
+
+
+def volume_audit(wh: Warehouse, batch_id: str, cycle_year: int, policy: Policy | None = None, *,
+                 tables: Mapping[str, str] | None = None) -> ir.Table:
+    """The volume audit of ``batch_id`` for cycle year ``cycle_year``; see VOLUME_AUDIT_COLUMNS.
+
+    ``tables`` optionally maps input table names to the names they have in the warehouse.
+    """
+    policy = policy or load_policy()
+    keep = 1.0 - float(policy.value("under_report_ratio"))
+    multiple = float(policy.value("over_report_multiple"))
+    names = dict(tables or {})
+    t = {name: wh.table(names.get(name, name)) for name in INPUT_TABLES}
+    k = int(cycle_year)
+
+    b = t["batches"].filter(t["batches"].batch_id == batch_id)
+    cal = b.select(cycle_start=add_years(b.start_date, k - 1))
+    cal = cal.mutate(use_lo=add_years(cal.cycle_start, -1))
+
+    v = t["varieties"].filter(t["varieties"].batch_id == batch_id).select("variety_id")
+    p = t["products"].filter(t["products"].variety_id.notnull())
+    p = p.select("product_code", "variety_id", "units_per_pack").join(v, "variety_id")
+    d = t["deliveries"]
+    d = d.filter(d.accepted_at.notnull() & d.accepted_quantity.notnull()).select(
+        "order_line_id", "accepted_at", "accepted_quantity")
+    o = t["orders"].select("order_line_id", "institution_code", "product_code")
+    j = o.join(d, "order_line_id").join(p, "product_code")
+    lines = j.select("institution_code", "variety_id", at=j.accepted_at,
+                     volume=(j.accepted_quantity * j.units_per_pack).cast("float64"))
+
+    r = t["volume_reports"]
+    r = r.filter((r.batch_id == batch_id) & (r.cycle_year == k)).select(
+        "institution_code", "variety_id", reported_volume=r.reported_volume.cast("float64"),
+        reported_at=r.reported_at)
+    a = t["agreements"]
+    a = a.filter((a.batch_id == batch_id) & (a.cycle_year == k - 1)).group_by(_KEYS).agg(
+        prior_agreed=a.agreed_volume.cast("float64").sum())
+
+    # use in the 12 months before the start of k: rows of their own, and the actual of a missing report
+    lc = lines.cross_join(cal)
+    lc = lc.filter((lc.at >= lc.use_lo.cast("timestamp")) & (lc.at < lc.cycle_start.cast("timestamp")))
+    use = lc.group_by(_KEYS).agg(use_before_start=lc.volume.sum())
+    use = use.filter(use.use_before_start > 0)
+
+    def key_cols(x: ir.Table) -> ir.Table:
+        return x.select(**{c: x[c].cast(ibis.dtype("string")) for c in _KEYS})
+
+    keys = key_cols(r).union(key_cols(use)).union(key_cols(a)).distinct()
+    rows = keys.left_join(r, _KEYS).drop(*(f"{c}_right" for c in _KEYS))
+    rows = rows.left_join(a, _KEYS).drop(*(f"{c}_right" for c in _KEYS))
+    rows = rows.left_join(use, _KEYS).drop(*(f"{c}_right" for c in _KEYS))
+    rows = rows.cross_join(cal)
+
+    # last-year actual of the rows with a report: the 12 months before reported_at
+    reported = rows.filter(rows.reported_at.notnull()).select(
+        *_KEYS, hi=rows.reported_at, lo=add_years(rows.reported_at.date(), -1).cast("timestamp"))
+    w = reported.join(lines, [reported.institution_code == lines.institution_code,
+                              reported.variety_id == lines.variety_id,
+                              lines.at >= reported.lo, lines.at < reported.hi])
+    w = w.group_by(reported.institution_code, reported.variety_id).agg(report_actual=w.volume.sum())
+    rows = rows.left_join(w, _KEYS).drop(*(f"{c}_right" for c in _KEYS))
+
+    last = ibis.ifelse(rows.reported_at.isnull(), rows.use_before_start.fill_null(0.0),
+                       rows.report_actual.fill_null(0.0)).cast("float64")
+    rows = rows.mutate(last_year_actual=last)
+    rep, last, prior = rows.reported_volume, rows.last_year_actual, rows.prior_agreed
+    conds = {
+        "under_report": (rep.notnull() & (rep < keep * last)).fill_null(False),
+        "used_not_reported": ((last > 0) & (rep.isnull() | (rep == 0))).fill_null(False),
+        "renewal_below_prior": ((ibis.literal(k) >= 2) & rep.notnull() & prior.notnull()
+                                & (rep < prior)).fill_null(False),
+        "over_report": ((last > 0) & rep.notnull() & (rep > multiple * last)).fill_null(False),
+    }
+
+    def joined(labels: dict[str, str]) -> ir.StringValue:
+        s = ibis.literal("")
+        for code, cond in conds.items():
+            s = s + ibis.ifelse(cond, ";" + labels[code], "")
+        return s.substr(1)
+
+    return rows.select(
+        "institution_code",
+        batch_id=ibis.literal(batch_id, "string"),
+        variety_id=rows.variety_id,
+        cycle_year=ibis.literal(k, "int64"),
+        last_year_actual=last,
+        reported_volume=rep,
+        prior_agreed=prior,
+        flags=joined({c: c for c in FLAGS}),
+        flags_zh=joined({c: zh for c, (zh, _) in FLAGS.items()}),
+        ratio=ibis.ifelse(rep.isnull(), ibis.null("float64"), ratio(rep, last)),
+    )
