@@ -62,6 +62,7 @@ SPECS: dict[str, ParameterSpec] = {
     "price_tolerance": ParameterSpec(type=float, minimum=0.0),
     "under_report_ratio": ParameterSpec(type=float, minimum=0.0, maximum=1.0),
     "over_report_multiple": ParameterSpec(type=float, minimum=1.0),
+    "nonselected_price_multiple": ParameterSpec(type=float, minimum=1.0),
 }
 
 
