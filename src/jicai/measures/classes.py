@@ -98,32 +98,33 @@ def supply_problem_periods(
     return j.select("institution_code", "variety_id", "sp_start", "sp_end").distinct()
 
 
-def mark_supply_problem_days(daily: ir.Table, periods: ir.Table) -> ir.Table:
-    """``daily`` (institution_code, variety_id, day, …) with ``in_sp`` (bool): the day lies in a period.
+def mark_supply_problem_days(summary: ir.Table, periods: ir.Table) -> ir.Table:
+    """``summary`` (institution_code, variety_id, sp_day, …) with ``in_sp`` (bool): sp_day lies in a period.
 
-    An interval join of the distinct (institution, variety, day) keys with the few periods, then a left
-    join back on the keys: the big side is never multiplied by overlapping periods.
+    ``sp_day`` is null except for the (institution, variety) pairs that have a period. An interval join
+    of the distinct (institution, variety, sp_day) keys with the few periods, then a left join back on
+    the keys: the big side is never multiplied by overlapping periods; a null sp_day never matches.
     """
-    keys = daily.select("institution_code", "variety_id", "day").distinct()
+    keys = summary.filter(summary.sp_day.notnull()).select("institution_code", "variety_id", "sp_day").distinct()
     p = periods.rename(sp_inst="institution_code", sp_variety="variety_id")
     inside = keys.join(
         p,
         [
             keys.institution_code == p.sp_inst,
             keys.variety_id == p.sp_variety,
-            keys.day >= p.sp_start,
-            keys.day <= p.sp_end,
+            keys.sp_day >= p.sp_start,
+            keys.sp_day <= p.sp_end,
         ],
     )
     inside = inside.select(
-        in_inst=inside.institution_code, in_variety=inside.variety_id, in_day=inside.day
+        in_inst=inside.institution_code, in_variety=inside.variety_id, in_day=inside.sp_day
     ).distinct()
-    j = daily.left_join(
+    j = summary.left_join(
         inside,
         [
-            daily.institution_code == inside.in_inst,
-            daily.variety_id == inside.in_variety,
-            daily.day == inside.in_day,
+            summary.institution_code == inside.in_inst,
+            summary.variety_id == inside.in_variety,
+            summary.sp_day == inside.in_day,
         ],
     )
     return j.mutate(in_sp=j.in_inst.notnull()).drop("in_inst", "in_variety", "in_day")

@@ -36,7 +36,7 @@ from jicai.measures.cycles import cycle_calendar
 from jicai.measures.onboarding import onboarding_columns
 from jicai.measures.payment import offline, payments
 from jicai.measures.progress import class_volumes, progress_columns, ratio
-from jicai.measures.purchases import DAY_KEYS, accepted_lines, daily, ordered_lines, scope_products
+from jicai.measures.purchases import accepted_lines, ordered_lines, scope_products, summarize
 from jicai.policy import Policy, load_policy
 from jicai.store import Warehouse
 
@@ -104,28 +104,29 @@ def monitor(wh: Warehouse, as_of: date, batch_id: str | None = None, policy: Pol
     batches = t["batches"] if batch_id is None else t["batches"].filter(t["batches"].batch_id == batch_id)
     cal = cycle_calendar(batches, as_of)
     scope = scope_products(t["varieties"], t["products"], cal, batch_id)
-    scope_varieties = scope.select("variety_id", "batch_start", "cycle_start", "special", "special_start", "special_end").distinct()
 
     ag = t["agreements"]
     ag = ag.select("batch_id", "cycle_year", "institution_code", "variety_id", "agreed_volume")
     ag = ag.join(cal, ["batch_id", "cycle_year"])
 
-    lines = accepted_lines(t["orders"], t["deliveries"], t["payments"], scope, as_of, pv("payment_due"))
-    paid_daily = daily(lines)
+    periods = supply_problem_periods(t["supply_problems"], t["products"], t["selected_products"],
+                                     t["institutions"], as_of)
+    sp_pairs = periods.select("institution_code", "variety_id").distinct()
+    due = pv("payment_due")
+    paid = summarize(accepted_lines(t["orders"], t["deliveries"], t["payments"], scope, as_of, due),
+                     sp_pairs, as_of, due)
     if pv("volume_basis") == "accepted":  # one stream of accepted lines serves volumes and payments
-        volume_daily = paid_daily
+        volume_summary = paid
     else:
-        volume_daily = daily(ordered_lines(t["orders"], scope, as_of))
+        volume_summary = summarize(ordered_lines(t["orders"], scope, as_of), sp_pairs, as_of, due)
     # classes only matter where there is a row: the agreements × the selected products of their variety
     classes = product_classes(ag.select("institution_code", "variety_id", "batch_id"), t["institutions"],
                               t["selected_products"])
-    periods = supply_problem_periods(t["supply_problems"], t["products"], t["selected_products"],
-                                     t["institutions"], as_of)
-    vols = class_volumes(volume_daily.select(*DAY_KEYS, "volume", "amount"), classes, periods, scope_varieties,
+    vols = class_volumes(volume_summary, classes, periods,
                          backup_substitution=pv("backup_substitution"),
                          supply_problem_exclusion=pv("supply_problem_exclusion"),
                          special_treatment=pv("special_treatment"))
-    pay = payments(paid_daily, scope_varieties, as_of, pv("payment_due"))
+    pay = payments(paid)
     off = offline(t["orders"], scope, as_of)
 
     inst = t["institutions"].select("institution_code", institution_name=t["institutions"].name,

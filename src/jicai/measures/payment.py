@@ -29,33 +29,21 @@ import ibis
 import ibis.expr.types as ir
 
 from jicai.measures.cycles import day_after
-from jicai.measures.purchases import due_next
 
 KEYS = ["institution_code", "variety_id", "batch_id"]
 
 
-def payments(daily_paid: ir.Table, scope_varieties: ir.Table, as_of: date, payment_due: str) -> ir.Table:
+def payments(summary: ir.Table) -> ir.Table:
     """amount_due, paid_by_due, overdue_amount, overdue_lines per (institution_code, variety_id, batch_id).
 
-    ``daily_paid`` is the daily sum of :func:`jicai.measures.purchases.accepted_lines` (amount, on_time,
-    outstanding, open_line per acceptance day); the due date is a function of the day.
+    ``summary`` is :func:`jicai.measures.purchases.summarize` of the accepted lines: the conditions
+    (cycle year, due by D, past due at D) were applied on each line there.
     """
-    d = daily_paid.join(scope_varieties.select("variety_id", "cycle_start"), "variety_id")
-    nxt = due_next(d.day, payment_due)
-    counted = (d.day >= d.cycle_start) & (nxt <= ibis.literal(as_of) + ibis.interval(days=1))
-    overdue = counted & (nxt <= ibis.literal(as_of))
-    d = d.select(
-        *KEYS,
-        amount=ibis.ifelse(counted, d.amount, 0.0),
-        on_time=ibis.ifelse(counted, d.on_time, 0.0),
-        overdue_amt=ibis.ifelse(overdue, d.outstanding, 0.0),
-        overdue_n=ibis.ifelse(overdue, d.open_line, 0),
-    )
-    return d.group_by(KEYS).agg(
-        amount_due=d.amount.sum(),
-        paid_by_due=d.on_time.sum(),
-        overdue_amount=d.overdue_amt.sum(),
-        overdue_lines=d.overdue_n.sum().cast("int64"),
+    return summary.group_by(KEYS).agg(
+        amount_due=summary.due_amount.sum(),
+        paid_by_due=summary.due_on_time.sum(),
+        overdue_amount=summary.overdue_amount.sum(),
+        overdue_lines=summary.overdue_lines.sum().cast("int64"),
     )
 
 

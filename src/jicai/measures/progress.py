@@ -22,39 +22,42 @@ share is not excess).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import ibis
 import ibis.expr.types as ir
 
-from jicai.measures.classes import in_special_period, mark_supply_problem_days
+from jicai.measures.classes import mark_supply_problem_days
 
 KEYS = ["institution_code", "variety_id", "batch_id"]
 
 
-def class_volumes(daily: ir.Table, classes: ir.Table, periods: ir.Table, scope_varieties: ir.Table,
-                  *, backup_substitution: bool, supply_problem_exclusion: bool, special_treatment: str) -> ir.Table:
-    """Aggregate the daily purchases to one row per (institution_code, variety_id, batch_id).
+def class_volumes(summary: ir.Table, classes: ir.Table, periods: ir.Table,
+                  *, backup_substitution: bool, supply_problem_exclusion: bool, special_treatment: str,
+                  extra_keys: Sequence[str] = ()) -> ir.Table:
+    """Aggregate the summarized purchases to one row per (institution_code, variety_id, batch_id).
 
-    ``scope_varieties`` has variety_id, batch_start, cycle_start, special, special_start, special_end (one row per
-    variety). Also returns ``primary_volume_to_date``: primary-selected volume since the batch start
-    (for onboarding).
+    ``summary`` is :func:`jicai.measures.purchases.summarize` of the lines on the volume basis (flags
+    in_cycle, since_start, in_special, sp_day). Also returns ``primary_volume_to_date``: primary-selected
+    volume since the batch start (for onboarding). ``extra_keys``: further grouping keys carried through
+    from ``summarize`` (the prepayment ledger's month).
     """
-    d = mark_supply_problem_days(daily, periods)
+    d = mark_supply_problem_days(summary, periods)
     d = d.left_join(classes, ["institution_code", "product_code"]).drop(
         "institution_code_right", "product_code_right"
     )
-    d = d.join(scope_varieties, "variety_id")
     primary = d.is_primary.fill_null(0) == 1
     backup = d.is_backup.fill_null(0) == 1
-    in_cycle = d.day >= d.cycle_start
-    since_start = d.day >= d.batch_start
+    in_cycle = d.in_cycle
+    since_start = d.since_start
     substituted = backup & d.in_sp if backup_substitution else ibis.literal(False)
     selected = primary | substituted
-    excluded = in_special_period(d.special, d.special_start, d.special_end, d.day, special_treatment)
+    excluded = d.in_special if special_treatment == "exclude" else ibis.literal(False)
     if supply_problem_exclusion:
         excluded = excluded | d.in_sp
     zero = ibis.literal(0.0)
     d = d.select(
-        *KEYS,
+        *KEYS, *extra_keys,
         sel_v=ibis.ifelse(in_cycle & selected, d.volume, zero),
         bak_v=ibis.ifelse(in_cycle & substituted, d.volume, zero),
         non_v=ibis.ifelse(in_cycle & ~selected, d.volume, zero),
@@ -64,7 +67,7 @@ def class_volumes(daily: ir.Table, classes: ir.Table, periods: ir.Table, scope_v
         non_a=ibis.ifelse(in_cycle & ~selected, d.amount, zero),
         prim_all=ibis.ifelse(primary & since_start, d.volume, zero),
     )
-    return d.group_by(KEYS).agg(
+    return d.group_by([*KEYS, *extra_keys]).agg(
         selected_volume=d.sel_v.sum(),
         backup_volume=d.bak_v.sum(),
         nonselected_volume=d.non_v.sum(),

@@ -7,25 +7,37 @@ date of ``ordered_at``.
 
 Payment always follows acceptance (see payment.py), so on the accepted basis one stream of lines serves
 both volumes and payments: each accepted line carries its capped on-time payment and its outstanding
-amount, and the day grain keeps the due date (a function of the acceptance day). The day grain also
-lets callers cut the cycle year and test supply-problem and special periods after aggregation.
+amount, and the payment sums (due by D, overdue at D) are conditional sums on the line itself (the due
+date is a function of the acceptance day and D a constant).
+
+:func:`summarize` aggregates the lines in one pass straight to (institution, product, variety, batch,
+in_cycle, since_start, in_special, sp_day): the date tests against the batch calendar and the special
+period are evaluated on the line (the scope travels with it), so the result has a handful of rows per
+(institution, product) instead of one per day. Only lines of an (institution, variety) pair with a
+verified supply-problem period keep their day (``sp_day``; null for everyone else), found by a small
+equality join with the distinct pairs; the day is tested against the (few) periods afterwards.
 
 Only the constant upper bound (the as-of date) filters lines here. The lower bounds (batch start,
-cycle start) come from the scope table and are applied after aggregation inside conditional sums: as a
-filter, DuckDB's optimizer may turn "accepted_at >= cycle_start" into a nested-loop join of the order
-lines with the scope (10^7 × 35 rows), 30× slower than the whole monitoring should be.
+cycle start) come from the scope table and are flags inside the select, never filters: as a filter,
+DuckDB's optimizer may turn "accepted_at >= cycle_start" into a nested-loop join of the order lines
+with the scope (10^7 × 35 rows), 30× slower than the whole monitoring should be.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 import ibis
 import ibis.expr.types as ir
 
+from jicai.measures.classes import in_special_period
 from jicai.measures.cycles import day_after, first_of_month
 
-DAY_KEYS = ["institution_code", "product_code", "variety_id", "batch_id", "day"]
+LINE_KEYS = ["institution_code", "product_code", "variety_id", "batch_id"]
+FLAG_KEYS = [*LINE_KEYS, "in_cycle", "since_start", "in_special", "sp_day"]
+SCOPE_COLUMNS = ["product_code", "variety_id", "batch_id", "units_per_pack", "batch_start", "cycle_start",
+                 "special", "special_start", "special_end"]
 DUE_MONTHS = {"end_of_month": 0, "end_of_next_month": 1}
 
 
@@ -66,13 +78,13 @@ def accepted_lines(orders: ir.Table, deliveries: ir.Table, payments: ir.Table, s
         paid_to_date=ibis.ifelse(pj.paid_at < day_after(as_of), pj.pay, 0.0).sum(),
     )
     o = orders.select("order_line_id", "institution_code", "product_code", "pack_price")
-    s = scope.select("product_code", "variety_id", "batch_id", "units_per_pack")
+    s = scope.select(*SCOPE_COLUMNS)
     j = o.join(d, "order_line_id").join(s, "product_code")
     j = j.left_join(paid, "order_line_id").drop("order_line_id_right")
     amount = j.accepted_quantity * j.pack_price
     outstanding = ibis.greatest(0.0, amount - j.paid_to_date.fill_null(0.0))
     return j.select(
-        "institution_code", "product_code", "variety_id", "batch_id",
+        *SCOPE_COLUMNS[1:], "institution_code", "product_code",
         at=j.accepted_at,
         volume=j.accepted_quantity * j.units_per_pack,
         amount=amount,
@@ -85,14 +97,40 @@ def accepted_lines(orders: ir.Table, deliveries: ir.Table, payments: ir.Table, s
 def ordered_lines(orders: ir.Table, scope: ir.Table, as_of: date) -> ir.Table:
     """Order lines of products in scope ordered through D (volume basis ``"ordered"``)."""
     o = orders.filter(orders.ordered_at < day_after(as_of))
-    s = scope.select("product_code", "variety_id", "batch_id", "units_per_pack")
+    s = scope.select(*SCOPE_COLUMNS)
     j = o.join(s, "product_code")
-    return j.select("institution_code", "product_code", "variety_id", "batch_id", at=j.ordered_at,
+    return j.select(*SCOPE_COLUMNS[1:], "institution_code", "product_code", at=j.ordered_at,
                     volume=j.quantity * j.units_per_pack, amount=j.quantity * j.pack_price)
 
 
-def daily(lines: ir.Table) -> ir.Table:
-    """Sum every measure column of ``lines`` per institution, product, variety, batch and day."""
-    sums = [c for c in lines.columns if c not in (*DAY_KEYS, "at")]
-    j = lines.mutate(day=lines.at.date())
-    return j.group_by(DAY_KEYS).agg(**{c: j[c].sum() for c in sums})
+def summarize(lines: ir.Table, sp_pairs: ir.Table, as_of: date, payment_due: str,
+              extra_keys: Sequence[str] = ()) -> ir.Table:
+    """Sum ``lines`` per FLAG_KEYS in one pass (see the module docstring).
+
+    ``sp_pairs``: distinct (institution_code, variety_id) with a supply-problem period. Returns volume and
+    amount; for accepted lines (with on_time) also due_amount, due_on_time, overdue_amount, overdue_lines:
+    lines of the cycle year due on or before D, and those past due at D. ``extra_keys``: columns of
+    ``lines`` kept as further grouping keys (the prepayment ledger's month), so a finer grain needs no
+    second pass.
+    """
+    pairs = sp_pairs.select(sp_inst="institution_code", sp_variety="variety_id", sp_has=ibis.literal(1))
+    j = lines.left_join(pairs, [lines.institution_code == pairs.sp_inst, lines.variety_id == pairs.sp_variety])
+    day = j.at.date()
+    in_cycle = day >= j.cycle_start
+    flags = dict(
+        in_cycle=in_cycle,
+        since_start=day >= j.batch_start,
+        in_special=in_special_period(j.special, j.special_start, j.special_end, day, "exclude"),
+        sp_day=ibis.ifelse(j.sp_has.notnull(), day, ibis.null("date")),
+    )
+    sums = dict(volume=j.volume, amount=j.amount)
+    if "on_time" in lines.columns:
+        nxt = due_next(day, payment_due)
+        counted = in_cycle & (nxt <= ibis.literal(as_of) + ibis.interval(days=1))
+        overdue = counted & (nxt <= ibis.literal(as_of))
+        sums.update(due_amount=ibis.ifelse(counted, j.amount, 0.0),
+                    due_on_time=ibis.ifelse(counted, j.on_time, 0.0),
+                    overdue_amount=ibis.ifelse(overdue, j.outstanding, 0.0),
+                    overdue_lines=ibis.ifelse(overdue, j.open_line, 0))
+    f = j.select(*LINE_KEYS, *extra_keys, **flags, **{f"s_{k}": v for k, v in sums.items()})
+    return f.group_by([*FLAG_KEYS, *extra_keys]).agg(**{k: f[f"s_{k}"].sum() for k in sums})
