@@ -39,6 +39,8 @@ class ParameterSpec(BaseModel):
         t = self.type
         if t is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
+        if t is list:
+            return check_tiers(name, value)
         if not isinstance(value, t) or (t is not bool and isinstance(value, bool)):
             raise ValueError(f"policy parameter {name!r}: expected {t.__name__}, got {value!r}")
         if self.choices and value not in self.choices:
@@ -50,7 +52,7 @@ class ParameterSpec(BaseModel):
         return value
 
 
-# Every parameter a measure reads. A later issue adds the assessment, reward and alert parameters.
+# Every parameter a measure reads.
 SPECS: dict[str, ParameterSpec] = {
     "volume_basis": ParameterSpec(type=str, choices=("accepted", "ordered")),
     "nonselected_share_max": ParameterSpec(type=float, minimum=0.0, maximum=1.0),
@@ -63,7 +65,47 @@ SPECS: dict[str, ParameterSpec] = {
     "under_report_ratio": ParameterSpec(type=float, minimum=0.0, maximum=1.0),
     "over_report_multiple": ParameterSpec(type=float, minimum=1.0),
     "nonselected_price_multiple": ParameterSpec(type=float, minimum=1.0),
+    # annual assessment (考核) and its score
+    "min_completion": ParameterSpec(type=float, minimum=0.0, maximum=2.0),
+    "score_weight_completion": ParameterSpec(type=float, minimum=0.0, maximum=100.0),
+    "score_weight_nonselected": ParameterSpec(type=float, minimum=0.0, maximum=100.0),
+    "score_weight_payment": ParameterSpec(type=float, minimum=0.0, maximum=100.0),
+    "score_weight_offline": ParameterSpec(type=float, minimum=0.0, maximum=100.0),
+    "score_weight_cost_growth": ParameterSpec(type=float, minimum=0.0, maximum=100.0),
+    "score_completion_full": ParameterSpec(type=float, minimum=0.0),
+    "score_completion_zero": ParameterSpec(type=float, minimum=0.0),
+    "score_nonselected_full": ParameterSpec(type=float, minimum=0.0, maximum=1.0),
+    "score_nonselected_zero": ParameterSpec(type=float, minimum=0.0, maximum=1.0),
+    "score_payment_full": ParameterSpec(type=float, minimum=0.0, maximum=1.0),
+    "score_payment_zero": ParameterSpec(type=float, minimum=0.0, maximum=1.0),
+    "score_offline_full": ParameterSpec(type=float, minimum=0.0, maximum=1.0),
+    "score_offline_zero": ParameterSpec(type=float, minimum=0.0, maximum=1.0),
+    "score_cost_growth_full": ParameterSpec(type=float),
+    "score_cost_growth_zero": ParameterSpec(type=float),
+    # surplus retention (结余留用) and overspend sharing (合理超支分担)
+    "fund_payment_ratio": ParameterSpec(type=float, minimum=0.0, maximum=1.0),
+    "retention_tiers": ParameterSpec(type=list),
+    "overspend_share": ParameterSpec(type=float, minimum=0.0, maximum=1.0),
+    # prepayment (预付)
+    "prepay_ratio": ParameterSpec(type=float, minimum=0.0, maximum=1.0),
 }
+
+
+def check_tiers(name: str, value: list) -> list:
+    """``[[min_score, ratio], …]`` with strictly descending scores in 0–100 and ratios in 0–1."""
+    try:
+        tiers = [[float(s), float(r)] for s, r in value]
+    except (TypeError, ValueError):
+        raise ValueError(f"policy parameter {name!r}: expected [[min_score, ratio], …], got {value!r}") from None
+    if not tiers:
+        raise ValueError(f"policy parameter {name!r}: at least one tier is needed")
+    for s, r in tiers:
+        if not (0.0 <= s <= 100.0 and 0.0 <= r <= 1.0):
+            raise ValueError(f"policy parameter {name!r}: tier {[s, r]} outside score 0–100 / ratio 0–1")
+    scores = [s for s, _ in tiers]
+    if scores != sorted(scores, reverse=True) or len(set(scores)) != len(scores):
+        raise ValueError(f"policy parameter {name!r}: tier scores must be strictly descending")
+    return tiers
 
 
 class Parameter(BaseModel):
@@ -72,7 +114,7 @@ class Parameter(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
-    value: str | bool | int | float
+    value: str | bool | int | float | list[list[float]]
     unit: str = ""
     zh: str = Field(description="中文说明")
     en: str = Field(description="English description")
