@@ -1,0 +1,1 @@
+"""Declarative scenarios: TOML files of input rows and expected result rows, one folder per rule."""
