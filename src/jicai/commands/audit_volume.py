@@ -20,25 +20,22 @@ def register(app: typer.Typer) -> None:
         year: int = typer.Option(..., "--year", help="采购年度 k / cycle year k (1, 2, …)"),
         fmt: str = typer.Option("csv", "--format", help="输出格式 / output format: csv, json, xlsx"),
         out_path: Path = typer.Option(None, "--out", help="输出文件 / output file (default: <data>/reports/)"),
-        policy_path: Path = typer.Option(None, "--policy", help="政策文件 / policy TOML (default: bundled)"),
+        policy_path: Path = typer.Option(None, "--policy", help="政策文件(缺省:批次指定的政策) / policy TOML (default: the policy the batch names)"),
     ) -> None:
         """报量审核:报量偏低、用而不报、续签低于上年约定、报量偏高 / volume audit."""
+        from jicai.commands.policy import policy_for
         from jicai.measures.volume_audit import FLAGS, INPUT_TABLES, VOLUME_AUDIT_COLUMNS, volume_audit
-        from jicai.policy import load_policy
 
         if fmt not in FORMATS:
             fail(f"不支持的格式 {fmt}(可选 csv/json/xlsx)", f"unsupported format {fmt} (csv/json/xlsx)")
         if year < 1:
             fail(f"采购年度应 ≥ 1:{year}", f"cycle year must be ≥ 1: {year}")
-        try:
-            policy = load_policy(policy_path)
-        except Exception as exc:  # noqa: BLE001 - shown to the user
-            fail(f"政策文件无效:{exc}", f"invalid policy: {exc}")
         wh = ctx.obj.warehouse()
         missing = [t for t in INPUT_TABLES if not wh.has_table(t)]
         if missing:
             fail(f"数据仓库缺少表:{', '.join(missing)}(请先 jicai import)",
                  f"warehouse lacks tables: {', '.join(missing)} (run jicai import first)")
+        policy = policy_for(ctx.obj, wh, batch, policy_path)
         with console.status("正在审核报量 / auditing volume reports…"):
             df = volume_audit(wh, batch, year, policy).to_pandas()
         df = df.sort_values(["institution_code", "variety_id"]).reset_index(drop=True)

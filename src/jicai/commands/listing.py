@@ -20,11 +20,11 @@ def register(app: typer.Typer) -> None:
         as_of: str = typer.Option(..., "--as-of", help="核查日 / as-of date (YYYY-MM-DD)"),
         fmt: str = typer.Option("csv", "--format", help="输出格式 / output format: csv, json, xlsx"),
         out_path: Path = typer.Option(None, "--out", help="输出文件 / output file (default: <data>/reports/)"),
-        policy_path: Path = typer.Option(None, "--policy", help="政策文件 / policy TOML (default: bundled)"),
+        policy_path: Path = typer.Option(None, "--policy", help="政策文件(缺省:批次指定的政策) / policy TOML (default: the policy the batch names)"),
     ) -> None:
         """挂网价格管理:未按中选价挂网、高于中选价、建议暂停采购/撤网 / listing governance."""
+        from jicai.commands.policy import policy_for
         from jicai.measures.listing import FINDINGS, INPUT_TABLES, LISTING_COLUMNS, listing_governance
-        from jicai.policy import load_policy
 
         if fmt not in FORMATS:
             fail(f"不支持的格式 {fmt}(可选 csv/json/xlsx)", f"unsupported format {fmt} (csv/json/xlsx)")
@@ -32,15 +32,12 @@ def register(app: typer.Typer) -> None:
             day = date.fromisoformat(as_of)
         except ValueError:
             fail(f"日期无效:{as_of}(应为 YYYY-MM-DD)", f"invalid date: {as_of} (expected YYYY-MM-DD)")
-        try:
-            policy = load_policy(policy_path)
-        except Exception as exc:  # noqa: BLE001 - shown to the user
-            fail(f"政策文件无效:{exc}", f"invalid policy: {exc}")
         wh = ctx.obj.warehouse()
         missing = [t for t in INPUT_TABLES if not wh.has_table(t)]
         if missing:
             fail(f"数据仓库缺少表:{', '.join(missing)}(请先 jicai import)",
                  f"warehouse lacks tables: {', '.join(missing)} (run jicai import first)")
+        policy = policy_for(ctx.obj, wh, None, policy_path)
         with console.status("正在核查挂网价格 / checking listings…"):
             df = listing_governance(wh, day, policy).to_pandas()
         df = df.sort_values(["finding", "variety_id", "product_code", "batch_id"]).reset_index(drop=True)

@@ -60,11 +60,11 @@ def register(app: typer.Typer) -> None:
         batch: str = typer.Option(None, "--batch", help="批次编号(默认全部) / batch id (default: all)"),
         fmt: str = typer.Option("xlsx", "--format", help="输出格式 / output format: xlsx, csv, json"),
         out_path: Path = typer.Option(None, "--out", help="输出文件 / output file (default: <data>/reports/)"),
-        policy_path: Path = typer.Option(None, "--policy", help="政策文件 / policy TOML (default: bundled)"),
+        policy_path: Path = typer.Option(None, "--policy", help="政策文件(缺省:批次指定的政策) / policy TOML (default: the policy the batch names)"),
     ) -> None:
         """月度监测:完成率、序时进度、非中选占比、线下采购、回款、进院 / monthly monitoring."""
+        from jicai.commands.policy import policy_for
         from jicai.measures.monitor import INPUT_TABLES, monitor, rollup
-        from jicai.policy import load_policy
 
         try:
             d = date.fromisoformat(as_of)
@@ -72,16 +72,13 @@ def register(app: typer.Typer) -> None:
             fail(f"日期格式应为 YYYY-MM-DD:{as_of}", f"date must be YYYY-MM-DD: {as_of}")
         if fmt not in FORMATS:
             fail(f"不支持的格式 {fmt}(可选 xlsx/csv/json)", f"unsupported format {fmt} (xlsx/csv/json)")
-        try:
-            policy = load_policy(policy_path)
-        except Exception as exc:  # noqa: BLE001 - shown to the user
-            fail(f"政策文件无效:{exc}", f"invalid policy: {exc}")
         settings = ctx.obj
         wh = settings.warehouse()
         missing = [t for t in INPUT_TABLES if not wh.has_table(t)]
         if missing:
             fail(f"数据仓库缺少表:{', '.join(missing)}(请先 jicai import)",
                  f"warehouse lacks tables: {', '.join(missing)} (run jicai import first)")
+        policy = policy_for(settings, wh, batch, policy_path)
         computed_at = datetime.now().replace(microsecond=0)
         with console.status("正在计算月度监测 / computing…"):
             result = monitor(wh, d, batch, policy).to_pyarrow()

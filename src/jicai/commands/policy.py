@@ -1,0 +1,134 @@
+"""``jicai policy list|show|validate|install``: the policy files a bureau runs with.
+
+Also :func:`policy_for`, the one place commands turn ``--policy``/``--batch`` into a policy (or a clear
+error): the batch's ``policy_id`` picks an installed policy unless ``--policy FILE`` overrides it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from jicai.console import fail, out
+
+
+def policy_for(settings, wh, batch_id: str | None, policy_path: Path | None):
+    """The policy for a command run, or exit with a bilingual message."""
+    from jicai.policy.registry import PolicyNotFound, resolve_policy
+
+    try:
+        return resolve_policy(settings.data_dir, wh, batch_id, policy_path)
+    except FileNotFoundError as exc:
+        fail(f"政策文件不存在:{policy_path}", f"policy file not found: {exc}")
+    except PolicyNotFound as exc:
+        fail(exc.zh, exc.en)
+    except LookupError as exc:
+        zh, _, en = str(exc).partition(" / ")
+        fail(zh, en or zh)
+    except Exception as exc:  # noqa: BLE001 - a validation error, shown to the user
+        fail(f"政策文件无效:{exc}", f"invalid policy: {exc}")
+
+
+def _value(v) -> str:
+    return json.dumps(v, ensure_ascii=False) if isinstance(v, list | bool) else str(v)
+
+
+def register(app: typer.Typer) -> None:
+    policy_app = typer.Typer(help="政策文件:查看、校验、安装 / policy files: show, validate, install.",
+                             no_args_is_help=True)
+    app.add_typer(policy_app, name="policy")
+
+    @policy_app.command("validate")
+    def validate_cmd(path: Path = typer.Argument(..., help="政策文件 / policy TOML")) -> None:
+        """校验政策文件 / validate a policy file (exit 1 when invalid)."""
+        from jicai.policy import load_policy
+
+        try:
+            p = load_policy(path)
+        except FileNotFoundError:
+            fail(f"政策文件不存在:{path}", f"policy file not found: {path}")
+        except Exception as exc:  # noqa: BLE001 - the message is the result
+            fail(f"政策文件无效:{path}\n{exc}", f"invalid policy file: {path}", code=1)
+        out.print(f"有效 / valid: {path} — {p.id} ({p.name_zh}),{len(p.parameter)} 条参数,版本 {p.version}")
+
+    @policy_app.command("show")
+    def show_cmd(
+        ctx: typer.Context,
+        path: Path = typer.Argument(None, help="政策文件(缺省按 --id 查找) / policy TOML (default: by --id)"),
+        policy_id: str = typer.Option("default", "--id", help="已安装政策编号 / installed policy id"),
+        fmt: str = typer.Option("table", "--format", help="table 或 json / table or json"),
+    ) -> None:
+        """显示政策参数、单位、出处与生效期 / show a policy's parameters with units, sources and dates."""
+        from jicai.policy import load_policy
+        from jicai.policy.registry import PolicyNotFound, PolicyRegistry
+
+        try:
+            p = load_policy(path) if path else PolicyRegistry(ctx.obj.data_dir).get(policy_id)
+        except PolicyNotFound as exc:
+            fail(exc.zh, exc.en)
+        except FileNotFoundError:
+            fail(f"政策文件不存在:{path}", f"policy file not found: {path}")
+        except Exception as exc:  # noqa: BLE001
+            fail(f"政策文件无效:{exc}", f"invalid policy: {exc}", code=1)
+        if fmt == "json":
+            out.print_json(json.dumps({"id": p.id, "version": p.version, "name_zh": p.name_zh, "name_en": p.name_en,
+                                       "parameter": [e.model_dump(mode="json") for e in p.parameter]},
+                                      ensure_ascii=False))
+            return
+        if fmt != "table":
+            fail(f"不支持的格式 {fmt}(可选 table/json)", f"unsupported format {fmt} (table/json)")
+        t = Table(title=f"{p.id} — {p.name_zh}(版本 {p.version})", show_lines=False)
+        for col in ("参数 parameter", "值 value", "单位 unit", "说明", "出处 source", "生效 in force"):
+            t.add_column(col, overflow="fold")
+        for e in sorted(p.parameter, key=lambda e: (e.name, e.effective_from or "")):
+            t.add_row(e.name, _value(e.value), e.unit, e.zh, e.source,
+                      f"{e.effective_from or '…'} – {e.effective_to or '…'}")
+        out.print(t)
+
+    @policy_app.command("list")
+    def list_cmd(ctx: typer.Context) -> None:
+        """列出可用政策及执行各政策的批次 / list the available policies and the batches naming each."""
+        from jicai.policy.registry import PolicyRegistry, batch_policy_ids
+
+        try:
+            files = PolicyRegistry(ctx.obj.data_dir).files()
+        except ValueError as exc:
+            fail(str(exc), str(exc))
+        wh = ctx.obj.warehouse()
+        batches = batch_policy_ids(wh)
+        wh.close()
+        t = Table()
+        for col in ("编号 id", "名称 name", "版本 version", "文件 file", "批次 batches"):
+            t.add_column(col, overflow="fold")
+        for pid, f in sorted(files.items()):
+            named = [b for b, p in sorted(batches.items()) if p == pid]
+            t.add_row(pid, f.policy.name_zh, f.policy.version, "(内置 bundled)" if f.bundled else str(f.path),
+                      ", ".join(named) or "—")
+        out.print(t)
+        unknown = sorted({p for p in batches.values() if p not in files})
+        if unknown:
+            out.print(f"[red]批次引用了未安装的政策 / batches name policies not installed: {', '.join(unknown)}[/red]")
+            raise typer.Exit(1)
+
+    @policy_app.command("install")
+    def install_cmd(
+        ctx: typer.Context,
+        path: Path = typer.Argument(..., help="政策文件 / policy TOML"),
+        replace: bool = typer.Option(False, "--replace", help="替换同编号的已安装政策 / replace an installed policy of the same id"),
+    ) -> None:
+        """校验并安装政策文件,供批次按 policy_id 引用 / validate and install a policy for batches to name."""
+        from jicai.policy.registry import PolicyRegistry
+
+        try:
+            f = PolicyRegistry(ctx.obj.data_dir).install(path, replace=replace)
+        except FileNotFoundError:
+            fail(f"政策文件不存在:{path}", f"policy file not found: {path}")
+        except FileExistsError as exc:
+            zh, _, en = str(exc).partition(" / ")
+            fail(zh, en)
+        except Exception as exc:  # noqa: BLE001
+            fail(f"政策文件无效:{exc}", f"invalid policy: {exc}", code=1)
+        out.print(f"已安装 / installed: {f.id} 版本 {f.policy.version} → {f.path}")
