@@ -1,0 +1,158 @@
+"""What a report is, independent of its file format: a cover, paragraphs, headline figures, tables, charts.
+
+The report builders (monthly.py, quarterly.py, annual.py) fill a :class:`Report` from the measures;
+the writers (xlsx.py, html.py, pdf.py) only lay it out. Keeping the two apart means the three formats
+always show the same figures, and a test can check the figures once, on the document.
+
+Rows are plain dicts as the measure returned them (``to_pyarrow().to_pylist()``); a :class:`Column`
+says how a value is shown (its *kind*) and whether the totals row sums it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+# kind → how the writers show a value: percentages as %, yuan with thousands separators and 2 decimals,
+# volumes with thousands separators, counts as integers; "pp" is a difference of two ratios shown in
+# 百分点 (percentage points); "level" and "status" are codes shown by their Chinese names.
+KINDS = ("text", "int", "pct", "pp", "money", "volume", "score", "date", "bool", "level", "status", "rank")
+
+LEVELS = {3: "三级", 2: "二级", 1: "一级", 0: "未定级"}
+
+
+def fixed(x: float, decimals: int, sep: bool = False) -> str:
+    """``x`` with ``decimals`` decimals, halves rounded up as Excel and a reader do (81.25 → 81.3, where
+    Python's own formatting gives 81.2); ``sep`` adds thousands separators.
+
+    >>> fixed(81.25, 1), fixed(0.625 * 100, 0), fixed(1234567.125, 2, sep=True), fixed(-0.05, 1)
+    ('81.3', '63', '1,234,567.13', '-0.1')
+    """
+    d = Decimal(repr(float(x))).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    return f"{d:,.{decimals}f}" if sep else f"{d:.{decimals}f}"
+
+
+class ReportError(RuntimeError):
+    """A report cannot be made (unknown batch, missing tables, no PDF engine…): a message in both languages."""
+
+    def __init__(self, zh: str, en: str) -> None:
+        super().__init__(en)
+        self.zh, self.en = zh, en
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    zh: str
+    en: str
+    kind: str = "text"
+    total: bool = False  # the totals row sums this column (an Excel SUM with the measure's total cached)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"column {self.name}: unknown kind {self.kind!r}")
+
+
+@dataclass
+class Table:
+    """One list of a report: a sheet of the workbook, a section of the HTML/PDF."""
+
+    key: str
+    title: str  # Chinese; also the sheet name (at most 31 characters)
+    columns: list[Column]
+    rows: list[dict[str, Any]]
+    totals: dict[str, Any] | None = None  # the measure's figures for the totals row, by column name
+    note: str = ""  # what the list is and how it is ordered, shown under the title
+    brief: tuple[str, ...] = ()  # the columns shown in HTML/PDF (all when empty)
+    html_limit: int = 50  # HTML/PDF show the first rows; the workbook has them all
+
+    def __post_init__(self) -> None:
+        if len(self.title) > 31 or any(ch in self.title for ch in "[]:*?/\\"):
+            raise ValueError(f"table title cannot be a sheet name: {self.title!r}")
+
+    @property
+    def html_columns(self) -> list[Column]:
+        if not self.brief:
+            return self.columns
+        by_name = {c.name: c for c in self.columns}
+        return [by_name[n] for n in self.brief]
+
+
+@dataclass(frozen=True)
+class Chart:
+    key: str
+    title: str
+    svg: str  # a complete inline <svg> element
+
+
+@dataclass
+class Report:
+    kind: str  # monthly / quarterly / annual
+    title: str
+    period: str  # e.g. 2024年6月, 2024年第三季度, 第1采购年度
+    as_of: date
+    batch_id: str | None
+    policy_version: str
+    computed_at: datetime
+    paragraphs: list[str] = field(default_factory=list)
+    headline: list[tuple[str, str]] = field(default_factory=list)  # (label, figure as shown)
+    tables: list[Table] = field(default_factory=list)
+    charts: list[Chart] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # definitions printed at the end
+
+    @property
+    def cover(self) -> list[tuple[str, str]]:
+        """The facts of the run printed on the cover of every format."""
+        return [
+            ("报告", self.title),
+            ("报告期", self.period),
+            ("数据截至", f"{self.as_of:%Y-%m-%d}"),
+            ("批次", self.batch_id or "全部批次"),
+            ("政策版本", self.policy_version),
+            ("生成时间", self.computed_at.isoformat(sep=" ", timespec="seconds")),
+        ]
+
+    def table(self, key: str) -> Table:
+        for t in self.tables:
+            if t.key == key:
+                return t
+        raise KeyError(key)
+
+
+def columns(labels: dict[str, tuple[str, str]], names: list[str] | tuple[str, ...],
+            kinds: dict[str, str] | None = None, totals: tuple[str, ...] = ()) -> list[Column]:
+    """Columns named ``names`` with their headers from a measure's ``*_COLUMNS`` dict.
+
+    The kind comes from ``kinds`` or else from :data:`DEFAULT_KINDS`; ``totals`` are the columns summed
+    in the totals row.
+    """
+    kinds = {**DEFAULT_KINDS, **(kinds or {})}
+    out = []
+    for n in names:
+        zh, en = labels[n]
+        out.append(Column(n, zh, en, kinds.get(n, "text"), n in totals))
+    return out
+
+
+# the kinds of the monitoring and assessment columns reports show (others are text)
+DEFAULT_KINDS: dict[str, str] = {
+    **dict.fromkeys(("time_progress", "completion", "nonselected_share", "offline_share", "payment_rate",
+                     "retention_ratio", "pass_rate"), "pct"),
+    **dict.fromkeys(("gap",), "pp"),
+    **dict.fromkeys(("selected_amount", "backup_amount", "nonselected_amount", "order_amount", "offline_amount",
+                     "amount_due", "paid_by_due", "overdue_amount", "budget", "actual", "retention_base",
+                     "reward", "overspend_shared"), "money"),
+    **dict.fromkeys(("agreed_volume", "selected_volume", "backup_volume", "nonselected_volume",
+                     "nonselected_counted_volume", "shortfall_volume"), "volume"),
+    **dict.fromkeys(("rows", "institutions", "zero", "behind", "over", "normal", "nonselected_excess_rows",
+                     "not_onboarded_rows", "overdue_lines", "cycle_year", "passed_count", "failed_count",
+                     "rewarded"), "int"),
+    **dict.fromkeys(("rank", "rank_in_level"), "rank"),
+    **dict.fromkeys(("score", "mean_score"), "score"),
+    **dict.fromkeys(("cycle_start", "cycle_end"), "date"),
+    **dict.fromkeys(("nonselected_excess", "onboarded", "not_onboarded", "passed"), "bool"),
+    "level": "level",
+    "status": "status",
+}
