@@ -357,7 +357,7 @@ def test_cli_errors_are_bilingual(data_dir):
     assert r.exit_code == 2 and "不支持的格式" in r.output and "unsupported format" in r.output
     r = CliRunner().invoke(app, ["--data-dir", str(data_dir), "report", "monthly", "--as-of", "2024-07-01",
                                  "--batch", "NOPE"])
-    assert r.exit_code == 2 and "没有批次 NOPE" in r.output and "no batch NOPE" in r.output
+    assert r.exit_code == 2 and "批次不存在" in r.output and "no such batch: NOPE" in r.output
     r = CliRunner().invoke(app, ["--data-dir", str(data_dir), "report", "annual", "--batch", "B1", "--year", "7"])
     assert r.exit_code == 2 and "cycle year 7" in r.output
     r = CliRunner().invoke(app, ["--data-dir", str(data_dir), "report", "quarterly", "--year", "2024",

@@ -28,29 +28,27 @@ def _formats(fmt: str) -> list[str]:
     return chosen
 
 
-def _policy(path: Path | None):
-    from jicai.policy import load_policy
-
-    try:
-        return load_policy(path)
-    except Exception as exc:  # noqa: BLE001 - shown to the user
-        fail(f"政策文件无效：{exc}", f"invalid policy: {exc}")
-
-
-def _write(ctx: typer.Context, build, stem: str, fmt: str, out_dir: Path | None) -> None:
-    """Build the report (``build(wh)``), write each format, print where the files are."""
+def _write(ctx: typer.Context, build, stem: str, fmt: str, out_dir: Path | None, batch: str | None,
+           policy_path: Path | None) -> None:
+    """Build the report (``build(wh, policy)``) with ``--policy`` or the policy the batch names, write each
+    format, print where the files are."""
+    from jicai.commands.policy import policy_for
     from jicai.reports.documents import ReportError
     from jicai.reports.output import write_report
 
     formats = _formats(fmt)
     folder = out_dir or ctx.obj.data_dir / "reports"
+    wh = ctx.obj.warehouse()
     try:
+        policy = policy_for(ctx.obj, wh, batch, policy_path)
         with console.status("正在生成报告 / building the report…"):
-            wh = ctx.obj.warehouse()
-            try:
-                report = build(wh)
-            finally:
-                wh.close()
+            report = build(wh, policy)
+    except ReportError as exc:
+        fail(exc.zh, exc.en)
+    finally:
+        wh.close()
+    try:
+        with console.status("正在写出报告 / writing the report…"):
             paths = write_report(report, folder, stem, formats)
     except ReportError as exc:
         fail(exc.zh, exc.en)
@@ -71,7 +69,7 @@ def _day(text: str) -> date:
 
 FMT_HELP = "输出格式 / format: xlsx, html, pdf, all (或逗号分隔 / or comma-separated)"
 OUT_HELP = "输出目录 / output folder (default: <data>/reports/)"
-POLICY_HELP = "政策文件 / policy TOML (default: bundled)"
+POLICY_HELP = "政策文件(缺省:批次指定的政策) / policy TOML (default: the policy the batch names)"
 
 
 @report_app.command("monthly")
@@ -87,10 +85,10 @@ def monthly_cmd(
     from jicai.reports.monthly import monthly_report
 
     d = _day(as_of)
-    policy = _policy(policy_path)
     computed_at = datetime.now().replace(microsecond=0)
     stem = f"月度监测_{d.isoformat()}" + (f"_{batch}" if batch else "")
-    _write(ctx, lambda wh: monthly_report(wh, d, batch, policy, computed_at), stem, fmt, out_dir)
+    _write(ctx, lambda wh, policy: monthly_report(wh, d, batch, policy, computed_at), stem, fmt, out_dir, batch,
+           policy_path)
 
 
 @report_app.command("quarterly")
@@ -108,10 +106,10 @@ def quarterly_cmd(
 
     if quarter not in (1, 2, 3, 4):
         fail(f"季度应为 1–4：{quarter}", f"quarter must be 1–4: {quarter}")
-    policy = _policy(policy_path)
     computed_at = datetime.now().replace(microsecond=0)
     stem = f"季度通报_{year}Q{quarter}" + (f"_{batch}" if batch else "")
-    _write(ctx, lambda wh: quarterly_report(wh, year, quarter, batch, policy, computed_at), stem, fmt, out_dir)
+    _write(ctx, lambda wh, policy: quarterly_report(wh, year, quarter, batch, policy, computed_at), stem, fmt,
+           out_dir, batch, policy_path)
 
 
 @report_app.command("annual")
@@ -128,10 +126,10 @@ def annual_cmd(
     from jicai.reports.annual import annual_report
 
     d = _day(as_of) if as_of else None
-    policy = _policy(policy_path)
     computed_at = datetime.now().replace(microsecond=0)
     stem = f"年度考核_{batch}_第{year}年度" + (f"_{d.isoformat()}" if d else "")
-    _write(ctx, lambda wh: annual_report(wh, batch, year, policy, d, computed_at), stem, fmt, out_dir)
+    _write(ctx, lambda wh, policy: annual_report(wh, batch, year, policy, d, computed_at), stem, fmt, out_dir,
+           batch, policy_path)
 
 
 def register(app: typer.Typer) -> None:
