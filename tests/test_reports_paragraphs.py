@@ -132,3 +132,10 @@ def test_retention_paragraph():
     assert p.retention_paragraph(replace(A, reward=0.0, rewarded=0)) == "结余留用方面，本年度无结余留用奖励。"
     assert p.retention_paragraph(replace(A, overspend_shared=1_500.0)) == (
         "结余留用方面，按考核得分核定结余留用奖励5.20万元，涉及医疗机构6家；合理超支分担1,500.00元。")
+
+
+def test_reasons_are_spelled_out_or_counted():
+    assert p.reason_summary("完成率:品种一 85.0% < 100%;非中选占比:品种二 62.0% > 50%") == (
+        "完成率:品种一 85.0% < 100%；非中选占比:品种二 62.0% > 50%")
+    assert p.reason_summary(";".join(f"完成率:品种{i} 50.0% < 100%" for i in range(10))) == "未完成约定采购量10个品种"
+    assert p.reason_summary("") == "" and p.reason_summary(None) == ""

@@ -92,7 +92,8 @@ def annual_report(wh: Warehouse, batch_id: str, year: int, policy: Policy | None
         mean_score=t.get("mean_score"), reward=t.get("reward") or 0.0, rewarded=t.get("rewarded", 0),
         overspend_shared=t.get("overspend_shared") or 0.0)
     failed = a.filter(~a.passed).order_by(["score", "institution_code"])
-    failing = [Named(r["institution_name"], r["score"], note=r["failed_items_zh"]) for r in lists.rows(failed.limit(3))]
+    failing = [Named(r["institution_name"], r["score"], note=paragraphs.reason_summary(r["failed_items_zh"]))
+               for r in lists.rows(failed.limit(3))]
 
     def result_table(key: str, title: str, expr: ir.Table, note: str, brief=RESULT_BRIEF) -> Table:
         tot = ("varieties", *MONEY_TOTALS[:4], "overspend_shared")

@@ -173,6 +173,24 @@ def payment_paragraph(f: BatchFigures, as_of: date, late: list[Named], late_coun
     return s + f"，其中逾期金额最大的{len(late)}家是{listed}。"
 
 
+def reason_summary(failed_items_zh: str | None, spell_out: int = 2) -> str:
+    """An assessment's 不合格原因 for a sentence: the measure's own words when there are at most
+    ``spell_out`` failing varieties, else how many varieties fail each item.
+
+    >>> reason_summary("完成率:品种一 85.0% < 100%")
+    '完成率:品种一 85.0% < 100%'
+    >>> reason_summary("完成率:甲 1.0% < 100%;完成率:乙 2.0% < 100%;非中选占比:甲 60.0% > 50%")
+    '未完成约定采购量2个品种、非中选占比超标1个品种'
+    """
+    parts = [x for x in (failed_items_zh or "").split(";") if x]
+    if len(parts) <= spell_out:
+        return "；".join(parts)
+    n_comp = sum(x.startswith("完成率") for x in parts)
+    n_share = len(parts) - n_comp
+    out = [f"未完成约定采购量{n_comp}个品种" if n_comp else "", f"非中选占比超标{n_share}个品种" if n_share else ""]
+    return "、".join(x for x in out if x)
+
+
 def assessment_paragraph(f: AssessmentFigures, failing: list[Named], scope: str = "全省") -> str:
     """Who passed the annual assessment, why the others failed (``failing``: lowest score first)."""
     label = f"{batch_label(f)}第{f.cycle_year}采购年度（{date_zh(f.cycle_start)}至{date_zh(f.cycle_end)}）"
