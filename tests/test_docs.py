@@ -48,3 +48,7 @@ def test_every_policy_parameter_and_output_column_is_documented():
 
     for name in [*MONITOR_COLUMNS, *ROLLUP_COLUMNS, *VOLUME_AUDIT_COLUMNS, *FLAGS]:
         assert f"`{name}`" in text, f"output column or flag {name} is not documented in docs/rules.md"
+    from jicai.reports.lists import REPORT_COLUMNS
+
+    for name in REPORT_COLUMNS:
+        assert f"| `{name}` |" in text, f"report column {name} is not documented in docs/rules.md"
