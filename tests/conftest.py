@@ -85,6 +85,12 @@ def engine_warehouse(request: pytest.FixtureRequest):
             wh = connect(request.getfixturevalue("pg_database"))
         elif engine == "pyspark":
             wh = request.getfixturevalue("spark_warehouse")
+            # The session is shared by every Spark test: a temporary view left by another test would
+            # shadow the table of the same name written below.
+            catalog = wh.con._session.catalog
+            for t in catalog.listTables():
+                if t.isTemporary:
+                    catalog.dropTempView(t.name)
         else:
             raise ValueError(engine)
         for name, data in tables.items():

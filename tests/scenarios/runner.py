@@ -83,6 +83,24 @@ def _day(v: Any) -> date | None:
     return date.fromisoformat(str(v))
 
 
+def _coerce(table: str, row: dict) -> dict:
+    """ISO strings to dates/timestamps and ints to floats where the contract says so (TOML is loose)."""
+    types = {c.name: c.type for c in TABLES[table].columns}
+    unknown = set(row) - set(types)
+    if unknown:
+        raise ValueError(f"table {table}: unknown columns {sorted(unknown)}")
+    out = dict(row)
+    for k, v in row.items():
+        t = types[k]
+        if isinstance(v, str) and t == "datetime":
+            out[k] = _ts(v, time(10, 0))
+        elif isinstance(v, str) and t == "date":
+            out[k] = _day(v)
+        elif isinstance(v, int) and not isinstance(v, bool) and t == "float":
+            out[k] = float(v)
+    return out
+
+
 def expand_shorthand(doc: dict) -> dict[str, list[dict]]:
     """Canonical rows of agreements, orders, deliveries, payments and supply_problems from the shorthand."""
     rows: dict[str, list[dict]] = {}
@@ -146,6 +164,7 @@ def from_dict(doc: dict, path: Path = Path("inline/scenario")) -> Scenario:
         if name not in TABLES:
             raise ValueError(f"{path}: unknown table {name!r}")
         rows[name] = rows[name] + list(r)
+    rows = {name: [_coerce(name, row) for row in r] for name, r in rows.items()}
     policy = load_policy()
     if doc.get("policy"):
         policy = policy.with_values(**doc["policy"])
@@ -248,24 +267,35 @@ def _prefix(i: int) -> str:
     return f"s{i}:"
 
 
-def _prefixed(row: dict, p: str) -> dict:
-    return {k: (p + v if k in ID_COLUMNS and isinstance(v, str) else v) for k, v in row.items()}
+def _prefixed(row: dict, p: str, columns: tuple[str, ...]) -> dict:
+    return {k: (p + v if k in columns and isinstance(v, str) else v) for k, v in row.items()}
 
 
-def combined_tables(scenarios: list[Scenario]) -> dict[str, pa.Table]:
-    """Every scenario's rows in one set of tables, each scenario's ids prefixed with ``s<i>:``."""
+def combined_tables(scenarios: list[Scenario], columns: tuple[str, ...] = ID_COLUMNS) -> dict[str, pa.Table]:
+    """Every scenario's rows in one set of tables, the ``columns`` ids of scenario i prefixed ``s<i>:``.
+
+    With fewer ``columns`` (say institutions and order lines only), the world's batches, varieties and
+    products stay shared and identical rows are kept once, so one query serves scenarios whose
+    arguments name a batch.
+    """
     merged: dict[str, list[dict]] = {name: [] for name in TABLES}
-    for i, s in enumerate(scenarios):
-        for name, rows in s.rows.items():
-            merged[name].extend(_prefixed(r, _prefix(i)) for r in rows)
+    for name in TABLES:
+        seen: set[tuple] = set()
+        for i, s in enumerate(scenarios):
+            for r in s.rows[name]:
+                row = _prefixed(r, _prefix(i), columns)
+                key = tuple(sorted((k, repr(v)) for k, v in row.items()))
+                if key not in seen:
+                    seen.add(key)
+                    merged[name].append(row)
     return {name: from_pylist(name, rows) for name, rows in merged.items()}
 
 
-def run_combined_and_check(scenarios: list[Scenario], wh) -> list[str]:
-    """Run every scenario on a warehouse holding :func:`combined_tables`; the failures, one line each."""
+def run_combined_and_check(scenarios: list[Scenario], wh, columns: tuple[str, ...] = ID_COLUMNS) -> list[str]:
+    """Run every scenario on a warehouse holding :func:`combined_tables` (same ``columns``); the failures."""
     groups: dict[tuple, list[int]] = {}
     for i, s in enumerate(scenarios):
-        args = tuple(sorted((k, _prefix(i) + v if k in ID_COLUMNS and isinstance(v, str) else v)
+        args = tuple(sorted((k, _prefix(i) + v if k in columns and isinstance(v, str) else v)
                             for k, v in s.args.items()))
         groups.setdefault((s.measure, args, s.policy.version), []).append(i)
     failures = []
@@ -274,8 +304,8 @@ def run_combined_and_check(scenarios: list[Scenario], wh) -> list[str]:
         rows = measure_function(measure)(wh, **dict(args), policy=s0.policy).to_pyarrow().to_pylist()
         for i in members:
             p, s = _prefix(i), scenarios[i]
-            mine = [{k: (v.removeprefix(p) if k in ID_COLUMNS and isinstance(v, str) else v) for k, v in r.items()}
-                    for r in rows if any(isinstance(r.get(c), str) and r[c].startswith(p) for c in ID_COLUMNS)]
+            mine = [{k: (v.removeprefix(p) if k in columns and isinstance(v, str) else v) for k, v in r.items()}
+                    for r in rows if any(isinstance(r.get(c), str) and r[c].startswith(p) for c in columns)]
             try:
                 check(s, mine)
             except AssertionError as exc:
