@@ -170,7 +170,8 @@ def monitor_reference(tables: dict[str, pd.DataFrame], as_of: date, batch_id: st
     pl = pl.merge(per_line, on="order_line_id", how="left")
     pl[["by_due", "to_date"]] = pl[["by_due", "to_date"]].fillna(0.0)
     pl["paid_by_due"] = np.minimum(pl["amount"], pl["by_due"])
-    outstanding = np.maximum(0.0, pl["amount"] - pl["to_date"])
+    remainder = pl["amount"] - pl["to_date"]
+    outstanding = np.where(remainder >= 0.005, remainder, 0.0)  # under half a fen counts as paid
     late = (pl["due"] < D) & (outstanding > 0)
     pl["overdue_amount"] = np.where(late, outstanding, 0.0)
     pl["overdue_lines"] = late.astype("int64")

@@ -78,7 +78,7 @@ MONITOR_COLUMNS: dict[str, tuple[str, str]] = {
     "offline_share": ("线下采购占比", "offline amount / order amount (null when no orders)"),
     "amount_due": ("应回款金额", "accepted amount of lines due on or before the as-of date"),
     "paid_by_due": ("按期回款金额", "paid on or before each line's due date (capped at the line amount)"),
-    "overdue_amount": ("逾期未回款金额", "outstanding amount of lines past due as of the as-of date"),
+    "overdue_amount": ("逾期未回款金额", "outstanding amount of lines past due as of the as-of date (a remainder under half a fen counts as paid)"),
     "overdue_lines": ("逾期明细数", "order lines past due and not fully paid"),
     "payment_rate": ("回款率", "paid_by_due / amount_due (null when nothing is due)"),
     "onboarded": ("已进院", "a selected product has been purchased since the batch start"),

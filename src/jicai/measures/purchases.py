@@ -39,6 +39,7 @@ FLAG_KEYS = [*LINE_KEYS, "in_cycle", "since_start", "in_special", "sp_day"]
 SCOPE_COLUMNS = ["product_code", "variety_id", "batch_id", "units_per_pack", "batch_start", "cycle_start",
                  "special", "special_start", "special_end"]
 DUE_MONTHS = {"end_of_month": 0, "end_of_next_month": 1}
+SETTLED_BELOW = 0.005  # yuan: half a fen
 
 
 def scope_products(varieties: ir.Table, products: ir.Table, calendar: ir.Table, batch_id: str | None) -> ir.Table:
@@ -63,7 +64,7 @@ def accepted_lines(orders: ir.Table, deliveries: ir.Table, payments: ir.Table, s
     """Accepted order lines of products in scope through D, with ``on_time`` and ``outstanding`` (yuan).
 
     on_time = min(line amount, payments with paid_at before due_next); outstanding = max(0, line amount −
-    payments through D). Payments are summed per line first (a line's overpayment never covers another).
+    payments through D), 0 under half a fen. Payments are summed per line first (a line's overpayment never covers another).
     """
     d = deliveries.filter(
         deliveries.accepted_at.notnull()
@@ -82,7 +83,10 @@ def accepted_lines(orders: ir.Table, deliveries: ir.Table, payments: ir.Table, s
     j = o.join(d, "order_line_id").join(s, "product_code")
     j = j.left_join(paid, "order_line_id").drop("order_line_id_right")
     amount = j.accepted_quantity * j.pack_price
-    outstanding = ibis.greatest(0.0, amount - j.paid_to_date.fill_null(0.0))
+    # Payments are made in fen while line amounts (packs × a 4-decimal price) may carry sub-fen digits, and
+    # float sums leave ~1e-13: a remainder under half a fen is settled, not overdue.
+    remainder = amount - j.paid_to_date.fill_null(0.0)
+    outstanding = ibis.ifelse(remainder >= SETTLED_BELOW, remainder, 0.0)
     return j.select(
         *SCOPE_COLUMNS[1:], "institution_code", "product_code",
         at=j.accepted_at,
