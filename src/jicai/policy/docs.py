@@ -35,12 +35,15 @@ def render_columns(columns: dict[str, tuple[str, str]]) -> str:
 
 def sections() -> dict[str, str]:
     from jicai.measures.monitor import MONITOR_COLUMNS, ROLLUP_COLUMNS
+    from jicai.measures.onboarding_report import ONBOARDING_COLUMNS, ONBOARDING_SUMMARY_COLUMNS
     from jicai.reports.lists import REPORT_COLUMNS
 
     return {
         "parameters": render_parameters(),
         "monitor-columns": render_columns(MONITOR_COLUMNS),
         "rollup-columns": render_columns(ROLLUP_COLUMNS),
+        "onboarding-columns": render_columns(ONBOARDING_COLUMNS),
+        "onboarding-summary-columns": render_columns(ONBOARDING_SUMMARY_COLUMNS),
         "report-columns": render_columns(REPORT_COLUMNS),
     }
 
