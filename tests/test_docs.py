@@ -50,6 +50,11 @@ def test_every_policy_parameter_and_output_column_is_documented():
     for name in [*MONITOR_COLUMNS, *ROLLUP_COLUMNS, *VOLUME_AUDIT_COLUMNS, *FLAGS, *ONBOARDING_COLUMNS,
                  *ONBOARDING_SUMMARY_COLUMNS]:
         assert f"`{name}`" in text, f"output column or flag {name} is not documented in docs/rules.md"
+    from jicai.assess.assessment import ASSESS_COLUMNS, ASSESS_TOTALS_COLUMNS, FAIL_ITEMS
+    from jicai.assess.retention import RETENTION_TRACE_COLUMNS
+
+    for name in [*ASSESS_COLUMNS, *ASSESS_TOTALS_COLUMNS, *FAIL_ITEMS, *RETENTION_TRACE_COLUMNS]:
+        assert f"`{name}`" in text, f"assessment column or fail item {name} is not documented in docs/rules.md"
     from jicai.reports.lists import REPORT_COLUMNS
 
     for name in REPORT_COLUMNS:
