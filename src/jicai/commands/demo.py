@@ -83,4 +83,5 @@ def register(app: typer.Typer) -> None:
         out.print(f"数据仓库 / warehouse        : {settings.warehouse_url}  （导入 {t['import']:.1f} 秒，隔离 {r['quarantined']} 行）")
         out.print(f"月度监测报表 / report        : {r['xlsx']}  （{r['rows']:,} 行，{t['monitor']:.1f} 秒）")
         out.print(f"预埋情形 / planted situations: {r['dataset'] / 'manifest.json'}")
-        out.print("下一步 / next: jicai monitor --as-of 2024-06-30 --format csv ; jicai quarantine ; jicai --help")
+        out.print("下一步 / next: jicai report monthly --as-of 2024-12-31 ; jicai assess --batch GJ-YP-JX --year 1 ; "
+                  "jicai report annual --batch GJ-YP-JX --year 1 ; jicai prepayment --batch GJ-YP-JX --year 1 ; jicai --help")
