@@ -1,0 +1,309 @@
+"""Prepayment ledger (预付台账) and the year-end recovery list (年终清算) — seed 003 四(四).
+
+"各市(区)医保经办机构应在三方协议签订后,按照不低于年度约定采购金额的30%将医保基金预付给医疗机构,……
+并按医疗机构采购进度,从其申请拨付的医疗费用中逐步冲抵预付金。" Per institution i, batch b, cycle year k:
+
+* **agreed amount** = Σ_v agreed_volume × the price of i's selected product of v: the mean ``unit_price``
+  of the primary selected products of v whose ``regions`` match i's region (the region rule of
+  :mod:`jicai.measures.classes`). A variety without such a product adds nothing and is counted in
+  ``unpriced_varieties`` so the gap shows.
+* **prepayment** = ``prepay_ratio`` × agreed amount, made on ``prepaid_at`` = the earliest
+  ``signed_date`` of i's agreements in (b, k), the cycle start when none is given. Rows of the optional
+  table ``prepayments`` for (b, k, i) *replace* the computed amount (several rows add up, each counting
+  from its ``paid_at``; ``source`` = ``imported``). In a month ending before the payment the
+  prepayment is 0: nothing has been paid that could be offset.
+* **ledger**: one row per institution × calendar month of the cycle year, up to the as-of date. The
+  month ends on its last day, the last month on the cycle end, the as-of month on the as-of date.
+  cumulative selected amount = amount of i's *selected* purchases of the batch's agreed varieties from
+  the cycle start to the month end — the monitoring's classes: the primary products of i's region,
+  and backups inside a verified supply-problem period (``backup_substitution``); progress = min(1,
+  cumulative selected amount / agreed amount) (null when the agreed amount is 0, offsetting nothing);
+  cumulative_offset = prepayment × progress; offset_this_month = its increase over the previous month;
+  balance = prepayment − cumulative_offset.
+* **recovery**: the institutions with a balance > 0 in the last ledger month — at the cycle end the
+  amount to recover (``final``), before it a projection.
+
+Rows: the institutions with an agreement in (b, k) and those with an imported prepayment for it.
+Purchases are summed in one pass over the order lines, per (institution, product, month), by
+:func:`jicai.measures.purchases.summarize` and :func:`jicai.measures.progress.class_volumes` with a
+month key — the same code as the monitoring, not twelve runs of it. The volume basis and the other
+parameters are those of the policy in force on the ledger's last day (the cycle end, or the as-of date).
+
+>>> from jicai.store import connect
+>>> from jicai.contract.arrow import from_pylist, empty
+>>> from datetime import date
+>>> wh = connect("duckdb://")
+>>> for name in INPUT_TABLES: _ = wh.write_table(name, empty(name))
+>>> _ = wh.write_table("batches", from_pylist("batches", [{"batch_id": "B1", "name": "一", "category": "drug",
+...     "start_date": date(2024, 1, 1), "cycle_years": 2}]))
+>>> prepayment_ledger(wh, "B1", 1).to_pyarrow().num_rows
+0
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import ibis
+import ibis.expr.types as ir
+
+from jicai.assess.period import AssessmentError, assessment_period
+from jicai.contract.arrow import empty
+from jicai.measures.classes import product_classes, region_match, supply_problem_periods
+from jicai.measures.cycles import first_of_month
+from jicai.measures.progress import class_volumes, ratio
+from jicai.measures.purchases import accepted_lines, ordered_lines, scope_products, summarize
+from jicai.policy import Policy, load_policy
+from jicai.store import Warehouse
+
+INPUT_TABLES = ("batches", "varieties", "products", "selected_products", "agreements", "institutions",
+                "orders", "deliveries", "payments", "supply_problems")
+OPTIONAL_TABLES = ("prepayments",)
+
+SOURCES = {"computed": ("按约定金额计算", "prepay_ratio × agreed amount"),
+           "imported": ("实际拨付(导入)", "imported actual prepayments")}
+
+# name → (中文表头, English description); the order is the column order of the ledger.
+PREPAYMENT_COLUMNS: dict[str, tuple[str, str]] = {
+    "batch_id": ("批次编号", "procurement batch"),
+    "cycle_year": ("采购年度", "cycle year k"),
+    "institution_code": ("医疗机构编码", "institution code"),
+    "institution_name": ("医疗机构名称", "institution name"),
+    "region_code": ("所属区划", "region code of the institution"),
+    "month": ("月份", "calendar month of the cycle year (YYYY-MM)"),
+    "month_end": ("截至日期", "last day of the month; the cycle end in the last month, the as-of date in the as-of month"),
+    "cycle_end": ("年度结束日", "last day of cycle year k"),
+    "agreed_amount": ("年度约定采购金额", "Σ over varieties of agreed volume × the institution's selected price (mean of the primary products of its region)"),
+    "unpriced_varieties": ("无中选价品种数", "agreed varieties without a primary selected product for the institution's region (they add nothing to the agreed amount)"),
+    "prepaid_at": ("预付日期", "date of the prepayment: earliest signed_date of the agreements (cycle start when blank), or the earliest imported paid_at"),
+    "source": ("预付来源", "computed (prepay_ratio × agreed amount) or imported (table prepayments)"),
+    "prepayment": ("预付金额", "prepayment made by the month end (0 before prepaid_at; imported: Σ amounts paid by then)"),
+    "cumulative_selected_amount": ("累计中选采购金额", "selected purchase amount from the cycle start to the month end (primary of the region; backup inside verified supply-problem periods)"),
+    "progress": ("采购进度", "min(1, cumulative selected amount / agreed amount); null when the agreed amount is 0"),
+    "offset_this_month": ("本月冲抵金额", "increase of the cumulative offset over the previous month"),
+    "cumulative_offset": ("累计冲抵金额", "prepayment × progress (0 when progress is null)"),
+    "balance": ("预付余额", "prepayment − cumulative offset"),
+}
+
+RECOVERY_COLUMNS: dict[str, tuple[str, str]] = {
+    "batch_id": ("批次编号", "procurement batch"),
+    "cycle_year": ("采购年度", "cycle year k"),
+    "institution_code": ("医疗机构编码", "institution code"),
+    "institution_name": ("医疗机构名称", "institution name"),
+    "region_code": ("所属区划", "region code of the institution"),
+    "settled_on": ("清算日期", "month end of the last ledger month: the cycle end, or the as-of date before it"),
+    "final": ("年度已结束", "true when settled_on is the cycle end (false: a projection before the year ends)"),
+    "agreed_amount": ("年度约定采购金额", "agreed amount of the cycle year"),
+    "source": ("预付来源", "computed or imported"),
+    "prepayment": ("预付金额", "prepayment made by settled_on"),
+    "cumulative_selected_amount": ("累计中选采购金额", "selected purchase amount of the cycle year to settled_on"),
+    "progress": ("采购进度", "min(1, cumulative selected amount / agreed amount)"),
+    "cumulative_offset": ("累计冲抵金额", "prepayment × progress"),
+    "recover_amount": ("应收回金额", "balance left on settled_on (> 0): prepayment − cumulative offset"),
+}
+
+MONTH_COLUMNS: dict[str, tuple[str, str]] = {
+    "month": ("月份", "calendar month of the cycle year (YYYY-MM)"),
+    "month_end": ("截至日期", "month end of the ledger rows"),
+    "institutions": ("机构数", "institutions in the ledger"),
+    "agreed_amount": ("年度约定采购金额", "Σ agreed amount"),
+    "prepayment": ("预付金额", "Σ prepayment made by the month end"),
+    "cumulative_selected_amount": ("累计中选采购金额", "Σ cumulative selected amount"),
+    "offset_this_month": ("本月冲抵金额", "Σ offset this month"),
+    "cumulative_offset": ("累计冲抵金额", "Σ cumulative offset"),
+    "balance": ("预付余额", "Σ balance"),
+}
+
+_INST = "institution_code"
+
+
+def ledger_months(cycle_start: date, last_day: date) -> list[dict]:
+    """The calendar months from ``cycle_start`` to ``last_day``: month (YYYY-MM), month_first, month_end.
+
+    >>> [m["month"] for m in ledger_months(date(2024, 3, 29), date(2024, 5, 10))]
+    ['2024-03', '2024-04', '2024-05']
+    >>> ledger_months(date(2024, 3, 29), date(2024, 5, 10))[-1]["month_end"]
+    datetime.date(2024, 5, 10)
+    """
+    out, first = [], cycle_start.replace(day=1)
+    while first <= last_day:
+        nxt = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+        out.append({"month": f"{first.year:04d}-{first.month:02d}", "month_first": first,
+                    "month_end": min(nxt - timedelta(days=1), last_day)})
+        first = nxt
+    return out
+
+
+def _agreed_amounts(agreements: ir.Table, selected_products: ir.Table, institutions: ir.Table,
+                    batch_id: str) -> ir.Table:
+    """agreed_amount, unpriced_varieties and signed (earliest signed_date) per institution."""
+    keys = [_INST, "variety_id"]
+    vol = agreements.group_by(keys).agg(agreed_volume=agreements.agreed_volume.sum().cast("float64"))
+    sp = selected_products.filter((selected_products.batch_id == batch_id) & (selected_products.role == "primary"))
+    sp = sp.select("variety_id", sp_regions=sp.regions, unit_price=sp.unit_price)
+    inst = institutions.select(_INST, inst_region=institutions.region_code)
+    j = vol.select(*keys).join(sp, "variety_id").join(inst, _INST)
+    j = j.filter(region_match(j.sp_regions, j.inst_region))
+    price = j.group_by(keys).agg(price=j.unit_price.mean().cast("float64"))
+    a = vol.left_join(price, keys).drop(*(f"{k}_right" for k in keys))
+    amounts = a.group_by(_INST).agg(
+        agreed_amount=(a.agreed_volume * a.price).fill_null(0.0).sum(),
+        unpriced_varieties=ibis.ifelse(a.price.isnull(), 1, 0).sum().cast("int64"),
+    )
+    signed = agreements.group_by(_INST).agg(signed=agreements.signed_date.min())
+    return amounts.join(signed, _INST)
+
+
+def _monthly_selected(t: dict[str, ir.Table], agreements: ir.Table, batch_id: str,
+                      cycle_start: date, last_day: date, pv) -> ir.Table:
+    """Selected purchase amount per (institution, month) in one pass over the order lines."""
+    b = t["batches"].filter(t["batches"].batch_id == batch_id)
+    cal = b.select("batch_id", batch_start=b.start_date, cycle_start=ibis.literal(cycle_start))
+    scope = scope_products(t["varieties"], t["products"], cal, batch_id)
+    if pv("volume_basis") == "accepted":
+        # the ledger sums amounts, not payments: no payment rows need joining to the lines
+        lines = accepted_lines(t["orders"], t["deliveries"], t["payments"].limit(0), scope, last_day,
+                               pv("payment_due"))
+    else:
+        lines = ordered_lines(t["orders"], scope, last_day)
+    lines = lines.select("variety_id", "batch_id", "batch_start", "cycle_start", "special", "special_start",
+                         "special_end", _INST, "product_code", "at", "volume", "amount",
+                         # pre-cycle lines count for nothing here: no month, fewer groups
+                         month_first=ibis.ifelse(lines.at >= ibis.literal(cycle_start).cast("timestamp"),
+                                                 first_of_month(lines.at.year(), lines.at.month() - 1),
+                                                 ibis.null("date")))
+    periods = supply_problem_periods(t["supply_problems"], t["products"], t["selected_products"],
+                                     t["institutions"], last_day)
+    sp_pairs = periods.select(_INST, "variety_id").distinct()
+    summary = summarize(lines, sp_pairs, last_day, pv("payment_due"), extra_keys=["month_first"])
+    classes = product_classes(agreements.select(_INST, "variety_id", "batch_id"), t["institutions"],
+                              t["selected_products"])
+    vols = class_volumes(summary, classes, periods, backup_substitution=pv("backup_substitution"),
+                         supply_problem_exclusion=pv("supply_problem_exclusion"),
+                         special_treatment=pv("special_treatment"), extra_keys=["month_first"])
+    # only the varieties the institution agreed to buy: their selected purchases offset its prepayment
+    agreed = agreements.select(_INST, "variety_id").distinct()
+    vols = vols.join(agreed, [_INST, "variety_id"])
+    return vols.group_by([_INST, "month_first"]).agg(month_selected_amount=vols.selected_amount.sum())
+
+
+def prepayment_ledger(wh: Warehouse, batch_id: str, year: int, policy: Policy | None = None,
+                      as_of: date | None = None) -> ir.Table:
+    """The prepayment ledger of cycle year ``year`` of ``batch_id``; see PREPAYMENT_COLUMNS.
+
+    ``as_of`` (inclusive) cuts the ledger before the cycle end (a date after it gives the whole year);
+    raises :class:`jicai.assess.period.AssessmentError` (Chinese and English) for an unknown batch or
+    cycle year, or an as-of date before the cycle start.
+    """
+    policy = policy or load_policy()
+    period = assessment_period(wh, batch_id, year)
+    if as_of is not None and as_of < period.cycle_start:
+        raise AssessmentError(
+            f"截至日期 {as_of} 早于批次 {batch_id} 第 {period.cycle_year} 采购年度开始日 {period.cycle_start}",
+            f"as-of date {as_of} is before the start of cycle year {period.cycle_year} of batch {batch_id} "
+            f"({period.cycle_start})")
+    last_day = period.cycle_end if as_of is None else min(as_of, period.cycle_end)
+    k = period.cycle_year
+
+    def pv(name: str):  # the parameters in force on the ledger's last day
+        return policy.value(name, on=last_day)
+
+    t = {name: wh.table(name) for name in INPUT_TABLES}
+    ag = t["agreements"]
+    ag = ag.filter((ag.batch_id == batch_id) & (ag.cycle_year == k))
+    # the optional table: an empty one of the contract's shape when it was never imported
+    pre = wh.table("prepayments") if wh.has_table("prepayments") else ibis.memtable(empty("prepayments"))
+    pre = pre.filter((pre.batch_id == batch_id) & (pre.cycle_year == k))
+    pre = pre.select(_INST, paid=pre.amount.cast("float64"),
+                     paid_at=pre.paid_at.cast("date").fill_null(ibis.literal(period.cycle_start)))
+
+    amounts = _agreed_amounts(ag, t["selected_products"], t["institutions"], batch_id)
+    imported_first = pre.group_by(_INST).agg(imported_at=pre.paid_at.min())
+    # cast: the warehouse's key columns may be declared NOT NULL, the empty stand-in's are not
+    insts = ag.select(institution_code=ag.institution_code.cast("string")).union(
+        pre.select(institution_code=pre.institution_code.cast("string")))
+    insts = insts.distinct()
+    people = insts.left_join(amounts, _INST).drop(f"{_INST}_right")
+    people = people.left_join(imported_first, _INST).drop(f"{_INST}_right")
+    cycle_start = ibis.literal(period.cycle_start)
+    ratio_ = float(pv("prepay_ratio"))
+    people = people.mutate(
+        agreed_amount=people.agreed_amount.fill_null(0.0),
+        unpriced_varieties=people.unpriced_varieties.fill_null(0).cast("int64"),
+        imported=people.imported_at.notnull(),
+        prepaid_at=ibis.ifelse(people.imported_at.notnull(), people.imported_at,
+                               people.signed.fill_null(cycle_start)),
+    )
+
+    months = ibis.memtable(ledger_months(period.cycle_start, last_day),
+                           schema={"month": "string", "month_first": "date", "month_end": "date"})
+    rows = people.cross_join(months)
+
+    # imported prepayments paid by each month end (a small join: a few rows per institution)
+    # (built from the months alone, not from ``rows``: engines without common-subexpression reuse
+    # would compute the institutions' agreed amounts a second time)
+    paid = pre.join(months, pre.paid_at <= months.month_end)
+    paid = paid.group_by([_INST, "month_first"]).agg(imported_paid=paid.paid.sum())
+    rows = rows.left_join(paid, [_INST, "month_first"]).drop(f"{_INST}_right", "month_first_right")
+
+    monthly = _monthly_selected(t, ag, batch_id, period.cycle_start, last_day, pv)
+    rows = rows.left_join(monthly, [_INST, "month_first"]).drop(f"{_INST}_right", "month_first_right")
+
+    computed = ibis.ifelse(rows.prepaid_at <= rows.month_end, ratio_ * rows.agreed_amount, 0.0)
+    prepayment = ibis.ifelse(rows.imported, rows.imported_paid.fill_null(0.0), computed)
+    by_inst = ibis.window(group_by=_INST, order_by="month_first", preceding=None, following=0)
+    rows = rows.mutate(prepayment=prepayment.cast("float64"),
+                       cumulative_selected_amount=rows.month_selected_amount.fill_null(0.0).sum().over(by_inst))
+    # LEAST skips nulls on every engine: keep a null ratio (agreed amount 0) null explicitly
+    share = ratio(rows.cumulative_selected_amount, rows.agreed_amount)
+    progress = ibis.ifelse(share.isnull(), ibis.null("float64"), ibis.least(1.0, share))
+    rows = rows.mutate(progress=progress)
+    rows = rows.mutate(cumulative_offset=rows.prepayment * rows.progress.fill_null(0.0))
+    previous = rows.cumulative_offset.lag().over(group_by=_INST, order_by="month_first")
+    rows = rows.mutate(
+        offset_this_month=rows.cumulative_offset - previous.fill_null(0.0),
+        balance=rows.prepayment - rows.cumulative_offset,
+        source=ibis.ifelse(rows.imported, "imported", "computed"),
+    )
+    inst = t["institutions"].select(_INST, institution_name=t["institutions"].name,
+                                    region_code=t["institutions"].region_code)
+    rows = rows.left_join(inst, _INST).drop(f"{_INST}_right")
+    rows = rows.mutate(batch_id=ibis.literal(batch_id, "string"), cycle_year=ibis.literal(k, "int64"),
+                       cycle_end=ibis.literal(period.cycle_end))
+    return rows.select(*PREPAYMENT_COLUMNS)
+
+
+def recovery_list(ledger: ir.Table) -> ir.Table:
+    """Institutions whose balance in the last ledger month is > 0; see RECOVERY_COLUMNS.
+
+    The last month of a whole-year ledger ends on the cycle end (``final``): the balance is recovered
+    (冲抵后结余收回). A ledger cut by an as-of date gives the projection on that date.
+    """
+    last = ledger.group_by(["batch_id", "cycle_year"]).agg(settled_on=ledger.month_end.max())
+    r = ledger.join(last, [ledger.batch_id == last.batch_id, ledger.cycle_year == last.cycle_year,
+                           ledger.month_end == last.settled_on])
+    r = r.filter(r.balance > 0)
+    return r.select(
+        "batch_id", "cycle_year", _INST, "institution_name", "region_code", "settled_on",
+        final=r.settled_on == r.cycle_end,
+        agreed_amount=r.agreed_amount, source=r.source, prepayment=r.prepayment,
+        cumulative_selected_amount=r.cumulative_selected_amount, progress=r.progress,
+        cumulative_offset=r.cumulative_offset, recover_amount=r.balance,
+    )
+
+
+def year_end_recovery(wh: Warehouse, batch_id: str, year: int, policy: Policy | None = None,
+                      as_of: date | None = None) -> ir.Table:
+    """:func:`recovery_list` of :func:`prepayment_ledger` (one call for the CLI and the scenario files)."""
+    return recovery_list(prepayment_ledger(wh, batch_id, year, policy, as_of))
+
+
+def ledger_by_month(ledger: ir.Table) -> ir.Table:
+    """The fund's view: per month, the ledger's sums over institutions; see MONTH_COLUMNS."""
+    g = ledger.group_by("month").agg(
+        month_end=ledger.month_end.max(),
+        institutions=ledger.institution_code.nunique().cast("int64"),
+        **{c: ledger[c].sum() for c in ("agreed_amount", "prepayment", "cumulative_selected_amount",
+                                        "offset_this_month", "cumulative_offset", "balance")},
+    )
+    return g.select(*MONTH_COLUMNS)
