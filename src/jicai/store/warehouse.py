@@ -145,9 +145,30 @@ class SparkWarehouse(Warehouse):
         spark.sparkContext.setLogLevel("ERROR")
         return cls(ibis.pyspark.connect(spark), url)
 
+    def write_table(self, name: str, data: pa.Table | ibis.Table, *, overwrite: bool = True) -> ibis.Table:
+        """Arrow tables go to Spark straight from Arrow: ibis goes through pandas, which turns a null
+        string into the text "NaN" (a blank ``regions`` would then match no region)."""
+        if not isinstance(data, pa.Table):
+            return super().write_table(name, data, overwrite=overwrite)
+        session = self.con._session
+        if session.catalog.tableExists(name) and not overwrite:
+            raise ValueError(f"table {name} exists")
+        df = session.createDataFrame(data) if data.num_rows else session.createDataFrame([], _spark_schema(data.schema))
+        df.write.mode("overwrite").saveAsTable(name)
+        return self.con.table(name)
+
     def close(self) -> None:
         # The Spark session is process-wide and slow to start; tests and the CLI share it.
         pass
+
+
+def _spark_schema(schema: pa.Schema):
+    """The Spark schema of an Arrow schema (for empty tables, which Spark cannot infer)."""
+    from pyspark.sql import types as T
+
+    simple = {pa.string(): T.StringType(), pa.int64(): T.LongType(), pa.float64(): T.DoubleType(),
+              pa.bool_(): T.BooleanType(), pa.date32(): T.DateType(), pa.timestamp("us"): T.TimestampType()}
+    return T.StructType([T.StructField(f.name, simple[f.type], True) for f in schema])
 
 
 ENGINES: dict[str, type[Warehouse]] = {
