@@ -14,6 +14,9 @@ from jicai.store import connect
 @pytest.mark.postgres
 def test_import_into_postgres(pg_database, tmp_path):
     wh = connect(pg_database)
+    # The database is shared by the tests of this worker: start from no tables, as a bureau's first import does.
+    for name in wh.list_tables():
+        wh.con.raw_sql(f'DROP TABLE IF EXISTS "{name}" CASCADE')
     try:
         ref = import_paths(wh, [write_reference(tmp_path / "ref")[0].parent])
         assert [(r.status, r.rows_quarantined) for r in ref] == [("loaded", 0)] * 4
