@@ -14,6 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 import typer
 
+from jicai.commands._checks import require_tables
 from jicai.console import console, fail, out
 
 RESULTS_TABLE = "assessment_results"
@@ -94,10 +95,7 @@ def register(app: typer.Typer) -> None:
             fail(f"政策文件无效:{exc}", f"invalid policy: {exc}")
         settings = ctx.obj
         wh = settings.warehouse()
-        missing = [t for t in INPUT_TABLES if not wh.has_table(t)]
-        if missing:
-            fail(f"数据仓库缺少表:{', '.join(missing)}(请先 jicai import)",
-                 f"warehouse lacks tables: {', '.join(missing)} (run jicai import first)")
+        require_tables(wh, INPUT_TABLES)
         computed_at = datetime.now().replace(microsecond=0)
         try:
             with console.status("正在计算年度考核 / assessing…"):

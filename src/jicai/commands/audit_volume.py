@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from jicai.commands._checks import require_tables
 from jicai.console import console, fail, out
 
 FORMATS = ("csv", "json", "xlsx")
@@ -31,10 +32,7 @@ def register(app: typer.Typer) -> None:
         if year < 1:
             fail(f"采购年度应 ≥ 1:{year}", f"cycle year must be ≥ 1: {year}")
         wh = ctx.obj.warehouse()
-        missing = [t for t in INPUT_TABLES if not wh.has_table(t)]
-        if missing:
-            fail(f"数据仓库缺少表:{', '.join(missing)}(请先 jicai import)",
-                 f"warehouse lacks tables: {', '.join(missing)} (run jicai import first)")
+        require_tables(wh, INPUT_TABLES)
         policy = policy_for(ctx.obj, wh, batch, policy_path)
         with console.status("正在审核报量 / auditing volume reports…"):
             df = volume_audit(wh, batch, year, policy).to_pandas()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from jicai.commands._checks import require_tables
 from jicai.console import console, fail, out
 
 FORMATS = ("csv", "json", "xlsx")
@@ -33,10 +34,7 @@ def register(app: typer.Typer) -> None:
         except ValueError:
             fail(f"日期无效:{as_of}(应为 YYYY-MM-DD)", f"invalid date: {as_of} (expected YYYY-MM-DD)")
         wh = ctx.obj.warehouse()
-        missing = [t for t in INPUT_TABLES if not wh.has_table(t)]
-        if missing:
-            fail(f"数据仓库缺少表:{', '.join(missing)}(请先 jicai import)",
-                 f"warehouse lacks tables: {', '.join(missing)} (run jicai import first)")
+        require_tables(wh, INPUT_TABLES)
         policy = policy_for(ctx.obj, wh, None, policy_path)
         with console.status("正在核查挂网价格 / checking listings…"):
             df = listing_governance(wh, day, policy).to_pandas()

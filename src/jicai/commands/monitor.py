@@ -9,6 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import typer
 
+from jicai.commands._checks import require_tables
 from jicai.console import console, fail, out
 
 RESULTS_TABLE = "monitor_results"
@@ -74,10 +75,7 @@ def register(app: typer.Typer) -> None:
             fail(f"不支持的格式 {fmt}(可选 xlsx/csv/json)", f"unsupported format {fmt} (xlsx/csv/json)")
         settings = ctx.obj
         wh = settings.warehouse()
-        missing = [t for t in INPUT_TABLES if not wh.has_table(t)]
-        if missing:
-            fail(f"数据仓库缺少表:{', '.join(missing)}(请先 jicai import)",
-                 f"warehouse lacks tables: {', '.join(missing)} (run jicai import first)")
+        require_tables(wh, INPUT_TABLES)
         policy = policy_for(settings, wh, batch, policy_path)
         computed_at = datetime.now().replace(microsecond=0)
         with console.status("正在计算月度监测 / computing…"):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import typer
 
+from jicai.commands._checks import require_tables
 from jicai.console import console, fail, out
 
 FORMATS = ("xlsx", "csv", "json")
@@ -117,10 +118,7 @@ def register(app: typer.Typer) -> None:
                 fail(f"日期格式应为 YYYY-MM-DD:{as_of}", f"date must be YYYY-MM-DD: {as_of}")
         wh = ctx.obj.warehouse()
         try:
-            missing = [t for t in INPUT_TABLES if not wh.has_table(t)]
-            if missing:
-                fail(f"数据仓库缺少表:{', '.join(missing)}(请先 jicai import)",
-                     f"warehouse lacks tables: {', '.join(missing)} (run jicai import first)")
+            require_tables(wh, INPUT_TABLES)
             policy = policy_for(ctx.obj, wh, batch, policy_path)
             computed_at = datetime.now().replace(microsecond=0)
             with console.status("正在计算预付台账 / computing the prepayment ledger…"):
