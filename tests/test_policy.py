@@ -109,3 +109,13 @@ def test_missing_parameter_and_overlapping_dates_fail(tmp_path):
         load_policy(f)
     with pytest.raises(FileNotFoundError, match="policy file not found"):
         load_policy(tmp_path / "none.toml")
+
+
+def test_capitation_tiers_must_ascend_and_stay_in_range():
+    from jicai.policy import load_policy
+
+    p = load_policy()
+    assert p.value("capitation_return_tiers") == [[0.05, 0.70], [0.10, 0.60], [0.20, 0.50]]
+    for bad in ([[0.10, 0.6], [0.05, 0.7]], [[0.05, 0.7], [0.05, 0.6]], [[-0.01, 0.7]], [[0.05, 1.5]], [], [["x", 1]]):
+        with pytest.raises(ValueError, match="capitation_return_tiers"):
+            p.with_values(capitation_return_tiers=bad)

@@ -6,6 +6,8 @@ when they are stale or when a parameter or output column is missing.
 
 from __future__ import annotations
 
+import importlib
+import re
 import sys
 from pathlib import Path
 
@@ -57,15 +59,33 @@ def sections() -> dict[str, str]:
     }
 
 
+# Column tables named by their marker: ``<!-- columns:jicai.measures.supply:SUPPLY_COLUMNS:start -->`` renders
+# that dict of ``name -> (中文, meaning)``, so a new measure documents its columns without editing this module.
+_COLUMNS_MARKER = re.compile(r"<!-- (columns:[\w.]+:\w+):start")
+
+# The documents holding rules: each rule's prose and its generated tables. Tests read them all.
+RULE_DOCS = ("rules.md", "supply.md", "fund.md")
+
+
+def _columns_from_marker(name: str) -> dict[str, tuple[str, str]]:
+    _, module, attr = name.split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
 def render_into(text: str) -> str:
-    for name, body in sections().items():
-        text = splice_between(text, name, body)
+    named = sections()
+    for name, body in named.items():
+        if f"<!-- {name}:start" in text:
+            text = splice_between(text, name, body)
+    for name in _COLUMNS_MARKER.findall(text):
+        text = splice_between(text, name, render_columns(_columns_from_marker(name)))
     return text
 
 
-def main(path: str = "docs/rules.md") -> None:
-    p = Path(path)
-    p.write_text(render_into(p.read_text(encoding="utf-8")), encoding="utf-8")
+def main(*paths: str) -> None:
+    docs = Path(__file__).resolve().parents[3] / "docs"
+    for p in [Path(x) for x in paths] or [docs / n for n in RULE_DOCS if (docs / n).exists()]:
+        p.write_text(render_into(p.read_text(encoding="utf-8")), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ class ParameterSpec(BaseModel):
         if t is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if t is list:
-            return check_tiers(name, value)
+            return globals()[LIST_CHECKERS[name]](name, value)
         if not isinstance(value, t) or (t is not bool and isinstance(value, bool)):
             raise ValueError(f"policy parameter {name!r}: expected {t.__name__}, got {value!r}")
         if self.choices and value not in self.choices:
@@ -88,7 +88,22 @@ SPECS: dict[str, ParameterSpec] = {
     "overspend_share": ParameterSpec(type=float, minimum=0.0, maximum=1.0),
     # prepayment (预付)
     "prepay_ratio": ParameterSpec(type=float, minimum=0.0, maximum=1.0),
+    # supply guarantee (供应保障)
+    "deliver_within_hours": ParameterSpec(type=float, minimum=0.0),
+    "response_hours_max": ParameterSpec(type=float, minimum=0.0),
+    "delivery_rate_min": ParameterSpec(type=float, minimum=0.0, maximum=1.0),
+    "complaint_institutions_min": ParameterSpec(type=int, minimum=1),
+    "surge_factor": ParameterSpec(type=float, minimum=1.0),
+    "surge_baseline_months": ParameterSpec(type=int, minimum=1),
+    # fund supervision (基金监管): capitation 中值最优法, pharmacies, budget progress
+    "capitation_return_tiers": ParameterSpec(type=list),
+    "capitation_return_rate_beyond": ParameterSpec(type=float, minimum=0.0, maximum=1.0),
+    "pharmacy_large_amount": ParameterSpec(type=float, minimum=0.0),
+    "budget_ahead_margin": ParameterSpec(type=float, minimum=0.0, maximum=1.0),
 }
+
+# list parameters and the checker of their shape
+LIST_CHECKERS: dict[str, str] = {"retention_tiers": "check_tiers", "capitation_return_tiers": "check_deviation_tiers"}
 
 
 def check_tiers(name: str, value: list) -> list:
@@ -105,6 +120,27 @@ def check_tiers(name: str, value: list) -> list:
     scores = [s for s, _ in tiers]
     if scores != sorted(scores, reverse=True) or len(set(scores)) != len(scores):
         raise ValueError(f"policy parameter {name!r}: tier scores must be strictly descending")
+    return tiers
+
+
+def check_deviation_tiers(name: str, value: list) -> list:
+    """``[[max_deviation, rate], …]`` with strictly ascending deviations ≥ 0 and rates in 0–1.
+
+    A deviation up to and including ``max_deviation`` gets ``rate`` (the first tier that holds);
+    beyond the last tier ``capitation_return_rate_beyond`` applies.
+    """
+    try:
+        tiers = [[float(d), float(r)] for d, r in value]
+    except (TypeError, ValueError):
+        raise ValueError(f"policy parameter {name!r}: expected [[max_deviation, rate], …], got {value!r}") from None
+    if not tiers:
+        raise ValueError(f"policy parameter {name!r}: at least one tier is needed")
+    for d, r in tiers:
+        if not (d >= 0.0 and 0.0 <= r <= 1.0):
+            raise ValueError(f"policy parameter {name!r}: tier {[d, r]} needs deviation ≥ 0 and rate 0–1")
+    devs = [d for d, _ in tiers]
+    if devs != sorted(devs) or len(set(devs)) != len(devs):
+        raise ValueError(f"policy parameter {name!r}: tier deviations must be strictly ascending")
     return tiers
 
 
