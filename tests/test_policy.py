@@ -116,6 +116,8 @@ def test_capitation_tiers_must_ascend_and_stay_in_range():
 
     p = load_policy()
     assert p.value("capitation_return_tiers") == [[0.05, 0.70], [0.10, 0.60], [0.20, 0.50]]
-    for bad in ([[0.10, 0.6], [0.05, 0.7]], [[0.05, 0.7], [0.05, 0.6]], [[-0.01, 0.7]], [[0.05, 1.5]], [], [["x", 1]]):
+    for bad in ([[0.10, 0.6], [0.05, 0.7]], [[0.05, 0.7], [0.05, 0.6]], [[-0.01, 0.7]], [[0.05, 1.5]], []):
         with pytest.raises(ValueError, match="capitation_return_tiers"):
             p.with_values(capitation_return_tiers=bad)
+    with pytest.raises(ValueError):  # not numbers: pydantic refuses the value's type first
+        p.with_values(capitation_return_tiers=[["x", 1]])
