@@ -1,0 +1,46 @@
+"""The FastAPI application: ``create_app(config)`` wires the workflow database, the warehouse and the routers.
+
+Every route module under :mod:`jicai.web.routes` exposes ``router``; pages render Jinja2 templates from
+``web/templates`` and static files (ECharts, htmx — installed from npm by scripts/setup.sh) come from
+``web/static``. The OpenAPI schema lists the JSON API only (``/api/…``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from jicai.web.config import WebConfig
+
+HERE = Path(__file__).parent
+ROUTES = ("auth", "workflow", "api", "pages")
+
+
+def create_app(config: WebConfig) -> FastAPI:
+    from jicai.web.data import DataService
+    from jicai.web.workflow.db import Workflow
+
+    workflow = Workflow.open(config.workflow_url)
+    data = DataService(config.warehouse_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        data.close()
+        workflow.close()
+
+    app = FastAPI(title="jicai 集采", version="0.1.0", lifespan=lifespan,
+                  description="集采执行监测与医保基金监管 / VBP execution monitoring and fund supervision. "
+                              "Authenticate with POST /api/auth/token (OAuth2 password flow); every endpoint "
+                              "returns only the rows the caller's role and scope allow.")
+    app.state.config = config
+    app.state.workflow = workflow
+    app.state.data = data
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    for name in ROUTES:
+        app.include_router(importlib.import_module(f"jicai.web.routes.{name}").router)
+    return app

@@ -1,0 +1,72 @@
+"""Settings of the web platform, resolved from the environment.
+
+Development (the default, and ``jicai demo``): the workflow database is a SQLite file in the data directory
+and the secret key is generated once and kept in ``<data>/secret_key`` (mode 0600). Production
+(``JICAI_ENV=production``) refuses to start unless the secret key, a PostgreSQL workflow database and the
+warehouse are given explicitly — a server that silently made its own key or database would lose every
+session and decision at the next restart.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from jicai.settings import Settings
+
+
+class ConfigError(Exception):
+    def __init__(self, zh: str, en: str) -> None:
+        super().__init__(f"{zh} / {en}")
+        self.zh, self.en = zh, en
+
+
+@dataclass
+class WebConfig:
+    data_dir: Path
+    warehouse_url: str
+    workflow_url: str
+    secret_key: str
+    production: bool = False
+    session_max_age: int = 8 * 3600  # seconds a page login lasts
+    token_ttl: int = 3600  # seconds an API bearer token lasts
+    login_attempts: int = 5  # failed logins per name and client address …
+    login_window: int = 300  # … within this many seconds, then refused until the window passes
+
+    @classmethod
+    def resolve(cls, settings: Settings, env: dict[str, str] | None = None) -> WebConfig:
+        env = dict(os.environ if env is None else env)
+        production = env.get("JICAI_ENV", "").lower() == "production"
+        if production:
+            missing = [k for k in ("JICAI_SECRET_KEY", "JICAI_WORKFLOW_URL", "JICAI_WAREHOUSE_URL") if not env.get(k)]
+            if missing:
+                raise ConfigError(f"生产环境缺少设置:{', '.join(missing)}",
+                                  f"production settings missing: {', '.join(missing)} (see docs/web.md)")
+            if not env["JICAI_WORKFLOW_URL"].startswith(("postgresql", "postgres")):
+                raise ConfigError("生产环境的工作流数据库须为 PostgreSQL(JICAI_WORKFLOW_URL)",
+                                  "in production JICAI_WORKFLOW_URL must be a PostgreSQL URL")
+            if len(env["JICAI_SECRET_KEY"]) < 32:
+                raise ConfigError("JICAI_SECRET_KEY 至少 32 个字符", "JICAI_SECRET_KEY needs at least 32 characters")
+        data_dir = settings.data_dir
+        return cls(
+            data_dir=data_dir,
+            warehouse_url=env.get("JICAI_WAREHOUSE_URL") or settings.warehouse_url,
+            workflow_url=env.get("JICAI_WORKFLOW_URL") or f"sqlite:///{(data_dir / 'workflow.sqlite').resolve()}",
+            secret_key=env.get("JICAI_SECRET_KEY") or _local_secret(data_dir),
+            production=production,
+        )
+
+
+def _local_secret(data_dir: Path) -> str:
+    """A random key kept beside the data, so that sessions survive a restart of the development server."""
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    return key

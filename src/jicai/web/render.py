@@ -1,0 +1,55 @@
+"""Render a page: Jinja2 templates with the language, the principal and the CSRF token in context.
+
+Chinese by default; ``?lang=en`` switches to English and is remembered in the ``lang`` cookie. Templates write
+both texts side by side with ``t("中文", "English")`` so that a page cannot lose one language.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+TEMPLATES = Path(__file__).with_name("templates")
+_env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
+                   trim_blocks=True, lstrip_blocks=True)
+
+
+def lang_of(request: Request) -> str:
+    q = request.query_params.get("lang")
+    if q in ("zh", "en"):
+        return q
+    return "en" if request.cookies.get("lang") == "en" else "zh"
+
+
+def _fmt_money(v: Any) -> str:
+    return "—" if v is None else f"{v:,.2f}"
+
+
+def _fmt_pct(v: Any, digits: int = 1) -> str:
+    return "—" if v is None else f"{v * 100:.{digits}f}%"
+
+
+_env.filters["money"] = _fmt_money
+_env.filters["pct"] = _fmt_pct
+
+
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    from jicai.web.auth import csrf_token
+
+    lang = lang_of(request)
+    ctx = {
+        "request": request,
+        "lang": lang,
+        "t": (lambda zh, en: en if lang == "en" else zh),
+        "principal": getattr(request.state, "principal", None),
+        "csrf_token": csrf_token(request),
+        **context,
+    }
+    resp = HTMLResponse(_env.get_template(template).render(ctx), status_code=status_code)
+    if request.query_params.get("lang") in ("zh", "en"):
+        resp.set_cookie("lang", lang, max_age=365 * 86400, samesite="lax", httponly=True)
+    return resp
