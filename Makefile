@@ -19,7 +19,7 @@ test-fast: setup
 
 setup: .venv/.installed
 
-.venv/.installed: pyproject.toml constraints.txt scripts/setup.sh
+.venv/.installed: pyproject.toml constraints.txt scripts/setup.sh scripts/web_assets.sh web-assets/package-lock.json
 	bash scripts/setup.sh
 	touch $@
 

@@ -4,6 +4,8 @@
 #   PostgreSQL: use the server on 127.0.0.1:5432 when it answers; else start a throwaway cluster from
 #               Debian's `postgresql` package (installed if missing) on port 55432 under .services/.
 #   Java:       PySpark needs a JRE 17; installed from Debian's packages if `java` is missing.
+#   Chromium:   the browser tests drive Debian's chromium through Playwright (Playwright's own browser
+#               download is not used); installed if /usr/bin/chromium is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { echo "[services] $*" >&2; }
@@ -44,4 +46,12 @@ if ! command -v java >/dev/null 2>&1; then
   apt_install openjdk-17-jre-headless
 fi
 
+CHROMIUM=${JICAI_CHROMIUM:-/usr/bin/chromium}
+if [ ! -x "$CHROMIUM" ]; then
+  log "no Chromium: installing Debian's chromium for the browser tests"
+  apt_install --no-install-recommends chromium fonts-noto-cjk
+  CHROMIUM=/usr/bin/chromium
+fi
+
 echo "export JICAI_TEST_PG_URL=$PG_URL"
+echo "export JICAI_CHROMIUM=$CHROMIUM"

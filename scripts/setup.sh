@@ -28,3 +28,6 @@ if [ ${#pdf_missing[@]} -gt 0 ]; then
     echo "PDF reports need Debian packages ${pdf_missing[*]} (apt-get install as root); xlsx/html work without" >&2
   fi
 fi
+
+# The pages' front-end libraries (ECharts, htmx) from the npm registry, served locally.
+bash scripts/web_assets.sh

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Install the pages' front-end libraries (ECharts, htmx) from the npm registry, pinned by
+# web-assets/package-lock.json, and copy the files the pages load into src/jicai/web/static/vendor/.
+# The pages never load anything from a CDN. A second run with the files present does nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+vendor=src/jicai/web/static/vendor
+files=(echarts/dist/echarts.min.js htmx.org/dist/htmx.min.js)
+stamp="$vendor/.lock-$(sha256sum web-assets/package-lock.json | cut -c1-16)"
+[ -f "$stamp" ] && exit 0
+if ! command -v npm >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  else
+    echo "the web pages need npm to install ECharts and htmx (apt-get install nodejs npm)" >&2
+    exit 1
+  fi
+fi
+(cd web-assets && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+mkdir -p "$vendor"
+rm -f "$vendor"/.lock-*
+for f in "${files[@]}"; do cp "web-assets/node_modules/$f" "$vendor/$(basename "$f")"; done
+touch "$stamp"
