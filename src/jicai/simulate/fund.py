@@ -98,16 +98,21 @@ def _pharmacies(w: World, rng: np.random.Generator) -> dict[str, pa.Table]:
     start_dt = datetime.combine(w.start, datetime.min.time())
     end_dt = datetime.combine(w.end, datetime.min.time())
 
-    # video status: online all the time; two pharmacies have an offline interval (3 days) in the middle month
+    # video status: online all the time; two pharmacies have an offline interval (3 days) in the middle month,
+    # a sixth has a day with no video record at all (a gap between two online intervals)
     video = []
     mid = datetime.combine(w.month_start(w.months // 2), datetime.min.time()) + timedelta(days=10, hours=9)
     off_ph = ph[:2]
+    gap_ph = ph[5] if len(ph) >= 6 else None
+    gap = (mid + timedelta(days=1, hours=-1), mid + timedelta(days=2, hours=-1))
     for k, i in enumerate(ph):
         code = str(inst.code[i])
         if i in off_ph:
             t1 = mid + timedelta(days=5 * k)
             t2 = t1 + timedelta(days=3)
             video += [(code, start_dt, t1, "online"), (code, t1, t2, "offline"), (code, t2, end_dt, "online")]
+        elif i == gap_ph:
+            video += [(code, start_dt, gap[0], "online"), (code, gap[1], end_dt, "online")]
         else:
             video.append((code, start_dt, end_dt, "online"))
     vdf = pd.DataFrame(video, columns=["pharmacy_code", "start_at", "end_at", "status"])
@@ -135,6 +140,9 @@ def _pharmacies(w: World, rng: np.random.Generator) -> dict[str, pa.Table]:
     # a working video link blocks settlements while offline: drop those, then plant the violations
     for _, r in vdf[vdf.status == "offline"].iterrows():
         sdf = sdf[~((sdf.pharmacy_code == r.pharmacy_code) & (sdf.settled_at >= r.start_at) & (sdf.settled_at < r.end_at))]
+    if gap_ph is not None:
+        gap_code = str(inst.code[gap_ph])
+        sdf = sdf[~((sdf.pharmacy_code == gap_code) & (sdf.settled_at >= gap[0]) & (sdf.settled_at < gap[1]))]
     planted = []
     if len(ph) >= 4:
         p0 = int(drugs[0])
@@ -146,6 +154,10 @@ def _pharmacies(w: World, rng: np.random.Generator) -> dict[str, pa.Table]:
             [str(inst.code[ph[3]]), mid + timedelta(days=4, hours=2), cat.code[p0], float(cat.upp[p0] * 2),
              round(cat.upp[p0] * 2 * cat.listed_price[p0] * 1.1, 2), True, False],
         ]
+        if gap_ph is not None:
+            t_gap = gap[0] + timedelta(hours=3)
+            extra.append([gap_code, t_gap, cat.code[p0], float(cat.upp[p0]),
+                          round(cat.upp[p0] * cat.listed_price[p0] * 1.1, 2), False, None])
         sdf = pd.concat([sdf, pd.DataFrame(extra, columns=sdf.columns)], ignore_index=True)
         planted += [
             Planted("pharmacy_video_offline", "视频联动异常结算",
@@ -157,6 +169,13 @@ def _pharmacies(w: World, rng: np.random.Generator) -> dict[str, pa.Table]:
             Planted("pharmacy_proxy_unregistered", "代购未登记", "A proxy purchase without registration.",
                     institution_codes=[str(inst.code[ph[3]])], expected={"proxy": True, "proxy_registered": False}),
         ]
+        if gap_ph is not None:
+            planted.append(Planted(
+                "pharmacy_video_missing", "无在线视频时结算",
+                "A settlement inside a day with no video record (between two online intervals): no online "
+                "interval covers it, so it should have been blocked.",
+                institution_codes=[gap_code], start=gap[0].isoformat(), end=gap[1].isoformat(),
+                expected={"settled_at": t_gap.isoformat()}))
     sdf = sdf.sort_values(["settled_at", "pharmacy_code"], kind="stable").reset_index(drop=True)
     sdf.insert(0, "settlement_id", [f"JS{n + 1:09d}" for n in range(len(sdf))])
 
@@ -186,8 +205,12 @@ def _pharmacies(w: World, rng: np.random.Generator) -> dict[str, pa.Table]:
         **{k: np.stack(v, axis=1).ravel() for k, v in cols.items()},
     })
     if len(ph) >= 5 and len(stdf):
+        # in the middle month, with the video and settlement violations, when the pharmacy has rows there
         target = str(inst.code[ph[4]])
-        cand = stdf.index[stdf.pharmacy_code == target]
+        mid_period = periods[w.months // 2]
+        cand = stdf.index[(stdf.pharmacy_code == target) & (stdf.period == mid_period)]
+        if len(cand) == 0:
+            cand = stdf.index[stdf.pharmacy_code == target]
         if len(cand) == 0:
             cand = stdf.index[:1]
         k = cand[len(cand) // 2]
@@ -204,7 +227,8 @@ def _pharmacies(w: World, rng: np.random.Generator) -> dict[str, pa.Table]:
     found = w.end - timedelta(days=10)
     actions = {"pharmacy_video_offline": ("视频联动异常结算", "recover", 1200.0),
                "pharmacy_proxy_unregistered": ("代购未登记", "notice", None),
-               "pharmacy_stock_mismatch": ("进销存不一致", "suspend", None)}
+               "pharmacy_stock_mismatch": ("进销存不一致", "suspend", None),
+               "pharmacy_video_missing": ("无在线视频时结算", "recover", 365.5)}
     for p in planted:
         if p.kind in actions:
             kind, action, rec = actions[p.kind]
