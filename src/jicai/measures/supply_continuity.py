@@ -1,0 +1,155 @@
+"""Supply continuity at a new batch (集采落地前供应接续, seed 002 三).
+
+"原供应厂家未中选的,指导配送企业摸清供应替换期的医疗机构使用量,通过测算使用量和库存量的差额进行合理备货".
+For a batch b with start date S and each (institution i, variety v of b):
+
+* the **window** is the ``window_months`` months before S (default 3: a batch starting 2024-04-15
+  looks at 2024-01-15 … 2024-04-14), on the ordered basis (``quantity × units_per_pack`` by
+  ``ordered_at``, every channel) — before execution the orders are the use;
+* the **main product before execution** is the product of v that i ordered most in the window (ties:
+  the smaller product code), its **main supplier** the product's ``manufacturer_code``;
+* the **winners** are the primary selected products of v whose ``regions`` match i's region;
+* ``case``: ``replace`` — the main supplier is not a winning enterprise: the winner must replace it
+  (the list the notice asks for); ``continue`` — the main supplier won (its stock's price difference is
+  settled at the start date); ``no_winner`` — no primary product covers i's region.
+
+Rows: every (i, v) with use in the window. ``monthly_units`` = the variety's ordered units in the window
+per 30 days of the part of the window the data covers (``covered_days``: from the first order line in
+the warehouse, so a window reaching before the data is not diluted) — what must be replaced per month;
+``main_monthly_units`` the main product's alone.
+``winner_new`` is true when none of the winning products was ordered by anyone in the province in the
+window (中选品种在中选前未供应本地市场: the maker must bring stock in).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import ibis
+import ibis.expr.types as ir
+
+from jicai.assess.period import AssessmentError
+from jicai.measures.classes import region_match
+from jicai.measures.supply_base import shift_month
+from jicai.policy import Policy
+from jicai.store import Warehouse
+
+INPUT_TABLES = ("batches", "varieties", "products", "selected_products", "enterprises", "institutions", "orders")
+WINDOW_MONTHS = 3
+MONTH_DAYS = 30.0  # "monthly" use = use per 30 days of the covered window
+
+
+def _months_before(d: date, n: int) -> date:
+    """``d`` minus ``n`` calendar months, the day clamped to the month's length.
+
+    >>> _months_before(date(2024, 5, 31), 3), _months_before(date(2024, 2, 26), 3)
+    (datetime.date(2024, 2, 29), datetime.date(2023, 11, 26))
+    """
+    first = shift_month(d.replace(day=1), -n)
+    last = (shift_month(first, 1) - timedelta(days=1)).day
+    return first.replace(day=min(d.day, last))
+
+CASES = {"replace": ("原供应厂家未中选,需替换", "the main supplier before execution did not win"),
+         "continue": ("原供应厂家中选", "the main supplier before execution won"),
+         "no_winner": ("本地区无中选产品", "no primary selected product covers the institution's region")}
+
+CONTINUITY_COLUMNS: dict[str, tuple[str, str]] = {
+    "batch_id": ("批次编号", "the new batch"),
+    "start_date": ("执行日", "start date of the batch"),
+    "window": ("统计期", "the window_months before the start date whose orders are the use (first~last day)"),
+    "covered_days": ("有数据天数", "days of the window on or after the first order line in the warehouse"),
+    "institution_code": ("医疗机构编码", "institution"),
+    "institution_name": ("医疗机构名称", "institution name"),
+    "region_code": ("所属区划", "region code of the institution"),
+    "variety_id": ("品种编号", "variety of the batch"),
+    "variety_name": ("品种名称", "variety name"),
+    "main_product_code": ("原主要产品", "product of the variety the institution ordered most in the window"),
+    "main_enterprise_code": ("原供应厂家代码", "manufacturer of that product"),
+    "main_enterprise_name": ("原供应厂家名称", "manufacturer name"),
+    "monthly_units": ("月均使用量", "ordered units of the variety in the window / window months"),
+    "main_monthly_units": ("原主要产品月均使用量", "ordered units of the main product / window months"),
+    "winner_product_codes": ("中选产品", "primary selected products of the variety for the region (';'-separated)"),
+    "winner_enterprise_codes": ("中选企业代码", "their enterprises (';'-separated)"),
+    "winner_new": ("中选前未供应", "no winning product was ordered in the province in the window"),
+    "case": ("接续情形", "replace / continue / no_winner"),
+}
+
+
+def supply_continuity(wh: Warehouse, batch_id: str, window_months: int = WINDOW_MONTHS,
+                      policy: Policy | None = None) -> ir.Table:
+    """The continuity list of ``batch_id``; see CONTINUITY_COLUMNS. ``policy`` is accepted for a uniform
+    call and not used (the window is an argument). Raises AssessmentError for an unknown batch."""
+    t = {name: wh.table(name) for name in INPUT_TABLES}
+    b = t["batches"].filter(t["batches"].batch_id == batch_id).select("start_date").to_pyarrow().to_pylist()
+    if not b:
+        raise AssessmentError(f"批次不存在:{batch_id}", f"no such batch: {batch_id}")
+    start = b[0]["start_date"]
+    if window_months < 1:
+        raise AssessmentError("统计期月数应不少于 1", "window_months must be at least 1")
+    hi = start
+    lo = _months_before(start, window_months)
+    label = f"{lo.isoformat()}~{(hi - timedelta(days=1)).isoformat()}"
+
+    v = t["varieties"].filter(t["varieties"].batch_id == batch_id).select(
+        "variety_id", variety_name=t["varieties"].name)
+    p = t["products"].select("product_code", "variety_id", "manufacturer_code",
+                             upp=t["products"].units_per_pack.fill_null(1.0))
+    p = p.join(v.select("variety_id"), "variety_id")
+    o = t["orders"]
+    o = o.filter((o.ordered_at >= ibis.literal(lo).cast("timestamp"))
+                 & (o.ordered_at < ibis.literal(hi).cast("timestamp")))
+    o = o.join(p, "product_code")
+    # the part of the window the data covers: from the first order line in the warehouse
+    data_start = t["orders"].aggregate(first=t["orders"].ordered_at.min().date())
+    span = data_start.select(
+        days=ibis.literal(hi).delta(ibis.greatest(ibis.literal(lo), data_start.first.fill_null(ibis.literal(lo))),
+                                    unit="day"))
+    use = o.group_by(["institution_code", "variety_id", "product_code", "manufacturer_code"]).agg(
+        units=(o.quantity * o.upp).sum())
+    keys = ["institution_code", "variety_id"]
+    ranked = use.mutate(rn=ibis.row_number().over(group_by=keys, order_by=[ibis.desc(use.units), use.product_code]),
+                        total=use.units.sum().over(group_by=keys))
+    main = ranked.filter(ranked.rn == 0)
+
+    sp = t["selected_products"]
+    sp = sp.filter((sp.batch_id == batch_id) & (sp.role == "primary")).select(
+        "variety_id", "product_code", "enterprise_code", s_regions=sp.regions)
+    inst = t["institutions"].select("institution_code", "region_code", institution_name=t["institutions"].name)
+    pairs = main.select(*keys).join(inst, "institution_code")
+    w = pairs.join(sp, "variety_id")
+    w = w.filter(region_match(w.s_regions, w.region_code))
+    # was a winning product ordered by anyone in the province in the window?
+    ordered = use.group_by("product_code").agg(o_units=use.units.sum())
+    w = w.left_join(ordered, "product_code").drop("product_code_right")
+    win = w.group_by(keys).agg(
+        winner_product_codes=w.product_code.group_concat(";", order_by=w.product_code),
+        winner_enterprise_codes=w.enterprise_code.group_concat(";", order_by=w.enterprise_code),
+        winner_units=w.o_units.fill_null(0.0).sum(),
+    )
+    same = main.join(sp, [main.variety_id == sp.variety_id, main.manufacturer_code == sp.enterprise_code])
+    same = same.join(inst, "institution_code")
+    same = same.filter(region_match(same.s_regions, same.region_code))
+    same = same.select(c_inst="institution_code", c_variety=main.variety_id, won=ibis.literal(1, "int64")).distinct()
+
+    r = main.left_join(win, keys).drop(*(f"{k}_right" for k in keys))
+    r = r.left_join(same, [r.institution_code == same.c_inst, r.variety_id == same.c_variety])
+    r = r.left_join(inst, "institution_code").drop("institution_code_right")
+    r = r.left_join(v, "variety_id").drop("variety_id_right")
+    r = r.cross_join(span)
+    per_month = ibis.literal(MONTH_DAYS) / r.days.cast("float64")
+    ent = t["enterprises"].select(main_enterprise_code="enterprise_code", main_enterprise_name="name")
+    r = r.left_join(ent, r.manufacturer_code == ent.main_enterprise_code)
+    case = ibis.ifelse(r.winner_product_codes.isnull(), "no_winner", ibis.ifelse(r.won.notnull(), "continue", "replace"))
+    return r.select(
+        batch_id=ibis.literal(batch_id, "string"), start_date=ibis.literal(start, "date"),
+        window=ibis.literal(label, "string"),
+        institution_code=r.institution_code, institution_name=r.institution_name, region_code=r.region_code,
+        variety_id=r.variety_id, variety_name=r.variety_name,
+        main_product_code=r.product_code, main_enterprise_code=r.manufacturer_code,
+        main_enterprise_name=r.main_enterprise_name,
+        covered_days=r.days.cast("int64"),
+        monthly_units=r.total * per_month, main_monthly_units=r.units * per_month,
+        winner_product_codes=r.winner_product_codes, winner_enterprise_codes=r.winner_enterprise_codes,
+        winner_new=r.winner_product_codes.notnull() & (r.winner_units.fill_null(0.0) == 0),
+        case=case,
+    )

@@ -1,0 +1,198 @@
+"""Supply-problem periods (供应保障不良期间, seed 002 五) and what they changed.
+
+"经市局核实后,该医疗机构在中选企业存在供应保障不良问题期间采购备供企业产品可直接视作采购中选产品……;采购
+非中选产品的,相应的用量不计入集采执行情况考核范围". Reports come in through ``jicai import`` (table
+``supply_problems``: verified, start_date, end_date). As of a date D:
+
+:func:`supply_periods` — one row per report filed by D: its effective period [start_date (blank: the
+day of reported_at), end_date (blank: still open, through D)], whether it **counts** (verified, about a
+primary selected product of the institution's region — the rule of :mod:`jicai.measures.classes`) or
+why not, and inside the period (to D) the institution's purchases of the variety on the policy's volume
+basis: ``substituted_volume`` — backup products (counted as selected inside a counting period),
+``excluded_volume`` — non-selected products (left out of the non-selected share), and the primary
+volume it still received.
+
+:func:`supply_period_effects` — one row per (institution, variety) with a counting period and a
+monitoring row at D: the monitoring (:func:`jicai.measures.monitor.monitor`) run twice, with the policy
+as is and with ``backup_substitution`` and ``supply_problem_exclusion`` off, joined on the keys. The
+difference is what the periods changed in the cycle year containing D: selected volume (the substituted
+backup), the counted non-selected volume (the excluded part), completion, non-selected share, status and
+the non-selected excess flag; ``changed`` names the columns that differ.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import ibis
+import ibis.expr.types as ir
+
+from jicai.measures.classes import product_classes, region_match
+from jicai.measures.cycles import day_after
+from jicai.policy import Policy, load_policy
+from jicai.store import Warehouse
+
+INPUT_TABLES = ("batches", "varieties", "products", "selected_products", "agreements", "institutions",
+                "orders", "deliveries", "payments", "supply_problems")
+
+REASONS = {"counts": ("核实有效", "verified, about a selected product of the institution's region"),
+           "unverified": ("未核实", "not verified: no effect"),
+           "not_selected": ("非本地区中选产品", "the product is not a primary selected product for the institution's region"),
+           "not_started": ("尚未开始", "the period starts after the as-of date")}
+
+PERIOD_COLUMNS: dict[str, tuple[str, str]] = {
+    "report_id": ("报告编号", "supply-problem report"),
+    "institution_code": ("医疗机构编码", "reporting institution"),
+    "institution_name": ("医疗机构名称", "institution name"),
+    "product_code": ("医保编码", "product reported"),
+    "variety_id": ("品种编号", "variety of the product"),
+    "batch_id": ("批次编号", "batch of the variety"),
+    "problem": ("问题类型", "shortage / late / selective / other"),
+    "reported_at": ("反馈时间", "when it was reported"),
+    "verified": ("是否核实", "verified by the bureau"),
+    "period_start": ("问题期开始", "start_date, or the day of reported_at when blank"),
+    "period_end": ("问题期结束", "end_date; the as-of date when blank (still open)"),
+    "open": ("仍在持续", "no end_date, or one after the as-of date"),
+    "counts": ("计入替代", "verified and about a primary selected product of the institution's region"),
+    "reason": ("说明", "counts / unverified / not_selected / not_started"),
+    "selected_volume": ("期间中选产品采购量", "primary selected volume of the variety inside the period (to the as-of date)"),
+    "substituted_volume": ("期间备供替代量", "backup volume inside the period: counted as selected when the report counts"),
+    "substituted_amount": ("期间备供替代金额", "amount of that backup volume (yuan)"),
+    "excluded_volume": ("期间非中选采购量", "non-selected volume inside the period: left out of the share when the report counts"),
+    "excluded_amount": ("期间非中选采购金额", "amount of that non-selected volume (yuan)"),
+}
+
+EFFECT_COLUMNS: dict[str, tuple[str, str]] = {
+    "institution_code": ("医疗机构编码", "institution"),
+    "institution_name": ("医疗机构名称", "institution name"),
+    "batch_id": ("批次编号", "batch"),
+    "variety_id": ("品种编号", "variety"),
+    "variety_name": ("品种名称", "variety name"),
+    "cycle_year": ("采购年度", "cycle year containing the as-of date"),
+    "agreed_volume": ("约定采购量", "agreed volume"),
+    "substituted_volume": ("备供计入中选量", "selected volume with the periods − without (the backup counted as selected)"),
+    "excluded_volume": ("不计入占比的非中选量", "counted non-selected volume without the periods − with"),
+    "completion_without": ("完成率(不考虑问题期)", "completion with backup_substitution and supply_problem_exclusion off"),
+    "completion": ("完成率", "completion with the policy as is"),
+    "share_without": ("非中选占比(不考虑问题期)", "non-selected share without the periods"),
+    "nonselected_share": ("非中选占比", "non-selected share with the policy as is"),
+    "status_without": ("进度状态(不考虑问题期)", "status without the periods"),
+    "status": ("进度状态", "status with the policy as is"),
+    "excess_without": ("非中选超量(不考虑问题期)", "non-selected excess flag without the periods"),
+    "nonselected_excess": ("非中选超量", "non-selected excess flag with the policy as is"),
+    "changed": ("变化项", "';'-separated columns that differ: completion, nonselected_share, status, nonselected_excess"),
+}
+
+
+def _reports(t: dict[str, ir.Table], as_of: date) -> ir.Table:
+    s = t["supply_problems"]
+    s = s.filter(s.reported_at < day_after(as_of))
+    p = t["products"].select("product_code", "variety_id")
+    v = t["varieties"].select("variety_id", "batch_id")
+    s = s.left_join(p, "product_code").drop("product_code_right")
+    s = s.left_join(v, "variety_id").drop("variety_id_right")
+    prim = t["selected_products"].filter(t["selected_products"].role == "primary")
+    prim = prim.select(x_product="product_code", x_regions="regions")
+    inst = t["institutions"].select("institution_code", inst_region=t["institutions"].region_code,
+                                    institution_name=t["institutions"].name)
+    s = s.left_join(inst, "institution_code").drop("institution_code_right")
+    m = s.join(prim, s.product_code == prim.x_product)
+    m = m.filter(region_match(m.x_regions, m.inst_region)).select(y_report="report_id").distinct()
+    s = s.left_join(m, s.report_id == m.y_report)
+    start = s.start_date.fill_null(s.reported_at.date())
+    verified = s.verified.fill_null(False)
+    reason = ibis.ifelse(~verified, "unverified",
+                         ibis.ifelse(s.y_report.isnull(), "not_selected",
+                                     ibis.ifelse(start > ibis.literal(as_of), "not_started", "counts")))
+    return s.select(
+        "report_id", "institution_code", "institution_name", "product_code", "variety_id", "batch_id", "problem",
+        "reported_at", verified=verified, period_start=start,
+        period_end=ibis.ifelse(s.end_date.isnull() | (s.end_date > ibis.literal(as_of)), ibis.literal(as_of),
+                               s.end_date),
+        open=s.end_date.isnull() | (s.end_date > ibis.literal(as_of)),
+        reason=reason,
+    )
+
+
+def supply_periods(wh: Warehouse, as_of: date, batch_id: str | None = None, policy: Policy | None = None) -> ir.Table:
+    """Every report filed by ``as_of`` with its period and the purchases inside it; see PERIOD_COLUMNS."""
+    policy = policy or load_policy()
+    t = {name: wh.table(name) for name in INPUT_TABLES}
+    r = _reports(t, as_of)
+    if batch_id is not None:
+        r = r.filter(r.batch_id == batch_id)
+    r = r.mutate(counts=r.reason == "counts")
+    # lines of the reporting (institution, variety) pairs on the volume basis, through the as-of date
+    o = t["orders"].select("order_line_id", "institution_code", "product_code", "quantity", "pack_price",
+                           "ordered_at")
+    if policy.value("volume_basis", on=as_of) == "accepted":
+        d = t["deliveries"].filter(t["deliveries"].accepted_at.notnull()).select(
+            "order_line_id", "accepted_at", "accepted_quantity")
+        o = o.join(d, "order_line_id")
+        o = o.select("institution_code", "product_code", "pack_price", at=o.accepted_at,
+                     packs=o.accepted_quantity.fill_null(0.0))
+    else:
+        o = o.select("institution_code", "product_code", "pack_price", at=o.ordered_at, packs=o.quantity)
+    o = o.filter(o.at < day_after(as_of))
+    p = t["products"].select("product_code", "variety_id", upp=t["products"].units_per_pack.fill_null(1.0))
+    o = o.join(p, "product_code")
+    rk = r.select(k_report="report_id", k_inst="institution_code", k_variety="variety_id",
+                  k_start="period_start", k_end="period_end", k_batch="batch_id")
+    day = o.at.date()
+    j = o.join(rk, [o.institution_code == rk.k_inst, o.variety_id == rk.k_variety,
+                    day >= rk.k_start, day <= rk.k_end])
+    classes = product_classes(rk.select(institution_code="k_inst", variety_id="k_variety", batch_id="k_batch"),
+                              t["institutions"], t["selected_products"])
+    j = j.left_join(classes, ["institution_code", "product_code"]).drop(
+        "institution_code_right", "product_code_right")
+    units, amount = j.packs * j.upp, j.packs * j.pack_price
+    prim, bak = j.is_primary.fill_null(0) == 1, j.is_backup.fill_null(0) == 1
+    g = j.group_by("k_report").agg(
+        selected_volume=ibis.ifelse(prim, units, 0.0).sum(),
+        substituted_volume=ibis.ifelse(bak, units, 0.0).sum(),
+        substituted_amount=ibis.ifelse(bak, amount, 0.0).sum(),
+        excluded_volume=ibis.ifelse(~prim & ~bak, units, 0.0).sum(),
+        excluded_amount=ibis.ifelse(~prim & ~bak, amount, 0.0).sum(),
+    )
+    r = r.left_join(g, r.report_id == g.k_report)
+    sums = ("selected_volume", "substituted_volume", "substituted_amount", "excluded_volume", "excluded_amount")
+    r = r.mutate(**{c: r[c].fill_null(0.0) for c in sums})
+    return r.select(*PERIOD_COLUMNS)
+
+
+def supply_period_effects(wh: Warehouse, as_of: date, batch_id: str | None = None,
+                          policy: Policy | None = None) -> ir.Table:
+    """What the counting periods changed in the monitoring at ``as_of``; see EFFECT_COLUMNS."""
+    from jicai.measures.monitor import monitor
+
+    policy = policy or load_policy()
+    t = {name: wh.table(name) for name in INPUT_TABLES}
+    pairs = _reports(t, as_of)
+    pairs = pairs.filter(pairs.reason == "counts").select(p_inst="institution_code", p_variety="variety_id").distinct()
+    keys = ["institution_code", "variety_id", "batch_id"]
+    on = monitor(wh, as_of, batch_id, policy)
+    off = monitor(wh, as_of, batch_id, policy.with_values(backup_substitution=False, supply_problem_exclusion=False))
+    off = off.select(*keys, sel_off="selected_volume", cnt_off="nonselected_counted_volume",
+                     completion_without="completion", share_without="nonselected_share", status_without="status",
+                     excess_without="nonselected_excess")
+    on = on.join(pairs, [on.institution_code == pairs.p_inst, on.variety_id == pairs.p_variety])
+    m = on.join(off, keys)
+
+    def differs(a: ir.Value, b: ir.Value) -> ir.BooleanValue:
+        return (a.isnull() != b.isnull()) | (a != b).fill_null(False)
+
+    changed = (ibis.ifelse(differs(m.completion, m.completion_without), ";completion", "")
+               + ibis.ifelse(differs(m.nonselected_share, m.share_without), ";nonselected_share", "")
+               + ibis.ifelse(differs(m.status, m.status_without), ";status", "")
+               + ibis.ifelse(differs(m.nonselected_excess, m.excess_without), ";nonselected_excess", ""))
+    return m.select(
+        "institution_code", "institution_name", "batch_id", "variety_id", "variety_name",
+        cycle_year=m.cycle_year, agreed_volume=m.agreed_volume,
+        substituted_volume=m.selected_volume - m.sel_off,
+        excluded_volume=m.cnt_off - m.nonselected_counted_volume,
+        completion_without=m.completion_without, completion=m.completion,
+        share_without=m.share_without, nonselected_share=m.nonselected_share,
+        status_without=m.status_without, status=m.status,
+        excess_without=m.excess_without, nonselected_excess=m.nonselected_excess,
+        changed=changed.substr(1),
+    )
