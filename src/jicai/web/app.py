@@ -25,7 +25,7 @@ def create_app(config: WebConfig) -> FastAPI:
     from jicai.web.workflow.db import Workflow
 
     workflow = Workflow.open(config.workflow_url)
-    data = DataService(config.warehouse_url)
+    data = DataService(config.warehouse_url, config.data_dir)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -44,3 +44,11 @@ def create_app(config: WebConfig) -> FastAPI:
     for name in ROUTES:
         app.include_router(importlib.import_module(f"jicai.web.routes.{name}").router)
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The application from the environment (``JICAI_DATA_DIR``, ``JICAI_WAREHOUSE_URL``, …): uvicorn's
+    factory for several worker processes."""
+    from jicai.settings import Settings
+
+    return create_app(WebConfig.resolve(Settings.resolve()))

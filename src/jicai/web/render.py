@@ -33,6 +33,26 @@ def _fmt_pct(v: Any, digits: int = 1) -> str:
     return "—" if v is None else f"{v * 100:.{digits}f}%"
 
 
+def _replace_page(params: Any, page: int) -> str:
+    from urllib.parse import urlencode
+
+    items = [(k, v) for k, v in params.multi_items() if k != "page"] if hasattr(params, "multi_items") else \
+        [(k, v) for k, v in dict(params).items() if k != "page"]
+    return urlencode([*items, ("page", str(page))])
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "是" if v else "否"
+    if isinstance(v, float):
+        return f"{v:,.4f}".rstrip("0").rstrip(".") if abs(v) < 10 else f"{v:,.2f}"
+    return str(v)
+
+
+_env.filters["replace_page"] = _replace_page
+_env.filters["cell"] = _cell
 _env.filters["money"] = _fmt_money
 _env.filters["pct"] = _fmt_pct
 

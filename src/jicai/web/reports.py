@@ -1,0 +1,58 @@
+"""The command line's reports (``jicai report monthly|quarterly|annual``) as downloads, cached per arguments."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import date, datetime
+from pathlib import Path
+from urllib.parse import quote
+
+from jicai.web.data import DataService
+from jicai.web.datasets import DatasetError
+
+MEDIA = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+         "html": "text/html; charset=utf-8", "pdf": "application/pdf"}
+
+
+def build_report_file(data: DataService, kind: str, fmt: str, as_of: date | None, batch: str | None,
+                      year: int | None) -> tuple[bytes, str, str]:
+    from jicai.policy.registry import resolve_policy
+    from jicai.reports.documents import ReportError
+    from jicai.reports.output import write_report
+
+    day = as_of or data.data_end()
+    computed_at = datetime.now().replace(microsecond=0)
+    if kind == "monthly":
+        from jicai.reports.monthly import monthly_report
+
+        stem = f"月度监测_{day.isoformat()}"
+        build = lambda wh, p: monthly_report(wh, day, batch, p, computed_at)  # noqa: E731
+    elif kind == "quarterly":
+        from jicai.reports.quarterly import quarterly_report
+
+        q = (day.month - 1) // 3 + 1
+        stem = f"季度通报_{day.year}Q{q}"
+        build = lambda wh, p: quarterly_report(wh, day.year, q, batch, p, computed_at)  # noqa: E731
+    else:
+        from jicai.reports.annual import annual_report
+
+        batches = data.batches()
+        batch = batch or (batches[0]["batch_id"] if batches else None)
+        if batch is None:
+            raise DatasetError("没有批次数据", "no batches in the warehouse")
+        year = year or 1
+        stem = f"年度考核_{batch}_第{year}年度"
+        build = lambda wh, p: annual_report(wh, batch, year, p, None, computed_at)  # noqa: E731
+
+    def make(wh):
+        policy = resolve_policy(data.data_dir, wh, batch, None)
+        return build(wh, policy)
+
+    try:
+        report = data.run(make)
+        with tempfile.TemporaryDirectory() as d:
+            [path] = write_report(report, Path(d), stem, [fmt])
+            body = path.read_bytes()
+    except ReportError as exc:
+        raise DatasetError(exc.zh, exc.en) from exc
+    return body, MEDIA[fmt], quote(f"{stem}.{fmt}")

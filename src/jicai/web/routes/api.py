@@ -1,0 +1,212 @@
+"""The JSON API: one endpoint per dataset plus the overview, ranking, institution detail and drill-down.
+
+Every endpoint takes the principal from :func:`jicai.web.auth.api_principal` (bearer token or session) and
+reads through :mod:`jicai.web.query`, which applies scope before anything else. Errors are JSON with a
+Chinese and an English message: ``{"detail": {"zh": …, "en": …}}``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import Response
+
+from jicai.web import views
+from jicai.web.auth import api_principal
+from jicai.web.datasets import DATASETS, PARAMS, Dataset, DatasetError
+from jicai.web.principal import Principal
+from jicai.web.query import MAX_PAGE_SIZE, filtered, jsonable, page_of, resolve_params, scoped
+
+router = APIRouter(prefix="/api", tags=["data"])
+
+FILTERABLE = ("institution_code", "region_code", "level", "batch_id", "variety_id", "product_code", "status",
+              "enterprise_code", "distributor_code", "month", "finding", "passed")
+
+
+def bad(exc: DatasetError, status: int = 422) -> HTTPException:
+    return HTTPException(status, detail={"zh": exc.zh, "en": exc.en})
+
+
+def forbidden() -> HTTPException:
+    return HTTPException(403, detail={"zh": "无权查看", "en": "not allowed for your role"})
+
+
+def check_role(ds: Dataset, principal: Principal) -> None:
+    if principal.role not in ds.roles:
+        raise forbidden()
+
+
+def dataset_response(request: Request, ds: Dataset, principal: Principal, raw: dict[str, Any],
+                     filters: dict[str, str], sort: str | None, desc: bool, page: int, page_size: int) -> dict:
+    data = request.app.state.data
+    check_role(ds, principal)
+    try:
+        params = resolve_params(ds, raw, data)
+        t = filtered(scoped(ds, params, principal, data), ds, filters)
+        pg = page_of(t, [k for k in ds.sort if k in t.columns], data, sort=sort, desc=desc, page=page,
+                     page_size=page_size)
+    except DatasetError as exc:
+        raise bad(exc) from exc
+    return {
+        "dataset": ds.name,
+        "title": {"zh": ds.title_zh, "en": ds.title_en},
+        "params": {k: jsonable(v) for k, v in params.items()},
+        "total": pg.total, "page": pg.page, "page_size": pg.page_size,
+        "columns": [{"name": c, "zh": ds.columns[c][0], "en": ds.columns[c][1]} for c in pg.columns],
+        "rows": [{k: jsonable(v) for k, v in r.items()} for r in pg.rows],
+    }
+
+
+def _dataset_endpoint(ds: Dataset):
+    """An endpoint whose signature lists exactly this dataset's arguments and filters (for OpenAPI)."""
+    filters = [c for c in FILTERABLE if c in ds.columns]
+
+    def endpoint(request: Request, **kw):
+        principal = kw.pop("principal")
+        raw = {k: kw.pop(k) for k in ("as_of", "batch", "year", "month", "period") if k in kw}
+        flt = {c: kw.pop(c) for c in filters if kw.get(c) not in (None, "")}
+        return dataset_response(request, ds, principal, raw, flt, kw.get("sort"), kw.get("desc", False),
+                                kw.get("page", 1), kw.get("page_size", 100))
+
+    P = inspect.Parameter
+    params = [P("request", P.POSITIONAL_OR_KEYWORD, annotation=Request)]
+    kinds = {"as_of": date | None, "batch": str | None, "year": int | None, "month": str | None,
+             "period": str | None}
+    for name in ds.params:
+        params.append(P(name, P.KEYWORD_ONLY, annotation=kinds[name],
+                        default=Query(None, description=" / ".join(PARAMS[name]))))
+    for c in filters:
+        params.append(P(c, P.KEYWORD_ONLY, annotation=str | None,
+                        default=Query(None, max_length=64, description=f"{ds.columns[c][0]} = (region_code: prefix)")))
+    params += [
+        P("sort", P.KEYWORD_ONLY, annotation=str | None, default=Query(None, max_length=64)),
+        P("desc", P.KEYWORD_ONLY, annotation=bool, default=Query(False)),
+        P("page", P.KEYWORD_ONLY, annotation=int, default=Query(1, ge=1, le=1_000_000)),
+        P("page_size", P.KEYWORD_ONLY, annotation=int, default=Query(100, ge=1, le=MAX_PAGE_SIZE)),
+        P("principal", P.KEYWORD_ONLY, annotation=Principal, default=Depends(api_principal)),
+    ]
+    endpoint.__signature__ = inspect.Signature(params)
+    endpoint.__name__ = f"dataset_{ds.name.replace('-', '_')}"
+    endpoint.__doc__ = f"{ds.title_zh} / {ds.title_en}. {ds.note_zh} {ds.note_en}".strip()
+    return endpoint
+
+
+def _export_endpoint(ds: Dataset):
+    def endpoint(request: Request, **kw):
+        principal = kw.pop("principal")
+        fmt = kw.pop("format")
+        raw = {k: kw.pop(k) for k in ("as_of", "batch", "year", "month", "period") if k in kw}
+        return export_dataset(request, ds, principal, raw, fmt)
+
+    P = inspect.Parameter
+    kinds = {"as_of": date | None, "batch": str | None, "year": int | None, "month": str | None,
+             "period": str | None}
+    params = [P("request", P.POSITIONAL_OR_KEYWORD, annotation=Request)]
+    params += [P(n, P.KEYWORD_ONLY, annotation=kinds[n], default=Query(None)) for n in ds.params]
+    params += [P("format", P.KEYWORD_ONLY, annotation=str, default=Query("xlsx", pattern="^(xlsx|csv)$")),
+               P("principal", P.KEYWORD_ONLY, annotation=Principal, default=Depends(api_principal))]
+    endpoint.__signature__ = inspect.Signature(params)
+    endpoint.__name__ = f"export_{ds.name.replace('-', '_')}"
+    endpoint.__doc__ = f"导出{ds.title_zh}(xlsx/csv,仅本人可见的行) / export {ds.title_en} (only the caller's rows)"
+    return endpoint
+
+
+def export_dataset(request: Request, ds: Dataset, principal: Principal, raw: dict, fmt: str) -> Response:
+    from jicai.web.exports import export_rows
+
+    data = request.app.state.data
+    check_role(ds, principal)
+    try:
+        params = resolve_params(ds, raw, data)
+        t = scoped(ds, params, principal, data)
+        rows = data.execute(t.order_by([k for k in ds.sort if k in t.columns]))
+    except DatasetError as exc:
+        raise bad(exc) from exc
+    body, media, filename = export_rows(ds, rows, params, fmt)
+    views.audit(request, principal, "export", ds.name, {"format": fmt, "rows": rows.num_rows,
+                                                       **{k: jsonable(v) for k, v in params.items()}})
+    return Response(body, media_type=media, headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{filename}"})
+
+
+for _ds in list(DATASETS.values()):
+    router.add_api_route(f"/{_ds.name}", _dataset_endpoint(_ds), methods=["GET"],
+                         summary=f"{_ds.title_zh} / {_ds.title_en}")
+    router.add_api_route(f"/{_ds.name}/export", _export_endpoint(_ds), methods=["GET"],
+                         summary=f"导出{_ds.title_zh} / export {_ds.title_en}", response_class=Response)
+
+
+@router.get("/overview", summary="总览 / overview KPIs")
+def overview(request: Request, as_of: date | None = None, principal: Principal = Depends(api_principal)) -> dict:
+    """KPI cards, progress by batch, non-selected share by level and the monthly trend, over the caller's rows."""
+    try:
+        data = request.app.state.data
+        return data.memo(("overview", principal.role, principal.scope, as_of),
+                         lambda: views.overview(data, principal, as_of))
+    except DatasetError as exc:
+        raise bad(exc) from exc
+
+
+@router.get("/overview/trend", summary="月度趋势 / monthly trend")
+def overview_trend(request: Request, as_of: date | None = None,
+                   principal: Principal = Depends(api_principal)) -> list[dict]:
+    """Completion, non-selected share, payment rate at each month end of the last 12 months (caller's rows)."""
+    try:
+        data = request.app.state.data
+        return data.memo(("trend", principal.role, principal.scope, as_of),
+                         lambda: views.trend(data, principal, as_of))
+    except DatasetError as exc:
+        raise bad(exc) from exc
+
+
+@router.get("/ranking", summary="机构排名 / institution ranking")
+def ranking(request: Request, as_of: date | None = None, level: int | None = Query(None, ge=0, le=3),
+            principal: Principal = Depends(api_principal)) -> dict:
+    """Institutions by overall completion, with the decile band within their level (1 = top 10%)."""
+    if principal.role == "enterprise":
+        raise forbidden()
+    try:
+        data = request.app.state.data
+        return data.memo(("ranking", principal.role, principal.scope, as_of, level),
+                         lambda: views.ranking(data, principal, as_of, level))
+    except DatasetError as exc:
+        raise bad(exc) from exc
+
+
+@router.get("/institutions/{code}", summary="机构详情 / institution detail")
+def institution(request: Request, code: str, as_of: date | None = None,
+                principal: Principal = Depends(api_principal)) -> dict:
+    """One institution's monitoring rows (each variety's progress) — 404 outside the caller's scope."""
+    try:
+        data = request.app.state.data
+        detail = data.memo(("institution", principal.role, principal.scope, code, as_of),
+                           lambda: views.institution_detail(data, principal, code, as_of))
+    except DatasetError as exc:
+        raise bad(exc) from exc
+    if detail is None:
+        raise HTTPException(404, detail={"zh": "没有该机构或无权查看", "en": "no such institution in your scope"})
+    return detail
+
+
+@router.get("/institutions/{code}/order-lines", summary="订单明细 / order lines (drill-down)")
+def order_lines(request: Request, code: str, variety_id: str | None = Query(None, max_length=64),
+                as_of: date | None = None, page: int = Query(1, ge=1, le=1_000_000),
+                page_size: int = Query(100, ge=1, le=MAX_PAGE_SIZE),
+                principal: Principal = Depends(api_principal)) -> dict:
+    """The order lines behind an institution's figures, with acceptance and the product's class."""
+    try:
+        res = views.order_lines(request.app.state.data, principal, code, variety_id, as_of, page, page_size)
+    except DatasetError as exc:
+        raise bad(exc) from exc
+    if res is None:
+        raise HTTPException(404, detail={"zh": "没有该机构或无权查看", "en": "no such institution in your scope"})
+    return res
+
+
+@router.get("/datasets", summary="数据集目录 / the datasets this caller may read")
+def datasets(principal: Principal = Depends(api_principal)) -> list[dict]:
+    return [{"name": d.name, "zh": d.title_zh, "en": d.title_en, "params": list(d.params), "group": d.group}
+            for d in DATASETS.values() if principal.role in d.roles]

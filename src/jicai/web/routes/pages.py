@@ -1,0 +1,202 @@
+"""The HTML pages: overview, ranking, institution detail with drill-down, every dataset, import, policy,
+reports. Each page takes the principal from :func:`jicai.web.auth.page_principal` (a login redirect when
+there is none) and reads through the same views and queries as the API, so scope is applied the same way."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
+from fastapi.responses import HTMLResponse, Response
+
+from jicai.web import views
+from jicai.web.auth import page_principal, require_csrf
+from jicai.web.datasets import DATASETS, PARAMS, DatasetError
+from jicai.web.principal import ROLE_ZH, Principal
+from jicai.web.query import filtered, jsonable, page_of, resolve_params, scoped
+from jicai.web.render import render
+from jicai.web.routes.api import FILTERABLE
+
+router = APIRouter(include_in_schema=False)
+
+GROUPS = {"execution": ("执行监测", "Execution"), "assessment": ("考核与资金", "Assessment & funds"),
+          "supply": ("供应保障", "Supply"), "fund": ("基金监管", "Fund supervision")}
+
+
+def _page(request: Request, template: str, principal: Principal, status_code: int = 200, **ctx) -> HTMLResponse:
+    menu = {g: [d for d in DATASETS.values() if d.group == g and principal.role in d.roles] for g in GROUPS}
+    return render(request, template, status_code=status_code, role_zh=ROLE_ZH, menu=menu, groups=GROUPS, **ctx)
+
+
+def _error(request: Request, principal: Principal, exc: DatasetError, status: int = 422) -> HTMLResponse:
+    return _page(request, "error.html", principal, status_code=status, zh=exc.zh, en=exc.en)
+
+
+def _not_found(request: Request, principal: Principal) -> HTMLResponse:
+    return _page(request, "error.html", principal, status_code=404, zh="没有该机构或无权查看",
+                 en="no such institution in your scope")
+
+
+def _as_of(raw: str | None) -> date | None:
+    try:
+        return date.fromisoformat(raw) if raw else None
+    except ValueError:
+        raise DatasetError(f"日期格式应为 YYYY-MM-DD:{raw}", f"date must be YYYY-MM-DD: {raw}") from None
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview_page(request: Request, as_of: str | None = None, principal: Principal = Depends(page_principal)):
+    if principal.role == "institution":  # a hospital's overview is its own detail page
+        return institution_page(request, principal.scope, as_of, principal)
+    data = request.app.state.data
+    try:
+        day = _as_of(as_of)
+        ov = data.memo(("overview", principal.role, principal.scope, day), lambda: views.overview(data, principal, day))
+    except DatasetError as exc:
+        return _error(request, principal, exc)
+    return _page(request, "overview.html", principal, ov=ov, ov_json=json.dumps(ov, ensure_ascii=False))
+
+
+@router.get("/ranking", response_class=HTMLResponse)
+def ranking_page(request: Request, as_of: str | None = None, level: int | None = None,
+                 principal: Principal = Depends(page_principal)):
+    if principal.role == "enterprise":
+        return _page(request, "error.html", principal, status_code=403, zh="无权查看", en="not allowed for your role")
+    try:
+        data, day = request.app.state.data, _as_of(as_of)
+        r = data.memo(("ranking", principal.role, principal.scope, day, level),
+                      lambda: views.ranking(data, principal, day, level))
+    except DatasetError as exc:
+        return _error(request, principal, exc)
+    return _page(request, "ranking.html", principal, r=r, level=level)
+
+
+@router.get("/institutions/{code}", response_class=HTMLResponse)
+def institution_page(request: Request, code: str, as_of: str | None = None,
+                     principal: Principal = Depends(page_principal)):
+    try:
+        data, day = request.app.state.data, _as_of(as_of)
+        d = data.memo(("institution", principal.role, principal.scope, code, day),
+                      lambda: views.institution_detail(data, principal, code, day))
+    except DatasetError as exc:
+        return _error(request, principal, exc)
+    if d is None:
+        return _not_found(request, principal)
+    return _page(request, "institution.html", principal, d=d, d_json=json.dumps(d, ensure_ascii=False))
+
+
+@router.get("/institutions/{code}/orders", response_class=HTMLResponse)
+def orders_page(request: Request, code: str, variety_id: str | None = None, as_of: str | None = None,
+                page: int = 1, principal: Principal = Depends(page_principal)):
+    try:
+        r = views.order_lines(request.app.state.data, principal, code, variety_id, _as_of(as_of), max(1, page), 100)
+    except DatasetError as exc:
+        return _error(request, principal, exc)
+    if r is None:
+        return _not_found(request, principal)
+    return _page(request, "orders.html", principal, r=r)
+
+
+@router.get("/data/{name}", response_class=HTMLResponse)
+def dataset_page(request: Request, name: str, principal: Principal = Depends(page_principal)):
+    ds = DATASETS.get(name)
+    if ds is None:
+        raise HTTPException(404)
+    if principal.role not in ds.roles:
+        return _page(request, "error.html", principal, status_code=403, zh="无权查看", en="not allowed for your role")
+    q = request.query_params
+    data = request.app.state.data
+    filters = {c: q[c] for c in FILTERABLE if c in ds.columns and q.get(c)}
+    try:
+        page = int(q.get("page", "1") or 1)
+        raw = {k: q.get(k) for k in ds.params if q.get(k)}
+        if "year" in raw:
+            raw["year"] = int(raw["year"])
+        params = resolve_params(ds, raw, data)
+        t = filtered(scoped(ds, params, principal, data), ds, filters)
+        sort = q.get("sort") or None
+        pg = page_of(t, [k for k in ds.sort if k in t.columns], data, sort=sort, desc=q.get("desc") == "1",
+                     page=max(1, page), page_size=50)
+    except (DatasetError, ValueError) as exc:
+        if isinstance(exc, ValueError):
+            exc = DatasetError("参数无效", "invalid argument")
+        return _error(request, principal, exc)
+    return _page(request, "dataset.html", principal, ds=ds, pg=pg, params={k: jsonable(v) for k, v in params.items()},
+                 filters=filters, filterable=[c for c in FILTERABLE if c in ds.columns], param_labels=PARAMS,
+                 batches=data.batches(), query=dict(q))
+
+
+@router.get("/policy", response_class=HTMLResponse)
+def policy_page(request: Request, principal: Principal = Depends(page_principal)):
+    from jicai.policy.registry import resolve_policy
+
+    data = request.app.state.data
+    policy = data.run(lambda wh: resolve_policy(data.data_dir, wh, None, None))
+    return _page(request, "policy.html", principal, policy=policy)
+
+
+# ---- import -----------------------------------------------------------------------------------------
+
+IMPORTERS = ("admin", "bureau")
+
+
+@router.get("/import", response_class=HTMLResponse)
+def import_page(request: Request, principal: Principal = Depends(page_principal)):
+    if principal.role not in IMPORTERS:
+        return _page(request, "error.html", principal, status_code=403, zh="无权导入", en="not allowed for your role")
+    from jicai.contract.tables import TABLES
+
+    return _page(request, "import.html", principal, tables=TABLES, result=None)
+
+
+@router.post("/import", response_class=HTMLResponse)
+async def import_upload(request: Request, file: UploadFile = File(...), table: str = Form(""),
+                        csrf_token: str = Form(""), principal: Principal = Depends(page_principal)):
+    if principal.role not in IMPORTERS or principal.scope:
+        return _page(request, "error.html", principal, status_code=403,
+                     zh="只有全省权限的医保局用户可以导入数据", en="only province-wide bureau users may import data")
+    require_csrf(request, csrf_token)
+    from jicai.contract.tables import TABLES
+    from jicai.web.uploads import import_upload as run_import
+
+    body = await file.read()
+    result = run_import(request.app.state.data, file.filename or "upload", body, table or None)
+    views.audit(request, principal, "import", result["table"] or (file.filename or ""),
+                {k: v for k, v in result.items() if k != "quarantine"})
+    return _page(request, "import.html", principal, tables=TABLES, result=result,
+                 status_code=200 if result["ok"] else 422)
+
+
+# ---- reports --------------------------------------------------------------------------------------
+
+REPORT_KINDS = {"monthly": ("月度监测通报", "Monthly monitoring"), "quarterly": ("季度通报", "Quarterly notice"),
+                "annual": ("年度考核报告", "Annual assessment")}
+
+
+@router.get("/reports", response_class=HTMLResponse)
+def reports_page(request: Request, principal: Principal = Depends(page_principal)):
+    data = request.app.state.data
+    return _page(request, "reports.html", principal, kinds=REPORT_KINDS, batches=data.batches(),
+                 as_of=data.data_end().isoformat(), allowed=principal.regional and not principal.scope)
+
+
+@router.get("/reports/{kind}.{fmt}")
+def report_download(request: Request, kind: str, fmt: str, as_of: str | None = None, batch: str | None = None,
+                    year: int | None = None, principal: Principal = Depends(page_principal)):
+    """The province's reports hold every institution: province-wide bureau, admin and auditor users only."""
+    if not (principal.regional and not principal.scope):
+        return _page(request, "error.html", principal, status_code=403, zh="报告含全省机构,仅限全省权限用户",
+                     en="reports cover the whole province: province-wide users only")
+    if kind not in REPORT_KINDS or fmt not in ("xlsx", "html", "pdf"):
+        raise HTTPException(404)
+    from jicai.web.reports import build_report_file
+
+    data = request.app.state.data
+    try:
+        body, media, filename = build_report_file(data, kind, fmt, _as_of(as_of), batch, year)
+    except DatasetError as exc:
+        return _error(request, principal, exc)
+    views.audit(request, principal, "export", f"report:{kind}", {"format": fmt, "as_of": as_of, "batch": batch,
+                                                                 "year": year})
+    return Response(body, media_type=media, headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}"})
