@@ -1,0 +1,79 @@
+"""``jicai db``: the workflow database's schema — upgrade to the newest, downgrade, show the current revision.
+
+The server upgrades the schema itself when it starts; run ``jicai db upgrade`` by hand in production before
+starting several workers, and ``jicai db current`` to see where a database stands.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from jicai.console import fail, out
+
+
+def _open(ctx: typer.Context, url: str | None):
+    from jicai.web.config import ConfigError, WebConfig
+    from jicai.web.workflow import Workflow
+
+    if not url:
+        try:
+            url = WebConfig.resolve(ctx.obj).workflow_url
+        except ConfigError as exc:
+            fail(exc.zh, exc.en)
+    try:
+        return Workflow.open(url, upgrade=False)
+    except Exception as exc:  # noqa: BLE001 — any driver error: say which database and why
+        fail(f"无法打开工作流数据库:{exc}", f"cannot open the workflow database: {exc}")
+
+
+URL = typer.Option(None, "--url", help="工作流数据库地址 / workflow database URL (default: JICAI_WORKFLOW_URL or SQLite "
+                                      "in the data directory)")
+
+
+def register(app: typer.Typer) -> None:
+    db_app = typer.Typer(help="工作流数据库结构 / the workflow database's schema (Alembic migrations).",
+                         no_args_is_help=True)
+    app.add_typer(db_app, name="db")
+
+    def _run(ctx: typer.Context, url: str | None, action: str, revision: str) -> None:
+        wf = _open(ctx, url)
+        try:
+            before = wf.current()
+            getattr(wf, action)(revision)
+            after = wf.current()
+        except Exception as exc:  # noqa: BLE001
+            fail(f"迁移失败:{exc}", f"migration failed: {exc}")
+        finally:
+            wf.close()
+        out.print(f"{wf.url}: {before or '(空 / empty)'} → {after or '(空 / empty)'}")
+
+    @db_app.command("upgrade")
+    def upgrade_cmd(ctx: typer.Context, revision: str = typer.Argument("head", help="目标版本 / target revision"),
+                    url: str | None = URL) -> None:
+        """升级到最新(或指定)版本 / upgrade to the newest (or the given) revision."""
+        _run(ctx, url, "upgrade", revision)
+
+    @db_app.command("downgrade")
+    def downgrade_cmd(ctx: typer.Context,
+                      revision: str = typer.Argument(..., help="目标版本,base 为清空 / target revision (base = empty)"),
+                      yes: bool = typer.Option(False, "--yes", help="确认(降级会删除表和数据) / confirm: a downgrade "
+                                                                    "drops tables and their rows"),
+                      url: str | None = URL) -> None:
+        """降级到指定版本 / downgrade to a revision (drops what later revisions added)."""
+        if not yes:
+            fail("降级会删除表和数据,请加 --yes 确认", "a downgrade drops tables and their rows: add --yes to confirm")
+        _run(ctx, url, "downgrade", revision)
+
+    @db_app.command("current")
+    def current_cmd(ctx: typer.Context, url: str | None = URL) -> None:
+        """当前版本 / the database's current revision and the newest one."""
+        from jicai.web.workflow import Workflow
+
+        wf = _open(ctx, url)
+        try:
+            current = wf.current()
+        finally:
+            wf.close()
+        head = Workflow.head()
+        state = "最新 / up to date" if current == head else "需升级 / needs upgrade (jicai db upgrade)"
+        out.print(f"{wf.url}: {current or '(空 / empty)'} (head {head}) {state}")

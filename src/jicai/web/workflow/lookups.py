@@ -1,0 +1,106 @@
+"""What the workflow needs to know from the warehouse: which products, institutions, enterprises and
+varieties exist, an institution's region, an enterprise's products. Each lookup is read once on the
+DataService's connection and kept until the service's ``generation`` changes (an import or a decision
+invalidates it)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+from weakref import WeakKeyDictionary
+
+import ibis
+
+from jicai.store import Warehouse
+from jicai.web.data import DataService
+
+_lock = threading.Lock()
+_caches: WeakKeyDictionary[DataService, tuple[int, dict[tuple, Any]]] = WeakKeyDictionary()
+
+
+def _cached(data: DataService, key: tuple, compute: Callable[[Warehouse], Any]) -> Any:
+    with _lock:
+        generation, store = _caches.get(data, (None, {}))
+        if generation != data.generation:
+            generation, store = data.generation, {}
+            _caches[data] = (generation, store)
+        if key in store:
+            return store[key]
+    value = data.run(compute)
+    with _lock:
+        if data.generation == generation:
+            store[key] = value
+    return value
+
+
+def _column(wh: Warehouse, table: str, *columns: str) -> list[tuple]:
+    if not wh.has_table(table):
+        return []
+    t = wh.table(table).select(*columns).distinct()
+    return [tuple(r.values()) for r in t.to_pyarrow().to_pylist()]
+
+
+def institution_regions(data: DataService) -> dict[str, str]:
+    """institution_code → region_code of every institution in the warehouse."""
+    return _cached(data, ("workflow", "institution_regions"),
+                       lambda wh: {c: r or "" for c, r in _column(wh, "institutions", "institution_code", "region_code")})
+
+
+def institution_names(data: DataService) -> dict[str, str]:
+    return _cached(data, ("workflow", "institution_names"),
+                       lambda wh: {c: n or "" for c, n in _column(wh, "institutions", "institution_code", "name")})
+
+
+def product_names(data: DataService) -> dict[str, str]:
+    """product_code → name of every product in the warehouse."""
+    return _cached(data, ("workflow", "product_names"),
+                       lambda wh: {c: n or "" for c, n in _column(wh, "products", "product_code", "name")})
+
+
+def enterprise_names(data: DataService) -> dict[str, str]:
+    return _cached(data, ("workflow", "enterprise_names"),
+                       lambda wh: {c: n or "" for c, n in _column(wh, "enterprises", "enterprise_code", "name")})
+
+
+def enterprise_products(data: DataService, enterprise_code: str) -> frozenset[str]:
+    """Products of an enterprise: those it manufactures, and those it supplies as a selected enterprise."""
+
+    def compute(wh: Warehouse) -> frozenset[str]:
+        codes: set[str] = set()
+        if wh.has_table("products"):
+            p = wh.table("products")
+            codes |= {r["product_code"] for r in p.filter(p.manufacturer_code == enterprise_code)
+                      .select("product_code").to_pyarrow().to_pylist()}
+        if wh.has_table("selected_products"):
+            sp = wh.table("selected_products")
+            codes |= {r["product_code"] for r in sp.filter(sp.enterprise_code == enterprise_code)
+                      .select("product_code").distinct().to_pyarrow().to_pylist()}
+        return frozenset(codes)
+
+    return _cached(data, ("workflow", "enterprise_products", enterprise_code), compute)
+
+
+def enterprise_known(data: DataService, enterprise_code: str) -> bool:
+    return enterprise_code in enterprise_names(data) or bool(enterprise_products(data, enterprise_code))
+
+
+def variety_row(data: DataService, variety_id: str) -> dict | None:
+    """The warehouse's ``varieties`` row (every contract column), or None."""
+
+    def compute(wh: Warehouse) -> dict | None:
+        from jicai.contract.arrow import schema
+
+        if not wh.has_table("varieties"):
+            return None
+        t = wh.table("varieties")
+        rows = t.filter(t.variety_id == ibis.literal(variety_id)).select(schema("varieties").names).to_pyarrow()
+        rows = rows.to_pylist()
+        return rows[0] if rows else None
+
+    return _cached(data, ("workflow", "variety_row", variety_id), compute)
+
+
+def variety_names(data: DataService) -> dict[str, str]:
+    return _cached(data, ("workflow", "variety_names"),
+                       lambda wh: {v: n or "" for v, n in _column(wh, "varieties", "variety_id", "name")})

@@ -1,0 +1,1 @@
+"""Revisions of the workflow database, oldest first."""

@@ -1,0 +1,149 @@
+"""The workflow database's tables as typed SQLAlchemy 2 models.
+
+What people decide lives here; what the platform exports lives in the warehouse. The decisions that change
+figures (a verified supply-problem period, a special-variety exemption) are also written into the warehouse's
+contract tables (``supply_problems``, ``varieties``) so that every measure sees them without knowing this
+database exists. The schema itself is created by the Alembic migrations in ``migrations/versions`` — written
+by hand, portable to SQLite and PostgreSQL — and a test checks that these models and the migrations agree.
+
+Times are naive local time (Asia/Shanghai), like the data contract. Choice columns are plain strings with a
+named CHECK constraint (portable, and SQLite's batch mode can rebuild a named constraint).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, MetaData, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from jicai.web.principal import ROLES
+
+# Named constraints and indexes: migrations refer to them by name on every engine.
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+PROBLEMS = ("shortage", "late", "selective", "other")
+PROBLEM_ZH = {"shortage": "短缺断供", "late": "配送不及时", "selective": "选择性配送", "other": "其他"}
+REPORT_STATUSES = ("pending", "verified", "rejected")
+STATUS_ZH = {"pending": "待核实", "verified": "已核实", "rejected": "未予认定"}
+SPECIALS = ("shortage", "emergency", "seasonal", "demand_change")
+SPECIAL_ZH = {"shortage": "短缺药品", "emergency": "急抢救药品", "seasonal": "季节性用药", "demand_change": "需求变化"}
+TARGET_KINDS = ("institution", "enterprise")
+ACTIONS = ("remind", "interview", "notice")
+ACTION_ZH = {"remind": "提醒", "interview": "约谈", "notice": "通报"}
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(_in("role", ROLES), name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    scope: Mapped[str] = mapped_column(String(32), default="")
+    active: Mapped[bool] = mapped_column(default=True)
+    # bumped when the password changes or the user is disabled: every session and token carrying the old
+    # value stops working at once
+    session_version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime]
+
+
+class SupplyReport(Base):
+    __tablename__ = "supply_reports"
+    __table_args__ = (
+        CheckConstraint(_in("problem", PROBLEMS), name="problem"),
+        CheckConstraint(_in("status", REPORT_STATUSES), name="status"),
+        Index("ix_supply_reports_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    institution_code: Mapped[str] = mapped_column(String(32), index=True)
+    # the institution's region when filed: a district bureau's queue is a prefix match on it
+    region_code: Mapped[str] = mapped_column(String(12), default="", index=True)
+    product_code: Mapped[str] = mapped_column(String(32), index=True)
+    problem: Mapped[str] = mapped_column(String(16))
+    description: Mapped[str] = mapped_column(Text, default="")
+    start_date: Mapped[date]
+    end_date: Mapped[date | None]
+    filed_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    filed_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    verified_start: Mapped[date | None]
+    verified_end: Mapped[date | None]
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None]
+    comment: Mapped[str] = mapped_column(Text, default="")
+
+    @property
+    def warehouse_id(self) -> str:
+        return f"WF-{self.id}"
+
+
+class Exemption(Base):
+    __tablename__ = "exemptions"
+    __table_args__ = (CheckConstraint(_in("special", SPECIALS), name="special"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    variety_id: Mapped[str] = mapped_column(String(64), index=True)
+    special: Mapped[str] = mapped_column(String(16))
+    start_date: Mapped[date]
+    end_date: Mapped[date | None]
+    reason: Mapped[str] = mapped_column(Text)
+    # the variety's special/special_start/special_end before this decision (restored when it is revoked and
+    # no other decision on the variety stands)
+    prior: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    decided_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime]
+    revoked: Mapped[bool] = mapped_column(default=False)
+    revoked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    revoked_at: Mapped[datetime | None]
+
+
+class SupervisionAction(Base):
+    __tablename__ = "supervision_actions"
+    __table_args__ = (
+        CheckConstraint(_in("target_kind", TARGET_KINDS), name="target_kind"),
+        CheckConstraint(_in("action", ACTIONS), name="action"),
+        Index("ix_supervision_actions_target", "target_kind", "target_code"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    target_kind: Mapped[str] = mapped_column(String(16))
+    target_code: Mapped[str] = mapped_column(String(32))
+    # an institution's region (blank for an enterprise): scopes what a district bureau sees
+    region_code: Mapped[str] = mapped_column(String(12), default="", index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    user_name: Mapped[str] = mapped_column(String(64), default="")
+    role: Mapped[str] = mapped_column(String(16), default="")
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target: Mapped[str] = mapped_column(String(128), default="")
+    # the region the entry concerns, when it has one: a district bureau or auditor reads its own region's
+    region_code: Mapped[str] = mapped_column(String(12), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    client: Mapped[str] = mapped_column(String(64), default="")
