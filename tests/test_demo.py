@@ -71,7 +71,11 @@ def test_summary_names_the_worst_rows(demo):
 
 
 def test_cli_demo_prints_where_everything_is(tmp_path):
-    res = CliRunner().invoke(app, ["--data-dir", str(tmp_path), "demo", "--institutions", "100"])
+    res = CliRunner().invoke(app, ["--data-dir", str(tmp_path), "demo", "--institutions", "100", "--no-serve"])
     assert res.exit_code == 0, res.output
     assert "月度监测报表" in res.output and "月度监测.xlsx" in res.output
     assert (tmp_path / "demo" / "月度监测.xlsx").exists()
+    # one login per role, printed with the address of the pages
+    assert "http://127.0.0.1:8000/" in res.output
+    for name in ("admin", "bureau", "quanzhou", "hospital", "supplier", "auditor"):
+        assert f"  {name} " in res.output, name

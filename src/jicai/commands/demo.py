@@ -61,6 +61,39 @@ def run_demo(data_dir: Path, warehouse, institutions: int, months: int, seed: in
     }
 
 
+DEMO_PASSWORD = "jicai-demo"
+
+
+def demo_logins(manifest) -> list[tuple[str, str, str, str]]:
+    """One login per role on the demo province: (name, role, scope, what to look at). The hospital is the
+    sentinel that reported the verified shortage; the enterprise is the one whose product ran short."""
+    short = manifest.of_kind("shortage")[0]
+    hospital = short.institution_codes[0]
+    return [
+        ("admin", "admin", "", "全部页面与数据导入 / everything, imports"),
+        ("bureau", "bureau", "", "全省医保局 / the provincial bureau"),
+        ("quanzhou", "bureau", "3505", "泉州市医保局(区划 3505) / the Quanzhou bureau (region 3505)"),
+        ("hospital", "institution", hospital, f"医疗机构 {hospital}(哨点) / a sentinel hospital"),
+        ("supplier", "enterprise", short.enterprise_codes[0], "供应短缺的中选企业 / the selected enterprise short of supply"),
+        ("auditor", "auditor", "", "审计(只读) / read-only auditor"),
+    ]
+
+
+def create_demo_users(settings, manifest) -> list[tuple[str, str, str, str]]:
+    from jicai.web.config import WebConfig
+    from jicai.web.workflow.db import Workflow
+    from jicai.web.workflow.users import ensure_user
+
+    logins = demo_logins(manifest)
+    wf = Workflow.open(WebConfig.resolve(settings).workflow_url)
+    try:
+        for name, role, scope, _ in logins:
+            ensure_user(wf, name, role, scope, DEMO_PASSWORD)
+    finally:
+        wf.close()
+    return logins
+
+
 def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo(
@@ -68,6 +101,8 @@ def register(app: typer.Typer) -> None:
         institutions: int = typer.Option(300, help="机构数 / institutions"),
         months: int = typer.Option(12, help="月数 / months of data"),
         seed: int = typer.Option(2024, help="随机种子 / random seed"),
+        serve: bool = typer.Option(True, "--serve/--no-serve", help="最后启动网页服务 / end by serving the pages"),
+        port: int = typer.Option(8000, "--port", help="网页服务端口 / port of the web server"),
     ) -> None:
         """演示：模拟一个省的数据，导入、监测并生成月度监测报表 / the demo province, end to end."""
         settings = ctx.obj
@@ -83,5 +118,19 @@ def register(app: typer.Typer) -> None:
         out.print(f"数据仓库 / warehouse        : {settings.warehouse_url}  （导入 {t['import']:.1f} 秒，隔离 {r['quarantined']} 行）")
         out.print(f"月度监测报表 / report        : {r['xlsx']}  （{r['rows']:,} 行，{t['monitor']:.1f} 秒）")
         out.print(f"预埋情形 / planted situations: {r['dataset'] / 'manifest.json'}")
-        out.print("下一步 / next: jicai report monthly --as-of 2024-12-31 ; jicai assess --batch GJ-YP-JX --year 1 ; "
-                  "jicai report annual --batch GJ-YP-JX --year 1 ; jicai prepayment --batch GJ-YP-JX --year 1 ; jicai --help")
+        out.print("命令行 / CLI: jicai report monthly --as-of 2024-12-31 ; jicai assess --batch GJ-YP-JX --year 1 ; "
+                  "jicai supply --month 2024-09 ; jicai capitation --period 2024 ; jicai pharmacy --month 2024-06 ; "
+                  "jicai budget --as-of 2024-09-30 ; jicai --help")
+        logins = create_demo_users(settings, r["manifest"])
+        out.print()
+        out.print(f"网页 / web: http://127.0.0.1:{port}/   演示账号 / demo logins (密码 / password: {DEMO_PASSWORD}):")
+        for name, role, scope, what in logins:
+            out.print(f"  {name:<9} {role:<11} {scope:<18} {what}")
+        if serve:
+            import uvicorn
+
+            from jicai.web.app import create_app
+            from jicai.web.config import WebConfig
+
+            out.print("按 Ctrl+C 停止 / press Ctrl+C to stop")
+            uvicorn.run(create_app(WebConfig.resolve(settings)), host="127.0.0.1", port=port, log_level="warning")
