@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Sequence
 from datetime import date
 
 import ibis
@@ -111,16 +112,22 @@ def return_tiers(policy: Policy, on: date) -> list[tuple[int, float]]:
     return [*tiers, (None, float(policy.value("capitation_return_rate_beyond", on=on)))]
 
 
-def capitation_return(wh: Warehouse, period: str, policy: Policy | None = None, on: date | None = None) -> ir.Table:
+def capitation_return(wh: Warehouse, period: str | Sequence[str], policy: Policy | None = None,
+                      on: date | None = None) -> ir.Table:
     """The surplus return of every institution of ``period``; see CAPITATION_COLUMNS.
 
-    ``on`` is the day whose policy applies (default: the end of the period, :func:`period_end`).
+    ``on`` is the day whose policy applies (default: the end of the period, :func:`period_end`). Several
+    periods may be given (with ``on``): each is computed on its own, with its own ā.
     """
     policy = policy or load_policy()
-    on = on or period_end(period)
+    periods = [period] if isinstance(period, str) else list(period)
+    if on is None:
+        if len(periods) != 1:
+            raise FundError("多个结算期需指定政策日期", "several periods need the policy date (on)")
+        on = period_end(periods[0])
     tiers = return_tiers(policy, on)
     c = wh.table("capitation")
-    c = c.filter(c.period == period)
+    c = c.filter(c.period.isin(periods))
     c = c.select(
         "period", _INST,
         enrolled=c.enrolled.cast("int64"),
@@ -128,8 +135,8 @@ def capitation_return(wh: Warehouse, period: str, policy: Policy | None = None, 
         package_fen=fen(c.enrolled.cast("float64") * c.per_capita_standard),
         actual_fen=fen(c.actual_spending),
     )
-    totals = c.aggregate(total_actual_fen=c.actual_fen.sum(), total_enrolled=c.enrolled.sum())
-    c = c.cross_join(totals)
+    totals = c.group_by("period").agg(total_actual_fen=c.actual_fen.sum(), total_enrolled=c.enrolled.sum())
+    c = c.join(totals, "period")
     # enrolled × ā in double precision, to fen (halves up); no enrolment spends nothing reasonably
     share = (c.enrolled.cast("float64") * c.total_actual_fen.cast("float64")) / c.total_enrolled.cast("float64")
     reasonable_fen = ibis.ifelse(c.enrolled == 0, 0, (share + 0.5).floor().cast("int64"))
