@@ -13,6 +13,7 @@ the lock is held for milliseconds.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from datetime import date, datetime
@@ -48,6 +49,11 @@ class DataService:
     def wh(self) -> Warehouse:
         if self._wh is None:
             self._wh = connect(self.url)
+            # a warehouse loaded by other means may lack optional tables; measures read them as empty
+            from jicai.ingest.schema import ensure_schema
+
+            with contextlib.suppress(Exception):  # a read-only warehouse: the measures name what is missing
+                ensure_schema(self._wh)
         return self._wh
 
     @property
