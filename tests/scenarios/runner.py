@@ -8,7 +8,8 @@ reads like the example in a notice. The format (see tests/scenarios/README.md):
   ``f(wh, **args, policy=policy)``), ``keys`` (columns naming a row), ``exact`` (the result's key set must
   equal the expected one), ``world`` (base rows from ``worlds/<world>.toml``);
 - ``[args]``, ``[policy]`` (overrides passed to :meth:`Policy.with_values`);
-- shorthand rows ``[[agreements]]``, ``[[buys]]`` (an order line with its delivery and payments),
+- shorthand rows ``[[agreements]]``, ``[[buys]]`` (an order line with its delivery and payments; delivery
+  times as timestamps or hours after ordering for the supply measures),
   ``[[sp]]`` (a supply-problem report), and canonical rows of any table under ``[[tables.<name>]]``;
 - ``[[expect]]``: the key columns and the values to check. Floats are compared to 1e-9 (relative and
   absolute); the string ``"null"`` expects a null (or NaN); TOML dates and datetimes compare as such.
@@ -20,7 +21,7 @@ import importlib
 import math
 import tomllib
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +102,29 @@ def _coerce(table: str, row: dict) -> dict:
     return out
 
 
+def _delivery(b: dict, line: str, ordered_at: datetime) -> dict | None:
+    """The deliveries row of a [[buys]] entry, or None when it has none.
+
+    ``accepted`` (+ ``acc_packs``) as before; for the supply measures also ``responded`` / ``shipped``
+    (timestamps) or ``response_hours`` / ``ship_hours`` (hours after ordered_at), and ``ship_packs``
+    (default: the packs ordered, when shipped).
+    """
+    row: dict[str, Any] = {}
+    if b.get("accepted"):
+        row.update(accepted_at=_ts(b["accepted"], time(10, 0)), accepted_quantity=float(b.get("acc_packs", b["packs"])))
+    if "response_hours" in b:
+        row["responded_at"] = ordered_at + timedelta(hours=float(b["response_hours"]))
+    elif b.get("responded"):
+        row["responded_at"] = _ts(b["responded"], time(10, 0))
+    if "ship_hours" in b:
+        row["shipped_at"] = ordered_at + timedelta(hours=float(b["ship_hours"]))
+    elif b.get("shipped"):
+        row["shipped_at"] = _ts(b["shipped"], time(10, 0))
+    if "shipped_at" in row or "ship_packs" in b:
+        row["shipped_quantity"] = float(b.get("ship_packs", b["packs"]))
+    return {"order_line_id": line, **row} if row else None
+
+
 def expand_shorthand(doc: dict) -> dict[str, list[dict]]:
     """Canonical rows of agreements, orders, deliveries, payments and supply_problems from the shorthand."""
     rows: dict[str, list[dict]] = {}
@@ -122,9 +146,9 @@ def expand_shorthand(doc: dict) -> dict[str, list[dict]]:
                 "quantity": float(b["packs"]), "pack_price": float(b.get("price", 20.0)),
                 "ordered_at": _ts(ordered, time(8, 0)), "channel": b.get("channel", "platform"),
             })
-            if b.get("accepted"):
-                deliveries.append({"order_line_id": line, "accepted_at": _ts(b["accepted"], time(10, 0)),
-                                   "accepted_quantity": float(b.get("acc_packs", b["packs"]))})
+            delivery = _delivery(b, line, _ts(ordered, time(8, 0)))
+            if delivery:
+                deliveries.append(delivery)
             for j, (amount, paid_at) in enumerate(b.get("paid", [])):
                 payments.append({"payment_id": f"{line}-{j}", "order_line_id": line, "amount": float(amount),
                                  "paid_at": _ts(paid_at, time(15, 0))})
@@ -226,7 +250,7 @@ def check(s: Scenario, rows: list[dict]) -> None:
             raise AssertionError(f"{where}: the result has no key columns {missing_cols}")
     index: dict[tuple, dict] = {}
     for r in rows:
-        key = tuple(_normal(r[k]) for k in s.keys)
+        key = tuple("null" if _is_null(r[k]) else _normal(r[k]) for k in s.keys)  # "null" names a null key
         if key in index:
             raise AssertionError(f"{where}: key {key} appears twice in the result")
         index[key] = r

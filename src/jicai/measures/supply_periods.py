@@ -16,7 +16,8 @@ volume it still received.
 monitoring row at D: the monitoring (:func:`jicai.measures.monitor.monitor`) run twice, with the policy
 as is and with ``backup_substitution`` and ``supply_problem_exclusion`` off, joined on the keys. The
 difference is what the periods changed in the cycle year containing D: selected volume (the substituted
-backup), the counted non-selected volume (the excluded part), completion, non-selected share, status and
+backup), the counted non-selected volume (less the substituted backup, which without substitution is
+non-selected too: the excluded non-selected part), completion, non-selected share, status and
 the non-selected excess flag; ``changed`` names the columns that differ.
 """
 
@@ -71,7 +72,7 @@ EFFECT_COLUMNS: dict[str, tuple[str, str]] = {
     "cycle_year": ("采购年度", "cycle year containing the as-of date"),
     "agreed_volume": ("约定采购量", "agreed volume"),
     "substituted_volume": ("备供计入中选量", "selected volume with the periods − without (the backup counted as selected)"),
-    "excluded_volume": ("不计入占比的非中选量", "counted non-selected volume without the periods − with"),
+    "excluded_volume": ("不计入占比的非中选量", "counted non-selected volume without the periods − with − the substituted backup (which, not substituted, would have been counted non-selected)"),
     "completion_without": ("完成率(不考虑问题期)", "completion with backup_substitution and supply_problem_exclusion off"),
     "completion": ("完成率", "completion with the policy as is"),
     "share_without": ("非中选占比(不考虑问题期)", "non-selected share without the periods"),
@@ -189,7 +190,8 @@ def supply_period_effects(wh: Warehouse, as_of: date, batch_id: str | None = Non
         "institution_code", "institution_name", "batch_id", "variety_id", "variety_name",
         cycle_year=m.cycle_year, agreed_volume=m.agreed_volume,
         substituted_volume=m.selected_volume - m.sel_off,
-        excluded_volume=m.cnt_off - m.nonselected_counted_volume,
+        # without substitution the period's backup was counted non-selected too: take it out again
+        excluded_volume=m.cnt_off - m.nonselected_counted_volume - (m.selected_volume - m.sel_off),
         completion_without=m.completion_without, completion=m.completion,
         share_without=m.share_without, nonselected_share=m.nonselected_share,
         status_without=m.status_without, status=m.status,
