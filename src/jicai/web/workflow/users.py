@@ -86,21 +86,21 @@ def add_user(workflow: Workflow, session: Session, name: str, role: str, scope: 
     return user
 
 
-def ensure_user(workflow: Workflow, name: str, role: str, scope: str, password: str) -> User:
+def ensure_user(workflow: Workflow, name: str, role: str, scope: str, password: str, *, actor: str = "demo") -> User:
     """The user ``name`` with this role, scope and password, active — created or updated (for the demo)."""
     scope = (scope or "").strip()
     _check(name, role, scope, password)
     with workflow.session() as s:
         user = find_user(s, name)
         if user is None:
-            return add_user(workflow, s, name, role, scope, password, actor="demo")
+            return add_user(workflow, s, name, role, scope, password, actor=actor)
         changed = (user.role, user.scope, user.active) != (role, scope, True) or not _verify(
             workflow.hasher, user.password_hash, password)
         if changed:
             user.role, user.scope, user.active = role, scope, True
             user.password_hash = workflow.hasher.hash(password)
             user.session_version += 1
-            record(s, "user.update", user_name="demo", target=f"user:{name}", detail={"role": role, "scope": scope})
+            record(s, "user.update", user_name=actor, target=f"user:{name}", detail={"role": role, "scope": scope})
         return user
 
 
