@@ -105,7 +105,8 @@ def budget_progress(wh: Warehouse, as_of: date, policy: Policy | None = None) ->
     r = r.mutate(budget_fen=fen(r.total_budget), spending_fen=r.spending_fen.fill_null(0).cast("int64"),
                  months_counted=r.months_counted.fill_null(0).cast("int64"))
     has_budget = r.budget_fen.fill_null(0) > 0
-    tp = days / ndays
+    # a double computed by the engine (a float literal comes back from PostgreSQL as numeric)
+    tp = ibis.literal(days, "int64").cast("float64") / ibis.literal(ndays, "int64").cast("float64")
     lhs = (r.spending_fen * ndays - r.budget_fen * days) * SCALE
     ahead = has_budget & (lhs > ibis.literal(margin_bp * ndays, "int64") * r.budget_fen)
     spending = r.spending_fen.cast("float64") / 100.0
@@ -127,7 +128,7 @@ def budget_progress(wh: Warehouse, as_of: date, policy: Policy | None = None) ->
         months_counted=r.months_counted,
         last_month=r.last_month,
         spending_progress=r.spending_progress,
-        time_progress=ibis.literal(tp, "float64"),
+        time_progress=tp,
         gap=r.spending_progress - tp,
         ahead_amount=ibis.ifelse(r.has_budget, r.spending - budget * tp, ibis.null("float64")),
         remaining_budget=ibis.ifelse(r.has_budget, budget - r.spending, ibis.null("float64")),
