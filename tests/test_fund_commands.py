@@ -1,0 +1,190 @@
+"""The fund commands: jicai capitation, jicai pharmacy, jicai budget — workbooks, csv, json, errors.
+
+Each runs on the warehouse of a hand-computed scenario (tests/scenarios/…), so every figure checked here
+is one worked out in that file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+from tests.scenarios.runner import ROOT, load
+from typer.testing import CliRunner
+
+from jicai.cli import app
+from jicai.fund.budget import BUDGET_COLUMNS
+from jicai.fund.capitation import CAPITATION_COLUMNS
+from jicai.fund.pharmacy import RISK_COLUMNS, VIOLATION_COLUMNS
+from jicai.policy import load_policy
+from jicai.store import connect
+
+run = CliRunner().invoke
+
+
+def data_dir(tmp_path: Path, scenario: str) -> Path:
+    s = load(ROOT / scenario)
+    d = tmp_path / "data"
+    wh = connect(f"duckdb:///{d / 'jicai.duckdb'}")
+    for name, t in s.tables.items():
+        wh.write_table(name, t)
+    wh.close()
+    return d
+
+
+def body(ws) -> list[tuple]:
+    """The data rows of a list sheet and its 合计 row."""
+    rows = list(ws.iter_rows(min_row=2, values_only=True))
+    return rows[: [r[0] for r in rows].index("合计") + 1]
+
+
+def cover(wb) -> dict:
+    return {r[0]: r[1] for r in wb["封面"].iter_rows(values_only=True) if r and r[0]}
+
+
+def test_capitation_workbook_json_csv(tmp_path):
+    d = data_dir(tmp_path, "capitation/05_zero_and_negative_reasonable_surplus.toml")
+    out = tmp_path / "c.xlsx"
+    r = run(app, ["--data-dir", str(d), "capitation", "--period", "2024", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "机构 5 家" in r.output and "返还 6,800.00 元" in r.output and "偏差≤5% 2 家" in r.output
+    wb = openpyxl.load_workbook(out, data_only=True)
+    assert wb.sheetnames == ["封面", "分档汇总", "返还明细"]
+    ws = wb["返还明细"]
+    header = [c.value for c in ws[1]]
+    assert header == [zh for zh, _ in CAPITATION_COLUMNS.values()]
+    rows = body(ws)
+    assert [x[1] for x in rows[:-1]] == ["H3", "H1", "H2", "H9", "H4"]  # tier, then returned amount
+    tier = header.index("返还档次")
+    assert [x[tier] for x in rows[:-1]] == ["偏差≤5%", "偏差≤5%", "偏差>20%", "偏差>20%", "无偏差基数"]
+    assert math.isclose(rows[-1][header.index("返还金额")], 6800.0)
+    assert ws.cell(2, header.index("偏差") + 1).number_format == "0.0%"
+    tiers = body(wb["分档汇总"])
+    assert [x[0] for x in tiers] == ["偏差≤5%", "5%<偏差≤10%", "10%<偏差≤20%", "偏差>20%", "无偏差基数", "合计"]
+    assert tiers[-1][2] == 5
+    c = cover(wb)
+    assert c["范围"] == "全部机构" and c["政策版本"] == load_policy().version and c["数据截至"] == "2024-12-31"
+
+    r = run(app, ["--data-dir", str(d), "capitation", "--period", "2024", "--format", "json",
+                  "--out", str(tmp_path / "c.json")])
+    assert r.exit_code == 0, r.output
+    doc = json.loads((tmp_path / "c.json").read_text(encoding="utf-8"))
+    assert doc["policy_date"] == "2024-12-31" and doc["totals"]["returned_amount"] == 6800.0
+    assert [t["return_rate"] for t in doc["tiers"]] == [0.7, 0.6, 0.5, 0.4]
+    h4 = next(x for x in doc["institutions"] if x["institution_code"] == "H4")
+    assert h4["tier"] is None and h4["deviation"] is None
+    r = run(app, ["--data-dir", str(d), "capitation", "--period", "2024", "--format", "csv",
+                  "--out", str(tmp_path / "c.csv")])
+    assert r.exit_code == 0 and list(pd.read_csv(tmp_path / "c.csv").columns) == list(CAPITATION_COLUMNS)
+
+
+def test_capitation_errors_and_empty_period(tmp_path):
+    d = data_dir(tmp_path, "capitation/01_tier_edge_5_percent_inclusive.toml")
+    base = ["--data-dir", str(d), "capitation"]
+    r = run(app, base + ["--period", "第一期"])
+    assert r.exit_code == 2 and "无法识别结算期" in r.output and "--on" in r.output
+    r = run(app, base + ["--period", "第一期", "--on", "2024-12-31", "--format", "json", "--out", str(tmp_path / "e.json")])
+    assert r.exit_code == 0 and "没有按人头付费记录" in r.output
+    r = run(app, base + ["--period", "2024", "--on", "2024-13-01"])
+    assert r.exit_code == 2 and "YYYY-MM-DD" in r.output
+    r = run(app, base + ["--period", "2024", "--format", "pdf"])
+    assert r.exit_code == 2 and "pdf" in r.output
+    r = run(app, base + ["--period", "2024", "--policy", str(tmp_path / "none.toml")])
+    assert r.exit_code == 2 and "政策文件不存在" in r.output
+
+
+def test_pharmacy_workbook_and_csv(tmp_path):
+    d = data_dir(tmp_path, "pharmacy/06_risk_summary.toml")
+    out = tmp_path / "p.xlsx"
+    r = run(app, ["--data-dir", str(d), "pharmacy", "--month", "2024-07", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "检查 3 家药店、4 笔结算" in r.output and "违规 4 项" in r.output
+    assert "本年查处 3 件,追回 1,000.00 元,暂停结算 1 家" in r.output
+    wb = openpyxl.load_workbook(out, data_only=True)
+    assert wb.sheetnames == ["封面", "药店风险汇总", "违规明细", "视频联动违规", "进销存不一致", "大额购药", "代购未登记"]
+    risk = wb["药店风险汇总"]
+    header = [c.value for c in risk[1]]
+    assert header == [zh for zh, _ in RISK_COLUMNS.values()]
+    rows = body(risk)
+    assert [x[1] for x in rows[:-1]] == ["P1", "P2", "P3"]
+    assert rows[0][2] == "仁和大药房" and rows[-1][header.index("本年追回金额")] == 1000.0
+    v = wb["违规明细"]
+    vh = [c.value for c in v[1]]
+    kinds = [x[vh.index("违规类型")] for x in body(v)[:-1]]
+    assert kinds == ["视频离线期间结算", "大额购药", "进销存不一致", "代购未登记"]
+    assert body(v)[-1][vh.index("涉及金额")] == 2500 + 2500 + 80 + 80
+    assert body(v)[0][vh.index("结算时间")] == "2024-07-05 10:30:00"
+    c = cover(wb)
+    assert c["报告期"] == "2024年7月" and c["数据截至"] == "2024-07-31"
+
+    r = run(app, ["--data-dir", str(d), "pharmacy", "--month", "2024-07", "--format", "csv", "--out", str(tmp_path / "p.csv")])
+    assert r.exit_code == 0, r.output
+    assert list(pd.read_csv(tmp_path / "p.csv").columns) == list(VIOLATION_COLUMNS)
+    assert len(pd.read_csv(tmp_path / "p_risk.csv")) == 3
+    r = run(app, ["--data-dir", str(d), "pharmacy", "--month", "2024-06", "--format", "json", "--out", str(tmp_path / "p.json")])
+    assert r.exit_code == 0, r.output
+    doc = json.loads((tmp_path / "p.json").read_text(encoding="utf-8"))
+    assert doc["violations"] == [] and doc["checked"]["settlements"] == 0
+    assert {x["pharmacy_code"] for x in doc["risk"]} == {"P2", "P3"}  # this year's cases up to June
+    r = run(app, ["--data-dir", str(d), "pharmacy", "--month", "2024-7"])
+    assert r.exit_code == 2 and "YYYY-MM" in r.output
+
+
+def test_budget_quarterly_report(tmp_path):
+    d = data_dir(tmp_path, "budget/02_months_counted_partial_month_and_no_budget.toml")
+    out = tmp_path / "b.xlsx"
+    r = run(app, ["--data-dir", str(d), "budget", "--quarter", "2024Q2", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "截至 2024-06-30" in r.output and "无预算 3 家" in r.output
+    wb = openpyxl.load_workbook(out, data_only=True)
+    assert wb.sheetnames == ["封面", "会商重点机构", "执行进度"]
+    assert cover(wb)["报告"] == "2024年第2季度医保基金总额预算执行会商报告"
+    ws = wb["执行进度"]
+    header = [c.value for c in ws[1]]
+    assert header == ["排序", *[zh for zh, _ in BUDGET_COLUMNS.values()]]
+    rows = body(ws)
+    assert [x[header.index("医疗机构编码")] for x in rows[:-1]] == ["H1", "H4", "H2", "H3", "H5"]
+    assert [x[0] for x in rows[:-1]] == [1, 2, None, None, None]
+    assert [x[header.index("状态")] for x in rows[:-1]] == ["正常", "正常", "无预算", "无预算", "无预算"]
+    assert math.isclose(rows[-1][header.index("累计医保支出")], 600000 + 5000 + 100 + 100)
+
+    r = run(app, ["--data-dir", str(d), "budget", "--as-of", "2024-06-15", "--format", "json",
+                  "--out", str(tmp_path / "b.json")])
+    assert r.exit_code == 0, r.output
+    doc = json.loads((tmp_path / "b.json").read_text(encoding="utf-8"))
+    assert doc["margin"] == 0.1 and doc["totals"]["institutions"] == 5
+    assert next(x for x in doc["institutions"] if x["institution_code"] == "H1")["months_counted"] == 6
+    r = run(app, ["--data-dir", str(d), "budget", "--as-of", "2024-06-15", "--format", "csv", "--out", str(tmp_path / "b.csv")])
+    assert r.exit_code == 0 and len(pd.read_csv(tmp_path / "b.csv")) == 5
+
+
+def test_budget_ahead_list_and_errors(tmp_path):
+    d = data_dir(tmp_path, "budget/01_exactly_10_points_ahead_is_not_flagged.toml")
+    out = tmp_path / "b.xlsx"
+    r = run(app, ["--data-dir", str(d), "budget", "--as-of", "2023-01-24", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "超序时进度(> 10 个百分点)的机构 1 家" in r.output and "(H2)" in r.output
+    wb = openpyxl.load_workbook(out, data_only=True)
+    assert cover(wb)["报告"] == "医保基金总额预算执行进度"
+    ws = wb["会商重点机构"]
+    header = [c.value for c in ws[1]]
+    assert [x[header.index("医疗机构编码")] for x in body(ws)[:-1]] == ["H2"]
+    base = ["--data-dir", str(d), "budget"]
+    for args, text in ((["--quarter", "2024Q5"], "2024Q3"), ([], "--as-of"),
+                       (["--as-of", "2024-01-01", "--quarter", "2024Q1"], "--quarter")):
+        r = run(app, base + args)
+        assert r.exit_code == 2 and text in r.output, r.output
+
+
+@pytest.mark.parametrize(("command", "missing"), [(["capitation", "--period", "2024"], "capitation"),
+                                                  (["pharmacy", "--month", "2024-07"], "pharmacy_settlements"),
+                                                  (["budget", "--as-of", "2024-07-01"], "budgets")])
+def test_missing_tables_are_named(tmp_path, command, missing):
+    d = tmp_path / "empty"
+    connect(f"duckdb:///{d / 'jicai.duckdb'}").close()
+    r = run(app, ["--data-dir", str(d), *command])
+    assert r.exit_code == 2 and missing in r.output
