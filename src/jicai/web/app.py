@@ -43,7 +43,34 @@ def create_app(config: WebConfig) -> FastAPI:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for name in ROUTES:
         app.include_router(importlib.import_module(f"jicai.web.routes.{name}").router)
+    _page_errors(app)
     return app
+
+
+def _page_errors(app: FastAPI) -> None:
+    """A refused or missing page is a page (error.html), not JSON; the API keeps its JSON errors."""
+    from fastapi import Request
+    from fastapi.exception_handlers import http_exception_handler
+    from starlette.exceptions import HTTPException
+
+    @app.exception_handler(HTTPException)
+    async def _handler(request: Request, exc: HTTPException):
+        if request.url.path.startswith(("/api/", "/static/")) or exc.status_code not in (403, 404, 422, 429):
+            return await http_exception_handler(request, exc)
+        from jicai.web.auth import session_principal
+        from jicai.web.render import render
+
+        detail = exc.detail if isinstance(exc.detail, dict) else {}
+        zh = detail.get("zh") or {403: "无权查看", 404: "页面不存在", 422: "参数无效", 429: "尝试次数过多"}[exc.status_code]
+        en = detail.get("en") or {403: "not allowed", 404: "not found", 422: "invalid argument",
+                                  429: "too many attempts"}[exc.status_code]
+        principal = getattr(request.state, "principal", None) or session_principal(request)
+        if principal is None:
+            return render(request, "error.html", status_code=exc.status_code, zh=zh, en=en)
+        from jicai.web.routes.pages import _page
+
+        request.state.principal = principal
+        return _page(request, "error.html", principal, status_code=exc.status_code, zh=zh, en=en)
 
 
 def app_from_env() -> FastAPI:
