@@ -284,7 +284,10 @@ def run_and_check(s: Scenario, wh) -> list[dict]:
 
 ID_COLUMNS = ("institution_code", "batch_id", "variety_id", "product_code", "order_line_id", "order_id",
               "payment_id", "report_id", "enterprise_code", "distributor_code", "pharmacy_code", "settlement_id",
-              "case_id")
+              "case_id", "manufacturer_code",
+              # output columns holding ids of the inputs (supply measures)
+              "sentinel_code", "main_product_code", "main_enterprise_code", "winner_product_codes",
+              "winner_enterprise_codes")
 
 
 def _prefix(i: int) -> str:

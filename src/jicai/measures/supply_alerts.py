@@ -282,7 +282,7 @@ def surge_alerts(wh: Warehouse, month: str | date, first_month: str | date | Non
     d = d.filter(d.full_history & (d.baseline_units > 0) & (d.ordered_units > factor * d.baseline_units))
     v = t["varieties"].select("variety_id", variety_name=t["varieties"].name, batch_id=t["varieties"].batch_id)
     d = d.left_join(v, "variety_id").drop("variety_id_right")
-    d = d.mutate(surge_ratio=d.ordered_units / d.baseline_units, surge_factor=ibis.literal(factor, "float64"))
+    d = d.mutate(surge_ratio=d.ordered_units / d.baseline_units, surge_factor=(d.ordered_units * 0.0 + factor).cast("float64"))
     return d.select(*SURGE_COLUMNS)
 
 

@@ -36,6 +36,7 @@ from jicai.store import Warehouse
 
 INPUT_TABLES = ("batches", "varieties", "products", "selected_products", "enterprises", "institutions", "orders")
 WINDOW_MONTHS = 3
+MAX_LISTED = 3  # winners listed by code on a row
 MONTH_DAYS = 30.0  # "monthly" use = use per 30 days of the covered window
 
 
@@ -68,8 +69,8 @@ CONTINUITY_COLUMNS: dict[str, tuple[str, str]] = {
     "main_enterprise_name": ("原供应厂家名称", "manufacturer name"),
     "monthly_units": ("月均使用量", "ordered units of the variety in the window / window months"),
     "main_monthly_units": ("原主要产品月均使用量", "ordered units of the main product / window months"),
-    "winner_product_codes": ("中选产品", "primary selected products of the variety for the region (';'-separated)"),
-    "winner_enterprise_codes": ("中选企业代码", "their enterprises (';'-separated)"),
+    "winner_product_codes": ("中选产品", "primary selected products of the variety for the region (';'-separated by code; '…' after 3)"),
+    "winner_enterprise_codes": ("中选企业代码", "their enterprises in the same order"),
     "winner_new": ("中选前未供应", "no winning product was ordered in the province in the window"),
     "case": ("接续情形", "replace / continue / no_winner"),
 }
@@ -121,11 +122,23 @@ def supply_continuity(wh: Warehouse, batch_id: str, window_months: int = WINDOW_
     # was a winning product ordered by anyone in the province in the window?
     ordered = use.group_by("product_code").agg(o_units=use.units.sum())
     w = w.left_join(ordered, "product_code").drop("product_code_right")
+    # the winners' codes joined in code order: ranked and pivoted (an ordered string aggregate is not
+    # available on every engine); more than MAX_LISTED winners end in "…"
+    w = w.mutate(rank=ibis.row_number().over(group_by=keys, order_by=[w.product_code, w.enterprise_code]))
     win = w.group_by(keys).agg(
-        winner_product_codes=w.product_code.group_concat(";", order_by=w.product_code),
-        winner_enterprise_codes=w.enterprise_code.group_concat(";", order_by=w.enterprise_code),
+        winners=w.count(),
         winner_units=w.o_units.fill_null(0.0).sum(),
+        **{f"p{i}": ibis.ifelse(w.rank == i, w.product_code, ibis.null("string")).max() for i in range(MAX_LISTED)},
+        **{f"e{i}": ibis.ifelse(w.rank == i, w.enterprise_code, ibis.null("string")).max() for i in range(MAX_LISTED)},
     )
+
+    def joined(prefix: str) -> ir.StringValue:
+        s = win[f"{prefix}0"]
+        for i in range(1, MAX_LISTED):
+            s = s + ibis.ifelse(win[f"{prefix}{i}"].notnull(), ";" + win[f"{prefix}{i}"], "")
+        return s + ibis.ifelse(win.winners > MAX_LISTED, ";…", "")
+
+    win = win.select(*keys, "winner_units", winner_product_codes=joined("p"), winner_enterprise_codes=joined("e"))
     same = main.join(sp, [main.variety_id == sp.variety_id, main.manufacturer_code == sp.enterprise_code])
     same = same.join(inst, "institution_code")
     same = same.filter(region_match(same.s_regions, same.region_code))
