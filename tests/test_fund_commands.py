@@ -188,3 +188,24 @@ def test_missing_tables_are_named(tmp_path, command, missing):
     connect(f"duckdb:///{d / 'jicai.duckdb'}").close()
     r = run(app, ["--data-dir", str(d), *command])
     assert r.exit_code == 2 and missing in r.output
+
+
+def test_page_rows_of_a_report_are_chinese_and_formatted():
+    from datetime import date, datetime
+
+    from jicai.fund.capitation import capitation_return, tier_labels
+    from jicai.fund.documents import capitation_report, page_rows
+
+    s = load(ROOT / "capitation/01_tier_edge_5_percent_inclusive.toml")
+    wh = connect("duckdb://")
+    for name, t in s.tables.items():
+        wh.write_table(name, t)
+    rows = capitation_return(wh, "2024").to_pyarrow().to_pylist()
+    policy = load_policy()
+    report = capitation_report(rows, period="2024", on=date(2024, 12, 31),
+                               tier_labels=tier_labels(policy, date(2024, 12, 31)), tier_rates={1: .7, 2: .6, 3: .5, 4: .4},
+                               policy_version=policy.version, computed_at=datetime(2025, 1, 2, 9))
+    page = page_rows(report.table("capitation"))
+    assert page[0]["医疗机构编码"] == "H1" and page[0]["返还比例"] == "70.0%" and page[0]["返还金额"] == "14,700.00"
+    assert page[0]["偏差"] == "5.0%" and page[0]["返还档次"] == "偏差≤5%" and page[0]["医疗机构名称"] == "—"
+    assert [r["返还档次"] for r in page_rows(report.table("tiers"))] == ["偏差≤5%", "5%<偏差≤10%", "10%<偏差≤20%", "偏差>20%"]

@@ -52,7 +52,7 @@ BUDGET_COLUMNS: dict[str, tuple[str, str]] = {
     "last_month": ("最近支出月份", "latest month counted (YYYY-MM)"),
     "spending_progress": ("预算执行进度", "spending / total_budget; null without a budget"),
     "time_progress": ("序时进度", "days from 1 January to D inclusive / days in Y"),
-    "gap": ("超序时进度", "spending_progress − time_progress (percentage points when shown)"),
+    "gap": ("超序时进度(百分点)", "spending_progress − time_progress (shown in percentage points)"),
     "ahead_amount": ("超序时金额", "spending − total_budget × time_progress (negative: below the pro-rata budget)"),
     "remaining_budget": ("剩余预算", "total_budget − spending"),
     "projected_spending": ("按进度预计全年支出", "spending / time_progress"),

@@ -261,3 +261,18 @@ def budget_report(rows: list[dict], totals: dict, *, as_of: date, margin: float,
                       "gap", "status")),
     ]
     return report
+
+
+def page_rows(table: Table, limit: int | None = None) -> list[dict[str, str]]:
+    """A list of a report as a web page shows it: rows keyed by the Chinese headers, each value formatted
+    by its column's kind (percentages with %, yuan with separators and 2 decimals, 是/否, — for blanks).
+
+    >>> t = Table("t", "例", columns({"return_rate": ("返还比例", "rate"), "amount": ("返还金额", "yuan")},
+    ...                              ["return_rate", "amount"], KINDS), [{"return_rate": 0.7, "amount": 14700.0}])
+    >>> page_rows(t)
+    [{'返还比例': '70.0%', '返还金额': '14,700.00'}]
+    """
+    from jicai.reports.html import cell
+
+    rows = table.rows if limit is None else table.rows[:limit]
+    return [{c.zh: cell(r.get(c.name), c.kind) for c in table.columns} for r in rows]
