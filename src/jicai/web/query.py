@@ -82,8 +82,13 @@ class Page:
     columns: list[str]
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def filtered(t: ir.Table, ds: Dataset, filters: dict[str, str]) -> ir.Table:
     for col, value in filters.items():
+        if _CONTROL.search(value) or len(value) > 64:
+            raise QueryError(f"筛选值无效:{col}", f"invalid filter value: {col}")
         if col not in t.columns:
             raise QueryError(f"没有这一列:{col}", f"no such column: {col}")
         c = t[col]

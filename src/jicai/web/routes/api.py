@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import inspect
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 
 from jicai.web import views
@@ -22,6 +22,9 @@ from jicai.web.query import MAX_PAGE_SIZE, filtered, jsonable, page_of, resolve_
 
 router = APIRouter(prefix="/api", tags=["data"])
 
+# no control characters in any text argument (they cannot be part of a code, and some engines choke on NUL)
+TEXT = r"^[^\x00-\x1f\x7f]*$"
+CODE = r"^[0-9A-Za-z][0-9A-Za-z\-_.]{0,63}$"
 FILTERABLE = ("institution_code", "region_code", "level", "batch_id", "variety_id", "product_code", "status",
               "enterprise_code", "distributor_code", "month", "finding", "passed")
 
@@ -60,6 +63,18 @@ def dataset_response(request: Request, ds: Dataset, principal: Principal, raw: d
     }
 
 
+def _param_query(name: str):
+    """The Query of a dataset argument, bounded so that no value reaches a database out of range."""
+    desc = " / ".join(PARAMS[name])
+    if name == "year":
+        return Query(None, ge=1, le=50, description=desc)
+    if name == "month":
+        return Query(None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description=desc)
+    if name in ("batch", "period"):
+        return Query(None, max_length=64, pattern=TEXT, description=desc)
+    return Query(None, description=desc)
+
+
 def _dataset_endpoint(ds: Dataset):
     """An endpoint whose signature lists exactly this dataset's arguments and filters (for OpenAPI)."""
     filters = [c for c in FILTERABLE if c in ds.columns]
@@ -76,13 +91,13 @@ def _dataset_endpoint(ds: Dataset):
     kinds = {"as_of": date | None, "batch": str | None, "year": int | None, "month": str | None,
              "period": str | None}
     for name in ds.params:
-        params.append(P(name, P.KEYWORD_ONLY, annotation=kinds[name],
-                        default=Query(None, description=" / ".join(PARAMS[name]))))
+        params.append(P(name, P.KEYWORD_ONLY, annotation=kinds[name], default=_param_query(name)))
     for c in filters:
         params.append(P(c, P.KEYWORD_ONLY, annotation=str | None,
-                        default=Query(None, max_length=64, description=f"{ds.columns[c][0]} = (region_code: prefix)")))
+                        default=Query(None, max_length=64, pattern=TEXT,
+                                      description=f"{ds.columns[c][0]} = (region_code: prefix)")))
     params += [
-        P("sort", P.KEYWORD_ONLY, annotation=str | None, default=Query(None, max_length=64)),
+        P("sort", P.KEYWORD_ONLY, annotation=str | None, default=Query(None, max_length=64, pattern=TEXT)),
         P("desc", P.KEYWORD_ONLY, annotation=bool, default=Query(False)),
         P("page", P.KEYWORD_ONLY, annotation=int, default=Query(1, ge=1, le=1_000_000)),
         P("page_size", P.KEYWORD_ONLY, annotation=int, default=Query(100, ge=1, le=MAX_PAGE_SIZE)),
@@ -105,7 +120,7 @@ def _export_endpoint(ds: Dataset):
     kinds = {"as_of": date | None, "batch": str | None, "year": int | None, "month": str | None,
              "period": str | None}
     params = [P("request", P.POSITIONAL_OR_KEYWORD, annotation=Request)]
-    params += [P(n, P.KEYWORD_ONLY, annotation=kinds[n], default=Query(None)) for n in ds.params]
+    params += [P(n, P.KEYWORD_ONLY, annotation=kinds[n], default=_param_query(n)) for n in ds.params]
     params += [P("format", P.KEYWORD_ONLY, annotation=str, default=Query("xlsx", pattern="^(xlsx|csv)$")),
                P("principal", P.KEYWORD_ONLY, annotation=Principal, default=Depends(api_principal))]
     endpoint.__signature__ = inspect.Signature(params)
@@ -177,7 +192,7 @@ def ranking(request: Request, as_of: date | None = None, level: int | None = Que
 
 
 @router.get("/institutions/{code}", summary="机构详情 / institution detail")
-def institution(request: Request, code: str, as_of: date | None = None,
+def institution(request: Request, code: Annotated[str, Path(pattern=CODE)], as_of: date | None = None,
                 principal: Principal = Depends(api_principal)) -> dict:
     """One institution's monitoring rows (each variety's progress) — 404 outside the caller's scope."""
     try:
@@ -192,7 +207,8 @@ def institution(request: Request, code: str, as_of: date | None = None,
 
 
 @router.get("/institutions/{code}/order-lines", summary="订单明细 / order lines (drill-down)")
-def order_lines(request: Request, code: str, variety_id: str | None = Query(None, max_length=64),
+def order_lines(request: Request, code: Annotated[str, Path(pattern=CODE)],
+                variety_id: str | None = Query(None, max_length=64, pattern=CODE),
                 as_of: date | None = None, page: int = Query(1, ge=1, le=1_000_000),
                 page_size: int = Query(100, ge=1, le=MAX_PAGE_SIZE),
                 principal: Principal = Depends(api_principal)) -> dict:

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -36,7 +36,11 @@ Special = Literal["shortage", "emergency", "seasonal", "demand_change"]
 TargetKind = Literal["institution", "enterprise"]
 Action = Literal["remind", "interview", "notice"]
 Limit = Annotated[int, Query(ge=1, le=1000)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=2**31 - 1)]
+# ids are database integers: anything outside 1 … 2³¹−1 is refused (422) before a query could overflow
+Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
+# codes are letters, digits and - _ . (no control characters can reach a query)
+CODE = r"^[0-9A-Za-z][0-9A-Za-z\-_.]{0,63}$"
 ApiPrincipal = Annotated[Principal, Depends(api_principal)]
 PagePrincipal = Annotated[Principal, Depends(page_principal)]
 Deciders = Annotated[Principal, Depends(require_roles(*DECIDERS))]
@@ -49,7 +53,7 @@ class _In(BaseModel):
 
 
 class ReportIn(_In):
-    product_code: str = Field(min_length=1, max_length=32)
+    product_code: str = Field(min_length=1, max_length=32, pattern=CODE)
     problem: Problem
     description: str = Text
     start_date: date
@@ -64,7 +68,7 @@ class DecisionIn(_In):
 
 
 class ExemptionIn(_In):
-    variety_id: str = Field(min_length=1, max_length=64)
+    variety_id: str = Field(min_length=1, max_length=64, pattern=CODE)
     special: Special
     start_date: date
     end_date: date | None = None
@@ -73,7 +77,7 @@ class ExemptionIn(_In):
 
 class ActionIn(_In):
     target_kind: TargetKind
-    target_code: str = Field(min_length=1, max_length=32)
+    target_code: str = Field(min_length=1, max_length=32, pattern=CODE)
     action: Action
     reason: str = Field(min_length=1, max_length=2000)
 
@@ -112,7 +116,7 @@ def api_file_report(request: Request, body: ReportIn,
 
 
 @router.get("/api/supply-reports/{report_id}", tags=["workflow"], summary="一份报告 / one report (404 outside scope)")
-def api_report(request: Request, report_id: int, principal: ApiPrincipal) -> dict:
+def api_report(request: Request, report_id: Id, principal: ApiPrincipal) -> dict:
     with _context(request, principal) as ctx:
         r = wf.get_report(ctx, report_id)
         return wf.report_dict(r, _names(ctx, [r], "filed_by", "decided_by"))
@@ -120,7 +124,7 @@ def api_report(request: Request, report_id: int, principal: ApiPrincipal) -> dic
 
 @router.post("/api/supply-reports/{report_id}/decision", tags=["workflow"],
              summary="核实或不予认定 / verify (with a period) or reject (with a comment)")
-def api_decide(request: Request, report_id: int, body: DecisionIn, principal: Deciders) -> dict:
+def api_decide(request: Request, report_id: Id, body: DecisionIn, principal: Deciders) -> dict:
     with _context(request, principal) as ctx:
         r = wf.decide_report(ctx, report_id, body.decision, body.start_date, body.end_date, body.comment)
         return wf.report_dict(r, _names(ctx, [r], "filed_by", "decided_by"))
@@ -143,7 +147,7 @@ def api_add_exemption(request: Request, body: ExemptionIn, principal: Deciders) 
 
 
 @router.post("/api/exemptions/{exemption_id}/revoke", tags=["workflow"], summary="撤销认定 / revoke an exemption")
-def api_revoke_exemption(request: Request, exemption_id: int, principal: Deciders) -> dict:
+def api_revoke_exemption(request: Request, exemption_id: Id, principal: Deciders) -> dict:
     with _context(request, principal) as ctx:
         e = wf.revoke_exemption(ctx, exemption_id)
         return wf.exemption_dict(e, _names(ctx, [e], "decided_by", "revoked_by"))
@@ -244,7 +248,7 @@ def reports_file_form(
 
 
 @router.get("/supply-reports/{report_id}", include_in_schema=False, response_class=HTMLResponse)
-def report_page(request: Request, report_id: int, principal: PagePrincipal) -> Response:
+def report_page(request: Request, report_id: Id, principal: PagePrincipal) -> Response:
     data = request.app.state.data
     try:
         with request.app.state.workflow.session() as s:
@@ -260,7 +264,7 @@ def report_page(request: Request, report_id: int, principal: PagePrincipal) -> R
 
 @router.post("/supply-reports/{report_id}/decision", include_in_schema=False)
 def report_decide_form(
-    request: Request, report_id: int, principal: PagePrincipal, csrf_token: Annotated[str, Form()] = "",
+    request: Request, report_id: Id, principal: PagePrincipal, csrf_token: Annotated[str, Form()] = "",
     decision: Annotated[str, Form()] = "", start_date: Annotated[str, Form()] = "",
     end_date: Annotated[str, Form()] = "", comment: Annotated[str, Form()] = "",
 ) -> Response:
@@ -297,7 +301,7 @@ def exemptions_add_form(
 
 
 @router.post("/exemptions/{exemption_id}/revoke", include_in_schema=False)
-def exemptions_revoke_form(request: Request, exemption_id: int, principal: PagePrincipal,
+def exemptions_revoke_form(request: Request, exemption_id: Id, principal: PagePrincipal,
                            csrf_token: Annotated[str, Form()] = "") -> Response:
     return _page_write(request, principal, csrf_token, lambda ctx: wf.revoke_exemption(ctx, exemption_id),
                        "/exemptions")
