@@ -7,7 +7,6 @@ import pytest
 import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
-
 from tests.web_fixtures import bearer, make_app
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("schemathesis")]
