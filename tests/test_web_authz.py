@@ -52,6 +52,7 @@ MATRIX: dict[tuple[str, str], tuple[str, dict[str, int] | None]] = {
     ("GET", "/policy"): ("/policy", ALL),
     ("GET", "/import"): ("/import", only("admin", "bureau", "district")),
     ("POST", "/import"): ("/import", None),  # tested with files below
+    ("POST", "/api/pharmacy/settlement-check"): ("", None),  # every role in tests/test_web_fund_supply.py
     ("GET", "/reports"): ("/reports", ALL),  # the page says who may download
     ("GET", "/reports/{kind}.{fmt}"): ("/reports/monthly.html?as_of=2024-06-30", only("admin", "bureau", "auditor")),
 }

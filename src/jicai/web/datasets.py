@@ -80,6 +80,10 @@ def compute_rows(ds: Dataset, wh: Warehouse, params: dict[str, Any], data_dir) -
         rows = ds.compute(wh, params, policy)
     except AssessmentError as exc:
         raise DatasetError(exc.zh, exc.en) from exc
+    except ValueError as exc:  # the measures' own bilingual errors (FundError, MonthError, …)
+        if hasattr(exc, "zh") and hasattr(exc, "en"):
+            raise DatasetError(exc.zh, exc.en) from exc
+        raise
     except LookupError as exc:
         zh, _, en = str(exc).partition(" / ")
         raise DatasetError(zh, en or zh) from exc
@@ -166,3 +170,13 @@ def _builtins() -> None:
 
 
 _builtins()
+
+
+def _more() -> None:
+    from jicai.web import datasets_fund, datasets_supply
+
+    datasets_supply.register_all()
+    datasets_fund.register_all()
+
+
+_more()

@@ -72,7 +72,7 @@ def restrict(principal: Principal | None, t: ir.Table, dims: Dims, lookups: Look
             return t.filter(t[dims.institution] == s)
         return _nothing(t)
     if p.role == "enterprise" and s:
-        conds = [t[c] == s for c in dims.enterprise]
+        conds = [t[c] == s for c in dims.enterprise if c in t.columns]  # roll-ups keep only some of them
         if dims.product:
             prod, sel = lookups.products, lookups.selected_products
             own = prod.filter(prod.manufacturer_code == s).select("product_code").union(

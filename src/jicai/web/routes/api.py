@@ -77,7 +77,7 @@ def _param_query(name: str):
 
 def _dataset_endpoint(ds: Dataset):
     """An endpoint whose signature lists exactly this dataset's arguments and filters (for OpenAPI)."""
-    filters = [c for c in FILTERABLE if c in ds.columns]
+    filters = [c for c in FILTERABLE if c in ds.columns and c not in ds.params]
 
     def endpoint(request: Request, **kw):
         principal = kw.pop("principal")

@@ -107,7 +107,7 @@ def dataset_page(request: Request, name: str, principal: Principal = Depends(pag
         return _page(request, "error.html", principal, status_code=403, zh="无权查看", en="not allowed for your role")
     q = request.query_params
     data = request.app.state.data
-    filters = {c: q[c] for c in FILTERABLE if c in ds.columns and q.get(c)}
+    filters = {c: q[c] for c in FILTERABLE if c in ds.columns and c not in ds.params and q.get(c)}
     try:
         page = int(q.get("page", "1") or 1)
         raw = {k: q.get(k) for k in ds.params if q.get(k)}
@@ -123,7 +123,7 @@ def dataset_page(request: Request, name: str, principal: Principal = Depends(pag
             exc = DatasetError("参数无效", "invalid argument")
         return _error(request, principal, exc)
     return _page(request, "dataset.html", principal, ds=ds, pg=pg, params={k: jsonable(v) for k, v in params.items()},
-                 filters=filters, filterable=[c for c in FILTERABLE if c in ds.columns], param_labels=PARAMS,
+                 filters=filters, filterable=[c for c in FILTERABLE if c in ds.columns and c not in ds.params], param_labels=PARAMS,
                  batches=data.batches(), query=dict(q))
 
 

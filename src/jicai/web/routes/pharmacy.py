@@ -1,0 +1,58 @@
+"""The real-time settlement gate (视频联动): may this pharmacy settle now, given its video status?
+
+``POST /api/pharmacy/settlement-check`` answers from an in-memory index of the ``video_status`` intervals
+(:class:`jicai.fund.gate.SettlementGate`), built once and rebuilt when the warehouse changes (an import), so
+a call costs microseconds and never queries the warehouse. A pharmacy's own account may ask about itself; the
+bureau (and a settlement service given a bureau account) about any pharmacy in its region.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from jicai.web.auth import api_principal
+from jicai.web.principal import Principal
+
+router = APIRouter(prefix="/api/pharmacy", tags=["fund"])
+_lock = threading.Lock()
+
+
+class SettlementCheck(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    pharmacy_code: str = Field(pattern=r"^[0-9A-Za-z]{1,32}$", description="定点药店编码 / pharmacy code")
+    at: datetime | None = Field(None, description="结算时间(缺省为现在) / settlement time (default: now)")
+
+
+def _gate(request: Request):
+    """The gate of the current warehouse generation (rebuilt after an import or a workflow write)."""
+    from jicai.fund.gate import SettlementGate
+
+    data = request.app.state.data
+    state = request.app.state
+    with _lock:
+        if getattr(state, "gate_generation", None) != data.generation or getattr(state, "gate", None) is None:
+            state.gate = data.run(SettlementGate.from_warehouse)
+            state.gate_generation = data.generation
+        return state.gate
+
+
+@router.post("/settlement-check", summary="结算前视频联动校验 / may this pharmacy settle now?")
+def settlement_check(request: Request, body: SettlementCheck,
+                     principal: Annotated[Principal, Depends(api_principal)]) -> dict:
+    """``allowed`` false when the pharmacy's video is offline at that time, or no online interval covers it."""
+    from jicai.web.scope import may_see_institution
+
+    inst = request.app.state.data.lookups().institutions
+    found = request.app.state.data.execute(inst.filter(inst.institution_code == body.pharmacy_code)).to_pylist()
+    region = found[0]["region_code"] if found else None
+    if principal.role not in ("admin", "bureau", "institution") or (
+            found and not may_see_institution(principal, body.pharmacy_code, region)) or (
+            not found and not principal.regional):
+        raise HTTPException(404, detail={"zh": "没有该药店或无权查询", "en": "no such pharmacy in your scope"})
+    decision = _gate(request).check(body.pharmacy_code, body.at)
+    return decision.to_dict()
