@@ -119,8 +119,9 @@ def register(app: typer.Typer) -> None:
         out.print(f"月度监测报表 / report        : {r['xlsx']}  （{r['rows']:,} 行，{t['monitor']:.1f} 秒）")
         out.print(f"预埋情形 / planted situations: {r['dataset'] / 'manifest.json'}")
         out.print("命令行 / CLI: jicai report monthly --as-of 2024-12-31 ; jicai assess --batch GJ-YP-JX --year 1 ; "
-                  "jicai supply --month 2024-09 ; jicai capitation --period 2024 ; jicai pharmacy --month 2024-06 ; "
-                  "jicai budget --as-of 2024-09-30 ; jicai --help")
+                  "jicai supply --month 2024-09 ; jicai supply-alerts --month 2024-09 ; "
+                  "jicai supply-periods --as-of 2024-06-30 ; jicai capitation --period 2024 ; "
+                  "jicai pharmacy --month 2024-07 ; jicai budget --quarter 2024Q3 ; jicai --help")
         logins = create_demo_users(settings, r["manifest"])
         out.print()
         out.print(f"网页 / web: http://127.0.0.1:{port}/   演示账号 / demo logins (密码 / password: {DEMO_PASSWORD}):")
