@@ -141,8 +141,7 @@ class DataService:
             day = last.date() if isinstance(last, datetime) else (last or date.today())
             return pa.table({"day": pa.array([day], pa.date32())})
 
-        with self._lock:
-            return self.result(("data_end",), compute).day.max().to_pyarrow().as_py()
+        return self.memo(("data_end",), lambda: self.result(("data_end",), compute).day.max().to_pyarrow().as_py())
 
     def batches(self) -> list[dict]:
         def compute(wh: Warehouse) -> pa.Table:
@@ -152,8 +151,7 @@ class DataService:
             b = wh.table("batches")
             return b.select("batch_id", "name", "start_date", "cycle_years").order_by("start_date").to_pyarrow()
 
-        with self._lock:
-            return self.result(("batches",), compute).to_pyarrow().to_pylist()
+        return self.memo(("batches",), lambda: self.result(("batches",), compute).to_pyarrow().to_pylist())
 
     # -- writes fed by the workflow ------------------------------------------------------------
     def upsert_rows(self, table: str, rows: list[dict], key: tuple[str, ...]) -> None:

@@ -57,6 +57,13 @@ _env.filters["money"] = _fmt_money
 _env.filters["pct"] = _fmt_pct
 
 
+def render_fragment(request: Request, template: str, **context: Any) -> str:
+    """A part of a page without the per-session bits (CSRF token, user), so that it can be cached."""
+    lang = lang_of(request)
+    return _env.get_template(template).render({"request": request, "lang": lang,
+                                               "t": (lambda zh, en: en if lang == "en" else zh), **context})
+
+
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     from jicai.web.auth import csrf_token
 

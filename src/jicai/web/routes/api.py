@@ -8,6 +8,7 @@ Chinese and an English message: ``{"detail": {"zh": …, "en": …}}``.
 from __future__ import annotations
 
 import inspect
+import json
 from datetime import date
 from typing import Annotated, Any
 
@@ -43,24 +44,40 @@ def check_role(ds: Dataset, principal: Principal) -> None:
 
 
 def dataset_response(request: Request, ds: Dataset, principal: Principal, raw: dict[str, Any],
-                     filters: dict[str, str], sort: str | None, desc: bool, page: int, page_size: int) -> dict:
+                     filters: dict[str, str], sort: str | None, desc: bool, page: int, page_size: int) -> Response:
+    """One page of a dataset as JSON bytes. Identical requests of principals with the same role and scope see
+    the same rows, so the serialized page is kept until the data changes (``DataService.invalidate``)."""
     data = request.app.state.data
     check_role(ds, principal)
     try:
         params = resolve_params(ds, raw, data)
+    except DatasetError as exc:
+        raise bad(exc) from exc
+    key = ("api", ds.name, principal.role, principal.scope, tuple(sorted((k, str(v)) for k, v in params.items())),
+           tuple(sorted(filters.items())), sort, desc, page, page_size)
+
+    def compute() -> bytes:
         t = filtered(scoped(ds, params, principal, data), ds, filters)
         pg = page_of(t, [k for k in ds.sort if k in t.columns], data, sort=sort, desc=desc, page=page,
                      page_size=page_size)
+        return json_bytes({
+            "dataset": ds.name,
+            "title": {"zh": ds.title_zh, "en": ds.title_en},
+            "params": {k: jsonable(v) for k, v in params.items()},
+            "total": pg.total, "page": pg.page, "page_size": pg.page_size,
+            "columns": [{"name": c, "zh": ds.columns[c][0], "en": ds.columns[c][1]} for c in pg.columns],
+            "rows": [{k: jsonable(v) for k, v in r.items()} for r in pg.rows],
+        })
+
+    try:
+        body = data.memo(key, compute)
     except DatasetError as exc:
         raise bad(exc) from exc
-    return {
-        "dataset": ds.name,
-        "title": {"zh": ds.title_zh, "en": ds.title_en},
-        "params": {k: jsonable(v) for k, v in params.items()},
-        "total": pg.total, "page": pg.page, "page_size": pg.page_size,
-        "columns": [{"name": c, "zh": ds.columns[c][0], "en": ds.columns[c][1]} for c in pg.columns],
-        "rows": [{k: jsonable(v) for k, v in r.items()} for r in pg.rows],
-    }
+    return Response(body, media_type="application/json")
+
+
+def json_bytes(obj: Any) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str).encode()
 
 
 def _param_query(name: str):
@@ -159,8 +176,9 @@ def overview(request: Request, as_of: date | None = None, principal: Principal =
     """KPI cards, progress by batch, non-selected share by level and the monthly trend, over the caller's rows."""
     try:
         data = request.app.state.data
-        return data.memo(("overview", principal.role, principal.scope, as_of),
-                         lambda: views.overview(data, principal, as_of))
+        return Response(data.memo(("overview.json", principal.role, principal.scope, as_of),
+                                  lambda: json_bytes(views.overview(data, principal, as_of))),
+                        media_type="application/json")
     except DatasetError as exc:
         raise bad(exc) from exc
 
@@ -171,8 +189,9 @@ def overview_trend(request: Request, as_of: date | None = None,
     """Completion, non-selected share, payment rate at each month end of the last 12 months (caller's rows)."""
     try:
         data = request.app.state.data
-        return data.memo(("trend", principal.role, principal.scope, as_of),
-                         lambda: views.trend(data, principal, as_of))
+        return Response(data.memo(("trend.json", principal.role, principal.scope, as_of),
+                                  lambda: json_bytes(views.trend(data, principal, as_of))),
+                        media_type="application/json")
     except DatasetError as exc:
         raise bad(exc) from exc
 
@@ -185,8 +204,9 @@ def ranking(request: Request, as_of: date | None = None, level: int | None = Que
         raise forbidden()
     try:
         data = request.app.state.data
-        return data.memo(("ranking", principal.role, principal.scope, as_of, level),
-                         lambda: views.ranking(data, principal, as_of, level))
+        return Response(data.memo(("ranking.json", principal.role, principal.scope, as_of, level),
+                                  lambda: json_bytes(views.ranking(data, principal, as_of, level))),
+                        media_type="application/json")
     except DatasetError as exc:
         raise bad(exc) from exc
 

@@ -114,15 +114,27 @@ def dataset_page(request: Request, name: str, principal: Principal = Depends(pag
         if "year" in raw:
             raw["year"] = int(raw["year"])
         params = resolve_params(ds, raw, data)
-        t = filtered(scoped(ds, params, principal, data), ds, filters)
-        sort = q.get("sort") or None
-        pg = page_of(t, [k for k in ds.sort if k in t.columns], data, sort=sort, desc=q.get("desc") == "1",
-                     page=max(1, page), page_size=50)
+        sort, desc = q.get("sort") or None, q.get("desc") == "1"
+
+        def compute():
+            t = filtered(scoped(ds, params, principal, data), ds, filters)
+            return page_of(t, [k for k in ds.sort if k in t.columns], data, sort=sort, desc=desc,
+                           page=max(1, page), page_size=50)
+
+        key = ("page", ds.name, principal.role, principal.scope,
+               tuple(sorted((k, str(v)) for k, v in params.items())), tuple(sorted(filters.items())), sort, desc,
+               page)
+        pg = data.memo(key, compute)
     except (DatasetError, ValueError) as exc:
         if isinstance(exc, ValueError):
             exc = DatasetError("参数无效", "invalid argument")
         return _error(request, principal, exc)
-    return _page(request, "dataset.html", principal, ds=ds, pg=pg, params={k: jsonable(v) for k, v in params.items()},
+    from jicai.web.render import lang_of, render_fragment
+
+    table_html = data.memo(("page.html", lang_of(request), str(request.query_params), key),
+                           lambda: render_fragment(request, "_dataset_rows.html", ds=ds, pg=pg, principal=principal,
+                                                   query=dict(q)))
+    return _page(request, "dataset.html", principal, ds=ds, pg=pg, table_html=table_html, params={k: jsonable(v) for k, v in params.items()},
                  filters=filters, filterable=[c for c in FILTERABLE if c in ds.columns and c not in ds.params], param_labels=PARAMS,
                  batches=data.batches(), query=dict(q))
 

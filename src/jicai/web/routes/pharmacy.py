@@ -47,9 +47,15 @@ def settlement_check(request: Request, body: SettlementCheck,
     """``allowed`` false when the pharmacy's video is offline at that time, or no online interval covers it."""
     from jicai.web.scope import may_see_institution
 
-    inst = request.app.state.data.lookups().institutions
-    found = request.app.state.data.execute(inst.filter(inst.institution_code == body.pharmacy_code)).to_pylist()
-    region = found[0]["region_code"] if found else None
+    data = request.app.state.data
+
+    def regions() -> dict[str, str]:
+        inst = data.lookups().institutions
+        t = data.execute(inst.filter(inst.kind == "pharmacy").select("institution_code", "region_code"))
+        return dict(zip(t.column(0).to_pylist(), t.column(1).to_pylist(), strict=True))
+
+    region = data.memo(("pharmacy_regions",), regions).get(body.pharmacy_code)
+    found = region is not None
     if principal.role not in ("admin", "bureau", "institution") or (
             found and not may_see_institution(principal, body.pharmacy_code, region)) or (
             not found and not principal.regional):
