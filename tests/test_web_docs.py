@@ -1,0 +1,40 @@
+"""docs/web.md cannot drift: its datasets table is generated, and every API route is named in it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from fastapi.routing import APIRoute
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "web.md"
+
+
+def test_datasets_table_is_current():
+    from jicai.web.docs import render_into
+
+    text = DOC.read_text(encoding="utf-8")
+    assert render_into(text) == text, "docs/web.md is stale: run `python -m jicai.web.docs`"
+
+
+def test_every_api_route_is_documented(tmp_path):
+    from tests.web_fixtures import make_app
+
+    text = DOC.read_text(encoding="utf-8")
+    app = make_app(tmp_path)
+    missing = []
+    for r in app.routes:
+        if isinstance(r, APIRoute) and r.path.startswith("/api/") and r.path not in text:
+            missing.append(r.path)
+    assert not missing, f"API routes not in docs/web.md: {missing}"
+
+
+def test_every_page_is_documented(tmp_path):
+    from tests.web_fixtures import make_app
+
+    text = DOC.read_text(encoding="utf-8")
+    app = make_app(tmp_path)
+    pages = {re.sub(r"\{[^}]+\}", "<", r.path).split("<")[0].rstrip("/") or "/" for r in app.routes
+             if isinstance(r, APIRoute) and not r.path.startswith("/api/") and r.path not in ("/login", "/logout")}
+    missing = [p for p in pages if f"`{p}" not in text]
+    assert not missing, f"pages not in docs/web.md: {missing}"
