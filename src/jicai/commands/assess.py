@@ -15,6 +15,7 @@ import pyarrow as pa
 import typer
 
 from jicai.commands._checks import require_tables
+from jicai.commands._options import FORMAT, OUT, POLICY_OF_BATCH
 from jicai.console import console, fail, out
 
 RESULTS_TABLE = "assessment_results"
@@ -67,9 +68,9 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         batch: str = typer.Option(..., "--batch", help="批次编号 / batch id"),
         year: int = typer.Option(..., "--year", help="采购年度 k / cycle year k (1, 2, …)"),
-        fmt: str = typer.Option("xlsx", "--format", help="输出格式 / output format: xlsx, csv, json"),
-        out_path: Path = typer.Option(None, "--out", help="输出文件 / output file (default: <data>/reports/)"),
-        policy_path: Path = typer.Option(None, "--policy", help="政策文件 / policy TOML (default: bundled)"),
+        fmt: str = FORMAT,
+        out_path: Path = OUT,
+        policy_path: Path = POLICY_OF_BATCH,
         as_of: str = typer.Option(None, "--as-of",
                                   help="考核截止日(默认年度最后一天;之前为预考核) / as-of date, YYYY-MM-DD "
                                        "(default: the last day of the cycle year; earlier = provisional)"),
@@ -78,8 +79,8 @@ def register(app: typer.Typer) -> None:
         from jicai.assess.assessment import FAIL_ITEMS, assess, assess_totals
         from jicai.assess.period import AssessmentError
         from jicai.assess.retention import retention_trace
+        from jicai.commands.policy import policy_for
         from jicai.measures.monitor import INPUT_TABLES
-        from jicai.policy import load_policy
 
         if fmt not in FORMATS:
             fail(f"不支持的格式 {fmt}(可选 xlsx/csv/json)", f"unsupported format {fmt} (xlsx/csv/json)")
@@ -89,13 +90,10 @@ def register(app: typer.Typer) -> None:
                 day = date.fromisoformat(as_of)
             except ValueError:
                 fail(f"日期格式应为 YYYY-MM-DD:{as_of}", f"date must be YYYY-MM-DD: {as_of}")
-        try:
-            policy = load_policy(policy_path)
-        except Exception as exc:  # noqa: BLE001 - shown to the user
-            fail(f"政策文件无效:{exc}", f"invalid policy: {exc}")
         settings = ctx.obj
         wh = settings.warehouse()
         require_tables(wh, INPUT_TABLES)
+        policy = policy_for(settings, wh, batch, policy_path)  # --policy, else the policy the batch names
         computed_at = datetime.now().replace(microsecond=0)
         try:
             with console.status("正在计算年度考核 / assessing…"):

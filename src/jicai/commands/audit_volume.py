@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from jicai.commands._checks import require_tables
+from jicai.commands._options import OUT, POLICY_OF_BATCH
 from jicai.console import console, fail, out
 
 FORMATS = ("csv", "json", "xlsx")
@@ -20,8 +21,8 @@ def register(app: typer.Typer) -> None:
         batch: str = typer.Option(..., "--batch", help="批次编号 / batch id"),
         year: int = typer.Option(..., "--year", help="采购年度 k / cycle year k (1, 2, …)"),
         fmt: str = typer.Option("csv", "--format", help="输出格式 / output format: csv, json, xlsx"),
-        out_path: Path = typer.Option(None, "--out", help="输出文件 / output file (default: <data>/reports/)"),
-        policy_path: Path = typer.Option(None, "--policy", help="政策文件(缺省:批次指定的政策) / policy TOML (default: the policy the batch names)"),
+        out_path: Path = OUT,
+        policy_path: Path = POLICY_OF_BATCH,
     ) -> None:
         """报量审核:报量偏低、用而不报、续签低于上年约定、报量偏高 / volume audit."""
         from jicai.commands.policy import policy_for

@@ -16,6 +16,7 @@ from pathlib import Path
 import typer
 
 from jicai.commands._checks import require_tables
+from jicai.commands._options import FORMAT, OUT, POLICY
 from jicai.commands.capitation import check_format, fund_policy, json_ready, parse_day
 from jicai.console import console, fail, out
 
@@ -34,9 +35,9 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         as_of: str = typer.Option(None, "--as-of", help="截至日期(含当日) / as-of date, YYYY-MM-DD"),
         quarter: str = typer.Option(None, "--quarter", help="季度会商(截至季末),如 2024Q3 / quarter, e.g. 2024Q3"),
-        fmt: str = typer.Option("xlsx", "--format", help="输出格式 / output format: xlsx, csv, json"),
-        out_path: Path = typer.Option(None, "--out", help="输出文件 / output file (default: <data>/reports/)"),
-        policy_path: Path = typer.Option(None, "--policy", help="政策文件(缺省:内置政策) / policy TOML (default: bundled)"),
+        fmt: str = FORMAT,
+        out_path: Path = OUT,
+        policy_path: Path = POLICY,
     ) -> None:
         """总额预算执行进度与季度会商报告 / budget progress and the quarterly consultation report."""
         from jicai.fund.budget import BUDGET_COLUMNS, INPUT_TABLES, budget_progress, budget_totals

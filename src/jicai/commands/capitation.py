@@ -14,6 +14,7 @@ from pathlib import Path
 import typer
 
 from jicai.commands._checks import require_tables
+from jicai.commands._options import FORMAT, OUT, POLICY
 from jicai.console import console, fail, out
 
 FORMATS = ("xlsx", "csv", "json")
@@ -59,9 +60,9 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         period: str = typer.Option(..., "--period", help="结算期(与 capitation.period 相同,如 2024、2024H1) / settlement period"),
         on: str = typer.Option(None, "--on", help="政策日期(缺省为结算期末) / policy date, YYYY-MM-DD (default: period end)"),
-        fmt: str = typer.Option("xlsx", "--format", help="输出格式 / output format: xlsx, csv, json"),
-        out_path: Path = typer.Option(None, "--out", help="输出文件 / output file (default: <data>/reports/)"),
-        policy_path: Path = typer.Option(None, "--policy", help="政策文件(缺省:内置政策) / policy TOML (default: bundled)"),
+        fmt: str = FORMAT,
+        out_path: Path = OUT,
+        policy_path: Path = POLICY,
     ) -> None:
         """按人头付费包干结余返还(中值最优法) / capitation surplus return by the median-optimal method."""
         from jicai.fund import FundError

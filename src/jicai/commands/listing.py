@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from jicai.commands._checks import require_tables
+from jicai.commands._options import OUT, POLICY_OF_BATCH
 from jicai.console import console, fail, out
 
 FORMATS = ("csv", "json", "xlsx")
@@ -20,8 +21,8 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         as_of: str = typer.Option(..., "--as-of", help="核查日 / as-of date (YYYY-MM-DD)"),
         fmt: str = typer.Option("csv", "--format", help="输出格式 / output format: csv, json, xlsx"),
-        out_path: Path = typer.Option(None, "--out", help="输出文件 / output file (default: <data>/reports/)"),
-        policy_path: Path = typer.Option(None, "--policy", help="政策文件(缺省:批次指定的政策) / policy TOML (default: the policy the batch names)"),
+        out_path: Path = OUT,
+        policy_path: Path = POLICY_OF_BATCH,
     ) -> None:
         """挂网价格管理:未按中选价挂网、高于中选价、建议暂停采购/撤网 / listing governance."""
         from jicai.commands.policy import policy_for

@@ -10,6 +10,7 @@ import pyarrow as pa
 import typer
 
 from jicai.commands._checks import require_tables
+from jicai.commands._options import FORMAT, OUT, POLICY_OF_BATCH
 from jicai.console import console, fail, out
 
 RESULTS_TABLE = "monitor_results"
@@ -59,9 +60,9 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         as_of: str = typer.Option(..., "--as-of", help="监测日期(含当日) / as-of date, YYYY-MM-DD"),
         batch: str = typer.Option(None, "--batch", help="批次编号(默认全部) / batch id (default: all)"),
-        fmt: str = typer.Option("xlsx", "--format", help="输出格式 / output format: xlsx, csv, json"),
-        out_path: Path = typer.Option(None, "--out", help="输出文件 / output file (default: <data>/reports/)"),
-        policy_path: Path = typer.Option(None, "--policy", help="政策文件(缺省:批次指定的政策) / policy TOML (default: the policy the batch names)"),
+        fmt: str = FORMAT,
+        out_path: Path = OUT,
+        policy_path: Path = POLICY_OF_BATCH,
     ) -> None:
         """月度监测:完成率、序时进度、非中选占比、线下采购、回款、进院 / monthly monitoring."""
         from jicai.commands.policy import policy_for

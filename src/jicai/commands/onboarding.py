@@ -15,6 +15,7 @@ from pathlib import Path
 import typer
 
 from jicai.commands._checks import require_tables
+from jicai.commands._options import FORMAT, OUT, POLICY_OF_BATCH
 from jicai.console import console, fail, out
 
 FORMATS = ("xlsx", "csv", "json")
@@ -77,9 +78,9 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         as_of: str = typer.Option(..., "--as-of", help="排查日期(含当日) / as-of date, YYYY-MM-DD"),
         batch: str = typer.Option(None, "--batch", help="批次编号(默认全部) / batch id (default: all)"),
-        fmt: str = typer.Option("xlsx", "--format", help="输出格式 / output format: xlsx, csv, json"),
-        out_path: Path = typer.Option(None, "--out", help="输出文件 / output file (default: <data>/reports/)"),
-        policy_path: Path = typer.Option(None, "--policy", help="政策文件(缺省:批次指定的政策) / policy TOML (default: the policy the batch names)"),
+        fmt: str = FORMAT,
+        out_path: Path = OUT,
+        policy_path: Path = POLICY_OF_BATCH,
     ) -> None:
         """未进院排查:执行第3个月起,有约定量而未采购中选产品的机构与品种 / not-onboarded list."""
         from jicai.commands.policy import policy_for

@@ -15,6 +15,7 @@ from pathlib import Path
 import typer
 
 from jicai.commands._checks import require_tables
+from jicai.commands._options import FORMAT, OUT, POLICY
 from jicai.commands.capitation import check_format, fund_policy, json_ready
 from jicai.console import console, fail, out
 
@@ -24,9 +25,9 @@ def register(app: typer.Typer) -> None:
     def pharmacy_cmd(
         ctx: typer.Context,
         month: str = typer.Option(..., "--month", help="月份 / month, YYYY-MM"),
-        fmt: str = typer.Option("xlsx", "--format", help="输出格式 / output format: xlsx, csv, json"),
-        out_path: Path = typer.Option(None, "--out", help="输出文件 / output file (default: <data>/reports/)"),
-        policy_path: Path = typer.Option(None, "--policy", help="政策文件(缺省:内置政策) / policy TOML (default: bundled)"),
+        fmt: str = FORMAT,
+        out_path: Path = OUT,
+        policy_path: Path = POLICY,
     ) -> None:
         """定点药店结算监管:视频联动、进销存、大额购药、代购登记 / pharmacy settlement supervision."""
         import ibis

@@ -14,6 +14,7 @@ from pathlib import Path
 import typer
 
 from jicai.commands._checks import require_tables
+from jicai.commands._options import FORMAT, OUT, POLICY_OF_BATCH
 from jicai.console import console, fail, out
 
 FORMATS = ("xlsx", "csv", "json")
@@ -92,9 +93,9 @@ def register(app: typer.Typer) -> None:
         batch: str = typer.Option(..., "--batch", help="批次编号 / batch id"),
         year: int = typer.Option(..., "--year", help="采购年度 k / cycle year k (1, 2, …)"),
         as_of: str = typer.Option(None, "--as-of", help="截至日期(含当日,默认年度结束) / as-of date, YYYY-MM-DD"),
-        fmt: str = typer.Option("xlsx", "--format", help="输出格式 / output format: xlsx, csv, json"),
-        out_path: Path = typer.Option(None, "--out", help="输出文件 / output file (default: <data>/reports/)"),
-        policy_path: Path = typer.Option(None, "--policy", help="政策文件(缺省:批次指定的政策) / policy TOML (default: the policy the batch names)"),
+        fmt: str = FORMAT,
+        out_path: Path = OUT,
+        policy_path: Path = POLICY_OF_BATCH,
     ) -> None:
         """预付台账:按采购进度冲抵预付金,年终清算应收回余额 / prepayment ledger and year-end recovery."""
         from jicai.assess.period import AssessmentError, assessment_period

@@ -15,6 +15,7 @@ from pathlib import Path
 import typer
 
 from jicai.commands._checks import require_tables
+from jicai.commands._options import FORMAT, OUT, POLICY
 from jicai.console import console, fail, out
 
 FORMATS = ("xlsx", "csv", "json")
@@ -137,9 +138,9 @@ def register(app: typer.Typer) -> None:
         month: str = typer.Option(..., "--month", help="月份 / month, YYYY-MM"),
         months: int = typer.Option(6, "--months", help="趋势月数(含本月) / months of the trend, this one included"),
         batch: str = typer.Option(None, "--batch", help="只看该批次的中选产品 / only products selected in this batch"),
-        fmt: str = typer.Option("xlsx", "--format", help="输出格式 / output format: xlsx, csv, json"),
-        out_path: Path = typer.Option(None, "--out", help="输出文件 / output file (default: <data>/reports/)"),
-        policy_path: Path = typer.Option(None, "--policy", help="政策文件 / policy TOML"),
+        fmt: str = FORMAT,
+        out_path: Path = OUT,
+        policy_path: Path = POLICY,
     ) -> None:
         """供应保障评分卡:中选产品×企业×配送企业×月 / supply scorecard per product, enterprise, distributor, month."""
         from jicai.commands.policy import policy_for

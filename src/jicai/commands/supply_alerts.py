@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from jicai.commands._checks import require_tables
+from jicai.commands._options import FORMAT, OUT, POLICY
 from jicai.commands.supply import Listing, _month_window, check_format, rows_of, write_listings
 from jicai.console import console, out
 
@@ -37,9 +38,9 @@ def register(app: typer.Typer) -> None:
         month: str = typer.Option(..., "--month", help="月份 / month, YYYY-MM"),
         months: int = typer.Option(1, "--months", help="月数(含本月,向前) / months, this one and the ones before"),
         batch: str = typer.Option(None, "--batch", help="哨点预警只看该批次中选产品 / sentinel alerts for this batch's products"),
-        fmt: str = typer.Option("xlsx", "--format", help="输出格式 / output format: xlsx, csv, json"),
-        out_path: Path = typer.Option(None, "--out", help="输出文件 / output file (default: <data>/reports/)"),
-        policy_path: Path = typer.Option(None, "--policy", help="政策文件 / policy TOML"),
+        fmt: str = FORMAT,
+        out_path: Path = OUT,
+        policy_path: Path = POLICY,
     ) -> None:
         """哨点预警与需求激增 / sentinel early warnings and demand surges, with the rule that fired."""
         from jicai.commands.policy import policy_for

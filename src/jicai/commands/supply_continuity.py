@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from jicai.commands._checks import require_tables
+from jicai.commands._options import FORMAT, OUT, POLICY
 from jicai.commands.supply import Listing, check_format, rows_of, write_listings
 from jicai.console import console, fail, out
 
@@ -19,9 +20,9 @@ def register(app: typer.Typer) -> None:
         batch: str = typer.Option(..., "--batch", help="新批次编号 / the new batch"),
         window_months: int = typer.Option(3, "--window-months", help="执行日前统计月数 / months before the start date"),
         show_all: bool = typer.Option(False, "--all", help="列出全部品种,不只需替换的 / every pair, not only those to replace"),
-        fmt: str = typer.Option("xlsx", "--format", help="输出格式 / output format: xlsx, csv, json"),
-        out_path: Path = typer.Option(None, "--out", help="输出文件 / output file (default: <data>/reports/)"),
-        policy_path: Path = typer.Option(None, "--policy", help="政策文件 / policy TOML"),
+        fmt: str = FORMAT,
+        out_path: Path = OUT,
+        policy_path: Path = POLICY,
     ) -> None:
         """集采落地前供应接续:原供应厂家未中选的机构与品种 / supply continuity at a new batch."""
         from jicai.assess.period import AssessmentError

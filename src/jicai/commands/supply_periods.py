@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from jicai.commands._checks import require_tables
+from jicai.commands._options import FORMAT, OUT, POLICY
 from jicai.commands.supply import Listing, check_format, rows_of, write_listings
 from jicai.console import console, fail, out
 
@@ -18,9 +19,9 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         as_of: str = typer.Option(..., "--as-of", help="截至日期(含) / as-of date, YYYY-MM-DD"),
         batch: str = typer.Option(None, "--batch", help="批次编号 / batch id"),
-        fmt: str = typer.Option("xlsx", "--format", help="输出格式 / output format: xlsx, csv, json"),
-        out_path: Path = typer.Option(None, "--out", help="输出文件 / output file (default: <data>/reports/)"),
-        policy_path: Path = typer.Option(None, "--policy", help="政策文件 / policy TOML"),
+        fmt: str = FORMAT,
+        out_path: Path = OUT,
+        policy_path: Path = POLICY,
     ) -> None:
         """供应问题期间:备供替代、非中选剔除及对完成率和占比的影响 / supply-problem periods and their effect."""
         from jicai.commands.policy import policy_for
