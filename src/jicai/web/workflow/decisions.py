@@ -321,7 +321,7 @@ def user_names(session: Session, ids: set[int | None]) -> dict[int, str]:
     ids = {i for i in ids if i is not None}
     if not ids:
         return {}
-    return dict(session.execute(select(User.id, User.name).where(User.id.in_(sorted(ids)))).tuples().all())
+    return dict(session.execute(select(User.id, User.name).where(User.id.in_(sorted(ids)))).all())
 
 
 def _iso(v: Any) -> Any:
