@@ -160,8 +160,10 @@ def _sentinel_observations(t: dict[str, ir.Table], first: date, end: date, batch
                  delivery_rate=ratio(k.on_time, k.ordered),
                  response_hours_median=k.response_median / HOUR)
     is_report = k.reports > 0
-    is_slow = (k.response_hours_median > pv("response_hours_max")).fill_null(False)
-    is_low = (k.delivery_rate < pv("delivery_rate_min")).fill_null(False)
+    # degradation needs enough lines to be a sign, not one short shipment; a report always counts
+    enough = k.order_lines >= int(pv("sentinel_min_lines"))
+    is_slow = (enough & (k.response_hours_median > pv("response_hours_max"))).fill_null(False)
+    is_low = (enough & (k.delivery_rate < pv("delivery_rate_min"))).fill_null(False)
     triggers = (ibis.ifelse(is_report, ";report", "") + ibis.ifelse(is_slow, ";slow_response", "")
                 + ibis.ifelse(is_low, ";low_delivery_rate", ""))
     k = k.filter(is_report | is_slow | is_low).mutate(triggers=triggers.substr(1))

@@ -93,6 +93,7 @@ SPECS: dict[str, ParameterSpec] = {
     "response_hours_max": ParameterSpec(type=float, minimum=0.0),
     "delivery_rate_min": ParameterSpec(type=float, minimum=0.0, maximum=1.0),
     "complaint_institutions_min": ParameterSpec(type=int, minimum=1),
+    "sentinel_min_lines": ParameterSpec(type=int, minimum=1),
     "surge_factor": ParameterSpec(type=float, minimum=1.0),
     "surge_baseline_months": ParameterSpec(type=int, minimum=1),
     # fund supervision (基金监管): capitation 中值最优法, pharmacies, budget progress
