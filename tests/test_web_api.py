@@ -136,7 +136,8 @@ def test_verifying_a_supply_problem_changes_the_figures(app, client):
     after = get(client, "institution", "/api/monitor", as_of=AS_OF).json()["rows"][0]
     assert after["completion"] == pytest.approx(0.5) and after["backup_volume"] == pytest.approx(300)
     assert after["nonselected_share"] == pytest.approx(0.0)
-    assert P1B  # the backup product of the story above
+    lines = get(client, "institution", f"/api/institutions/{HA}/order-lines", as_of=AS_OF).json()["rows"]
+    assert {x["product_code"] for x in lines if x["product_class"] == "backup"} == {P1B}
 
 
 def test_pages_render_for_each_role(client):

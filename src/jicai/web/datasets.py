@@ -9,7 +9,7 @@ Issues' measures register their datasets with :func:`register`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -50,7 +50,6 @@ class Dataset:
     note_zh: str = ""
     note_en: str = ""
     group: str = "execution"  # menu group: execution, assessment, supply, fund
-    extra: dict = field(default_factory=dict)
 
 
 DATASETS: dict[str, Dataset] = {}

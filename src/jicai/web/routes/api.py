@@ -80,6 +80,11 @@ def json_bytes(obj: Any) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str).encode()
 
 
+# the Python type of each dataset argument (FastAPI parses and documents the query parameter from it)
+ARG_TYPES = {"as_of": date | None, "batch": str | None, "year": int | None, "month": str | None,
+             "period": str | None}
+
+
 def _param_query(name: str):
     """The Query of a dataset argument, bounded so that no value reaches a database out of range."""
     desc = " / ".join(PARAMS[name])
@@ -98,17 +103,15 @@ def _dataset_endpoint(ds: Dataset):
 
     def endpoint(request: Request, **kw):
         principal = kw.pop("principal")
-        raw = {k: kw.pop(k) for k in ("as_of", "batch", "year", "month", "period") if k in kw}
+        raw = {k: kw.pop(k) for k in ARG_TYPES if k in kw}
         flt = {c: kw.pop(c) for c in filters if kw.get(c) not in (None, "")}
         return dataset_response(request, ds, principal, raw, flt, kw.get("sort"), kw.get("desc", False),
                                 kw.get("page", 1), kw.get("page_size", 100))
 
     P = inspect.Parameter
     params = [P("request", P.POSITIONAL_OR_KEYWORD, annotation=Request)]
-    kinds = {"as_of": date | None, "batch": str | None, "year": int | None, "month": str | None,
-             "period": str | None}
     for name in ds.params:
-        params.append(P(name, P.KEYWORD_ONLY, annotation=kinds[name], default=_param_query(name)))
+        params.append(P(name, P.KEYWORD_ONLY, annotation=ARG_TYPES[name], default=_param_query(name)))
     for c in filters:
         params.append(P(c, P.KEYWORD_ONLY, annotation=str | None,
                         default=Query(None, max_length=64, pattern=TEXT,
@@ -130,14 +133,12 @@ def _export_endpoint(ds: Dataset):
     def endpoint(request: Request, **kw):
         principal = kw.pop("principal")
         fmt = kw.pop("format")
-        raw = {k: kw.pop(k) for k in ("as_of", "batch", "year", "month", "period") if k in kw}
+        raw = {k: kw.pop(k) for k in ARG_TYPES if k in kw}
         return export_dataset(request, ds, principal, raw, fmt)
 
     P = inspect.Parameter
-    kinds = {"as_of": date | None, "batch": str | None, "year": int | None, "month": str | None,
-             "period": str | None}
     params = [P("request", P.POSITIONAL_OR_KEYWORD, annotation=Request)]
-    params += [P(n, P.KEYWORD_ONLY, annotation=kinds[n], default=_param_query(n)) for n in ds.params]
+    params += [P(n, P.KEYWORD_ONLY, annotation=ARG_TYPES[n], default=_param_query(n)) for n in ds.params]
     params += [P("format", P.KEYWORD_ONLY, annotation=str, default=Query("xlsx", pattern="^(xlsx|csv)$")),
                P("principal", P.KEYWORD_ONLY, annotation=Principal, default=Depends(api_principal))]
     endpoint.__signature__ = inspect.Signature(params)
