@@ -22,7 +22,7 @@ from tests.scenarios.runner import (
 )
 from typer.testing import CliRunner
 
-from jicai.measures.listing import LISTING_COLUMNS, listing_governance
+from jicai.measures.listing import COLUMNS, listing_governance
 
 ENGINES = ("duckdb", "postgres", "pyspark")
 AS_OF = date(2025, 6, 30)
@@ -43,7 +43,7 @@ def _same(got, exp) -> bool:
 def test_scenario_duckdb(path, engine_warehouse):
     s = load(path)
     rows = run_and_check(s, engine_warehouse("duckdb", s.tables))
-    assert all(list(r) == list(LISTING_COLUMNS) for r in rows)
+    assert all(list(r) == [c.name for c in COLUMNS] for r in rows)
 
 
 @pytest.mark.parametrize("engine", ENGINES)

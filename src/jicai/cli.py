@@ -45,6 +45,14 @@ def _register_commands() -> None:
             importlib.import_module(f"jicai.commands.{mod.name}").register(app)
     for ep in entry_points(group="jicai.commands"):
         ep.load()(app)
+    # every registered measure without a hand-written command of its name gets the generated one
+    from jicai.commands._runner import measure_command
+    from jicai.measures.registry import measures
+
+    taken = {c.name for c in app.registered_commands} | {g.name for g in app.registered_groups}
+    for m in measures().values():
+        if m.command and m.name not in taken:
+            app.command(m.name)(measure_command(m))
 
 
 _register_commands()

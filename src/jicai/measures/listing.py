@@ -33,6 +33,8 @@ from datetime import date
 import ibis
 import ibis.expr.types as ir
 
+from jicai.contract.columns import cols
+from jicai.measures.registry import Dims, Measure
 from jicai.policy import Policy, load_policy
 from jicai.store import Warehouse
 
@@ -47,27 +49,13 @@ FINDINGS: dict[str, tuple[str, str]] = {
     "suspend_or_delist": ("建议暂停采购/撤网", "non-selected product listed above nonselected_price_multiple × the highest winning price (+ price_tolerance)"),
 }
 
-LISTING_COLUMNS: dict[str, tuple[str, str]] = {
-    "product_code": ("医保编码", "product"),
-    "product_name": ("产品名称", "product name (null when the product is not in products)"),
-    "variety_id": ("品种编号", "variety"),
-    "batch_id": ("批次编号", "batch of the selection (selected) or of the variety (non-selected)"),
-    "finding": ("问题代码", "not_listed_at_winning_price, above_winning_price or suspend_or_delist"),
-    "finding_zh": ("问题说明", "未按中选价挂网, 高于中选价 or 建议暂停采购/撤网"),
-    "listed_unit_price": ("挂网价(元/最小单位)", "price of the in-force listing; null when none"),
-    "winning_price": ("中选价(元/最小单位)", "selected: its own winning price; non-selected: the highest primary winning price of the variety"),
-    "multiple": ("挂网价/最高中选价", "listed / the highest primary winning price of the variety; null when either is missing or 0"),
-    "status": ("挂网状态", "status of the in-force listing: listed, suspended, delisted; null when none"),
-}
-
-
 def _day(d: date | str) -> date:
     return d if isinstance(d, date) else date.fromisoformat(str(d))
 
 
 def listing_governance(wh: Warehouse, as_of: date | str, policy: Policy | None = None, *,
                        tables: Mapping[str, str] | None = None) -> ir.Table:
-    """The listing findings in force on ``as_of``; see LISTING_COLUMNS.
+    """The listing findings in force on ``as_of``; see the columns of MEASURES.
 
     ``tables`` optionally maps input table names to the names they have in the warehouse.
     """
@@ -135,5 +123,25 @@ def listing_governance(wh: Warehouse, as_of: date | str, policy: Policy | None =
         multiple=multiple_of(n.listed, n.highest),
         status=n.status,
     )
-    cols = list(LISTING_COLUMNS)
-    return sel.select(*cols).union(non.select(*cols))
+    names = [c.name for c in COLUMNS]
+    return sel.select(*names).union(non.select(*names))
+
+
+COLUMNS = cols(
+    "product_code", "product_name", "variety_id", "batch_id", "finding", "finding_zh", "listed_unit_price",
+    "winning_price", "multiple", "status",
+    batch_id=("批次编号", "batch of the selection (selected) or of the variety (non-selected)"),
+    status=("挂网状态", "status of the in-force listing: listed, suspended, delisted; null when none"),
+)
+
+MEASURES = (
+    Measure(
+        name="listing", title_zh="挂网价格治理", title_en="Listing governance",
+        compute=lambda wh, a: listing_governance(wh, a.as_of, a.policy),
+        params=("as_of",), inputs=INPUT_TABLES, columns=COLUMNS, dims=Dims(product="product_code"),
+        roles=("admin", "bureau", "auditor", "enterprise"), sort=("finding", "variety_id", "product_code", "batch_id"),
+        policy=("price_tolerance", "nonselected_price_multiple"), labels={"finding": FINDINGS},
+        note_zh="未按中选价挂网、高于中选价、建议暂停采购/撤网", note_en="listings off the winning price",
+        doc=__doc__,
+    ),
+)

@@ -18,7 +18,10 @@ from typing import Any
 # kind → how the writers show a value: percentages as %, yuan with thousands separators and 2 decimals,
 # volumes with thousands separators, counts as integers; "pp" is a difference of two ratios shown in
 # 百分点 (percentage points); "level" and "status" are codes shown by their Chinese names.
-KINDS = ("text", "int", "pct", "pp", "money", "volume", "score", "date", "bool", "level", "status", "rank")
+KINDS = ("text", "int", "pct", "pp", "money", "volume", "score", "date", "bool", "level", "status", "rank",
+         "enum", "flags")
+# the vocabulary's kinds (jicai.contract.columns) as a report shows them
+_FROM_VOCABULARY = {"rate": "pct", "code": "text", "month": "text", "datetime": "text"}
 
 LEVELS = {3: "三级", 2: "二级", 1: "一级", 0: "未定级"}
 
@@ -49,10 +52,28 @@ class Column:
     en: str
     kind: str = "text"
     total: bool = False  # the totals row sums this column (an Excel SUM with the measure's total cached)
+    labels: dict[str, str] | None = None  # enum / flags: code → the Chinese name shown
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"column {self.name}: unknown kind {self.kind!r}")
+
+    @classmethod
+    def of(cls, col: Any, total: bool = False, labels: dict[str, tuple[str, str]] | None = None) -> Column:
+        """The report column of a vocabulary column (:class:`jicai.contract.columns.Col`)."""
+        kind = _FROM_VOCABULARY.get(col.kind, col.kind)
+        names = {k: v[0] for k, v in labels.items()} if labels else None
+        if kind in ("enum", "flags") and names is None:
+            kind = "text"  # a code list without names is shown as it is
+        return cls(col.name, col.zh, col.en, kind, total, names)
+
+    def show(self, value: Any) -> Any:
+        """A coded value as a reader sees it: an enum or each flag by its Chinese name, others unchanged."""
+        if value is None or not self.labels:
+            return value
+        if self.kind == "flags":
+            return "、".join(self.labels.get(x, x) for x in str(value).split(";") if x)
+        return self.labels.get(value, value)
 
 
 @dataclass
@@ -101,6 +122,7 @@ class Report:
     tables: list[Table] = field(default_factory=list)
     charts: list[Chart] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # definitions printed at the end
+    params: dict[str, Any] = field(default_factory=dict)  # the arguments it was computed for (json, cover)
 
     @property
     def cover(self) -> list[tuple[str, str]]:

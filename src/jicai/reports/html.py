@@ -42,6 +42,8 @@ def cell(value, kind: str, blank: bool = False) -> str:
         return LEVELS.get(int(value), str(value)) if isinstance(value, int) else str(value)
     if kind == "status":
         return STATUS.get(value, (value,))[0]
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ", timespec="seconds")
     return str(value)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from jicai.measures.monitor import STATUS
-from jicai.reports.documents import LEVELS, Column, Report, Table
+from jicai.reports.documents import LEVELS, Column, Report, Table, fixed
 
 NUMBER_FORMATS = {"pct": "0.0%", "pp": "0.0", "money": "#,##0.00", "volume": "#,##0", "int": "0", "rank": "0",
                   "score": "0.0", "date": "yyyy-mm-dd"}
@@ -37,8 +37,11 @@ def _excel_col(j: int) -> str:
 
 def _value(c: Column, v: Any) -> Any:
     """The cell value: numbers stay numbers (formatted by the cell format), codes become Chinese."""
+    v = c.show(v)
     if c.kind == "pp":
         return v * 100
+    if c.kind == "money" and isinstance(v, (int, float)) and not isinstance(v, bool):
+        return float(fixed(v, 2))  # the cell holds the fen the text shows, not the float behind it
     if c.kind == "bool":
         return "是" if v else "否"
     if c.kind == "level":
@@ -47,6 +50,8 @@ def _value(c: Column, v: Any) -> Any:
         return STATUS.get(v, (v,))[0]
     if c.kind == "date" and isinstance(v, date) and not isinstance(v, datetime):
         return datetime(v.year, v.month, v.day)
+    if c.kind == "text" and isinstance(v, datetime):  # a time of day: as text, to the second
+        return v.isoformat(sep=" ", timespec="seconds")
     return v
 
 

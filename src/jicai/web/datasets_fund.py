@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from jicai.web.datasets import Dataset, register
-from jicai.web.scope import Dims
+from jicai.measures.registry import Dims
+from jicai.web.dataset import Dataset
 
 FUND_ROLES = ("admin", "bureau", "auditor", "institution")
 
@@ -32,7 +32,8 @@ def _budget(wh, p, policy):
     return budget_progress(wh, p["as_of"], policy).to_pyarrow()
 
 
-def register_all() -> None:
+def datasets() -> list[Dataset]:
+    out: list[Dataset] = []
     from jicai.fund.budget import BUDGET_COLUMNS
     from jicai.fund.budget import INPUT_TABLES as BUDGET_TABLES
     from jicai.fund.capitation import CAPITATION_COLUMNS
@@ -42,16 +43,17 @@ def register_all() -> None:
 
     inst = Dims(institution="institution_code", region="region_code")
     pharmacy = Dims(institution="pharmacy_code", region="region_code")
-    register(Dataset("capitation", "按人头付费结余返还", "Capitation surplus return", CAPITATION_COLUMNS, inst,
+    out.append(Dataset("capitation", "按人头付费结余返还", "Capitation surplus return", CAPITATION_COLUMNS, inst,
                      ("period",), _capitation, roles=FUND_ROLES, sort=("institution_code",),
                      requires=CAPITATION_TABLES, group="fund",
                      note_zh="中值最优法:实际结余与合理结余的偏差越小,返还比例越高",
                      note_en="Median-optimal method: the closer the surplus to the reasonable surplus, the higher the "
                              "return rate"))
-    register(Dataset("pharmacy-violations", "定点药店违规", "Pharmacy violations", VIOLATION_COLUMNS, pharmacy,
+    out.append(Dataset("pharmacy-violations", "定点药店违规", "Pharmacy violations", VIOLATION_COLUMNS, pharmacy,
                      ("month",), _violations, roles=FUND_ROLES, sort=("pharmacy_code", "settled_at"),
                      requires=PHARMACY_TABLES, group="fund"))
-    register(Dataset("pharmacy-risk", "定点药店风险汇总", "Pharmacy risk summary", RISK_COLUMNS, pharmacy, ("month",),
+    out.append(Dataset("pharmacy-risk", "定点药店风险汇总", "Pharmacy risk summary", RISK_COLUMNS, pharmacy, ("month",),
                      _risk, roles=FUND_ROLES, sort=("pharmacy_code",), requires=PHARMACY_TABLES, group="fund"))
-    register(Dataset("budget", "预算执行进度", "Budget progress", BUDGET_COLUMNS, inst, ("as_of",), _budget,
+    out.append(Dataset("budget", "预算执行进度", "Budget progress", BUDGET_COLUMNS, inst, ("as_of",), _budget,
                      roles=FUND_ROLES, sort=("institution_code",), requires=BUDGET_TABLES, group="fund"))
+    return out

@@ -20,23 +20,15 @@ Nothing is visible by default: a role or a table this module does not know yield
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import ibis
 import ibis.expr.types as ir
 
+from jicai.measures.registry import Dims
 from jicai.web.principal import Principal
 
+__all__ = ["Dims", "Lookups", "restrict"]
 
-@dataclass(frozen=True)
-class Dims:
-    """The columns of a table that tie a row to an institution, a region, a product, an enterprise."""
 
-    institution: str | None = None  # institution_code / pharmacy_code
-    region: str | None = None  # region_code of the row's institution, when the table has it
-    product: str | None = None  # product_code
-    enterprise: tuple[str, ...] = ()  # columns holding an enterprise code (manufacturer, distributor, …)
-    variety: str | None = None  # variety_id, for rows that name no product
 
 
 class Lookups:

@@ -1,0 +1,208 @@
+"""The one runner every computing command goes through (a module with ``_``: not a command of its own).
+
+It owns what the commands used to copy: the shared options (``--format``, ``--out``, ``--policy``), parsing
+dates, months and cycle years, opening the warehouse once and closing it whatever happens, checking the input
+tables, resolving the policy, writing a :class:`~jicai.reports.documents.Report` through the one output
+pipeline, and turning any :class:`~jicai.errors.BilingualError` into the bilingual exit. A computing command is
+then a few lines: parse, call the measure, hand rows to the pipeline.
+
+:func:`measure_command` goes one step further: it makes the whole ``jicai <measure>`` command from a registered
+measure's declaration, so a measure added through the registry has its command without a line of CLI code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from jicai.console import console, fail, out
+from jicai.errors import BilingualError
+from jicai.measures.registry import PARAMS, Args, Measure
+from jicai.reports.documents import Column, Report, Table
+
+FORMATS = ("xlsx", "csv", "json")
+
+
+def format_option(formats: tuple[str, ...] = FORMATS) -> Any:
+    return typer.Option(None, "--format", help=f"输出格式(缺省:--out 的扩展名,否则 {formats[0]}) / output format: "
+                                               f"{', '.join(formats)} (default: the --out suffix, else {formats[0]})")
+
+
+OUT = typer.Option(None, "--out", help="输出文件 / output file (default: <data>/reports/)")
+POLICY_OF_BATCH = typer.Option(None, "--policy", help="政策文件(缺省:批次指定的政策) / policy TOML "
+                                                      "(default: the policy the batch names)")
+POLICY = typer.Option(None, "--policy", help="政策文件(缺省:内置政策) / policy TOML (default: bundled)")
+
+
+def parse_day(text: str, option: str = "--as-of") -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise BilingualError(f"{option} 日期无效:{text}(应为 YYYY-MM-DD)",
+                             f"{option}: invalid date {text} (expected YYYY-MM-DD)") from None
+
+
+def parse_param(name: str, raw: Any) -> Any:
+    """A measure parameter from its command-line text, validated (a bilingual error when it is not valid)."""
+    if raw is None:
+        return None
+    kind = PARAMS[name].kind
+    if kind == "date":
+        return parse_day(str(raw), PARAMS[name].option)
+    if kind == "int":
+        if int(raw) < 1:
+            raise BilingualError(f"采购年度应 ≥ 1:{raw}", f"cycle year must be ≥ 1: {raw}")
+        return int(raw)
+    if kind == "month":
+        from jicai.measures.supply_base import month_label, parse_month
+
+        return month_label(parse_month(str(raw)))
+    return str(raw)
+
+
+@dataclass
+class Run:
+    """One command run: its settings, output choices and the warehouse it opened (closed by :func:`run`)."""
+
+    settings: Any
+    fmt: str
+    out_path: Path | None
+    policy_path: Path | None
+    computed_at: datetime = field(default_factory=lambda: datetime.now().replace(microsecond=0))
+    _wh: Any = None
+
+    @property
+    def warehouse(self) -> Any:
+        if self._wh is None:
+            self._wh = self.settings.warehouse()
+        return self._wh
+
+    def require(self, tables: Any) -> None:
+        missing = [t for t in tables if not self.warehouse.has_table(t)]
+        if missing:
+            raise BilingualError(f"数据仓库缺少表:{', '.join(missing)}(请先 jicai import)",
+                                 f"warehouse lacks tables: {', '.join(missing)} (run jicai import first)")
+
+    def policy(self, batch: str | None = None) -> Any:
+        from jicai.commands.policy import policy_for
+
+        return policy_for(self.settings, self.warehouse, batch, self.policy_path)
+
+    def path(self, stem: str) -> Path:
+        return self.out_path or self.settings.data_dir / "reports" / f"{stem}.{self.fmt}"
+
+    def write(self, report: Report, stem: str) -> Path:
+        from jicai.reports.output import write
+
+        return write(report, self.fmt, self.path(stem))
+
+    def close(self) -> None:
+        if self._wh is not None:
+            self._wh.close()
+            self._wh = None
+
+
+@contextlib.contextmanager
+def run(ctx: typer.Context, fmt: str | None, out_path: Path | None, policy_path: Path | None,
+        formats: tuple[str, ...] = FORMATS) -> Iterator[Run]:
+    """A command run: checks the format, closes the warehouse at the end, exits bilingually on a domain error."""
+    if fmt is None:  # --out 监测.csv says csv
+        suffix = out_path.suffix.lstrip(".").lower() if out_path else ""
+        fmt = suffix if suffix in formats else formats[0]
+    if fmt not in formats:
+        fail(f"不支持的格式 {fmt}(可选 {'/'.join(formats)})", f"unsupported format {fmt} ({'/'.join(formats)})")
+    r = Run(ctx.obj, fmt, out_path, policy_path)
+    try:
+        yield r
+    except BilingualError as exc:
+        fail(exc.zh, exc.en)
+    finally:
+        r.close()
+
+
+def measure_report(m: Measure, rows: list[dict[str, Any]], args: Args, computed_at: datetime) -> Report:
+    """A report of one measure's rows: its columns from the vocabulary, coded values named, summed columns."""
+    labels = {c: dict(v) for c, v in m.labels.items()}
+    columns = [Column.of(c, c.name in m.totals, labels.get(c.name)) for c in m.columns]
+    totals = {c: sum(r.get(c) or 0 for r in rows) for c in m.totals} if m.totals else None
+    params = {p: args.of(p) for p in m.params}
+    period = ",".join(f"{PARAMS[p].zh} {v}" for p, v in params.items() if v is not None)
+    as_of = args.as_of or computed_at.date()
+    report = Report(kind=m.name, title=m.title_zh, period=period, as_of=as_of, batch_id=args.batch,
+                    policy_version=args.policy.version, computed_at=computed_at,
+                    paragraphs=[p for p in (m.note_zh,) if p], params=params)
+    report.tables.append(Table(m.name, m.title_zh[:31], columns, rows, totals=totals))
+    return report
+
+
+def summary_lines(m: Measure, rows: list[dict[str, Any]]) -> list[str]:
+    """Counts a reader checks first: rows per coded value of each enum / flags column, by its Chinese name."""
+    lines = []
+    for name, names in m.labels.items():
+        kind = m.column(name).kind
+        for code, (zh, _) in names.items():
+            if kind == "flags":
+                n = sum(1 for r in rows if code in (r.get(name) or "").split(";"))
+            else:
+                n = sum(1 for r in rows if r.get(name) == code)
+            lines.append(f"  {zh} {code}: {n}")
+    return lines
+
+
+def compute_measure(r: Run, m: Measure, raw: dict[str, Any]) -> tuple[Args, list[dict[str, Any]]]:
+    """Parse ``raw`` parameters, check the input tables, resolve the policy and compute the sorted rows."""
+    values = {p: parse_param(p, raw.get(p)) for p in m.params}
+    missing = [PARAMS[p].option for p, v in values.items() if v is None and p not in m.optional]
+    if missing:
+        raise BilingualError(f"缺少参数 {', '.join(missing)}", f"missing option(s) {', '.join(missing)}")
+    r.require(m.inputs)
+    args = Args(r.policy(values.get("batch")), **values)
+    with console.status(f"正在计算{m.title_zh} / computing {m.title_en}…"):
+        t = m.rows(r.warehouse, args)
+        if m.sort:
+            t = t.order_by(list(m.sort))
+        rows = t.to_pyarrow().to_pylist()
+    return args, rows
+
+
+def _stem(m: Measure, args: Args) -> str:
+    parts = [m.name.replace("-", "_")] + [str(args.of(p)) for p in m.params if args.of(p) is not None]
+    return "_".join(parts)
+
+
+def measure_command(m: Measure):
+    """The ``jicai <m.name>`` command of a registered measure: its parameters as options, then the runner."""
+
+    def command(ctx: typer.Context, **kw: Any) -> None:
+        fmt, out_path, policy_path = kw.pop("fmt"), kw.pop("out_path"), kw.pop("policy_path")
+        with run(ctx, fmt, out_path, policy_path) as r:
+            args, rows = compute_measure(r, m, kw)
+            path = r.write(measure_report(m, rows, args, r.computed_at), _stem(m, args))
+        shown = " ".join(f"{PARAMS[p].zh} {args.of(p)}" for p in m.params if args.of(p) is not None)
+        out.print(f"{m.title_zh} {shown}(政策 {args.policy.version}):{len(rows)} 行")
+        for line in summary_lines(m, rows):
+            out.print(line)
+        out.print(f"  报表:{path}")
+
+    P = inspect.Parameter
+    sig = [P("ctx", P.POSITIONAL_OR_KEYWORD, annotation=typer.Context)]
+    for name in m.params:
+        p = PARAMS[name]
+        typ = int if p.kind == "int" else str
+        default = None if name in m.optional else ...
+        sig.append(P(name, P.KEYWORD_ONLY, annotation=typ,
+                     default=typer.Option(default, p.option, help=f"{p.zh} / {p.en}")))
+    sig += [P("fmt", P.KEYWORD_ONLY, annotation=str, default=format_option()),
+            P("out_path", P.KEYWORD_ONLY, annotation=Path, default=OUT),
+            P("policy_path", P.KEYWORD_ONLY, annotation=Path, default=POLICY_OF_BATCH)]
+    command.__signature__ = inspect.Signature(sig)  # typer reads the options from the signature
+    command.__name__ = m.name.replace("-", "_")
+    command.__doc__ = f"{m.title_zh}{':' + m.note_zh if m.note_zh else ''} / {m.title_en}."
+    return command
