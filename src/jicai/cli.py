@@ -51,8 +51,8 @@ def _register_commands() -> None:
 
     taken = {c.name for c in app.registered_commands} | {g.name for g in app.registered_groups}
     for m in measures().values():
-        if m.command and m.name not in taken:
-            app.command(m.name)(measure_command(m))
+        if m.command and m.command_name not in taken:
+            app.command(m.command_name)(measure_command(m))
 
 
 _register_commands()

@@ -127,18 +127,27 @@ def run(ctx: typer.Context, fmt: str | None, out_path: Path | None, policy_path:
         r.close()
 
 
+def measure_table(m: Measure, rows: list[dict[str, Any]], key: str | None = None, title: str | None = None,
+                  names: list[str] | None = None, note: str = "") -> Table:
+    """One list of a report from a measure's rows: its columns (all, or ``names``) from the vocabulary, coded
+    values named by the measure's labels, the measure's summed columns in a totals row."""
+    labels = {c: dict(v) for c, v in m.labels.items()}
+    chosen = [m.column(n) for n in names] if names else list(m.columns)
+    columns = [Column.of(c, c.name in m.totals, labels.get(c.name)) for c in chosen]
+    summed = [c.name for c in chosen if c.name in m.totals]
+    totals = {c: sum(r.get(c) or 0 for r in rows) for c in summed} if summed else None
+    return Table(key or m.name, (title or m.title_zh)[:31], columns, rows, totals=totals, note=note)
+
+
 def measure_report(m: Measure, rows: list[dict[str, Any]], args: Args, computed_at: datetime) -> Report:
     """A report of one measure's rows: its columns from the vocabulary, coded values named, summed columns."""
-    labels = {c: dict(v) for c, v in m.labels.items()}
-    columns = [Column.of(c, c.name in m.totals, labels.get(c.name)) for c in m.columns]
-    totals = {c: sum(r.get(c) or 0 for r in rows) for c in m.totals} if m.totals else None
     params = {p: args.of(p) for p in m.params}
     period = ",".join(f"{PARAMS[p].zh} {v}" for p, v in params.items() if v is not None)
     as_of = args.as_of or computed_at.date()
     report = Report(kind=m.name, title=m.title_zh, period=period, as_of=as_of, batch_id=args.batch,
                     policy_version=args.policy.version, computed_at=computed_at,
                     paragraphs=[p for p in (m.note_zh,) if p], params=params)
-    report.tables.append(Table(m.name, m.title_zh[:31], columns, rows, totals=totals))
+    report.tables.append(measure_table(m, rows))
     return report
 
 
@@ -203,6 +212,6 @@ def measure_command(m: Measure):
             P("out_path", P.KEYWORD_ONLY, annotation=Path, default=OUT),
             P("policy_path", P.KEYWORD_ONLY, annotation=Path, default=POLICY_OF_BATCH)]
     command.__signature__ = inspect.Signature(sig)  # typer reads the options from the signature
-    command.__name__ = m.name.replace("-", "_")
+    command.__name__ = m.command_name.replace("-", "_")
     command.__doc__ = f"{m.title_zh}{':' + m.note_zh if m.note_zh else ''} / {m.title_en}."
     return command

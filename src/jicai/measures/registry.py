@@ -116,7 +116,8 @@ class Measure:
     note_zh: str = ""
     note_en: str = ""
     doc: str = ""  # the measure's definition (its module docstring), for the docs
-    command: bool = True  # a generated `jicai <name>` command, unless a hand-written one takes the name
+    command: bool = True  # a generated `jicai <cli or name>` command, unless a hand-written one takes the name
+    cli: str | None = None  # the command's name when it is not the measure's (audit-volume for volume-audit)
     web: bool = True  # a page and an API endpoint
 
     def __post_init__(self) -> None:
@@ -147,6 +148,10 @@ class Measure:
             if c.name == name:
                 return c
         raise KeyError(name)
+
+    @property
+    def command_name(self) -> str:
+        return self.cli or self.name
 
     @property
     def column_names(self) -> list[str]:
