@@ -14,8 +14,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from jicai.contract.roles import ROLES
 from jicai.store import Warehouse
-from jicai.web.principal import ROLES
 from jicai.web.scope import Dims
 
 PARAMS = {

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 
-from jicai.web.principal import Principal
+from jicai.contract.roles import Principal
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,9 @@ Roles (DESIGN.md "Users"): ``admin`` and ``bureau`` staff see the province (a di
 region-code prefix, e.g. ``3505`` for 泉州); ``institution`` users see one institution (scope = its
 institution_code); ``enterprise`` users see their own products (scope = the enterprise_code, manufacturer
 or distributor); ``auditor`` reads what the bureau reads and changes nothing.
+
+The roles are vocabulary shared by every layer that names them — the workflow's users, the measures' and
+pages' audiences, the web's scope filter — so they sit in the contract, below all of them.
 """
 
 from __future__ import annotations
