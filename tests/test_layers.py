@@ -107,14 +107,14 @@ def test_the_check_sees_upward_imports_at_any_depth_and_in_every_form():
         "from jicai import web\n"  # line 3: up, spelled as a name of jicai
         "def build():\n"
         "    import jicai.commands.demo\n"  # line 5: up, inside a function
-        "    from .. import measures\n"  # line 6: relative, from jicai.policy.docs → jicai.measures: up
+        "    from .. import measures\n"  # line 6: relative, from jicai.policy.example → jicai.measures: up
         "    from . import models\n"  # same package: fine
     )
-    assert upward_imports("jicai.policy.docs", source) == [
-        ("jicai.policy.docs -> jicai.reports", 2),
-        ("jicai.policy.docs -> jicai.web", 3),
-        ("jicai.policy.docs -> jicai.commands.demo", 5),
-        ("jicai.policy.docs -> jicai.measures", 6),
+    assert upward_imports("jicai.policy.example", source) == [
+        ("jicai.policy.example -> jicai.reports", 2),
+        ("jicai.policy.example -> jicai.web", 3),
+        ("jicai.policy.example -> jicai.commands.demo", 5),
+        ("jicai.policy.example -> jicai.measures", 6),
     ]
     # a package's own relative imports resolve from the package itself
     assert upward_imports("jicai.workflow", "from .db import Workflow\n", is_package=True) == []
