@@ -30,19 +30,19 @@ def test_every_contract_column_is_documented_in_its_table_section():
 
 def _rule_docs() -> str:
     """All the documents holding rules (docs/rules.md, docs/supply.md, docs/fund.md) as one text."""
-    from jicai.policy.docs import RULE_DOCS
+    from jicai.reports.reference import RULE_DOCS
 
     return "\n".join((DOCS / n).read_text(encoding="utf-8") for n in RULE_DOCS if (DOCS / n).exists())
 
 
 def test_rules_generated_sections_are_current():
-    from jicai.policy import docs as rules_docs
+    from jicai.reports import reference as rules_docs
 
     for name in rules_docs.RULE_DOCS:
         if not (DOCS / name).exists():
             continue
         text = (DOCS / name).read_text(encoding="utf-8")
-        assert rules_docs.render_into(text) == text, f"docs/{name} is stale: run `python -m jicai.policy.docs`"
+        assert rules_docs.render_into(text) == text, f"docs/{name} is stale: run `python -m jicai.reports.reference`"
 
 
 def test_every_policy_parameter_and_output_column_is_documented():

@@ -194,7 +194,7 @@ def test_page_rows_of_a_report_are_chinese_and_formatted():
     from datetime import date, datetime
 
     from jicai.fund.capitation import capitation_return, tier_labels
-    from jicai.fund.documents import capitation_report, page_rows
+    from jicai.reports.fund import capitation_report, page_rows
 
     s = load(ROOT / "capitation/01_tier_edge_5_percent_inclusive.toml")
     wh = connect("duckdb://")

@@ -18,9 +18,9 @@ from jicai.cli import app as cli
 from jicai.settings import Settings
 from jicai.web import auth
 from jicai.web.config import ConfigError, WebConfig
-from jicai.web.workflow import Workflow
-from jicai.web.workflow.models import AuditEntry, User
-from jicai.web.workflow.users import disable_user, set_password
+from jicai.workflow import Workflow
+from jicai.workflow.models import AuditEntry, User
+from jicai.workflow.users import disable_user, set_password
 
 ADMIN = {"admin": ("admin", ""), "bureau": ("bureau", ""), "institution": ("institution", HA)}
 
@@ -409,7 +409,7 @@ def test_users_command_uses_the_data_directory_by_default(tmp_path, monkeypatch)
 
 
 def test_ensure_user_creates_then_updates(tmp_path):
-    from jicai.web.workflow.users import UserError, ensure_user
+    from jicai.workflow.users import UserError, ensure_user
 
     wf = Workflow.open(f"sqlite:///{tmp_path / 'wf.sqlite'}")
     wf.hasher = FAST_HASHER

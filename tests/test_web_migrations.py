@@ -15,9 +15,9 @@ from tests.web_fixtures import FAST_HASHER, pg_database
 from typer.testing import CliRunner
 
 from jicai.cli import app as cli
-from jicai.web.workflow import Workflow
-from jicai.web.workflow.db import normalize_url, now
-from jicai.web.workflow.models import Base, SupplyReport, User
+from jicai.workflow import Workflow
+from jicai.workflow.db import normalize_url, now
+from jicai.workflow.models import Base, SupplyReport, User
 
 TABLES = {"users", "supply_reports", "exemptions", "supervision_actions", "audit_log"}
 

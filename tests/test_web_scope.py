@@ -6,7 +6,7 @@ import ibis
 import pyarrow as pa
 import pytest
 
-from jicai.web.principal import Principal
+from jicai.contract.roles import Principal
 from jicai.web.scope import Dims, Lookups, may_see_institution, restrict
 
 # Two cities (3501 福州, 3502 厦门); H1, H2 in 350102, H3 in 350203. Enterprise E1 makes P1 (selected in V1),

@@ -31,7 +31,7 @@ from tests.web_fixtures import (
 )
 
 from jicai.measures.monitor import monitor
-from jicai.web.workflow.models import AuditEntry
+from jicai.workflow.models import AuditEntry
 
 ROLES = list(USERS)  # user names: admin, bureau, district, auditor, institution, institution_b, …
 

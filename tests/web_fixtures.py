@@ -147,7 +147,7 @@ def make_app(tmp_path: Path, tables: dict[str, pa.Table] | None = None, *, workf
     """The app over a DuckDB warehouse holding ``tables`` (default: the small province above) and a workflow
     database (default: SQLite in the data directory) with ``users`` (default: USERS), password PASSWORD."""
     from jicai.web.app import create_app
-    from jicai.web.workflow.users import ensure_user
+    from jicai.workflow.users import ensure_user
 
     config = make_config(tmp_path, workflow_url, **overrides)
     wh = connect(config.warehouse_url)
@@ -232,7 +232,7 @@ def empty_workflow(url: str) -> None:
     """Remove every row of the workflow tables (a PostgreSQL database reused by several tests)."""
     from sqlalchemy import text
 
-    from jicai.web.workflow import Workflow
+    from jicai.workflow import Workflow
 
     wf = Workflow.open(url)
     try:

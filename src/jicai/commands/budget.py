@@ -63,7 +63,7 @@ def register(app: typer.Typer) -> None:
         path = out_path or ctx.obj.data_dir / "reports" / f"{stem}.{fmt}"
         path.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "xlsx":
-            from jicai.fund.documents import budget_report
+            from jicai.reports.fund import budget_report
             from jicai.reports.xlsx import write_xlsx
 
             write_xlsx(budget_report(rows, totals, as_of=day, margin=margin, policy_version=policy.version,

@@ -99,7 +99,7 @@ def register(app: typer.Typer) -> None:
         path = out_path or ctx.obj.data_dir / "reports" / f"capitation_{period}.{fmt}"
         path.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "xlsx":
-            from jicai.fund.documents import capitation_report
+            from jicai.reports.fund import capitation_report
             from jicai.reports.xlsx import write_xlsx
 
             write_xlsx(capitation_report(rows, period=period, on=day, tier_labels=labels, tier_rates=rates,

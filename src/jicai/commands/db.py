@@ -13,7 +13,7 @@ from jicai.console import fail, out
 
 def _open(ctx: typer.Context, url: str | None):
     from jicai.web.config import ConfigError, WebConfig
-    from jicai.web.workflow import Workflow
+    from jicai.workflow import Workflow
 
     if not url:
         try:
@@ -67,7 +67,7 @@ def register(app: typer.Typer) -> None:
     @db_app.command("current")
     def current_cmd(ctx: typer.Context, url: str | None = URL) -> None:
         """当前版本 / the database's current revision and the newest one."""
-        from jicai.web.workflow import Workflow
+        from jicai.workflow import Workflow
 
         wf = _open(ctx, url)
         try:

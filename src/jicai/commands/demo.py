@@ -81,8 +81,8 @@ def demo_logins(manifest) -> list[tuple[str, str, str, str]]:
 
 def create_demo_users(settings, manifest) -> list[tuple[str, str, str, str]]:
     from jicai.web.config import WebConfig
-    from jicai.web.workflow.db import Workflow
-    from jicai.web.workflow.users import ensure_user
+    from jicai.workflow.db import Workflow
+    from jicai.workflow.users import ensure_user
 
     logins = demo_logins(manifest)
     wf = Workflow.open(WebConfig.resolve(settings).workflow_url)

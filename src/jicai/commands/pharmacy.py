@@ -79,7 +79,7 @@ def register(app: typer.Typer) -> None:
         path = out_path or ctx.obj.data_dir / "reports" / f"pharmacy_{month}.{fmt}"
         path.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "xlsx":
-            from jicai.fund.documents import pharmacy_report
+            from jicai.reports.fund import pharmacy_report
             from jicai.reports.xlsx import write_xlsx
 
             write_xlsx(pharmacy_report(month=month, checked=checked, policy_version=policy.version,

@@ -19,7 +19,7 @@ ROLE_HELP = "admin|bureau|institution|enterprise|auditor"
 
 def _workflow(ctx: typer.Context, url: str | None):
     from jicai.web.config import ConfigError, WebConfig
-    from jicai.web.workflow import Workflow
+    from jicai.workflow import Workflow
 
     if not url:
         try:
@@ -68,7 +68,7 @@ def register(app: typer.Typer) -> None:
         url: str | None = URL,
     ) -> None:
         """新增用户 / add a user."""
-        from jicai.web.workflow.users import UserError, add_user
+        from jicai.workflow.users import UserError, add_user
 
         password = _read_password(password_stdin)
         wf = _workflow(ctx, url)
@@ -85,7 +85,7 @@ def register(app: typer.Typer) -> None:
     @users_app.command("list")
     def list_cmd(ctx: typer.Context, url: str | None = URL) -> None:
         """列出用户 / list the users."""
-        from jicai.web.workflow.users import list_users
+        from jicai.workflow.users import list_users
 
         wf = _workflow(ctx, url)
         try:
@@ -103,7 +103,7 @@ def register(app: typer.Typer) -> None:
     def disable_cmd(ctx: typer.Context, name: str = typer.Argument(..., help="用户名 / user name"),
                     url: str | None = URL) -> None:
         """停用用户(其会话与令牌立即失效) / disable a user (its sessions and tokens end at once)."""
-        from jicai.web.workflow.users import UserError, disable_user
+        from jicai.workflow.users import UserError, disable_user
 
         wf = _workflow(ctx, url)
         try:
@@ -124,7 +124,7 @@ def register(app: typer.Typer) -> None:
         url: str | None = URL,
     ) -> None:
         """修改密码(旧会话与令牌失效) / change a password (older sessions and tokens end)."""
-        from jicai.web.workflow.users import UserError, set_password
+        from jicai.workflow.users import UserError, set_password
 
         password = _read_password(password_stdin)
         wf = _workflow(ctx, url)

@@ -22,7 +22,7 @@ ROUTES = ("auth", "workflow", "api", "pharmacy", "pages")
 
 def create_app(config: WebConfig) -> FastAPI:
     from jicai.web.data import DataService
-    from jicai.web.workflow.db import Workflow
+    from jicai.workflow.db import Workflow
 
     workflow = Workflow.open(config.workflow_url)
     data = DataService(config.warehouse_url, config.data_dir)

@@ -1,5 +1,5 @@
 """Who may ask: page sessions, CSRF tokens, the login rate limit, API bearer tokens, and the FastAPI
-dependencies that turn a request into a :class:`~jicai.web.principal.Principal`.
+dependencies that turn a request into a :class:`~jicai.contract.roles.Principal`.
 
 - **Sessions** (pages): the signed cookie ``jicai_session`` holds the user id, the user's session version and
   a random session id, signed with the secret key (itsdangerous) and refused after ``session_max_age``
@@ -33,11 +33,11 @@ from fastapi import Depends, HTTPException, Request, Response
 from fastapi.security import OAuth2PasswordBearer
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
+from jicai.contract.roles import Principal
 from jicai.web.config import WebConfig
-from jicai.web.principal import Principal
-from jicai.web.workflow.audit import record
-from jicai.web.workflow.models import User
-from jicai.web.workflow.users import active_user, authenticate, principal_of
+from jicai.workflow.audit import record
+from jicai.workflow.models import User
+from jicai.workflow.users import active_user, authenticate, principal_of
 
 SESSION_COOKIE = "jicai_session"
 CSRF_COOKIE = "jicai_csrf"

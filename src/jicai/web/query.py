@@ -14,9 +14,9 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
+from jicai.contract.roles import Principal
 from jicai.web.data import DataService
 from jicai.web.datasets import Dataset, DatasetError, compute_rows
-from jicai.web.principal import Principal
 from jicai.web.scope import restrict
 
 MAX_PAGE_SIZE = 5000

@@ -23,8 +23,8 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
+from jicai.contract.roles import Principal
 from jicai.measures.registry import Dims
-from jicai.web.principal import Principal
 
 __all__ = ["Dims", "Lookups", "restrict"]
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import ibis
 
+from jicai.contract.roles import Principal
 from jicai.web.data import DataService
 from jicai.web.datasets import DATASETS
-from jicai.web.principal import Principal
 from jicai.web.query import jsonable, page_of, resolve_params, scoped
 from jicai.web.scope import Dims, may_see_institution, restrict
 
@@ -171,7 +171,7 @@ def order_lines(data: DataService, principal: Principal, code: str, variety_id: 
 
 def audit(request, principal: Principal, action: str, target: str, detail: dict) -> None:
     """Record an export or an upload in the workflow's audit log (DESIGN: every write and export)."""
-    from jicai.web.workflow.audit import record
+    from jicai.workflow.audit import record
 
     client = request.client.host if request.client else ""
     with request.app.state.workflow.session() as s:

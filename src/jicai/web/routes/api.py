@@ -15,10 +15,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 
+from jicai.contract.roles import Principal
 from jicai.web import views
 from jicai.web.auth import api_principal
 from jicai.web.datasets import DATASETS, PARAMS, Dataset, DatasetError
-from jicai.web.principal import Principal
 from jicai.web.query import MAX_PAGE_SIZE, filtered, jsonable, page_of, resolve_params, scoped
 
 router = APIRouter(prefix="/api", tags=["data"])

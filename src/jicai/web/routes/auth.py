@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
+from jicai.contract.roles import ROLE_ZH, Principal
 from jicai.web.auth import (
     LoginRefused,
     api_principal,
@@ -20,9 +21,8 @@ from jicai.web.auth import (
     set_csrf_cookie,
     start_session,
 )
-from jicai.web.principal import ROLE_ZH, Principal
 from jicai.web.render import render
-from jicai.web.workflow.audit import record
+from jicai.workflow.audit import record
 
 router = APIRouter()
 

@@ -10,10 +10,10 @@ from datetime import date
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
+from jicai.contract.roles import ROLE_ZH, Principal
 from jicai.web import views
 from jicai.web.auth import page_principal, require_csrf
 from jicai.web.datasets import DATASETS, PARAMS, DatasetError
-from jicai.web.principal import ROLE_ZH, Principal
 from jicai.web.query import filtered, jsonable, page_of, resolve_params, scoped
 from jicai.web.render import render
 from jicai.web.routes.api import FILTERABLE

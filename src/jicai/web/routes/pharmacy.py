@@ -15,8 +15,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from jicai.contract.roles import Principal
 from jicai.web.auth import api_principal
-from jicai.web.principal import Principal
 
 router = APIRouter(prefix="/api/pharmacy", tags=["fund"])
 _lock = threading.Lock()

@@ -1,7 +1,7 @@
 """The workflow's API and pages: supply-problem reports and their verification, special-variety exemptions,
 supervision actions, the audit log.
 
-The rules live in :mod:`jicai.web.workflow.decisions` (scope, who may decide, what is written into the
+The rules live in :mod:`jicai.workflow.decisions` (scope, who may decide, what is written into the
 warehouse); this module turns requests into calls of it — JSON under ``/api`` (bearer token or session with
 ``X-CSRF-Token``), HTML forms with a CSRF token elsewhere — each in one workflow transaction with its audit row.
 """
@@ -17,11 +17,11 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Reques
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from jicai.contract.roles import DECIDERS, Principal
 from jicai.web.auth import api_principal, client_address, page_principal, require_csrf, require_roles
-from jicai.web.principal import DECIDERS, Principal
-from jicai.web.workflow import decisions as wf
-from jicai.web.workflow import lookups
-from jicai.web.workflow.models import (
+from jicai.workflow import decisions as wf
+from jicai.workflow import lookups
+from jicai.workflow.models import (
     ACTION_ZH,
     PROBLEM_ZH,
     SPECIAL_ZH,

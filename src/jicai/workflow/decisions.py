@@ -27,12 +27,11 @@ from sqlalchemy import ColumnElement, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from jicai.contract.codes import institution_problem, institution_region
-from jicai.web.data import DataService
-from jicai.web.principal import Principal
-from jicai.web.workflow import lookups
-from jicai.web.workflow.audit import record
-from jicai.web.workflow.db import now
-from jicai.web.workflow.models import (
+from jicai.contract.roles import Principal
+from jicai.workflow import lookups
+from jicai.workflow.audit import record
+from jicai.workflow.db import now
+from jicai.workflow.models import (
     ACTIONS,
     PROBLEMS,
     SPECIALS,
@@ -43,6 +42,7 @@ from jicai.web.workflow.models import (
     SupplyReport,
     User,
 )
+from jicai.workflow.warehouse import WarehouseService
 
 
 class WorkflowError(Exception):
@@ -71,7 +71,7 @@ class Context:
 
     session: Session
     principal: Principal
-    data: DataService
+    data: WarehouseService
     client: str = ""
 
     def audit(self, action: str, target: str, region_code: str = "", **detail: Any) -> None:
@@ -80,7 +80,7 @@ class Context:
 
 
 # -- supply-problem reports ------------------------------------------------------------------------------
-def report_filter(principal: Principal, data: DataService) -> ColumnElement[bool]:
+def report_filter(principal: Principal, data: WarehouseService) -> ColumnElement[bool]:
     """Which supply-problem reports ``principal`` may see."""
     if principal.regional:
         return _in_region(SupplyReport.region_code, principal)

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from jicai.web.principal import ROLES
+from jicai.contract.roles import ROLES
 
 # Named constraints and indexes: migrations refer to them by name on every engine.
 NAMING = {

@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from jicai.web.principal import Principal
-from jicai.web.workflow.db import now
-from jicai.web.workflow.models import AuditEntry
+from jicai.contract.roles import Principal
+from jicai.workflow.db import now
+from jicai.workflow.models import AuditEntry
 
 
 def record(session: Session, action: str, *, principal: Principal | None = None, user_name: str = "",

@@ -1,7 +1,8 @@
 """Render the policy parameters and the measures' output columns as Markdown for docs/rules.md.
 
-``python -m jicai.policy.docs`` rewrites the generated parts of docs/rules.md; tests/test_docs.py fails
-when they are stale or when a parameter or output column is missing.
+``python -m jicai.reports.reference`` rewrites the generated parts of docs/rules.md; tests/test_docs.py fails
+when they are stale or when a parameter or output column is missing. It reads the columns of measures,
+assessments and reports, so it sits in the reports layer, above all of them.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """What the workflow needs to know from the warehouse: which products, institutions, enterprises and
 varieties exist, an institution's region, an enterprise's products. Each lookup is read once on the
-DataService's connection and kept until the service's ``generation`` changes (an import or a decision
+warehouse service's connection and kept until the service's ``generation`` changes (an import or a decision
 invalidates it)."""
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from weakref import WeakKeyDictionary
 import ibis
 
 from jicai.store import Warehouse
-from jicai.web.data import DataService
+from jicai.workflow.warehouse import WarehouseService
 
 _lock = threading.Lock()
-_caches: WeakKeyDictionary[DataService, tuple[int, dict[tuple, Any]]] = WeakKeyDictionary()
+_caches: WeakKeyDictionary[WarehouseService, tuple[int, dict[tuple, Any]]] = WeakKeyDictionary()
 
 
-def _cached(data: DataService, key: tuple, compute: Callable[[Warehouse], Any]) -> Any:
+def _cached(data: WarehouseService, key: tuple, compute: Callable[[Warehouse], Any]) -> Any:
     with _lock:
         generation, store = _caches.get(data, (None, {}))
         if generation != data.generation:
@@ -41,29 +41,29 @@ def _column(wh: Warehouse, table: str, *columns: str) -> list[tuple]:
     return [tuple(r.values()) for r in t.to_pyarrow().to_pylist()]
 
 
-def institution_regions(data: DataService) -> dict[str, str]:
+def institution_regions(data: WarehouseService) -> dict[str, str]:
     """institution_code → region_code of every institution in the warehouse."""
     return _cached(data, ("workflow", "institution_regions"),
                        lambda wh: {c: r or "" for c, r in _column(wh, "institutions", "institution_code", "region_code")})
 
 
-def institution_names(data: DataService) -> dict[str, str]:
+def institution_names(data: WarehouseService) -> dict[str, str]:
     return _cached(data, ("workflow", "institution_names"),
                        lambda wh: {c: n or "" for c, n in _column(wh, "institutions", "institution_code", "name")})
 
 
-def product_names(data: DataService) -> dict[str, str]:
+def product_names(data: WarehouseService) -> dict[str, str]:
     """product_code → name of every product in the warehouse."""
     return _cached(data, ("workflow", "product_names"),
                        lambda wh: {c: n or "" for c, n in _column(wh, "products", "product_code", "name")})
 
 
-def enterprise_names(data: DataService) -> dict[str, str]:
+def enterprise_names(data: WarehouseService) -> dict[str, str]:
     return _cached(data, ("workflow", "enterprise_names"),
                        lambda wh: {c: n or "" for c, n in _column(wh, "enterprises", "enterprise_code", "name")})
 
 
-def enterprise_products(data: DataService, enterprise_code: str) -> frozenset[str]:
+def enterprise_products(data: WarehouseService, enterprise_code: str) -> frozenset[str]:
     """Products of an enterprise: those it manufactures, and those it supplies as a selected enterprise."""
 
     def compute(wh: Warehouse) -> frozenset[str]:
@@ -81,11 +81,11 @@ def enterprise_products(data: DataService, enterprise_code: str) -> frozenset[st
     return _cached(data, ("workflow", "enterprise_products", enterprise_code), compute)
 
 
-def enterprise_known(data: DataService, enterprise_code: str) -> bool:
+def enterprise_known(data: WarehouseService, enterprise_code: str) -> bool:
     return enterprise_code in enterprise_names(data) or bool(enterprise_products(data, enterprise_code))
 
 
-def variety_row(data: DataService, variety_id: str) -> dict | None:
+def variety_row(data: WarehouseService, variety_id: str) -> dict | None:
     """The warehouse's ``varieties`` row (every contract column), or None."""
 
     def compute(wh: Warehouse) -> dict | None:
@@ -101,6 +101,6 @@ def variety_row(data: DataService, variety_id: str) -> dict | None:
     return _cached(data, ("workflow", "variety_row", variety_id), compute)
 
 
-def variety_names(data: DataService) -> dict[str, str]:
+def variety_names(data: WarehouseService) -> dict[str, str]:
     return _cached(data, ("workflow", "variety_names"),
                        lambda wh: {v: n or "" for v, n in _column(wh, "varieties", "variety_id", "name")})

@@ -1,4 +1,4 @@
-"""Alembic environment of the workflow database, run programmatically by :mod:`jicai.web.workflow.db`.
+"""Alembic environment of the workflow database, run programmatically by :mod:`jicai.workflow.db`.
 
 No alembic.ini: the caller puts an open connection in ``config.attributes["connection"]``. SQLite gets
 batch mode (it cannot alter a table in place); on PostgreSQL an advisory lock serialises the upgrade, so
@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import text
 
-from jicai.web.workflow.models import Base
+from jicai.workflow.models import Base
 
 # any constant: the lock only has to be the same in every jicai process
 PG_MIGRATION_LOCK = 0x6A696361

@@ -17,10 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jicai.contract.codes import PROVINCE_PREFIXES, institution_problem, uscc_problem
-from jicai.web.principal import REGIONAL, ROLES, Principal
-from jicai.web.workflow.audit import record
-from jicai.web.workflow.db import Workflow, now
-from jicai.web.workflow.models import User
+from jicai.contract.roles import REGIONAL, ROLES, Principal
+from jicai.workflow.audit import record
+from jicai.workflow.db import Workflow, now
+from jicai.workflow.models import User
 
 MIN_PASSWORD = 8
 _NAME = re.compile(r"^[\w.@-]{1,64}$")

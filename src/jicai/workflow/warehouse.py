@@ -1,0 +1,29 @@
+"""What the workflow asks of the warehouse service it is handed.
+
+The workflow reads reference rows (:mod:`.lookups`) and writes its decisions into contract tables
+(:mod:`.decisions`) through whoever serves the warehouse — the web's result cache
+(:class:`jicai.web.data.DataService`) today. The workflow sits below the web, so it names only the few
+methods it calls here, and any object that has them will do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+
+from jicai.store import Warehouse
+
+T = TypeVar("T")
+
+
+class WarehouseService(Protocol):
+    # bumped whenever what the warehouse holds changes (an import, a decision): cached lookups are dropped
+    generation: int
+
+    def run(self, fn: Callable[[Warehouse], T]) -> T:
+        """Run ``fn(warehouse)`` alone on the warehouse connection."""
+        ...
+
+    def upsert_rows(self, table: str, rows: list[dict[str, Any]], key: tuple[str, ...]) -> None:
+        """Insert or replace ``rows`` of contract table ``table`` by ``key``, then drop cached results."""
+        ...
