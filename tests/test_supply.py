@@ -9,6 +9,7 @@ order line in the warehouse, which combining would move).
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import random
@@ -29,8 +30,10 @@ from typer.testing import CliRunner
 
 from jicai.cli import app
 from jicai.contract.arrow import from_pylist
-from jicai.measures.supply import SUPPLY_COLUMNS, page_rows, supply_rollup, supply_scorecard
-from jicai.measures.supply_base import MonthError, window
+from jicai.errors import BilingualError
+from jicai.measures.registry import measure
+from jicai.measures.supply import supply_rollup, supply_scorecard
+from jicai.measures.supply_base import MonthError, month_window, window
 from jicai.policy import load_policy
 from jicai.store import connect
 
@@ -75,6 +78,9 @@ def test_months_are_checked():
     with pytest.raises(MonthError, match="after") as exc:
         window("2024-01", "2024-03")
     assert "晚于" in exc.value.zh
+    assert month_window("2024-02", 3) == ("2024-02", "2023-12", date(2024, 3, 1))
+    with pytest.raises(BilingualError, match="--months"):  # a command turns it into the bilingual exit
+        month_window("2024-02", 0)
 
 
 # -- the pandas reference on random data ---------------------------------------------------------------
@@ -182,12 +188,38 @@ def test_random_scorecard_same_on_every_engine(province, engine_warehouse, engin
     pd.testing.assert_frame_equal(other, duck, check_dtype=False, rtol=1e-9)
 
 
-def test_page_rows_have_chinese_labels():
-    rows = [{"month": "2024-03", "delivery_rate": 0.5, "flags": "slow_response;surge", "role": "primary",
-             "response_hours_median": 24.04}]
-    cols = {k: SUPPLY_COLUMNS[k] for k in ("month", "role", "delivery_rate", "response_hours_median", "flags")}
-    assert page_rows(rows, cols) == [{"月份": "2024-03", "供应角色": "主供", "配送率": "50.0%",
-                                      "响应时间中位数(小时)": 24.0, "预警标记": "响应不及时、需求激增"}]
+def test_coded_values_are_named_by_the_measures_labels():
+    """What the old commands translated by hand (_shown) now comes from the declarations: a workbook shows
+    each flag, trigger, role, case and reason by its Chinese name."""
+    from jicai.commands._runner import measure_table
+
+    def column(name, col):
+        return next(c for c in measure_table(measure(name), []).columns if c.name == col)
+
+    assert column("supply-scorecard", "flags").show("slow_response;surge") == "响应不及时、需求激增"
+    assert column("supply-scorecard", "role").show("backup") == "备供"
+    assert column("supply-sentinel", "triggers").show("report;low_delivery_rate") == "哨点反映供应问题、哨点配送率低"
+    assert column("supply-surge-suppliers", "role").show("primary") == "主供"
+    assert column("supply-continuity", "case").show("replace") == "原供应厂家未中选,需替换"
+    assert column("supply-period-reports", "reason").show("not_selected") == "非本地区中选产品"
+
+
+def test_the_pages_show_the_supply_measures_of_the_registry():
+    from jicai.contract.roles import ROLES
+    from jicai.web.datasets import DATASETS
+
+    shown = ["supply-scorecard", "supply-enterprises", "supply-distributors", "supply-sentinel", "supply-surge",
+             "supply-periods"]
+    for name in shown:
+        assert DATASETS[name].measure is measure(name)
+        assert DATASETS[name].roles == (ROLES if name == "supply-periods" else
+                                        ("admin", "bureau", "auditor", "enterprise"))
+    parts = ["supply-trend", "supply-distributor-trend", "supply-exposure", "supply-surge-suppliers",
+             "supply-continuity", "supply-period-reports"]
+    assert not any(name in DATASETS for name in parts)
+    # each roll-up lists only its own code columns, and scope finds the enterprise in them
+    assert "distributor_code" not in measure("supply-enterprises").column_names
+    assert measure("supply-distributors").dims.enterprise == ("distributor_code",)
 
 
 # -- the commands --------------------------------------------------------------------------------------
@@ -216,7 +248,9 @@ def test_cli_supply_xlsx(data_dir, tmp_path):
     assert wb.sheetnames == ["封面", "评分卡", "按中选企业", "按配送企业", "月度趋势", "配送企业趋势"]
     ws = wb["评分卡"]
     header = [c.value for c in ws[1]]
-    assert header == [zh for zh, _ in SUPPLY_COLUMNS.values()]
+    assert header == [c.zh for c in measure("supply-scorecard").columns]
+    flags = [row[header.index("预警标记")] for row in ws.iter_rows(min_row=2, values_only=True)]
+    assert any("哨点预警" in (f or "") for f in flags) and not any("sentinel_warning" in (f or "") for f in flags)
     trend = [row[0] for row in wb["月度趋势"].iter_rows(min_row=2, values_only=True) if row[0]]
     assert trend[:3] == ["2024-03", "2024-04", "2024-05"]
 
@@ -238,6 +272,12 @@ def test_cli_alerts_continuity_periods(data_dir, tmp_path):
     r = run(app, base + ["supply-continuity", "--batch", "NOPE"])
     assert r.exit_code == 2 and "批次不存在" in r.output
 
+    r = run(app, base + ["supply-periods", "--as-of", "2024-06-30", "--out", str(tmp_path / "p.csv")])
+    assert r.exit_code == 0, r.output  # the format from the --out suffix; the second list beside the first
+    periods = list(csv.DictReader((tmp_path / "p.csv").read_text(encoding="utf-8-sig").splitlines()))
+    assert {p["counts"] for p in periods} == {"true", "false"}  # booleans as the json has them; codes as codes
+    assert {p["reason"] for p in periods} <= {"counts", "unverified", "not_selected", "not_started"}
+    assert (tmp_path / "p_effects.csv").exists()
     r = run(app, base + ["supply-periods", "--as-of", "2024-06-30", "--out", str(tmp_path / "p.xlsx")])
     assert r.exit_code == 0, r.output
     assert "完成率 31.0% → 41.0%" in r.output

@@ -11,7 +11,7 @@ from datetime import datetime
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.web_fixtures import HA, HC, P1, P1B, USERS, bearer, make_app, world_rows
+from tests.web_fixtures import EA, EB, HA, HC, P1, P1B, USERS, bearer, make_app, world_rows
 
 from jicai.contract.arrow import from_pylist
 
@@ -96,3 +96,18 @@ def test_supply_scorecard_rows_belong_to_the_enterprise(client):
     assert products("enterprise_b", "2024-03") == {P1B} and products("enterprise_b", "2024-04") == set()
     assert products("district", "2024-04") == {P1}  # a supplier's scorecard is not regional
     assert get(client, "institution", "/api/supply-scorecard", month="2024-03").status_code == 403
+
+
+def test_supply_rollups_belong_to_the_enterprise(client):
+    """March: HA's order of P1B, made and distributed by EB; April: P1, made and distributed by EA. Each
+    roll-up names one kind of enterprise (its maker or its distributor), and scope finds the enterprise's own
+    rows in it."""
+    def codes(user, dataset, month):
+        column = "enterprise_code" if dataset == "supply-enterprises" else "distributor_code"
+        return [r[column] for r in get(client, user, f"/api/{dataset}", month=month).json()["rows"]]
+
+    for dataset in ("supply-enterprises", "supply-distributors"):
+        assert codes("bureau", dataset, "2024-03") == [EB] and codes("bureau", dataset, "2024-04") == [EA]
+        assert codes("enterprise", dataset, "2024-04") == [EA] and codes("enterprise", dataset, "2024-03") == []
+        assert codes("enterprise_b", dataset, "2024-03") == [EB] and codes("enterprise_b", dataset, "2024-04") == []
+    assert get(client, "institution", "/api/supply-distributors", month="2024-04").status_code == 403

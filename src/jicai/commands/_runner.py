@@ -173,12 +173,17 @@ def compute_measure(r: Run, m: Measure, raw: dict[str, Any]) -> tuple[Args, list
         raise BilingualError(f"缺少参数 {', '.join(missing)}", f"missing option(s) {', '.join(missing)}")
     r.require(m.inputs)
     args = Args(r.policy(values.get("batch")), **values)
+    return args, measure_rows(r, m, args)
+
+
+def measure_rows(r: Run, m: Measure, args: Args) -> list[dict[str, Any]]:
+    """The measure's rows for ``args`` (parsed, policy resolved) in its default order — for a command that
+    computes several measures for one set of arguments, or with arguments of its own (an Args subclass)."""
     with console.status(f"正在计算{m.title_zh} / computing {m.title_en}…"):
         t = m.rows(r.warehouse, args)
         if m.sort:
             t = t.order_by(list(m.sort))
-        rows = t.to_pyarrow().to_pylist()
-    return args, rows
+        return t.to_pyarrow().to_pylist()
 
 
 def _stem(m: Measure, args: Args) -> str:

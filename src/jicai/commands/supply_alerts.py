@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 import typer
 
-from jicai.commands._checks import require_tables
-from jicai.commands._options import FORMAT, OUT, POLICY
-from jicai.commands.supply import Listing, _month_window, check_format, rows_of, write_listings
-from jicai.console import console, out
+from jicai.commands._runner import OUT, POLICY, format_option, measure_rows, measure_table, run
+from jicai.console import out
+from jicai.contract.columns import col
+from jicai.reports.documents import Column, Report
 
 
 def alert_text(kind: str, r: dict, pv) -> str:
@@ -38,71 +37,58 @@ def register(app: typer.Typer) -> None:
         month: str = typer.Option(..., "--month", help="月份 / month, YYYY-MM"),
         months: int = typer.Option(1, "--months", help="月数(含本月,向前) / months, this one and the ones before"),
         batch: str = typer.Option(None, "--batch", help="哨点预警只看该批次中选产品 / sentinel alerts for this batch's products"),
-        fmt: str = FORMAT,
+        fmt: str = format_option(),
         out_path: Path = OUT,
         policy_path: Path = POLICY,
     ) -> None:
         """哨点预警与需求激增 / sentinel early warnings and demand surges, with the rule that fired."""
-        from jicai.commands.policy import policy_for
-        from jicai.measures.supply_alerts import (
-            EXPOSURE_COLUMNS,
-            INPUT_TABLES,
-            SENTINEL_COLUMNS,
-            SUPPLIER_COLUMNS,
-            SURGE_COLUMNS,
-            sentinel_alerts,
-            sentinel_exposure,
-            surge_alerts,
-            surge_suppliers,
-        )
+        from jicai.measures.registry import measure
+        from jicai.measures.supply_alerts import INPUT_TABLES
+        from jicai.measures.supply_base import MonthsArgs, month_window
 
-        check_format(fmt)
-        label, first, end = _month_window(month, months)
-        wh = ctx.obj.warehouse()
-        try:
-            require_tables(wh, INPUT_TABLES)
-            policy = policy_for(ctx.obj, wh, batch, policy_path)
-            computed_at = datetime.now().replace(microsecond=0)
-            with console.status("正在计算供应预警 / computing supply alerts…"):
-                sentinel = rows_of(sentinel_alerts(wh, label, first, batch, policy),
-                                   ["month", "region_code", "product_code", "sentinel_code"])
-                exposure = rows_of(sentinel_exposure(wh, label, first, batch, policy),
-                                   ["month", "region_code", "product_code", "sentinel_code", "institution_code"])
-                surges = rows_of(surge_alerts(wh, label, first, policy), ["month", "region_code", "variety_id"])
-                suppliers = rows_of(surge_suppliers(wh, label, first, policy),
-                                    ["month", "region_code", "variety_id", "role", "product_code"])
-        finally:
-            wh.close()
-        pv = lambda n: policy.value(n, on=end)  # noqa: E731
-        for r in sentinel:
-            r["rule"] = alert_text("sentinel", r, pv)
-        for r in surges:
-            r["rule"] = alert_text("surge", r, pv)
-        suppliers.sort(key=lambda r: (r["month"], r["region_code"], r["variety_id"], r["role"] != "backup",
-                                      r["product_code"]))
-        rule = {"rule": ("预警说明", "the rule that fired, with its figures")}
-        listings = [
-            Listing("sentinel", "哨点预警", {**SENTINEL_COLUMNS, **rule}, sentinel, (), "哨点机构先发现的供应问题"),
-            Listing("exposure", "可能受影响机构", EXPOSURE_COLUMNS, exposure, ("ordered_units",),
-                    "同地市近3个月采购该产品的其他机构"),
-            Listing("surge", "需求激增", {**SURGE_COLUMNS, **rule}, surges, (), "品种×地市×月"),
-            Listing("suppliers", "可调配供应企业", SUPPLIER_COLUMNS, suppliers, (),
-                    "备供企业在前,其后为其他中选企业;发货量为最小单位"),
-        ]
-        stem = f"supply_alerts_{label}" + (f"_{months}m" if months > 1 else "")
-        path = out_path or ctx.obj.data_dir / "reports" / f"{stem}.{fmt}"
-        write_listings(
-            listings, fmt, path, title="集采中选产品供应预警", period=f"{first} 至 {label}" if months > 1 else label,
-            as_of=end, batch_id=batch, policy_version=policy.version, computed_at=computed_at,
-            headline=[("哨点预警", f"{len(sentinel)} 条"), ("需求激增", f"{len(surges)} 条")],
-            paragraphs=["哨点预警:哨点机构反映供应问题,或其本身订单的响应时间、配送率触及阈值(泉州通知 六)。"
-                        "需求激增:品种在地市当月采购量超过前几个月月均的阈值倍数,列出备供企业和其他中选企业的近期发货量"
-                        "(泉州通知 四)。"],
-            extra={"month": label, "first_month": first})
+        with run(ctx, fmt, out_path, policy_path) as r:
+            label, first, end = month_window(month, months)
+            r.require(INPUT_TABLES)
+            policy = r.policy(batch)
+            args = MonthsArgs(policy, month=label, batch=batch, first_month=first)
+            m = {k: measure(f"supply-{k}") for k in ("sentinel", "exposure", "surge", "surge-suppliers")}
+            sentinel = measure_rows(r, m["sentinel"], args)
+            exposure = measure_rows(r, m["exposure"], args)
+            surges = measure_rows(r, m["surge"], args)  # a variety's surge in a city: no batch filter
+            suppliers = measure_rows(r, m["surge-suppliers"], args)
+
+            def pv(name: str):
+                return policy.value(name, on=end)
+
+            for x in sentinel:
+                x["rule"] = alert_text("sentinel", x, pv)
+            for x in surges:
+                x["rule"] = alert_text("surge", x, pv)
+            rule = Column.of(col("rule"))
+            report = Report(
+                kind="supply-alerts", title="集采中选产品供应预警",
+                period=f"{first} 至 {label}" if months > 1 else label, as_of=end, batch_id=batch,
+                policy_version=policy.version, computed_at=r.computed_at,
+                headline=[("哨点预警", f"{len(sentinel)} 条"), ("需求激增", f"{len(surges)} 条")],
+                paragraphs=["哨点预警:哨点机构反映供应问题,或其本身订单的响应时间、配送率触及阈值(泉州通知 六)。"
+                            "需求激增:品种在地市当月采购量超过前几个月月均的阈值倍数,列出备供企业和其他中选企业的近期发货量"
+                            "(泉州通知 四)。"],
+                params={"as_of": end, "batch_id": batch, "month": label, "first_month": first})
+            report.tables += [
+                measure_table(m["sentinel"], sentinel, "sentinel", "哨点预警", note="哨点机构先发现的供应问题"),
+                measure_table(m["exposure"], exposure, "exposure", "可能受影响机构",
+                              note="同地市近3个月采购该产品的其他机构"),
+                measure_table(m["surge"], surges, "surge", "需求激增", note="品种×地市×月"),
+                measure_table(m["surge-suppliers"], suppliers, "suppliers", "可调配供应企业",
+                              note="备供企业在前,其后为其他中选企业;发货量为最小单位"),
+            ]
+            for t in (report.table("sentinel"), report.table("surge")):
+                t.columns.append(rule)
+            path = r.write(report, f"supply_alerts_{label}" + (f"_{months}m" if months > 1 else ""))
         out.print(f"供应预警 {first if months > 1 else ''}{'~' if months > 1 else ''}{label}(政策 {policy.version}):"
                   f"哨点预警 {len(sentinel)} 条,需求激增 {len(surges)} 条")
-        for r in sentinel[:5]:
-            out.print(f"  哨点:{r['rule']}")
-        for r in surges[:5]:
-            out.print(f"  激增:{r['rule']}")
+        for x in sentinel[:5]:
+            out.print(f"  哨点:{x['rule']}")
+        for x in surges[:5]:
+            out.print(f"  激增:{x['rule']}")
         out.print(f"  报表:{path}")

@@ -249,6 +249,7 @@ _ROWS: tuple[tuple[str, str, str, str], ...] = (
     ('reward', '结余留用奖励', 'retention_base × retention_ratio', 'money'),
     ('role', '供应角色', 'primary (主供) or backup (备供)', 'enum'),
     ('rows', '约定品种数', 'monitoring rows (institution × variety agreements)', 'int'),
+    ('rule', '预警说明', 'the rule that fired, with its figures (one Chinese sentence)', 'text'),
     ('score', '考核得分', "sum of the five items' points (0–100), rounded to 6 decimals", 'score'),
     ('score_defaulted', '按满分计项目', '`;`-separated items scored at full weight because their figure is undefined', 'flags'),
     ('score_items', '得分明细', "each item's figure and points; an undefined figure says so and earns full weight", 'text'),

@@ -38,12 +38,17 @@ from datetime import date
 import ibis
 import ibis.expr.types as ir
 
+from jicai.contract.columns import Col, cols
 from jicai.measures.progress import ratio
+from jicai.measures.registry import Args, Dims, Measure
 from jicai.measures.supply_alerts import INPUT_TABLES, _sentinel_observations, variety_demand
 from jicai.measures.supply_base import (
     HOUR,
+    SUPPLIER_ROLES,
+    SUPPLY_ROLES,
     city_of,
     complaints,
+    first_month_of,
     quantiles,
     selected_catalogue,
     timed_lines,
@@ -52,8 +57,7 @@ from jicai.measures.supply_base import (
 from jicai.policy import Policy, load_policy
 from jicai.store import Warehouse
 
-__all__ = ["INPUT_TABLES", "SUPPLY_COLUMNS", "ROLLUP_COLUMNS", "FLAGS", "supply_scorecard", "supply_rollup",
-           "page_rows"]
+__all__ = ["INPUT_TABLES", "SCORECARD", "ROLLUP", "FLAGS", "MEASURES", "supply_scorecard", "supply_rollup"]
 
 FLAGS: dict[str, tuple[str, str]] = {
     "slow_response": ("响应不及时", "median response time above response_hours_max"),
@@ -63,39 +67,26 @@ FLAGS: dict[str, tuple[str, str]] = {
     "surge": ("需求激增", "the variety surged in a city the row delivers to"),
 }
 
-_FIGURES: dict[str, tuple[str, str]] = {
-    "order_lines": ("订单行数", "order lines ordered in the month"),
-    "ordered_packs": ("采购数量(包装)", "Σ quantity ordered, packs"),
-    "ordered_units": ("采购数量(最小单位)", "Σ quantity × units_per_pack"),
-    "ordered_amount": ("采购金额", "Σ quantity × pack_price (yuan)"),
-    "shipped_packs": ("发货数量(包装)", "Σ shipped_quantity of those lines (whenever shipped)"),
-    "shipped_amount": ("发货金额", "Σ shipped_quantity × pack_price"),
-    "accepted_packs": ("验收数量(包装)", "Σ accepted_quantity of those lines"),
-    "accepted_amount": ("验收金额", "Σ accepted_quantity × pack_price"),
-    "on_time_packs": ("时限内发货数量(包装)", "Σ shipped_quantity of lines shipped within deliver_within_hours of ordering (inclusive)"),
-    "delivery_rate": ("配送率", "on_time_packs / ordered_packs (null when nothing was ordered)"),
-    "responded_lines": ("已响应行数", "lines with a response time"),
-    "response_hours_median": ("响应时间中位数(小时)", "median of responded_at − ordered_at, hours (mean of the two middle values for an even count)"),
-    "response_hours_p90": ("响应时间P90(小时)", "90th percentile of the response time, linear interpolation between order statistics"),
-    "ship_hours_median": ("发货时间中位数(小时)", "median of shipped_at − ordered_at, hours"),
-    "complaints": ("供应问题反映次数", "supply-problem reports filed in the month attributed to the row (its distributor served the reporting institution)"),
-}
+# the figures of a scorecard row and of a roll-up (see the vocabulary, jicai.contract.columns)
+FIGURES = ("order_lines", "ordered_packs", "ordered_units", "ordered_amount", "shipped_packs", "shipped_amount",
+           "accepted_packs", "accepted_amount", "on_time_packs", "delivery_rate", "responded_lines",
+           "response_hours_median", "response_hours_p90", "ship_hours_median", "complaints")
+_MONTH = ("月份", "month of ordering (YYYY-MM)")
 
-SUPPLY_COLUMNS: dict[str, tuple[str, str]] = {
-    "month": ("月份", "month of ordering (YYYY-MM)"),
-    "product_code": ("医保编码", "selected product (primary or backup)"),
-    "product_name": ("产品名称", "product name"),
-    "variety_id": ("品种编号", "variety of the product"),
-    "role": ("供应角色", "primary (主供) or backup (备供)"),
-    "enterprise_code": ("中选企业代码", "winning enterprise of the product"),
-    "enterprise_name": ("中选企业名称", "enterprise name"),
-    "distributor_code": ("配送企业代码", "distributor of the lines (null: reports from institutions that never ordered the product)"),
-    "distributor_name": ("配送企业名称", "distributor name"),
-    **_FIGURES,
-    "complaint_institutions": ("反映问题机构数(产品)", "distinct institutions reporting a problem with the product in the month, all distributors"),
-    "sentinel_reports": ("哨点反映次数", "of the row's complaints, those filed by sentinel institutions"),
-    "flags": ("预警标记", "';'-separated: slow_response, low_delivery_rate, multi_institution_complaints, sentinel_warning, surge"),
-}
+SCORECARD = cols(
+    "month", "product_code", "product_name", "variety_id", "role", "enterprise_code", "enterprise_name",
+    "distributor_code", "distributor_name", *FIGURES, "complaint_institutions", "sentinel_reports", "flags",
+    month=_MONTH, product_code=("医保编码", "selected product (primary or backup)"),
+    variety_id=("品种编号", "variety of the product"),
+)
+
+ROLLUP = cols(
+    "month", "enterprise_code", "enterprise_name", "distributor_code", "distributor_name", "products", *FIGURES,
+    "flags",
+    month=_MONTH, enterprise_code=("中选企业代码", "winning enterprise (enterprise roll-up)"),
+    distributor_code=("配送企业代码", "distributor (distributor roll-up)"),
+    flags=("预警标记", "slow_response / low_delivery_rate of the roll-up's own figures"),
+)
 
 ROLLUPS: dict[str, tuple[str, ...]] = {
     "enterprise": ("enterprise_code",),
@@ -103,16 +94,12 @@ ROLLUPS: dict[str, tuple[str, ...]] = {
     "month": (),
 }
 
-ROLLUP_COLUMNS: dict[str, tuple[str, str]] = {
-    "month": ("月份", "month of ordering (YYYY-MM)"),
-    "enterprise_code": ("中选企业代码", "winning enterprise (enterprise roll-up)"),
-    "enterprise_name": ("中选企业名称", "enterprise name"),
-    "distributor_code": ("配送企业代码", "distributor (distributor roll-up)"),
-    "distributor_name": ("配送企业名称", "distributor name"),
-    "products": ("产品数", "distinct selected products ordered"),
-    **_FIGURES,
-    "flags": ("预警标记", "slow_response / low_delivery_rate of the roll-up's own figures"),
-}
+
+def rollup_columns(by: str) -> tuple[Col, ...]:
+    """The columns of the roll-up ``by`` (each keeps only its own code and name columns)."""
+    other = {"enterprise": ("distributor",), "distributor": ("enterprise",), "month": ("enterprise", "distributor")}
+    return tuple(c for c in ROLLUP if not c.name.startswith(other[by]))
+
 
 _FLOATS = ("ordered_packs", "ordered_units", "ordered_amount", "shipped_packs", "shipped_amount", "accepted_packs",
            "accepted_amount", "on_time_packs")
@@ -126,7 +113,7 @@ def _lines(t: dict[str, ir.Table], first: date, end: date, batch_id: str | None,
 
 
 def _figures(lines: ir.Table, comp: ir.Table, keys: Sequence[str], extra: dict | None = None) -> ir.Table:
-    """The figures of _FIGURES per ``keys`` from the lines and the complaints (a union, then one sum)."""
+    """The figures of FIGURES per ``keys`` from the lines and the complaints (a union, then one sum)."""
     keys = list(keys)
     zero_f, zero_i = ibis.literal(0.0, "float64"), ibis.literal(0, "int64")
     line_part = lines.select(
@@ -180,7 +167,7 @@ def _pv(policy: Policy | None, end: date):
 
 def supply_scorecard(wh: Warehouse, month: str | date, first_month: str | date | None = None,
                      batch_id: str | None = None, policy: Policy | None = None) -> ir.Table:
-    """The scorecard of the months from ``first_month`` (default ``month``) to ``month``; see SUPPLY_COLUMNS.
+    """The scorecard of the months from ``first_month`` (default ``month``) to ``month``; see SCORECARD.
 
     ``batch_id`` keeps the products selected in that batch. Parameters are those in force on the
     first day after the window.
@@ -223,7 +210,7 @@ def supply_scorecard(wh: Warehouse, month: str | date, first_month: str | date |
         role=cat.role.min(), variety_id=cat.variety_id.min())
     card = card.left_join(cat_info, ["product_code", "enterprise_code"]).drop(
         "product_code_right", "enterprise_code_right")
-    return card.select(*SUPPLY_COLUMNS)
+    return card.select(*(c.name for c in SCORECARD))
 
 
 def _named(t: ir.Table, tables: dict[str, ir.Table]) -> ir.Table:
@@ -244,7 +231,7 @@ def supply_rollup(wh: Warehouse, month: str | date, by: str, first_month: str | 
                   batch_id: str | None = None, policy: Policy | None = None) -> ir.Table:
     """The scorecard's figures per month and ``by`` = ``"enterprise"``, ``"distributor"`` or ``"month"``
     (the trend of the whole window), recomputed from the lines — a median of a roll-up is the median of
-    all its lines, not of the rows' medians. Columns: those of ROLLUP_COLUMNS that apply."""
+    all its lines, not of the rows' medians. Columns: :func:`rollup_columns` of ``by``."""
     if by not in ROLLUPS:
         raise ValueError(f"by must be one of {sorted(ROLLUPS)}: {by!r}")
     first, end = window(month, first_month)
@@ -259,53 +246,66 @@ def supply_rollup(wh: Warehouse, month: str | date, by: str, first_month: str | 
     g = g.left_join(n, keys).drop(*(f"{k}_right" for k in keys))
     g = g.mutate(products=g.products.fill_null(0), flags=_flags(g, pv))
     g = _named(g, t)
-    return g.select(*(c for c in ROLLUP_COLUMNS if c in g.columns))
+    return g.select(*(c.name for c in rollup_columns(by)))
 
 
-# -- rows the web pages render ------------------------------------------------------------------------
+# -- the registered measures ---------------------------------------------------------------------------
 
-def flag_names(flags: str | None) -> str:
-    """The Chinese names of a ``flags`` value.
-
-    >>> flag_names("slow_response;surge")
-    '响应不及时、需求激增'
-    """
-    return "、".join(FLAGS[f][0] if f in FLAGS else f for f in (flags or "").split(";") if f)
+# the policy parameters every figure reads, and the scorecard's flags besides
+_RATES = ("deliver_within_hours", "response_hours_max", "delivery_rate_min")
+_SUMS = ("order_lines", "ordered_amount", "shipped_amount", "accepted_amount", "complaints")
 
 
-def page_rows(rows: list[dict], columns: dict[str, tuple[str, str]], pct: Sequence[str] = ("delivery_rate",),
-              decimals: int = 1) -> list[dict]:
-    """Rows keyed by the Chinese column labels, ready for a page table: ratios as percentages, hours
-    and volumes rounded, flags and roles by their Chinese names, in the order of ``columns``.
+def _rollup(by: str):
+    def compute(wh: Warehouse, a: Args) -> ir.Table:
+        return supply_rollup(wh, a.month, by, first_month_of(a), a.batch, a.policy)
 
-    >>> page_rows([{"month": "2024-03", "delivery_rate": 0.9512, "flags": "low_delivery_rate", "role": "backup"}],
-    ...           {"month": SUPPLY_COLUMNS["month"], "delivery_rate": SUPPLY_COLUMNS["delivery_rate"],
-    ...            "flags": SUPPLY_COLUMNS["flags"], "role": SUPPLY_COLUMNS["role"]})
-    [{'月份': '2024-03', '配送率': '95.1%', '预警标记': '配送率偏低', '供应角色': '备供'}]
-    """
-    roles = {"primary": "主供", "backup": "备供"}
-    out = []
-    for r in rows:
-        shown = {}
-        for name, (zh, _) in columns.items():
-            v = r.get(name)
-            if name in ("flags", "triggers"):
-                v = flag_names(v) if name == "flags" else "、".join(
-                    _trigger_zh(x) for x in (v or "").split(";") if x)
-            elif name == "role":
-                v = roles.get(v, v)
-            elif isinstance(v, float) and name in pct:
-                v = None if v != v else f"{v * 100:.{decimals}f}%"
-            elif isinstance(v, float):
-                v = None if v != v else round(v, decimals)
-            elif isinstance(v, date):
-                v = v.isoformat()
-            shown[zh] = v
-        out.append(shown)
-    return out
+    return compute
 
 
-def _trigger_zh(code: str) -> str:
-    from jicai.measures.supply_alerts import TRIGGERS
-
-    return TRIGGERS[code][0] if code in TRIGGERS else code
+# The pages show one month (their Args name it); `jicai supply` computes the same measures with the batch of
+# --batch and the trends over its --months window (MonthsArgs). The two trends are parts of that command's
+# report only.
+MEASURES = (
+    Measure(
+        name="supply-scorecard", title_zh="供应评价", title_en="Supply scorecard",
+        compute=lambda wh, a: supply_scorecard(wh, a.month, first_month_of(a), a.batch, a.policy),
+        params=("month",), inputs=INPUT_TABLES, columns=SCORECARD,
+        dims=Dims(product="product_code", enterprise=("enterprise_code", "distributor_code")),
+        roles=SUPPLY_ROLES, sort=("product_code", "enterprise_code", "distributor_code"),
+        policy=(*_RATES, "complaint_institutions_min", "sentinel_min_lines", "surge_baseline_months",
+                "surge_factor"),
+        labels={"role": SUPPLIER_ROLES, "flags": FLAGS}, totals=_SUMS, group="supply",
+        note_zh="每个中选产品 × 企业 × 配送企业 × 月:响应、发货、配送率、供应问题反映与标记",
+        note_en="Per selected product × enterprise × distributor × month: response, shipping, delivery rate, "
+                "complaints and flags",
+        doc=__doc__, command=False,  # its list is the first of `jicai supply`
+    ),
+    Measure(
+        name="supply-enterprises", title_zh="供应评价(按企业)", title_en="Supply by enterprise",
+        compute=_rollup("enterprise"), params=("month",), inputs=INPUT_TABLES,
+        columns=rollup_columns("enterprise"), dims=Dims(enterprise=("enterprise_code",)), roles=SUPPLY_ROLES,
+        sort=("enterprise_code",), policy=_RATES, labels={"flags": FLAGS}, totals=_SUMS, group="supply",
+        doc=__doc__, command=False,
+    ),
+    Measure(
+        name="supply-distributors", title_zh="供应评价(按配送企业)", title_en="Supply by distributor",
+        compute=_rollup("distributor"), params=("month",), inputs=INPUT_TABLES,
+        columns=rollup_columns("distributor"), dims=Dims(enterprise=("distributor_code",)), roles=SUPPLY_ROLES,
+        sort=("distributor_code",), policy=_RATES, labels={"flags": FLAGS}, totals=_SUMS, group="supply",
+        doc=__doc__, command=False,
+    ),
+    Measure(
+        name="supply-trend", title_zh="供应评价月度趋势", title_en="Supply trend by month",
+        compute=_rollup("month"), params=("month", "batch"), optional=("batch",), inputs=INPUT_TABLES,
+        columns=rollup_columns("month"), dims=Dims(), roles=SUPPLY_ROLES, sort=("month",), policy=_RATES,
+        labels={"flags": FLAGS}, group="supply", doc=__doc__, command=False, web=False,
+    ),
+    Measure(
+        name="supply-distributor-trend", title_zh="配送企业月度趋势", title_en="Supply trend by distributor",
+        compute=_rollup("distributor"), params=("month", "batch"), optional=("batch",), inputs=INPUT_TABLES,
+        columns=rollup_columns("distributor"), dims=Dims(enterprise=("distributor_code",)), roles=SUPPLY_ROLES,
+        sort=("distributor_code", "month"), policy=_RATES, labels={"flags": FLAGS}, group="supply",
+        doc=__doc__, command=False, web=False,
+    ),
+)

@@ -30,12 +30,17 @@ from datetime import date
 import ibis
 import ibis.expr.types as ir
 
+from jicai.contract.columns import cols
 from jicai.measures.classes import region_match
 from jicai.measures.progress import ratio
+from jicai.measures.registry import Dims, Measure
 from jicai.measures.supply_base import (
     HOUR,
+    SUPPLIER_ROLES,
+    SUPPLY_ROLES,
     city_of,
     complaints,
+    first_month_of,
     month_label,
     month_of,
     quantiles,
@@ -54,63 +59,48 @@ TRIGGERS = {"report": ("哨点反映供应问题", "the sentinel reported a supp
             "slow_response": ("哨点订单响应慢", "median response at the sentinel above response_hours_max"),
             "low_delivery_rate": ("哨点配送率低", "delivery rate at the sentinel below delivery_rate_min")}
 
-SENTINEL_COLUMNS: dict[str, tuple[str, str]] = {
-    "month": ("月份", "month of ordering / reporting (YYYY-MM)"),
-    "region_code": ("地市", "city of the sentinel (first 4 digits of its region code + 00)"),
-    "product_code": ("医保编码", "selected product"),
-    "product_name": ("产品名称", "product name"),
-    "variety_id": ("品种编号", "variety of the product"),
-    "enterprise_code": ("中选企业代码", "winning enterprise of the product"),
-    "enterprise_name": ("中选企业名称", "enterprise name"),
-    "sentinel_code": ("哨点机构编码", "the sentinel institution that saw it"),
-    "sentinel_name": ("哨点机构名称", "sentinel name"),
-    "triggers": ("触发规则", "';'-separated: report, slow_response, low_delivery_rate"),
-    "reports": ("哨点反映次数", "the sentinel's supply-problem reports about the product in the month"),
-    "order_lines": ("哨点订单行数", "the sentinel's order lines of the product ordered in the month"),
-    "delivery_rate": ("哨点配送率", "the sentinel's quantity shipped within deliver_within_hours / quantity ordered"),
-    "response_hours_median": ("哨点响应时间中位数(小时)", "median response time of the sentinel's lines"),
-    "at_risk_institutions": ("可能受影响机构数", "other institutions of the city that ordered the product in the last EXPOSURE_MONTHS months"),
-    "at_risk_monthly_units": ("受影响月均用量", "their ordered units per month over those months"),
-}
+_CITY = "地市"
 
-EXPOSURE_COLUMNS: dict[str, tuple[str, str]] = {
-    "month": ("月份", "month of the alert"),
-    "region_code": ("地市", "city of the alert"),
-    "product_code": ("医保编码", "product of the alert"),
-    "sentinel_code": ("哨点机构编码", "the sentinel that raised the alert"),
-    "institution_code": ("医疗机构编码", "an institution of the city that ordered the product lately"),
-    "institution_name": ("医疗机构名称", "institution name"),
-    "ordered_units": ("近期采购量", "units of the product it ordered in the alert month and the months before (EXPOSURE_MONTHS)"),
-    "monthly_units": ("月均采购量", "ordered_units / EXPOSURE_MONTHS"),
-    "last_ordered": ("最近下单日", "date of its latest order of the product up to the month end"),
-}
+SENTINEL = cols(
+    "month", "region_code", "product_code", "product_name", "variety_id", "enterprise_code", "enterprise_name",
+    "sentinel_code", "sentinel_name", "triggers", "reports", "order_lines", "delivery_rate",
+    "response_hours_median", "at_risk_institutions", "at_risk_monthly_units",
+    month=("月份", "month of ordering / reporting (YYYY-MM)"),
+    region_code=(_CITY, "city of the sentinel (first 4 digits of its region code + 00)"),
+    product_code=("医保编码", "selected product"), variety_id=("品种编号", "variety of the product"),
+    order_lines=("哨点订单行数", "the sentinel's order lines of the product ordered in the month"),
+    delivery_rate=("哨点配送率", "the sentinel's quantity shipped within deliver_within_hours / quantity ordered"),
+    response_hours_median=("哨点响应时间中位数(小时)", "median response time of the sentinel's lines"),
+)
 
-SURGE_COLUMNS: dict[str, tuple[str, str]] = {
-    "month": ("月份", "month of the surge"),
-    "region_code": ("地市", "city (first 4 digits of region_code + 00)"),
-    "variety_id": ("品种编号", "variety"),
-    "variety_name": ("品种名称", "variety name"),
-    "batch_id": ("批次编号", "batch of the variety"),
-    "ordered_units": ("当月采购量", "ordered units of every product of the variety in the city in the month"),
-    "baseline_units": ("前期月均采购量", "mean ordered units of the surge_baseline_months months before"),
-    "surge_ratio": ("激增倍数", "ordered_units / baseline_units"),
-    "surge_factor": ("激增阈值", "policy surge_factor: a surge is a ratio above it"),
-    "institutions": ("下单机构数", "institutions of the city that ordered the variety in the month"),
-}
+EXPOSURE = cols(
+    "month", "region_code", "product_code", "sentinel_code", "institution_code", "institution_name",
+    "ordered_units", "monthly_units", "last_ordered",
+    month=("月份", "month of the alert"), region_code=(_CITY, "city of the alert"),
+    product_code=("医保编码", "product of the alert"),
+    sentinel_code=("哨点机构编码", "the sentinel that raised the alert"),
+    institution_code=("医疗机构编码", "an institution of the city that ordered the product lately"),
+    ordered_units=("近期采购量", "units of the product it ordered in the alert month and the months before "
+                               "(EXPOSURE_MONTHS)"),
+)
 
-SUPPLIER_COLUMNS: dict[str, tuple[str, str]] = {
-    "month": ("月份", "month of the surge"),
-    "region_code": ("地市", "city of the surge"),
-    "variety_id": ("品种编号", "variety of the surge"),
-    "role": ("供应角色", "backup (备供) or primary (other selected suppliers)"),
-    "product_code": ("医保编码", "the supplier's product"),
-    "enterprise_code": ("中选企业代码", "selected enterprise"),
-    "enterprise_name": ("中选企业名称", "enterprise name"),
-    "covers_region": ("覆盖该地市", "the product's selected regions include the city"),
-    "month_shipped_units": ("当月发货量", "units shipped of the product (lines ordered in the month), province-wide"),
-    "baseline_shipped_units": ("前期月均发货量", "mean units shipped per month over the baseline months, province-wide"),
-    "region_shipped_units": ("当月本地市发货量", "units shipped of the product to the city (lines ordered in the month)"),
-}
+SURGE = cols(
+    "month", "region_code", "variety_id", "variety_name", "batch_id", "ordered_units", "baseline_units",
+    "surge_ratio", "surge_factor", "institutions",
+    month=("月份", "month of the surge"), region_code=(_CITY, "city (first 4 digits of region_code + 00)"),
+    batch_id=("批次编号", "batch of the variety"),
+    ordered_units=("当月采购量", "ordered units of every product of the variety in the city in the month"),
+    institutions=("下单机构数", "institutions of the city that ordered the variety in the month"),
+)
+
+SUPPLIERS = cols(
+    "month", "region_code", "variety_id", "role", "product_code", "enterprise_code", "enterprise_name",
+    "covers_region", "month_shipped_units", "baseline_shipped_units", "region_shipped_units",
+    month=("月份", "month of the surge"), region_code=(_CITY, "city of the surge"),
+    variety_id=("品种编号", "variety of the surge"),
+    role=("供应角色", "backup (备供) or primary (other selected suppliers)"),
+    product_code=("医保编码", "the supplier's product"), enterprise_code=("中选企业代码", "selected enterprise"),
+)
 
 
 def _pv(policy: Policy | None, last_day: date):
@@ -173,7 +163,7 @@ def _sentinel_observations(t: dict[str, ir.Table], first: date, end: date, batch
 
 def sentinel_exposure(wh: Warehouse, month: str | date, first_month: str | date | None = None,
                       batch_id: str | None = None, policy: Policy | None = None) -> ir.Table:
-    """The institutions likely to be hit next by each sentinel alert; see EXPOSURE_COLUMNS."""
+    """The institutions likely to be hit next by each sentinel alert; see EXPOSURE."""
     first, end = window(month, first_month)
     pv = _pv(policy, end)
     t = {name: wh.table(name) for name in INPUT_TABLES}
@@ -215,7 +205,7 @@ def _exposure(t: dict[str, ir.Table], alerts: ir.Table, first: date, end: date) 
 def sentinel_alerts(wh: Warehouse, month: str | date, first_month: str | date | None = None,
                     batch_id: str | None = None, policy: Policy | None = None) -> ir.Table:
     """Sentinel early warnings of the months from ``first_month`` (default ``month``) to ``month``;
-    see SENTINEL_COLUMNS and the module docstring."""
+    see SENTINEL and the module docstring."""
     first, end = window(month, first_month)
     pv = _pv(policy, end)
     t = {name: wh.table(name) for name in INPUT_TABLES}
@@ -235,7 +225,7 @@ def sentinel_alerts(wh: Warehouse, month: str | date, first_month: str | date | 
     r = r.left_join(v, "product_code").drop("product_code_right")
     r = r.mutate(at_risk_institutions=r.at_risk_institutions.fill_null(0),
                  at_risk_monthly_units=r.at_risk_monthly_units.fill_null(0.0))
-    return r.select(*SENTINEL_COLUMNS)
+    return r.select(*(c.name for c in SENTINEL))
 
 
 # -- surge ---------------------------------------------------------------------------------------------
@@ -275,7 +265,7 @@ def variety_demand(t: dict[str, ir.Table], first: date, end: date, back: int) ->
 
 def surge_alerts(wh: Warehouse, month: str | date, first_month: str | date | None = None,
                  policy: Policy | None = None) -> ir.Table:
-    """Demand surges of the months from ``first_month`` (default ``month``) to ``month``; see SURGE_COLUMNS."""
+    """Demand surges of the months from ``first_month`` (default ``month``) to ``month``; see SURGE."""
     first, end = window(month, first_month)
     pv = _pv(policy, end)
     t = {name: wh.table(name) for name in INPUT_TABLES}
@@ -285,12 +275,12 @@ def surge_alerts(wh: Warehouse, month: str | date, first_month: str | date | Non
     v = t["varieties"].select("variety_id", variety_name=t["varieties"].name, batch_id=t["varieties"].batch_id)
     d = d.left_join(v, "variety_id").drop("variety_id_right")
     d = d.mutate(surge_ratio=d.ordered_units / d.baseline_units, surge_factor=(d.ordered_units * 0.0 + factor).cast("float64"))
-    return d.select(*SURGE_COLUMNS)
+    return d.select(*(c.name for c in SURGE))
 
 
 def surge_suppliers(wh: Warehouse, month: str | date, first_month: str | date | None = None,
                     policy: Policy | None = None) -> ir.Table:
-    """The selected suppliers of each surging variety with their recent shipped volume; see SUPPLIER_COLUMNS."""
+    """The selected suppliers of each surging variety with their recent shipped volume; see SUPPLIERS."""
     first, end = window(month, first_month)
     pv = _pv(policy, end)
     back = int(pv("surge_baseline_months"))
@@ -334,3 +324,50 @@ def surge_suppliers(wh: Warehouse, month: str | date, first_month: str | date | 
         baseline_shipped_units=g.b_units.fill_null(0.0) / float(back),
         region_shipped_units=g.r_units.fill_null(0.0),
     )
+
+
+# -- the registered measures ---------------------------------------------------------------------------
+
+_SENTINEL_POLICY = ("deliver_within_hours", "sentinel_min_lines", "response_hours_max", "delivery_rate_min")
+_SURGE_POLICY = ("surge_baseline_months", "surge_factor")
+
+# The pages show one month; `jicai supply-alerts` computes the same measures over its --months window
+# (MonthsArgs), with the exposure and the suppliers, which are parts of its report only.
+MEASURES = (
+    Measure(
+        name="supply-sentinel", title_zh="哨点预警", title_en="Sentinel warnings",
+        compute=lambda wh, a: sentinel_alerts(wh, a.month, first_month_of(a), a.batch, a.policy),
+        params=("month",), inputs=INPUT_TABLES, columns=SENTINEL,
+        dims=Dims(region="region_code", product="product_code", enterprise=("enterprise_code",)),
+        roles=SUPPLY_ROLES, sort=("month", "region_code", "product_code", "sentinel_code"),
+        policy=_SENTINEL_POLICY, labels={"triggers": TRIGGERS}, group="supply", doc=__doc__,
+        command=False,  # a list of `jicai supply-alerts`
+    ),
+    Measure(
+        name="supply-exposure", title_zh="可能受影响机构", title_en="Institutions exposed to a sentinel warning",
+        compute=lambda wh, a: sentinel_exposure(wh, a.month, first_month_of(a), a.batch, a.policy),
+        params=("month", "batch"), optional=("batch",), inputs=INPUT_TABLES, columns=EXPOSURE,
+        dims=Dims(institution="institution_code", product="product_code"), roles=SUPPLY_ROLES,
+        sort=("month", "region_code", "product_code", "sentinel_code", "institution_code"),
+        policy=_SENTINEL_POLICY, totals=("ordered_units",), group="supply", doc=__doc__,
+        command=False, web=False,
+    ),
+    Measure(
+        name="supply-surge", title_zh="需求激增", title_en="Demand surges",
+        compute=lambda wh, a: surge_alerts(wh, a.month, first_month_of(a), a.policy),
+        params=("month",), inputs=INPUT_TABLES, columns=SURGE, dims=Dims(region="region_code", variety="variety_id"),
+        roles=SUPPLY_ROLES, sort=("month", "region_code", "variety_id"), policy=_SURGE_POLICY, group="supply",
+        doc=__doc__, command=False,  # a list of `jicai supply-alerts`
+    ),
+    Measure(
+        name="supply-surge-suppliers", title_zh="可调配供应企业", title_en="Suppliers to call on in a surge",
+        compute=lambda wh, a: surge_suppliers(wh, a.month, first_month_of(a), a.policy),
+        params=("month",), inputs=INPUT_TABLES, columns=SUPPLIERS,
+        dims=Dims(region="region_code", product="product_code", enterprise=("enterprise_code",)),
+        roles=SUPPLY_ROLES,
+        # "backup" sorts before "primary": the backups of each surge come first
+        sort=("month", "region_code", "variety_id", "role", "product_code"),
+        policy=(*_SURGE_POLICY, "deliver_within_hours"), labels={"role": SUPPLIER_ROLES}, group="supply",
+        doc=__doc__, command=False, web=False,
+    ),
+)

@@ -26,21 +26,42 @@ lines, exact quantiles and the complaints, all as Ibis expressions.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 
 import ibis
 import ibis.expr.types as ir
 
+from jicai.errors import BilingualError
+from jicai.measures.registry import Args
+
 HOUR = 3600
 CITY_DIGITS = 4  # a region for supply alerts is the city (地市): the first 4 digits of region_code + "00"
 
+# who sees the supply measures: the bureau and its auditors, and each enterprise its own products
+SUPPLY_ROLES = ("admin", "bureau", "auditor", "enterprise")
+# role of a selected supplier: code → (中文, English)
+SUPPLIER_ROLES: dict[str, tuple[str, str]] = {"primary": ("主供", "primary supplier"),
+                                              "backup": ("备供", "backup supplier")}
 
-class MonthError(ValueError):
+
+class MonthError(BilingualError, ValueError):
     """A month that is not YYYY-MM, or a window that ends before it starts (Chinese and English)."""
 
-    def __init__(self, zh: str, en: str) -> None:
-        super().__init__(en)
-        self.zh, self.en = zh, en
+
+@dataclass(frozen=True)
+class MonthsArgs(Args):
+    """The arguments of a supply measure over a window of whole months: ``month`` is the last month of the
+    window and ``first_month`` its first. A plain :class:`Args` (a page, an API call) means ``month`` alone."""
+
+    first_month: str | None = None
+
+
+def first_month_of(args: Args) -> str | None:
+    """The first month of the window ``args`` ask for (``month`` itself unless they are :class:`MonthsArgs`)."""
+    if isinstance(args, MonthsArgs) and args.first_month is not None:
+        return args.first_month
+    return args.month
 
 
 def parse_month(month: str | date) -> date:
@@ -70,6 +91,19 @@ def shift_month(first: date, n: int) -> date:
 
 def month_label(first: date) -> str:
     return f"{first.year:04d}-{first.month:02d}"
+
+
+def month_window(month: str, months: int) -> tuple[str, str, date]:
+    """The ``months`` whole months up to ``month`` (this one included): the label of ``month``, the label of
+    the first month, and the first day after the window. Raises :class:`MonthError`.
+
+    >>> month_window("2024-09", 6)
+    ('2024-09', '2024-04', datetime.date(2024, 10, 1))
+    """
+    last = parse_month(month)
+    if months < 1:
+        raise MonthError("--months 应不少于 1", "--months must be at least 1")
+    return month_label(last), month_label(shift_month(last, -(months - 1))), shift_month(last, 1)
 
 
 def window(month: str | date, first_month: str | date | None = None) -> tuple[date, date]:

@@ -23,13 +23,16 @@ window (中选品种在中选前未供应本地市场: the maker must bring stoc
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import ibis
 import ibis.expr.types as ir
 
-from jicai.assess.period import AssessmentError
+from jicai.contract.columns import cols
+from jicai.errors import BilingualError
 from jicai.measures.classes import region_match
+from jicai.measures.registry import Args, Dims, Measure
 from jicai.measures.supply_base import shift_month
 from jicai.policy import Policy
 from jicai.store import Warehouse
@@ -54,39 +57,38 @@ CASES = {"replace": ("原供应厂家未中选,需替换", "the main supplier be
          "continue": ("原供应厂家中选", "the main supplier before execution won"),
          "no_winner": ("本地区无中选产品", "no primary selected product covers the institution's region")}
 
-CONTINUITY_COLUMNS: dict[str, tuple[str, str]] = {
-    "batch_id": ("批次编号", "the new batch"),
-    "start_date": ("执行日", "start date of the batch"),
-    "window": ("统计期", "the window_months before the start date whose orders are the use (first~last day)"),
-    "covered_days": ("有数据天数", "days of the window on or after the first order line in the warehouse"),
-    "institution_code": ("医疗机构编码", "institution"),
-    "institution_name": ("医疗机构名称", "institution name"),
-    "region_code": ("所属区划", "region code of the institution"),
-    "variety_id": ("品种编号", "variety of the batch"),
-    "variety_name": ("品种名称", "variety name"),
-    "main_product_code": ("原主要产品", "product of the variety the institution ordered most in the window"),
-    "main_enterprise_code": ("原供应厂家代码", "manufacturer of that product"),
-    "main_enterprise_name": ("原供应厂家名称", "manufacturer name"),
-    "monthly_units": ("月均使用量", "ordered units of the variety in the window / window months"),
-    "main_monthly_units": ("原主要产品月均使用量", "ordered units of the main product / window months"),
-    "winner_product_codes": ("中选产品", "primary selected products of the variety for the region (';'-separated by code; '…' after 3)"),
-    "winner_enterprise_codes": ("中选企业代码", "their enterprises in the same order"),
-    "winner_new": ("中选前未供应", "no winning product was ordered in the province in the window"),
-    "case": ("接续情形", "replace / continue / no_winner"),
-}
+COLUMNS = cols(
+    "batch_id", "start_date", "window", "covered_days", "institution_code", "institution_name", "region_code",
+    "variety_id", "variety_name", "main_product_code", "main_enterprise_code", "main_enterprise_name",
+    "monthly_units", "main_monthly_units", "winner_product_codes", "winner_enterprise_codes", "winner_new", "case",
+    batch_id=("批次编号", "the new batch"), institution_code=("医疗机构编码", "institution"),
+    variety_id=("品种编号", "variety of the batch"),
+    monthly_units=("月均使用量", "ordered units of the variety in the window / window months"),
+)
+
+
+class ContinuityError(BilingualError, ValueError):
+    """The continuity list cannot be made for these arguments (an unknown batch, a window under a month)."""
+
+
+@dataclass(frozen=True)
+class ContinuityArgs(Args):
+    """The arguments of the continuity list: the batch (Args' ``batch``) and the months before its start."""
+
+    window_months: int = WINDOW_MONTHS
 
 
 def supply_continuity(wh: Warehouse, batch_id: str, window_months: int = WINDOW_MONTHS,
                       policy: Policy | None = None) -> ir.Table:
-    """The continuity list of ``batch_id``; see CONTINUITY_COLUMNS. ``policy`` is accepted for a uniform
-    call and not used (the window is an argument). Raises AssessmentError for an unknown batch."""
+    """The continuity list of ``batch_id``; see COLUMNS. ``policy`` is accepted for a uniform call and not
+    used (the window is an argument). Raises ContinuityError for an unknown batch."""
     t = {name: wh.table(name) for name in INPUT_TABLES}
     b = t["batches"].filter(t["batches"].batch_id == batch_id).select("start_date").to_pyarrow().to_pylist()
     if not b:
-        raise AssessmentError(f"批次不存在:{batch_id}", f"no such batch: {batch_id}")
+        raise ContinuityError(f"批次不存在:{batch_id}", f"no such batch: {batch_id}")
     start = b[0]["start_date"]
     if window_months < 1:
-        raise AssessmentError("统计期月数应不少于 1", "window_months must be at least 1")
+        raise ContinuityError("统计期月数应不少于 1", "window_months must be at least 1")
     hi = start
     lo = _months_before(start, window_months)
     label = f"{lo.isoformat()}~{(hi - timedelta(days=1)).isoformat()}"
@@ -166,3 +168,21 @@ def supply_continuity(wh: Warehouse, batch_id: str, window_months: int = WINDOW_
         winner_new=r.winner_product_codes.notnull() & (r.winner_units.fill_null(0.0) == 0),
         case=case,
     )
+
+
+def _compute(wh: Warehouse, a: Args) -> ir.Table:
+    months = a.window_months if isinstance(a, ContinuityArgs) else WINDOW_MONTHS
+    return supply_continuity(wh, a.batch, months, a.policy)
+
+
+# `jicai supply-continuity` (hand-written: its --window-months and --all) is the one place it is shown.
+MEASURES = (
+    Measure(
+        name="supply-continuity", title_zh="集采落地前供应接续", title_en="Supply continuity at a new batch",
+        compute=_compute, params=("batch",), inputs=INPUT_TABLES, columns=COLUMNS,
+        dims=Dims(institution="institution_code", region="region_code", variety="variety_id"),
+        roles=("admin", "bureau", "auditor"), sort=("institution_code", "variety_id"),
+        labels={"case": CASES}, totals=("monthly_units",), group="supply", doc=__doc__,
+        command=False, web=False,
+    ),
+)

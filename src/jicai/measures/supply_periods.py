@@ -28,8 +28,10 @@ from datetime import date
 import ibis
 import ibis.expr.types as ir
 
+from jicai.contract.columns import cols
 from jicai.measures.classes import product_classes, region_match
 from jicai.measures.cycles import day_after
+from jicai.measures.registry import Dims, Measure
 from jicai.policy import Policy, load_policy
 from jicai.store import Warehouse
 
@@ -41,48 +43,32 @@ REASONS = {"counts": ("核实有效", "verified, about a selected product of the
            "not_selected": ("非本地区中选产品", "the product is not a primary selected product for the institution's region"),
            "not_started": ("尚未开始", "the period starts after the as-of date")}
 
-PERIOD_COLUMNS: dict[str, tuple[str, str]] = {
-    "report_id": ("报告编号", "supply-problem report"),
-    "institution_code": ("医疗机构编码", "reporting institution"),
-    "institution_name": ("医疗机构名称", "institution name"),
-    "product_code": ("医保编码", "product reported"),
-    "variety_id": ("品种编号", "variety of the product"),
-    "batch_id": ("批次编号", "batch of the variety"),
-    "problem": ("问题类型", "shortage / late / selective / other"),
-    "reported_at": ("反馈时间", "when it was reported"),
-    "verified": ("是否核实", "verified by the bureau"),
-    "period_start": ("问题期开始", "start_date, or the day of reported_at when blank"),
-    "period_end": ("问题期结束", "end_date; the as-of date when blank (still open)"),
-    "open": ("仍在持续", "no end_date, or one after the as-of date"),
-    "counts": ("计入替代", "verified and about a primary selected product of the institution's region"),
-    "reason": ("说明", "counts / unverified / not_selected / not_started"),
-    "selected_volume": ("期间中选产品采购量", "primary selected volume of the variety inside the period (to the as-of date)"),
-    "substituted_volume": ("期间备供替代量", "backup volume inside the period: counted as selected when the report counts"),
-    "substituted_amount": ("期间备供替代金额", "amount of that backup volume (yuan)"),
-    "excluded_volume": ("期间非中选采购量", "non-selected volume inside the period: left out of the share when the report counts"),
-    "excluded_amount": ("期间非中选采购金额", "amount of that non-selected volume (yuan)"),
-}
+PERIODS = cols(
+    "report_id", "institution_code", "institution_name", "product_code", "variety_id", "batch_id", "problem",
+    "reported_at", "verified", "period_start", "period_end", "open", "counts", "reason", "selected_volume",
+    "substituted_volume", "substituted_amount", "excluded_volume", "excluded_amount",
+    institution_code=("医疗机构编码", "reporting institution"), product_code=("医保编码", "product reported"),
+    variety_id=("品种编号", "variety of the product"), batch_id=("批次编号", "batch of the variety"),
+    selected_volume=("期间中选产品采购量",
+                     "primary selected volume of the variety inside the period (to the as-of date)"),
+)
 
-EFFECT_COLUMNS: dict[str, tuple[str, str]] = {
-    "institution_code": ("医疗机构编码", "institution"),
-    "institution_name": ("医疗机构名称", "institution name"),
-    "batch_id": ("批次编号", "batch"),
-    "variety_id": ("品种编号", "variety"),
-    "variety_name": ("品种名称", "variety name"),
-    "cycle_year": ("采购年度", "cycle year containing the as-of date"),
-    "agreed_volume": ("约定采购量", "agreed volume"),
-    "substituted_volume": ("备供计入中选量", "selected volume with the periods − without (the backup counted as selected)"),
-    "excluded_volume": ("不计入占比的非中选量", "counted non-selected volume without the periods − with − the substituted backup (which, not substituted, would have been counted non-selected)"),
-    "completion_without": ("完成率(不考虑问题期)", "completion with backup_substitution and supply_problem_exclusion off"),
-    "completion": ("完成率", "completion with the policy as is"),
-    "share_without": ("非中选占比(不考虑问题期)", "non-selected share without the periods"),
-    "nonselected_share": ("非中选占比", "non-selected share with the policy as is"),
-    "status_without": ("进度状态(不考虑问题期)", "status without the periods"),
-    "status": ("进度状态", "status with the policy as is"),
-    "excess_without": ("非中选超量(不考虑问题期)", "non-selected excess flag without the periods"),
-    "nonselected_excess": ("非中选超量", "non-selected excess flag with the policy as is"),
-    "changed": ("变化项", "';'-separated columns that differ: completion, nonselected_share, status, nonselected_excess"),
-}
+EFFECTS = cols(
+    "institution_code", "institution_name", "batch_id", "variety_id", "variety_name", "cycle_year", "agreed_volume",
+    "substituted_volume", "excluded_volume", "completion_without", "completion", "share_without",
+    "nonselected_share", "status_without", "status", "excess_without", "nonselected_excess", "changed",
+    institution_code=("医疗机构编码", "institution"), batch_id=("批次编号", "batch"),
+    cycle_year=("采购年度", "cycle year containing the as-of date"), agreed_volume=("约定采购量", "agreed volume"),
+    substituted_volume=("备供计入中选量", "selected volume with the periods − without (the backup counted as "
+                                         "selected)"),
+    excluded_volume=("不计入占比的非中选量", "counted non-selected volume without the periods − with − the "
+                                            "substituted backup (which, not substituted, would have been counted "
+                                            "non-selected)"),
+    completion=("完成率", "completion with the policy as is"),
+    nonselected_share=("非中选占比", "non-selected share with the policy as is"),
+    status=("进度状态", "status with the policy as is"),
+    nonselected_excess=("非中选超量", "non-selected excess flag with the policy as is"),
+)
 
 
 def _reports(t: dict[str, ir.Table], as_of: date) -> ir.Table:
@@ -116,7 +102,7 @@ def _reports(t: dict[str, ir.Table], as_of: date) -> ir.Table:
 
 
 def supply_periods(wh: Warehouse, as_of: date, batch_id: str | None = None, policy: Policy | None = None) -> ir.Table:
-    """Every report filed by ``as_of`` with its period and the purchases inside it; see PERIOD_COLUMNS."""
+    """Every report filed by ``as_of`` with its period and the purchases inside it; see PERIODS."""
     policy = policy or load_policy()
     t = {name: wh.table(name) for name in INPUT_TABLES}
     r = _reports(t, as_of)
@@ -158,12 +144,12 @@ def supply_periods(wh: Warehouse, as_of: date, batch_id: str | None = None, poli
     r = r.left_join(g, r.report_id == g.k_report)
     sums = ("selected_volume", "substituted_volume", "substituted_amount", "excluded_volume", "excluded_amount")
     r = r.mutate(**{c: r[c].fill_null(0.0) for c in sums})
-    return r.select(*PERIOD_COLUMNS)
+    return r.select(*(c.name for c in PERIODS))
 
 
 def supply_period_effects(wh: Warehouse, as_of: date, batch_id: str | None = None,
                           policy: Policy | None = None) -> ir.Table:
-    """What the counting periods changed in the monitoring at ``as_of``; see EFFECT_COLUMNS."""
+    """What the counting periods changed in the monitoring at ``as_of``; see EFFECTS."""
     from jicai.measures.monitor import monitor
 
     policy = policy or load_policy()
@@ -198,3 +184,34 @@ def supply_period_effects(wh: Warehouse, as_of: date, batch_id: str | None = Non
         excess_without=m.excess_without, nonselected_excess=m.nonselected_excess,
         changed=changed.substr(1),
     )
+
+
+# -- the registered measures ---------------------------------------------------------------------------
+
+# `jicai supply-periods` (hand-written: two lists and a summary) shows both; the page shows the effects.
+MEASURES = (
+    Measure(
+        name="supply-period-reports", title_zh="供应问题期间", title_en="Supply-problem reports and their periods",
+        compute=lambda wh, a: supply_periods(wh, a.as_of, a.batch, a.policy),
+        params=("as_of", "batch"), optional=("batch",), inputs=INPUT_TABLES, columns=PERIODS,
+        dims=Dims(institution="institution_code", product="product_code"),
+        sort=("institution_code", "reported_at", "report_id"), policy=("volume_basis",),
+        labels={"reason": REASONS},
+        totals=("substituted_volume", "substituted_amount", "excluded_volume", "excluded_amount"),
+        group="supply", doc=__doc__, command=False, web=False,
+    ),
+    Measure(
+        name="supply-periods", title_zh="供应问题期间的影响", title_en="Supply-problem periods",
+        compute=lambda wh, a: supply_period_effects(wh, a.as_of, a.batch, a.policy),
+        params=("as_of",), inputs=INPUT_TABLES, columns=EFFECTS,
+        dims=Dims(institution="institution_code", variety="variety_id"), sort=("institution_code", "variety_id"),
+        # what the monitoring behind the comparison reads and the comparison turns off
+        policy=("volume_basis", "backup_substitution", "supply_problem_exclusion", "special_treatment",
+                "nonselected_share_max"),
+        totals=("substituted_volume", "excluded_volume"), group="supply",
+        note_zh="核实的供应问题期间内:备供替代计入中选量、非中选量不计入占比,及其对完成率和占比的影响",
+        note_en="Inside verified supply-problem periods: backup volume counted as selected, non-selected volume "
+                "left out, and what that changed in completion and share",
+        doc=__doc__, command=False,  # the hand-written `jicai supply-periods` shows it with the reports
+    ),
+)

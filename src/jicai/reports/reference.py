@@ -64,6 +64,10 @@ def sections() -> dict[str, str]:
 # that dict of ``name -> (中文, meaning)``, so a new measure documents its columns without editing this module.
 _COLUMNS_MARKER = re.compile(r"<!-- (columns:[\w.]+:\w+):start")
 
+# Columns of a registered measure: ``<!-- measure-columns:supply-scorecard:start -->`` renders the columns the
+# registry declares for it (jicai.measures.registry), the labels a page, an export and a workbook show.
+_MEASURE_MARKER = re.compile(r"<!-- (measure-columns:[\w-]+):start")
+
 # The documents holding rules: each rule's prose and its generated tables. Tests read them all.
 RULE_DOCS = ("rules.md", "supply.md", "fund.md")
 
@@ -73,6 +77,12 @@ def _columns_from_marker(name: str) -> dict[str, tuple[str, str]]:
     return getattr(importlib.import_module(module), attr)
 
 
+def _measure_columns(name: str) -> dict[str, tuple[str, str]]:
+    from jicai.measures.registry import measure
+
+    return {c.name: (c.zh, c.en) for c in measure(name).columns}
+
+
 def render_into(text: str) -> str:
     named = sections()
     for name, body in named.items():
@@ -80,6 +90,8 @@ def render_into(text: str) -> str:
             text = splice_between(text, name, body)
     for name in _COLUMNS_MARKER.findall(text):
         text = splice_between(text, name, render_columns(_columns_from_marker(name)))
+    for name in _MEASURE_MARKER.findall(text):
+        text = splice_between(text, name, render_columns(_measure_columns(name.split(":", 1)[1])))
     return text
 
 
