@@ -29,6 +29,7 @@ import ibis
 import ibis.expr.types as ir
 
 from jicai.contract.columns import cols
+from jicai.contract.enums import PROBLEMS
 from jicai.measures.classes import product_classes, region_match
 from jicai.measures.cycles import day_after
 from jicai.measures.registry import Dims, Measure
@@ -196,7 +197,7 @@ MEASURES = (
         params=("as_of", "batch"), optional=("batch",), inputs=INPUT_TABLES, columns=PERIODS,
         dims=Dims(institution="institution_code", product="product_code"),
         sort=("institution_code", "reported_at", "report_id"), policy=("volume_basis",),
-        labels={"reason": REASONS},
+        labels={"reason": REASONS, "problem": PROBLEMS},
         totals=("substituted_volume", "substituted_amount", "excluded_volume", "excluded_amount"),
         group="supply", doc=__doc__, command=False, web=False,
     ),

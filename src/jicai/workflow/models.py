@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from jicai.contract import enums
 from jicai.contract.roles import ROLES
 
 # Named constraints and indexes: migrations refer to them by name on every engine.
@@ -30,11 +31,11 @@ NAMING = {
 }
 
 PROBLEMS = ("shortage", "late", "selective", "other")
-PROBLEM_ZH = {"shortage": "短缺断供", "late": "配送不及时", "selective": "选择性配送", "other": "其他"}
+PROBLEM_ZH = {k: v[0] for k, v in enums.PROBLEMS.items()}
 REPORT_STATUSES = ("pending", "verified", "rejected")
 STATUS_ZH = {"pending": "待核实", "verified": "已核实", "rejected": "未予认定"}
 SPECIALS = ("shortage", "emergency", "seasonal", "demand_change")
-SPECIAL_ZH = {"shortage": "短缺药品", "emergency": "急抢救药品", "seasonal": "季节性用药", "demand_change": "需求变化"}
+SPECIAL_ZH = {k: v[0] for k, v in enums.SPECIALS.items()}
 TARGET_KINDS = ("institution", "enterprise")
 ACTIONS = ("remind", "interview", "notice")
 ACTION_ZH = {"remind": "提醒", "interview": "约谈", "notice": "通报"}
