@@ -182,7 +182,7 @@ def compute_measure(r: Run, m: Measure, raw: dict[str, Any]) -> tuple[Args, list
 
 
 def _stem(m: Measure, args: Args) -> str:
-    parts = [m.name.replace("-", "_")] + [str(args.of(p)) for p in m.params if args.of(p) is not None]
+    parts = [m.command_name.replace("-", "_")] + [str(args.of(p)) for p in m.params if args.of(p) is not None]
     return "_".join(parts)
 
 
