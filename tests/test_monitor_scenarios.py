@@ -59,22 +59,31 @@ def test_cli_monitor_stores_and_writes(tmp_path):
     assert r.exit_code == 0, r.output
     assert "低于序时进度 1" in r.output
     wb = openpyxl.load_workbook(tmp_path / "m.xlsx")
-    assert wb.sheetnames == ["说明", "监测明细", "按机构汇总", "按地市汇总", "按批次汇总"]
+    assert wb.sheetnames == ["封面", "监测明细", "按机构汇总", "按地市汇总", "按批次汇总"]
     ws = wb["监测明细"]
     header = [c.value for c in ws[1]]
     assert header[0] == "医疗机构编码" and "完成率" in header
     assert ws.freeze_panes == "A2" and ws.auto_filter.ref
     assert ws.cell(2, header.index("完成率") + 1).number_format == "0.0%"
     assert ws.cell(2, header.index("进度状态") + 1).value == "低于序时进度"
+    assert ws.cell(1, 1).comment.text.startswith("institution_code: ")  # the meaning behind each header
+    rolled = wb["按批次汇总"]
+    header = [c.value for c in rolled[1]]
+    assert header[:3] == ["批次编号", "约定品种数", "机构数"] and "总体完成率" in header
 
     r = run(app, base + ["--format", "json", "--out", str(tmp_path / "m.json")])
     assert r.exit_code == 0, r.output
     doc = json.loads((tmp_path / "m.json").read_text(encoding="utf-8"))
-    assert doc["rows"][0]["status"] == "behind" and doc["rows"][0]["nonselected_excess"] == "false"
-    assert doc["policy_version"] == load_policy().version
+    assert doc["rows"][0]["status"] == "behind" and doc["rows"][0]["nonselected_excess"] is False
+    assert doc["policy_version"] == load_policy().version and doc["as_of"] == "2024-07-01"
+    assert [r["batch_id"] for r in doc["by_batch"]] == ["B1"]
     r = run(app, base + ["--batch", "B1", "--format", "csv", "--out", str(tmp_path / "m.csv")])
     assert r.exit_code == 0, r.output
     assert pd.read_csv(tmp_path / "m.csv").status.tolist() == ["behind"]
+    text = (tmp_path / "m.csv").read_text(encoding="utf-8-sig").splitlines()
+    row = dict(zip(text[0].split(","), text[1].split(","), strict=True))
+    assert (row["cycle_start"], row["nonselected_excess"], row["onboarded"]) == ("2024-01-01", "false", "true")
+    assert pd.read_csv(tmp_path / "m_by_institution.csv").behind.tolist() == [1]
 
     wh = connect(f"duckdb:///{data / 'jicai.duckdb'}")
     stored = wh.table("monitor_results").to_pandas()

@@ -24,11 +24,7 @@ from typer.testing import CliRunner
 
 from jicai.cli import app
 from jicai.measures.monitor import monitor
-from jicai.measures.onboarding_report import (
-    ONBOARDING_COLUMNS,
-    ONBOARDING_SUMMARY_COLUMNS,
-    onboarding_report,
-)
+from jicai.measures.onboarding_report import COLUMNS, SUMMARY_COLUMNS, onboarding_report
 from jicai.policy import load_policy
 from jicai.store import connect
 
@@ -69,7 +65,7 @@ def test_list_is_the_monitoring_flag(engine_warehouse):
     as_of = s.args["as_of"]
     m = monitor(wh, as_of).to_pandas()
     got = onboarding_report(wh, as_of).to_pandas()
-    assert list(got.columns) == list(ONBOARDING_COLUMNS)
+    assert list(got.columns) == [c.name for c in COLUMNS]
     flagged = m[m.not_onboarded]
     def pairs(df):
         return sorted(zip(df.institution_code, df.variety_id, strict=True))
@@ -115,10 +111,10 @@ def test_cli_xlsx_sheets_headers_and_totals(data_dir, tmp_path):
     assert "未进院 2 项(66.7%)" in r.output and "采购非中选产品替代 1 项" in r.output
     assert "批次 B3" in r.output and "2024-04-29 起排查" in r.output
     wb = openpyxl.load_workbook(out, data_only=True)
-    assert wb.sheetnames == ["封面", "未进院名单", "按地市汇总"]
+    assert wb.sheetnames == ["封面", "未进院名单", "按地市汇总", "排查时间"]
     ws = wb["未进院名单"]
     header = [c.value for c in ws[1]]
-    assert header == [zh for zh, _ in ONBOARDING_COLUMNS.values()]
+    assert header == [c.zh for c in COLUMNS]
     body = _until_totals(ws)
     assert [row[0] for row in body] == ["H1", "H2", "合计"]  # the non-selected buyer first
     assert body[0][header.index("医院等级")] == "三级"
@@ -132,11 +128,14 @@ def test_cli_xlsx_sheets_headers_and_totals(data_dir, tmp_path):
     assert math.isclose(body[-1][header.index("约定采购量")], exp.agreed_volume.sum())
 
     ss = wb["按地市汇总"]
-    assert [c.value for c in ss[1]] == [zh for zh, _ in ONBOARDING_SUMMARY_COLUMNS.values()]
+    assert [c.value for c in ss[1]] == [c.zh for c in SUMMARY_COLUMNS]
     sbody = _until_totals(ss)
     assert [row[:4] for row in sbody[:-1]] == [("610100", "B1", 2, 1), ("620100", "B1", 1, 1)]
     assert sbody[-1][2:] == (3, 2, pytest.approx(2 / 3))
     assert ss.cell(2, 5).number_format == "0.0%"
+    sched = list(wb["排查时间"].iter_rows(min_row=2, max_row=3, values_only=True))
+    assert [(r[0], r[2].date().isoformat(), r[3]) for r in sched] == [("B1", "2024-03-01", "是"),
+                                                                        ("B3", "2024-04-29", "否")]
 
 
 def test_cli_empty_list_says_why_and_json_csv(data_dir, tmp_path):
@@ -157,6 +156,8 @@ def test_cli_empty_list_says_why_and_json_csv(data_dir, tmp_path):
     listed = pd.read_csv(tmp_path / "o.csv")
     assert list(listed.institution_code) == ["H1"] and list(listed.batch_id) == ["B3"]
     assert pd.read_csv(tmp_path / "o_summary.csv").not_onboarded_rate.tolist() == [1.0]
+    assert (tmp_path / "o_batches.csv").read_text(encoding="utf-8-sig").splitlines() == [
+        "batch_id,batch_start,check_from,checked", "B3,2024-02-29,2024-04-29,true"]
 
     r = run(app, base + ["--as-of", "2024-05-01", "--batch", "B9"])
     assert r.exit_code == 2 and "批次不存在" in r.output

@@ -20,10 +20,11 @@ from tests.scenarios.runner import (
 )
 from typer.testing import CliRunner
 
-from jicai.measures.volume_audit import VOLUME_AUDIT_COLUMNS, volume_audit
+from jicai.measures.volume_audit import COLUMNS, volume_audit
 
 ENGINES = ("duckdb", "postgres", "pyspark")
 FILES = scenario_files("volume_audit")
+NAMES = [c.name for c in COLUMNS]
 PREFIXED = ("institution_code", "order_line_id", "order_id", "payment_id", "report_id")
 
 
@@ -35,7 +36,7 @@ def tables(files=FILES) -> dict:
 def test_scenario_duckdb(path, engine_warehouse):
     s = load(path)
     rows = run_and_check(s, engine_warehouse("duckdb", s.tables))
-    assert all(list(r) == list(VOLUME_AUDIT_COLUMNS) for r in rows)
+    assert all(list(r) == NAMES for r in rows)
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -44,7 +45,7 @@ def test_scenarios_on_engine(engine, engine_warehouse):
     wh = engine_warehouse(engine, combined_tables(scenarios, PREFIXED))
     failures = run_combined_and_check(scenarios, wh, PREFIXED)
     assert not failures, "\n".join(failures)
-    assert list(volume_audit(wh, "B1", 2).columns) == list(VOLUME_AUDIT_COLUMNS)
+    assert list(volume_audit(wh, "B1", 2).columns) == NAMES
 
 
 def test_flags_zh_and_policy_override():
@@ -79,10 +80,21 @@ def test_cli_audit_volume(tmp_path):
     assert res.exit_code == 0, res.output
     assert "用而不报 used_not_reported: 3" in res.output
     doc = json.loads(out.read_text(encoding="utf-8"))
-    assert doc["batch_id"] == "B1" and doc["cycle_year"] == 2
+    assert doc["batch"] == "B1" and doc["year"] == 2
     rows = {r["institution_code"]: r for r in doc["rows"]}
     assert rows["s1:H"]["flags"] == "under_report" and rows["s1:H"]["flags_zh"] == "报量偏低"
     assert rows["s2:H"]["reported_volume"] is None
     res = CliRunner().invoke(app, ["audit-volume", "--batch", "B1", "--year", "2", "--out", str(tmp_path / "a.csv")])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "a.csv").read_text(encoding="utf-8-sig").startswith("institution_code,")
+    # the workbook, by default: flags by their Chinese names, a missing report left blank
+    import openpyxl
+
+    res = CliRunner().invoke(app, ["audit-volume", "--batch", "B1", "--year", "2", "--out", str(tmp_path / "a.xlsx")])
+    assert res.exit_code == 0, res.output
+    ws = openpyxl.load_workbook(tmp_path / "a.xlsx")["报量审核"]
+    header = [c.value for c in ws[1]]
+    assert header[:3] == ["医疗机构编码", "批次编号", "品种编号"] and "异常标识" in header
+    by_inst = {r[0]: r for r in ws.iter_rows(min_row=2, values_only=True)}
+    assert by_inst["s1:H"][header.index("异常标识")] == "报量偏低"
+    assert by_inst["s2:H"][header.index("报送采购量")] is None

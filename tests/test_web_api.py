@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from tests.web_fixtures import HA, HB, HC, P1B, bearer, csrf, login, make_app
 
-from jicai.measures.monitor import MONITOR_COLUMNS, monitor
+from jicai.measures.monitor import COLUMNS, monitor
 from jicai.policy import load_policy
 
 AS_OF = "2024-06-30"
@@ -42,7 +42,7 @@ def test_monitor_rows_are_the_measure_rows_with_its_columns(app, client):
     r = get(client, "bureau", "/api/monitor", as_of=AS_OF)
     assert r.status_code == 200
     body = r.json()
-    assert [c["name"] for c in body["columns"]] == list(MONITOR_COLUMNS)
+    assert [c["name"] for c in body["columns"]] == [c.name for c in COLUMNS]
     expected = app.state.data.run(lambda wh: monitor(wh, date(2024, 6, 30), None, load_policy()).to_pyarrow())
     exp = {(x["institution_code"], x["variety_id"]): x for x in expected.to_pylist()}
     assert body["total"] == len(exp) == 3

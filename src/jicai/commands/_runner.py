@@ -187,7 +187,7 @@ def measure_rows(r: Run, m: Measure, args: Args) -> list[dict[str, Any]]:
 
 
 def _stem(m: Measure, args: Args) -> str:
-    parts = [m.name.replace("-", "_")] + [str(args.of(p)) for p in m.params if args.of(p) is not None]
+    parts = [m.command_name.replace("-", "_")] + [str(args.of(p)) for p in m.params if args.of(p) is not None]
     return "_".join(parts)
 
 

@@ -13,11 +13,10 @@ from jicai.console import console, out, progress
 
 def run_demo(data_dir: Path, warehouse, institutions: int, months: int, seed: int) -> dict:
     """The demo's steps; returns where everything is and the summary lines (tests call this too)."""
-    from jicai.commands.monitor import RESULTS_TABLE, store_results
+    from jicai.commands.monitor import monitor_report, stored_rows
     from jicai.ingest import import_paths
-    from jicai.measures.monitor import monitor, rollup
     from jicai.policy import load_policy
-    from jicai.reports.monitor_xlsx import write_monitor_xlsx
+    from jicai.reports.output import write
     from jicai.reports.summary_zh import monitoring_summary
     from jicai.simulate import simulate
 
@@ -44,19 +43,13 @@ def run_demo(data_dir: Path, warehouse, institutions: int, months: int, seed: in
     as_of = date.fromisoformat(str(manifest.as_of))
     policy = load_policy()
     computed_at = datetime.now().replace(microsecond=0)
-    result = monitor(warehouse, as_of, None, policy).to_pyarrow()
-    store_results(warehouse, result, as_of, None, policy.version, computed_at)
-    stored = warehouse.table(RESULTS_TABLE)
-    stored = stored.filter(stored.as_of == as_of)
-    rollups = {by: rollup(stored, by).to_pandas() for by in ("institution", "region", "batch")}
-    xlsx = demo_dir / "月度监测.xlsx"
-    write_monitor_xlsx(xlsx, result.to_pandas(), rollups, as_of=as_of, policy_version=policy.version,
-                       computed_at=computed_at, batch_id=None)
-    summary = monitoring_summary(stored, as_of)
+    report = monitor_report(warehouse, as_of, None, policy, computed_at)
+    xlsx = write(report, "xlsx", demo_dir / "月度监测.xlsx")
+    summary = monitoring_summary(stored_rows(warehouse, as_of, None), as_of)
     timings["monitor"] = time.perf_counter() - t0
     return {
         "dataset": dataset, "xlsx": xlsx, "as_of": as_of, "summary": summary, "timings": timings,
-        "rows": result.num_rows, "loads": loads, "quarantined": sum(r.rows_quarantined for r in loads),
+        "rows": len(report.table("rows").rows), "loads": loads, "quarantined": sum(r.rows_quarantined for r in loads),
         "manifest": manifest,
     }
 

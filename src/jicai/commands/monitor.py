@@ -1,20 +1,28 @@
-"""``jicai monitor``: compute the monthly monitoring, store it in ``monitor_results``, write a report."""
+"""``jicai monitor``: compute the monthly monitoring, store it in ``monitor_results``, write a report.
+
+The report has the monitoring rows (监测明细) and their roll-ups by institution, city and batch, each a list
+of the registered measures ``monitor`` and ``monitor-by-*``; csv writes the detail to the path asked for
+and each roll-up beside it (``<stem>_by_institution.csv``…), json holds them all.
+"""
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
+import ibis.expr.types as ir
 import pyarrow as pa
 import typer
 
-from jicai.commands._checks import require_tables
-from jicai.commands._options import FORMAT, OUT, POLICY_OF_BATCH
-from jicai.console import console, fail, out
+from jicai.commands._runner import OUT, POLICY_OF_BATCH, format_option, measure_table, parse_day, run
+from jicai.console import console, out
+from jicai.reports.documents import Report
 
 RESULTS_TABLE = "monitor_results"
-FORMATS = ("xlsx", "csv", "json")
+# the roll-ups of the report: (roll-up, list key, sheet name)
+ROLLUP_LISTS = (("institution", "by_institution", "按机构汇总"), ("region", "by_region", "按地市汇总"),
+                ("batch", "by_batch", "按批次汇总"))
 
 
 def store_results(wh, result: pa.Table, as_of: date, batch_id: str | None, policy_version: str,
@@ -41,17 +49,49 @@ def store_results(wh, result: pa.Table, as_of: date, batch_id: str | None, polic
     return stamped
 
 
-def _flat(df):
-    """csv/json values: ISO dates, true/false, empty for null."""
-    import pandas as pd
+def stored_rows(wh, as_of: date, batch_id: str | None) -> ir.Table:
+    """The rows of ``monitor_results`` of one run (as-of date, and batch when one is given)."""
+    t = wh.table(RESULTS_TABLE)
+    t = t.filter(t.as_of == as_of)
+    return t if batch_id is None else t.filter(t.batch_id == batch_id)
 
-    df = df.copy()
-    for c in df.columns:
-        if df[c].dtype == bool or c in ("nonselected_excess", "onboarded", "not_onboarded"):
-            df[c] = df[c].map(lambda v: None if pd.isna(v) else ("true" if v else "false"))
-        elif "datetime" in str(df[c].dtype) or c in ("cycle_start", "cycle_end", "as_of"):
-            df[c] = pd.to_datetime(df[c]).dt.strftime("%Y-%m-%d")
-    return df
+
+def monitor_report(wh, as_of: date, batch_id: str | None, policy: Any, computed_at: datetime) -> Report:
+    """Compute the monitoring, store it (:func:`store_results`) and make its report: the detail, then the
+    roll-ups of the stored rows (computed on the warehouse's engine)."""
+    from jicai.measures.monitor import monitor, rollup
+    from jicai.measures.registry import measure
+
+    m = measure("monitor")
+    result = monitor(wh, as_of, batch_id, policy).order_by(list(m.sort)).to_pyarrow()
+    store_results(wh, result, as_of, batch_id, policy.version, computed_at)
+    stored = stored_rows(wh, as_of, batch_id)
+    params = {"as_of": as_of, "batch": batch_id}
+    report = Report(kind="monitor", title=m.title_zh,
+                    period=f"截至 {as_of:%Y-%m-%d}" + (f",批次 {batch_id}" if batch_id else ""), as_of=as_of,
+                    batch_id=batch_id, policy_version=policy.version, computed_at=computed_at,
+                    paragraphs=[m.note_zh], params=params)
+    report.tables.append(measure_table(m, result.to_pylist(), key="rows", title="监测明细"))
+    for by, key, title in ROLLUP_LISTS:
+        r = measure(f"monitor-by-{by}")
+        rows = rollup(stored, by).order_by(list(r.sort)).to_pyarrow().to_pylist()
+        report.tables.append(measure_table(r, rows, key=key, title=title, note=r.note_zh))
+    return report
+
+
+def summary(rows: list[dict[str, Any]]) -> list[str]:
+    """The counts printed after a run: rows, institutions, statuses, flags and the payment rate."""
+    status = {s: sum(1 for r in rows if r["status"] == s) for s in ("zero", "behind", "over", "normal")}
+    due = sum(r["amount_due"] for r in rows)
+    paid = sum(r["paid_by_due"] for r in rows)
+    rate = f"{paid / due:.1%}" if due else "—"
+    return [
+        f"  约定品种 {len(rows)} 行,机构 {len({r['institution_code'] for r in rows})} 家",
+        f"  零采购 {status['zero']},低于序时进度 {status['behind']},超量采购 {status['over']},"
+        f"正常 {status['normal']}",
+        f"  非中选超量 {sum(1 for r in rows if r['nonselected_excess'])},"
+        f"未进院 {sum(1 for r in rows if r['not_onboarded'])},回款率 {rate}",
+    ]
 
 
 def register(app: typer.Typer) -> None:
@@ -60,56 +100,21 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         as_of: str = typer.Option(..., "--as-of", help="监测日期(含当日) / as-of date, YYYY-MM-DD"),
         batch: str = typer.Option(None, "--batch", help="批次编号(默认全部) / batch id (default: all)"),
-        fmt: str = FORMAT,
+        fmt: str = format_option(),
         out_path: Path = OUT,
         policy_path: Path = POLICY_OF_BATCH,
     ) -> None:
         """月度监测:完成率、序时进度、非中选占比、线下采购、回款、进院 / monthly monitoring."""
-        from jicai.commands.policy import policy_for
-        from jicai.measures.monitor import INPUT_TABLES, monitor, rollup
+        from jicai.measures.monitor import INPUT_TABLES
 
-        try:
-            d = date.fromisoformat(as_of)
-        except ValueError:
-            fail(f"日期格式应为 YYYY-MM-DD:{as_of}", f"date must be YYYY-MM-DD: {as_of}")
-        if fmt not in FORMATS:
-            fail(f"不支持的格式 {fmt}(可选 xlsx/csv/json)", f"unsupported format {fmt} (xlsx/csv/json)")
-        settings = ctx.obj
-        wh = settings.warehouse()
-        require_tables(wh, INPUT_TABLES)
-        policy = policy_for(settings, wh, batch, policy_path)
-        computed_at = datetime.now().replace(microsecond=0)
-        with console.status("正在计算月度监测 / computing…"):
-            result = monitor(wh, d, batch, policy).to_pyarrow()
-            store_results(wh, result, d, batch, policy.version, computed_at)
-            stored = wh.table(RESULTS_TABLE)
-            stored = stored.filter(stored.as_of == d)
-            if batch is not None:
-                stored = stored.filter(stored.batch_id == batch)
-            rollups = {by: rollup(stored, by).to_pandas() for by in ("institution", "region", "batch")}
-        detail = result.to_pandas()
-        stem = f"monitor_{d.isoformat()}" + (f"_{batch}" if batch else "")
-        path = out_path or settings.data_dir / "reports" / f"{stem}.{fmt}"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if fmt == "xlsx":
-            from jicai.reports.monitor_xlsx import write_monitor_xlsx
-
-            write_monitor_xlsx(path, detail, rollups, as_of=d, policy_version=policy.version,
-                               computed_at=computed_at, batch_id=batch)
-        elif fmt == "csv":
-            _flat(detail).to_csv(path, index=False, encoding="utf-8-sig")
-        else:
-            recs = json.loads(_flat(detail).to_json(orient="records", force_ascii=False, double_precision=15))
-            path.write_text(json.dumps({"as_of": d.isoformat(), "batch_id": batch, "policy_version": policy.version,
-                                        "computed_at": computed_at.isoformat(), "rows": recs},
-                                       ensure_ascii=False, indent=1), encoding="utf-8")
-        s = detail.status.value_counts() if len(detail) else {}
-        due, paid = detail.amount_due.sum() if len(detail) else 0, detail.paid_by_due.sum() if len(detail) else 0
-        rate = f"{paid / due:.1%}" if due else "—"
+        with run(ctx, fmt, out_path, policy_path) as r:
+            d = parse_day(as_of)
+            r.require(INPUT_TABLES)
+            policy = r.policy(batch)
+            with console.status("正在计算月度监测 / computing…"):
+                report = monitor_report(r.warehouse, d, batch, policy, r.computed_at)
+            path = r.write(report, f"monitor_{d.isoformat()}" + (f"_{batch}" if batch else ""))
         out.print(f"月度监测 {d.isoformat()}" + (f" 批次 {batch}" if batch else " 全部批次") + f"(政策 {policy.version})")
-        out.print(f"  约定品种 {len(detail)} 行,机构 {detail.institution_code.nunique() if len(detail) else 0} 家")
-        out.print(f"  零采购 {s.get('zero', 0)},低于序时进度 {s.get('behind', 0)},超量采购 {s.get('over', 0)},"
-                  f"正常 {s.get('normal', 0)}")
-        out.print(f"  非中选超量 {int(detail.nonselected_excess.sum()) if len(detail) else 0},"
-                  f"未进院 {int(detail.not_onboarded.sum()) if len(detail) else 0},回款率 {rate}")
+        for line in summary(report.table("rows").rows):
+            out.print(line)
         out.print(f"  结果已存入 {RESULTS_TABLE},报表:{path}")

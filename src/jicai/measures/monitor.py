@@ -31,12 +31,14 @@ from datetime import date
 import ibis
 import ibis.expr.types as ir
 
+from jicai.contract.columns import cols
 from jicai.measures.classes import product_classes, supply_problem_periods
 from jicai.measures.cycles import cycle_calendar
 from jicai.measures.onboarding import onboarding_columns
 from jicai.measures.payment import offline, payments
 from jicai.measures.progress import class_volumes, progress_columns, ratio
 from jicai.measures.purchases import accepted_lines, ordered_lines, scope_products, summarize
+from jicai.measures.registry import Dims, Measure
 from jicai.policy import Policy, load_policy
 from jicai.store import Warehouse
 
@@ -46,44 +48,22 @@ INPUT_TABLES = ("batches", "varieties", "products", "selected_products", "agreem
 STATUS = {"zero": ("零采购", "zero purchase"), "behind": ("低于序时进度", "behind time progress"),
           "over": ("超量采购", "over agreed volume"), "normal": ("正常", "normal")}
 
-# name → (中文表头, English description); the order is the column order of the result.
-MONITOR_COLUMNS: dict[str, tuple[str, str]] = {
-    "institution_code": ("医疗机构编码", "institution code"),
-    "institution_name": ("医疗机构名称", "institution name"),
-    "region_code": ("所属区划", "region code of the institution"),
-    "level": ("医院等级", "institution level (3/2/1/0 = 三级/二级/一级/未定级)"),
-    "batch_id": ("批次编号", "procurement batch"),
-    "variety_id": ("品种编号", "variety"),
-    "variety_name": ("品种名称", "variety name"),
-    "cycle_year": ("采购年度", "cycle year k containing the as-of date"),
-    "cycle_start": ("年度开始日", "first day of cycle year k"),
-    "cycle_end": ("年度结束日", "last day of cycle year k"),
-    "time_progress": ("序时进度", "min(1, days from cycle start to as-of inclusive / days in the cycle year)"),
-    "agreed_volume": ("约定采购量", "agreed volume of the cycle year (minimum units)"),
-    "selected_volume": ("中选产品采购量", "selected volume incl. backup inside verified supply-problem periods"),
-    "backup_volume": ("备供替代量", "backup volume counted as selected (inside verified supply-problem periods)"),
-    "nonselected_volume": ("非中选产品采购量", "all other volume of the variety (incl. backup outside periods)"),
-    "nonselected_counted_volume": ("计入占比的非中选量",
-                                   "non-selected volume outside supply-problem and special periods (share numerator)"),
-    "selected_amount": ("中选产品采购金额", "amount of the selected volume (yuan)"),
-    "backup_amount": ("备供替代金额", "amount of the backup volume counted as selected (yuan)"),
-    "nonselected_amount": ("非中选产品采购金额", "amount of the non-selected volume (yuan)"),
-    "completion": ("完成率", "selected volume / agreed volume (null when agreed is 0)"),
-    "shortfall_volume": ("距序时进度差量", "volume still needed to reach time progress: max(0, agreed × progress − selected)"),
-    "status": ("进度状态", "zero / behind / over / normal (零采购/低于序时进度/超量采购/正常)"),
-    "nonselected_share": ("非中选占比", "counted non-selected / (selected + counted non-selected); null when 0"),
-    "nonselected_excess": ("非中选超量", "non-selected share above nonselected_share_max"),
-    "order_amount": ("订单金额", "amount of all orders of the variety in the cycle year (order date)"),
-    "offline_amount": ("线下采购金额", "amount of offline orders of the variety in the cycle year"),
-    "offline_share": ("线下采购占比", "offline amount / order amount (null when no orders)"),
-    "amount_due": ("应回款金额", "accepted amount of lines due on or before the as-of date"),
-    "paid_by_due": ("按期回款金额", "paid on or before each line's due date (capped at the line amount)"),
-    "overdue_amount": ("逾期未回款金额", "outstanding amount of lines past due as of the as-of date (a remainder under half a fen counts as paid)"),
-    "overdue_lines": ("逾期明细数", "order lines past due and not fully paid"),
-    "payment_rate": ("回款率", "paid_by_due / amount_due (null when nothing is due)"),
-    "onboarded": ("已进院", "a selected product has been purchased since the batch start"),
-    "not_onboarded": ("未进院", "from month 3 of execution: agreement without any selected purchase"),
-}
+# the monitoring's columns, in order; labels and kinds from the shared vocabulary (contract/columns.py)
+COLUMNS = cols(
+    "institution_code", "institution_name", "region_code", "level", "batch_id", "variety_id", "variety_name",
+    "cycle_year", "cycle_start", "cycle_end", "time_progress", "agreed_volume", "selected_volume", "backup_volume",
+    "nonselected_volume", "nonselected_counted_volume", "selected_amount", "backup_amount", "nonselected_amount",
+    "completion", "shortfall_volume", "status", "nonselected_share", "nonselected_excess", "order_amount",
+    "offline_amount", "offline_share", "amount_due", "paid_by_due", "overdue_amount", "overdue_lines",
+    "payment_rate", "onboarded", "not_onboarded",
+    cycle_year=("采购年度", "cycle year k containing the as-of date"),
+    status=("进度状态", "zero / behind / over / normal (零采购/低于序时进度/超量采购/正常)"),
+)
+NAMES = tuple(c.name for c in COLUMNS)
+
+# the policy parameters monitor() reads (onboarding_from_month through onboarding_columns)
+POLICY = ("payment_due", "volume_basis", "backup_substitution", "supply_problem_exclusion", "special_treatment",
+          "nonselected_share_max", "onboarding_from_month")
 
 _ZERO_FILLED = ("selected_volume", "backup_volume", "nonselected_volume", "nonselected_counted_volume",
                 "selected_amount", "backup_amount", "nonselected_amount", "order_amount", "offline_amount",
@@ -91,7 +71,7 @@ _ZERO_FILLED = ("selected_volume", "backup_volume", "nonselected_volume", "nonse
 
 
 def monitor(wh: Warehouse, as_of: date, batch_id: str | None = None, policy: Policy | None = None) -> ir.Table:
-    """The monitoring table as of ``as_of`` (inclusive) for one batch or all; see MONITOR_COLUMNS.
+    """The monitoring table as of ``as_of`` (inclusive) for one batch or all; see COLUMNS.
 
     Policy parameters are those in force on ``as_of``.
     """
@@ -145,7 +125,7 @@ def monitor(wh: Warehouse, as_of: date, batch_id: str | None = None, policy: Pol
     m = m.mutate(offline_share=ratio(m.offline_amount, m.order_amount),
                  payment_rate=ratio(m.paid_by_due, m.amount_due),
                  level=m.level.cast("int64"), cycle_year=m.cycle_year.cast("int64"))
-    return m.select(*MONITOR_COLUMNS)
+    return m.select(*NAMES)
 
 
 # -- roll-ups ------------------------------------------------------------------------------------------
@@ -156,28 +136,24 @@ ROLLUPS: dict[str, tuple[str, ...]] = {
     "batch": ("batch_id",),
 }
 
-ROLLUP_COLUMNS: dict[str, tuple[str, str]] = {
-    "city_code": ("地市区划", "city: the first 4 digits of region_code followed by 00"),
-    "rows": ("约定品种数", "monitoring rows (institution × variety agreements)"),
-    "institutions": ("机构数", "distinct institutions"),
-    "zero": ("零采购数", "rows with status zero"),
-    "behind": ("低于序时进度数", "rows with status behind"),
-    "over": ("超量采购数", "rows with status over"),
-    "normal": ("正常数", "rows with status normal"),
-    "nonselected_excess_rows": ("非中选超量数", "rows flagged non-selected excess"),
-    "not_onboarded_rows": ("未进院数", "rows flagged not onboarded"),
-    "agreed_volume": ("约定采购量", "Σ agreed volume (minimum units, across varieties)"),
-    "selected_volume": ("中选产品采购量", "Σ selected volume"),
-    "completion": ("总体完成率", "Σ selected / Σ agreed volume (null when Σ agreed is 0)"),
-    "nonselected_share": ("总体非中选占比", "Σ counted non-selected / (Σ selected + Σ counted non-selected)"),
-    "selected_amount": ("中选产品采购金额", "Σ selected amount"),
-    "nonselected_amount": ("非中选产品采购金额", "Σ non-selected amount"),
-    "offline_share": ("线下采购占比", "Σ offline amount / Σ order amount"),
-    "amount_due": ("应回款金额", "Σ amount due"),
-    "paid_by_due": ("按期回款金额", "Σ paid by due"),
-    "overdue_amount": ("逾期未回款金额", "Σ overdue amount"),
-    "payment_rate": ("回款率", "Σ paid by due / Σ amount due"),
-}
+# the figures of a roll-up, after its keys; ROLLUP_COLUMNS (with city_code, the key of "region") documents them
+ROLLUP_COLUMNS = cols(
+    "city_code", "rows", "institutions", "zero", "behind", "over", "normal", "nonselected_excess_rows",
+    "not_onboarded_rows", "agreed_volume", "selected_volume", "completion", "nonselected_share", "selected_amount",
+    "nonselected_amount", "offline_share", "amount_due", "paid_by_due", "overdue_amount", "payment_rate",
+    agreed_volume=("约定采购量", "Σ agreed volume (minimum units, across varieties)"),
+    selected_volume=("中选产品采购量", "Σ selected volume"),
+    completion=("总体完成率", "Σ selected / Σ agreed volume (null when Σ agreed is 0)"),
+    nonselected_share=("总体非中选占比", "Σ counted non-selected / (Σ selected + Σ counted non-selected)"),
+    selected_amount=("中选产品采购金额", "Σ selected amount"),
+    nonselected_amount=("非中选产品采购金额", "Σ non-selected amount"),
+    offline_share=("线下采购占比", "Σ offline amount / Σ order amount"),
+    amount_due=("应回款金额", "Σ amount due"),
+    paid_by_due=("按期回款金额", "Σ paid by due"),
+    overdue_amount=("逾期未回款金额", "Σ overdue amount"),
+    payment_rate=("回款率", "Σ paid by due / Σ amount due"),
+)
+ROLLUP_FIGURES = tuple(c for c in ROLLUP_COLUMNS if c.name != "city_code")
 
 
 def rollup(monitor_expr: ir.Table, by: str | Sequence[str]) -> ir.Table:
@@ -219,4 +195,46 @@ def rollup(monitor_expr: ir.Table, by: str | Sequence[str]) -> ir.Table:
         offline_share=ratio(g.offline_amount, g.order_amount),
         payment_rate=ratio(g.paid_by_due, g.amount_due),
     )
-    return g.select(*keys, *(c for c in ROLLUP_COLUMNS if c in g.columns and c not in keys))
+    return g.select(*keys, *(c.name for c in ROLLUP_FIGURES if c.name not in keys))
+
+
+# -- the registry ----------------------------------------------------------------------------------------
+
+INSTITUTION_ROLES = ("admin", "bureau", "auditor", "institution")
+BUREAU_ROLES = ("admin", "bureau", "auditor")
+
+
+def _rollup_measure(by: str, zh: str, en: str, dims: Dims, roles: tuple[str, ...]) -> Measure:
+    """The roll-up of the monitoring by ``by``: the rows of a monitor report's summary sheets (no page, no
+    command of its own: ``jicai monitor`` writes them beside the detail)."""
+    keys = ROLLUPS[by]
+    by_name = {c.name: c for c in (*COLUMNS, *ROLLUP_COLUMNS)}
+    return Measure(
+        name=f"monitor-by-{by}", title_zh=f"月度监测{zh}", title_en=f"Monthly monitoring {en}",
+        compute=lambda wh, a: rollup(monitor(wh, a.as_of, a.batch, a.policy), by),
+        params=("as_of",), inputs=INPUT_TABLES,
+        columns=(*(by_name[k] for k in keys), *(c for c in ROLLUP_FIGURES if c.name not in keys)),
+        dims=dims, roles=roles, sort=keys, policy=POLICY, web=False, command=False,
+        note_zh="完成率、占比、回款率为合计量之比(Σ中选量/Σ约定量等)", note_en="ratios are ratios of sums",
+        doc=__doc__,
+    )
+
+
+MEASURES = (
+    Measure(
+        name="monitor", title_zh="月度监测", title_en="Monthly monitoring",
+        # the batch is an option of `jicai monitor`; the page and the API show every batch
+        compute=lambda wh, a: monitor(wh, a.as_of, a.batch, a.policy),
+        params=("as_of",), inputs=INPUT_TABLES, columns=COLUMNS,
+        dims=Dims(institution="institution_code", region="region_code", variety="variety_id"),
+        sort=("institution_code", "batch_id", "variety_id"), policy=POLICY, labels={"status": STATUS},
+        note_zh="每家机构每个约定品种一行:完成率、序时进度、非中选占比、线下采购、回款、进院",
+        note_en="One row per institution × agreed variety: completion, time progress, non-selected share, offline "
+                "purchasing, payment, onboarding",
+        doc=__doc__,
+    ),
+    _rollup_measure("institution", "按机构汇总", "by institution",
+                    Dims(institution="institution_code", region="region_code"), INSTITUTION_ROLES),
+    _rollup_measure("region", "按地市汇总", "by city", Dims(region="city_code"), BUREAU_ROLES),
+    _rollup_measure("batch", "按批次汇总", "by batch", Dims(), BUREAU_ROLES),
+)

@@ -31,37 +31,36 @@ from datetime import date
 import ibis
 import ibis.expr.types as ir
 
+from jicai.contract.columns import col, cols
 from jicai.measures.cycles import add_months
-from jicai.measures.monitor import monitor, rollup
+from jicai.measures.monitor import BUREAU_ROLES, INPUT_TABLES, POLICY, monitor, rollup
 from jicai.measures.progress import ratio
+from jicai.measures.registry import Dims, Measure
 from jicai.policy import Policy, load_policy
 from jicai.store import Warehouse
 
-# name → (中文表头, English description); the order is the column order of the list.
-ONBOARDING_COLUMNS: dict[str, tuple[str, str]] = {
-    "institution_code": ("医疗机构编码", "institution code"),
-    "institution_name": ("医疗机构名称", "institution name"),
-    "region_code": ("所属区划", "region code of the institution"),
-    "level": ("医院等级", "institution level (3/2/1/0 = 三级/二级/一级/未定级)"),
-    "batch_id": ("批次编号", "procurement batch"),
-    "variety_id": ("品种编号", "variety"),
-    "variety_name": ("品种名称", "variety name"),
-    "cycle_year": ("采购年度", "cycle year k containing the as-of date"),
-    "batch_start": ("执行日", "first day of execution of the batch"),
-    "months_since_start": ("已执行月数", "whole months from the batch start to the as-of date (2 on the first day of month 3)"),
-    "agreed_volume": ("约定采购量", "agreed volume of the cycle year (minimum units)"),
-    "backup_volume": ("备供替代量", "backup volume inside verified supply-problem periods (counts as selected, does not onboard)"),
-    "nonselected_volume": ("非中选产品采购量", "non-selected volume bought instead in the cycle year (incl. backup outside periods)"),
-    "nonselected_amount": ("非中选产品采购金额", "amount of that non-selected volume (yuan)"),
-}
+# the list's columns, in order (labels from the vocabulary, narrowed where the list means something narrower)
+COLUMNS = cols(
+    "institution_code", "institution_name", "region_code", "level", "batch_id", "variety_id", "variety_name",
+    "cycle_year", "batch_start", "months_since_start", "agreed_volume", "backup_volume", "nonselected_volume",
+    "nonselected_amount",
+    cycle_year=("采购年度", "cycle year k containing the as-of date"),
+    backup_volume=("备供替代量", "backup volume inside verified supply-problem periods (counts as selected, "
+                                "does not onboard)"),
+    nonselected_volume=("非中选产品采购量", "non-selected volume bought instead in the cycle year (incl. backup "
+                                        "outside periods)"),
+    nonselected_amount=("非中选产品采购金额", "amount of that non-selected volume (yuan)"),
+)
 
-ONBOARDING_SUMMARY_COLUMNS: dict[str, tuple[str, str]] = {
-    "city_code": ("地市区划", "city: the first 4 digits of region_code followed by 00"),
-    "batch_id": ("批次编号", "procurement batch"),
-    "agreements": ("约定品种数", "agreements (institution × variety) of batches from month 3 of execution"),
-    "not_onboarded": ("未进院数", "agreements not onboarded"),
-    "not_onboarded_rate": ("未进院率", "not onboarded / agreements"),
-}
+# the summary per city and batch; not_onboarded counts here the flag of the list's rows
+SUMMARY_COLUMNS = (
+    *cols("city_code", "batch_id", "agreements"),
+    col("not_onboarded", "未进院数", "agreements not onboarded", kind="int"),
+    col("not_onboarded_rate"),
+)
+
+# when each batch's check begins (what the command says when the list is empty)
+SCHEDULE_COLUMNS = cols("batch_id", "batch_start", "check_from", "checked")
 
 
 def months_since(start: ir.DateValue, as_of: date) -> ir.IntegerValue:
@@ -87,9 +86,9 @@ def onboarding_rows(wh: Warehouse, as_of: date, batch_id: str | None = None,
 
 def onboarding_report(wh: Warehouse, as_of: date, batch_id: str | None = None,
                       policy: Policy | None = None) -> ir.Table:
-    """The 未进院 list as of ``as_of`` (inclusive); see ONBOARDING_COLUMNS."""
+    """The 未进院 list as of ``as_of`` (inclusive); see COLUMNS."""
     m = onboarding_rows(wh, as_of, batch_id, policy)
-    return m.filter(m.not_onboarded).select(*ONBOARDING_COLUMNS)
+    return m.filter(m.not_onboarded).select(*(c.name for c in COLUMNS))
 
 
 def onboarding_summary(rows: ir.Table) -> ir.Table:
@@ -116,3 +115,32 @@ def onboarding_schedule(wh: Warehouse, as_of: date, batch_id: str | None = None,
         b = b.filter(b.batch_id == batch_id)
     b = b.select("batch_id", batch_start=b.start_date, check_from=add_months(b.start_date, from_month - 1))
     return b.mutate(checked=ibis.literal(as_of) >= b.check_from)
+
+
+MEASURES = (
+    Measure(
+        name="onboarding", title_zh="未进院排查", title_en="Not onboarded",
+        compute=lambda wh, a: onboarding_report(wh, a.as_of, a.batch, a.policy),
+        params=("as_of",), inputs=INPUT_TABLES, columns=COLUMNS,
+        dims=Dims(institution="institution_code", region="region_code", variety="variety_id"),
+        sort=("institution_code", "variety_id"), policy=POLICY,
+        totals=("agreed_volume", "backup_volume", "nonselected_volume", "nonselected_amount"),
+        doc=__doc__,
+    ),
+    # the summary and the schedule are lists of the `jicai onboarding` report, not pages of their own
+    Measure(
+        name="onboarding-by-city", title_zh="未进院排查(按地市汇总)", title_en="Not onboarded by city",
+        compute=lambda wh, a: onboarding_by_city(wh, a.as_of, a.batch, a.policy),
+        params=("as_of",), inputs=INPUT_TABLES, columns=SUMMARY_COLUMNS, dims=Dims(region="city_code"),
+        roles=BUREAU_ROLES, sort=("batch_id", "city_code"), policy=POLICY, totals=("agreements", "not_onboarded"),
+        note_zh="仅含已到排查期的批次;未进院率 = 未进院数 / 约定品种数",
+        note_en="batches in their check period only; rate = not onboarded / agreements",
+        web=False, command=False, doc=__doc__,
+    ),
+    Measure(
+        name="onboarding-schedule", title_zh="未进院排查时间", title_en="Onboarding check schedule",
+        compute=lambda wh, a: onboarding_schedule(wh, a.as_of, a.batch, a.policy),
+        params=("as_of",), inputs=("batches",), columns=SCHEDULE_COLUMNS, dims=Dims(), roles=BUREAU_ROLES,
+        sort=("batch_id",), policy=("onboarding_from_month",), web=False, command=False, doc=__doc__,
+    ),
+)

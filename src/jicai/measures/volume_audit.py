@@ -34,8 +34,10 @@ from collections.abc import Mapping
 import ibis
 import ibis.expr.types as ir
 
+from jicai.contract.columns import cols
 from jicai.measures.cycles import add_years
 from jicai.measures.progress import ratio
+from jicai.measures.registry import Dims, Measure
 from jicai.policy import Policy, load_policy
 from jicai.store import Warehouse
 
@@ -49,25 +51,19 @@ FLAGS: dict[str, tuple[str, str]] = {
     "over_report": ("报量偏高", "reported > over_report_multiple × last-year actual (> 0)"),
 }
 
-VOLUME_AUDIT_COLUMNS: dict[str, tuple[str, str]] = {
-    "institution_code": ("医疗机构编码", "institution code"),
-    "batch_id": ("批次编号", "procurement batch"),
-    "variety_id": ("品种编号", "variety"),
-    "cycle_year": ("采购年度", "cycle year k the report is for"),
-    "last_year_actual": ("上年实际采购量", "accepted volume of all products of the variety in the 12 months before the report (or before the start of k without one)"),
-    "reported_volume": ("报送采购量", "reported volume for (batch, k); null when no report"),
-    "prior_agreed": ("上年约定采购量", "agreed volume of cycle year k − 1; null when none"),
-    "flags": ("异常标识", "`;`-separated flag codes: under_report, used_not_reported, renewal_below_prior, over_report"),
-    "flags_zh": ("异常说明", "the flags in Chinese: 报量偏低;用而不报;续签低于上年约定;报量偏高"),
-    "ratio": ("报量/上年实际", "reported / last-year actual (null when either is missing or the actual is 0)"),
-}
+COLUMNS = cols(
+    "institution_code", "batch_id", "variety_id", "cycle_year", "last_year_actual", "reported_volume",
+    "prior_agreed", "flags", "flags_zh", "ratio",
+    cycle_year=("采购年度", "cycle year k the report is for"),
+    flags=("异常标识", "`;`-separated flag codes: under_report, used_not_reported, renewal_below_prior, over_report"),
+)
 
 _KEYS = ["institution_code", "variety_id"]
 
 
 def volume_audit(wh: Warehouse, batch_id: str, cycle_year: int, policy: Policy | None = None, *,
                  tables: Mapping[str, str] | None = None) -> ir.Table:
-    """The volume audit of ``batch_id`` for cycle year ``cycle_year``; see VOLUME_AUDIT_COLUMNS.
+    """The volume audit of ``batch_id`` for cycle year ``cycle_year``; see COLUMNS.
 
     ``tables`` optionally maps input table names to the names they have in the warehouse.
     """
@@ -155,3 +151,17 @@ def volume_audit(wh: Warehouse, batch_id: str, cycle_year: int, policy: Policy |
         flags_zh=joined({c: zh for c, (zh, _) in FLAGS.items()}),
         ratio=ibis.ifelse(rep.isnull(), ibis.null("float64"), ratio(rep, last)),
     )
+
+
+MEASURES = (
+    Measure(
+        name="volume-audit", title_zh="报量审核", title_en="Volume audit",
+        compute=lambda wh, a: volume_audit(wh, a.batch, a.year, a.policy),
+        params=("batch", "year"), inputs=INPUT_TABLES, columns=COLUMNS,
+        dims=Dims(institution="institution_code", variety="variety_id"),
+        roles=("admin", "bureau", "auditor", "institution"), sort=("institution_code", "variety_id"),
+        policy=("under_report_ratio", "over_report_multiple"), labels={"flags": FLAGS}, group="assessment",
+        note_zh="报量偏低、用而不报、续签低于上年约定、报量偏高", note_en="volume reports against last year's use",
+        cli="audit-volume", doc=__doc__,
+    ),
+)

@@ -14,16 +14,19 @@ from typing import Any
 
 import ibis.expr.types as ir
 
-from jicai.measures.monitor import INPUT_TABLES, MONITOR_COLUMNS, ROLLUP_COLUMNS, monitor
+from jicai.contract.columns import Col, col
+from jicai.measures.monitor import COLUMNS, INPUT_TABLES, ROLLUP_COLUMNS, STATUS, monitor
 from jicai.policy import Policy, load_policy
 from jicai.reports import lists, paragraphs
 from jicai.reports.charts import progress_chart, share_chart
-from jicai.reports.documents import LEVELS, Chart, ReportError, Table, columns
+from jicai.reports.documents import LEVELS, Chart, Column, ReportError, Table
 from jicai.reports.paragraphs import BatchFigures, Named
 from jicai.store import Warehouse
 
-ROW_LABELS = {**MONITOR_COLUMNS, **lists.REPORT_COLUMNS}  # a list of agreements (institution × variety)
-SUM_LABELS = {**MONITOR_COLUMNS, **ROLLUP_COLUMNS, **lists.REPORT_COLUMNS}  # a roll-up
+# the columns the lists show: a list of agreements (institution × variety) labels them as the monitoring does,
+# a roll-up as the roll-ups do (总体完成率…); the few a report adds (lists.REPORT_COLUMNS) come first
+ROW_COLUMNS = {c.name: c for c in COLUMNS}
+SUM_COLUMNS = {**ROW_COLUMNS, **{c.name: c for c in ROLLUP_COLUMNS}}
 
 AGREEMENT = ("batch_id", "institution_code", "institution_name", "region_code", "level", "variety_id", "variety_name")
 ROLLUP_FIGURES = ("institutions", "rows", "agreed_volume", "selected_volume", "completion", "zero", "behind",
@@ -37,6 +40,20 @@ ADDITIVE = ("rows", "agreed_volume", "selected_volume", "zero", "behind", "over"
 
 def _additive(names) -> tuple[str, ...]:
     return tuple(n for n in names if n in ADDITIVE)
+
+
+def _columns(by_name: dict[str, Col], names, totals: tuple[str, ...] = ()) -> list[Column]:
+    """Report columns of ``names``: labels from the report's own columns or ``by_name``, kinds from the
+    vocabulary, progress status by its Chinese name."""
+    out = []
+    for n in names:
+        if n in lists.REPORT_COLUMNS:
+            zh, en = lists.REPORT_COLUMNS[n]
+            c = col(n, zh, en)
+        else:
+            c = by_name[n]
+        out.append(Column.of(c, n in totals, STATUS if n == "status" else None))
+    return out
 
 
 @dataclass
@@ -150,7 +167,7 @@ class Monitoring:
     def _rollup_table(self, key: str, title: str, rows: list[dict[str, Any]], keys: tuple[str, ...], note: str,
                       extra: tuple[str, ...] = ()) -> Table:
         names = (*keys, "time_progress", *ROLLUP_FIGURES, *extra)
-        cols = columns(SUM_LABELS, names, totals=_additive(names))
+        cols = _columns(SUM_COLUMNS, names, _additive(names))
         return Table(key, title, cols, rows, totals=self.total(), note=note)
 
     def batch_table(self) -> Table:
@@ -180,7 +197,7 @@ class Monitoring:
                          brief: tuple[str, ...], rows: list[dict[str, Any]] | None = None) -> Table:
         names = (*AGREEMENT, *figures)
         tot = _additive(figures)
-        return Table(key, title, columns(ROW_LABELS, names, totals=tot), lists.rows(expr) if rows is None else rows,
+        return Table(key, title, _columns(ROW_COLUMNS, names, tot), lists.rows(expr) if rows is None else rows,
                      totals=lists.sums(expr, tot), note=note, brief=brief)
 
     def zero_table(self) -> Table:
@@ -215,7 +232,7 @@ class Monitoring:
                            figures: tuple[str, ...], note: str, brief: tuple[str, ...]) -> Table:
         names = ("rank", "batch_id", "institution_code", "institution_name", "region_code", "level", *figures)
         tot = _additive(figures)
-        return Table(key, title, columns(SUM_LABELS, names, totals=tot), rows,
+        return Table(key, title, _columns(SUM_COLUMNS, names, tot), rows,
                      totals=lists.sums(expr, tot), note=note, brief=brief)
 
     def lagging_table(self) -> Table:

@@ -30,9 +30,11 @@ def render_parameters() -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_columns(columns: dict[str, tuple[str, str]]) -> str:
+def render_columns(columns) -> str:
+    """A table of columns: a ``name -> (中文, meaning)`` dict, or vocabulary columns (``contract.columns.Col``)."""
+    items = columns.items() if isinstance(columns, dict) else ((c.name, (c.zh, c.en)) for c in columns)
     lines = ["| column | 中文 | meaning |", "|---|---|---|"]
-    lines += [f"| `{name}` | {zh} | {_esc(en)} |" for name, (zh, en) in columns.items()]
+    lines += [f"| `{name}` | {zh} | {_esc(en)} |" for name, (zh, en) in items]
     return "\n".join(lines) + "\n"
 
 
@@ -40,22 +42,21 @@ def sections() -> dict[str, str]:
     from jicai.assess.assessment import ASSESS_COLUMNS, ASSESS_TOTALS_COLUMNS
     from jicai.assess.prepayment import MONTH_COLUMNS, PREPAYMENT_COLUMNS, RECOVERY_COLUMNS
     from jicai.assess.retention import RETENTION_TRACE_COLUMNS
-    from jicai.measures.monitor import MONITOR_COLUMNS, ROLLUP_COLUMNS
-    from jicai.measures.onboarding_report import ONBOARDING_COLUMNS, ONBOARDING_SUMMARY_COLUMNS
+    from jicai.measures import monitor, onboarding_report
     from jicai.reports.lists import REPORT_COLUMNS
 
     return {
         "parameters": render_parameters(),
-        "monitor-columns": render_columns(MONITOR_COLUMNS),
-        "rollup-columns": render_columns(ROLLUP_COLUMNS),
+        "monitor-columns": render_columns(monitor.COLUMNS),
+        "rollup-columns": render_columns(monitor.ROLLUP_COLUMNS),
         "assess-columns": render_columns(ASSESS_COLUMNS),
         "retention-trace-columns": render_columns(RETENTION_TRACE_COLUMNS),
         "assess-totals-columns": render_columns(ASSESS_TOTALS_COLUMNS),
         "prepayment-columns": render_columns(PREPAYMENT_COLUMNS),
         "recovery-columns": render_columns(RECOVERY_COLUMNS),
         "prepayment-month-columns": render_columns(MONTH_COLUMNS),
-        "onboarding-columns": render_columns(ONBOARDING_COLUMNS),
-        "onboarding-summary-columns": render_columns(ONBOARDING_SUMMARY_COLUMNS),
+        "onboarding-columns": render_columns(onboarding_report.COLUMNS),
+        "onboarding-summary-columns": render_columns(onboarding_report.SUMMARY_COLUMNS),
         "report-columns": render_columns(REPORT_COLUMNS),
     }
 

@@ -11,9 +11,7 @@ from datetime import date
 import ibis
 import ibis.expr.types as ir
 
-from jicai.measures.monitor import rollup
-
-STATUS_ZH = {"zero": "零采购", "behind": "低于序时进度", "over": "超量采购", "normal": "正常"}
+from jicai.measures.monitor import STATUS, rollup
 
 
 def pct(x: float | None) -> str:
@@ -35,7 +33,7 @@ def _rows(expr: ir.Table) -> list[dict]:
 
 
 def monitoring_summary(m: ir.Table, as_of: date, top: int = 5) -> list[str]:
-    """Lines of a Chinese summary of the monitoring table ``m`` (see measures.monitor.MONITOR_COLUMNS)."""
+    """Lines of a Chinese summary of the monitoring table ``m`` (see measures.monitor.COLUMNS)."""
     lines = [f"截至 {as_of:%Y年%m月%d日} 集采执行监测："]
     by_batch = rollup(m, "batch")
     progress = m.group_by("batch_id").agg(time_progress=m.time_progress.max())
@@ -56,7 +54,7 @@ def monitoring_summary(m: ir.Table, as_of: date, top: int = 5) -> list[str]:
         for r in worst:
             lines.append(
                 f"  {r['institution_name']}（{r['institution_code']}）{r['variety_name']}："
-                f"{STATUS_ZH[r['status']]}，完成率 {pct(r['completion'])} / 序时进度 {pct(r['time_progress'])}，"
+                f"{STATUS[r['status']][0]}，完成率 {pct(r['completion'])} / 序时进度 {pct(r['time_progress'])}，"
                 f"还需采购 {qty(r['shortfall_volume'])}"
             )
 

@@ -63,8 +63,8 @@ def _write_table(wb, t: Table, fmt: dict) -> None:
         ws.write_string(0, j, c.zh, fmt["header"])
         ws.write_comment(0, j, f"{c.name}: {c.en}", {"x_scale": 2})
         width = WIDTHS.get(c.kind)
-        if width is None:  # text: as wide as its longest value, within reason
-            width = max([8] + [_display_len(str(r.get(c.name) or "")) + 2 for r in t.rows[:2000]])
+        if width is None:  # text: as wide as its longest value as shown (a code by its Chinese name), within reason
+            width = max([8] + [_display_len(str(c.show(r.get(c.name)) or "")) + 2 for r in t.rows[:2000]])
         ws.set_column(j, j, min(max(width, _display_len(c.zh) + 3), 48), fmt.get(c.kind))
     for i, row in enumerate(t.rows, start=1):
         for j, c in enumerate(cols):

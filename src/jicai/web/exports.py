@@ -42,8 +42,12 @@ def export_rows(ds: Dataset, rows: pa.Table, params: dict, fmt: str) -> tuple[by
     from jicai.reports.documents import DEFAULT_KINDS, Column, Report, Table
     from jicai.reports.xlsx import write_xlsx
 
-    cols = [Column(n, ds.columns[n][0], ds.columns[n][1], _kind(n, rows.schema.field(n).type, DEFAULT_KINDS))
-            for n in rows.schema.names]
+    if ds.measure is not None:  # a registered measure: kinds and the names of coded values from its declaration
+        m = ds.measure
+        cols = [Column.of(m.column(n), labels=m.labels.get(n)) for n in rows.schema.names]
+    else:
+        cols = [Column(n, ds.columns[n][0], ds.columns[n][1], _kind(n, rows.schema.field(n).type, DEFAULT_KINDS))
+                for n in rows.schema.names]
     as_of = params.get("as_of") or date.today()
     report = Report(kind=ds.name, title=ds.title_zh, period=" ".join(str(v) for v in params.values()),
                     as_of=as_of, batch_id=params.get("batch"), policy_version="",
