@@ -10,7 +10,8 @@ import typer
 from jicai.commands._checks import require_tables
 from jicai.commands._options import FORMAT, OUT, POLICY
 from jicai.commands.supply import Listing, check_format, rows_of, write_listings
-from jicai.console import console, fail, out
+from jicai.console import console, fail_with, out
+from jicai.errors import MeasureError
 
 
 def register(app: typer.Typer) -> None:
@@ -25,7 +26,6 @@ def register(app: typer.Typer) -> None:
         policy_path: Path = POLICY,
     ) -> None:
         """集采落地前供应接续:原供应厂家未中选的机构与品种 / supply continuity at a new batch."""
-        from jicai.assess.period import AssessmentError
         from jicai.commands.policy import policy_for
         from jicai.measures.supply_continuity import CONTINUITY_COLUMNS, INPUT_TABLES, supply_continuity
 
@@ -38,8 +38,8 @@ def register(app: typer.Typer) -> None:
             with console.status("正在计算供应接续 / computing supply continuity…"):
                 try:
                     expr = supply_continuity(wh, batch, window_months, policy)
-                except AssessmentError as exc:
-                    fail(exc.zh, exc.en)
+                except MeasureError as exc:
+                    fail_with(exc)
                 rows = rows_of(expr, ["institution_code", "variety_id"])
                 start = wh.table("batches").filter(wh.table("batches").batch_id == batch).start_date.execute()[0]
         finally:

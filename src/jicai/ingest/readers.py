@@ -25,17 +25,15 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from jicai.errors import BilingualError
+
 CHUNK = 1 << 20
 FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx", ".xls": "xlsx",
            ".parquet": "parquet", ".pq": "parquet"}
 
 
-class FileError(Exception):
+class FileError(BilingualError):
     """The whole file cannot be read; carries a Chinese and an English message."""
-
-    def __init__(self, zh: str, en: str):
-        super().__init__(f"{zh} / {en}")
-        self.zh, self.en = zh, en
 
 
 @dataclass

@@ -31,16 +31,14 @@ from datetime import date
 import ibis
 import ibis.expr.types as ir
 
+from jicai.errors import BilingualError
+
 HOUR = 3600
 CITY_DIGITS = 4  # a region for supply alerts is the city (地市): the first 4 digits of region_code + "00"
 
 
-class MonthError(ValueError):
+class MonthError(BilingualError, ValueError):
     """A month that is not YYYY-MM, or a window that ends before it starts (Chinese and English)."""
-
-    def __init__(self, zh: str, en: str) -> None:
-        super().__init__(en)
-        self.zh, self.en = zh, en
 
 
 def parse_month(month: str | date) -> date:

@@ -28,7 +28,7 @@ from datetime import date, timedelta
 import ibis
 import ibis.expr.types as ir
 
-from jicai.assess.period import AssessmentError
+from jicai.errors import MeasureError
 from jicai.measures.classes import region_match
 from jicai.measures.supply_base import shift_month
 from jicai.policy import Policy
@@ -79,14 +79,14 @@ CONTINUITY_COLUMNS: dict[str, tuple[str, str]] = {
 def supply_continuity(wh: Warehouse, batch_id: str, window_months: int = WINDOW_MONTHS,
                       policy: Policy | None = None) -> ir.Table:
     """The continuity list of ``batch_id``; see CONTINUITY_COLUMNS. ``policy`` is accepted for a uniform
-    call and not used (the window is an argument). Raises AssessmentError for an unknown batch."""
+    call and not used (the window is an argument). Raises MeasureError for an unknown batch."""
     t = {name: wh.table(name) for name in INPUT_TABLES}
     b = t["batches"].filter(t["batches"].batch_id == batch_id).select("start_date").to_pyarrow().to_pylist()
     if not b:
-        raise AssessmentError(f"批次不存在:{batch_id}", f"no such batch: {batch_id}")
+        raise MeasureError(f"批次不存在:{batch_id}", f"no such batch: {batch_id}")
     start = b[0]["start_date"]
     if window_months < 1:
-        raise AssessmentError("统计期月数应不少于 1", "window_months must be at least 1")
+        raise MeasureError("统计期月数应不少于 1", "window_months must be at least 1")
     hi = start
     lo = _months_before(start, window_months)
     label = f"{lo.isoformat()}~{(hi - timedelta(days=1)).isoformat()}"

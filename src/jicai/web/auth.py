@@ -33,6 +33,7 @@ from fastapi import Depends, HTTPException, Request, Response
 from fastapi.security import OAuth2PasswordBearer
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
+from jicai.errors import BilingualError
 from jicai.web.config import WebConfig
 from jicai.web.principal import Principal
 from jicai.web.workflow.audit import record
@@ -281,10 +282,12 @@ def login_limiter(request: Request) -> LoginLimiter:
         return state.login_limiter
 
 
-class LoginRefused(Exception):
+class LoginRefused(BilingualError):
+    """A refused login (bad password, disabled user, too many attempts) with its HTTP status."""
+
     def __init__(self, status: int, zh: str, en: str) -> None:
-        super().__init__(en)
-        self.status, self.zh, self.en = status, zh, en
+        super().__init__(zh, en)
+        self.status = status
 
 
 def login(request: Request, name: str, password: str, how: str) -> User:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from jicai.errors import BilingualError
 from jicai.store import Warehouse
 from jicai.web.principal import ROLES
 from jicai.web.scope import Dims
@@ -27,12 +28,8 @@ PARAMS = {
 }
 
 
-class DatasetError(Exception):
+class DatasetError(BilingualError):
     """A dataset cannot be computed for these arguments (unknown batch, missing tables); shown as 422."""
-
-    def __init__(self, zh: str, en: str) -> None:
-        super().__init__(f"{zh} / {en}")
-        self.zh, self.en = zh, en
 
 
 @dataclass(frozen=True)
@@ -68,8 +65,6 @@ def _policy(wh: Warehouse, data_dir, batch: str | None):
 
 def compute_rows(ds: Dataset, wh: Warehouse, params: dict[str, Any], data_dir) -> pa.Table:
     """The dataset's rows for ``params``, with its columns in order; bilingual :class:`DatasetError` on failure."""
-    from jicai.assess.period import AssessmentError
-
     missing = [t for t in ds.requires if not wh.has_table(t)]
     if missing:
         raise DatasetError(f"数据仓库缺少表:{', '.join(missing)}(请先导入)",
@@ -77,15 +72,10 @@ def compute_rows(ds: Dataset, wh: Warehouse, params: dict[str, Any], data_dir) -
     try:
         policy = _policy(wh, data_dir, params.get("batch"))
         rows = ds.compute(wh, params, policy)
-    except AssessmentError as exc:
-        raise DatasetError(exc.zh, exc.en) from exc
-    except ValueError as exc:  # the measures' own bilingual errors (FundError, MonthError, …)
-        if hasattr(exc, "zh") and hasattr(exc, "en"):
-            raise DatasetError(exc.zh, exc.en) from exc
+    except DatasetError:
         raise
-    except LookupError as exc:
-        zh, _, en = str(exc).partition(" / ")
-        raise DatasetError(zh, en or zh) from exc
+    except BilingualError as exc:  # the measures' and the policy lookup's own errors (AssessmentError, …)
+        raise DatasetError(exc.zh, exc.en) from exc
     cols = [c for c in ds.columns if c in rows.schema.names]
     return rows.select(cols)
 

@@ -89,7 +89,7 @@ def _context(request: Request, principal: Principal) -> Iterator[wf.Context]:
         with request.app.state.workflow.session() as s:
             yield wf.Context(s, principal, request.app.state.data, client_address(request))
     except wf.WorkflowError as e:
-        raise HTTPException(e.status, detail={"zh": e.zh, "en": e.en}) from None
+        raise HTTPException(e.status, detail=e.detail()) from None
 
 
 def _names(ctx: wf.Context, rows: list, *attrs: str) -> dict[int, str]:
@@ -187,7 +187,7 @@ def _page(request: Request, template: str, principal: Principal, status_code: in
 
 
 def _refused(request: Request, principal: Principal, e: wf.WorkflowError) -> HTMLResponse:
-    return _page(request, "error.html", principal, status_code=e.status, zh=e.zh, en=e.en)
+    return _page(request, "error.html", principal, status_code=e.status, **e.detail())
 
 
 def _day(raw: str) -> date | None:

@@ -27,6 +27,7 @@ from sqlalchemy import ColumnElement, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from jicai.contract.codes import institution_problem, institution_region
+from jicai.errors import BilingualError
 from jicai.web.data import DataService
 from jicai.web.principal import Principal
 from jicai.web.workflow import lookups
@@ -45,12 +46,12 @@ from jicai.web.workflow.models import (
 )
 
 
-class WorkflowError(Exception):
+class WorkflowError(BilingualError):
     """A refused workflow request: HTTP status and the reason in Chinese and English."""
 
     def __init__(self, status: int, zh: str, en: str) -> None:
-        super().__init__(f"{zh} / {en}")
-        self.status, self.zh, self.en = status, zh, en
+        super().__init__(zh, en)
+        self.status = status
 
 
 def _not_found(what_zh: str, what_en: str, ident: object) -> WorkflowError:
