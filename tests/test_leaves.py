@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import doctest
 import importlib
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -135,7 +136,85 @@ def test_a_measure_error_reaches_the_web_as_a_dataset_error():
                                 params=(), compute=ok), EmptyWarehouse(), {}, Path("/nonexistent")).column_names == ["a"]
 
 
-@pytest.mark.parametrize("module", ["jicai.errors"])
+# -- clock --------------------------------------------------------------------------------------------------
+
+CLOCK_CALLS = {"now", "today", "utcnow", "utcfromtimestamp"}
+# time.time() is allowed where it measures an age or a window, never a calendar date (each site says why)
+EPOCH_SECONDS_ALLOWED = {"web/auth.py"}
+
+
+def _clock_calls(tree: ast.AST) -> list[str]:
+    """Calls that read the system clock as a date or time: ``<anything>.now()/.today()/.utcnow()`` and
+    ``time.time()`` — but not ``clock.now()``/``clock.today()``, jicai's own."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if ast.unparse(node.func.value) == "clock":
+                continue
+            if node.func.attr in CLOCK_CALLS or ast.unparse(node.func) == "time.time":
+                found.append(f"line {node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+def test_the_clock_scan_finds_what_it_must():
+    tree = ast.parse("from datetime import date, datetime\nimport pandas as pd\nimport time\n"
+                     "a = datetime.now()\nb = date.today()\nc = datetime.utcnow()\nd = pd.Timestamp.now()\n"
+                     "e = time.time()\nf = clock.today()\n")
+    assert [c.split(":", 1)[0] for c in _clock_calls(tree)] == ["line 4", "line 5", "line 6", "line 7", "line 8"]
+
+
+def test_no_module_reads_the_clock_but_clock_py():
+    """Every date or time of day comes from jicai.clock (Beijing time), whatever the server's zone."""
+    offenders = []
+    for f in sorted(SRC.rglob("*.py")):
+        rel = f.relative_to(SRC).as_posix()
+        if rel == "clock.py":
+            continue
+        calls = _clock_calls(ast.parse(f.read_text(encoding="utf-8")))
+        calls = [c for c in calls if not (c.endswith("time.time()") and rel in EPOCH_SECONDS_ALLOWED)]
+        offenders += [f"{rel} {c}" for c in calls]
+    assert not offenders
+
+
+@pytest.mark.parametrize(("utc", "beijing_day"), [
+    (datetime(2024, 3, 31, 16, 0, tzinfo=UTC), date(2024, 4, 1)),  # 00:00 in Beijing
+    (datetime(2024, 3, 31, 23, 59, 59, tzinfo=UTC), date(2024, 4, 1)),  # 07:59:59
+    (datetime(2024, 12, 31, 20, 0, tzinfo=UTC), date(2025, 1, 1)),  # the year turns first in Beijing
+    (datetime(2024, 4, 1, 15, 59, 59, tzinfo=UTC), date(2024, 4, 1)),  # 23:59:59
+    (datetime(2024, 4, 1, 16, 0, tzinfo=UTC), date(2024, 4, 2)),
+])
+def test_today_is_the_beijing_date_on_a_utc_host(monkeypatch, utc, beijing_day):
+    from jicai import clock
+
+    monkeypatch.setattr(clock, "_utcnow", lambda: utc)
+    assert clock.today() == beijing_day
+    assert clock.now() == utc and clock.now().utcoffset() == timedelta(hours=8)
+    assert clock.local_now() == utc.replace(tzinfo=None) + timedelta(hours=8)
+
+
+def test_stamps_are_naive_local_seconds(monkeypatch):
+    """computed_at and the workflow's times are stored naive (local) to the second, as before."""
+    from jicai import clock
+    from jicai.web.workflow.db import now as workflow_now
+
+    monkeypatch.setattr(clock, "_utcnow", lambda: datetime(2024, 6, 30, 22, 15, 30, 987654, tzinfo=UTC))
+    assert clock.stamp() == datetime(2024, 7, 1, 6, 15, 30) and workflow_now() == clock.stamp()
+    assert clock.local_now() == datetime(2024, 7, 1, 6, 15, 30, 987654)
+
+
+def test_the_settlement_gate_checks_now_in_beijing_time(monkeypatch):
+    """A pharmacy online 06:00–07:00 Beijing time may settle at 06:30 Beijing (22:30 UTC the day before)."""
+    from jicai import clock
+    from jicai.fund.gate import SettlementGate
+
+    gate = SettlementGate.from_rows([("P1", datetime(2024, 7, 1, 6), datetime(2024, 7, 1, 7), "online")])
+    monkeypatch.setattr(clock, "_utcnow", lambda: datetime(2024, 6, 30, 22, 30, tzinfo=UTC))
+    assert gate.check("P1").allowed
+    monkeypatch.setattr(clock, "_utcnow", lambda: datetime(2024, 7, 1, 6, 30, tzinfo=UTC))  # 14:30 Beijing
+    assert not gate.check("P1").allowed
+
+
+@pytest.mark.parametrize("module", ["jicai.errors", "jicai.clock"])
 def test_doctests(module):
     result = doctest.testmod(importlib.import_module(module))
     assert result.attempted > 0 and result.failed == 0

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 import typer
 
+from jicai import clock
 from jicai.commands._checks import require_tables
 from jicai.commands._options import FORMAT, OUT, POLICY
 from jicai.commands.capitation import check_format, fund_policy, json_ready, parse_day
@@ -49,7 +50,7 @@ def register(app: typer.Typer) -> None:
         policy = fund_policy(policy_path)
         margin = float(policy.value("budget_ahead_margin", on=day))
         wh = ctx.obj.warehouse()
-        computed_at = datetime.now().replace(microsecond=0)
+        computed_at = clock.stamp()
         try:
             require_tables(wh, INPUT_TABLES)
             with console.status("正在计算预算执行进度 / computing budget progress…"):

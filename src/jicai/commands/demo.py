@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 import typer
 
+from jicai import clock
 from jicai.console import console, out, progress
 
 
@@ -43,7 +44,7 @@ def run_demo(data_dir: Path, warehouse, institutions: int, months: int, seed: in
     t0 = time.perf_counter()
     as_of = date.fromisoformat(str(manifest.as_of))
     policy = load_policy()
-    computed_at = datetime.now().replace(microsecond=0)
+    computed_at = clock.stamp()
     result = monitor(warehouse, as_of, None, policy).to_pyarrow()
     store_results(warehouse, result, as_of, None, policy.version, computed_at)
     stored = warehouse.table(RESULTS_TABLE)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import typer
 
+from jicai import clock
 from jicai.commands._checks import require_tables
 from jicai.commands._options import FORMAT, OUT, POLICY_OF_BATCH
 from jicai.console import console, fail, out
@@ -78,7 +79,7 @@ def register(app: typer.Typer) -> None:
         wh = settings.warehouse()
         require_tables(wh, INPUT_TABLES)
         policy = policy_for(settings, wh, batch, policy_path)
-        computed_at = datetime.now().replace(microsecond=0)
+        computed_at = clock.stamp()
         with console.status("正在计算月度监测 / computing…"):
             result = monitor(wh, d, batch, policy).to_pyarrow()
             store_results(wh, result, d, batch, policy.version, computed_at)

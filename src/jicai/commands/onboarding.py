@@ -14,6 +14,7 @@ from pathlib import Path
 
 import typer
 
+from jicai import clock
 from jicai.commands._checks import require_tables
 from jicai.commands._options import FORMAT, OUT, POLICY_OF_BATCH
 from jicai.console import console, fail, out
@@ -102,7 +103,7 @@ def register(app: typer.Typer) -> None:
         try:
             require_tables(wh, INPUT_TABLES)
             policy = policy_for(ctx.obj, wh, batch, policy_path)
-            computed_at = datetime.now().replace(microsecond=0)
+            computed_at = clock.stamp()
             with console.status("正在排查未进院 / checking onboarding…"):
                 schedule = onboarding_schedule(wh, d, batch, policy).order_by("batch_id").to_pyarrow().to_pylist()
                 if batch is not None and not schedule:

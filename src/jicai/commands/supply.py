@@ -14,6 +14,7 @@ from pathlib import Path
 
 import typer
 
+from jicai import clock
 from jicai.commands._checks import require_tables
 from jicai.commands._options import FORMAT, OUT, POLICY
 from jicai.console import console, fail, out
@@ -158,7 +159,7 @@ def register(app: typer.Typer) -> None:
         try:
             require_tables(wh, INPUT_TABLES)
             policy = policy_for(ctx.obj, wh, batch, policy_path)
-            computed_at = datetime.now().replace(microsecond=0)
+            computed_at = clock.stamp()
             with console.status("正在计算供应保障评分卡 / computing the supply scorecard…"):
                 card = rows_of(supply_scorecard(wh, label, None, batch, policy),
                                ["product_code", "enterprise_code", "distributor_code"])

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 import typer
 
+from jicai import clock
 from jicai.commands._checks import require_tables
 from jicai.commands._options import FORMAT, OUT, POLICY
 from jicai.commands.supply import Listing, check_format, rows_of, write_listings
@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
         try:
             require_tables(wh, INPUT_TABLES)
             policy = policy_for(ctx.obj, wh, batch, policy_path)
-            computed_at = datetime.now().replace(microsecond=0)
+            computed_at = clock.stamp()
             with console.status("正在计算供应接续 / computing supply continuity…"):
                 try:
                     expr = supply_continuity(wh, batch, window_months, policy)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 import typer
 
+from jicai import clock
 from jicai.commands._checks import require_tables
 from jicai.commands._options import FORMAT, OUT, POLICY
 from jicai.commands.supply import Listing, check_format, rows_of, write_listings
@@ -42,7 +43,7 @@ def register(app: typer.Typer) -> None:
         try:
             require_tables(wh, INPUT_TABLES)
             policy = policy_for(ctx.obj, wh, batch, policy_path)
-            computed_at = datetime.now().replace(microsecond=0)
+            computed_at = clock.stamp()
             with console.status("正在计算供应问题期间 / computing supply-problem periods…"):
                 periods = rows_of(supply_periods(wh, day, batch, policy), ["institution_code", "reported_at"])
                 effects = rows_of(supply_period_effects(wh, day, batch, policy), ["institution_code", "variety_id"])

@@ -51,6 +51,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from jicai import clock
 from jicai.contract.tables import LOAD_ORDER, TABLES, Table
 from jicai.ingest import readers
 from jicai.ingest.normalize import header_score, map_headers
@@ -123,7 +124,7 @@ def collect(paths: list[Path], table: str | None) -> list[tuple[Path, str | None
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now().replace(tzinfo=None)
+    return clock.local_now()
 
 
 def _unchanged(wh: Warehouse, sha: str, table: str) -> tuple[bool, int, bool]:

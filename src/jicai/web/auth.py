@@ -48,7 +48,8 @@ _NONCE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 
 
 def _now() -> float:
-    """The clock of sessions, tokens and the rate limit (tests move it)."""
+    """The clock of sessions, tokens and the rate limit (tests move it). Epoch seconds, not jicai.clock: these
+    are expiry ages and attempt windows, the same whatever the zone, and itsdangerous signs epoch seconds."""
     return time.time()
 
 

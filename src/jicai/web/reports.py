@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import tempfile
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from urllib.parse import quote
 
+from jicai import clock
 from jicai.web.data import DataService
 from jicai.web.datasets import DatasetError
 
@@ -21,7 +22,7 @@ def build_report_file(data: DataService, kind: str, fmt: str, as_of: date | None
     from jicai.reports.output import write_report
 
     day = as_of or data.data_end()
-    computed_at = datetime.now().replace(microsecond=0)
+    computed_at = clock.stamp()
     if kind == "monthly":
         from jicai.reports.monthly import monthly_report
 

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Reques
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from jicai import clock
 from jicai.web.auth import api_principal, client_address, page_principal, require_csrf, require_roles
 from jicai.web.principal import DECIDERS, Principal
 from jicai.web.workflow import decisions as wf
@@ -230,7 +231,7 @@ def reports_page(request: Request, principal: PagePrincipal, status: str = "") -
     products = lookups.product_names(data)
     institutions = lookups.institution_names(data)
     return _page(request, "workflow/reports.html", principal, reports=reports, status=status,
-                 product_names=products, institution_names=institutions, today=date.today().isoformat())
+                 product_names=products, institution_names=institutions, today=clock.today().isoformat())
 
 
 @router.post("/supply-reports", include_in_schema=False)
