@@ -52,9 +52,9 @@ def test_every_exception_class_in_src_is_bilingual():
     classes = _exception_classes()
     names = {c for _m, c in classes}
     # the scan finds the classes it must (a scan that found nothing would pass vacuously)
-    assert {"FundError", "DatasetError", "QueryError", "ConfigError", "UserError", "WorkflowError", "MonthError",
+    assert {"FundError", "DatasetError", "QueryError", "ConfigError", "UserError", "WorkflowError",
             "PolicyNotFound", "FileError", "AssessmentError", "ReportError", "FontMissing", "PdfUnavailable",
-            "LoginRefused", "MeasureError"} <= names
+            "LoginRefused", "MeasureError", "CalendarError"} <= names
     not_bilingual = []
     for module, name in classes:
         cls = getattr(importlib.import_module(module), name)
@@ -214,7 +214,176 @@ def test_the_settlement_gate_checks_now_in_beijing_time(monkeypatch):
     assert not gate.check("P1").allowed
 
 
-@pytest.mark.parametrize("module", ["jicai.errors", "jicai.clock"])
+# -- calendar -----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "first"), [
+    ("2024-01", date(2024, 1, 1)), ("2024-12", date(2024, 12, 1)), (" 2024-02 ", date(2024, 2, 1)),
+    (date(2024, 2, 29), date(2024, 2, 1)), (datetime(2024, 7, 31, 23, 59), date(2024, 7, 1)),
+])
+def test_a_month_is_its_first_day(text, first):
+    from jicai.calendar import parse_month
+
+    assert parse_month(text) == first and type(parse_month(text)) is date
+
+
+@pytest.mark.parametrize("bad", ["2024-13", "2024-00", "2024-7", "2024/07", "202407", "2024-07-01", "0000-01",
+                                 "", "七月", "2024-1 2"])
+def test_a_month_that_is_not_yyyy_mm_is_refused_in_both_languages(bad):
+    from jicai.calendar import CalendarError, parse_month
+
+    with pytest.raises(CalendarError) as e:
+        parse_month(bad)
+    assert e.value.zh == f"月份格式应为 YYYY-MM:{bad}" and e.value.en == f"month must be YYYY-MM: {bad}"
+    assert isinstance(e.value, ValueError)
+
+
+def test_the_three_month_readers_agree():
+    """The supply window, the pharmacy month and the web's month argument read months the same way."""
+    from jicai.calendar import CalendarError
+    from jicai.fund import FundError
+    from jicai.fund.pharmacy import month_bounds
+    from jicai.measures.supply_base import MonthError, window
+
+    assert MonthError is CalendarError
+    assert window("2024-02") == (date(2024, 2, 1), date(2024, 3, 1))
+    assert month_bounds("2024-02") == (datetime(2024, 2, 1), datetime(2024, 3, 1))
+    from jicai.web.datasets import Dataset
+    from jicai.web.query import QueryError, resolve_params
+
+    class Data:  # what resolve_params asks of the web's data service
+        def data_end(self):
+            return date(2024, 7, 31)
+
+        def batches(self):
+            return []
+
+    ds = Dataset(name="m", title_zh="m", title_en="m", columns={}, dims=None, params=("month",), compute=None)
+    assert resolve_params(ds, {"month": "2024-02"}, Data())["month"] == "2024-02"
+    assert resolve_params(ds, {}, Data())["month"] == "2024-07"  # the as-of month
+    for bad in ("2024-2", "2024-13"):
+        with pytest.raises(MonthError):
+            window(bad)
+        with pytest.raises(FundError, match="YYYY-MM"):
+            month_bounds(bad)
+        with pytest.raises(QueryError, match="YYYY-MM"):
+            resolve_params(ds, {"month": bad}, Data())
+
+
+def test_months_shift_label_and_end():
+    from jicai.calendar import add_months, month_end, month_label, shift_month
+
+    assert shift_month(date(2024, 1, 15), -1) == date(2023, 12, 1)
+    assert shift_month(date(2024, 12, 1), 1) == date(2025, 1, 1)
+    assert shift_month(date(2024, 3, 31), -25) == date(2022, 2, 1)
+    assert [month_end(date(y, 2, 1)).day for y in (2023, 2024, 2100, 2000)] == [28, 29, 28, 29]
+    assert month_end(date(2024, 12, 5)) == date(2024, 12, 31)
+    assert month_label(date(987, 3, 1)) == "0987-03"
+    assert add_months(date(2024, 3, 31), -1) == date(2024, 2, 29)
+    assert add_months(date(2023, 3, 31), -1) == date(2023, 2, 28)
+    assert add_months(date(2024, 8, 31), 1) == date(2024, 9, 30)
+
+
+def test_add_years_on_29_february():
+    from jicai.calendar import add_years
+
+    assert add_years(date(2024, 2, 29), 1) == date(2025, 2, 28)
+    assert add_years(date(2024, 2, 29), -1) == date(2023, 2, 28)
+    assert add_years(date(2024, 2, 29), 4) == date(2028, 2, 29)
+    assert add_years(date(2024, 2, 28), 1) == date(2025, 2, 28)
+    assert add_years(date(2023, 3, 1), 1) == date(2024, 3, 1)
+
+
+def test_cycle_years_meet_without_gap_or_overlap():
+    from jicai.calendar import CalendarError, cycle_year, cycle_year_of
+
+    start = date(2024, 2, 29)  # the hardest start: 28 February in the common years after
+    assert cycle_year(start, 1) == (date(2024, 2, 29), date(2025, 2, 27))
+    assert cycle_year(start, 2) == (date(2025, 2, 28), date(2026, 2, 27))
+    assert cycle_year(start, 5) == (date(2028, 2, 29), date(2029, 2, 27))
+    for k in range(1, 6):
+        first, last = cycle_year(start, k)
+        assert cycle_year(start, k + 1)[0] == last + timedelta(days=1)
+        assert cycle_year_of(start, first) == k and cycle_year_of(start, last) == k
+    assert cycle_year_of(date(2024, 4, 15), date(2024, 1, 1)) == 1  # before the start: the first year
+    assert cycle_year_of(date(2024, 4, 15), date(2026, 4, 14)) == 2
+    assert cycle_year_of(date(2024, 4, 15), date(2026, 4, 15)) == 3
+    assert cycle_year_of(datetime(2024, 4, 15), date(2025, 4, 15)) == 2  # an engine's datetime for a date
+    with pytest.raises(CalendarError, match="start at 1"):
+        cycle_year(start, 0)
+
+
+def test_the_assessment_period_uses_the_cycle_years():
+    """A batch starting 29 February 2024: its second cycle year starts 28 February 2025, the comparison period
+    a year before it is the first cycle year."""
+    import pyarrow as pa
+
+    from jicai.assess.period import assessment_period
+    from jicai.store import connect
+
+    wh = connect("duckdb://")
+    wh.con.create_table("batches", pa.table({"batch_id": ["B"], "start_date": [date(2024, 2, 29)],
+                                             "cycle_years": [3]}))
+    p = assessment_period(wh, "B", 2)
+    assert (p.cycle_start, p.cycle_end, p.prior_start, p.prior_end) == (
+        date(2025, 2, 28), date(2026, 2, 27), date(2024, 2, 28), date(2025, 2, 27))
+    wh.close()
+
+
+@pytest.mark.parametrize(("text", "year", "quarter", "first", "last"), [
+    ("2024Q1", 2024, 1, date(2024, 1, 1), date(2024, 3, 31)),
+    ("2024-Q2", 2024, 2, date(2024, 4, 1), date(2024, 6, 30)),
+    (" 2024q3", 2024, 3, date(2024, 7, 1), date(2024, 9, 30)),
+    ("2023Q4", 2023, 4, date(2023, 10, 1), date(2023, 12, 31)),
+])
+def test_quarters(text, year, quarter, first, last):
+    from jicai import calendar
+
+    assert calendar.parse_quarter(text) == (year, quarter)
+    assert calendar.quarter_bounds(year, quarter) == (first, last)
+    assert calendar.quarter_label(year, quarter) == f"{year}Q{quarter}"
+    assert calendar.quarter_of(first) == calendar.quarter_of(last) == quarter
+    assert calendar.quarter_ending(last) == quarter and calendar.quarter_ending(last - timedelta(days=1)) is None
+
+
+@pytest.mark.parametrize("bad", ["2024Q5", "2024Q0", "2024", "Q3", "2024-3", "2024 Q3", "24Q3"])
+def test_a_quarter_that_is_not_2024q3_is_refused(bad):
+    from jicai.calendar import CalendarError, parse_quarter
+
+    with pytest.raises(CalendarError) as e:
+        parse_quarter(bad)
+    assert "2024Q3" in e.value.zh and "2024Q3" in e.value.en
+
+
+def test_a_quarter_number_outside_1_to_4_is_refused():
+    from jicai.calendar import CalendarError, quarter_bounds
+
+    with pytest.raises(CalendarError, match="1–4"):
+        quarter_bounds(2024, 5)
+
+
+def test_days():
+    from jicai.calendar import CalendarError, parse_day
+
+    assert parse_day(" 2024-02-29 ") == date(2024, 2, 29)
+    for bad in ("2023-02-29", "2024/02/01", "20240201x"):
+        with pytest.raises(CalendarError, match="YYYY-MM-DD"):
+            parse_day(bad)
+
+
+def test_no_module_imports_the_standard_calendar():
+    """jicai has a calendar module of its own; a bare ``import calendar`` in the package would read as if it
+    meant the standard library's, so every import names jicai's."""
+    bare = []
+    for f in sorted(SRC.rglob("*.py")):
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import) and any(a.name == "calendar" for a in node.names):
+                bare.append(str(f.relative_to(SRC)))
+            if isinstance(node, ast.ImportFrom) and node.module == "calendar" and not node.level:
+                bare.append(str(f.relative_to(SRC)))
+    assert not bare
+
+
+@pytest.mark.parametrize("module", ["jicai.errors", "jicai.clock", "jicai.calendar"])
 def test_doctests(module):
     result = doctest.testmod(importlib.import_module(module))
     assert result.attempted > 0 and result.failed == 0

@@ -9,25 +9,23 @@ json: the list and the totals.
 from __future__ import annotations
 
 import json
-import re
 from datetime import date
 from pathlib import Path
 
 import typer
 
-from jicai import clock
+from jicai import calendar, clock
 from jicai.commands._checks import require_tables
 from jicai.commands._options import FORMAT, OUT, POLICY
 from jicai.commands.capitation import check_format, fund_policy, json_ready, parse_day
-from jicai.console import console, fail, out
+from jicai.console import console, fail, fail_with, out
 
 
 def quarter_end(text: str) -> date:
-    m = re.fullmatch(r"(\d{4})-?[Qq]([1-4])", text.strip())
-    if not m:
-        fail(f"季度格式应为 2024Q3:{text}", f"quarter must look like 2024Q3: {text}")
-    y, q = int(m.group(1)), int(m.group(2))
-    return {1: date(y, 3, 31), 2: date(y, 6, 30), 3: date(y, 9, 30), 4: date(y, 12, 31)}[q]
+    try:
+        return calendar.quarter_bounds(*calendar.parse_quarter(text))[1]
+    except calendar.CalendarError as exc:
+        fail_with(exc)
 
 
 def register(app: typer.Typer) -> None:

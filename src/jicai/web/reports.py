@@ -7,7 +7,7 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import quote
 
-from jicai import clock
+from jicai import calendar, clock
 from jicai.web.data import DataService
 from jicai.web.datasets import DatasetError
 
@@ -31,8 +31,8 @@ def build_report_file(data: DataService, kind: str, fmt: str, as_of: date | None
     elif kind == "quarterly":
         from jicai.reports.quarterly import quarterly_report
 
-        q = (day.month - 1) // 3 + 1
-        stem = f"季度通报_{day.year}Q{q}"
+        q = calendar.quarter_of(day)
+        stem = f"季度通报_{calendar.quarter_label(day.year, q)}"
         build = lambda wh, p: quarterly_report(wh, day.year, q, batch, p, computed_at)  # noqa: E731
     else:
         from jicai.reports.annual import annual_report
