@@ -383,7 +383,27 @@ def test_no_module_imports_the_standard_calendar():
     assert not bare
 
 
-@pytest.mark.parametrize("module", ["jicai.errors", "jicai.clock", "jicai.calendar"])
+# -- SQL quoting in the importer ------------------------------------------------------------------------------
+
+def test_the_importer_quotes_sql_in_one_place():
+    import duckdb
+
+    from jicai.ingest.sql import lit, lit_list, q
+
+    con = duckdb.connect()
+    name, text = 'we"ird col', "O'Brien; DROP TABLE x --"
+    con.execute(f"CREATE TABLE t ({q(name)} VARCHAR)")
+    con.execute(f"INSERT INTO t VALUES ({lit(text)})")
+    assert con.execute(f"SELECT {q(name)} FROM t").fetchall() == [(text,)]
+    assert con.execute(f"SELECT {lit_list(['a', text])}").fetchone()[0] == ["a", text]
+    doubling = [f"{f.relative_to(SRC)}:{n.lineno}" for f in sorted(SRC.rglob("*.py")) if f.name != "sql.py"
+                for n in ast.walk(ast.parse(f.read_text(encoding="utf-8")))
+                if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "replace"
+                and [getattr(a, "value", None) for a in n.args] in (["'", "''"], ['"', '""'])]
+    assert not doubling  # no second helper doubling quotes
+
+
+@pytest.mark.parametrize("module", ["jicai.errors", "jicai.clock", "jicai.calendar", "jicai.ingest.sql"])
 def test_doctests(module):
     result = doctest.testmod(importlib.import_module(module))
     assert result.attempted > 0 and result.failed == 0

@@ -57,7 +57,8 @@ from jicai.ingest import readers
 from jicai.ingest.normalize import header_score, map_headers
 from jicai.ingest.readers import FileError
 from jicai.ingest.schema import LOAD_LOG, QUARANTINE, ensure_schema, table_schema
-from jicai.ingest.sink import Sink, q, sink_for
+from jicai.ingest.sink import Sink, sink_for
+from jicai.ingest.sql import q
 from jicai.ingest.validate import good_keys, good_rows, validate
 from jicai.store import Warehouse
 
