@@ -104,7 +104,7 @@ def test_a_batch_runs_with_the_policy_it_names(tmp_path):
     doc = json.loads((tmp_path / "m.json").read_text(encoding="utf-8"))
     installed = PolicyRegistry(data).get("shaanxi-2024")
     assert doc["policy_version"] == installed.version != load_policy().version
-    assert doc["rows"][0]["nonselected_share"] == 0.5 and doc["rows"][0]["nonselected_excess"] == "true"
+    assert doc["rows"][0]["nonselected_share"] == 0.5 and doc["rows"][0]["nonselected_excess"] is True
 
     # --policy overrides the batch's policy
     r = invoke(data, "monitor", "--as-of", "2024-07-01", "--batch", "B1", "--format", "json",

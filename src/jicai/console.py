@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import NoReturn
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from jicai.errors import BilingualError
 
 console = Console(stderr=True)
 out = Console(soft_wrap=True)  # results are read whole and pasted into notes: no hard wraps
@@ -27,9 +30,14 @@ def progress(transient: bool = False) -> Iterator[Progress]:
         yield p
 
 
-def fail(zh: str, en: str, code: int = 2) -> None:
+def fail(zh: str, en: str, code: int = 2) -> NoReturn:
     """Print an error in Chinese and English and exit with ``code``."""
     import typer
 
     console.print(f"[red]错误：{zh}[/red]\n[red]Error: {en}[/red]")
     raise typer.Exit(code)
+
+
+def fail_with(exc: BilingualError, code: int = 2) -> NoReturn:
+    """Print a :class:`~jicai.errors.BilingualError` in both languages and exit with ``code``."""
+    fail(exc.zh, exc.en, code)

@@ -16,23 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from jicai.calendar import add_years, cycle_year
+from jicai.errors import MeasureError
 from jicai.store import Warehouse
 
 
-class AssessmentError(ValueError):
+class AssessmentError(MeasureError):
     """Bad arguments for an assessment; the message is Chinese, then English."""
-
-    def __init__(self, zh: str, en: str) -> None:
-        super().__init__(f"{zh} / {en}")
-        self.zh, self.en = zh, en
-
-
-def add_years(d: date, n: int) -> date:
-    """``d`` plus ``n`` calendar years; 29 February becomes 28 February in a common year."""
-    try:
-        return d.replace(year=d.year + n)
-    except ValueError:
-        return d.replace(year=d.year + n, day=28)
 
 
 @dataclass(frozen=True)
@@ -71,8 +61,7 @@ def assessment_period(wh: Warehouse, batch_id: str, year: int, as_of: date | Non
     if k < 1 or (years is not None and k > int(years)):
         raise AssessmentError(f"批次 {batch_id} 没有第 {k} 采购年度(共 {years} 年)",
                               f"batch {batch_id} has no cycle year {k} (it has {years})")
-    cycle_start = add_years(start, k - 1)
-    cycle_end = add_years(start, k) - timedelta(days=1)
+    cycle_start, cycle_end = cycle_year(start, k)
     day = cycle_end if as_of is None else _as_date(as_of)
     if not cycle_start <= day <= cycle_end:
         raise AssessmentError(

@@ -42,12 +42,13 @@ parameters are those of the policy in force on the ledger's last day (the cycle 
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import ibis
 import ibis.expr.types as ir
 
 from jicai.assess.period import AssessmentError, assessment_period
+from jicai.calendar import month_end, month_label, shift_month
 from jicai.contract.arrow import empty
 from jicai.measures.classes import product_classes, region_match, supply_problem_periods
 from jicai.measures.cycles import first_of_month
@@ -127,10 +128,8 @@ def ledger_months(cycle_start: date, last_day: date) -> list[dict]:
     """
     out, first = [], cycle_start.replace(day=1)
     while first <= last_day:
-        nxt = date(first.year + first.month // 12, first.month % 12 + 1, 1)
-        out.append({"month": f"{first.year:04d}-{first.month:02d}", "month_first": first,
-                    "month_end": min(nxt - timedelta(days=1), last_day)})
-        first = nxt
+        out.append({"month": month_label(first), "month_first": first, "month_end": min(month_end(first), last_day)})
+        first = shift_month(first, 1)
     return out
 
 

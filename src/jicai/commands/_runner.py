@@ -22,6 +22,7 @@ from typing import Any
 
 import typer
 
+from jicai import calendar, clock
 from jicai.console import console, fail, out
 from jicai.errors import BilingualError
 from jicai.measures.registry import PARAMS, Args, Measure
@@ -42,11 +43,9 @@ POLICY = typer.Option(None, "--policy", help="政策文件(缺省:内置政策) 
 
 
 def parse_day(text: str, option: str = "--as-of") -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise BilingualError(f"{option} 日期无效:{text}(应为 YYYY-MM-DD)",
-                             f"{option}: invalid date {text} (expected YYYY-MM-DD)") from None
+    """A day from an option ``YYYY-MM-DD``; the calendar's bilingual error when it is not one."""
+    del option  # the calendar names the value; the option name is in the command's help
+    return calendar.parse_day(text)
 
 
 def parse_param(name: str, raw: Any) -> Any:
@@ -61,9 +60,7 @@ def parse_param(name: str, raw: Any) -> Any:
             raise BilingualError(f"采购年度应 ≥ 1:{raw}", f"cycle year must be ≥ 1: {raw}")
         return int(raw)
     if kind == "month":
-        from jicai.measures.supply_base import month_label, parse_month
-
-        return month_label(parse_month(str(raw)))
+        return calendar.month_label(calendar.parse_month(str(raw)))
     return str(raw)
 
 
@@ -75,7 +72,7 @@ class Run:
     fmt: str
     out_path: Path | None
     policy_path: Path | None
-    computed_at: datetime = field(default_factory=lambda: datetime.now().replace(microsecond=0))
+    computed_at: datetime = field(default_factory=clock.stamp)
     _wh: Any = None
 
     @property

@@ -14,6 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 import typer
 
+from jicai import clock
 from jicai.commands._checks import require_tables
 from jicai.commands._options import FORMAT, OUT, POLICY_OF_BATCH
 from jicai.console import console, fail, out
@@ -94,7 +95,7 @@ def register(app: typer.Typer) -> None:
         wh = settings.warehouse()
         require_tables(wh, INPUT_TABLES)
         policy = policy_for(settings, wh, batch, policy_path)  # --policy, else the policy the batch names
-        computed_at = datetime.now().replace(microsecond=0)
+        computed_at = clock.stamp()
         try:
             with console.status("正在计算年度考核 / assessing…"):
                 result = assess(wh, batch, year, policy, day).to_pyarrow()

@@ -9,24 +9,23 @@ json: the list and the totals.
 from __future__ import annotations
 
 import json
-import re
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 import typer
 
+from jicai import calendar, clock
 from jicai.commands._checks import require_tables
 from jicai.commands._options import FORMAT, OUT, POLICY
 from jicai.commands.capitation import check_format, fund_policy, json_ready, parse_day
-from jicai.console import console, fail, out
+from jicai.console import console, fail, fail_with, out
 
 
 def quarter_end(text: str) -> date:
-    m = re.fullmatch(r"(\d{4})-?[Qq]([1-4])", text.strip())
-    if not m:
-        fail(f"季度格式应为 2024Q3:{text}", f"quarter must look like 2024Q3: {text}")
-    y, q = int(m.group(1)), int(m.group(2))
-    return {1: date(y, 3, 31), 2: date(y, 6, 30), 3: date(y, 9, 30), 4: date(y, 12, 31)}[q]
+    try:
+        return calendar.quarter_bounds(*calendar.parse_quarter(text))[1]
+    except calendar.CalendarError as exc:
+        fail_with(exc)
 
 
 def register(app: typer.Typer) -> None:
@@ -49,7 +48,7 @@ def register(app: typer.Typer) -> None:
         policy = fund_policy(policy_path)
         margin = float(policy.value("budget_ahead_margin", on=day))
         wh = ctx.obj.warehouse()
-        computed_at = datetime.now().replace(microsecond=0)
+        computed_at = clock.stamp()
         try:
             require_tables(wh, INPUT_TABLES)
             with console.status("正在计算预算执行进度 / computing budget progress…"):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import typer
 
+from jicai import clock
 from jicai.commands._checks import require_tables
 from jicai.commands._options import FORMAT, OUT, POLICY
 from jicai.console import console, fail, out
@@ -84,7 +85,7 @@ def register(app: typer.Typer) -> None:
         except FundError as exc:
             fail(exc.zh, exc.en)
         wh = ctx.obj.warehouse()
-        computed_at = datetime.now().replace(microsecond=0)
+        computed_at = clock.stamp()
         try:
             require_tables(wh, INPUT_TABLES)
             with console.status("正在计算包干结余返还 / computing the capitation return…"):

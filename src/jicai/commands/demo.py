@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 import typer
 
+from jicai import clock
 from jicai.console import console, out, progress
 
 
@@ -42,7 +43,7 @@ def run_demo(data_dir: Path, warehouse, institutions: int, months: int, seed: in
     t0 = time.perf_counter()
     as_of = date.fromisoformat(str(manifest.as_of))
     policy = load_policy()
-    computed_at = datetime.now().replace(microsecond=0)
+    computed_at = clock.stamp()
     report = monitor_report(warehouse, as_of, None, policy, computed_at)
     xlsx = write(report, "xlsx", demo_dir / "月度监测.xlsx")
     summary = monitoring_summary(stored_rows(warehouse, as_of, None), as_of)

@@ -9,11 +9,11 @@ amount) and one sheet per check; csv: the violation list, the risk summary besid
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from pathlib import Path
 
 import typer
 
+from jicai import clock
 from jicai.commands._checks import require_tables
 from jicai.commands._options import FORMAT, OUT, POLICY
 from jicai.commands.capitation import check_format, fund_policy, json_ready
@@ -54,7 +54,7 @@ def register(app: typer.Typer) -> None:
             fail(exc.zh, exc.en)
         policy = fund_policy(policy_path)
         wh = ctx.obj.warehouse()
-        computed_at = datetime.now().replace(microsecond=0)
+        computed_at = clock.stamp()
         try:
             require_tables(wh, INPUT_TABLES)
             with console.status("正在检查药店结算 / checking pharmacy settlements…"):

@@ -12,22 +12,20 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from jicai.console import fail, out
+from jicai.console import fail, fail_with, out
+from jicai.errors import BilingualError
 
 
 def policy_for(settings, wh, batch_id: str | None, policy_path: Path | None):
     """The policy for a command run, or exit with a bilingual message."""
-    from jicai.policy.registry import PolicyNotFound, resolve_policy
+    from jicai.policy.registry import resolve_policy
 
     try:
         return resolve_policy(settings.data_dir, wh, batch_id, policy_path)
     except FileNotFoundError as exc:
         fail(f"政策文件不存在:{policy_path}", f"policy file not found: {exc}")
-    except PolicyNotFound as exc:
-        fail(exc.zh, exc.en)
-    except LookupError as exc:
-        zh, _, en = str(exc).partition(" / ")
-        fail(zh, en or zh)
+    except BilingualError as exc:  # no such batch or policy, an invalid installed file
+        fail_with(exc)
     except Exception as exc:  # noqa: BLE001 - a validation error, shown to the user
         fail(f"政策文件无效:{exc}", f"invalid policy: {exc}")
 
@@ -63,12 +61,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """显示政策参数、单位、出处与生效期 / show a policy's parameters with units, sources and dates."""
         from jicai.policy import load_policy
-        from jicai.policy.registry import PolicyNotFound, PolicyRegistry
+        from jicai.policy.registry import PolicyRegistry
 
         try:
             p = load_policy(path) if path else PolicyRegistry(ctx.obj.data_dir).get(policy_id)
-        except PolicyNotFound as exc:
-            fail(exc.zh, exc.en)
+        except BilingualError as exc:
+            fail_with(exc)
         except FileNotFoundError:
             fail(f"政策文件不存在:{path}", f"policy file not found: {path}")
         except Exception as exc:  # noqa: BLE001
@@ -95,8 +93,8 @@ def register(app: typer.Typer) -> None:
 
         try:
             files = PolicyRegistry(ctx.obj.data_dir).files()
-        except ValueError as exc:
-            fail(str(exc), str(exc))
+        except BilingualError as exc:
+            fail_with(exc)
         wh = ctx.obj.warehouse()
         batches = batch_policy_ids(wh)
         wh.close()
@@ -126,9 +124,8 @@ def register(app: typer.Typer) -> None:
             f = PolicyRegistry(ctx.obj.data_dir).install(path, replace=replace)
         except FileNotFoundError:
             fail(f"政策文件不存在:{path}", f"policy file not found: {path}")
-        except FileExistsError as exc:
-            zh, _, en = str(exc).partition(" / ")
-            fail(zh, en)
+        except BilingualError as exc:  # installed with other content, or an installed file is invalid
+            fail_with(exc)
         except Exception as exc:  # noqa: BLE001
             fail(f"政策文件无效:{exc}", f"invalid policy: {exc}", code=1)
         out.print(f"已安装 / installed: {f.id} 版本 {f.policy.version} → {f.path}")

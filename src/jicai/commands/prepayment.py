@@ -13,6 +13,7 @@ from pathlib import Path
 
 import typer
 
+from jicai import clock
 from jicai.commands._checks import require_tables
 from jicai.commands._options import FORMAT, OUT, POLICY_OF_BATCH
 from jicai.console import console, fail, out
@@ -121,7 +122,7 @@ def register(app: typer.Typer) -> None:
         try:
             require_tables(wh, INPUT_TABLES)
             policy = policy_for(ctx.obj, wh, batch, policy_path)
-            computed_at = datetime.now().replace(microsecond=0)
+            computed_at = clock.stamp()
             with console.status("正在计算预付台账 / computing the prepayment ledger…"):
                 try:
                     period = assessment_period(wh, batch, year)

@@ -6,11 +6,12 @@ measures and writes it in the formats asked for into ``--out`` (default ``<data>
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 import typer
 
+from jicai import clock
 from jicai.console import console, fail, out
 
 FORMATS = ("xlsx", "html", "pdf")
@@ -85,7 +86,7 @@ def monthly_cmd(
     from jicai.reports.monthly import monthly_report
 
     d = _day(as_of)
-    computed_at = datetime.now().replace(microsecond=0)
+    computed_at = clock.stamp()
     stem = f"月度监测_{d.isoformat()}" + (f"_{batch}" if batch else "")
     _write(ctx, lambda wh, policy: monthly_report(wh, d, batch, policy, computed_at), stem, fmt, out_dir, batch,
            policy_path)
@@ -106,7 +107,7 @@ def quarterly_cmd(
 
     if quarter not in (1, 2, 3, 4):
         fail(f"季度应为 1–4：{quarter}", f"quarter must be 1–4: {quarter}")
-    computed_at = datetime.now().replace(microsecond=0)
+    computed_at = clock.stamp()
     stem = f"季度通报_{year}Q{quarter}" + (f"_{batch}" if batch else "")
     _write(ctx, lambda wh, policy: quarterly_report(wh, year, quarter, batch, policy, computed_at), stem, fmt,
            out_dir, batch, policy_path)
@@ -126,7 +127,7 @@ def annual_cmd(
     from jicai.reports.annual import annual_report
 
     d = _day(as_of) if as_of else None
-    computed_at = datetime.now().replace(microsecond=0)
+    computed_at = clock.stamp()
     stem = f"年度考核_{batch}_第{year}年度" + (f"_{d.isoformat()}" if d else "")
     _write(ctx, lambda wh, policy: annual_report(wh, batch, year, policy, d, computed_at), stem, fmt, out_dir,
            batch, policy_path)

@@ -26,7 +26,6 @@ on its last digit.
 
 from __future__ import annotations
 
-import calendar
 import re
 from collections.abc import Sequence
 from datetime import date
@@ -34,6 +33,7 @@ from datetime import date
 import ibis
 import ibis.expr.types as ir
 
+from jicai.calendar import month_end, quarter_bounds
 from jicai.fund import FundError
 from jicai.fund.exact import basis_points, fen, ratio_at_most, scaled_share, yuan
 from jicai.policy import Policy, load_policy
@@ -100,10 +100,10 @@ def period_end(period: str) -> date:
     elif m.group(3):
         month = 6 * int(m.group(3))
     elif m.group(4):
-        month = 3 * int(m.group(4))
+        return quarter_bounds(y, int(m.group(4)))[1]
     elif m.group(5):
         month = 6 if m.group(5) == "上半年" else 12
-    return date(y, month, calendar.monthrange(y, month)[1])
+    return month_end(date(y, month, 1))
 
 
 def return_tiers(policy: Policy, on: date) -> list[tuple[int, float]]:

@@ -39,10 +39,9 @@ import threading
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
-LOCAL = ZoneInfo("Asia/Shanghai")  # the data contract's times are local, naive
+from jicai import clock
 
 REASONS: dict[str, tuple[str, str]] = {
     "online": ("视频在线,允许结算", "video online: settlement allowed"),
@@ -128,10 +127,8 @@ def _build(rows: Iterable[Row]) -> dict[str, _Timeline]:
 
 
 def _naive(t: datetime) -> datetime:
-    """Local naive time: an aware datetime is converted to Asia/Shanghai first."""
-    if t.tzinfo is not None:
-        t = t.astimezone(LOCAL).replace(tzinfo=None)
-    return t
+    """Local naive time (the data contract's): an aware datetime is converted to Asia/Shanghai first."""
+    return clock.to_local(t)
 
 
 class SettlementGate:
@@ -141,7 +138,7 @@ class SettlementGate:
         self._load = load
         self._lock = threading.Lock()  # serialises reloads only
         self._index: dict[str, _Timeline] = _build(load())
-        self.loaded_at = datetime.now(UTC)
+        self.loaded_at = clock.now()
 
     @classmethod
     def from_rows(cls, rows: Iterable[Row]) -> SettlementGate:
@@ -164,7 +161,7 @@ class SettlementGate:
         with self._lock:
             index = _build(self._load())
             self._index = index
-            self.loaded_at = datetime.now(UTC)
+            self.loaded_at = clock.now()
 
     @property
     def pharmacies(self) -> int:
@@ -172,7 +169,7 @@ class SettlementGate:
 
     def check(self, pharmacy_code: str, at: datetime | None = None) -> GateDecision:
         """May ``pharmacy_code`` settle at ``at`` (default: now, local time)?"""
-        at = _naive(at) if at is not None else datetime.now(LOCAL).replace(tzinfo=None)
+        at = _naive(at) if at is not None else clock.local_now()
         tl = self._index.get(pharmacy_code)
         if tl is None:
             return GateDecision(pharmacy_code, at, False, "unknown_pharmacy", None, None, None)

@@ -29,12 +29,12 @@ recovered funds, settlement suspensions) found from 1 January of M's year to the
 
 from __future__ import annotations
 
-import re
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 import ibis
 import ibis.expr.types as ir
 
+from jicai.calendar import CalendarError, parse_month, shift_month
 from jicai.contract.arrow import empty
 from jicai.fund import FundError
 from jicai.fund.exact import fen
@@ -53,7 +53,6 @@ KINDS: dict[str, tuple[str, str]] = {
     "proxy_unregistered": ("代购未登记", "proxy purchase without registration"),
 }
 
-_M = re.compile(r"^(\d{4})-(\d{2})$")
 _P = "pharmacy_code"
 
 VIDEO_COLUMNS: dict[str, tuple[str, str]] = {
@@ -145,12 +144,11 @@ def month_bounds(month: str) -> tuple[datetime, datetime]:
     >>> month_bounds("2024-12")
     (datetime.datetime(2024, 12, 1, 0, 0), datetime.datetime(2025, 1, 1, 0, 0))
     """
-    m = _M.match(str(month).strip())
-    if not m or not 1 <= int(m.group(2)) <= 12:
-        raise FundError(f"月份格式应为 YYYY-MM:{month}", f"month must be YYYY-MM: {month}")
-    y, mo = int(m.group(1)), int(m.group(2))
-    nxt = datetime(y + mo // 12, mo % 12 + 1, 1)
-    return datetime(y, mo, 1), nxt
+    try:
+        first = parse_month(month)
+    except CalendarError as exc:  # the fund's commands and pages catch FundError
+        raise FundError(exc.zh, exc.en) from None
+    return datetime.combine(first, time()), datetime.combine(shift_month(first, 1), time())
 
 
 def month_end(month: str) -> date:

@@ -51,12 +51,14 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from jicai import clock
 from jicai.contract.tables import LOAD_ORDER, TABLES, Table
 from jicai.ingest import readers
 from jicai.ingest.normalize import header_score, map_headers
 from jicai.ingest.readers import FileError
 from jicai.ingest.schema import LOAD_LOG, QUARANTINE, ensure_schema, table_schema
-from jicai.ingest.sink import Sink, q, sink_for
+from jicai.ingest.sink import Sink, sink_for
+from jicai.ingest.sql import q
 from jicai.ingest.validate import good_keys, good_rows, validate
 from jicai.store import Warehouse
 
@@ -123,7 +125,7 @@ def collect(paths: list[Path], table: str | None) -> list[tuple[Path, str | None
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now().replace(tzinfo=None)
+    return clock.local_now()
 
 
 def _unchanged(wh: Warehouse, sha: str, table: str) -> tuple[bool, int, bool]:

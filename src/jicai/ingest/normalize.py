@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from jicai.contract.tables import Column, Table
+from jicai.ingest.sql import lit_list
 
 # --- headers ------------------------------------------------------------------------------------
 _UNIT = re.compile(r"^(.*?)\(([^()]+)\)$")
@@ -123,12 +124,8 @@ DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:
 FREE_TEXT = frozenset({"name", "spec", "unit", "kind"})  # kept as typed (full-width punctuation is meaningful)
 
 
-def _sql_list(xs: list[str] | tuple[str, ...]) -> str:
-    return "[" + ", ".join("'" + x.replace("'", "''") + "'" for x in xs) + "]"
-
-
 def install_macros(con: duckdb.DuckDBPyConnection) -> None:
-    fmts = _sql_list(DATE_FORMATS)
+    fmts = lit_list(DATE_FORMATS)
     con.execute(f"""
     CREATE OR REPLACE MACRO jc_text(s) AS NULLIF(trim(CAST(s AS VARCHAR), '{_WS}'), '');
     CREATE OR REPLACE MACRO jc_fold(s) AS CASE WHEN strlen(s) = length(s) THEN s ELSE translate(s, '{_FW}', '{_HW}') END;
@@ -157,7 +154,7 @@ def _choice_case(c: Column, v: str) -> str:
     if c.name == "role":
         words.update(ROLE_WORDS)
     whens = "".join(f"WHEN {v} = '{w}' THEN '{en}' " for w, en in words.items() if en in c.choices)
-    return f"CASE WHEN lower({v}) IN ({_sql_list(c.choices)[1:-1]}) THEN lower({v}) {whens}END"
+    return f"CASE WHEN lower({v}) IN ({lit_list(c.choices)[1:-1]}) THEN lower({v}) {whens}END"
 
 
 def clean_expr(c: Column, table: Table, raw: str) -> str:
@@ -185,8 +182,8 @@ def typed_expr(c: Column, v: str) -> str:
             num = f"CASE {lv}ELSE {num} END"
         return f"jc_int({num})"
     if c.type == "bool":
-        return (f"CASE WHEN lower({v}) IN ({_sql_list(TRUE_TEXT)[1:-1]}) THEN true "
-                f"WHEN lower({v}) IN ({_sql_list(FALSE_TEXT)[1:-1]}) THEN false END")
+        return (f"CASE WHEN lower({v}) IN ({lit_list(TRUE_TEXT)[1:-1]}) THEN true "
+                f"WHEN lower({v}) IN ({lit_list(FALSE_TEXT)[1:-1]}) THEN false END")
     if c.type == "date":
         return f"CAST(jc_ts({v}) AS DATE)"
     if c.type == "datetime":

@@ -25,17 +25,16 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from jicai.errors import BilingualError
+from jicai.ingest.sql import lit
+
 CHUNK = 1 << 20
 FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx", ".xls": "xlsx",
            ".parquet": "parquet", ".pq": "parquet"}
 
 
-class FileError(Exception):
+class FileError(BilingualError):
     """The whole file cannot be read; carries a Chinese and an English message."""
-
-    def __init__(self, zh: str, en: str):
-        super().__init__(f"{zh} / {en}")
-        self.zh, self.en = zh, en
 
 
 @dataclass
@@ -138,10 +137,6 @@ def _first_record(path: Path) -> tuple[list[str], str]:
     return [x.strip() for x in fields], delim
 
 
-def _sql_str(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
-
-
 def read_csv(con: duckdb.DuckDBPyConnection, info: FileInfo, tmpdir: Path) -> list[Sheet]:
     path = info.path
     if info.encoding is None:
@@ -155,8 +150,8 @@ def read_csv(con: duckdb.DuckDBPyConnection, info: FileInfo, tmpdir: Path) -> li
     # Explicit columns and no sniffing: DuckDB's sniffer silently drops rows of ragged files.
     # null_padding turns a row cut short (a truncated file) into NULLs that validation reports;
     # it needs the serial reader to keep quoted newlines right, and keeps rows in file order.
-    sql = (f"CREATE TABLE raw0 AS SELECT * FROM read_csv({_sql_str(str(path))}, columns={cols}, auto_detect=false, "
-           f"header=true, delim={_sql_str(delim)}, quote='\"', escape='\"', null_padding=true, parallel=false)")
+    sql = (f"CREATE TABLE raw0 AS SELECT * FROM read_csv({lit(str(path))}, columns={cols}, auto_detect=false, "
+           f"header=true, delim={lit(delim)}, quote='\"', escape='\"', null_padding=true, parallel=false)")
     try:
         con.execute(sql)
     except duckdb.Error as exc:
@@ -180,7 +175,7 @@ def _flag_truncation(con: duckdb.DuckDBPyConnection, sheet: Sheet, ncols: int) -
 
 
 def read_parquet(con: duckdb.DuckDBPyConnection, info: FileInfo, tmpdir: Path) -> list[Sheet]:
-    src = f"read_parquet({_sql_str(str(info.path))}, file_row_number=true)"
+    src = f"read_parquet({lit(str(info.path))}, file_row_number=true)"
     try:
         names = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()]
     except duckdb.Error as exc:

@@ -14,10 +14,7 @@ from typing import ClassVar
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-
-def q(name: str) -> str:
-    """Quote an identifier (``table``, ``row`` and ``column`` are column names of ``_quarantine``)."""
-    return '"' + name.replace('"', '""') + '"'
+from jicai.ingest.sql import q  # ``table``, ``row`` and ``column`` are column names of ``_quarantine``
 
 
 class Sink:

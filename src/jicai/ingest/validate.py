@@ -28,13 +28,9 @@ from jicai.contract.tables import TABLES, Column, Table
 from jicai.contract.validators import ROW_CHECKS, validator
 from jicai.ingest.normalize import HeaderMap, clean_expr, install_macros, type_reason, typed_expr
 from jicai.ingest.readers import Sheet
-from jicai.ingest.sink import q
+from jicai.ingest.sql import lit, q
 
 Existing = Callable[[str, str, pa.Array], pa.Array]  # (table, column, values) -> those that exist
-
-
-def lit(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
 
 
 @dataclass

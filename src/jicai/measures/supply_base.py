@@ -32,7 +32,7 @@ from datetime import date
 import ibis
 import ibis.expr.types as ir
 
-from jicai.errors import BilingualError
+from jicai.calendar import CalendarError, month_label, parse_month, shift_month
 from jicai.measures.registry import Args
 
 HOUR = 3600
@@ -45,8 +45,9 @@ SUPPLIER_ROLES: dict[str, tuple[str, str]] = {"primary": ("主供", "primary sup
                                               "backup": ("备供", "backup supplier")}
 
 
-class MonthError(BilingualError, ValueError):
-    """A month that is not YYYY-MM, or a window that ends before it starts (Chinese and English)."""
+# A month that is not YYYY-MM, or a window that ends before it starts: the calendar's error, under the name the
+# supply commands catch.
+MonthError = CalendarError
 
 
 @dataclass(frozen=True)
@@ -64,33 +65,6 @@ def first_month_of(args: Args) -> str | None:
     return args.month
 
 
-def parse_month(month: str | date) -> date:
-    """The first day of a month given as ``YYYY-MM`` (or any date in it).
-
-    >>> parse_month("2024-03"), parse_month(date(2024, 3, 17))
-    (datetime.date(2024, 3, 1), datetime.date(2024, 3, 1))
-    """
-    if isinstance(month, date):
-        return month.replace(day=1)
-    try:
-        y, m = str(month).split("-")
-        return date(int(y), int(m), 1)
-    except ValueError:
-        raise MonthError(f"月份格式应为 YYYY-MM:{month}", f"month must be YYYY-MM: {month}") from None
-
-
-def shift_month(first: date, n: int) -> date:
-    """The first day of the month ``n`` months after (before, when negative) ``first``'s month.
-
-    >>> shift_month(date(2024, 1, 1), -3), shift_month(date(2024, 11, 1), 2)
-    (datetime.date(2023, 10, 1), datetime.date(2025, 1, 1))
-    """
-    y, m = divmod(first.year * 12 + first.month - 1 + n, 12)
-    return date(y, m + 1, 1)
-
-
-def month_label(first: date) -> str:
-    return f"{first.year:04d}-{first.month:02d}"
 
 
 def month_window(month: str, months: int) -> tuple[str, str, date]:

@@ -24,16 +24,16 @@ window (中选品种在中选前未供应本地市场: the maker must bring stoc
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 
 import ibis
 import ibis.expr.types as ir
 
+from jicai.calendar import add_months
 from jicai.contract.columns import cols
 from jicai.errors import BilingualError
 from jicai.measures.classes import region_match
 from jicai.measures.registry import Args, Dims, Measure
-from jicai.measures.supply_base import shift_month
 from jicai.policy import Policy
 from jicai.store import Warehouse
 
@@ -43,15 +43,6 @@ MAX_LISTED = 3  # winners listed by code on a row
 MONTH_DAYS = 30.0  # "monthly" use = use per 30 days of the covered window
 
 
-def _months_before(d: date, n: int) -> date:
-    """``d`` minus ``n`` calendar months, the day clamped to the month's length.
-
-    >>> _months_before(date(2024, 5, 31), 3), _months_before(date(2024, 2, 26), 3)
-    (datetime.date(2024, 2, 29), datetime.date(2023, 11, 26))
-    """
-    first = shift_month(d.replace(day=1), -n)
-    last = (shift_month(first, 1) - timedelta(days=1)).day
-    return first.replace(day=min(d.day, last))
 
 CASES = {"replace": ("原供应厂家未中选,需替换", "the main supplier before execution did not win"),
          "continue": ("原供应厂家中选", "the main supplier before execution won"),
@@ -90,7 +81,7 @@ def supply_continuity(wh: Warehouse, batch_id: str, window_months: int = WINDOW_
     if window_months < 1:
         raise ContinuityError("统计期月数应不少于 1", "window_months must be at least 1")
     hi = start
-    lo = _months_before(start, window_months)
+    lo = add_months(start, -window_months)  # the day clamped: 31 May − 3 months = 29 February
     label = f"{lo.isoformat()}~{(hi - timedelta(days=1)).isoformat()}"
 
     v = t["varieties"].filter(t["varieties"].batch_id == batch_id).select(

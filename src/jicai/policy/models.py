@@ -22,6 +22,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from jicai.errors import BilingualError
+
 DEFAULT_PATH = Path(__file__).with_name("default.toml")
 
 
@@ -145,6 +147,10 @@ def check_deviation_tiers(name: str, value: list) -> list:
     return tiers
 
 
+class ParameterNotInForce(BilingualError, LookupError):
+    """A policy has entries of a parameter, but none in force on the day asked (a gap between date ranges)."""
+
+
 class Parameter(BaseModel):
     """One dated entry of a policy parameter."""
 
@@ -218,7 +224,8 @@ class Policy(BaseModel):
         for p in entries:
             if p.in_force(on):
                 return p
-        raise LookupError(f"policy {self.id!r}: no entry of {name!r} in force on {on}")
+        raise ParameterNotInForce(f"政策 {self.id!r} 的参数 {name!r} 在 {on} 没有生效的条目",
+                                  f"policy {self.id!r}: no entry of {name!r} in force on {on}")
 
     def value(self, name: str, on: date | None = None) -> Any:
         return self.entry(name, on).value

@@ -13,17 +13,32 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from jicai.errors import BilingualError
 from jicai.policy.models import DEFAULT_PATH, Policy, load_policy
 
 DEFAULT_ID = "default"
 
 
-class PolicyNotFound(LookupError):
+class PolicyLookupError(BilingualError, LookupError):
+    """No policy can be chosen for a run: the batch is unknown, or batches name different policies."""
+
+
+class PolicyNotFound(PolicyLookupError):
+    """The policy id a batch (or ``--id``) names is neither bundled nor installed."""
+
     def __init__(self, policy_id: str, where: Path, known: list[str]):
-        self.zh = f"找不到政策 {policy_id!r}(在 {where} 中;已有:{', '.join(known) or '无'}),请先 jicai policy install"
-        self.en = (f"policy {policy_id!r} not found in {where} (known: {', '.join(known) or 'none'}); "
-                   f"run jicai policy install first")
-        super().__init__(f"{self.zh} / {self.en}")
+        super().__init__(
+            f"找不到政策 {policy_id!r}(在 {where} 中;已有:{', '.join(known) or '无'}),请先 jicai policy install",
+            f"policy {policy_id!r} not found in {where} (known: {', '.join(known) or 'none'}); "
+            "run jicai policy install first")
+
+
+class PolicyFileError(BilingualError, ValueError):
+    """An installed policy file is invalid, or two installed files share an id."""
+
+
+class PolicyConflict(BilingualError, FileExistsError):
+    """Installing would silently replace an installed policy of the same id with other content."""
 
 
 @dataclass(frozen=True)
@@ -48,9 +63,10 @@ class PolicyRegistry:
             try:
                 policy = load_policy(path)
             except Exception as exc:  # noqa: BLE001 - re-raised with the file named
-                raise ValueError(f"政策文件无效 / invalid policy file {path}: {exc}") from exc
+                raise PolicyFileError(f"政策文件无效 {path}:{exc}", f"invalid policy file {path}: {exc}") from exc
             if policy.id in seen:
-                raise ValueError(f"政策编号重复 / duplicate policy id {policy.id!r}: {seen[policy.id]} and {path}")
+                raise PolicyFileError(f"政策编号重复 {policy.id!r}:{seen[policy.id]} 与 {path}",
+                                      f"duplicate policy id {policy.id!r}: {seen[policy.id]} and {path}")
             seen[policy.id] = path
             found[policy.id] = PolicyFile(policy.id, path, policy, False)
         return found
@@ -71,8 +87,8 @@ class PolicyRegistry:
         policy = load_policy(path)
         existing = {k: v for k, v in self.files().items() if not v.bundled}
         if policy.id in existing and existing[policy.id].policy.version != policy.version and not replace:
-            raise FileExistsError(
-                f"政策 {policy.id!r} 已安装且内容不同(版本 {existing[policy.id].policy.version}),如需替换请加 --replace / "
+            raise PolicyConflict(
+                f"政策 {policy.id!r} 已安装且内容不同(版本 {existing[policy.id].policy.version}),如需替换请加 --replace",
                 f"policy {policy.id!r} is installed with other content; pass --replace to replace it")
         self.dir.mkdir(parents=True, exist_ok=True)
         target = existing[policy.id].path if policy.id in existing else self.dir / f"{policy.id}.toml"
@@ -99,10 +115,11 @@ def resolve_policy(data_dir: Path, wh, batch_id: str | None, policy_path: Path |
     ids = batch_policy_ids(wh)
     if batch_id is not None:
         if batch_id not in ids:
-            raise LookupError(f"批次不存在 / no such batch: {batch_id}")
+            raise PolicyLookupError(f"批次不存在:{batch_id}", f"no such batch: {batch_id}")
         return PolicyRegistry(data_dir).get(ids[batch_id])
     distinct = sorted(set(ids.values()))
     if len(distinct) > 1:
-        raise LookupError(f"各批次执行不同政策({', '.join(distinct)}),请用 --batch 逐批计算或用 --policy 指定 / "
-                          f"batches name different policies ({', '.join(distinct)}): run per --batch or pass --policy")
+        raise PolicyLookupError(
+            f"各批次执行不同政策({', '.join(distinct)}),请用 --batch 逐批计算或用 --policy 指定",
+            f"batches name different policies ({', '.join(distinct)}): run per --batch or pass --policy")
     return PolicyRegistry(data_dir).get(distinct[0] if distinct else DEFAULT_ID)

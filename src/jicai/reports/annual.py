@@ -15,6 +15,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
+from jicai import clock
 from jicai.policy import Policy, load_policy
 from jicai.reports import lists, paragraphs
 from jicai.reports.charts import share_chart
@@ -142,7 +143,7 @@ def annual_report(wh: Warehouse, batch_id: str, year: int, policy: Policy | None
         kind="annual", title=TITLE if final else f"{TITLE}（预考核）",
         period=f"第{period.cycle_year}采购年度（{period.cycle_start:%Y-%m-%d} 至 {period.cycle_end:%Y-%m-%d}）",
         as_of=period.as_of, batch_id=batch_id, policy_version=policy.version,
-        computed_at=computed_at or datetime.now().replace(microsecond=0),
+        computed_at=computed_at or clock.stamp(),
         paragraphs=[paragraphs.opening("annual", period.as_of, scope),
                     paragraphs.assessment_paragraph(f, failing, scope), paragraphs.retention_paragraph(f),
                     paragraphs.closing("annual")],

@@ -15,6 +15,8 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from jicai.errors import BilingualError
+
 # kind → how the writers show a value: percentages as %, yuan with thousands separators and 2 decimals,
 # volumes with thousands separators, counts as integers; "pp" is a difference of two ratios shown in
 # 百分点 (percentage points); "level" and "status" are codes shown by their Chinese names.
@@ -37,12 +39,8 @@ def fixed(x: float, decimals: int, sep: bool = False) -> str:
     return f"{d:,.{decimals}f}" if sep else f"{d:.{decimals}f}"
 
 
-class ReportError(RuntimeError):
+class ReportError(BilingualError, RuntimeError):
     """A report cannot be made (unknown batch, missing tables, no PDF engine…): a message in both languages."""
-
-    def __init__(self, zh: str, en: str) -> None:
-        super().__init__(en)
-        self.zh, self.en = zh, en
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import shutil
 import subprocess
 
+from jicai.errors import BilingualError
+
 # Noto Sans CJK (Debian fonts-noto-cjk) first; the others are what Windows, macOS and other Linux
 # distributions ship, so the HTML looks right in a reader's browser too.
 FAMILIES = ("Noto Sans CJK SC", "Source Han Sans SC", "Noto Sans SC", "WenQuanYi Micro Hei", "WenQuanYi Zen Hei",
@@ -17,12 +19,12 @@ FAMILIES = ("Noto Sans CJK SC", "Source Han Sans SC", "Noto Sans SC", "WenQuanYi
 FONT_STACK = ", ".join(f"'{f}'" for f in FAMILIES) + ", sans-serif"
 
 
-class FontMissing(RuntimeError):
-    zh = "未找到中文字体，无法生成 PDF（请运行 scripts/setup.sh，或 apt-get install fonts-noto-cjk）"
-    en = "no Chinese font found, cannot write a PDF (run scripts/setup.sh, or apt-get install fonts-noto-cjk)"
+class FontMissing(BilingualError, RuntimeError):
+    """No font covering Chinese is installed, so no PDF can be written."""
 
     def __init__(self) -> None:
-        super().__init__(self.en)
+        super().__init__("未找到中文字体，无法生成 PDF（请运行 scripts/setup.sh，或 apt-get install fonts-noto-cjk）",
+                         "no Chinese font found, cannot write a PDF (run scripts/setup.sh, or apt-get install fonts-noto-cjk)")
 
 
 def cjk_families() -> list[str]:

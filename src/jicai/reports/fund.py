@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from jicai.calendar import quarter_ending
 from jicai.reports.documents import Report, Table, columns
 
 MONEY = ("package", "actual_spending", "surplus", "reasonable_spending", "reasonable_surplus", "returned_amount",
@@ -209,12 +210,6 @@ def pharmacy_report(*, month: str, risk: list[dict], violations: list[dict], vid
 
 # -- budget --------------------------------------------------------------------------------------------
 
-def quarter_of(d: date) -> int | None:
-    """The quarter ``d`` ends, or None when it is not a quarter's last day."""
-    ends = {(3, 31): 1, (6, 30): 2, (9, 30): 3, (12, 31): 4}
-    return ends.get((d.month, d.day))
-
-
 def budget_report(rows: list[dict], totals: dict, *, as_of: date, margin: float, policy_version: str,
                   computed_at: datetime) -> FundReport:
     from jicai.fund.budget import BUDGET_COLUMNS, STATUS
@@ -230,7 +225,7 @@ def budget_report(rows: list[dict], totals: dict, *, as_of: date, margin: float,
     status_zh = {"status": {k: v[0] for k, v in STATUS.items()}}
     money = ("total_budget", "spending", "ahead_amount", "remaining_budget")
     ahead = [r for r in ranked if r["status"] == "ahead"]
-    q = quarter_of(as_of)
+    q = quarter_ending(as_of)
     title = (f"{as_of.year}年第{q}季度医保基金总额预算执行会商报告" if q else "医保基金总额预算执行进度")
     report = FundReport(
         kind="budget", title=title, period=f"{as_of.year}年1月1日至{as_of.month}月{as_of.day}日",

@@ -14,8 +14,9 @@ How figures are written: dates 2024年9月30日; ratios with one decimal, halves
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
+from jicai.calendar import quarter_bounds
 from jicai.reports.documents import fixed
 
 QUARTERS = {1: "第一季度", 2: "第二季度", 3: "第三季度", 4: "第四季度"}
@@ -45,9 +46,7 @@ def score(x: float | None) -> str:
 
 def quarter_end(year: int, quarter: int) -> date:
     """The last day of a calendar quarter (the as-of date of its 通报)."""
-    if quarter not in QUARTERS:
-        raise ValueError(f"quarter must be 1–4: {quarter}")
-    return date(year, 12, 31) if quarter == 4 else date(year, 3 * quarter + 1, 1) - timedelta(days=1)
+    return quarter_bounds(year, quarter)[1]
 
 
 def quarter_zh(year: int, quarter: int) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from jicai import clock
 from jicai.policy import Policy
 from jicai.reports import paragraphs
 from jicai.reports.documents import Report, ReportError
@@ -27,7 +28,7 @@ def quarterly_report(wh: Warehouse, year: int, quarter: int, batch_id: str | Non
     mon = Monitoring.build(wh, as_of, batch_id, policy, scope)
     return Report(
         kind="quarterly", title=TITLE, period=paragraphs.quarter_zh(year, quarter), as_of=as_of, batch_id=batch_id,
-        policy_version=mon.policy.version, computed_at=computed_at or datetime.now().replace(microsecond=0),
+        policy_version=mon.policy.version, computed_at=computed_at or clock.stamp(),
         paragraphs=[paragraphs.opening("quarterly", as_of, scope, year, quarter), *mon.batch_paragraphs(),
                     paragraphs.closing("quarterly")],
         headline=mon.headline(),

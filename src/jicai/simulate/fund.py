@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from jicai.calendar import shift_month
 from jicai.contract.arrow import schema
 from jicai.simulate.manifest import Planted
-from jicai.simulate.model import World, add_months
+from jicai.simulate.model import World
 
 
 def _table(name: str, df: pd.DataFrame | dict) -> pa.Table:
@@ -123,7 +124,7 @@ def _pharmacies(w: World, rng: np.random.Generator) -> dict[str, pa.Table]:
     parts = []
     for m in range(w.months):
         d0 = np.datetime64(w.month_start(m), "us")
-        ndays = (add_months(w.month_start(m), 1) - w.month_start(m)).days
+        ndays = (shift_month(w.month_start(m), 1) - w.month_start(m)).days
         n = rng.poisson(25, len(ph))
         who = np.repeat(ph, n)
         k = len(who)

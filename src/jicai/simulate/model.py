@@ -16,23 +16,12 @@ from datetime import date, timedelta
 
 import numpy as np
 
+from jicai.calendar import add_years, shift_month
 from jicai.simulate.actors import Enterprises, Institutions
 from jicai.simulate.catalogue import BATCHES, DRUG_BATCH, REAGENT_BATCH, Catalogue, VarietySpec
 from jicai.simulate.manifest import Planted
 
 BASE_LINES = 1.8  # order lines per variety-month of a size-1 buyer, before scaling
-
-
-def add_months(d: date, n: int) -> date:
-    y, m = divmod(d.month - 1 + n, 12)
-    return date(d.year + y, m + 1, 1)
-
-
-def add_years(d: date, n: int) -> date:
-    try:
-        return d.replace(year=d.year + n)
-    except ValueError:  # 29 February
-        return d.replace(year=d.year + n, day=28)
 
 
 @dataclass
@@ -84,14 +73,14 @@ class World:
 
     @property
     def end(self) -> date:
-        return add_months(self.start, self.months)
+        return shift_month(self.start, self.months)
 
     @property
     def varieties(self) -> tuple[VarietySpec, ...]:
         return self.cat.varieties
 
     def month_start(self, m: int) -> date:
-        return add_months(self.start, m)
+        return shift_month(self.start, m)
 
     def season(self) -> np.ndarray:
         """(V, M) seasonal demand factors of the data months."""
@@ -121,7 +110,7 @@ class World:
         months = []
         d = date(first.year, first.month, 1)
         while d < end:
-            nxt = add_months(d, 1)
+            nxt = shift_month(d, 1)
             days = (min(nxt, end) - max(d, first)).days
             months.append((d.month, days / (nxt - d).days))
             d = nxt
@@ -143,7 +132,7 @@ class World:
 
 def batch_starts(start: date) -> dict[str, date]:
     """The drug batch starts with the data; the reagent alliance batch on the 26th of the next month."""
-    nxt = add_months(start, 1)
+    nxt = shift_month(start, 1)
     return {DRUG_BATCH: start, REAGENT_BATCH: nxt.replace(day=26)}
 
 

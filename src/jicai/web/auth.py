@@ -34,6 +34,7 @@ from fastapi.security import OAuth2PasswordBearer
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
 from jicai.contract.roles import Principal
+from jicai.errors import BilingualError
 from jicai.web.config import WebConfig
 from jicai.workflow.audit import record
 from jicai.workflow.models import User
@@ -47,7 +48,8 @@ _NONCE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 
 
 def _now() -> float:
-    """The clock of sessions, tokens and the rate limit (tests move it)."""
+    """The clock of sessions, tokens and the rate limit (tests move it). Epoch seconds, not jicai.clock: these
+    are expiry ages and attempt windows, the same whatever the zone, and itsdangerous signs epoch seconds."""
     return time.time()
 
 
@@ -281,10 +283,12 @@ def login_limiter(request: Request) -> LoginLimiter:
         return state.login_limiter
 
 
-class LoginRefused(Exception):
+class LoginRefused(BilingualError):
+    """A refused login (bad password, disabled user, too many attempts) with its HTTP status."""
+
     def __init__(self, status: int, zh: str, en: str) -> None:
-        super().__init__(en)
-        self.status, self.zh, self.en = status, zh, en
+        super().__init__(zh, en)
+        self.status = status
 
 
 def login(request: Request, name: str, password: str, how: str) -> User:

@@ -14,13 +14,12 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from jicai.errors import BilingualError
 from jicai.settings import Settings
 
 
-class ConfigError(Exception):
-    def __init__(self, zh: str, en: str) -> None:
-        super().__init__(f"{zh} / {en}")
-        self.zh, self.en = zh, en
+class ConfigError(BilingualError):
+    """A missing or unsafe setting: the server refuses to start."""
 
 
 @dataclass

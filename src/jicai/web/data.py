@@ -23,6 +23,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
+from jicai import clock
 from jicai.store import Warehouse, connect
 from jicai.web.scope import Lookups
 
@@ -138,7 +139,7 @@ class DataService:
             last = None
             if wh.has_table("orders"):
                 last = wh.table("orders").ordered_at.max().to_pyarrow().as_py()
-            day = last.date() if isinstance(last, datetime) else (last or date.today())
+            day = last.date() if isinstance(last, datetime) else (last or clock.today())
             return pa.table({"day": pa.array([day], pa.date32())})
 
         return self.memo(("data_end",), lambda: self.result(("data_end",), compute).day.max().to_pyarrow().as_py())

@@ -71,14 +71,7 @@ def compute_rows(ds: Dataset, wh: Warehouse, params: dict[str, Any], data_dir) -
         rows = ds.compute(wh, params, policy)
     except DatasetError:
         raise
-    except BilingualError as exc:
+    except BilingualError as exc:  # the measures' and the policy lookup's own errors
         raise DatasetError(exc.zh, exc.en) from exc
-    except LookupError as exc:  # PolicyNotFound until it speaks BilingualError
-        zh, _, en = str(exc).partition(" / ")
-        raise DatasetError(zh, en or zh) from exc
-    except ValueError as exc:
-        if hasattr(exc, "zh") and hasattr(exc, "en"):  # measures' errors until they derive from BilingualError
-            raise DatasetError(exc.zh, exc.en) from exc
-        raise
     cols = [c for c in ds.columns if c in rows.schema.names]
     return rows.select(cols)

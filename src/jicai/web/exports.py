@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import io
 import tempfile
-from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import quote
 
 import pyarrow as pa
 import pyarrow.types as pat
 
+from jicai import clock
 from jicai.web.datasets import Dataset
 
 
@@ -48,10 +48,10 @@ def export_rows(ds: Dataset, rows: pa.Table, params: dict, fmt: str) -> tuple[by
     else:
         cols = [Column(n, ds.columns[n][0], ds.columns[n][1], _kind(n, rows.schema.field(n).type, DEFAULT_KINDS))
                 for n in rows.schema.names]
-    as_of = params.get("as_of") or date.today()
+    as_of = params.get("as_of") or clock.today()
     report = Report(kind=ds.name, title=ds.title_zh, period=" ".join(str(v) for v in params.values()),
                     as_of=as_of, batch_id=params.get("batch"), policy_version="",
-                    computed_at=datetime.now().replace(microsecond=0),
+                    computed_at=clock.stamp(),
                     paragraphs=[p for p in (ds.note_zh,) if p])
     report.tables = [Table(ds.name, ds.title_zh[:31], cols, rows.to_pylist())]
     with tempfile.TemporaryDirectory() as d:

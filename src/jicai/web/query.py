@@ -14,13 +14,13 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
+from jicai import calendar
 from jicai.contract.roles import Principal
 from jicai.web.data import DataService
 from jicai.web.datasets import Dataset, DatasetError, compute_rows
 from jicai.web.scope import restrict
 
 MAX_PAGE_SIZE = 5000
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 class QueryError(DatasetError):
@@ -34,8 +34,8 @@ def resolve_params(ds: Dataset, raw: dict[str, Any], data: DataService) -> dict[
     as_of = raw.get("as_of")
     if isinstance(as_of, str) and as_of:
         try:
-            as_of = date.fromisoformat(as_of)
-        except ValueError:
+            as_of = calendar.parse_day(as_of)
+        except calendar.CalendarError:
             raise QueryError(f"日期格式应为 YYYY-MM-DD:{as_of}", f"as_of must be YYYY-MM-DD: {as_of}") from None
     as_of = as_of or data.data_end()
     batches = data.batches()
@@ -52,15 +52,15 @@ def resolve_params(ds: Dataset, raw: dict[str, Any], data: DataService) -> dict[
         y = raw.get("year")
         if y is None:
             start = next(x["start_date"] for x in batches if x["batch_id"] == out["batch"])
-            y = max(1, (as_of.year - start.year) + (1 if (as_of.month, as_of.day) >= (start.month, start.day) else 0))
+            y = calendar.cycle_year_of(start, as_of)
         if int(y) < 1:
             raise QueryError("采购年度从 1 开始", "year starts at 1")
         out["year"] = int(y)
     if "month" in ds.params:
-        m = raw.get("month") or as_of.strftime("%Y-%m")
-        if not _MONTH.match(m):
-            raise QueryError(f"月份格式应为 YYYY-MM:{m}", f"month must be YYYY-MM: {m}")
-        out["month"] = m
+        try:
+            out["month"] = calendar.month_label(calendar.parse_month(raw.get("month") or as_of))
+        except calendar.CalendarError as exc:
+            raise QueryError(exc.zh, exc.en) from None
     if "period" in ds.params:
         out["period"] = str(raw.get("period") or as_of.year)
     return out

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import tempfile
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from urllib.parse import quote
 
+from jicai import calendar, clock
 from jicai.web.data import DataService
 from jicai.web.datasets import DatasetError
 
@@ -21,7 +22,7 @@ def build_report_file(data: DataService, kind: str, fmt: str, as_of: date | None
     from jicai.reports.output import write_report
 
     day = as_of or data.data_end()
-    computed_at = datetime.now().replace(microsecond=0)
+    computed_at = clock.stamp()
     if kind == "monthly":
         from jicai.reports.monthly import monthly_report
 
@@ -30,8 +31,8 @@ def build_report_file(data: DataService, kind: str, fmt: str, as_of: date | None
     elif kind == "quarterly":
         from jicai.reports.quarterly import quarterly_report
 
-        q = (day.month - 1) // 3 + 1
-        stem = f"季度通报_{day.year}Q{q}"
+        q = calendar.quarter_of(day)
+        stem = f"季度通报_{calendar.quarter_label(day.year, q)}"
         build = lambda wh, p: quarterly_report(wh, day.year, q, batch, p, computed_at)  # noqa: E731
     else:
         from jicai.reports.annual import annual_report

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from alembic import command
 from alembic.config import Config
@@ -23,13 +22,14 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from jicai import clock
+
 MIGRATIONS = Path(__file__).with_name("migrations")
-LOCAL = ZoneInfo("Asia/Shanghai")
 
 
 def now() -> datetime:
     """Local time (Asia/Shanghai), naive — the data contract's convention, kept to the second."""
-    return datetime.now(LOCAL).replace(tzinfo=None, microsecond=0)
+    return clock.stamp()
 
 
 def normalize_url(url: str) -> str:

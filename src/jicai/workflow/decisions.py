@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from jicai.contract.codes import institution_problem, institution_region
 from jicai.contract.roles import Principal
+from jicai.errors import BilingualError
 from jicai.workflow import lookups
 from jicai.workflow.audit import record
 from jicai.workflow.db import now
@@ -45,12 +46,12 @@ from jicai.workflow.models import (
 from jicai.workflow.warehouse import WarehouseService
 
 
-class WorkflowError(Exception):
+class WorkflowError(BilingualError):
     """A refused workflow request: HTTP status and the reason in Chinese and English."""
 
     def __init__(self, status: int, zh: str, en: str) -> None:
-        super().__init__(f"{zh} / {en}")
-        self.status, self.zh, self.en = status, zh, en
+        super().__init__(zh, en)
+        self.status = status
 
 
 def _not_found(what_zh: str, what_en: str, ident: object) -> WorkflowError:

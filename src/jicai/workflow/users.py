@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from jicai.contract.codes import PROVINCE_PREFIXES, institution_problem, uscc_problem
 from jicai.contract.roles import REGIONAL, ROLES, Principal
+from jicai.errors import BilingualError
 from jicai.workflow.audit import record
 from jicai.workflow.db import Workflow, now
 from jicai.workflow.models import User
@@ -26,12 +27,8 @@ MIN_PASSWORD = 8
 _NAME = re.compile(r"^[\w.@-]{1,64}$")
 
 
-class UserError(ValueError):
+class UserError(BilingualError, ValueError):
     """A refused user change, with the reason in Chinese and English."""
-
-    def __init__(self, zh: str, en: str) -> None:
-        super().__init__(f"{zh} / {en}")
-        self.zh, self.en = zh, en
 
 
 def scope_problem(role: str, scope: str) -> tuple[str, str] | None:

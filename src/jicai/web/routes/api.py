@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 
 from jicai.contract.roles import Principal
+from jicai.errors import BilingualError
 from jicai.web import views
 from jicai.web.auth import api_principal
 from jicai.web.datasets import DATASETS, PARAMS, Dataset, DatasetError
@@ -30,8 +31,8 @@ FILTERABLE = ("institution_code", "region_code", "level", "batch_id", "variety_i
               "enterprise_code", "distributor_code", "month", "finding", "passed")
 
 
-def bad(exc: DatasetError, status: int = 422) -> HTTPException:
-    return HTTPException(status, detail={"zh": exc.zh, "en": exc.en})
+def bad(exc: BilingualError, status: int = 422) -> HTTPException:
+    return HTTPException(status, detail=exc.detail())
 
 
 def forbidden() -> HTTPException:

@@ -78,7 +78,7 @@ def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()
         user = login(request, form.username.strip(), form.password, "token")
     except LoginRefused as e:
         body = {"error": "invalid_grant" if e.status == 401 else "too_many_requests", "error_description": e.en,
-                "detail": {"zh": e.zh, "en": e.en}}
+                "detail": e.detail()}
         headers = {"Retry-After": str(request.app.state.config.login_window)} if e.status == 429 else None
         return JSONResponse(body, status_code=400 if e.status == 401 else e.status, headers=headers)
     config = request.app.state.config

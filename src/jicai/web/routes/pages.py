@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Uplo
 from fastapi.responses import HTMLResponse, Response
 
 from jicai.contract.roles import ROLE_ZH, Principal
+from jicai.errors import BilingualError
 from jicai.web import views
 from jicai.web.auth import page_principal, require_csrf
 from jicai.web.datasets import DATASETS, PARAMS, DatasetError
@@ -29,8 +30,8 @@ def _page(request: Request, template: str, principal: Principal, status_code: in
     return render(request, template, status_code=status_code, role_zh=ROLE_ZH, menu=menu, groups=GROUPS, **ctx)
 
 
-def _error(request: Request, principal: Principal, exc: DatasetError, status: int = 422) -> HTMLResponse:
-    return _page(request, "error.html", principal, status_code=status, zh=exc.zh, en=exc.en)
+def _error(request: Request, principal: Principal, exc: BilingualError, status: int = 422) -> HTMLResponse:
+    return _page(request, "error.html", principal, status_code=status, **exc.detail())
 
 
 def _not_found(request: Request, principal: Principal) -> HTMLResponse:

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Reques
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from jicai import clock
 from jicai.contract.roles import DECIDERS, Principal
 from jicai.web.auth import api_principal, client_address, page_principal, require_csrf, require_roles
 from jicai.workflow import decisions as wf
@@ -89,7 +90,7 @@ def _context(request: Request, principal: Principal) -> Iterator[wf.Context]:
         with request.app.state.workflow.session() as s:
             yield wf.Context(s, principal, request.app.state.data, client_address(request))
     except wf.WorkflowError as e:
-        raise HTTPException(e.status, detail={"zh": e.zh, "en": e.en}) from None
+        raise HTTPException(e.status, detail=e.detail()) from None
 
 
 def _names(ctx: wf.Context, rows: list, *attrs: str) -> dict[int, str]:
@@ -187,7 +188,7 @@ def _page(request: Request, template: str, principal: Principal, status_code: in
 
 
 def _refused(request: Request, principal: Principal, e: wf.WorkflowError) -> HTMLResponse:
-    return _page(request, "error.html", principal, status_code=e.status, zh=e.zh, en=e.en)
+    return _page(request, "error.html", principal, status_code=e.status, **e.detail())
 
 
 def _day(raw: str) -> date | None:
@@ -230,7 +231,7 @@ def reports_page(request: Request, principal: PagePrincipal, status: str = "") -
     products = lookups.product_names(data)
     institutions = lookups.institution_names(data)
     return _page(request, "workflow/reports.html", principal, reports=reports, status=status,
-                 product_names=products, institution_names=institutions, today=date.today().isoformat())
+                 product_names=products, institution_names=institutions, today=clock.today().isoformat())
 
 
 @router.post("/supply-reports", include_in_schema=False)
