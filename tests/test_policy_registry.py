@@ -111,7 +111,7 @@ def test_a_batch_runs_with_the_policy_it_names(tmp_path):
                "--out", str(tmp_path / "d.json"), "--policy", str(DEFAULT_PATH))
     assert r.exit_code == 0, r.output
     doc = json.loads((tmp_path / "d.json").read_text(encoding="utf-8"))
-    assert doc["policy_version"] == load_policy().version and doc["rows"][0]["nonselected_excess"] == "false"
+    assert doc["policy_version"] == load_policy().version and doc["rows"][0]["nonselected_excess"] is False
 
     r = invoke(data, "monitor", "--as-of", "2024-07-01", "--format", "json", "--out", str(tmp_path / "all.json"))
     assert r.exit_code == 2 and "--batch" in r.output
