@@ -10,10 +10,8 @@ lands on the same side on every engine.
 
 from __future__ import annotations
 
+from jicai.errors import BilingualError
 
-class FundError(ValueError):
+
+class FundError(BilingualError, ValueError):
     """A fund measure cannot run as asked (bad period, month or date): a message in both languages."""
-
-    def __init__(self, zh: str, en: str) -> None:
-        super().__init__(en)
-        self.zh, self.en = zh, en
