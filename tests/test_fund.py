@@ -26,6 +26,7 @@ from tests.reference.fund_pandas import (
 )
 from tests.scenarios.runner import (
     ID_COLUMNS,
+    ROOT,
     check,
     combined_tables,
     load,
@@ -36,20 +37,20 @@ from tests.scenarios.runner import (
 
 from jicai.contract.arrow import from_pylist
 from jicai.fund import FundError
-from jicai.fund.budget import BUDGET_COLUMNS, budget_progress, budget_totals
+from jicai.fund import budget as budget_module
+from jicai.fund import capitation as capitation_module
+from jicai.fund import pharmacy as pharmacy_module
+from jicai.fund.budget import budget_consult, budget_progress, budget_totals
 from jicai.fund.capitation import (
-    CAPITATION_COLUMNS,
     capitation_return,
+    capitation_tiers,
     capitation_totals,
     period_end,
     tier_labels,
 )
 from jicai.fund.gate import SettlementGate
 from jicai.fund.pharmacy import (
-    RISK_COLUMNS,
-    STOCK_COLUMNS,
-    VIDEO_COLUMNS,
-    VIOLATION_COLUMNS,
+    checked_settlements,
     month_bounds,
     pharmacy_risk,
     pharmacy_violations,
@@ -112,14 +113,17 @@ def test_output_columns_and_errors():
     wh = connect("duckdb://")
     for name, t in s.tables.items():
         wh.write_table(name, t)
-    assert list(capitation_return(wh, "2024").to_pandas().columns) == list(CAPITATION_COLUMNS)
+    def names(columns) -> list[str]:
+        return [c.name for c in columns]
+
+    assert list(capitation_return(wh, "2024").to_pandas().columns) == names(capitation_module.COLUMNS)
     assert capitation_totals(capitation_return(wh, "2024")).to_pandas().returned_amount.item() == pytest.approx(
         14700 + 13300 + 12600.01 + 11399.99)
-    assert list(video_violations(wh, "2024-07").to_pandas().columns) == list(VIDEO_COLUMNS)
-    assert list(stock_mismatches(wh, "2024-07").to_pandas().columns) == list(STOCK_COLUMNS)
-    assert list(pharmacy_violations(wh, "2024-07").to_pandas().columns) == list(VIOLATION_COLUMNS)
-    assert list(pharmacy_risk(wh, "2024-07").to_pandas().columns) == list(RISK_COLUMNS)
-    assert list(budget_progress(wh, date(2024, 6, 30)).to_pandas().columns) == list(BUDGET_COLUMNS)
+    assert list(video_violations(wh, "2024-07").to_pandas().columns) == names(pharmacy_module.VIDEO)
+    assert list(stock_mismatches(wh, "2024-07").to_pandas().columns) == names(pharmacy_module.STOCK)
+    assert list(pharmacy_violations(wh, "2024-07").to_pandas().columns) == names(pharmacy_module.VIOLATIONS)
+    assert list(pharmacy_risk(wh, "2024-07").to_pandas().columns) == names(pharmacy_module.RISK)
+    assert list(budget_progress(wh, date(2024, 6, 30)).to_pandas().columns) == names(budget_module.COLUMNS)
     assert capitation_return(wh, "2099").to_pandas().empty
     for bad in ("2024-13", "24", "2024Q5", "上半年"):
         with pytest.raises(FundError, match="period"):
@@ -130,6 +134,53 @@ def test_output_columns_and_errors():
             month_bounds(bad)
     assert tier_labels(load_policy(), date(2024, 1, 1)) == {1: "偏差≤5%", 2: "5%<偏差≤10%", 3: "10%<偏差≤20%",
                                                              4: "偏差>20%"}
+
+
+def _warehouse(tables: dict[str, list[dict]]):
+    wh = connect("duckdb://")
+    for name, rows in tables.items():
+        wh.write_table(name, from_pylist(name, rows))
+    return wh
+
+
+def test_tiers_list_every_tier_and_the_institutions_without_a_basis():
+    """Scenario capitation/05: H1 (−10,500) and H3 (+4,000 → 2,800) in tier 1, H2 (+10,000 → 4,000) and H9
+    (−23,000) in tier 4, H4 (−500) without a deviation basis; tiers 2 and 3 are listed empty."""
+    s = load(ROOT / "capitation/05_zero_and_negative_reasonable_surplus.toml")
+    wh = connect("duckdb://")
+    for name, t in s.tables.items():
+        wh.write_table(name, t)
+    got = capitation_tiers(wh, "2024").to_pyarrow().to_pylist()
+    got = sorted(got, key=lambda r: (r["tier"] is None, r["tier"] or 0))
+    assert [(r["tier"], r["label"], r["return_rate"], r["institutions"], r["surplus"], r["returned_amount"])
+            for r in got] == [(1, "偏差≤5%", 0.7, 2, -6500.0, 2800.0), (2, "5%<偏差≤10%", 0.6, 0, 0.0, 0.0),
+                              (3, "10%<偏差≤20%", 0.5, 0, 0.0, 0.0), (4, "偏差>20%", 0.4, 2, -13000.0, 4000.0),
+                              (None, "无偏差基数", None, 1, -500.0, 0.0)]
+    assert capitation_tiers(wh, "2099").to_pyarrow().num_rows == 0  # a period without rows lists no tier
+
+
+def test_consult_ranks_the_institutions_ahead_and_checked_counts_the_month():
+    """As of 2024-03-31 time progress is 91/366 = 24.86%; budgets of 1,000,000: H2 spent 500,000 (25.14 points
+    ahead), H1 and H5 400,000 (15.14, tied: by code), H3 300,000 (5.14: within the 10-point margin), H4 has no
+    budget. Pharmacy scenario 06: 4 settlements of July by P1, P2 and P4, 2,500 + 40 + 80 + 40 yuan."""
+    inst = [{"institution_code": f"H{i}", "name": f"医院{i}", "region_code": "350102", "level": 2,
+             "kind": "hospital", "public": True, "sentinel": False} for i in range(1, 6)]
+    budgets = [{"year": 2024, "institution_code": f"H{i}", "total_budget": 1_000_000.0} for i in (1, 2, 3, 5)]
+    spent = {"H1": 400_000.0, "H2": 500_000.0, "H3": 300_000.0, "H4": 100.0, "H5": 400_000.0}
+    spending = [{"month": "2024-03", "institution_code": k, "amount": v} for k, v in spent.items()]
+    wh = _warehouse({"institutions": inst, "budgets": budgets, "fund_spending": spending})
+    got = sorted(budget_consult(wh, date(2024, 3, 31)).to_pyarrow().to_pylist(), key=lambda r: r["rank"])
+    assert [(r["rank"], r["institution_code"], r["status"]) for r in got] == [
+        (1, "H2", "ahead"), (2, "H1", "ahead"), (3, "H5", "ahead")]
+    assert [r["gap"] for r in got] == pytest.approx([0.5 - 91 / 366, 0.4 - 91 / 366, 0.4 - 91 / 366])
+
+    s = load(ROOT / "pharmacy/06_risk_summary.toml")
+    wh = connect("duckdb://")
+    for name, t in s.tables.items():
+        wh.write_table(name, t)
+    assert checked_settlements(wh, "2024-07").to_pyarrow().to_pylist() == [
+        {"month": "2024-07", "pharmacies": 3, "settlements": 4, "amount": 2660.0}]
+    assert checked_settlements(wh, "2024-06").to_pyarrow().num_rows == 0
 
 
 # -- random data against the exact references -----------------------------------------------------------
@@ -305,6 +356,10 @@ def test_random_data_same_on_every_engine(fund_tables, engine_warehouse, engine)
         (lambda wh: pharmacy_violations(wh, MONTH), ["pharmacy_code", "kind", "settlement_id", "product_code"]),
         (lambda wh: pharmacy_risk(wh, MONTH), ["pharmacy_code"]),
         (lambda wh: budget_progress(wh, date(2024, 7, 15)), ["institution_code"]),
+        (lambda wh: capitation_tiers(wh, "2024"), ["tier"]),
+        (lambda wh: budget_consult(wh, date(2024, 7, 15), load_policy().with_values(budget_ahead_margin=0.05)),
+         ["rank"]),
+        (lambda wh: checked_settlements(wh, MONTH), ["month"]),
     ]
     for measure, keys in cases:
         a = measure(duck).to_pandas().sort_values(keys).reset_index(drop=True)

@@ -85,10 +85,9 @@ def test_the_errors_built_on_measures_are_measure_errors():
 
 
 def test_errors_with_their_own_arguments_still_carry_both_messages():
-    from jicai.workflow.decisions import WorkflowError
-
     from jicai.policy.registry import PolicyNotFound
     from jicai.reports.fonts import FontMissing
+    from jicai.workflow.decisions import WorkflowError
 
     w = WorkflowError(404, "报告 7 不存在", "report 7 not found")
     assert (w.status, str(w)) == (404, "报告 7 不存在 / report 7 not found")
@@ -195,9 +194,8 @@ def test_today_is_the_beijing_date_on_a_utc_host(monkeypatch, utc, beijing_day):
 
 def test_stamps_are_naive_local_seconds(monkeypatch):
     """computed_at and the workflow's times are stored naive (local) to the second, as before."""
-    from jicai.workflow.db import now as workflow_now
-
     from jicai import clock
+    from jicai.workflow.db import now as workflow_now
 
     monkeypatch.setattr(clock, "_utcnow", lambda: datetime(2024, 6, 30, 22, 15, 30, 987654, tzinfo=UTC))
     assert clock.stamp() == datetime(2024, 7, 1, 6, 15, 30) and workflow_now() == clock.stamp()

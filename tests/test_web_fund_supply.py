@@ -111,3 +111,18 @@ def test_supply_rollups_belong_to_the_enterprise(client):
         assert codes("enterprise", dataset, "2024-04") == [EA] and codes("enterprise", dataset, "2024-03") == []
         assert codes("enterprise_b", dataset, "2024-03") == [EB] and codes("enterprise_b", dataset, "2024-04") == []
     assert get(client, "institution", "/api/supply-distributors", month="2024-04").status_code == 403
+
+
+def test_fund_pages_are_the_registered_measures():
+    """The four fund pages are the registry's measures (names, roles, scope as before); the lists that are only
+    parts of the commands' reports have no page."""
+    from jicai.measures.registry import measure
+    from jicai.web.datasets import DATASETS
+
+    for name, institution in (("capitation", "institution_code"), ("pharmacy-violations", "pharmacy_code"),
+                              ("pharmacy-risk", "pharmacy_code"), ("budget", "institution_code")):
+        ds = DATASETS[name]
+        assert ds.measure is measure(name) and ds.group == "fund"
+        assert ds.roles == ("admin", "bureau", "auditor", "institution")
+        assert (ds.dims.institution, ds.dims.region) == (institution, "region_code")
+    assert not {"capitation-tiers", "capitation-totals", "pharmacy-checked", "budget-consult"} & set(DATASETS)

@@ -26,7 +26,7 @@ from jicai import calendar, clock
 from jicai.console import console, fail, out
 from jicai.errors import BilingualError
 from jicai.measures.registry import PARAMS, Args, Measure
-from jicai.reports.documents import Column, Report, Table
+from jicai.reports.documents import Report, measure_table
 
 FORMATS = ("xlsx", "csv", "json")
 
@@ -92,6 +92,20 @@ class Run:
 
         return policy_for(self.settings, self.warehouse, batch, self.policy_path)
 
+    def bundled_policy(self) -> Any:
+        """``--policy FILE``, else the bundled default: the policy of a command whose rules no batch names (fund
+        supervision; its option is :data:`POLICY`)."""
+        from jicai.policy import load_policy
+
+        if self.policy_path is not None and not Path(self.policy_path).exists():
+            raise BilingualError(f"政策文件不存在:{self.policy_path}", f"policy file not found: {self.policy_path}")
+        try:
+            return load_policy(self.policy_path)
+        except BilingualError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a validation error, shown to the user
+            raise BilingualError(f"政策文件无效:{exc}", f"invalid policy: {exc}") from exc
+
     def path(self, stem: str) -> Path:
         return self.out_path or self.settings.data_dir / "reports" / f"{stem}.{self.fmt}"
 
@@ -122,18 +136,6 @@ def run(ctx: typer.Context, fmt: str | None, out_path: Path | None, policy_path:
         fail(exc.zh, exc.en)
     finally:
         r.close()
-
-
-def measure_table(m: Measure, rows: list[dict[str, Any]], key: str | None = None, title: str | None = None,
-                  names: list[str] | None = None, note: str = "") -> Table:
-    """One list of a report from a measure's rows: its columns (all, or ``names``) from the vocabulary, coded
-    values named by the measure's labels, the measure's summed columns in a totals row."""
-    labels = {c: dict(v) for c, v in m.labels.items()}
-    chosen = [m.column(n) for n in names] if names else list(m.columns)
-    columns = [Column.of(c, c.name in m.totals, labels.get(c.name)) for c in chosen]
-    summed = [c.name for c in chosen if c.name in m.totals]
-    totals = {c: sum(r.get(c) or 0 for r in rows) for c in summed} if summed else None
-    return Table(key or m.name, (title or m.title_zh)[:31], columns, rows, totals=totals, note=note)
 
 
 def measure_report(m: Measure, rows: list[dict[str, Any]], args: Args, computed_at: datetime) -> Report:

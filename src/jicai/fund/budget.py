@@ -27,7 +27,10 @@ from datetime import date
 import ibis
 import ibis.expr.types as ir
 
+from jicai.contract.columns import col, cols
+from jicai.fund.capitation import FUND_ROLES
 from jicai.fund.exact import SCALE, basis_points, fen
+from jicai.measures.registry import Dims, Measure
 from jicai.policy import Policy, load_policy
 from jicai.store import Warehouse
 
@@ -39,39 +42,29 @@ STATUS: dict[str, tuple[str, str]] = {
     "no_budget": ("无预算", "spending in the year without a budget row (or a budget of 0)"),
 }
 
-BUDGET_COLUMNS: dict[str, tuple[str, str]] = {
-    "year": ("年度", "budget year Y (the year of the as-of date)"),
-    "as_of": ("截至日期", "as-of date D (inclusive)"),
-    "institution_code": ("医疗机构编码", "institution code"),
-    "institution_name": ("医疗机构名称", "institution name"),
-    "region_code": ("所属区划", "region code of the institution"),
-    "level": ("医院等级", "3/2/1/0 = 三级/二级/一级/未定级"),
-    "total_budget": ("年度总额预算", "total_budget of Y (null: none)"),
-    "spending": ("累计医保支出", "Σ fund_spending.amount from Y-01 to the month of D (that month in full)"),
-    "months_counted": ("已计月数", "months of Y up to D with a fund_spending row"),
-    "last_month": ("最近支出月份", "latest month counted (YYYY-MM)"),
-    "spending_progress": ("预算执行进度", "spending / total_budget; null without a budget"),
-    "time_progress": ("序时进度", "days from 1 January to D inclusive / days in Y"),
-    "gap": ("超序时进度(百分点)", "spending_progress − time_progress (shown in percentage points)"),
-    "ahead_amount": ("超序时金额", "spending − total_budget × time_progress (negative: below the pro-rata budget)"),
-    "remaining_budget": ("剩余预算", "total_budget − spending"),
-    "projected_spending": ("按进度预计全年支出", "spending / time_progress"),
-    "over_budget": ("已超年度预算", "spending > total_budget"),
-    "status": ("状态", "ahead (超序时进度), normal or no_budget"),
-}
+COLUMNS = (
+    *cols("year", "as_of", "institution_code", "institution_name", "region_code", "level", "total_budget", "spending",
+          "months_counted", "last_month", "spending_progress", "time_progress", "gap", "ahead_amount",
+          "remaining_budget", "projected_spending", "over_budget",
+          as_of=("截至日期", "as-of date D (inclusive)"),
+          time_progress=("序时进度", "days from 1 January to D inclusive / days in Y")),
+    # the vocabulary's status is the monitoring status; here it is this module's own code (STATUS)
+    col("status", "状态", "ahead (超序时进度), normal or no_budget", kind="enum"),
+)
 
-TOTAL_COLUMNS: dict[str, tuple[str, str]] = {
-    "year": ("年度", "budget year"),
-    "as_of": ("截至日期", "as-of date"),
-    "institutions": ("机构数", "institutions listed"),
-    "total_budget": ("年度总额预算", "Σ total_budget"),
-    "spending": ("累计医保支出", "Σ spending (institutions with a budget)"),
-    "spending_progress": ("预算执行进度", "Σ spending / Σ total_budget over institutions with a budget"),
-    "time_progress": ("序时进度", "time progress of the year"),
-    "ahead": ("超序时进度机构数", "institutions flagged ahead"),
-    "over_budget": ("已超年度预算机构数", "institutions whose spending exceeds the year's budget"),
-    "no_budget": ("无预算机构数", "institutions with spending and no budget"),
-}
+# the 会商 list: the institutions ahead, ranked by how far
+CONSULT = (col("rank", "排序", "position by gap, most ahead first"), *COLUMNS)
+
+TOTALS = (
+    *cols("year", "as_of", "institutions", "total_budget", "spending", "spending_progress", "time_progress", "ahead",
+          year=("年度", "budget year"), as_of=("截至日期", "as-of date"),
+          institutions=("机构数", "institutions listed"), total_budget=("年度总额预算", "Σ total_budget"),
+          spending=("累计医保支出", "Σ spending (institutions with a budget)"),
+          spending_progress=("预算执行进度", "Σ spending / Σ total_budget over institutions with a budget"),
+          time_progress=("序时进度", "time progress of the year")),
+    col("over_budget", "已超年度预算机构数", "institutions whose spending exceeds the year's budget", kind="int"),
+    *cols("no_budget"),
+)
 
 _INST = "institution_code"
 
@@ -87,7 +80,7 @@ def year_days(as_of: date) -> tuple[int, int]:
 
 
 def budget_progress(wh: Warehouse, as_of: date, policy: Policy | None = None) -> ir.Table:
-    """Budget progress of every institution of the as-of year; see BUDGET_COLUMNS."""
+    """Budget progress of every institution of the as-of year; see COLUMNS."""
     policy = policy or load_policy()
     margin_bp = basis_points(policy.value("budget_ahead_margin", on=as_of))
     y = as_of.year
@@ -139,7 +132,7 @@ def budget_progress(wh: Warehouse, as_of: date, policy: Policy | None = None) ->
 
 
 def budget_totals(result: ir.Table) -> ir.Table:
-    """One row: sums over :func:`budget_progress`; see TOTAL_COLUMNS."""
+    """One row: sums over :func:`budget_progress`; see TOTALS."""
     with_budget = result.status != "no_budget"
     g = result.aggregate(
         year=result.year.max(), as_of=result.as_of.max(),
@@ -152,4 +145,47 @@ def budget_totals(result: ir.Table) -> ir.Table:
         no_budget=ibis.ifelse(result.status == "no_budget", 1, 0).sum().cast("int64"),
     )
     g = g.mutate(spending_progress=ibis.ifelse(g.total_budget > 0, g.spending / g.total_budget, ibis.null("float64")))
-    return g.select(*TOTAL_COLUMNS)
+    return g.select(*[c.name for c in TOTALS])
+
+
+def budget_consult(wh: Warehouse, as_of: date, policy: Policy | None = None) -> ir.Table:
+    """The quarterly consultation's list (会商重点机构): the institutions ahead of time progress by more than
+    ``budget_ahead_margin``, ranked by the gap, most ahead first (ties by institution code); see CONSULT."""
+    r = budget_progress(wh, as_of, policy)
+    r = r.filter(r.status == "ahead")
+    rank = ibis.row_number().over(order_by=[r.gap.desc(), r.institution_code]) + 1
+    return r.mutate(rank=rank.cast("int64")).select(*[c.name for c in CONSULT])
+
+
+# -- the registered measures ---------------------------------------------------------------------------
+
+def _listed_totals(t: ir.Table) -> ir.Table:
+    # a year without budgets or spending has no totals row (as a measure's rows: nothing to list)
+    return t.filter(t.institutions > 0)
+
+
+_INSTITUTION = Dims(institution="institution_code", region="region_code")
+_MONEY = ("total_budget", "spending", "ahead_amount", "remaining_budget")
+
+MEASURES = (
+    Measure(
+        name="budget", title_zh="预算执行进度", title_en="Budget progress",
+        compute=lambda wh, a: budget_progress(wh, a.as_of, a.policy),
+        params=("as_of",), inputs=INPUT_TABLES, columns=COLUMNS, dims=_INSTITUTION, roles=FUND_ROLES,
+        sort=("institution_code",), policy=("budget_ahead_margin",), labels={"status": STATUS}, totals=_MONEY,
+        group="fund", doc=__doc__,
+    ),
+    Measure(
+        name="budget-consult", title_zh="会商重点机构", title_en="Institutions for the quarterly consultation",
+        compute=lambda wh, a: budget_consult(wh, a.as_of, a.policy),
+        params=("as_of",), inputs=INPUT_TABLES, columns=CONSULT, dims=_INSTITUTION, roles=FUND_ROLES,
+        sort=("rank",), policy=("budget_ahead_margin",), labels={"status": STATUS}, totals=_MONEY, group="fund",
+        doc=__doc__, command=False, web=False,  # a list of `jicai budget`
+    ),
+    Measure(
+        name="budget-totals", title_zh="预算执行合计", title_en="Budget progress totals",
+        compute=lambda wh, a: _listed_totals(budget_totals(budget_progress(wh, a.as_of, a.policy))),
+        params=("as_of",), inputs=INPUT_TABLES, columns=TOTALS, dims=Dims(), roles=FUND_ROLES,
+        policy=("budget_ahead_margin",), group="fund", doc=__doc__, command=False, web=False,  # a list of `jicai budget`
+    ),
+)

@@ -28,14 +28,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 
 import ibis
 import ibis.expr.types as ir
 
 from jicai.calendar import month_end, quarter_bounds
+from jicai.contract.columns import cols
 from jicai.fund import FundError
 from jicai.fund.exact import basis_points, fen, ratio_at_most, scaled_share, yuan
+from jicai.measures.registry import Args, Dims, Measure
 from jicai.policy import Policy, load_policy
 from jicai.store import Warehouse
 
@@ -43,37 +46,35 @@ INPUT_TABLES = ("capitation", "institutions")
 
 BASES = {"reasonable_surplus": ("合理余量", "|R|"), "package": ("包干总额(合理余量为0)", "P, because R = 0")}
 
-CAPITATION_COLUMNS: dict[str, tuple[str, str]] = {
-    "period": ("结算期", "settlement period of the capitation rows"),
-    "institution_code": ("医疗机构编码", "institution code"),
-    "institution_name": ("医疗机构名称", "institution name"),
-    "region_code": ("所属区划", "region code of the institution"),
-    "enrolled": ("签约人数", "enrolled residents (人头基数)"),
-    "per_capita_standard": ("人均付费标准", "payment standard per enrolled resident (yuan)"),
-    "package": ("包干总额", "P = enrolled × per_capita_standard, rounded to fen"),
-    "actual_spending": ("实际支出", "actual spending of the period (yuan, rounded to fen)"),
-    "surplus": ("实际余量", "S = P − actual_spending (negative: overspent)"),
-    "overall_per_capita": ("总体人均支出", "ā = Σ actual_spending / Σ enrolled over every institution of the period"),
-    "reasonable_spending": ("合理支出", "enrolled × ā, rounded to fen"),
-    "reasonable_surplus": ("合理余量", "R = P − enrolled × ā (negative: the standard is below ā)"),
-    "deviation": ("偏差", "d = |S − R| / |R|; |S| / P when R = 0; null when that base is 0 too"),
-    "deviation_basis": ("偏差基数", "reasonable_surplus (|R|) or package (P, when R = 0); null when there is no base"),
-    "tier": ("返还档次", "1 = first tier of capitation_return_tiers reached (edges inclusive) …; n + 1 = beyond the last; null without a deviation"),
-    "return_rate": ("返还比例", "rate of the tier, capitation_return_rate_beyond beyond the last; null without a deviation"),
-    "returned_amount": ("返还金额", "max(S, 0) × return_rate, rounded to fen (0 without a deviation)"),
-}
+# who sees the fund lists: the bureau and its auditors, and an institution (or pharmacy) its own rows
+FUND_ROLES = ("admin", "bureau", "auditor", "institution")
 
-TOTAL_COLUMNS: dict[str, tuple[str, str]] = {
-    "period": ("结算期", "settlement period"),
-    "institutions": ("机构数", "institutions of the period"),
-    "enrolled": ("签约人数", "Σ enrolled"),
-    "package": ("包干总额", "Σ P"),
-    "actual_spending": ("实际支出", "Σ actual spending"),
-    "surplus": ("实际余量", "Σ S"),
-    "overall_per_capita": ("总体人均支出", "ā"),
-    "returned_amount": ("返还金额", "Σ returned amount"),
-    "return_share": ("返还占结余", "Σ returned / Σ max(S, 0); null when no institution has a surplus"),
-}
+COLUMNS = cols(
+    "period", "institution_code", "institution_name", "region_code", "enrolled", "per_capita_standard", "package",
+    "actual_spending", "surplus", "overall_per_capita", "reasonable_spending", "reasonable_surplus", "deviation",
+    "deviation_basis", "tier", "return_rate", "returned_amount",
+)
+
+TOTALS = cols(
+    "period", "institutions", "enrolled", "package", "actual_spending", "surplus", "overall_per_capita",
+    "returned_amount", "return_share",
+    period=("结算期", "settlement period"), institutions=("机构数", "institutions of the period"),
+    enrolled=("签约人数", "Σ enrolled"), package=("包干总额", "Σ P"), actual_spending=("实际支出", "Σ actual spending"),
+    surplus=("实际余量", "Σ S"), overall_per_capita=("总体人均支出", "ā"),
+    returned_amount=("返还金额", "Σ returned amount"),
+)
+
+TIERS = cols(
+    "tier", "label", "return_rate", "institutions", "surplus", "returned_amount",
+    tier=("档次", "tier number: 1 = first tier of capitation_return_tiers …, n + 1 = beyond the last; null: no "
+                  "deviation basis"),
+    label=("偏差范围", "the tier's deviation band, e.g. 偏差≤5% (无偏差基数 for institutions without a deviation)"),
+    return_rate=("返还比例", "rate of the tier; null without a deviation basis"),
+    institutions=("机构数", "institutions in the tier"), surplus=("实际余量", "Σ S of the tier"),
+    returned_amount=("返还金额", "Σ returned amount of the tier"),
+)
+
+NO_BASIS = "无偏差基数"  # the tier label of institutions without a deviation (no enrolment, a zero standard)
 
 _INST = "institution_code"
 _PERIOD = re.compile(r"^(\d{4})(?:-?(?:(\d{2})|[Hh]([12])|[Qq]([1-4])|(上半年|下半年)))?$")
@@ -114,7 +115,7 @@ def return_tiers(policy: Policy, on: date) -> list[tuple[int, float]]:
 
 def capitation_return(wh: Warehouse, period: str | Sequence[str], policy: Policy | None = None,
                       on: date | None = None) -> ir.Table:
-    """The surplus return of every institution of ``period``; see CAPITATION_COLUMNS.
+    """The surplus return of every institution of ``period``; see COLUMNS.
 
     ``on`` is the day whose policy applies (default: the end of the period, :func:`period_end`). Several
     periods may be given (with ``on``): each is computed on its own, with its own ā.
@@ -175,7 +176,7 @@ def capitation_return(wh: Warehouse, period: str | Sequence[str], policy: Policy
 
 
 def capitation_totals(result: ir.Table) -> ir.Table:
-    """One row per period: sums of :func:`capitation_return`; see TOTAL_COLUMNS."""
+    """One row per period: sums of :func:`capitation_return`; see TOTALS."""
     g = result.group_by("period").agg(
         institutions=result.institution_code.count().cast("int64"),
         enrolled=result.enrolled.sum().cast("int64"),
@@ -186,7 +187,7 @@ def capitation_totals(result: ir.Table) -> ir.Table:
         returned_amount=result.returned_amount.sum(),
         positive=ibis.greatest(result.surplus, 0.0).sum(),
     )
-    return g.select(*[n for n in TOTAL_COLUMNS if n != "return_share"],
+    return g.select(*[c.name for c in TOTALS if c.name != "return_share"],
                     return_share=ibis.ifelse(g.positive > 0, g.returned_amount / g.positive, ibis.null("float64")))
 
 
@@ -205,3 +206,71 @@ def tier_labels(policy: Policy, on: date) -> dict[int, str]:
 
 def _pct(bp: int | None) -> str:
     return f"{bp / 100:g}%"
+
+
+def capitation_tiers(wh: Warehouse, period: str, policy: Policy | None = None, on: date | None = None) -> ir.Table:
+    """Per tier of the policy in force: its band, rate, institutions, surplus and returned amount; a tier
+    nobody reached is listed with 0, institutions without a deviation basis come last (tier null,
+    :data:`NO_BASIS`). No row at all for a period without capitation rows; see TIERS."""
+    policy = policy or load_policy()
+    on = on or period_end(period)
+    detail = capitation_return(wh, period, policy, on)
+    names = tier_labels(policy, on)
+    bands = ibis.memtable({"tier": list(names), "label": list(names.values()),
+                           "return_rate": [r for _, r in return_tiers(policy, on)]},
+                          schema={"tier": "int64", "label": "string", "return_rate": "float64"})
+    sums = detail.group_by("tier").agg(institutions=detail.count().cast("int64"), surplus=detail.surplus.sum(),
+                                       returned_amount=detail.returned_amount.sum())
+    seen = detail.aggregate(n=detail.count())
+    listed = bands.cross_join(seen).filter(lambda t: t.n > 0).drop("n")
+    listed = listed.left_join(sums, "tier").drop("tier_right")
+    listed = listed.mutate(institutions=listed.institutions.fill_null(0).cast("int64"),
+                           surplus=listed.surplus.fill_null(0.0), returned_amount=listed.returned_amount.fill_null(0.0))
+    unbased = sums.filter(sums.tier.isnull())
+    unbased = unbased.mutate(label=ibis.literal(NO_BASIS), return_rate=ibis.null("float64"))
+    shown = [c.name for c in TIERS]
+    return ibis.union(listed.select(*shown), unbased.select(*shown))
+
+
+# -- the registered measures ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PeriodArgs(Args):
+    """The arguments of ``jicai capitation``: the period, and the day whose policy applies (``--on``; default
+    the end of the period)."""
+
+    on: date | None = None
+
+
+def _on(a: Args) -> date | None:
+    return getattr(a, "on", None)
+
+
+_POLICY = ("capitation_return_tiers", "capitation_return_rate_beyond")
+_SUMMED = ("enrolled", "package", "actual_spending", "surplus", "returned_amount")
+
+MEASURES = (
+    Measure(
+        name="capitation", title_zh="按人头付费结余返还", title_en="Capitation surplus return",
+        compute=lambda wh, a: capitation_return(wh, a.period, a.policy, on=_on(a)),
+        params=("period",), inputs=INPUT_TABLES, columns=COLUMNS,
+        dims=Dims(institution="institution_code", region="region_code"), roles=FUND_ROLES,
+        sort=("institution_code",), policy=_POLICY, labels={"deviation_basis": BASES}, totals=_SUMMED,
+        group="fund", note_zh="中值最优法:实际结余与合理结余的偏差越小,返还比例越高",
+        note_en="Median-optimal method: the closer the surplus to the reasonable surplus, the higher the return rate",
+        doc=__doc__,
+    ),
+    Measure(
+        name="capitation-tiers", title_zh="分档汇总", title_en="Capitation return per tier",
+        compute=lambda wh, a: capitation_tiers(wh, a.period, a.policy, on=_on(a)),
+        params=("period",), inputs=INPUT_TABLES, columns=TIERS, dims=Dims(), roles=FUND_ROLES, sort=("tier",),
+        policy=_POLICY, totals=("institutions", "surplus", "returned_amount"), group="fund", doc=__doc__,
+        command=False, web=False,  # a list of `jicai capitation`
+    ),
+    Measure(
+        name="capitation-totals", title_zh="结余返还合计", title_en="Capitation return totals",
+        compute=lambda wh, a: capitation_totals(capitation_return(wh, a.period, a.policy, on=_on(a))),
+        params=("period",), inputs=INPUT_TABLES, columns=TOTALS, dims=Dims(), roles=FUND_ROLES, sort=("period",),
+        policy=_POLICY, group="fund", doc=__doc__, command=False, web=False,  # a list of `jicai capitation`
+    ),
+)

@@ -36,8 +36,11 @@ import ibis.expr.types as ir
 
 from jicai.calendar import CalendarError, parse_month, shift_month
 from jicai.contract.arrow import empty
+from jicai.contract.columns import cols
 from jicai.fund import FundError
+from jicai.fund.capitation import FUND_ROLES
 from jicai.fund.exact import fen
+from jicai.measures.registry import Dims, Measure
 from jicai.policy import Policy, load_policy
 from jicai.store import Warehouse
 
@@ -55,87 +58,54 @@ KINDS: dict[str, tuple[str, str]] = {
 
 _P = "pharmacy_code"
 
-VIDEO_COLUMNS: dict[str, tuple[str, str]] = {
-    "month": ("月份", "month checked (YYYY-MM)"),
-    "pharmacy_code": ("药店编码", "pharmacy code"),
-    "pharmacy_name": ("药店名称", "pharmacy name"),
-    "region_code": ("所属区划", "region code of the pharmacy"),
-    "settlement_id": ("结算编号", "settlement id"),
-    "settled_at": ("结算时间", "time of the settlement"),
-    "product_code": ("医保编码", "product settled"),
-    "quantity": ("数量(最小单位)", "quantity settled, minimum units"),
-    "amount": ("金额", "settlement amount (yuan)"),
-    "kind": ("违规类型", "video_offline (an offline interval contains the time) or video_missing (no online interval does)"),
-    "video_start": ("离线开始", "start of the offline interval containing the settlement (earliest, when several)"),
-    "video_end": ("离线结束", "end of that offline interval (latest, when several); null for video_missing"),
-}
+_PHARMACY_REGION = ("所属区划", "region code of the pharmacy")
 
-STOCK_COLUMNS: dict[str, tuple[str, str]] = {
-    "month": ("月份", "month checked (YYYY-MM)"),
-    "pharmacy_code": ("药店编码", "pharmacy code"),
-    "pharmacy_name": ("药店名称", "pharmacy name"),
-    "region_code": ("所属区划", "region code of the pharmacy"),
-    "product_code": ("医保编码", "product"),
-    "stock_recorded": ("有进销存记录", "false when the product was settled but has no pharmacy_stock row for the month"),
-    "opening": ("期初库存", "opening stock, minimum units (0 without a stock row)"),
-    "purchased": ("本期购进", "purchased in the month, minimum units"),
-    "settled_quantity": ("本期结算数量", "Σ quantity of the month's settlements of the product, minimum units"),
-    "closing": ("期末库存", "closing stock, minimum units"),
-    "difference": ("差异数量", "opening + purchased − settled − closing (negative: more stock than the books explain)"),
-    "unit_price": ("结算均价", "mean settled unit price of the product in the month over every pharmacy (Σ amount / Σ quantity)"),
-    "amount": ("估算金额", "|difference| × unit_price (null without a price)"),
-}
+VIDEO = cols(
+    "month", "pharmacy_code", "pharmacy_name", "region_code", "settlement_id", "settled_at", "product_code",
+    "quantity", "amount", "kind", "video_start", "video_end",
+    region_code=_PHARMACY_REGION, product_code=("医保编码", "product settled"),
+)
 
-SETTLEMENT_COLUMNS: dict[str, tuple[str, str]] = {
-    "month": ("月份", "month checked (YYYY-MM)"),
-    "pharmacy_code": ("药店编码", "pharmacy code"),
-    "pharmacy_name": ("药店名称", "pharmacy name"),
-    "region_code": ("所属区划", "region code of the pharmacy"),
-    "settlement_id": ("结算编号", "settlement id"),
-    "settled_at": ("结算时间", "time of the settlement"),
-    "product_code": ("医保编码", "product settled"),
-    "quantity": ("数量(最小单位)", "quantity settled, minimum units"),
-    "amount": ("金额", "settlement amount (yuan)"),
-    "proxy": ("代购", "proxy purchase (代购)"),
-    "proxy_registered": ("代购已登记", "the proxy purchase is registered (blank: no registration on record)"),
-}
+STOCK = cols(
+    "month", "pharmacy_code", "pharmacy_name", "region_code", "product_code", "stock_recorded", "opening",
+    "purchased", "settled_quantity", "closing", "difference", "unit_price", "amount",
+    region_code=_PHARMACY_REGION, amount=("估算金额", "|difference| × unit_price (null without a price)"),
+)
 
-VIOLATION_COLUMNS: dict[str, tuple[str, str]] = {
-    "month": ("月份", "month checked (YYYY-MM)"),
-    "pharmacy_code": ("药店编码", "pharmacy code"),
-    "pharmacy_name": ("药店名称", "pharmacy name"),
-    "region_code": ("所属区划", "region code of the pharmacy"),
-    "kind": ("违规类型", "video_offline, video_missing, stock_mismatch, large_amount or proxy_unregistered"),
-    "settlement_id": ("结算编号", "the settlement (null for a stock mismatch)"),
-    "settled_at": ("结算时间", "time of the settlement (null for a stock mismatch)"),
-    "product_code": ("医保编码", "product"),
-    "quantity": ("数量(最小单位)", "quantity settled; for a stock mismatch the difference"),
-    "amount": ("涉及金额", "settlement amount; for a stock mismatch the estimated amount"),
-}
+SETTLEMENTS = cols(
+    "month", "pharmacy_code", "pharmacy_name", "region_code", "settlement_id", "settled_at", "product_code",
+    "quantity", "amount", "proxy", "proxy_registered",
+    region_code=_PHARMACY_REGION, product_code=("医保编码", "product settled"),
+)
 
-RISK_COLUMNS: dict[str, tuple[str, str]] = {
-    "month": ("月份", "month checked (YYYY-MM)"),
-    "pharmacy_code": ("药店编码", "pharmacy code"),
-    "pharmacy_name": ("药店名称", "pharmacy name"),
-    "region_code": ("所属区划", "region code of the pharmacy"),
-    "settlements": ("本月结算笔数", "settlements of the pharmacy in the month"),
-    "settled_amount": ("本月结算金额", "Σ amount of those settlements"),
-    "violations": ("本月违规数", "violations found in the month (all kinds; a settlement may count under several)"),
-    "video_violations": ("视频联动违规笔数", "video_offline + video_missing settlements"),
-    "video_amount": ("视频联动违规金额", "their amount"),
-    "stock_mismatches": ("进销存不一致品种数", "products with a stock mismatch"),
-    "stock_amount": ("进销存差异估算金额", "Σ estimated amount of the mismatches"),
-    "large_settlements": ("大额购药笔数", "settlements above pharmacy_large_amount"),
-    "large_amount": ("大额购药金额", "their amount"),
-    "proxy_unregistered": ("代购未登记笔数", "unregistered proxy purchases"),
-    "proxy_amount": ("代购未登记金额", "their amount"),
-    "flagged_settlements": ("涉及结算笔数", "distinct settlements with at least one violation"),
-    "flagged_amount": ("涉及结算金额", "Σ amount of those settlements (each counted once)"),
-    "cases_ytd": ("本年查处案件数", "rows of violations found from 1 January to the month end"),
-    "recovered_ytd": ("本年追回金额", "Σ recovered_amount of those cases"),
-    "suspensions_ytd": ("本年暂停结算次数", "those cases with action = suspend (暂停医保联网结算)"),
-    "notices_ytd": ("本年通报次数", "those cases with action = notice"),
-}
+VIOLATIONS = cols(
+    "month", "pharmacy_code", "pharmacy_name", "region_code", "kind", "settlement_id", "settled_at",
+    "product_code", "quantity", "amount",
+    region_code=_PHARMACY_REGION,
+    kind=("违规类型", "video_offline, video_missing, stock_mismatch, large_amount or proxy_unregistered"),
+    settlement_id=("结算编号", "the settlement (null for a stock mismatch)"),
+    settled_at=("结算时间", "time of the settlement (null for a stock mismatch)"),
+    quantity=("数量(最小单位)", "quantity settled; for a stock mismatch the difference"),
+    amount=("涉及金额", "settlement amount; for a stock mismatch the estimated amount"),
+)
+
+RISK = cols(
+    "month", "pharmacy_code", "pharmacy_name", "region_code", "settlements", "settled_amount", "violations",
+    "video_violations", "video_amount", "stock_mismatches", "stock_amount", "large_settlements", "large_amount",
+    "proxy_unregistered", "proxy_amount", "flagged_settlements", "flagged_amount", "cases_ytd", "recovered_ytd",
+    "suspensions_ytd", "notices_ytd",
+    region_code=_PHARMACY_REGION,
+)
+
+CHECKED = cols(
+    "month", "pharmacies", "settlements", "amount",
+    settlements=("结算笔数", "settlements of the month, every pharmacy"),
+    amount=("结算金额", "Σ amount of those settlements"),
+)
+
+
+def _names_of(columns) -> list[str]:
+    return [c.name for c in columns]
 
 
 def month_bounds(month: str) -> tuple[datetime, datetime]:
@@ -171,7 +141,7 @@ def _names(wh: Warehouse, t: ir.Table) -> ir.Table:
 
 
 def video_violations(wh: Warehouse, month: str, policy: Policy | None = None) -> ir.Table:
-    """Settlements of ``month`` that the video link should have blocked; see VIDEO_COLUMNS."""
+    """Settlements of ``month`` that the video link should have blocked; see VIDEO."""
     s = _settlements(wh, month)
     v = wh.table("video_status")
     v = v.select(v_code=v.pharmacy_code, start_at=v.start_at, end_at=v.end_at, status=v.status)
@@ -188,11 +158,11 @@ def video_violations(wh: Warehouse, month: str, policy: Policy | None = None) ->
     offline = j.offline.fill_null(0) > 0
     j = j.filter(offline | (j.online.fill_null(0) == 0))
     j = j.mutate(kind=ibis.ifelse(offline, "video_offline", "video_missing"))
-    return _names(wh, j).select(*VIDEO_COLUMNS)
+    return _names(wh, j).select(*_names_of(VIDEO))
 
 
 def stock_mismatches(wh: Warehouse, month: str, policy: Policy | None = None) -> ir.Table:
-    """Pharmacy × product of ``month`` whose stock books do not balance; see STOCK_COLUMNS."""
+    """Pharmacy × product of ``month`` whose stock books do not balance; see STOCK."""
     s = _settlements(wh, month)
     sold = s.group_by([_P, "product_code"]).agg(settled_quantity=s.quantity.sum())
     price = s.group_by("product_code").agg(p_qty=s.quantity.sum(), p_amount=s.amount.sum())
@@ -214,32 +184,32 @@ def stock_mismatches(wh: Warehouse, month: str, policy: Policy | None = None) ->
     unit = ibis.ifelse(j.p_qty.fill_null(0.0) > 0, j.p_amount / j.p_qty, ibis.null("float64"))
     j = j.mutate(month=ibis.literal(month, "string"), unit_price=unit)
     j = j.mutate(amount=j["difference"].abs() * j.unit_price)
-    return _names(wh, j).select(*STOCK_COLUMNS)
+    return _names(wh, j).select(*_names_of(STOCK))
 
 
 def large_settlements(wh: Warehouse, month: str, policy: Policy | None = None) -> ir.Table:
-    """Settlements above ``pharmacy_large_amount`` (strictly, in fen); see SETTLEMENT_COLUMNS."""
+    """Settlements above ``pharmacy_large_amount`` (strictly, in fen); see SETTLEMENTS."""
     policy = policy or load_policy()
     limit = int(float(policy.value("pharmacy_large_amount", on=month_end(month))) * 100 + 0.5)
     s = _settlements(wh, month)
-    return _names(wh, s.filter(fen(s.amount) > limit)).select(*SETTLEMENT_COLUMNS)
+    return _names(wh, s.filter(fen(s.amount) > limit)).select(*_names_of(SETTLEMENTS))
 
 
 def unregistered_proxies(wh: Warehouse, month: str, policy: Policy | None = None) -> ir.Table:
-    """Proxy purchases (代购) without registration; see SETTLEMENT_COLUMNS."""
+    """Proxy purchases (代购) without registration; see SETTLEMENTS."""
     s = _settlements(wh, month)
     s = s.filter(s.proxy.fill_null(False) & ~s.proxy_registered.fill_null(False))
-    return _names(wh, s).select(*SETTLEMENT_COLUMNS)
+    return _names(wh, s).select(*_names_of(SETTLEMENTS))
 
 
 def pharmacy_violations(wh: Warehouse, month: str, policy: Policy | None = None) -> ir.Table:
-    """Every violation of ``month``, one row each with its amount; see VIOLATION_COLUMNS."""
+    """Every violation of ``month``, one row each with its amount; see VIOLATIONS."""
     policy = policy or load_policy()
-    cols = list(VIOLATION_COLUMNS)
+    names = _names_of(VIOLATIONS)
     types = {"settled_at": "timestamp", "quantity": "float64", "amount": "float64"}
 
     def shaped(t: ir.Table) -> ir.Table:  # one schema for the union, whatever each engine reports
-        return t.select(*[t[c].cast(types.get(c, "string")).name(c) for c in cols])
+        return t.select(*[t[c].cast(types.get(c, "string")).name(c) for c in names])
 
     def settlement_rows(t: ir.Table, kind: str) -> ir.Table:
         return shaped(t.mutate(kind=ibis.literal(kind)))
@@ -256,7 +226,7 @@ def pharmacy_violations(wh: Warehouse, month: str, policy: Policy | None = None)
 
 
 def pharmacy_risk(wh: Warehouse, month: str, policy: Policy | None = None) -> ir.Table:
-    """Per pharmacy with a violation in ``month`` or a case this year: counts, amounts, cases; see RISK_COLUMNS."""
+    """Per pharmacy with a violation in ``month`` or a case this year: counts, amounts, cases; see RISK."""
     v = pharmacy_violations(wh, month, policy)
 
     def n(kinds: tuple[str, ...]) -> ir.IntegerValue:
@@ -300,4 +270,69 @@ def pharmacy_risk(wh: Warehouse, month: str, policy: Policy | None = None) -> ir
     r = r.mutate(month=ibis.literal(month, "string"),
                  **{c: r[c].fill_null(0).cast("int64") for c in ints},
                  **{c: r[c].fill_null(0.0).cast("float64") for c in floats})
-    return _names(wh, r).select(*RISK_COLUMNS)
+    return _names(wh, r).select(*_names_of(RISK))
+
+
+def checked_settlements(wh: Warehouse, month: str, policy: Policy | None = None) -> ir.Table:
+    """What the month's checks covered: pharmacies and settlements of ``month`` and their amount; see CHECKED.
+    No row for a month without settlements."""
+    s = _settlements(wh, month)
+    return s.group_by("month").agg(pharmacies=s.pharmacy_code.nunique().cast("int64"),
+                                   settlements=s.count().cast("int64"), amount=s.amount.sum())
+
+
+# -- the registered measures ---------------------------------------------------------------------------
+
+_PHARMACY = Dims(institution="pharmacy_code", region="region_code")
+_KIND = {"kind": KINDS}
+
+
+def _listed(name: str, title_zh: str, title_en: str, compute, columns, sort: tuple[str, ...],
+            policy: tuple[str, ...] = (), labels=None) -> Measure:
+    """A list of ``jicai pharmacy`` only (one check's rows): no page, no command of its own."""
+    return Measure(name=name, title_zh=title_zh, title_en=title_en, compute=compute, params=("month",),
+                   inputs=INPUT_TABLES, columns=columns, dims=_PHARMACY, roles=FUND_ROLES, sort=sort,
+                   policy=policy, labels=labels or {}, totals=("amount",), group="fund", doc=__doc__,
+                   command=False, web=False)
+
+
+# The pages show the violations and the risk summary of one month; `jicai pharmacy` writes them with each
+# check's own list and what was checked.
+MEASURES = (
+    Measure(
+        name="pharmacy-violations", title_zh="定点药店违规", title_en="Pharmacy violations",
+        compute=lambda wh, a: pharmacy_violations(wh, a.month, a.policy),
+        params=("month",), inputs=INPUT_TABLES, columns=VIOLATIONS, dims=_PHARMACY, roles=FUND_ROLES,
+        sort=("pharmacy_code", "settled_at", "kind", "product_code"), policy=("pharmacy_large_amount",), labels=_KIND,
+        totals=("amount",), group="fund", doc=__doc__, command=False,  # a list of `jicai pharmacy`
+    ),
+    Measure(
+        name="pharmacy-risk", title_zh="定点药店风险汇总", title_en="Pharmacy risk summary",
+        compute=lambda wh, a: pharmacy_risk(wh, a.month, a.policy),
+        params=("month",), inputs=INPUT_TABLES, columns=RISK, dims=_PHARMACY, roles=FUND_ROLES,
+        sort=("pharmacy_code",), policy=("pharmacy_large_amount",),
+        totals=("settlements", "settled_amount", "violations", "video_violations", "video_amount", "stock_mismatches",
+                "stock_amount", "large_settlements", "large_amount", "proxy_unregistered", "proxy_amount",
+                "flagged_settlements", "flagged_amount", "cases_ytd", "recovered_ytd", "suspensions_ytd",
+                "notices_ytd"),
+        group="fund", note_zh="本年查处记录取自 violations 表(可选)",
+        note_en="this year's cases come from the optional violations table", doc=__doc__,
+        command=False,  # a list of `jicai pharmacy`
+    ),
+    _listed("pharmacy-video", "视频联动违规", "Settlements the video link should have blocked",
+            lambda wh, a: video_violations(wh, a.month, a.policy), VIDEO, ("pharmacy_code", "settled_at"),
+            labels=_KIND),
+    _listed("pharmacy-stock", "进销存不一致", "Stock books that do not balance",
+            lambda wh, a: stock_mismatches(wh, a.month, a.policy), STOCK, ("pharmacy_code", "product_code")),
+    _listed("pharmacy-large", "大额购药", "Large settlements",
+            lambda wh, a: large_settlements(wh, a.month, a.policy), SETTLEMENTS, ("pharmacy_code", "settled_at"),
+            policy=("pharmacy_large_amount",)),
+    _listed("pharmacy-proxy", "代购未登记", "Unregistered proxy purchases",
+            lambda wh, a: unregistered_proxies(wh, a.month, a.policy), SETTLEMENTS, ("pharmacy_code", "settled_at")),
+    Measure(
+        name="pharmacy-checked", title_zh="检查范围", title_en="Settlements checked",
+        compute=lambda wh, a: checked_settlements(wh, a.month, a.policy),
+        params=("month",), inputs=("pharmacy_settlements",), columns=CHECKED, dims=Dims(), roles=FUND_ROLES, group="fund",
+        doc=__doc__, command=False, web=False,  # the scope line of `jicai pharmacy`
+    ),
+)

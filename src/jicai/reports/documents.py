@@ -13,7 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jicai.measures.registry import Measure
 
 from jicai.errors import BilingualError
 
@@ -139,6 +142,18 @@ class Report:
             if t.key == key:
                 return t
         raise KeyError(key)
+
+
+def measure_table(m: Measure, rows: list[dict[str, Any]], key: str | None = None, title: str | None = None,
+                  names: list[str] | None = None, note: str = "") -> Table:
+    """One list of a report from a measure's rows: its columns (all, or ``names``) from the vocabulary, coded
+    values named by the measure's labels, the measure's summed columns in a totals row."""
+    labels = {c: dict(v) for c, v in m.labels.items()}
+    chosen = [m.column(n) for n in names] if names else list(m.columns)
+    columns = [Column.of(c, c.name in m.totals, labels.get(c.name)) for c in chosen]
+    summed = [c.name for c in chosen if c.name in m.totals]
+    totals = {c: sum(r.get(c) or 0 for r in rows) for c in summed} if summed else None
+    return Table(key or m.name, (title or m.title_zh)[:31], columns, rows, totals=totals, note=note)
 
 
 def columns(labels: dict[str, tuple[str, str]], names: list[str] | tuple[str, ...],
