@@ -6,7 +6,8 @@ byte-identical before and after, except where money is now rounded. This script 
 "after" snapshots with the same fixed arguments and says where they differ.
 
 Take a snapshot (the code run is whichever ``jicai`` comes first on PYTHONPATH of the interpreter that runs
-this script; every command runs as ``sys.executable -m jicai.cli`` with ``JICAI_DATA_DIR`` set)::
+this script; every command runs as a subprocess of ``sys.executable`` that runs ``jicai.cli`` as
+``__main__``, like ``-m jicai.cli``, with ``JICAI_DATA_DIR`` set)::
 
     cp -a /work/snapshot-data-pristine /tmp/copy        # the snapshot changes its data dir, see below
     PYTHONPATH=src .venv/bin/python scripts/output_snapshot.py --data-dir /tmp/copy --out /tmp/outputs
@@ -25,9 +26,12 @@ Each command is run once with ``--format csv`` and once with ``--format json`` a
 ``.stderr``. ``OUT/index.tsv`` lists every run, its exit code and its files. Commands whose csv/json goes to
 stdout (``quarantine``, ``policy show``) have it saved as the output file. ``simulate`` writes a csv folder.
 
-Normalised, because they legitimately change from run to run: the ``computed_at``/``generated_at`` values
-(json keys and csv columns), the absolute paths of the data dir and of the output folder (printed in stdout
-as ``<DATA>`` and ``<OUT>``) and the elapsed seconds ``simulate`` prints. Nothing else is touched.
+Repeatable: every command runs with DuckDB on one thread (``--threads 1``, the default), because on several
+threads HEAD's output is not repeatable: ``monitor`` writes its rows in no defined order, and float sums of
+yuan change in their last bits (1342329.0800000003 one run, 1342329.08 the next). Normalised, because they
+legitimately change from run to run: the ``computed_at``/``generated_at`` values (json keys and csv
+columns), the absolute paths of the data dir and of the output folder (printed in stdout as ``<DATA>`` and
+``<OUT>``) and the elapsed seconds ``simulate`` prints. Nothing else is touched.
 
 Left out: xlsx everywhere, and the commands with no csv/json: ``report monthly|quarterly|annual``
 (xlsx/html/pdf), ``demo`` (simulates, imports and writes an xlsx: it made the data dir), ``import``,
@@ -35,8 +39,11 @@ Left out: xlsx everywhere, and the commands with no csv/json: ``report monthly|q
 state or serve; they compute no figures).
 
 Compare two snapshots: ``python scripts/output_snapshot.py --compare BEFORE AFTER`` prints each file as
-identical or differs (the first differing lines; for csv and json the columns whose values differ, how many
-cells, and the largest absolute difference of numeric cells) and a summary line; exit 1 if anything differs.
+identical or differs, and for a file that differs its first differing lines and, for csv and json, the columns
+whose values differ: how many cells, the largest absolute difference of numeric cells, tagged "float noise"
+(relative ≤ 1e-12) or "≤ half a fen". Rows whose order changed are matched on their text columns (codes,
+names, months) and a file that differs only in its row order says so. A summary line ends; exit 1 if any
+file differs or is only on one side.
 """
 
 from __future__ import annotations
@@ -103,6 +110,22 @@ CASES: tuple[Case, ...] = (
 )
 
 # a run's own stamps: the value is replaced, the key or column stays
+# DuckDB runs a query on several threads by default; then rows without an ORDER BY (monitor's csv/json) come
+# out in a different order on each run, and float sums (money in yuan) differ in their last bits
+# (1342329.0800000003 one run, 1342329.08 the next). A snapshot pins DuckDB to one thread, the same for the
+# code before and after: this wraps duckdb.connect (through which ibis opens every DuckDB connection),
+# then runs ``python -m jicai.cli`` unchanged.
+ONE_THREAD = """\
+import runpy, duckdb
+_connect = duckdb.connect
+def connect(database=":memory:", *args, config=None, **kw):
+    config = dict(config or {})
+    config["threads"] = 1
+    return _connect(database, *args, config=config, **kw)
+duckdb.connect = connect
+runpy.run_module("jicai.cli", run_name="__main__", alter_sys=True)
+"""
+
 STAMP_KEYS = ("computed_at", "generated_at")
 STAMP = "<normalised>"
 ELAPSED = re.compile(r"用时 \d+(?:\.\d+)? 秒")
@@ -187,9 +210,10 @@ def child_env(data_dir: Path) -> dict[str, str]:
 
 
 def run_case(case: Case, fmt: str, out: Path, data_dir: Path, env: dict[str, str],
-             paths: list[tuple[str, str]]) -> tuple[str, int, list[str]]:
+             paths: list[tuple[str, str]], threads: int) -> tuple[str, int, list[str]]:
     name = f"{case_name(case)}.{fmt}"
-    argv = [sys.executable, "-m", "jicai.cli", *case.args, "--format", fmt]
+    cli = ["-c", ONE_THREAD] if threads == 1 else ["-m", "jicai.cli"]
+    argv = [sys.executable, *cli, *case.args, "--format", fmt]
     target = out / name
     if case.how in ("file", "folder"):
         argv += ["--out", str(target)]
@@ -208,7 +232,7 @@ def run_case(case: Case, fmt: str, out: Path, data_dir: Path, env: dict[str, str
     return shown, done.returncode, [str(p.relative_to(out)) for p in new]
 
 
-def snapshot(data_dir: Path, out: Path, only: list[str] | None) -> int:
+def snapshot(data_dir: Path, out: Path, only: list[str] | None, threads: int) -> int:
     if out.exists() and any(out.iterdir()):
         sys.exit(f"output folder is not empty: {out} (the snapshot tells its files by what each run adds)")
     out.mkdir(parents=True, exist_ok=True)
@@ -219,7 +243,8 @@ def snapshot(data_dir: Path, out: Path, only: list[str] | None) -> int:
     env = child_env(data_dir)
     where = subprocess.run([sys.executable, "-c", "import jicai; print(jicai.__file__)"], env=env,
                            capture_output=True, text=True).stdout.strip()
-    print(f"jicai from {where}; data dir {data_dir}; output {out}", file=sys.stderr)
+    print(f"jicai from {where}; data dir {data_dir}; output {out}; DuckDB threads: "
+          f"{'1' if threads == 1 else 'engine default'}", file=sys.stderr)
     index = ["name\tformat\texit\tcommand\tfiles"]
     failed = 0
     t_all = time.perf_counter()
@@ -228,7 +253,7 @@ def snapshot(data_dir: Path, out: Path, only: list[str] | None) -> int:
             continue
         for fmt in case.formats:
             t0 = time.perf_counter()
-            shown, code, files = run_case(case, fmt, out, data_dir, env, paths)
+            shown, code, files = run_case(case, fmt, out, data_dir, env, paths, threads)
             failed += code != 0
             index.append(f"{case_name(case)}\t{fmt}\t{code}\t{shown}\t{' '.join(files)}")
             print(f"{time.perf_counter() - t0:6.1f} s  exit {code}  {shown}", file=sys.stderr)
@@ -240,6 +265,7 @@ def snapshot(data_dir: Path, out: Path, only: list[str] | None) -> int:
 # ------------------------------------------------------------------------------------------------- compare
 
 HALF_FEN = 0.005
+FLOAT_NOISE = 1e-12  # relative: the last bits of a float sum taken in another order
 
 
 @dataclass
@@ -247,6 +273,7 @@ class Column:
     cells: int = 0  # differing cells
     numeric: int = 0  # of which both sides are numbers
     max_abs: float = 0.0
+    max_rel: float = 0.0
     other: list[str] = field(default_factory=list)  # a few non-numeric examples
 
     def add(self, a, b) -> None:
@@ -254,10 +281,21 @@ class Column:
         x, y = _number(a), _number(b)
         if x is not None and y is not None:
             self.numeric += 1
-            d = abs(x - y) if not (math.isnan(x) and math.isnan(y)) else 0.0
+            d = 0.0 if math.isnan(x) and math.isnan(y) else abs(x - y)
             self.max_abs = max(self.max_abs, d)
+            self.max_rel = max(self.max_rel, d / max(abs(x), abs(y)) if d else 0.0)
         elif len(self.other) < 2:
             self.other.append(f"{a!r} → {b!r}")
+
+    def line(self, name: str) -> str:
+        text = f"    column {name}: {self.cells} cells differ"
+        if self.numeric:
+            tag = (" (float noise)" if self.max_rel <= FLOAT_NOISE
+                   else " (≤ half a fen)" if self.max_abs <= HALF_FEN + 1e-9 else "")
+            text += f", {self.numeric} numeric, max abs diff {self.max_abs:.6g}{tag}"
+        if self.other:
+            text += f"; e.g. {'; '.join(self.other)}"
+        return text
 
 
 def _number(v) -> float | None:
@@ -271,42 +309,65 @@ def _number(v) -> float | None:
         return None
 
 
+def _key_columns(ra: list[dict], rb: list[dict]) -> list[str]:
+    """Columns that can match rows whose order changed: text (codes, names, months) in every row of both,
+    holding the same values in A and B. A value that changed (a reworded text) takes its column out."""
+    from collections import Counter
+
+    common = [c for c in ra[0] if all(c in r for r in ra) and all(c in r for r in rb)]
+
+    def text(rows: list[dict], c: str) -> bool:
+        vals = [r[c] for r in rows if r[c] not in (None, "")]
+        return bool(vals) and all(isinstance(v, str) and _number(v) is None for v in vals)
+
+    return [c for c in common if text(ra, c) and text(rb, c)
+            and Counter(r[c] for r in ra) == Counter(r[c] for r in rb)]
+
+
+def _pairs(ra: list[dict], rb: list[dict], path: str, notes: list[str]) -> list[tuple[dict, dict]]:
+    """The rows of A and B to compare: by position, or by key columns when the order changed."""
+    if len(ra) == len(rb) and all(x == y for x, y in zip(ra, rb, strict=True)):
+        return list(zip(ra, rb, strict=True))
+    keys = _key_columns(ra, rb) if ra and rb else []
+    ka = [tuple(r[c] for c in keys) for r in ra]
+    kb = [tuple(r[c] for c in keys) for r in rb]
+    if keys and len(set(ka)) == len(ka) and len(set(kb)) == len(kb):
+        if ka != kb:
+            notes.append(f"{path or 'rows'}: rows in another order; matched on {', '.join(keys)}")
+        by_key = dict(zip(kb, rb, strict=True))
+        return [(r, by_key[k]) for k, r in zip(ka, ra, strict=True)]
+    if len(ra) != len(rb):
+        notes.append(f"{path or 'rows'}: {len(ra)} rows in A, {len(rb)} in B; compared by position")
+    return list(zip(ra, rb, strict=False))  # unequal lengths are noted above
+
+
 def _walk(a, b, path: str, cols: dict[str, Column], notes: list[str]) -> None:
-    """Differences of two parsed json documents, by column path (list items collapse to ``[]``)."""
+    """Differences of two parsed documents, by column path (list items collapse to ``[]``)."""
     if isinstance(a, dict) and isinstance(b, dict):
         for k in list(a) + [k for k in b if k not in a]:
             p = f"{path}.{k}" if path else k
             if k not in b or k not in a:
-                notes.append(f"key {p} only in {'A' if k in a else 'B'}")
+                if f"column {p} only in" not in " ".join(notes):
+                    notes.append(f"column {p} only in {'A' if k in a else 'B'}")
             else:
                 _walk(a[k], b[k], p, cols, notes)
     elif isinstance(a, list) and isinstance(b, list):
-        if len(a) != len(b):
-            notes.append(f"{path or '(top)'}: {len(a)} items in A, {len(b)} in B")
-        for x, y in zip(a, b, strict=False):  # unequal lengths are noted above
+        if a and b and all(isinstance(x, dict) for x in a + b):
+            pairs = _pairs(a, b, path, notes)
+        else:
+            if len(a) != len(b):
+                notes.append(f"{path or '(top)'}: {len(a)} items in A, {len(b)} in B")
+            pairs = list(zip(a, b, strict=False))  # unequal lengths are noted above
+        for x, y in pairs:
             _walk(x, y, f"{path}[]", cols, notes)
     elif a != b and not (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b)):
         cols.setdefault(path or "(top)", Column()).add(a, b)
 
 
-def _csv_diff(a: str, b: str, cols: dict[str, Column], notes: list[str]) -> None:
-    ra, rb = list(csv.reader(io.StringIO(a.lstrip("\ufeff")))), list(csv.reader(io.StringIO(b.lstrip("\ufeff"))))
-    ha, hb = (ra[0] if ra else []), (rb[0] if rb else [])
-    if ha != hb:
-        if [c for c in ha if c not in hb] or [c for c in hb if c not in ha]:
-            notes.append(f"columns only in A: {[c for c in ha if c not in hb]}, only in B: {[c for c in hb if c not in ha]}")
-        else:
-            notes.append("same columns in another order")
-    if len(ra) != len(rb):
-        notes.append(f"{len(ra) - 1} rows in A, {len(rb) - 1} in B (rows compared by position)")
-    common = [c for c in ha if c in hb]
-    ia, ib = {c: k for k, c in enumerate(ha)}, {c: k for k, c in enumerate(hb)}
-    for x, y in zip(ra[1:], rb[1:], strict=False):  # unequal row counts are noted above
-        for c in common:
-            u = x[ia[c]] if ia[c] < len(x) else None
-            v = y[ib[c]] if ib[c] < len(y) else None
-            if u != v:
-                cols.setdefault(c, Column()).add(u, v)
+def _csv_records(text: str) -> tuple[list[str], list[dict]]:
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    header = rows[0] if rows else []
+    return header, [dict(zip(header, r, strict=False)) for r in rows[1:]]
 
 
 def _first_lines(a: str, b: str, n: int) -> list[str]:
@@ -316,34 +377,35 @@ def _first_lines(a: str, b: str, n: int) -> list[str]:
     return cut + ([f"… {len(lines) - n} more diff lines"] if len(lines) > n else [])
 
 
-def describe(fa: Path, fb: Path, n_lines: int) -> list[str]:
+def describe(fa: Path, fb: Path, n_lines: int) -> tuple[list[str], bool]:
+    """What differs between two versions of a file, and whether it is the row order alone."""
     ta, tb = fa.read_bytes().decode("utf-8", "replace"), fb.read_bytes().decode("utf-8", "replace")
-    out = [f"    {line}" for line in _first_lines(ta, tb, n_lines)]
     cols: dict[str, Column] = {}
     notes: list[str] = []
     if fa.suffix == ".csv":
-        _csv_diff(ta, tb, cols, notes)
+        (ha, ra), (hb, rb) = _csv_records(ta), _csv_records(tb)
+        if ha != hb and sorted(ha) == sorted(hb):
+            notes.append("the same columns in another order")
+        _walk(ra, rb, "", cols, notes)
+        for c in [c for c in ha if c not in hb] + [c for c in hb if c not in ha]:
+            notes.append(f"column {c} only in {'A' if c in ha else 'B'}")
     elif fa.suffix == ".json":
         try:
             _walk(json.loads(ta), json.loads(tb), "", cols, notes)
         except json.JSONDecodeError as exc:
             notes.append(f"not json: {exc}")
-    out += [f"    note: {x}" for x in notes[:10]]
-    for name, c in cols.items():
-        line = f"    column {name}: {c.cells} cells differ"
-        if c.numeric:
-            tag = " (≤ half a fen)" if c.max_abs <= HALF_FEN + 1e-9 else ""
-            line += f", {c.numeric} numeric, max abs diff {c.max_abs:.6g}{tag}"
-        if c.other:
-            line += f"; e.g. {'; '.join(c.other)}"
-        out.append(line)
-    return out
+    order_only = bool(notes) and not cols and all("another order" in x for x in notes)
+    lines = [] if order_only else [f"    {line}" for line in _first_lines(ta, tb, n_lines)]
+    lines += [f"    note: {x}" for x in notes[:10]]
+    lines += [c.line(name.removeprefix("[].")) for name, c in cols.items()]  # a csv's rows are the top list
+    return lines, order_only
 
 
 def compare(a: Path, b: Path, n_lines: int) -> int:
     fa = {str(p.relative_to(a)): p for p in _files(a)}
     fb = {str(p.relative_to(b)): p for p in _files(b)}
     counts = {"identical": 0, "differs": 0, "only in A": 0, "only in B": 0}
+    order_only = 0
     for rel in sorted(set(fa) | set(fb)):
         if rel not in fb:
             kind = "only in A"
@@ -354,11 +416,16 @@ def compare(a: Path, b: Path, n_lines: int) -> int:
         else:
             kind = "differs"
         counts[kind] += 1
-        print(f"{kind:<10} {rel}")
-        if kind == "differs":
-            print("\n".join(describe(fa[rel], fb[rel], n_lines)))
+        if kind != "differs":
+            print(f"{kind:<10} {rel}")
+            continue
+        lines, reordered = describe(fa[rel], fb[rel], n_lines)
+        order_only += reordered
+        print(f"{kind:<10} {rel}" + ("  (row order only)" if reordered else ""))
+        print("\n".join(lines))
     total = sum(counts.values())
-    print(f"{total} files: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    print(f"{total} files: " + ", ".join(f"{v} {k}" for k, v in counts.items())
+          + f" (of which {order_only} in row order only)")
     return 0 if counts["identical"] == total else 1
 
 
@@ -368,6 +435,8 @@ def main() -> int:
     ap.add_argument("--copy", action="store_true", help="run on a fresh temporary copy of --data-dir")
     ap.add_argument("--out", type=Path, help="an empty or new folder for the snapshot")
     ap.add_argument("--only", nargs="*", help="only these commands (first word), for a quick check")
+    ap.add_argument("--threads", type=int, choices=(0, 1), default=1,
+                    help="1 (default): DuckDB on one thread, so that runs are repeatable; 0: the engine's default")
     ap.add_argument("--compare", nargs=2, type=Path, metavar=("A", "B"), help="compare two snapshot folders")
     ap.add_argument("--lines", type=int, default=8, help="differing lines shown per file (--compare)")
     args = ap.parse_args()
@@ -378,11 +447,11 @@ def main() -> int:
     if not (args.data_dir / "jicai.duckdb").exists():
         ap.error(f"no jicai.duckdb in {args.data_dir}")
     if not args.copy:
-        return snapshot(args.data_dir, args.out, args.only)
+        return snapshot(args.data_dir, args.out, args.only, args.threads)
     with tempfile.TemporaryDirectory(prefix="jicai-snapshot-") as tmp:
         copy = Path(tmp) / "data"
         shutil.copytree(args.data_dir, copy, symlinks=True)
-        return snapshot(copy, args.out, args.only)
+        return snapshot(copy, args.out, args.only, args.threads)
 
 
 if __name__ == "__main__":
