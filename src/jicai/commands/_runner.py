@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -190,14 +190,58 @@ def _stem(m: Measure, args: Args) -> str:
     return "_".join(parts)
 
 
-def measure_command(m: Measure):
-    """The ``jicai <m.name>`` command of a registered measure: its parameters as options, then the runner."""
+def _shared_options(policy_option: Any, formats: tuple[str, ...]) -> list[inspect.Parameter]:
+    P = inspect.Parameter
+    return [P("fmt", P.KEYWORD_ONLY, annotation=str, default=format_option(formats)),
+            P("out_path", P.KEYWORD_ONLY, annotation=Path, default=OUT),
+            P("policy_path", P.KEYWORD_ONLY, annotation=Path, default=policy_option)]
+
+
+def _wrapped(fn: Callable[..., None], own: list[inspect.Parameter], policy_option: Any,
+             formats: tuple[str, ...]) -> Callable[..., None]:
+    """A typer command: ``ctx``, the command's own options, the shared ones; runs ``fn(r, **own)`` in :func:`run`."""
 
     def command(ctx: typer.Context, **kw: Any) -> None:
         fmt, out_path, policy_path = kw.pop("fmt"), kw.pop("out_path"), kw.pop("policy_path")
-        with run(ctx, fmt, out_path, policy_path) as r:
-            args, rows = compute_measure(r, m, kw)
-            path = r.write(measure_report(m, rows, args, r.computed_at), _stem(m, args))
+        with run(ctx, fmt, out_path, policy_path, formats) as r:
+            fn(r, **kw)
+
+    P = inspect.Parameter
+    params = [P("ctx", P.POSITIONAL_OR_KEYWORD, annotation=typer.Context)]
+    params += [p.replace(kind=P.KEYWORD_ONLY) for p in own] + _shared_options(policy_option, formats)
+    command.__signature__ = inspect.Signature(params)  # typer reads the options from the signature
+    command.__doc__ = fn.__doc__
+    return command
+
+
+def computing_command(app: typer.Typer, name: str, *, policy: Any = POLICY_OF_BATCH,
+                      formats: tuple[str, ...] = FORMATS) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register ``fn(r: Run, **options)`` as ``jicai <name>``: its own options, then ``--format``, ``--out`` and
+    ``--policy`` (``policy``: :data:`POLICY_OF_BATCH` or :data:`POLICY`), run inside :func:`run`.
+
+    A computing command is then only what is its own::
+
+        @computing_command(app, "onboarding")
+        def onboarding(r: Run, as_of: str = typer.Option(..., "--as-of")) -> None:
+            ...
+    """
+
+    def decorate(fn: Callable[..., None]) -> Callable[..., None]:
+        own = list(inspect.signature(fn, eval_str=True).parameters.values())[1:]  # after the Run
+        command = _wrapped(fn, own, policy, formats)
+        command.__name__ = name.replace("-", "_")
+        app.command(name)(command)
+        return fn
+
+    return decorate
+
+
+def measure_command(m: Measure):
+    """The ``jicai <m.name>`` command of a registered measure: its parameters as options, then the runner."""
+
+    def body(r: Run, **kw: Any) -> None:
+        args, rows = compute_measure(r, m, kw)
+        path = r.write(measure_report(m, rows, args, r.computed_at), _stem(m, args))
         shown = " ".join(f"{PARAMS[p].zh} {args.of(p)}" for p in m.params if args.of(p) is not None)
         out.print(f"{m.title_zh} {shown}(政策 {args.policy.version}):{len(rows)} 行")
         for line in summary_lines(m, rows):
@@ -205,17 +249,13 @@ def measure_command(m: Measure):
         out.print(f"  报表:{path}")
 
     P = inspect.Parameter
-    sig = [P("ctx", P.POSITIONAL_OR_KEYWORD, annotation=typer.Context)]
+    own = []
     for name in m.params:
         p = PARAMS[name]
-        typ = int if p.kind == "int" else str
         default = None if name in m.optional else ...
-        sig.append(P(name, P.KEYWORD_ONLY, annotation=typ,
+        own.append(P(name, P.KEYWORD_ONLY, annotation=int if p.kind == "int" else str,
                      default=typer.Option(default, p.option, help=f"{p.zh} / {p.en}")))
-    sig += [P("fmt", P.KEYWORD_ONLY, annotation=str, default=format_option()),
-            P("out_path", P.KEYWORD_ONLY, annotation=Path, default=OUT),
-            P("policy_path", P.KEYWORD_ONLY, annotation=Path, default=POLICY_OF_BATCH)]
-    command.__signature__ = inspect.Signature(sig)  # typer reads the options from the signature
+    command = _wrapped(body, own, POLICY_OF_BATCH, FORMATS)
     command.__name__ = m.command_name.replace("-", "_")
     command.__doc__ = f"{m.title_zh}{':' + m.note_zh if m.note_zh else ''} / {m.title_en}."
     return command

@@ -10,12 +10,11 @@ as ``<stem>_consult.csv``, ``<stem>_totals.csv``) or json.
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import typer
 
 from jicai import calendar
-from jicai.commands._runner import OUT, POLICY, format_option, measure_rows, parse_day, run
+from jicai.commands._runner import POLICY, Run, computing_command, measure_rows, parse_day
 from jicai.console import out
 from jicai.errors import BilingualError
 
@@ -26,34 +25,30 @@ def quarter_end(text: str) -> date:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("budget")
+    @computing_command(app, "budget", policy=POLICY)
     def budget_cmd(
-        ctx: typer.Context,
+        r: Run,
         as_of: str = typer.Option(None, "--as-of", help="截至日期(含当日) / as-of date, YYYY-MM-DD"),
         quarter: str = typer.Option(None, "--quarter", help="季度会商(截至季末),如 2024Q3 / quarter, e.g. 2024Q3"),
-        fmt: str = format_option(),
-        out_path: Path = OUT,
-        policy_path: Path = POLICY,
     ) -> None:
         """总额预算执行进度与季度会商报告 / budget progress and the quarterly consultation report."""
         from jicai.fund.budget import INPUT_TABLES
         from jicai.measures.registry import Args, measure
         from jicai.reports.fund import budget_report
 
-        with run(ctx, fmt, out_path, policy_path) as r:
-            if (as_of is None) == (quarter is None):
-                raise BilingualError("请指定 --as-of 或 --quarter 之一", "give exactly one of --as-of and --quarter")
-            day = parse_day(as_of, "--as-of") if as_of else quarter_end(quarter)
-            policy = r.bundled_policy()
-            margin = float(policy.value("budget_ahead_margin", on=day))
-            r.require(INPUT_TABLES)
-            args = Args(policy, as_of=day)
-            rows, consult, totals = (measure_rows(r, measure(name), args)
-                                     for name in ("budget", "budget-consult", "budget-totals"))
-            # margin: the policy's budget_ahead_margin the flags were decided with, for a reader of the json
-            report = budget_report(rows, consult, totals, as_of=day, margin=margin, policy_version=policy.version,
-                                   computed_at=r.computed_at, params={"as_of": day, "margin": margin})
-            path = r.write(report, f"budget_{quarter.upper()}" if quarter else f"budget_{day.isoformat()}")
+        if (as_of is None) == (quarter is None):
+            raise BilingualError("请指定 --as-of 或 --quarter 之一", "give exactly one of --as-of and --quarter")
+        day = parse_day(as_of, "--as-of") if as_of else quarter_end(quarter)
+        policy = r.bundled_policy()
+        margin = float(policy.value("budget_ahead_margin", on=day))
+        r.require(INPUT_TABLES)
+        args = Args(policy, as_of=day)
+        rows, consult, totals = (measure_rows(r, measure(name), args)
+                                 for name in ("budget", "budget-consult", "budget-totals"))
+        # margin: the policy's budget_ahead_margin the flags were decided with, for a reader of the json
+        report = budget_report(rows, consult, totals, as_of=day, margin=margin, policy_version=policy.version,
+                               computed_at=r.computed_at, params={"as_of": day, "margin": margin})
+        path = r.write(report, f"budget_{quarter.upper()}" if quarter else f"budget_{day.isoformat()}")
 
         out.print(f"预算执行进度 截至 {day.isoformat()}(政策 {policy.version})")
         if not rows:

@@ -8,40 +8,34 @@ surplus, reasonable surplus, deviation, tier and returned amount — the csv fil
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
-from jicai.commands._runner import OUT, POLICY, format_option, measure_rows, parse_day, run
+from jicai.commands._runner import POLICY, Run, computing_command, measure_rows, parse_day
 from jicai.console import out
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("capitation")
+    @computing_command(app, "capitation", policy=POLICY)
     def capitation_cmd(
-        ctx: typer.Context,
+        r: Run,
         period: str = typer.Option(..., "--period", help="结算期(与 capitation.period 相同,如 2024、2024H1) / settlement period"),
         on: str = typer.Option(None, "--on", help="政策日期(缺省为结算期末) / policy date, YYYY-MM-DD (default: period end)"),
-        fmt: str = format_option(),
-        out_path: Path = OUT,
-        policy_path: Path = POLICY,
     ) -> None:
         """按人头付费包干结余返还(中值最优法) / capitation surplus return by the median-optimal method."""
         from jicai.fund.capitation import INPUT_TABLES, PeriodArgs, period_end, tier_labels
         from jicai.measures.registry import measure
         from jicai.reports.fund import capitation_report
 
-        with run(ctx, fmt, out_path, policy_path) as r:
-            day = parse_day(on, "--on") if on else period_end(period)
-            policy = r.bundled_policy()
-            r.require(INPUT_TABLES)
-            args = PeriodArgs(policy, period=period, on=day)
-            rows, tiers, totals = (measure_rows(r, measure(name), args)
-                                   for name in ("capitation", "capitation-tiers", "capitation-totals"))
-            labels = tier_labels(policy, day)
-            path = r.write(capitation_report(rows, tiers, totals, period=period, on=day, tier_labels=labels,
-                                             policy_version=policy.version, computed_at=r.computed_at),
-                           f"capitation_{period}")
+        day = parse_day(on, "--on") if on else period_end(period)
+        policy = r.bundled_policy()
+        r.require(INPUT_TABLES)
+        args = PeriodArgs(policy, period=period, on=day)
+        rows, tiers, totals = (measure_rows(r, measure(name), args)
+                               for name in ("capitation", "capitation-tiers", "capitation-totals"))
+        labels = tier_labels(policy, day)
+        path = r.write(capitation_report(rows, tiers, totals, period=period, on=day, tier_labels=labels,
+                                         policy_version=policy.version, computed_at=r.computed_at),
+                       f"capitation_{period}")
 
         if not rows:
             out.print(f"结算期 {period}:没有按人头付费记录 / no capitation rows for period {period}")

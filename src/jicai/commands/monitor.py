@@ -8,14 +8,13 @@ and each roll-up beside it (``<stem>_by_institution.csv``…), json holds them a
 from __future__ import annotations
 
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
 import ibis.expr.types as ir
 import pyarrow as pa
 import typer
 
-from jicai.commands._runner import OUT, POLICY_OF_BATCH, format_option, measure_table, parse_day, run
+from jicai.commands._runner import Run, computing_command, measure_table, parse_day
 from jicai.console import console, out
 from jicai.reports.documents import Report
 
@@ -95,25 +94,21 @@ def summary(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("monitor")
+    @computing_command(app, "monitor")
     def monitor_cmd(
-        ctx: typer.Context,
+        r: Run,
         as_of: str = typer.Option(..., "--as-of", help="监测日期(含当日) / as-of date, YYYY-MM-DD"),
         batch: str = typer.Option(None, "--batch", help="批次编号(默认全部) / batch id (default: all)"),
-        fmt: str = format_option(),
-        out_path: Path = OUT,
-        policy_path: Path = POLICY_OF_BATCH,
     ) -> None:
         """月度监测:完成率、序时进度、非中选占比、线下采购、回款、进院 / monthly monitoring."""
         from jicai.measures.monitor import INPUT_TABLES
 
-        with run(ctx, fmt, out_path, policy_path) as r:
-            d = parse_day(as_of)
-            r.require(INPUT_TABLES)
-            policy = r.policy(batch)
-            with console.status("正在计算月度监测 / computing…"):
-                report = monitor_report(r.warehouse, d, batch, policy, r.computed_at)
-            path = r.write(report, f"monitor_{d.isoformat()}" + (f"_{batch}" if batch else ""))
+        d = parse_day(as_of)
+        r.require(INPUT_TABLES)
+        policy = r.policy(batch)
+        with console.status("正在计算月度监测 / computing…"):
+            report = monitor_report(r.warehouse, d, batch, policy, r.computed_at)
+        path = r.write(report, f"monitor_{d.isoformat()}" + (f"_{batch}" if batch else ""))
         out.print(f"月度监测 {d.isoformat()}" + (f" 批次 {batch}" if batch else " 全部批次") + f"(政策 {policy.version})")
         for line in summary(report.table("rows").rows):
             out.print(line)

@@ -10,12 +10,11 @@ asked for and the others beside it (``<stem>_summary.csv``, ``<stem>_batches.csv
 from __future__ import annotations
 
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
 import typer
 
-from jicai.commands._runner import OUT, POLICY_OF_BATCH, format_option, measure_table, parse_day, run
+from jicai.commands._runner import Run, computing_command, measure_table, parse_day
 from jicai.console import console, out
 from jicai.errors import BilingualError
 from jicai.reports.documents import Report
@@ -64,14 +63,11 @@ def onboarding_document(rows: list[dict[str, Any]], summary: list[dict[str, Any]
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("onboarding")
+    @computing_command(app, "onboarding")
     def onboarding_cmd(
-        ctx: typer.Context,
+        r: Run,
         as_of: str = typer.Option(..., "--as-of", help="排查日期(含当日) / as-of date, YYYY-MM-DD"),
         batch: str = typer.Option(None, "--batch", help="批次编号(默认全部) / batch id (default: all)"),
-        fmt: str = format_option(),
-        out_path: Path = OUT,
-        policy_path: Path = POLICY_OF_BATCH,
     ) -> None:
         """未进院排查:执行第3个月起,有约定量而未采购中选产品的机构与品种 / not-onboarded list."""
         from jicai.measures.monitor import INPUT_TABLES
@@ -82,26 +78,25 @@ def register(app: typer.Typer) -> None:
             onboarding_summary,
         )
 
-        with run(ctx, fmt, out_path, policy_path) as r:
-            d = parse_day(as_of)
-            r.require(INPUT_TABLES)
-            policy = r.policy(batch)
-            wh = r.warehouse
-            with console.status("正在排查未进院 / checking onboarding…"):
-                schedule = onboarding_schedule(wh, d, batch, policy).order_by("batch_id").to_pyarrow().to_pylist()
-                if batch is not None and not schedule:
-                    raise BilingualError(f"批次不存在:{batch}", f"no such batch: {batch}")
-                # the monitoring once, for both the list and the summary; released before the warehouse closes
-                with onboarding_rows(wh, d, batch, policy).cache() as base:
-                    rows = base.filter(base.not_onboarded).select(*(c.name for c in COLUMNS)).order_by(
-                        [base.nonselected_volume.desc(), "batch_id", "institution_code", "variety_id"]
-                    ).to_pyarrow().to_pylist()
-                    summary = onboarding_summary(base).order_by(["batch_id", "city_code"]).to_pyarrow().to_pylist()
-            from_month = int(policy.value("onboarding_from_month", on=d))
-            report = onboarding_document(rows, summary, schedule, as_of=d, batch_id=batch,
-                                         policy_version=policy.version, computed_at=r.computed_at,
-                                         from_month=from_month)
-            path = r.write(report, f"onboarding_{d.isoformat()}" + (f"_{batch}" if batch else ""))
+        d = parse_day(as_of)
+        r.require(INPUT_TABLES)
+        policy = r.policy(batch)
+        wh = r.warehouse
+        with console.status("正在排查未进院 / checking onboarding…"):
+            schedule = onboarding_schedule(wh, d, batch, policy).order_by("batch_id").to_pyarrow().to_pylist()
+            if batch is not None and not schedule:
+                raise BilingualError(f"批次不存在:{batch}", f"no such batch: {batch}")
+            # the monitoring once, for both the list and the summary; released before the warehouse closes
+            with onboarding_rows(wh, d, batch, policy).cache() as base:
+                rows = base.filter(base.not_onboarded).select(*(c.name for c in COLUMNS)).order_by(
+                    [base.nonselected_volume.desc(), "batch_id", "institution_code", "variety_id"]
+                ).to_pyarrow().to_pylist()
+                summary = onboarding_summary(base).order_by(["batch_id", "city_code"]).to_pyarrow().to_pylist()
+        from_month = int(policy.value("onboarding_from_month", on=d))
+        report = onboarding_document(rows, summary, schedule, as_of=d, batch_id=batch,
+                                     policy_version=policy.version, computed_at=r.computed_at,
+                                     from_month=from_month)
+        path = r.write(report, f"onboarding_{d.isoformat()}" + (f"_{batch}" if batch else ""))
 
         agreements = sum(s["agreements"] for s in summary)
         out.print(f"未进院排查 截至 {d.isoformat()}" + (f" 批次 {batch}" if batch else " 全部批次")

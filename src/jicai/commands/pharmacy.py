@@ -8,36 +8,30 @@ per check and 检查范围 (what was checked); xlsx, csv (each further list as `
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
-from jicai.commands._runner import OUT, POLICY, format_option, measure_rows, run
+from jicai.commands._runner import POLICY, Run, computing_command, measure_rows
 from jicai.console import out
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("pharmacy")
+    @computing_command(app, "pharmacy", policy=POLICY)
     def pharmacy_cmd(
-        ctx: typer.Context,
+        r: Run,
         month: str = typer.Option(..., "--month", help="月份 / month, YYYY-MM"),
-        fmt: str = format_option(),
-        out_path: Path = OUT,
-        policy_path: Path = POLICY,
     ) -> None:
         """定点药店结算监管:视频联动、进销存、大额购药、代购登记 / pharmacy settlement supervision."""
         from jicai.fund.pharmacy import INPUT_TABLES, KINDS, month_end
         from jicai.measures.registry import Args, measure
         from jicai.reports.fund import PHARMACY_LISTS, pharmacy_report
 
-        with run(ctx, fmt, out_path, policy_path) as r:
-            last_day = month_end(month)  # checks the month: YYYY-MM
-            policy = r.bundled_policy()
-            r.require(INPUT_TABLES)
-            args = Args(policy, month=month)
-            lists = {key: measure_rows(r, measure(name), args) for key, name, _, _ in PHARMACY_LISTS}
-            path = r.write(pharmacy_report(lists, month=month, policy_version=policy.version,
-                                           computed_at=r.computed_at, as_of=last_day), f"pharmacy_{month}")
+        last_day = month_end(month)  # checks the month: YYYY-MM
+        policy = r.bundled_policy()
+        r.require(INPUT_TABLES)
+        args = Args(policy, month=month)
+        lists = {key: measure_rows(r, measure(name), args) for key, name, _, _ in PHARMACY_LISTS}
+        path = r.write(pharmacy_report(lists, month=month, policy_version=policy.version,
+                                       computed_at=r.computed_at, as_of=last_day), f"pharmacy_{month}")
 
         v, risk = lists["violations"], lists["risk"]
         checked = (lists["checked"] or [{"pharmacies": 0, "settlements": 0}])[0]

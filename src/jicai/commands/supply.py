@@ -8,76 +8,71 @@ report goes through the one output pipeline (xlsx, csv, json). The sibling comma
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import typer
 
-from jicai.commands._runner import OUT, POLICY, format_option, measure_rows, measure_table, run
+from jicai.commands._runner import POLICY, Run, computing_command, measure_rows, measure_table
 from jicai.console import out
 from jicai.reports.documents import Report
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("supply")
+    @computing_command(app, "supply", policy=POLICY)
     def supply_cmd(
-        ctx: typer.Context,
+        r: Run,
         month: str = typer.Option(..., "--month", help="月份 / month, YYYY-MM"),
         months: int = typer.Option(6, "--months", help="趋势月数(含本月) / months of the trend, this one included"),
         batch: str = typer.Option(None, "--batch", help="只看该批次的中选产品 / only products selected in this batch"),
-        fmt: str = format_option(),
-        out_path: Path = OUT,
-        policy_path: Path = POLICY,
     ) -> None:
         """供应保障评分卡:中选产品×企业×配送企业×月 / supply scorecard per product, enterprise, distributor, month."""
         from jicai.measures.registry import measure
         from jicai.measures.supply import FLAGS, INPUT_TABLES
         from jicai.measures.supply_base import MonthsArgs, month_window
 
-        with run(ctx, fmt, out_path, policy_path) as r:
-            label, first, end = month_window(month, months)
-            r.require(INPUT_TABLES)
-            policy = r.policy(batch)
-            one = MonthsArgs(policy, month=label, batch=batch)  # the month alone
-            span = replace(one, first_month=first)  # the --months window
-            m = {k: measure(f"supply-{k}") for k in ("scorecard", "enterprises", "distributors", "trend",
-                                                      "distributor-trend")}
-            card = measure_rows(r, m["scorecard"], one)
-            ent = measure_rows(r, m["enterprises"], one)
-            dist = measure_rows(r, m["distributors"], one)
-            trend = measure_rows(r, m["trend"], span)
-            dist_trend = measure_rows(r, m["distributor-trend"], span)
-            flagged = [x for x in card if x["flags"]]
-            # flagged rows first, the lowest delivery rate first (a row without a rate last among its kind)
-            card.sort(key=lambda x: (x["flags"] == "", x["delivery_rate"] if x["delivery_rate"] is not None else 2.0))
+        label, first, end = month_window(month, months)
+        r.require(INPUT_TABLES)
+        policy = r.policy(batch)
+        one = MonthsArgs(policy, month=label, batch=batch)  # the month alone
+        span = replace(one, first_month=first)  # the --months window
+        m = {k: measure(f"supply-{k}") for k in ("scorecard", "enterprises", "distributors", "trend",
+                                                  "distributor-trend")}
+        card = measure_rows(r, m["scorecard"], one)
+        ent = measure_rows(r, m["enterprises"], one)
+        dist = measure_rows(r, m["distributors"], one)
+        trend = measure_rows(r, m["trend"], span)
+        dist_trend = measure_rows(r, m["distributor-trend"], span)
+        flagged = [x for x in card if x["flags"]]
+        # flagged rows first, the lowest delivery rate first (a row without a rate last among its kind)
+        card.sort(key=lambda x: (x["flags"] == "", x["delivery_rate"] if x["delivery_rate"] is not None else 2.0))
 
-            def pv(name: str):
-                return policy.value(name, on=end)
+        def pv(name: str):
+            return policy.value(name, on=end)
 
-            report = Report(
-                kind="supply", title="集采中选产品供应保障评分卡", period=label, as_of=end, batch_id=batch,
-                policy_version=policy.version, computed_at=r.computed_at,
-                headline=[("评分卡行数", f"{len(card)} 行"), ("有预警标记", f"{len(flagged)} 行"),
-                          ("配送时限", f"{pv('deliver_within_hours'):g} 小时"),
-                          ("配送率下限", f"{pv('delivery_rate_min'):.0%}")],
-                paragraphs=[
-                    "依据泉州市医保局《关于加强药品和医用耗材集中带量采购中选产品供应保障工作的通知》六:监测订单响应时间、"
-                    "发货时间、配送金额、配送数量,对订单响应不及时、配送率明显偏低、医疗机构反映供应问题集中的产品重点监测。",
-                    f"配送率 = 下单后 {pv('deliver_within_hours'):g} 小时内(含)发货数量 / 采购数量(包装);"
-                    f"响应时间中位数超过 {pv('response_hours_max'):g} 小时为响应不及时,配送率低于 "
-                    f"{pv('delivery_rate_min'):.0%} 为配送率偏低;数量单位为包装(采购数量另给最小单位)。",
-                ],
-                params={"as_of": end, "batch_id": batch, "month": label, "first_month": first})
-            report.tables += [
-                measure_table(m["scorecard"], card, "scorecard", "评分卡",
-                              note="中选产品×中选企业×配送企业;有预警标记的在前,按配送率从低到高"),
-                measure_table(m["enterprises"], ent, "enterprises", "按中选企业",
-                              note="中选企业汇总(中位数按全部订单行计算)"),
-                measure_table(m["distributors"], dist, "distributors", "按配送企业", note="配送企业汇总"),
-                measure_table(m["trend"], trend, "trend", "月度趋势", note=f"{first} 至 {label} 全部中选产品"),
-                measure_table(m["distributor-trend"], dist_trend, "distributor_trend", "配送企业趋势",
-                              note="配送企业×月"),
-            ]
-            path = r.write(report, f"supply_{label}" + (f"_{batch}" if batch else ""))
+        report = Report(
+            kind="supply", title="集采中选产品供应保障评分卡", period=label, as_of=end, batch_id=batch,
+            policy_version=policy.version, computed_at=r.computed_at,
+            headline=[("评分卡行数", f"{len(card)} 行"), ("有预警标记", f"{len(flagged)} 行"),
+                      ("配送时限", f"{pv('deliver_within_hours'):g} 小时"),
+                      ("配送率下限", f"{pv('delivery_rate_min'):.0%}")],
+            paragraphs=[
+                "依据泉州市医保局《关于加强药品和医用耗材集中带量采购中选产品供应保障工作的通知》六:监测订单响应时间、"
+                "发货时间、配送金额、配送数量,对订单响应不及时、配送率明显偏低、医疗机构反映供应问题集中的产品重点监测。",
+                f"配送率 = 下单后 {pv('deliver_within_hours'):g} 小时内(含)发货数量 / 采购数量(包装);"
+                f"响应时间中位数超过 {pv('response_hours_max'):g} 小时为响应不及时,配送率低于 "
+                f"{pv('delivery_rate_min'):.0%} 为配送率偏低;数量单位为包装(采购数量另给最小单位)。",
+            ],
+            params={"as_of": end, "batch_id": batch, "month": label, "first_month": first})
+        report.tables += [
+            measure_table(m["scorecard"], card, "scorecard", "评分卡",
+                          note="中选产品×中选企业×配送企业;有预警标记的在前,按配送率从低到高"),
+            measure_table(m["enterprises"], ent, "enterprises", "按中选企业",
+                          note="中选企业汇总(中位数按全部订单行计算)"),
+            measure_table(m["distributors"], dist, "distributors", "按配送企业", note="配送企业汇总"),
+            measure_table(m["trend"], trend, "trend", "月度趋势", note=f"{first} 至 {label} 全部中选产品"),
+            measure_table(m["distributor-trend"], dist_trend, "distributor_trend", "配送企业趋势",
+                          note="配送企业×月"),
+        ]
+        path = r.write(report, f"supply_{label}" + (f"_{batch}" if batch else ""))
         out.print(f"供应保障评分卡 {label}(政策 {policy.version}):{len(card)} 行,有预警标记 {len(flagged)} 行")
         counts: dict[str, int] = {}
         for x in flagged:
