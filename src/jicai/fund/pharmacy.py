@@ -37,7 +37,7 @@ import ibis.expr.types as ir
 
 from jicai.contract.arrow import empty
 from jicai.fund import FundError
-from jicai.fund.exact import fen
+from jicai.measures.exact import fen
 from jicai.policy import Policy, load_policy
 from jicai.store import Warehouse
 
