@@ -7,15 +7,19 @@ ranking and retention are computed here with pandas and Python dates.
 
 Decisions the reference shares with the measure because the rule text makes them: a special variety is
 exempt from completion when its period overlaps [cycle_start, as_of]; undefined score figures earn the
-full weight; the score is rounded half up to 6 decimals and a tier is reached at min_score − 1e-9; a
-variety without a baseline price is left out of budget and actual; cost growth compares accepted
-amounts of every product of the batch's varieties with the same period a year earlier.
+full weight; the score is rounded half up to 6 decimals and a tier is reached when the score, read as
+the decimal it prints as, is at least the minimum; a variety without a baseline price is left out of
+budget and actual; cost growth compares accepted amounts of every product of the batch's varieties with
+the same period a year earlier. Money is rounded half up to the fen at the steps docs/rules.md names
+(each variety's budget and actual term, the purchase amounts, reward and overspend shared) — here with
+Python's ``decimal`` on the shortest text of each double, not with the measure's integer micro-yuan.
 """
 
 from __future__ import annotations
 
 import math
 from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 import pandas as pd
@@ -48,6 +52,12 @@ def _safe_div(a: float, b: float) -> float:
     return a / b if b else math.nan
 
 
+def _fen(x) -> Decimal:
+    """``x`` (a double or a Decimal) rounded half up to the fen, as a Decimal."""
+    d = x if isinstance(x, Decimal) else Decimal(repr(float(x)))
+    return d.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
 def assess_reference(tables: dict[str, pd.DataFrame], batch_id: str, year: int, policy=None,
                      as_of: date | None = None) -> pd.DataFrame:
     from jicai.policy import load_policy
@@ -76,8 +86,10 @@ def assess_reference(tables: dict[str, pd.DataFrame], batch_id: str, year: int, 
     m["price"] = [var.loc[v, "baseline_unit_price"] for v in m["variety_id"]]
     ratio = pv("fund_payment_ratio")
     priced = m["price"].notna()
-    m["budget_term"] = np.where(priced, m["agreed_volume"] * m["price"] * ratio, 0.0)
-    m["actual_term"] = np.where(priced, (m["selected_amount"] + m["nonselected_amount"]) * ratio, 0.0)
+    m["budget_term"] = [_fen(a * p * ratio) if ok else Decimal(0)
+                        for a, p, ok in zip(m["agreed_volume"], m["price"], priced, strict=True)]
+    m["actual_term"] = [_fen((_fen(s) + _fen(n)) * Decimal(repr(float(ratio)))) if ok else Decimal(0)
+                        for s, n, ok in zip(m["selected_amount"], m["nonselected_amount"], priced, strict=True)]
     m["comp_fail"] = ~m["exempt"] & (m["agreed_volume"] > 0) & (m["completion"] < pv("min_completion")).fillna(False)
     m["share_fail"] = (m["nonselected_share"] > pv("nonselected_share_max")).fillna(False)
     m["capped"] = np.where(m["exempt"], 0.0, np.minimum(m["selected_volume"], m["agreed_volume"]))
@@ -92,11 +104,11 @@ def assess_reference(tables: dict[str, pd.DataFrame], batch_id: str, year: int, 
     lines = tables["orders"].merge(tables["deliveries"], on="order_line_id")
     lines = lines[lines["product_code"].isin(prods) & lines["accepted_at"].notna() & lines["accepted_quantity"].notna()]
     day = lines["accepted_at"].dt.date
-    amount = lines["accepted_quantity"] * lines["pack_price"]
-    cur = amount.where((day >= cycle_start) & (day <= D), 0.0)
-    pri = amount.where((day >= prior_start) & (day <= prior_end), 0.0)
+    amount = (lines["accepted_quantity"] * lines["pack_price"]).map(lambda x: Decimal(repr(float(x))))
+    cur = amount.where((day >= cycle_start) & (day <= D), Decimal(0))
+    pri = amount.where((day >= prior_start) & (day <= prior_end), Decimal(0))
     cg = pd.DataFrame({"institution_code": lines["institution_code"], "purchase_amount": cur, "prior_amount": pri})
-    cg = cg.groupby("institution_code").sum()
+    cg = cg.groupby("institution_code").agg(lambda a: _fen(sum(a, Decimal(0))))
 
     bands = {code: (pv(f"score_weight_{stem}"), pv(f"score_{stem}_full"), pv(f"score_{stem}_zero"))
              for code, (_c, stem) in ITEMS.items()}
@@ -113,8 +125,8 @@ def assess_reference(tables: dict[str, pd.DataFrame], batch_id: str, year: int, 
         r["nonselected_share"] = _safe_div(counted, sel + counted)
         r["payment_rate"] = _safe_div(g["paid_by_due"].sum(), g["amount_due"].sum())
         r["offline_share"] = _safe_div(g["offline_amount"].sum(), g["order_amount"].sum())
-        cur_amt = cg["purchase_amount"].get(inst, 0.0)
-        pri_amt = cg["prior_amount"].get(inst, 0.0)
+        cur_amt = float(cg["purchase_amount"].get(inst, 0))
+        pri_amt = float(cg["prior_amount"].get(inst, 0))
         r["purchase_amount"], r["prior_amount"] = cur_amt, pri_amt
         r["cost_growth"] = cur_amt / pri_amt - 1.0 if pri_amt > 0 else math.nan
         total = 0.0
@@ -125,14 +137,15 @@ def assess_reference(tables: dict[str, pd.DataFrame], batch_id: str, year: int, 
             r[f"{code}_points"] = pts
             total += pts
         r["score"] = math.floor(total * 1e6 + 0.5) / 1e6
-        r["budget"] = g["budget_term"].sum()
-        r["actual"] = g["actual_term"].sum()
-        r["retention_base"] = max(0.0, r["budget"] - r["actual"])
-        r["overspend"] = max(0.0, r["actual"] - r["budget"])
-        tier = next((ratio_ for s, ratio_ in tiers if r["score"] >= s - 1e-9), 0.0)
+        budget, actual = sum(g["budget_term"], Decimal(0)), sum(g["actual_term"], Decimal(0))
+        base, over = max(Decimal(0), budget - actual), max(Decimal(0), actual - budget)
+        tier = next((ratio_ for s, ratio_ in tiers if Decimal(repr(r["score"])) >= Decimal(repr(float(s)))), 0.0)
         r["retention_ratio"] = tier if r["passed"] else 0.0
-        r["reward"] = r["retention_base"] * r["retention_ratio"]
-        r["overspend_shared"] = share * r["overspend"] if r["passed"] else 0.0
+        reward = _fen(base * Decimal(repr(float(r["retention_ratio"]))))
+        shared = _fen(over * Decimal(repr(float(share)))) if r["passed"] else Decimal(0)
+        for col, v in (("budget", budget), ("actual", actual), ("retention_base", base), ("overspend", over),
+                       ("reward", reward), ("overspend_shared", shared)):
+            r[col] = float(v)
         out.append(r)
     df = pd.DataFrame(out)
     if len(df):

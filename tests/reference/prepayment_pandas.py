@@ -9,12 +9,17 @@ Decisions it shares with the measure because the rule leaves them open (see jica
 a variety without a primary selected product for the institution's region adds nothing to the agreed
 amount; only the agreed varieties' selected purchases offset; the prepayment counts from its date
 (earliest signed_date, else the cycle start; imported rows from their paid_at); progress is null and
-offsets nothing when the agreed amount is 0.
+offsets nothing when the agreed amount is 0. Money is rounded half up to the fen at the steps
+docs/rules.md names (each variety's agreed amount, each imported row, the computed prepayment, the
+cumulative selected amount and the cumulative offset) — here with Python's ``decimal`` on the shortest
+text of each double, not with the measure's integer micro-yuan.
 """
 
 from __future__ import annotations
 
+import math
 from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 import pandas as pd
@@ -28,6 +33,16 @@ def _add_years(d: date, n: int) -> date:
         return d.replace(year=d.year + n)
     except ValueError:  # 29 February in a common year
         return d.replace(year=d.year + n, day=28)
+
+
+def _fen(x) -> Decimal:
+    """``x`` (a double or a Decimal) rounded half up to the fen, as a Decimal."""
+    d = x if isinstance(x, Decimal) else Decimal(repr(float(x)))
+    return d.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def _dec_sum(values) -> Decimal:
+    return sum((Decimal(repr(float(v))) for v in values), Decimal(0))
 
 
 def _matching(selected: pd.DataFrame, inst: pd.DataFrame) -> pd.DataFrame:
@@ -68,8 +83,8 @@ def prepayment_reference(tables: dict[str, pd.DataFrame], batch_id: str, year: i
     prim = _matching(sel[sel["role"] == "primary"], inst)
     price = prim.groupby(["institution_code", "variety_id"], as_index=False)["unit_price"].mean()
     vol = vol.merge(price, on=["institution_code", "variety_id"], how="left")
-    vol["amount"] = (vol["agreed_volume"] * vol["unit_price"]).fillna(0.0)
-    amounts = vol.groupby("institution_code")["amount"].sum()
+    vol["amount"] = [Decimal(0) if pd.isna(x) else _fen(x) for x in vol["agreed_volume"] * vol["unit_price"]]
+    amounts = vol.groupby("institution_code")["amount"].agg(lambda a: sum(a, Decimal(0)))
     signed = pd.to_datetime(ag.groupby("institution_code")["signed_date"].min())
 
     # -- imported prepayments --------------------------------------------------------------------
@@ -118,25 +133,37 @@ def prepayment_reference(tables: dict[str, pd.DataFrame], batch_id: str, year: i
     people = sorted(set(vol["institution_code"]) | set(pre["institution_code"]))
     months = pd.period_range(pd.Timestamp(c_start), pd.Timestamp(last), freq="M")
     rows = []
-    ratio_ = float(pv("prepay_ratio"))
+    ratio_ = Decimal(repr(float(pv("prepay_ratio"))))
+    pre = pre.assign(fen=pre["amount"].map(_fen))
+    imported = set(pre["institution_code"])
     for m in months:
         end = min(m.end_time.normalize(), pd.Timestamp(last))
-        got = lines[lines["day"] <= end].groupby("institution_code")["amount"].sum()
-        paid = pre[pre["paid_at"] <= end].groupby("institution_code")["amount"].sum()
-        df = pd.DataFrame({"institution_code": people, "month": str(m), "month_end": end})
-        df["agreed_amount"] = df["institution_code"].map(amounts).fillna(0.0)
-        imported = df["institution_code"].isin(pre["institution_code"])
-        when = df["institution_code"].map(signed).fillna(pd.Timestamp(c_start))
-        computed = np.where(when <= end, ratio_ * df["agreed_amount"], 0.0)
-        df["prepayment"] = np.where(imported, df["institution_code"].map(paid).fillna(0.0), computed)
-        df["cumulative_selected_amount"] = df["institution_code"].map(got).fillna(0.0)
-        a = df["agreed_amount"]
-        df["progress"] = np.minimum(1.0, df["cumulative_selected_amount"] / a.where(a != 0))
-        df["cumulative_offset"] = df["prepayment"] * df["progress"].fillna(0.0)
-        df["balance"] = df["prepayment"] - df["cumulative_offset"]
-        rows.append(df)
+        got = lines[lines["day"] <= end].groupby("institution_code")["amount"].agg(lambda a: _fen(_dec_sum(a)))
+        paid = pre[pre["paid_at"] <= end].groupby("institution_code")["fen"].agg(lambda a: sum(a, Decimal(0)))
+        out = []
+        for inst in people:
+            agreed = amounts.get(inst, Decimal(0))
+            if inst in imported:
+                prepay = paid.get(inst, Decimal(0))
+            else:
+                when = signed.get(inst, pd.NaT)
+                when = pd.Timestamp(c_start) if pd.isna(when) else when
+                prepay = _fen(agreed * ratio_) if when <= end else Decimal(0)
+            cum = got.get(inst, Decimal(0))
+            if agreed == 0:
+                progress, offset = math.nan, Decimal(0)
+            else:
+                progress = min(1.0, float(cum) / float(agreed))
+                offset = prepay if cum >= agreed else _fen(prepay * cum / agreed)
+            out.append({"institution_code": inst, "month": str(m), "month_end": end, "agreed_amount": float(agreed),
+                        "prepayment": float(prepay), "cumulative_selected_amount": float(cum), "progress": progress,
+                        "cumulative_offset": float(offset), "balance": float(prepay - offset)})
+        rows.append(pd.DataFrame(out, columns=["institution_code", "month", "month_end", *LEDGER_MONEY[:4],
+                                               "cumulative_offset", "balance"]))
     out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["institution_code", "month"])
     out = out.sort_values(["institution_code", "month"]).reset_index(drop=True)
-    out["offset_this_month"] = out["cumulative_offset"] - out.groupby("institution_code")["cumulative_offset"].shift(
-        fill_value=0.0)
+    # differences of fen / 100 doubles: back to the fen, as the measure subtracts integer fen
+    previous = out.groupby("institution_code")["cumulative_offset"].shift(fill_value=0.0)
+    out["offset_this_month"] = [float(_fen(Decimal(repr(a)) - Decimal(repr(b))))
+                                for a, b in zip(out["cumulative_offset"], previous, strict=True)]
     return out

@@ -47,6 +47,7 @@ from jicai.assess.period import assessment_period
 from jicai.assess.retention import retention_columns, trace_columns
 from jicai.assess.score import score_columns
 from jicai.assess.text import percent, threshold
+from jicai.measures.exact import basis_points, fen, ratio_above, ratio_below, yuan
 from jicai.measures.progress import ratio
 from jicai.policy import Policy, load_policy
 from jicai.store import Warehouse
@@ -80,7 +81,7 @@ ASSESS_COLUMNS: dict[str, tuple[str, str]] = {
     "payment_points": ("回款率得分", "points of the payment item"),
     "offline_share": ("线下采购占比", "Σ offline amount / Σ order amount; null without orders"),
     "offline_points": ("线下采购占比得分", "points of the offline item"),
-    "purchase_amount": ("本年度采购金额", "accepted amount of all products of the batch's varieties in the assessed period"),
+    "purchase_amount": ("本年度采购金额", "accepted amount of all products of the batch's varieties in the assessed period (to the fen)"),
     "prior_amount": ("上年同期采购金额", "the same a year earlier (before the batch start for k = 1)"),
     "cost_growth": ("费用增长率", "purchase_amount / prior_amount − 1; null when prior_amount is 0"),
     "cost_growth_points": ("费用增长率得分", "points of the cost growth item"),
@@ -88,14 +89,14 @@ ASSESS_COLUMNS: dict[str, tuple[str, str]] = {
     "score_items": ("得分明细", "each item's figure and points; an undefined figure says so and earns full weight"),
     "score_defaulted": ("按满分计项目", "`;`-separated items scored at full weight because their figure is undefined"),
     "rank_in_level": ("同级排名", "rank of the score among institutions of the same level in the batch and year (ties share)"),
-    "budget": ("结余留用预算", "Σ agreed_volume × baseline_unit_price × fund_payment_ratio (varieties with a price)"),
-    "actual": ("实际采购金额", "Σ (selected + non-selected amount) × fund_payment_ratio (varieties with a price)"),
+    "budget": ("结余留用预算", "Σ of the budget terms: agreed_volume × baseline_unit_price × fund_payment_ratio per variety with a price, each to the fen"),
+    "actual": ("实际采购金额", "Σ of the actual terms: (selected + non-selected amount) × fund_payment_ratio per variety with a price, each to the fen"),
     "budget_missing_varieties": ("缺集采前价格品种", "varieties without a baseline price, left out of budget and actual"),
     "retention_base": ("结余金额", "max(0, budget − actual)"),
     "retention_ratio": ("结余留用比例", "ratio of the first retention tier reached by the score; 0 when failed"),
-    "reward": ("结余留用奖励", "retention_base × retention_ratio"),
+    "reward": ("结余留用奖励", "retention_base × retention_ratio, rounded half up to the fen"),
     "overspend": ("超支金额", "max(0, actual − budget)"),
-    "overspend_shared": ("合理超支分担", "overspend_share × overspend for institutions that passed, else 0"),
+    "overspend_shared": ("合理超支分担", "overspend_share × overspend for institutions that passed (rounded half up to the fen), else 0"),
 }
 
 _INST = ["institution_code", "institution_name", "region_code", "level", "batch_id", "cycle_year"]
@@ -118,8 +119,13 @@ def assess(wh: Warehouse, batch_id: str, year: int, policy: Policy | None = None
 
     min_c, max_s = float(pv("min_completion")), float(pv("nonselected_share_max"))
     rows = trace_columns(variety_rows(wh, period, policy), pv("fund_payment_ratio"))
-    comp_fail = (~rows.exempt & (rows.agreed_volume > 0) & (rows.completion < min_c)).fill_null(False)
-    share_fail = (rows.nonselected_share > max_s).fill_null(False)
+    # the gates in basis points, cross-multiplied: completion = selected / agreed, share = counted /
+    # (selected + counted), so neither division's last digit decides a figure exactly on the edge
+    comp_fail = (~rows.exempt & (rows.agreed_volume > 0)
+                 & ratio_below(rows.selected_volume, rows.agreed_volume, basis_points(min_c))).fill_null(False)
+    share_fail = ratio_above(rows.nonselected_counted_volume,
+                             rows.selected_volume + rows.nonselected_counted_volume,
+                             basis_points(max_s)).fill_null(False)
     r = rows.mutate(
         comp_fail=comp_fail,
         share_fail=share_fail,
@@ -149,8 +155,8 @@ def assess(wh: Warehouse, batch_id: str, year: int, policy: Policy | None = None
         amount_due=r.amount_due.sum(),
         offline_amount=r.offline_amount.sum(),
         order_amount=r.order_amount.sum(),
-        budget=r.budget_term.sum().fill_null(0.0),
-        actual=r.actual_term.sum().fill_null(0.0),
+        budget_fen=r.budget_fen.sum().fill_null(0),
+        actual_fen=r.actual_fen.sum().fill_null(0),
     )
     cg = purchase_amounts(wh, period)
     g = g.left_join(cg, "institution_code").drop("institution_code_right")
@@ -167,13 +173,14 @@ def assess(wh: Warehouse, batch_id: str, year: int, policy: Policy | None = None
         nonselected_share=ratio(g.counted, g.selected_volume + g.counted),
         payment_rate=ratio(g.paid_by_due, g.amount_due),
         offline_share=ratio(g.offline_amount, g.order_amount),
-        purchase_amount=g.purchase_amount.fill_null(0.0),
-        prior_amount=g.prior_amount.fill_null(0.0),
+        purchase_fen=g.purchase_fen.fill_null(0),
+        prior_fen=g.prior_fen.fill_null(0),
         cycle_start=ibis.literal(period.cycle_start),
         cycle_end=ibis.literal(period.cycle_end),
         as_of=ibis.literal(period.as_of),
     )
-    g = g.mutate(cost_growth=growth(g.purchase_amount, g.prior_amount))
+    g = g.mutate(cost_growth=growth(g.purchase_fen, g.prior_fen),
+                 purchase_amount=yuan(g.purchase_fen), prior_amount=yuan(g.prior_fen))
     g = score_columns(g, policy, on)
     g = retention_columns(g, policy, on)
     w = ibis.window(group_by=[g.batch_id, g.cycle_year, g.level], order_by=ibis.desc(g.score))
@@ -204,6 +211,9 @@ ASSESS_TOTALS_COLUMNS: dict[str, tuple[str, str]] = {
 }
 
 
+MONEY_TOTALS = ("budget", "actual", "retention_base", "reward", "overspend", "overspend_shared")
+
+
 def assess_totals(expr: ir.Table, by: str | Sequence[str]) -> ir.Table:
     """Totals of assessment rows by ``"region"`` (city prefix), ``"batch"``, ``"level"`` or columns.
 
@@ -215,11 +225,7 @@ def assess_totals(expr: ir.Table, by: str | Sequence[str]) -> ir.Table:
         institutions=t.institution_code.nunique().cast("int64"),
         passed=ibis.ifelse(t.passed, 1, 0).sum().cast("int64"),
         failed=ibis.ifelse(t.passed, 0, 1).sum().cast("int64"),
-        budget=t.budget.sum(),
-        actual=t.actual.sum(),
-        retention_base=t.retention_base.sum(),
-        reward=t.reward.sum(),
-        overspend=t.overspend.sum(),
-        overspend_shared=t.overspend_shared.sum(),
+        # the rows hold fen / 100: summed as integer fen, the total is the rows' sum to the fen
+        **{c: yuan(fen(t[c]).sum()) for c in MONEY_TOTALS},
     )
     return g.select(*keys, *(c for c in ASSESS_TOTALS_COLUMNS if c in g.columns and c not in keys))

@@ -23,6 +23,15 @@
 * **recovery**: the institutions with a balance > 0 in the last ledger month — at the cycle end the
   amount to recover (``final``), before it a projection.
 
+Money is exact (:mod:`jicai.measures.exact`): each amount is rounded once, half up, to the fen, and the
+ledger is integer fen from there on. Rounded: each variety's agreed_volume × price (the agreed amount is
+their sum); each imported prepayment row; the computed prepayment = agreed amount × ``prepay_ratio``
+(exact integer product, the ratio in basis points); the cumulative selected amount (summed exactly in
+micro-yuan, rounded each month end); the cumulative offset = prepayment × cumulative selected / agreed
+amount (the prepayment itself once progress reaches 1). offset_this_month and balance are differences of
+those integers, so in every ledger the month's offsets add up to the cumulative offset, the cumulative
+offset and the balance to the prepayment, and the institutions to the monthly totals, to the fen.
+
 Rows: the institutions with an agreement in (b, k) and those with an imported prepayment for it.
 Purchases are summed in one pass over the order lines, per (institution, product, month), by
 :func:`jicai.measures.purchases.summarize` and :func:`jicai.measures.progress.class_volumes` with a
@@ -52,6 +61,7 @@ from jicai.calendar import month_end, month_label, shift_month
 from jicai.contract.arrow import empty
 from jicai.measures.classes import product_classes, region_match, supply_problem_periods
 from jicai.measures.cycles import first_of_month
+from jicai.measures.exact import basis_points, fen, fen_of_micro, micro, scaled_share, share_of, yuan
 from jicai.measures.progress import class_volumes, ratio
 from jicai.measures.purchases import accepted_lines, ordered_lines, scope_products, summarize
 from jicai.policy import Policy, load_policy
@@ -74,15 +84,15 @@ PREPAYMENT_COLUMNS: dict[str, tuple[str, str]] = {
     "month": ("月份", "calendar month of the cycle year (YYYY-MM)"),
     "month_end": ("截至日期", "last day of the month; the cycle end in the last month, the as-of date in the as-of month"),
     "cycle_end": ("年度结束日", "last day of cycle year k"),
-    "agreed_amount": ("年度约定采购金额", "Σ over varieties of agreed volume × the institution's selected price (mean of the primary products of its region)"),
+    "agreed_amount": ("年度约定采购金额", "Σ over varieties of agreed volume × the institution's selected price (mean of the primary products of its region), each variety's amount to the fen"),
     "unpriced_varieties": ("无中选价品种数", "agreed varieties without a primary selected product for the institution's region (they add nothing to the agreed amount)"),
     "prepaid_at": ("预付日期", "date of the prepayment: earliest signed_date of the agreements (cycle start when blank), or the earliest imported paid_at"),
     "source": ("预付来源", "computed (prepay_ratio × agreed amount) or imported (table prepayments)"),
-    "prepayment": ("预付金额", "prepayment made by the month end (0 before prepaid_at; imported: Σ amounts paid by then)"),
-    "cumulative_selected_amount": ("累计中选采购金额", "selected purchase amount from the cycle start to the month end (primary of the region; backup inside verified supply-problem periods)"),
+    "prepayment": ("预付金额", "prepayment made by the month end: prepay_ratio × agreed amount to the fen (0 before prepaid_at; imported: Σ amounts paid by then)"),
+    "cumulative_selected_amount": ("累计中选采购金额", "selected purchase amount from the cycle start to the month end, to the fen (primary of the region; backup inside verified supply-problem periods)"),
     "progress": ("采购进度", "min(1, cumulative selected amount / agreed amount); null when the agreed amount is 0"),
     "offset_this_month": ("本月冲抵金额", "increase of the cumulative offset over the previous month"),
-    "cumulative_offset": ("累计冲抵金额", "prepayment × progress (0 when progress is null)"),
+    "cumulative_offset": ("累计冲抵金额", "prepayment × progress, rounded half up to the fen (0 when progress is null)"),
     "balance": ("预付余额", "prepayment − cumulative offset"),
 }
 
@@ -99,7 +109,7 @@ RECOVERY_COLUMNS: dict[str, tuple[str, str]] = {
     "prepayment": ("预付金额", "prepayment made by settled_on"),
     "cumulative_selected_amount": ("累计中选采购金额", "selected purchase amount of the cycle year to settled_on"),
     "progress": ("采购进度", "min(1, cumulative selected amount / agreed amount)"),
-    "cumulative_offset": ("累计冲抵金额", "prepayment × progress"),
+    "cumulative_offset": ("累计冲抵金额", "prepayment × progress, to the fen"),
     "recover_amount": ("应收回金额", "balance left on settled_on (> 0): prepayment − cumulative offset"),
 }
 
@@ -135,7 +145,7 @@ def ledger_months(cycle_start: date, last_day: date) -> list[dict]:
 
 def _agreed_amounts(agreements: ir.Table, selected_products: ir.Table, institutions: ir.Table,
                     batch_id: str) -> ir.Table:
-    """agreed_amount, unpriced_varieties and signed (earliest signed_date) per institution."""
+    """agreed_fen (integer fen), unpriced_varieties and signed (earliest signed_date) per institution."""
     keys = [_INST, "variety_id"]
     vol = agreements.group_by(keys).agg(agreed_volume=agreements.agreed_volume.sum().cast("float64"))
     sp = selected_products.filter((selected_products.batch_id == batch_id) & (selected_products.role == "primary"))
@@ -146,7 +156,7 @@ def _agreed_amounts(agreements: ir.Table, selected_products: ir.Table, instituti
     price = j.group_by(keys).agg(price=j.unit_price.mean().cast("float64"))
     a = vol.left_join(price, keys).drop(*(f"{k}_right" for k in keys))
     amounts = a.group_by(_INST).agg(
-        agreed_amount=(a.agreed_volume * a.price).fill_null(0.0).sum(),
+        agreed_fen=fen(a.agreed_volume * a.price).fill_null(0).sum(),
         unpriced_varieties=ibis.ifelse(a.price.isnull(), 1, 0).sum().cast("int64"),
     )
     signed = agreements.group_by(_INST).agg(signed=agreements.signed_date.min())
@@ -155,7 +165,7 @@ def _agreed_amounts(agreements: ir.Table, selected_products: ir.Table, instituti
 
 def _monthly_selected(t: dict[str, ir.Table], agreements: ir.Table, batch_id: str,
                       cycle_start: date, last_day: date, pv) -> ir.Table:
-    """Selected purchase amount per (institution, month) in one pass over the order lines."""
+    """Selected purchase amount (integer micro-yuan) per (institution, month) in one pass over the lines."""
     b = t["batches"].filter(t["batches"].batch_id == batch_id)
     cal = b.select("batch_id", batch_start=b.start_date, cycle_start=ibis.literal(cycle_start))
     scope = scope_products(t["varieties"], t["products"], cal, batch_id)
@@ -183,7 +193,8 @@ def _monthly_selected(t: dict[str, ir.Table], agreements: ir.Table, batch_id: st
     # only the varieties the institution agreed to buy: their selected purchases offset its prepayment
     agreed = agreements.select(_INST, "variety_id").distinct()
     vols = vols.join(agreed, [_INST, "variety_id"])
-    return vols.group_by([_INST, "month_first"]).agg(month_selected_amount=vols.selected_amount.sum())
+    # micro-yuan integers: the month's and the cumulative sums are exact, in any order of addition
+    return vols.group_by([_INST, "month_first"]).agg(month_selected_micro=micro(vols.selected_amount).sum())
 
 
 def prepayment_ledger(wh: Warehouse, batch_id: str, year: int, policy: Policy | None = None,
@@ -213,7 +224,7 @@ def prepayment_ledger(wh: Warehouse, batch_id: str, year: int, policy: Policy | 
     # the optional table: an empty one of the contract's shape when it was never imported
     pre = wh.table("prepayments") if wh.has_table("prepayments") else ibis.memtable(empty("prepayments"))
     pre = pre.filter((pre.batch_id == batch_id) & (pre.cycle_year == k))
-    pre = pre.select(_INST, paid=pre.amount.cast("float64"),
+    pre = pre.select(_INST, paid=fen(pre.amount),
                      paid_at=pre.paid_at.cast("date").fill_null(ibis.literal(period.cycle_start)))
 
     amounts = _agreed_amounts(ag, t["selected_products"], t["institutions"], batch_id)
@@ -225,9 +236,9 @@ def prepayment_ledger(wh: Warehouse, batch_id: str, year: int, policy: Policy | 
     people = insts.left_join(amounts, _INST).drop(f"{_INST}_right")
     people = people.left_join(imported_first, _INST).drop(f"{_INST}_right")
     cycle_start = ibis.literal(period.cycle_start)
-    ratio_ = float(pv("prepay_ratio"))
+    prepay_bp = basis_points(pv("prepay_ratio"))
     people = people.mutate(
-        agreed_amount=people.agreed_amount.fill_null(0.0),
+        agreed_fen=people.agreed_fen.fill_null(0),
         unpriced_varieties=people.unpriced_varieties.fill_null(0).cast("int64"),
         imported=people.imported_at.notnull(),
         prepaid_at=ibis.ifelse(people.imported_at.notnull(), people.imported_at,
@@ -242,26 +253,36 @@ def prepayment_ledger(wh: Warehouse, batch_id: str, year: int, policy: Policy | 
     # (built from the months alone, not from ``rows``: engines without common-subexpression reuse
     # would compute the institutions' agreed amounts a second time)
     paid = pre.join(months, pre.paid_at <= months.month_end)
-    paid = paid.group_by([_INST, "month_first"]).agg(imported_paid=paid.paid.sum())
+    paid = paid.group_by([_INST, "month_first"]).agg(imported_paid_fen=paid.paid.sum())
     rows = rows.left_join(paid, [_INST, "month_first"]).drop(f"{_INST}_right", "month_first_right")
 
     monthly = _monthly_selected(t, ag, batch_id, period.cycle_start, last_day, pv)
     rows = rows.left_join(monthly, [_INST, "month_first"]).drop(f"{_INST}_right", "month_first_right")
 
-    computed = ibis.ifelse(rows.prepaid_at <= rows.month_end, ratio_ * rows.agreed_amount, 0.0)
-    prepayment = ibis.ifelse(rows.imported, rows.imported_paid.fill_null(0.0), computed)
+    computed = ibis.ifelse(rows.prepaid_at <= rows.month_end, scaled_share(rows.agreed_fen, prepay_bp), 0)
+    prepay_fen = ibis.ifelse(rows.imported, rows.imported_paid_fen.fill_null(0), computed).cast("int64")
     by_inst = ibis.window(group_by=_INST, order_by="month_first", preceding=None, following=0)
-    rows = rows.mutate(prepayment=prepayment.cast("float64"),
-                       cumulative_selected_amount=rows.month_selected_amount.fill_null(0.0).sum().over(by_inst))
+    cum_micro = rows.month_selected_micro.fill_null(0).sum().over(by_inst)
+    rows = rows.mutate(prepay_fen=prepay_fen, cum_fen=fen_of_micro(cum_micro.cast("int64")))
     # LEAST skips nulls on every engine: keep a null ratio (agreed amount 0) null explicitly
-    share = ratio(rows.cumulative_selected_amount, rows.agreed_amount)
+    share = ratio(rows.cum_fen, rows.agreed_fen)
     progress = ibis.ifelse(share.isnull(), ibis.null("float64"), ibis.least(1.0, share))
-    rows = rows.mutate(progress=progress)
-    rows = rows.mutate(cumulative_offset=rows.prepayment * rows.progress.fill_null(0.0))
-    previous = rows.cumulative_offset.lag().over(group_by=_INST, order_by="month_first")
+    # offset in fen: the whole prepayment once progress reaches 1 (compared in integers), before it the
+    # prepayment × cumulative selected / agreed amount, rounded half up; nothing when the agreed amount is 0
+    offset_fen = ibis.cases(
+        (rows.agreed_fen <= 0, 0),
+        (rows.cum_fen >= rows.agreed_fen, rows.prepay_fen),
+        else_=share_of(rows.prepay_fen, rows.cum_fen, rows.agreed_fen),
+    ).cast("int64")
+    rows = rows.mutate(progress=progress, offset_fen=offset_fen)
+    previous = rows.offset_fen.lag().over(group_by=_INST, order_by="month_first")
     rows = rows.mutate(
-        offset_this_month=rows.cumulative_offset - previous.fill_null(0.0),
-        balance=rows.prepayment - rows.cumulative_offset,
+        agreed_amount=yuan(rows.agreed_fen),
+        prepayment=yuan(rows.prepay_fen),
+        cumulative_selected_amount=yuan(rows.cum_fen),
+        cumulative_offset=yuan(rows.offset_fen),
+        offset_this_month=yuan(rows.offset_fen - previous.fill_null(0)),
+        balance=yuan(rows.prepay_fen - rows.offset_fen),
         source=ibis.ifelse(rows.imported, "imported", "computed"),
     )
     inst = t["institutions"].select(_INST, institution_name=t["institutions"].name,
@@ -299,10 +320,11 @@ def year_end_recovery(wh: Warehouse, batch_id: str, year: int, policy: Policy | 
 
 def ledger_by_month(ledger: ir.Table) -> ir.Table:
     """The fund's view: per month, the ledger's sums over institutions; see MONTH_COLUMNS."""
+    # the rows hold fen / 100: summed as integer fen, each total is the rows' sum to the fen
     g = ledger.group_by("month").agg(
         month_end=ledger.month_end.max(),
         institutions=ledger.institution_code.nunique().cast("int64"),
-        **{c: ledger[c].sum() for c in ("agreed_amount", "prepayment", "cumulative_selected_amount",
-                                        "offset_this_month", "cumulative_offset", "balance")},
+        **{c: yuan(fen(ledger[c]).sum()) for c in ("agreed_amount", "prepayment", "cumulative_selected_amount",
+                                                   "offset_this_month", "cumulative_offset", "balance")},
     )
     return g.select(*MONTH_COLUMNS)

@@ -11,6 +11,17 @@ Per institution, batch and cycle year:
   and 0 when the assessment failed; reward = retention_base × retention_ratio;
 * overspend_shared = ``overspend_share`` × overspend for institutions that passed, else 0.
 
+Money is exact (:mod:`jicai.measures.exact`). Each amount is rounded once, half up, to the fen, where it
+first appears as a line of the trace: per variety, budget_term = agreed_volume × baseline_unit_price ×
+ratio (one double product, rounded); selected and non-selected amounts (the monitoring's sums) to the
+fen, purchase_amount their sum and actual_term = purchase_amount × ratio (the exact integer product with
+the ratio in basis points, rounded). From there on everything is integer fen: budget and actual are the
+sums of the institution's terms, retention_base and overspend their differences, reward = base ×
+ratio and overspend_shared = overspend × ``overspend_share`` are rounded half up from the exact integer
+products (ratios in basis points). So the trace adds up to each institution's budget and actual, and the
+institutions add up to every total, to the fen. A tier is reached when the score (rounded to 10⁻⁶ point)
+is at least its minimum, compared on that grid as integers.
+
 A variety without a baseline price has no budget term. It is left out of **both** budget and actual
 (its purchases would otherwise appear as overspend against a budget of 0) and listed in
 ``budget_missing_varieties``; the trace shows its purchase amount with empty budget and actual terms.
@@ -28,11 +39,9 @@ import ibis.expr.types as ir
 
 from jicai.assess.basis import variety_rows
 from jicai.assess.period import assessment_period
+from jicai.measures.exact import basis_points, fen, scaled_share, snap, to_micro, yuan
 from jicai.policy import Policy, load_policy
 from jicai.store import Warehouse
-
-# tiny tolerance when comparing a score with a tier's minimum (the score is already rounded to 1e-6)
-TIER_TOLERANCE = 1e-9
 
 RETENTION_TRACE_COLUMNS: dict[str, tuple[str, str]] = {
     "institution_code": ("医疗机构编码", "institution code"),
@@ -45,11 +54,11 @@ RETENTION_TRACE_COLUMNS: dict[str, tuple[str, str]] = {
     "agreed_volume": ("约定采购量", "agreed volume of the cycle year (minimum units)"),
     "baseline_unit_price": ("集采前加权平均价", "baseline price before VBP (yuan per minimum unit); null when missing"),
     "fund_payment_ratio": ("医保基金支付比例", "policy fund_payment_ratio applied to both terms"),
-    "budget_term": ("预算金额", "agreed_volume × baseline_unit_price × fund_payment_ratio; null when the price is missing"),
-    "selected_amount": ("中选产品采购金额", "selected amount incl. backup counted as selected (yuan)"),
-    "nonselected_amount": ("非中选产品采购金额", "non-selected amount (yuan)"),
+    "budget_term": ("预算金额", "agreed_volume × baseline_unit_price × fund_payment_ratio, rounded half up to the fen; null when the price is missing"),
+    "selected_amount": ("中选产品采购金额", "selected amount incl. backup counted as selected (yuan, to the fen)"),
+    "nonselected_amount": ("非中选产品采购金额", "non-selected amount (yuan, to the fen)"),
     "purchase_amount": ("采购金额", "selected_amount + nonselected_amount: every purchase of the variety (yuan)"),
-    "actual_term": ("实际金额", "purchase_amount × fund_payment_ratio; null when the price is missing (left out)"),
+    "actual_term": ("实际金额", "purchase_amount × fund_payment_ratio, rounded half up to the fen; null when the price is missing (left out)"),
     "price_missing": ("缺集采前价格", "the variety has no baseline price: left out of budget and actual"),
 }
 
@@ -60,16 +69,29 @@ def real(x: float) -> ir.FloatingValue:
 
 
 def trace_columns(rows: ir.Table, fund_payment_ratio: float) -> ir.Table:
-    """``rows`` (see basis.variety_rows) with price_missing, purchase_amount, budget_term and actual_term."""
+    """``rows`` (see basis.variety_rows) with price_missing and the money of the trace, to the fen.
+
+    Adds the float64 yuan columns selected_amount, nonselected_amount, purchase_amount, budget_term,
+    actual_term (rounded once, half up) and their integer fen budget_fen and actual_fen (null when the
+    price is missing), which the assessment sums.
+    """
     ratio = real(fund_payment_ratio)
     missing = rows.baseline_unit_price.isnull()
-    purchase = rows.selected_amount + rows.nonselected_amount
+    selected_fen, nonselected_fen = fen(rows.selected_amount), fen(rows.nonselected_amount)
+    purchase_fen = selected_fen + nonselected_fen
+    budget_fen = fen(rows.agreed_volume * rows.baseline_unit_price * ratio)
+    actual_fen = ibis.ifelse(missing, ibis.null("int64"),
+                             scaled_share(purchase_fen, basis_points(fund_payment_ratio)))
     return rows.mutate(
         fund_payment_ratio=ratio,
         price_missing=missing,
-        purchase_amount=purchase,
-        budget_term=rows.agreed_volume * rows.baseline_unit_price * ratio,
-        actual_term=ibis.ifelse(missing, ibis.null("float64"), purchase * ratio),
+        selected_amount=yuan(selected_fen),
+        nonselected_amount=yuan(nonselected_fen),
+        purchase_amount=yuan(purchase_fen),
+        budget_fen=budget_fen,
+        actual_fen=actual_fen,
+        budget_term=yuan(budget_fen),
+        actual_term=yuan(actual_fen),
     )
 
 
@@ -83,21 +105,30 @@ def retention_trace(wh: Warehouse, batch_id: str, year: int, policy: Policy | No
     return t.select(*RETENTION_TRACE_COLUMNS)
 
 
-def tier_ratio(score: ir.FloatingValue, tiers: list[list[float]]) -> ir.FloatingValue:
-    """The ratio of the first tier (highest first) whose min_score ≤ score; 0 below the last tier."""
-    cases = [(score >= float(s) - TIER_TOLERANCE, real(r)) for s, r in tiers]
-    return ibis.cases(*cases, else_=real(0.0))
+def tier_ratio_bp(score: ir.FloatingValue, tiers: list[list[float]]) -> ir.IntegerValue:
+    """The ratio (basis points) of the first tier (highest first) whose min_score ≤ score; 0 below the last.
+
+    The score carries 6 decimals: on the 10⁻⁶ grid both sides are integers, so a score exactly at a
+    tier's minimum reaches it on every engine.
+    """
+    points = snap(score)
+    cases = [(points >= to_micro(s), basis_points(r)) for s, r in tiers]
+    return ibis.cases(*cases, else_=0).cast("int64")
 
 
 def retention_columns(t: ir.Table, policy: Policy, on: date) -> ir.Table:
-    """Add retention_base, retention_ratio, reward, overspend, overspend_shared to ``t``.
+    """Add retention_base, retention_ratio, reward, overspend, overspend_shared (float64 yuan, to the fen).
 
-    ``t`` has budget, actual, score and passed per institution.
+    ``t`` has budget_fen, actual_fen (integer fen), score and passed per institution.
     """
-    share = float(policy.value("overspend_share", on=on))
-    t = t.mutate(retention_base=ibis.greatest(0.0, t.budget - t.actual),
-                 overspend=ibis.greatest(0.0, t.actual - t.budget),
-                 retention_ratio=ibis.ifelse(t.passed, tier_ratio(t.score, policy.value("retention_tiers", on=on)),
-                                             real(0.0)))
-    return t.mutate(reward=t.retention_base * t.retention_ratio,
-                    overspend_shared=ibis.ifelse(t.passed, share * t.overspend, ibis.literal(0.0, "float64")))
+    share_bp = basis_points(policy.value("overspend_share", on=on))
+    ratio_bp = ibis.ifelse(t.passed, tier_ratio_bp(t.score, policy.value("retention_tiers", on=on)), 0)
+    gap = t.budget_fen - t.actual_fen
+    base_fen = ibis.greatest(0, gap).cast("int64")
+    over_fen = ibis.greatest(0, -gap).cast("int64")
+    reward_fen = scaled_share(base_fen, ratio_bp.cast("int64"))
+    shared_fen = ibis.ifelse(t.passed, scaled_share(over_fen, share_bp), 0).cast("int64")
+    return t.mutate(budget=yuan(t.budget_fen), actual=yuan(t.actual_fen),
+                    retention_base=yuan(base_fen), overspend=yuan(over_fen),
+                    retention_ratio=ratio_bp.cast("float64") / real(10_000.0),
+                    reward=yuan(reward_fen), overspend_shared=yuan(shared_fen))

@@ -7,8 +7,9 @@ one (full < zero). An item whose figure is undefined — no non-exempt agreed vo
 due, no order, nothing bought the year before — earns its full weight: the institution is not marked
 down for what could not be measured; ``score_defaulted`` lists those items and ``score_items`` says so.
 
-The score is the sum of the points rounded to 6 decimals, so that binary noise in a sum (89.99999999999999
-for 90) never decides a retention tier or breaks a tie in the ranking.
+The score is the sum of the points snapped to 10⁻⁶ point (:func:`jicai.measures.exact.snap`, the one
+float-noise allowance), so that binary noise in a sum (89.99999999999999 for 90) never decides a
+retention tier or breaks a tie in the ranking.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import ibis.expr.types as ir
 
 from jicai.assess.period import AssessmentError
 from jicai.assess.text import one_decimal, percent
+from jicai.measures.exact import MICRO, snap
 from jicai.policy import Policy
 
 # code → (中文, figure column, policy name stem, 中文 for an undefined figure)
@@ -67,5 +69,5 @@ def score_columns(t: ir.Table, policy: Policy, on: date) -> ir.Table:
         figure = ibis.ifelse(x.isnull(), undef + "(按满分)", percent(x))
         items = items + ";" + zh + " " + figure + ":" + one_decimal(p) + "分"
         defaulted = defaulted + ibis.ifelse(x.isnull(), ";" + code, "")
-    return t.mutate(score=((total * 1e6 + 0.5).floor().cast("float64") / 1e6),
+    return t.mutate(score=snap(total).cast("float64") / float(MICRO),
                     score_items=items.substr(1), score_defaulted=defaulted.substr(1))

@@ -3,7 +3,9 @@
 Casting a float to a string gives "85.0" on one engine and "85" on another, so figures are turned into
 whole tenths first (integers print alike everywhere) and assembled as ``<int>.<digit>``. The rounding
 direction is a parameter: a failing completion is rounded down and a failing share up, so the text
-never reads "100.0% < 100%" for a completion of 99.96 %.
+never reads "100.0% < 100%" for a completion of 99.96 %. Before rounding down or up the figure is
+snapped to 10⁻⁶ of a tenth (:func:`jicai.measures.exact.snap`, the one float-noise allowance): 0.999 ×
+1000 is 998.9999999999999 in binary and must read 99.9, not 99.8.
 """
 
 from __future__ import annotations
@@ -11,15 +13,15 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-_EPS = 1e-6  # absorbs binary noise: 0.999 × 1000 is 998.9999999999999
+from jicai.measures.exact import MICRO, snap
 
 
 def _tenths(x: ir.FloatingValue, how: str) -> ir.IntegerValue:
-    if how == "down":
-        return (x * 10 + _EPS).floor().cast("int64")
-    if how == "up":
-        return (x * 10 - _EPS).ceil().cast("int64")
-    return (x * 10 + 0.5).floor().cast("int64")  # half up, engine-independent
+    """Whole tenths of ``x ≥ 0``: on the 10⁻⁶ grid first, then down, up or half up."""
+    if how == "nearest":
+        return (x * 10 + 0.5).floor().cast("int64")  # half up, engine-independent
+    grid = snap(x * 10).cast("float64") / float(MICRO)
+    return (grid.floor() if how == "down" else grid.ceil()).cast("int64")
 
 
 def one_decimal(x: ir.FloatingValue, how: str = "nearest") -> ir.StringValue:

@@ -4,7 +4,7 @@ budget progress for the quarterly consultation (会商).
 
 Measures are Ibis expressions (:mod:`capitation`, :mod:`pharmacy`, :mod:`budget`); the gate
 (:mod:`gate`) is an in-memory index for the settlement path. Money and ratios that pick a tier or raise a
-flag are compared in integers (fen and basis points, :mod:`exact`) so that a figure exactly on an edge
+flag are compared in integers (fen and basis points, :mod:`jicai.measures.exact`) so that a figure exactly on an edge
 lands on the same side on every engine.
 """
 

@@ -10,7 +10,7 @@ date D of year Y, per institution with a ``budgets`` row for Y or ``fund_spendin
 * time progress (序时进度) = days from 1 January to D inclusive / days in Y (365 or 366);
 * gap = spending progress − time progress; **ahead** (超序时进度) when gap > ``budget_ahead_margin``
   (strictly). The flag is decided in integers — ``(spending × days_in_year − days_elapsed × budget) × 10000 >
-  margin_bp × budget × days_in_year`` with amounts in fen (:mod:`jicai.fund.exact`) — so a gap of exactly
+  margin_bp × budget × days_in_year`` with amounts in fen (:mod:`jicai.measures.exact`) — so a gap of exactly
   10 percentage points is not flagged on any engine (floating point gives 0.4 − 0.3 = 0.10000000000000003);
 * status: ``ahead``, ``normal``, or ``no_budget`` (spending without a budget of Y, or a budget of 0);
   ``over_budget`` when spending already exceeds the whole year's budget.
@@ -29,7 +29,7 @@ import ibis.expr.types as ir
 
 from jicai.contract.columns import col, cols
 from jicai.fund.capitation import FUND_ROLES
-from jicai.fund.exact import SCALE, basis_points, fen
+from jicai.measures.exact import SCALE, basis_points, fen
 from jicai.measures.registry import Dims, Measure
 from jicai.policy import Policy, load_policy
 from jicai.store import Warehouse

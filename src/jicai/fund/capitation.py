@@ -18,7 +18,7 @@
 A negative reasonable surplus means the institution's standard is below the overall per-capita spending
 (its package is tight); the deviation is still measured against |R|. Exactness: amounts are rounded to fen
 (package, actual spending, reasonable spending — halves up) and the tier is chosen by comparing
-``|S − R| × 10000 ≤ edge_bp × |R|`` in integers (:mod:`jicai.fund.exact`), so a figure exactly on 5%, 10%
+``|S − R| × 10000 ≤ edge_bp × |R|`` in integers (:mod:`jicai.measures.exact`), so a figure exactly on 5%, 10%
 or 20% lands in the lower tier on every engine. Reasonable spending is ``enrolled × Σactual / Σenrolled``
 in double precision rounded to fen. The displayed ``deviation`` is the float ratio; the tier never depends
 on its last digit.
@@ -37,7 +37,7 @@ import ibis.expr.types as ir
 from jicai.calendar import month_end, quarter_bounds
 from jicai.contract.columns import cols
 from jicai.fund import FundError
-from jicai.fund.exact import basis_points, fen, ratio_at_most, scaled_share, yuan
+from jicai.measures.exact import basis_points, fen, ratio_at_most, scaled_share, yuan
 from jicai.measures.registry import Args, Dims, Measure
 from jicai.policy import Policy, load_policy
 from jicai.store import Warehouse

@@ -39,7 +39,7 @@ from jicai.contract.arrow import empty
 from jicai.contract.columns import cols
 from jicai.fund import FundError
 from jicai.fund.capitation import FUND_ROLES
-from jicai.fund.exact import fen
+from jicai.measures.exact import fen
 from jicai.measures.registry import Dims, Measure
 from jicai.policy import Policy, load_policy
 from jicai.store import Warehouse

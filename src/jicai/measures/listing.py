@@ -13,7 +13,9 @@ its primary selected products. One row per finding:
 * ``suspend_or_delist`` 建议暂停采购/撤网: listed above ``nonselected_price_multiple`` × the highest
   winning price (+ ``price_tolerance``).
 
-Comparisons allow 1e-9 yuan of floating-point noise, so a price exactly at a bound is never flagged.
+Prices are compared exactly, by the one rule of :mod:`jicai.measures.exact`: each price and the
+tolerance become integer micro-yuan (10⁻⁶ yuan, the only float-noise allowance), the multiple becomes
+basis points and is cross-multiplied, so a price exactly at a bound is never flagged, on every engine.
 A non-selected product without an in-force ``listed`` listing has no finding. Everything is an Ibis
 expression over the warehouse tables; the parameters are the entries of the policy in force on ``as_of``.
 
@@ -34,13 +36,12 @@ import ibis
 import ibis.expr.types as ir
 
 from jicai.contract.columns import cols
+from jicai.measures.exact import SCALE, basis_points, micro, to_micro
 from jicai.measures.registry import Dims, Measure
 from jicai.policy import Policy, load_policy
 from jicai.store import Warehouse
 
 INPUT_TABLES = ("batches", "varieties", "products", "selected_products", "listings")
-
-EPS = 1e-9  # yuan of floating-point noise ignored at a bound
 
 # code → (中文, English)
 FINDINGS: dict[str, tuple[str, str]] = {
@@ -61,8 +62,8 @@ def listing_governance(wh: Warehouse, as_of: date | str, policy: Policy | None =
     """
     day = _day(as_of)
     policy = policy or load_policy()
-    tol = float(policy.value("price_tolerance", day))
-    multiple = float(policy.value("nonselected_price_multiple", day))
+    tol = to_micro(policy.value("price_tolerance", day))  # micro-yuan
+    multiple_bp = basis_points(policy.value("nonselected_price_multiple", day))
     names = dict(tables or {})
     t = {name: wh.table(names.get(name, name)) for name in INPUT_TABLES}
     on = ibis.literal(day, "date")
@@ -91,7 +92,7 @@ def listing_governance(wh: Warehouse, as_of: date | str, policy: Policy | None =
     s = s.left_join(hw, "variety_id").drop("variety_id_right")
     s = s.left_join(names_t, "product_code").drop("product_code_right")
     off = (s.status.isnull() | (s.status != "listed") | s.listed.isnull()
-           | ((s.listed - s.winning).abs() > tol + EPS)).fill_null(True)
+           | ((micro(s.listed) - micro(s.winning)).abs() > tol)).fill_null(True)
     zh = FINDINGS["not_listed_at_winning_price"][0]
     sel = s.filter(off).select(
         "product_code", "product_name", "variety_id", "batch_id",
@@ -110,9 +111,11 @@ def listing_governance(wh: Warehouse, as_of: date | str, policy: Policy | None =
     p = p.select("product_code", "variety_id", product_name=p.name.cast("string"))
     p = p.anti_join(sp.select("product_code", "variety_id"), ["product_code", "variety_id"])
     n = p.join(vbp, "variety_id").join(cur.filter(cur.status == "listed"), "product_code")
-    above = n.listed > n.highest + tol + EPS
+    listed_micro, highest_micro = micro(n.listed), micro(n.highest)
+    above = listed_micro > highest_micro + tol
     n = n.filter(above.fill_null(False))
-    suspend = (n.listed > multiple * n.highest + tol + EPS).fill_null(False)
+    # listed > multiple × highest + tol, cross-multiplied by 10⁴ with the multiple in basis points
+    suspend = (micro(n.listed) * SCALE > micro(n.highest) * multiple_bp + tol * SCALE).fill_null(False)
     non = n.select(
         "product_code", "product_name", "variety_id", "batch_id",
         finding=ibis.ifelse(suspend, "suspend_or_delist", "above_winning_price").cast("string"),

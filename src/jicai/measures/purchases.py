@@ -33,13 +33,13 @@ import ibis.expr.types as ir
 
 from jicai.measures.classes import in_special_period
 from jicai.measures.cycles import day_after, first_of_month
+from jicai.measures.exact import at_least_one_fen
 
 LINE_KEYS = ["institution_code", "product_code", "variety_id", "batch_id"]
 FLAG_KEYS = [*LINE_KEYS, "in_cycle", "since_start", "in_special", "sp_day"]
 SCOPE_COLUMNS = ["product_code", "variety_id", "batch_id", "units_per_pack", "batch_start", "cycle_start",
                  "special", "special_start", "special_end"]
 DUE_MONTHS = {"end_of_month": 0, "end_of_next_month": 1}
-SETTLED_BELOW = 0.005  # yuan: half a fen
 
 
 def scope_products(varieties: ir.Table, products: ir.Table, calendar: ir.Table, batch_id: str | None) -> ir.Table:
@@ -84,9 +84,9 @@ def accepted_lines(orders: ir.Table, deliveries: ir.Table, payments: ir.Table, s
     j = j.left_join(paid, "order_line_id").drop("order_line_id_right")
     amount = j.accepted_quantity * j.pack_price
     # Payments are made in fen while line amounts (packs × a 4-decimal price) may carry sub-fen digits, and
-    # float sums leave ~1e-13: a remainder under half a fen is settled, not overdue.
+    # float sums leave ~1e-13: a remainder that rounds to 0 fen (under half a fen) is settled, not overdue
     remainder = amount - j.paid_to_date.fill_null(0.0)
-    outstanding = ibis.ifelse(remainder >= SETTLED_BELOW, remainder, 0.0)
+    outstanding = ibis.ifelse(at_least_one_fen(remainder), remainder, 0.0)
     return j.select(
         *SCOPE_COLUMNS[1:], "institution_code", "product_code",
         at=j.accepted_at,

@@ -44,7 +44,8 @@ import ibis.expr.types as ir
 
 from jicai.contract.columns import cols
 from jicai.measures.cycles import day_after
-from jicai.measures.purchases import SETTLED_BELOW, due_next
+from jicai.measures.exact import fen, yuan
+from jicai.measures.purchases import due_next
 from jicai.measures.registry import Dims, Measure
 from jicai.policy import Policy, load_policy
 from jicai.store import Warehouse
@@ -65,9 +66,11 @@ def _lines(wh: Warehouse, day: date, payment_due: str) -> ir.Table:
                                   "pack_price")
     j = o.join(d.select("order_line_id", "accepted_at", "accepted_quantity"), "order_line_id")
     j = j.left_join(paid, "order_line_id").drop("order_line_id_right")
-    amount = j.accepted_quantity * j.pack_price
-    rest = amount - j.paid.fill_null(0.0)
-    outstanding = ibis.ifelse(rest >= SETTLED_BELOW, rest, 0.0)
+    # each line's amount and what is paid on it in whole fen, rounded once (measures/exact.py): the sums below
+    # add up to the fen and an outstanding amount under half a fen is settled
+    amount = fen(j.accepted_quantity * j.pack_price)
+    rest = amount - fen(j.paid.fill_null(0.0))
+    outstanding = ibis.ifelse(rest >= 1, rest, 0)
     nxt = due_next(j.accepted_at, payment_due)  # the day after the due date: due < D ⇔ nxt ≤ D
     D = ibis.literal(day)
     return j.select(
@@ -87,14 +90,14 @@ def receivables(wh: Warehouse, as_of: date, policy: Policy | None = None) -> ir.
     prod = wh.table("products")
     lines = lines.left_join(prod.select("product_code", "manufacturer_code"), "product_code")
     g = lines.group_by(KEYS).agg(
-        accepted_amount=lines.amount.sum(),
-        amount_due=ibis.ifelse(lines.is_due, lines.amount, 0.0).sum(),
-        outstanding_amount=lines.outstanding.sum(),
-        overdue_amount=ibis.ifelse(lines.overdue, lines.outstanding, 0.0).sum(),
+        accepted_amount=yuan(lines.amount.sum()),
+        amount_due=yuan(ibis.ifelse(lines.is_due, lines.amount, 0).sum()),
+        outstanding_amount=yuan(lines.outstanding.sum()),
+        overdue_amount=yuan(ibis.ifelse(lines.overdue, lines.outstanding, 0).sum()),
         overdue_lines=ibis.ifelse(lines.overdue, 1, 0).sum().cast("int64"),
         oldest_overdue_due=lines.due.min(where=lines.overdue),
     )
-    g = g.mutate(paid_amount=g.accepted_amount - g.outstanding_amount,
+    g = g.mutate(paid_amount=yuan(fen(g.accepted_amount) - fen(g.outstanding_amount)),
                  max_overdue_days=ibis.literal(as_of).delta(g.oldest_overdue_due, unit="day").cast("int64"))
 
     ent = wh.table("enterprises")
