@@ -8,26 +8,8 @@ from __future__ import annotations
 
 import typer
 
+from jicai.commands._workflow import URL, open_workflow
 from jicai.console import fail, out
-
-
-def _open(ctx: typer.Context, url: str | None):
-    from jicai.web.config import ConfigError, WebConfig
-    from jicai.workflow import Workflow
-
-    if not url:
-        try:
-            url = WebConfig.resolve(ctx.obj).workflow_url
-        except ConfigError as exc:
-            fail(exc.zh, exc.en)
-    try:
-        return Workflow.open(url, upgrade=False)
-    except Exception as exc:  # noqa: BLE001 — any driver error: say which database and why
-        fail(f"无法打开工作流数据库:{exc}", f"cannot open the workflow database: {exc}")
-
-
-URL = typer.Option(None, "--url", help="工作流数据库地址 / workflow database URL (default: JICAI_WORKFLOW_URL or SQLite "
-                                      "in the data directory)")
 
 
 def register(app: typer.Typer) -> None:
@@ -36,7 +18,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(db_app, name="db")
 
     def _run(ctx: typer.Context, url: str | None, action: str, revision: str) -> None:
-        wf = _open(ctx, url)
+        wf = open_workflow(ctx, url, upgrade=False)
         try:
             before = wf.current()
             getattr(wf, action)(revision)
@@ -69,7 +51,7 @@ def register(app: typer.Typer) -> None:
         """当前版本 / the database's current revision and the newest one."""
         from jicai.workflow import Workflow
 
-        wf = _open(ctx, url)
+        wf = open_workflow(ctx, url, upgrade=False)
         try:
             current = wf.current()
         finally:

@@ -12,24 +12,12 @@ import sys
 
 import typer
 
+from jicai.commands._workflow import URL, open_workflow
 from jicai.console import fail, out
 
 ROLE_HELP = "admin|bureau|institution|enterprise|auditor"
 
 
-def _workflow(ctx: typer.Context, url: str | None):
-    from jicai.web.config import ConfigError, WebConfig
-    from jicai.workflow import Workflow
-
-    if not url:
-        try:
-            url = WebConfig.resolve(ctx.obj).workflow_url
-        except ConfigError as exc:
-            fail(exc.zh, exc.en)
-    try:
-        return Workflow.open(url)
-    except Exception as exc:  # noqa: BLE001 — any driver error: say which database and why
-        fail(f"无法打开工作流数据库:{exc}", f"cannot open the workflow database: {exc}")
 
 
 def _read_password(enabled: bool) -> str:
@@ -48,8 +36,6 @@ def _actor() -> str:
         return "cli"
 
 
-URL = typer.Option(None, "--url", help="工作流数据库地址 / workflow database URL (default: JICAI_WORKFLOW_URL or SQLite "
-                                      "in the data directory)")
 
 
 def register(app: typer.Typer) -> None:
@@ -71,7 +57,7 @@ def register(app: typer.Typer) -> None:
         from jicai.workflow.users import UserError, add_user
 
         password = _read_password(password_stdin)
-        wf = _workflow(ctx, url)
+        wf = open_workflow(ctx, url)
         try:
             with wf.session() as s:
                 user = add_user(wf, s, name, role, scope, password, actor=_actor())
@@ -87,7 +73,7 @@ def register(app: typer.Typer) -> None:
         """列出用户 / list the users."""
         from jicai.workflow.users import list_users
 
-        wf = _workflow(ctx, url)
+        wf = open_workflow(ctx, url)
         try:
             with wf.session() as s:
                 rows = [(u.name, u.role, u.scope, u.active, u.created_at) for u in list_users(s)]
@@ -105,7 +91,7 @@ def register(app: typer.Typer) -> None:
         """停用用户(其会话与令牌立即失效) / disable a user (its sessions and tokens end at once)."""
         from jicai.workflow.users import UserError, disable_user
 
-        wf = _workflow(ctx, url)
+        wf = open_workflow(ctx, url)
         try:
             with wf.session() as s:
                 disable_user(s, name, actor=_actor())
@@ -127,7 +113,7 @@ def register(app: typer.Typer) -> None:
         from jicai.workflow.users import UserError, set_password
 
         password = _read_password(password_stdin)
-        wf = _workflow(ctx, url)
+        wf = open_workflow(ctx, url)
         try:
             with wf.session() as s:
                 set_password(wf, s, name, password, actor=_actor())
