@@ -16,6 +16,7 @@ flags      ``;``-separated enum codes
 int        a count
 volume     a quantity in minimum units (片/支/袋/个) or packs, thousands separators, no decimals
 money      yuan, rounded to the fen when shown
+price      yuan per minimum unit (a unit price such as 0.0512), four decimals, never rounded to the fen
 rate       a ratio shown as a percentage (0.847 → 84.7%)
 pp         a difference of two ratios, in percentage points
 score      a figure with one decimal (points, hours, multiples)
@@ -40,10 +41,10 @@ from dataclasses import dataclass, replace
 
 from jicai.errors import BilingualError
 
-KINDS = ("text", "code", "enum", "flags", "int", "volume", "money", "rate", "pp", "score", "date", "datetime",
+KINDS = ("text", "code", "enum", "flags", "int", "volume", "money", "price", "rate", "pp", "score", "date", "datetime",
          "month", "bool", "level", "status", "rank")
 
-UNITS = {"money": "元", "rate": "%", "pp": "百分点"}
+UNITS = {"money": "元", "price": "元", "rate": "%", "pp": "百分点"}
 
 
 class VocabularyError(BilingualError, KeyError):
@@ -87,7 +88,7 @@ _ROWS: tuple[tuple[str, str, str, str], ...] = (
     ('backup_volume', '备供替代量', 'backup volume counted as selected (inside verified supply-problem periods)', 'volume'),
     ('balance', '预付余额', 'prepayment − cumulative offset', 'money'),
     ('baseline_shipped_units', '前期月均发货量', 'mean units shipped per month over the baseline months, province-wide', 'volume'),
-    ('baseline_unit_price', '集采前加权平均价', 'baseline price before VBP (yuan per minimum unit); null when missing', 'money'),
+    ('baseline_unit_price', '集采前加权平均价', 'baseline price before VBP (yuan per minimum unit); null when missing', 'price'),
     ('baseline_units', '前期月均采购量', 'mean ordered units of the surge_baseline_months months before', 'volume'),
     ('batch_id', '批次编号', 'procurement batch', 'code'),
     ('batch_start', '执行日', 'first day of execution of the batch', 'date'),
@@ -150,7 +151,7 @@ _ROWS: tuple[tuple[str, str, str, str], ...] = (
     ('last_ordered', '最近下单日', 'date of its latest order of the product up to the month end', 'date'),
     ('last_year_actual', '上年实际采购量', 'accepted volume of all products of the variety in the 12 months before the report (or before the start of k without one)', 'volume'),
     ('level', '医院等级', 'institution level (3/2/1/0 = 三级/二级/一级/未定级)', 'level'),
-    ('listed_unit_price', '挂网价(元/最小单位)', 'price of the in-force listing; null when none', 'money'),
+    ('listed_unit_price', '挂网价(元/最小单位)', 'price of the in-force listing; null when none', 'price'),
     ('main_enterprise_code', '原供应厂家代码', 'manufacturer of that product', 'code'),
     ('main_enterprise_name', '原供应厂家名称', 'manufacturer name', 'text'),
     ('main_monthly_units', '原主要产品月均使用量', 'ordered units of the main product / window months', 'volume'),
@@ -288,7 +289,7 @@ _ROWS: tuple[tuple[str, str, str, str], ...] = (
     ('time_progress', '序时进度', 'min(1, days from cycle start to as-of inclusive / days in the cycle year)', 'rate'),
     ('total_budget', '年度总额预算', 'total_budget of Y (null: none)', 'money'),
     ('triggers', '触发规则', "';'-separated: report, slow_response, low_delivery_rate", 'flags'),
-    ('unit_price', '结算均价', 'mean settled unit price of the product in the month over every pharmacy (Σ amount / Σ quantity)', 'money'),
+    ('unit_price', '结算均价', 'mean settled unit price of the product in the month over every pharmacy (Σ amount / Σ quantity)', 'price'),
     ('unpriced_varieties', '无中选价品种数', "agreed varieties without a primary selected product for the institution's region (they add nothing to the agreed amount)", 'int'),
     ('varieties', '约定品种数', 'varieties with an agreement of the institution in (batch, k)', 'int'),
     ('variety_id', '品种编号', 'variety', 'code'),
@@ -303,7 +304,7 @@ _ROWS: tuple[tuple[str, str, str, str], ...] = (
     ('winner_enterprise_codes', '中选企业代码', 'their enterprises in the same order', 'text'),
     ('winner_new', '中选前未供应', 'no winning product was ordered in the province in the window', 'bool'),
     ('winner_product_codes', '中选产品', "primary selected products of the variety for the region (';'-separated by code; '…' after 3)", 'text'),
-    ('winning_price', '中选价(元/最小单位)', 'selected: its own winning price; non-selected: the highest primary winning price of the variety', 'money'),
+    ('winning_price', '中选价(元/最小单位)', 'selected: its own winning price; non-selected: the highest primary winning price of the variety', 'price'),
     ('year', '年度', 'budget year Y (the year of the as-of date)', 'int'),
     ('zero', '零采购数', 'rows with status zero', 'int'),
 )

@@ -16,9 +16,11 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 # kind → how the writers show a value: percentages as %, yuan with thousands separators and 2 decimals,
-# volumes with thousands separators, counts as integers; "pp" is a difference of two ratios shown in
-# 百分点 (percentage points); "level" and "status" are codes shown by their Chinese names.
-KINDS = ("text", "int", "pct", "pp", "money", "volume", "score", "date", "bool", "level", "status", "rank",
+# a unit price (yuan per minimum unit, 0.0512) with 4 decimals and never rounded to the fen, volumes with
+# thousands separators, counts as integers; "pp" is a difference of two ratios shown in 百分点 (percentage
+# points); "level" and "status" are codes shown by their Chinese names; "bool" 是/否, or the two names a
+# measure gives (考核合格: 合格/不合格).
+KINDS = ("text", "int", "pct", "pp", "money", "price", "volume", "score", "date", "bool", "level", "status", "rank",
          "enum", "flags")
 # the vocabulary's kinds (jicai.contract.columns) as a report shows them
 _FROM_VOCABULARY = {"rate": "pct", "code": "text", "month": "text", "datetime": "text"}
@@ -52,7 +54,7 @@ class Column:
     en: str
     kind: str = "text"
     total: bool = False  # the totals row sums this column (an Excel SUM with the measure's total cached)
-    labels: dict[str, str] | None = None  # enum / flags: code → the Chinese name shown
+    labels: dict[str, str] | None = None  # enum / flags: code → the Chinese name shown; bool: "true"/"false" → it
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -68,9 +70,16 @@ class Column:
         return cls(col.name, col.zh, col.en, kind, total, names)
 
     def show(self, value: Any) -> Any:
-        """A coded value as a reader sees it: an enum or each flag by its Chinese name, others unchanged."""
+        """A coded value as a reader sees it: an enum or each flag by its Chinese name, a boolean by the names
+        the measure gives it (the codes ``true``/``false``, as csv and json write it), others unchanged.
+
+        >>> Column("passed", "考核合格", "passed", "bool", labels={"true": "合格", "false": "不合格"}).show(False)
+        '不合格'
+        """
         if value is None or not self.labels:
             return value
+        if self.kind == "bool":
+            return self.labels.get("true" if value else "false", value)
         if self.kind == "flags":
             return "、".join(self.labels.get(x, x) for x in str(value).split(";") if x)
         return self.labels.get(value, value)
