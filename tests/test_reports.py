@@ -241,7 +241,10 @@ def test_annual_workbook(wh, tmp_path):
     assert "考核合格" in header and "不合格原因" in header and "结余留用奖励" in header
     j = header.index("结余留用奖励")
     assert total[j] == pytest.approx(sum(r[j] or 0 for r in data))
-    assert {r[header.index("考核合格")] for r in data} == {"是", "否"}
+    assert {r[header.index("考核合格")] for r in data} == {"合格", "不合格"}  # the measure's names for true/false
+    header, data, total = _sheet_rows(wb["按医院等级汇总"])
+    assert [r[header.index("医院等级")] for r in data] == ["三级", "二级", "一级"]
+    assert [r[header.index("合格数")] for r in data] == [0, 0, 1] and total[header.index("合格数")] == 1
 
 
 def test_workbook_keeps_unit_prices_and_names_booleans(tmp_path):

@@ -16,15 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from jicai.errors import BilingualError
 from jicai.store import Warehouse
 
 
-class AssessmentError(ValueError):
-    """Bad arguments for an assessment; the message is Chinese, then English."""
-
-    def __init__(self, zh: str, en: str) -> None:
-        super().__init__(f"{zh} / {en}")
-        self.zh, self.en = zh, en
+class AssessmentError(BilingualError, ValueError):
+    """Bad arguments for an assessment; the message is Chinese, then English (the runner's bilingual exit)."""
 
 
 def add_years(d: date, n: int) -> date:

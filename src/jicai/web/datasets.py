@@ -14,10 +14,10 @@ __all__ = ["DATASETS", "PARAMS", "Dataset", "DatasetError", "compute_rows"]
 
 
 def _collect() -> dict[str, Dataset]:
-    from jicai.web import datasets_assess, datasets_execution, datasets_fund
+    from jicai.web import datasets_execution, datasets_fund
 
     out = {m.name: Dataset.of(m) for m in measures().values() if m.web}
-    for legacy in (datasets_execution, datasets_assess, datasets_fund):
+    for legacy in (datasets_execution, datasets_fund):
         for ds in legacy.datasets():
             out.setdefault(ds.name, ds)
     return out
