@@ -5,7 +5,7 @@ from 2024-01-01, cycle year 1 = 2024, 10 units per pack at 20 yuan, baseline pri
 per unit, V2 special in March 2024): one test per file on DuckDB, and all files at once on PostgreSQL
 and PySpark. The pandas reference (tests/reference/assess_pandas.py, written from the rule text) agrees
 with the hand-computed rows and with the measure on seeded random data. The CLI writes xlsx/csv/json
-and stores assessment_results.
+and stores assessment_results, through the common report writers.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from tests.scenarios.runner import (
     scenario_files,
 )
 
-from jicai.assess.assessment import ASSESS_COLUMNS, ASSESS_TOTALS_COLUMNS, assess, assess_totals
+from jicai.assess.assessment import COLUMNS, NAMES, TOTALS_NAMES, assess, assess_totals
 from jicai.assess.period import AssessmentError
-from jicai.assess.retention import RETENTION_TRACE_COLUMNS, retention_trace
+from jicai.assess.retention import TRACE_COLUMNS, TRACE_NAMES, retention_trace
 from jicai.contract.arrow import from_pylist
 from jicai.policy import load_policy
 
@@ -51,7 +51,7 @@ def _warehouse(engine_warehouse, engine: str, tables: dict):
 def test_scenario_duckdb(path, engine_warehouse):
     s = load(path)
     rows = run_and_check(s, engine_warehouse("duckdb", s.tables))
-    expected_columns = ASSESS_COLUMNS if s.measure.endswith(":assess") else RETENTION_TRACE_COLUMNS
+    expected_columns = NAMES if s.measure.endswith(":assess") else TRACE_NAMES
     assert list(rows[0]) == list(expected_columns)
 
 
@@ -183,7 +183,7 @@ def test_totals_are_sums_of_the_rows(random_data, engine_warehouse):
     rows = assess(wh, "B1", 1)
     df = rows.to_pandas()
     by_region = assess_totals(rows, "region").to_pandas()
-    assert list(by_region.columns) == ["batch_id", "cycle_year", *ASSESS_TOTALS_COLUMNS]
+    assert list(by_region.columns) == ["batch_id", "cycle_year", *TOTALS_NAMES]
     batch = assess_totals(rows, "batch").to_pandas()
     assert len(batch) == 1
     for col in ("budget", "actual", "retention_base", "reward", "overspend", "overspend_shared"):
@@ -217,6 +217,13 @@ def test_a_band_of_zero_width_is_a_policy_error(engine_warehouse):
 
 # -- the command ----------------------------------------------------------------------------------------
 
+def _list_sheet(ws) -> tuple[list, list[list], list]:
+    """Header, data rows and the 合计 row of a list sheet (a note may follow the 合计 row)."""
+    rows = [list(r) for r in ws.iter_rows(values_only=True)]
+    end = next(i for i, r in enumerate(rows) if r[0] == "合计")
+    return rows[0], rows[1:end], rows[end]
+
+
 def test_cli_assess_writes_stores_and_summarises(tmp_path):
     import openpyxl
     from typer.testing import CliRunner
@@ -236,47 +243,52 @@ def test_cli_assess_writes_stores_and_summarises(tmp_path):
     r = run(app, [*base, "--out", str(tmp_path / "a.xlsx")])
     assert r.exit_code == 0, r.output
     assert "合格 3 家,不合格 0 家" in r.output and "结余留用奖励合计 2,700.00 元" in r.output
-    wb = openpyxl.load_workbook(tmp_path / "a.xlsx")
-    assert wb.sheetnames == ["考核结果", "分地区汇总", "结余留用明细", "说明"]
+    wb = openpyxl.load_workbook(tmp_path / "a.xlsx", data_only=True)  # the cached values of the SUM formulas
+    assert wb.sheetnames == ["封面", "考核结果", "分地区汇总", "结余留用明细"]
     ws = wb["考核结果"]
-    header = [c.value for c in ws[1]]
-    assert header == [zh for zh, _ in ASSESS_COLUMNS.values()]
-    body = [[c.value for c in row] for row in ws.iter_rows(min_row=2)]
-    detail, totals = body[:-1], body[-1]
+    header, detail, totals = _list_sheet(ws)
+    assert header == [c.zh for c in COLUMNS]
     assert len(detail) == 3 and totals[0] == "合计"
     for col in ("budget", "actual", "retention_base", "reward", "overspend", "overspend_shared"):
-        j = list(ASSESS_COLUMNS).index(col)
+        j = NAMES.index(col)
         assert totals[j] == pytest.approx(sum(row[j] for row in detail)), col
-    j = list(ASSESS_COLUMNS).index("reward")
-    assert totals[j] == pytest.approx(2700.0)
-    assert ws.cell(2, list(ASSESS_COLUMNS).index("passed") + 1).value in ("合格", "不合格")
-    assert ws.cell(2, list(ASSESS_COLUMNS).index("payment_rate") + 1).number_format == "0.0%"
+    assert totals[NAMES.index("reward")] == pytest.approx(2700.0)
+    assert totals[NAMES.index("varieties")] is None  # counts of varieties do not add up over institutions
+    assert {row[NAMES.index("passed")] for row in detail} == {"合格"}  # the measure's names for true/false
+    assert ws.cell(2, NAMES.index("payment_rate") + 1).number_format == "0.0%"
     assert ws.freeze_panes == "A2"
-    regions = [[c.value for c in row] for row in wb["分地区汇总"].iter_rows()]
-    assert regions[0][:3] == ["批次编号", "采购年度", "地市区划"]
-    assert [r[2] for r in regions[1:-1]] == ["610100", "620100"] and regions[-1][0] == "合计"
-    k = regions[0].index("结余留用奖励")
-    assert regions[-1][k] == pytest.approx(sum(r[k] for r in regions[1:-1])) == pytest.approx(2700.0)
-    k = regions[0].index("合格数")
-    assert [r[k] for r in regions[1:]] == [2, 1, 3] and regions[-1][1] is None
-    trace = [[c.value for c in row] for row in wb["结余留用明细"].iter_rows()]
-    assert trace[0] == [zh for zh, _ in RETENTION_TRACE_COLUMNS.values()]
-    k = trace[0].index("预算金额")
-    assert trace[-1][0] == "合计" and trace[-1][k] == pytest.approx(5000 + 5000 + 3000)
+    rheader, regions, rtotal = _list_sheet(wb["分地区汇总"])
+    assert rheader[:3] == ["批次编号", "采购年度", "地市区划"]
+    assert [r[2] for r in regions] == ["610100", "620100"] and rtotal[0] == "合计"
+    k = rheader.index("结余留用奖励")
+    assert rtotal[k] == pytest.approx(sum(r[k] for r in regions)) == pytest.approx(2700.0)
+    k = rheader.index("合格数")
+    assert [r[k] for r in regions] == [2, 1] and rtotal[k] == 3 and rtotal[1] is None
+    theader, trace, ttotal = _list_sheet(wb["结余留用明细"])
+    assert theader == [c.zh for c in TRACE_COLUMNS]
+    assert ttotal[theader.index("预算金额")] == pytest.approx(5000 + 5000 + 3000)
+    price = wb["结余留用明细"].cell(2, theader.index("集采前加权平均价") + 1)
+    assert price.number_format == "#,##0.0000"  # a unit price, not rounded to the fen
+    cover = [c for row in wb["封面"].iter_rows(values_only=True) for c in row if c]
+    assert load_policy().version in cover and any("缺集采前价格" in str(c) for c in cover)
 
     r = run(app, [*base, "--format", "csv", "--out", str(tmp_path / "a.csv")])
     assert r.exit_code == 0, r.output
     csv = pd.read_csv(tmp_path / "a.csv", dtype=str, keep_default_na=False)
-    assert list(csv.columns) == list(ASSESS_COLUMNS)
+    assert list(csv.columns) == list(NAMES)
     assert set(csv.passed) == {"true"} and csv.as_of.tolist() == ["2024-12-31"] * 3
+    regions_csv = pd.read_csv(tmp_path / "a_region_totals.csv", dtype=str)
+    assert regions_csv.passed.tolist() == ["2", "1"]  # a count (it was written "true" before)
+    assert len(pd.read_csv(tmp_path / "a_trace.csv")) == 3
 
     r = run(app, [*base, "--format", "json", "--out", str(tmp_path / "a.json"), "--as-of", "2024-12-31"])
     assert r.exit_code == 0, r.output
     doc = json.loads((tmp_path / "a.json").read_text(encoding="utf-8"))
-    assert {"batch_id", "cycle_year", "policy_version", "rows", "totals"} <= set(doc)
+    assert {"batch_id", "cycle_year", "as_of", "policy_version", "rows", "region_totals", "trace"} <= set(doc)
     assert doc["batch_id"] == "B1" and doc["cycle_year"] == 1 and doc["policy_version"] == load_policy().version
-    assert list(doc["rows"][0]) == list(ASSESS_COLUMNS) and doc["rows"][0]["passed"] in ("true", "false")
-    assert doc["totals"]["reward"] == pytest.approx(2700.0) and doc["totals"]["institutions"] == 3
+    assert list(doc["rows"][0]) == list(NAMES) and doc["rows"][0]["passed"] is True
+    batch = doc["region_totals_totals"]  # the batch: the sum of its cities
+    assert batch["reward"] == pytest.approx(2700.0) and batch["institutions"] == 3 and batch["passed"] == 3
 
     wh = connect(f"duckdb:///{data / 'jicai.duckdb'}")
     stored = wh.table("assessment_results").to_pandas()

@@ -29,8 +29,9 @@ from typer.testing import CliRunner
 
 from jicai.assess.period import AssessmentError
 from jicai.assess.prepayment import (
-    PREPAYMENT_COLUMNS,
-    RECOVERY_COLUMNS,
+    LEDGER,
+    LEDGER_NAMES,
+    RECOVERY,
     ledger_months,
     prepayment_ledger,
     recovery_list,
@@ -80,9 +81,9 @@ def test_ledger_columns_and_months():
     for name, t in s.tables.items():
         wh.write_table(name, t)
     df = prepayment_ledger(wh, "B1", 1).to_pandas()
-    assert list(df.columns) == list(PREPAYMENT_COLUMNS)
+    assert list(df.columns) == list(LEDGER_NAMES)
     assert sorted(df.month) == [f"2024-{m:02d}" for m in range(1, 13)]
-    assert list(recovery_list(prepayment_ledger(wh, "B1", 1)).to_pandas().columns) == list(RECOVERY_COLUMNS)
+    assert list(recovery_list(prepayment_ledger(wh, "B1", 1)).to_pandas().columns) == [c.name for c in RECOVERY]
     assert [m["month"] for m in ledger_months(date(2024, 2, 29), date(2025, 2, 27))][::12] == ["2024-02", "2025-02"]
 
 
@@ -203,7 +204,7 @@ def test_cli_xlsx_sheets_headers_and_totals(data_dir, tmp_path):
     assert wb.sheetnames == ["封面", "预付台账", "按月汇总", "年终清算"]
     ws = wb["预付台账"]
     header = [c.value for c in ws[1]]
-    assert header == [zh for zh, _ in PREPAYMENT_COLUMNS.values()]
+    assert header == [c.zh for c in LEDGER]
     assert ws.freeze_panes == "A2"
     body = _until_totals(ws)
     assert len(body) == 3 * 12 + 1 and body[-1][0] == "合计"
@@ -218,7 +219,7 @@ def test_cli_xlsx_sheets_headers_and_totals(data_dir, tmp_path):
 
     rec = wb["年终清算"]
     rheader = [c.value for c in rec[1]]
-    assert rheader == [zh for zh, _ in RECOVERY_COLUMNS.values()]
+    assert rheader == [c.zh for c in RECOVERY]
     rbody = _until_totals(rec)
     assert [row[0] for row in rbody] == ["B1", "B1", "合计"]
     total = rbody[-1][rheader.index("应收回金额")]
@@ -247,6 +248,8 @@ def test_cli_json_csv_and_errors(data_dir, tmp_path):
     assert r.exit_code == 0, r.output
     assert len(pd.read_csv(tmp_path / "p.csv")) == 36
     assert len(pd.read_csv(tmp_path / "p_recovery.csv")) == 2
+    assert pd.read_csv(tmp_path / "p_recovery.csv", dtype=str).final.tolist() == ["true", "true"]
+    assert len(pd.read_csv(tmp_path / "p_months.csv")) == 12
 
     r = run(app, base[:-1] + ["5"])
     assert r.exit_code == 2 and "第 5 采购年度" in r.output

@@ -241,7 +241,32 @@ def test_annual_workbook(wh, tmp_path):
     assert "考核合格" in header and "不合格原因" in header and "结余留用奖励" in header
     j = header.index("结余留用奖励")
     assert total[j] == pytest.approx(sum(r[j] or 0 for r in data))
-    assert {r[header.index("考核合格")] for r in data} == {"是", "否"}
+    assert {r[header.index("考核合格")] for r in data} == {"合格", "不合格"}  # the measure's names for true/false
+    header, data, total = _sheet_rows(wb["按医院等级汇总"])
+    assert [r[header.index("医院等级")] for r in data] == ["三级", "二级", "一级"]
+    assert [r[header.index("合格数")] for r in data] == [0, 0, 1] and total[header.index("合格数")] == 1
+
+
+def test_workbook_keeps_unit_prices_and_names_booleans(tmp_path):
+    """A unit price keeps its four decimals (0.0512 yuan a tablet is not 0.05); a boolean shows the names its
+    measure gives it, or 是/否; money is rounded to the fen in the cell."""
+    from jicai.reports.documents import Column, Report, Table
+
+    cols = [Column("p", "单价", "unit price", "price"), Column("m", "金额", "amount", "money"),
+            Column("ok", "考核合格", "passed", "bool", labels={"true": "合格", "false": "不合格"}),
+            Column("b", "是否", "flag", "bool")]
+    rows = [{"p": 0.0512, "m": 1.005, "ok": True, "b": True}, {"p": 2.34567, "m": 2.0, "ok": False, "b": False}]
+    report = Report(kind="t", title="单价", period="", as_of=date(2024, 1, 1), batch_id=None, policy_version="v",
+                    computed_at=AT, tables=[Table("t", "单价", cols, rows)])
+    (path,) = write_report(report, tmp_path, "p", ["xlsx"])
+    ws = openpyxl.load_workbook(path)["单价"]
+    assert [[c.value for c in row] for row in ws.iter_rows(min_row=2, max_row=3)] == [
+        [0.0512, 1.01, "合格", "是"], [2.34567, 2.0, "不合格", "否"]]
+    assert ws.cell(2, 1).number_format == "#,##0.0000"
+    from jicai.reports.html import render_html
+
+    html = render_html(report)
+    assert "0.0512" in html and "2.3457" in html and "不合格" in html and ">否<" in html
 
 
 # -- HTML and PDF ------------------------------------------------------------------------------------------

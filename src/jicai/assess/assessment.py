@@ -41,14 +41,18 @@ from datetime import date
 import ibis
 import ibis.expr.types as ir
 
+from jicai.assess import retention
 from jicai.assess.basis import variety_rows
 from jicai.assess.cost_growth import growth, purchase_amounts
 from jicai.assess.period import assessment_period
-from jicai.assess.retention import retention_columns, trace_columns
-from jicai.assess.score import score_columns
+from jicai.assess.retention import TRACE_COLUMNS, retention_columns, retention_trace, trace_columns
+from jicai.assess.score import SCORE_ITEMS, score_columns
 from jicai.assess.text import percent, threshold
+from jicai.contract.columns import col, cols
 from jicai.measures.exact import basis_points, fen, ratio_above, ratio_below, yuan
+from jicai.measures.monitor import INPUT_TABLES
 from jicai.measures.progress import ratio
+from jicai.measures.registry import Args, Dims, Measure
 from jicai.policy import Policy, load_policy
 from jicai.store import Warehouse
 
@@ -58,53 +62,30 @@ FAIL_ITEMS: dict[str, tuple[str, str]] = {
     "nonselected_share": ("非中选占比超标", "a variety with non-selected share above nonselected_share_max"),
 }
 
-ASSESS_COLUMNS: dict[str, tuple[str, str]] = {
-    "institution_code": ("医疗机构编码", "institution code"),
-    "institution_name": ("医疗机构名称", "institution name"),
-    "region_code": ("所属区划", "region code of the institution"),
-    "level": ("医院等级", "institution level (3/2/1/0 = 三级/二级/一级/未定级)"),
-    "batch_id": ("批次编号", "procurement batch"),
-    "cycle_year": ("采购年度", "cycle year k assessed"),
-    "cycle_start": ("年度开始日", "first day of cycle year k"),
-    "cycle_end": ("年度结束日", "last day of cycle year k"),
-    "as_of": ("考核截止日", "last day assessed: cycle_end, or earlier for a provisional assessment"),
-    "varieties": ("约定品种数", "varieties with an agreement of the institution in (batch, k)"),
-    "exempt_varieties": ("豁免品种", "special varieties exempt from the completion item (names, `;`-separated)"),
-    "passed": ("考核合格", "no fail item"),
-    "failed_items": ("不合格项目", "`;`-separated fail item codes: completion, nonselected_share (empty when passed)"),
-    "failed_items_zh": ("不合格原因", "the failing varieties with their figures, e.g. 完成率:品种一 85.0% < 100%"),
-    "completion": ("完成率(非豁免品种合计)", "Σ min(selected, agreed) / Σ agreed over non-exempt varieties; null when Σ agreed is 0"),
-    "completion_points": ("完成率得分", "points of the completion item"),
-    "nonselected_share": ("非中选占比", "Σ counted non-selected / (Σ selected + Σ counted non-selected); null when 0"),
-    "nonselected_points": ("非中选占比得分", "points of the non-selected share item"),
-    "payment_rate": ("回款率", "Σ paid by due / Σ amount due; null when nothing was due"),
-    "payment_points": ("回款率得分", "points of the payment item"),
-    "offline_share": ("线下采购占比", "Σ offline amount / Σ order amount; null without orders"),
-    "offline_points": ("线下采购占比得分", "points of the offline item"),
-    "purchase_amount": ("本年度采购金额", "accepted amount of all products of the batch's varieties in the assessed period (to the fen)"),
-    "prior_amount": ("上年同期采购金额", "the same a year earlier (before the batch start for k = 1)"),
-    "cost_growth": ("费用增长率", "purchase_amount / prior_amount − 1; null when prior_amount is 0"),
-    "cost_growth_points": ("费用增长率得分", "points of the cost growth item"),
-    "score": ("考核得分", "sum of the five items' points (0–100), rounded to 6 decimals"),
-    "score_items": ("得分明细", "each item's figure and points; an undefined figure says so and earns full weight"),
-    "score_defaulted": ("按满分计项目", "`;`-separated items scored at full weight because their figure is undefined"),
-    "rank_in_level": ("同级排名", "rank of the score among institutions of the same level in the batch and year (ties share)"),
-    "budget": ("结余留用预算", "Σ of the budget terms: agreed_volume × baseline_unit_price × fund_payment_ratio per variety with a price, each to the fen"),
-    "actual": ("实际采购金额", "Σ of the actual terms: (selected + non-selected amount) × fund_payment_ratio per variety with a price, each to the fen"),
-    "budget_missing_varieties": ("缺集采前价格品种", "varieties without a baseline price, left out of budget and actual"),
-    "retention_base": ("结余金额", "max(0, budget − actual)"),
-    "retention_ratio": ("结余留用比例", "ratio of the first retention tier reached by the score; 0 when failed"),
-    "reward": ("结余留用奖励", "retention_base × retention_ratio, rounded half up to the fen"),
-    "overspend": ("超支金额", "max(0, actual − budget)"),
-    "overspend_shared": ("合理超支分担", "overspend_share × overspend for institutions that passed (rounded half up to the fen), else 0"),
-}
+# the assessment's columns (see the vocabulary, jicai.contract.columns); the institution-level figures are
+# ratios of sums over the institution's varieties, narrower than the monitoring's per-variety ones
+COLUMNS = cols(
+    "institution_code", "institution_name", "region_code", "level", "batch_id", "cycle_year", "cycle_start",
+    "cycle_end", "as_of", "varieties", "exempt_varieties", "passed", "failed_items", "failed_items_zh", "completion",
+    "completion_points", "nonselected_share", "nonselected_points", "payment_rate", "payment_points",
+    "offline_share", "offline_points", "purchase_amount", "prior_amount", "cost_growth", "cost_growth_points",
+    "score", "score_items", "score_defaulted", "rank_in_level", "budget", "actual", "budget_missing_varieties",
+    "retention_base", "retention_ratio", "reward", "overspend", "overspend_shared",
+    cycle_year=("采购年度", "cycle year k assessed"),
+    completion=("完成率(非豁免品种合计)",
+                "Σ min(selected, agreed) / Σ agreed over non-exempt varieties; null when Σ agreed is 0"),
+    nonselected_share=("非中选占比", "Σ counted non-selected / (Σ selected + Σ counted non-selected); null when 0"),
+    payment_rate=("回款率", "Σ paid by due / Σ amount due; null when nothing was due"),
+    offline_share=("线下采购占比", "Σ offline amount / Σ order amount; null without orders"),
+)
+NAMES = tuple(c.name for c in COLUMNS)
 
 _INST = ["institution_code", "institution_name", "region_code", "level", "batch_id", "cycle_year"]
 
 
 def assess(wh: Warehouse, batch_id: str, year: int, policy: Policy | None = None,
            as_of: date | None = None) -> ir.Table:
-    """The assessment of cycle year ``year`` of ``batch_id``, one row per institution; see ASSESS_COLUMNS.
+    """The assessment of cycle year ``year`` of ``batch_id``, one row per institution; see COLUMNS.
 
     ``as_of`` (inside the cycle year) gives a provisional assessment on the purchases so far; by default
     the whole year is assessed. Raises :class:`jicai.assess.period.AssessmentError` for a batch or year
@@ -186,7 +167,7 @@ def assess(wh: Warehouse, batch_id: str, year: int, policy: Policy | None = None
     w = ibis.window(group_by=[g.batch_id, g.cycle_year, g.level], order_by=ibis.desc(g.score))
     g = g.mutate(rank_in_level=(ibis.rank().over(w) + 1).cast("int64"),
                  level=g.level.cast("int64"), cycle_year=g.cycle_year.cast("int64"))
-    return g.select(*ASSESS_COLUMNS)
+    return g.select(*NAMES)
 
 
 # -- totals ----------------------------------------------------------------------------------------------
@@ -197,18 +178,16 @@ TOTALS: dict[str, tuple[str, ...]] = {
     "level": ("batch_id", "cycle_year", "level"),
 }
 
-ASSESS_TOTALS_COLUMNS: dict[str, tuple[str, str]] = {
-    "city_code": ("地市区划", "city: the first 4 digits of region_code followed by 00"),
-    "institutions": ("机构数", "institutions assessed"),
-    "passed": ("合格数", "institutions that passed"),
-    "failed": ("不合格数", "institutions that failed"),
-    "budget": ("结余留用预算", "Σ budget"),
-    "actual": ("实际采购金额", "Σ actual"),
-    "retention_base": ("结余金额", "Σ retention_base"),
-    "reward": ("结余留用奖励", "Σ reward"),
-    "overspend": ("超支金额", "Σ overspend"),
-    "overspend_shared": ("合理超支分担", "Σ overspend_shared"),
-}
+# the figures of a total (a count, narrower than the vocabulary's "passed" flag, keeps its name in the rows)
+TOTALS_COLUMNS = (
+    *cols("city_code", "institutions", institutions=("机构数", "institutions assessed")),
+    col("passed", "合格数", "institutions that passed", kind="int"),
+    *cols("failed", "budget", "actual", "retention_base", "reward", "overspend", "overspend_shared",
+          budget=("结余留用预算", "Σ budget"), actual=("实际采购金额", "Σ actual"),
+          retention_base=("结余金额", "Σ retention_base"), reward=("结余留用奖励", "Σ reward"),
+          overspend=("超支金额", "Σ overspend"), overspend_shared=("合理超支分担", "Σ overspend_shared")),
+)
+TOTALS_NAMES = tuple(c.name for c in TOTALS_COLUMNS)
 
 
 MONEY_TOTALS = ("budget", "actual", "retention_base", "reward", "overspend", "overspend_shared")
@@ -228,4 +207,114 @@ def assess_totals(expr: ir.Table, by: str | Sequence[str]) -> ir.Table:
         # the rows hold fen / 100: summed as integer fen, the total is the rows' sum to the fen
         **{c: yuan(fen(t[c]).sum()) for c in MONEY_TOTALS},
     )
-    return g.select(*keys, *(c for c in ASSESS_TOTALS_COLUMNS if c in g.columns and c not in keys))
+    return g.select(*keys, *(c for c in TOTALS_NAMES if c in g.columns and c not in keys))
+
+
+def assessment_totals(expr: ir.Table, by: str | Sequence[str]) -> ir.Table:
+    """:func:`assess_totals` with the pass rate, the mean score and the institutions rewarded of the same
+    groups: the lists of the annual report (by city, by level) and of ``jicai assess`` (by city)."""
+    keys = list(TOTALS[by]) if isinstance(by, str) and by in TOTALS else ([by] if isinstance(by, str) else list(by))
+    t = assess_totals(expr, by)
+    s = expr.mutate(city_code=expr.region_code.substr(0, 4) + "00")
+    s = s.group_by(keys).agg(mean_score=s.score.mean(), rewarded=ibis.ifelse(s.reward > 0, 1, 0).sum().cast("int64"))
+    t = t.join(s, keys)
+    t = t.mutate(pass_rate=ratio(t.passed, t.institutions))
+    return t.select(*keys, *(c.name for c in GROUP_FIGURES))
+
+
+# -- the registered measures -----------------------------------------------------------------------------
+
+# the policy parameters read: the monitoring's (the basis of every figure), then the assessment's own —
+# fail items, score bands, retention tiers and overspend sharing
+MONITOR_POLICY = ("payment_due", "volume_basis", "backup_substitution", "supply_problem_exclusion",
+                  "special_treatment")
+POLICY = (*MONITOR_POLICY, "nonselected_share_max", "min_completion",
+          *(f"score_{p}{stem}{q}" for _zh, _col, stem, _u in SCORE_ITEMS.values()
+            for p, q in (("weight_", ""), ("", "_full"), ("", "_zero"))),
+          "fund_payment_ratio", "retention_tiers", "overspend_share")
+# who sees an institution's assessment: the bureau, its auditors and the institution itself; sums over
+# institutions only the bureau and its auditors
+ROLES = ("admin", "bureau", "auditor", "institution")
+BUREAU_ROLES = ("admin", "bureau", "auditor")
+
+PASSED = {"true": ("合格", "passed: no fail item"), "false": ("不合格", "failed: at least one fail item")}
+SCORE_DEFAULTED = {code: (zh, f"{figure} undefined ({undefined}): scored at full weight")
+                   for code, (zh, figure, _stem, undefined) in SCORE_ITEMS.items()}
+LABELS = {"passed": PASSED, "failed_items": FAIL_ITEMS, "score_defaulted": SCORE_DEFAULTED}
+# the money of an institution's row that adds up over institutions (a workbook's 合计 row)
+MONEY = ("purchase_amount", "prior_amount", "budget", "actual", "retention_base", "reward", "overspend",
+         "overspend_shared")
+
+# the figures of a group of institutions (by city, by level): counts, rates and summed money
+GROUP_FIGURES = (
+    *(c for c in TOTALS_COLUMNS if c.name in ("institutions", "passed", "failed")),
+    *cols("pass_rate", "mean_score", "rewarded"),
+    *(c for c in TOTALS_COLUMNS if c.name in MONEY),
+)
+GROUP_TOTALS = ("institutions", "passed", "failed", "rewarded", *(c for c in MONEY if c in TOTALS_NAMES))
+
+
+def provisional_as_of(wh: Warehouse, args: Args) -> date | None:
+    """The as-of date of ``args`` when it falls inside the cycle year before its last day (a provisional
+    assessment); None — the whole year — for no date, a date on or after the year's end, or before its start
+    (a page asks for any day; the command refuses a day outside the year before it computes)."""
+    if args.as_of is None:
+        return None
+    period = assessment_period(wh, args.batch, args.year)
+    return args.as_of if period.cycle_start <= args.as_of < period.cycle_end else None
+
+
+def _assessment(wh: Warehouse, a: Args) -> ir.Table:
+    return assess(wh, a.batch, a.year, a.policy, provisional_as_of(wh, a))
+
+
+def _by(by: str):
+    def compute(wh: Warehouse, a: Args) -> ir.Table:
+        return assessment_totals(_assessment(wh, a), by)
+
+    return compute
+
+
+def _trace(wh: Warehouse, a: Args) -> ir.Table:
+    return retention_trace(wh, a.batch, a.year, a.policy, provisional_as_of(wh, a))
+
+
+_PARAMS = ("batch", "year", "as_of")
+_NOTE_ZH = "考核结果、得分、结余留用奖励(年度未结束时为截至日期的预计数)"
+_NOTE_EN = "Assessment, score and surplus-retention reward (provisional before the year ends)"
+
+MEASURES = (
+    Measure(
+        name="assessment", title_zh="年度考核", title_en="Annual assessment", compute=_assessment,
+        params=_PARAMS, optional=("as_of",), inputs=INPUT_TABLES, columns=COLUMNS,
+        dims=Dims(institution="institution_code", region="region_code"), roles=ROLES, sort=("institution_code",),
+        policy=POLICY, labels=LABELS, totals=MONEY, group="assessment", note_zh=_NOTE_ZH, note_en=_NOTE_EN,
+        doc=__doc__, cli="assess",  # `jicai assess` (hand-written: it stores the rows and writes three lists)
+    ),
+    Measure(
+        name="assessment-by-region", title_zh="年度考核分地区汇总", title_en="Annual assessment by city",
+        compute=_by("region"), params=_PARAMS, optional=("as_of",), inputs=INPUT_TABLES,
+        columns=(*cols("batch_id", "cycle_year", "city_code"), *GROUP_FIGURES), dims=Dims(region="city_code"),
+        roles=BUREAU_ROLES, sort=("batch_id", "cycle_year", "city_code"), policy=POLICY, totals=GROUP_TOTALS,
+        group="assessment", note_zh="每地市一行:考核机构数、合格数、合格率、平均得分、结余留用",
+        note_en="One row per city: institutions assessed, passed, pass rate, mean score, retention",
+        doc=__doc__, command=False, web=False,  # a list of `jicai assess` and of the annual report
+    ),
+    Measure(
+        name="assessment-by-level", title_zh="年度考核按医院等级汇总", title_en="Annual assessment by level",
+        compute=_by("level"), params=_PARAMS, optional=("as_of",), inputs=INPUT_TABLES,
+        columns=(*cols("batch_id", "cycle_year", "level"), *GROUP_FIGURES), dims=Dims(), roles=BUREAU_ROLES,
+        sort=("batch_id", "cycle_year", "level"), policy=POLICY, totals=GROUP_TOTALS, group="assessment",
+        note_zh="每个医院等级一行", note_en="One row per institution level",
+        doc=__doc__, command=False, web=False,  # a list of the annual report
+    ),
+    Measure(
+        name="retention-trace", title_zh="结余留用明细", title_en="Surplus retention trace", compute=_trace,
+        params=_PARAMS, optional=("as_of",), inputs=INPUT_TABLES, columns=TRACE_COLUMNS,
+        dims=Dims(institution="institution_code", region="region_code", variety="variety_id"), roles=ROLES,
+        sort=("institution_code", "variety_id"), policy=(*MONITOR_POLICY, "fund_payment_ratio"), totals=("budget_term", "selected_amount", "nonselected_amount", "purchase_amount", "actual_term"),
+        group="assessment", note_zh="每家机构每个约定品种一行:预算金额与实际金额,之和即机构的预算与实际",
+        note_en="Per institution × agreed variety: the budget and actual terms that add up to the institution's",
+        doc=retention.__doc__ or "", command=False, web=False,  # a list of `jicai assess`
+    ),
+)

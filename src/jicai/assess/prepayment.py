@@ -59,11 +59,13 @@ import ibis.expr.types as ir
 from jicai.assess.period import AssessmentError, assessment_period
 from jicai.calendar import month_end, month_label, shift_month
 from jicai.contract.arrow import empty
+from jicai.contract.columns import cols
 from jicai.measures.classes import product_classes, region_match, supply_problem_periods
 from jicai.measures.cycles import first_of_month
 from jicai.measures.exact import basis_points, fen, fen_of_micro, micro, scaled_share, share_of, yuan
 from jicai.measures.progress import class_volumes, ratio
 from jicai.measures.purchases import accepted_lines, ordered_lines, scope_products, summarize
+from jicai.measures.registry import Args, Dims, Measure
 from jicai.policy import Policy, load_policy
 from jicai.store import Warehouse
 
@@ -74,56 +76,39 @@ OPTIONAL_TABLES = ("prepayments",)
 SOURCES = {"computed": ("按约定金额计算", "prepay_ratio × agreed amount"),
            "imported": ("实际拨付(导入)", "imported actual prepayments")}
 
-# name → (中文表头, English description); the order is the column order of the ledger.
-PREPAYMENT_COLUMNS: dict[str, tuple[str, str]] = {
-    "batch_id": ("批次编号", "procurement batch"),
-    "cycle_year": ("采购年度", "cycle year k"),
-    "institution_code": ("医疗机构编码", "institution code"),
-    "institution_name": ("医疗机构名称", "institution name"),
-    "region_code": ("所属区划", "region code of the institution"),
-    "month": ("月份", "calendar month of the cycle year (YYYY-MM)"),
-    "month_end": ("截至日期", "last day of the month; the cycle end in the last month, the as-of date in the as-of month"),
-    "cycle_end": ("年度结束日", "last day of cycle year k"),
-    "agreed_amount": ("年度约定采购金额", "Σ over varieties of agreed volume × the institution's selected price (mean of the primary products of its region), each variety's amount to the fen"),
-    "unpriced_varieties": ("无中选价品种数", "agreed varieties without a primary selected product for the institution's region (they add nothing to the agreed amount)"),
-    "prepaid_at": ("预付日期", "date of the prepayment: earliest signed_date of the agreements (cycle start when blank), or the earliest imported paid_at"),
-    "source": ("预付来源", "computed (prepay_ratio × agreed amount) or imported (table prepayments)"),
-    "prepayment": ("预付金额", "prepayment made by the month end: prepay_ratio × agreed amount to the fen (0 before prepaid_at; imported: Σ amounts paid by then)"),
-    "cumulative_selected_amount": ("累计中选采购金额", "selected purchase amount from the cycle start to the month end, to the fen (primary of the region; backup inside verified supply-problem periods)"),
-    "progress": ("采购进度", "min(1, cumulative selected amount / agreed amount); null when the agreed amount is 0"),
-    "offset_this_month": ("本月冲抵金额", "increase of the cumulative offset over the previous month"),
-    "cumulative_offset": ("累计冲抵金额", "prepayment × progress, rounded half up to the fen (0 when progress is null)"),
-    "balance": ("预付余额", "prepayment − cumulative offset"),
-}
+# the ledger's, the recovery list's and the monthly sums' columns (see the vocabulary, jicai.contract.columns)
+_MONTH = ("月份", "calendar month of the cycle year (YYYY-MM)")
+LEDGER = cols(
+    "batch_id", "cycle_year", "institution_code", "institution_name", "region_code", "month", "month_end",
+    "cycle_end", "agreed_amount", "unpriced_varieties", "prepaid_at", "source", "prepayment",
+    "cumulative_selected_amount", "progress", "offset_this_month", "cumulative_offset", "balance",
+    month=_MONTH,
+)
+LEDGER_NAMES = tuple(c.name for c in LEDGER)
 
-RECOVERY_COLUMNS: dict[str, tuple[str, str]] = {
-    "batch_id": ("批次编号", "procurement batch"),
-    "cycle_year": ("采购年度", "cycle year k"),
-    "institution_code": ("医疗机构编码", "institution code"),
-    "institution_name": ("医疗机构名称", "institution name"),
-    "region_code": ("所属区划", "region code of the institution"),
-    "settled_on": ("清算日期", "month end of the last ledger month: the cycle end, or the as-of date before it"),
-    "final": ("年度已结束", "true when settled_on is the cycle end (false: a projection before the year ends)"),
-    "agreed_amount": ("年度约定采购金额", "agreed amount of the cycle year"),
-    "source": ("预付来源", "computed or imported"),
-    "prepayment": ("预付金额", "prepayment made by settled_on"),
-    "cumulative_selected_amount": ("累计中选采购金额", "selected purchase amount of the cycle year to settled_on"),
-    "progress": ("采购进度", "min(1, cumulative selected amount / agreed amount)"),
-    "cumulative_offset": ("累计冲抵金额", "prepayment × progress, to the fen"),
-    "recover_amount": ("应收回金额", "balance left on settled_on (> 0): prepayment − cumulative offset"),
-}
+RECOVERY = cols(
+    "batch_id", "cycle_year", "institution_code", "institution_name", "region_code", "settled_on", "final",
+    "agreed_amount", "source", "prepayment", "cumulative_selected_amount", "progress", "cumulative_offset",
+    "recover_amount",
+    agreed_amount=("年度约定采购金额", "agreed amount of the cycle year"),
+    source=("预付来源", "computed or imported"),
+    prepayment=("预付金额", "prepayment made by settled_on"),
+    cumulative_selected_amount=("累计中选采购金额", "selected purchase amount of the cycle year to settled_on"),
+    progress=("采购进度", "min(1, cumulative selected amount / agreed amount)"),
+    cumulative_offset=("累计冲抵金额", "prepayment × progress"),
+)
 
-MONTH_COLUMNS: dict[str, tuple[str, str]] = {
-    "month": ("月份", "calendar month of the cycle year (YYYY-MM)"),
-    "month_end": ("截至日期", "month end of the ledger rows"),
-    "institutions": ("机构数", "institutions in the ledger"),
-    "agreed_amount": ("年度约定采购金额", "Σ agreed amount"),
-    "prepayment": ("预付金额", "Σ prepayment made by the month end"),
-    "cumulative_selected_amount": ("累计中选采购金额", "Σ cumulative selected amount"),
-    "offset_this_month": ("本月冲抵金额", "Σ offset this month"),
-    "cumulative_offset": ("累计冲抵金额", "Σ cumulative offset"),
-    "balance": ("预付余额", "Σ balance"),
-}
+BY_MONTH = cols(
+    "month", "month_end", "institutions", "agreed_amount", "prepayment", "cumulative_selected_amount",
+    "offset_this_month", "cumulative_offset", "balance",
+    month=_MONTH, month_end=("截至日期", "month end of the ledger rows"),
+    institutions=("机构数", "institutions in the ledger"), agreed_amount=("年度约定采购金额", "Σ agreed amount"),
+    prepayment=("预付金额", "Σ prepayment made by the month end"),
+    cumulative_selected_amount=("累计中选采购金额", "Σ cumulative selected amount"),
+    offset_this_month=("本月冲抵金额", "Σ offset this month"), cumulative_offset=("累计冲抵金额", "Σ cumulative offset"),
+    balance=("预付余额", "Σ balance"),
+)
+BY_MONTH_NAMES = tuple(c.name for c in BY_MONTH)
 
 _INST = "institution_code"
 
@@ -199,7 +184,7 @@ def _monthly_selected(t: dict[str, ir.Table], agreements: ir.Table, batch_id: st
 
 def prepayment_ledger(wh: Warehouse, batch_id: str, year: int, policy: Policy | None = None,
                       as_of: date | None = None) -> ir.Table:
-    """The prepayment ledger of cycle year ``year`` of ``batch_id``; see PREPAYMENT_COLUMNS.
+    """The prepayment ledger of cycle year ``year`` of ``batch_id``; see LEDGER.
 
     ``as_of`` (inclusive) cuts the ledger before the cycle end (a date after it gives the whole year);
     raises :class:`jicai.assess.period.AssessmentError` (Chinese and English) for an unknown batch or
@@ -290,11 +275,11 @@ def prepayment_ledger(wh: Warehouse, batch_id: str, year: int, policy: Policy | 
     rows = rows.left_join(inst, _INST).drop(f"{_INST}_right")
     rows = rows.mutate(batch_id=ibis.literal(batch_id, "string"), cycle_year=ibis.literal(k, "int64"),
                        cycle_end=ibis.literal(period.cycle_end))
-    return rows.select(*PREPAYMENT_COLUMNS)
+    return rows.select(*LEDGER_NAMES)
 
 
 def recovery_list(ledger: ir.Table) -> ir.Table:
-    """Institutions whose balance in the last ledger month is > 0; see RECOVERY_COLUMNS.
+    """Institutions whose balance in the last ledger month is > 0; see RECOVERY.
 
     The last month of a whole-year ledger ends on the cycle end (``final``): the balance is recovered
     (冲抵后结余收回). A ledger cut by an as-of date gives the projection on that date.
@@ -319,7 +304,7 @@ def year_end_recovery(wh: Warehouse, batch_id: str, year: int, policy: Policy | 
 
 
 def ledger_by_month(ledger: ir.Table) -> ir.Table:
-    """The fund's view: per month, the ledger's sums over institutions; see MONTH_COLUMNS."""
+    """The fund's view: per month, the ledger's sums over institutions; see BY_MONTH."""
     # the rows hold fen / 100: summed as integer fen, each total is the rows' sum to the fen
     g = ledger.group_by("month").agg(
         month_end=ledger.month_end.max(),
@@ -327,4 +312,49 @@ def ledger_by_month(ledger: ir.Table) -> ir.Table:
         **{c: yuan(fen(ledger[c]).sum()) for c in ("agreed_amount", "prepayment", "cumulative_selected_amount",
                                                    "offset_this_month", "cumulative_offset", "balance")},
     )
-    return g.select(*MONTH_COLUMNS)
+    return g.select(*BY_MONTH_NAMES)
+
+
+# -- the registered measures -----------------------------------------------------------------------------
+
+POLICY = ("prepay_ratio", "volume_basis", "payment_due", "backup_substitution", "supply_problem_exclusion",
+          "special_treatment")
+# an institution sees its own ledger; the sums over institutions are the bureau's
+ROLES = ("admin", "bureau", "auditor", "institution")
+BUREAU_ROLES = ("admin", "bureau", "auditor")
+_PARAMS = ("batch", "year", "as_of")
+_DIMS = Dims(institution="institution_code", region="region_code")
+RECOVERED = ("agreed_amount", "prepayment", "cumulative_selected_amount", "cumulative_offset", "recover_amount")
+
+
+def _ledger(wh: Warehouse, a: Args) -> ir.Table:
+    return prepayment_ledger(wh, a.batch, a.year, a.policy, a.as_of)
+
+
+MEASURES = (
+    Measure(
+        name="prepayment", title_zh="预付台账", title_en="Prepayment ledger", compute=_ledger, params=_PARAMS,
+        optional=("as_of",), inputs=INPUT_TABLES, columns=LEDGER, dims=_DIMS, roles=ROLES,
+        sort=("institution_code", "month"), policy=POLICY, labels={"source": SOURCES},
+        totals=("offset_this_month",), group="assessment",
+        note_zh="每家机构每月一行:预付金额、累计中选采购金额、采购进度、冲抵与余额",
+        note_en="Per institution × month: prepayment, cumulative selected amount, progress, offset and balance",
+        doc=__doc__,  # `jicai prepayment` (hand-written: the ledger, its monthly sums and the recovery list)
+    ),
+    Measure(
+        name="prepayment-by-month", title_zh="预付台账按月汇总", title_en="Prepayment ledger by month",
+        compute=lambda wh, a: ledger_by_month(_ledger(wh, a)), params=_PARAMS, optional=("as_of",),
+        inputs=INPUT_TABLES, columns=BY_MONTH, dims=Dims(), roles=BUREAU_ROLES, sort=("month",), policy=POLICY,
+        totals=("offset_this_month",), group="assessment", note_zh="各机构之和;合计为全年冲抵金额",
+        note_en="Sums over institutions per month", doc=__doc__, command=False, web=False,
+    ),
+    Measure(
+        name="prepayment-recovery", title_zh="预付年终清算", title_en="Prepayment recovery",
+        compute=lambda wh, a: recovery_list(_ledger(wh, a)), params=_PARAMS, optional=("as_of",),
+        inputs=INPUT_TABLES, columns=RECOVERY, dims=_DIMS, roles=ROLES, sort=("institution_code",),
+        policy=POLICY, labels={"source": SOURCES}, totals=RECOVERED, group="assessment",
+        note_zh="余额大于0的机构(年度未结束时为预计数)",
+        note_en="Institutions with a balance left (a projection before the year ends)",
+        doc=__doc__, command=False, web=False,
+    ),
+)

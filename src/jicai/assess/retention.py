@@ -39,28 +39,21 @@ import ibis.expr.types as ir
 
 from jicai.assess.basis import variety_rows
 from jicai.assess.period import assessment_period
+from jicai.contract.columns import cols
 from jicai.measures.exact import basis_points, fen, scaled_share, snap, to_micro, yuan
 from jicai.policy import Policy, load_policy
 from jicai.store import Warehouse
 
-RETENTION_TRACE_COLUMNS: dict[str, tuple[str, str]] = {
-    "institution_code": ("医疗机构编码", "institution code"),
-    "institution_name": ("医疗机构名称", "institution name"),
-    "region_code": ("所属区划", "region code of the institution"),
-    "batch_id": ("批次编号", "procurement batch"),
-    "cycle_year": ("采购年度", "cycle year k"),
-    "variety_id": ("品种编号", "variety"),
-    "variety_name": ("品种名称", "variety name"),
-    "agreed_volume": ("约定采购量", "agreed volume of the cycle year (minimum units)"),
-    "baseline_unit_price": ("集采前加权平均价", "baseline price before VBP (yuan per minimum unit); null when missing"),
-    "fund_payment_ratio": ("医保基金支付比例", "policy fund_payment_ratio applied to both terms"),
-    "budget_term": ("预算金额", "agreed_volume × baseline_unit_price × fund_payment_ratio, rounded half up to the fen; null when the price is missing"),
-    "selected_amount": ("中选产品采购金额", "selected amount incl. backup counted as selected (yuan, to the fen)"),
-    "nonselected_amount": ("非中选产品采购金额", "non-selected amount (yuan, to the fen)"),
-    "purchase_amount": ("采购金额", "selected_amount + nonselected_amount: every purchase of the variety (yuan)"),
-    "actual_term": ("实际金额", "purchase_amount × fund_payment_ratio, rounded half up to the fen; null when the price is missing (left out)"),
-    "price_missing": ("缺集采前价格", "the variety has no baseline price: left out of budget and actual"),
-}
+# the trace's columns (see the vocabulary, jicai.contract.columns)
+TRACE_COLUMNS = cols(
+    "institution_code", "institution_name", "region_code", "batch_id", "cycle_year", "variety_id", "variety_name",
+    "agreed_volume", "baseline_unit_price", "fund_payment_ratio", "budget_term", "selected_amount",
+    "nonselected_amount", "purchase_amount", "actual_term", "price_missing",
+    selected_amount=("中选产品采购金额", "selected amount incl. backup counted as selected (yuan)"),
+    nonselected_amount=("非中选产品采购金额", "non-selected amount (yuan)"),
+    purchase_amount=("采购金额", "selected_amount + nonselected_amount: every purchase of the variety (yuan)"),
+)
+TRACE_NAMES = tuple(c.name for c in TRACE_COLUMNS)
 
 
 def real(x: float) -> ir.FloatingValue:
@@ -97,12 +90,12 @@ def trace_columns(rows: ir.Table, fund_payment_ratio: float) -> ir.Table:
 
 def retention_trace(wh: Warehouse, batch_id: str, year: int, policy: Policy | None = None,
                     as_of: date | None = None) -> ir.Table:
-    """Per institution × variety: the budget and actual terms of the retention (RETENTION_TRACE_COLUMNS)."""
+    """Per institution × variety: the budget and actual terms of the retention (TRACE_COLUMNS)."""
     policy = policy or load_policy()
     period = assessment_period(wh, batch_id, year, as_of)
     rows = variety_rows(wh, period, policy)
     t = trace_columns(rows, policy.value("fund_payment_ratio", on=period.as_of))
-    return t.select(*RETENTION_TRACE_COLUMNS)
+    return t.select(*TRACE_NAMES)
 
 
 def tier_ratio_bp(score: ir.FloatingValue, tiers: list[list[float]]) -> ir.IntegerValue:

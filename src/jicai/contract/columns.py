@@ -16,6 +16,7 @@ flags      ``;``-separated enum codes
 int        a count
 volume     a quantity in minimum units (片/支/袋/个) or packs, thousands separators, no decimals
 money      yuan, rounded to the fen when shown
+price      yuan per minimum unit (a unit price such as 0.0512), four decimals, never rounded to the fen
 rate       a ratio shown as a percentage (0.847 → 84.7%)
 pp         a difference of two ratios, in percentage points
 score      a figure with one decimal (points, hours, multiples)
@@ -40,10 +41,10 @@ from dataclasses import dataclass, replace
 
 from jicai.errors import BilingualError
 
-KINDS = ("text", "code", "enum", "flags", "int", "volume", "money", "rate", "pp", "score", "date", "datetime",
+KINDS = ("text", "code", "enum", "flags", "int", "volume", "money", "price", "rate", "pp", "score", "date", "datetime",
          "month", "bool", "level", "status", "rank")
 
-UNITS = {"money": "元", "rate": "%", "pp": "百分点"}
+UNITS = {"money": "元", "price": "元", "rate": "%", "pp": "百分点"}
 
 
 class VocabularyError(BilingualError, KeyError):
@@ -87,7 +88,7 @@ _ROWS: tuple[tuple[str, str, str, str], ...] = (
     ('backup_volume', '备供替代量', 'backup volume counted as selected (inside verified supply-problem periods)', 'volume'),
     ('balance', '预付余额', 'prepayment − cumulative offset', 'money'),
     ('baseline_shipped_units', '前期月均发货量', 'mean units shipped per month over the baseline months, province-wide', 'volume'),
-    ('baseline_unit_price', '集采前加权平均价', 'baseline price before VBP (yuan per minimum unit); null when missing', 'money'),
+    ('baseline_unit_price', '集采前加权平均价', 'baseline price before VBP (yuan per minimum unit); null when missing', 'price'),
     ('baseline_units', '前期月均采购量', 'mean ordered units of the surge_baseline_months months before', 'volume'),
     ('batch_id', '批次编号', 'procurement batch', 'code'),
     ('batch_name', '批次名称', 'name of the batch (batches.name)', 'text'),
@@ -156,7 +157,7 @@ _ROWS: tuple[tuple[str, str, str, str], ...] = (
     ('last_year_actual', '上年实际采购量', 'accepted volume of all products of the variety in the 12 months before the report (or before the start of k without one)', 'volume'),
     ('late_agreements', '签约逾期数', 'agreements with days late > 0: signed after their deadline, or still unsigned after it as of the as-of date', 'int'),
     ('level', '医院等级', 'institution level (3/2/1/0 = 三级/二级/一级/未定级)', 'level'),
-    ('listed_unit_price', '挂网价(元/最小单位)', 'price of the in-force listing; null when none', 'money'),
+    ('listed_unit_price', '挂网价(元/最小单位)', 'price of the in-force listing; null when none', 'price'),
     ('main_enterprise_code', '原供应厂家代码', 'manufacturer of that product', 'code'),
     ('main_enterprise_name', '原供应厂家名称', 'manufacturer name', 'text'),
     ('main_monthly_units', '原主要产品月均使用量', 'ordered units of the main product / window months', 'volume'),
@@ -165,6 +166,7 @@ _ROWS: tuple[tuple[str, str, str, str], ...] = (
     ('manufacturer_name', '生产企业名称', 'manufacturer name', 'text'),
     ('max_days_late', '最长签约逾期天数', 'largest days late of the agreements: signed_date − deadline, or as-of date − deadline when unsigned; 0 when none is late', 'int'),
     ('max_overdue_days', '最长逾期天数', 'as-of date − oldest_overdue_due, in days (1 the day after the due day); null when nothing is overdue', 'int'),
+    ('mean_score', '平均得分', 'mean score of the institutions assessed', 'score'),
     ('month', '月份', 'month checked (YYYY-MM)', 'month'),
     ('month_end', '截至日期', 'last day of the month; the cycle end in the last month, the as-of date in the as-of month', 'date'),
     ('month_shipped_units', '当月发货量', 'units shipped of the product (lines ordered in the month), province-wide', 'volume'),
@@ -210,6 +212,7 @@ _ROWS: tuple[tuple[str, str, str, str], ...] = (
     ('package', '包干总额', 'P = enrolled × per_capita_standard, rounded to fen', 'money'),
     ('paid_amount', '已回款金额', "accepted_amount − outstanding_amount: paid through the as-of date, a line's overpayment not counted", 'money'),
     ('paid_by_due', '按期回款金额', "paid on or before each line's due date (capped at the line amount)", 'money'),
+    ('pass_rate', '合格率', 'institutions passed / institutions assessed', 'rate'),
     ('passed', '考核合格', 'no fail item', 'bool'),
     ('payment_points', '回款率得分', 'points of the payment item', 'score'),
     ('payment_rate', '回款率', 'paid_by_due / amount_due (null when nothing is due)', 'rate'),
@@ -220,7 +223,7 @@ _ROWS: tuple[tuple[str, str, str, str], ...] = (
     ('pharmacies', '药店数', 'distinct pharmacies', 'int'),
     ('pharmacy_code', '药店编码', 'pharmacy code', 'code'),
     ('pharmacy_name', '药店名称', 'pharmacy name', 'text'),
-    ('prepaid_at', '预付日期', 'date of the prepayment: earliest signed_date of the agreements (cycle start when blank), or the earliest imported paid_at', 'datetime'),
+    ('prepaid_at', '预付日期', 'date of the prepayment: earliest signed_date of the agreements (cycle start when blank), or the earliest imported paid_at', 'date'),
     ('prepayment', '预付金额', 'prepayment made by the month end (0 before prepaid_at; imported: Σ amounts paid by then)', 'money'),
     ('price_missing', '缺集采前价格', 'the variety has no baseline price: left out of budget and actual', 'bool'),
     ('prior_agreed', '上年约定采购量', 'agreed volume of cycle year k − 1; null when none', 'volume'),
@@ -262,6 +265,7 @@ _ROWS: tuple[tuple[str, str, str, str], ...] = (
     ('return_share', '返还占结余', 'Σ returned / Σ max(S, 0); null when no institution has a surplus', 'rate'),
     ('returned_amount', '返还金额', 'max(S, 0) × return_rate, rounded to fen (0 without a deviation)', 'money'),
     ('reward', '结余留用奖励', 'retention_base × retention_ratio', 'money'),
+    ('rewarded', '获奖励机构数', 'institutions with a retention reward > 0', 'int'),
     ('role', '供应角色', 'primary (主供) or backup (备供)', 'enum'),
     ('rows', '约定品种数', 'monitoring rows (institution × variety agreements)', 'int'),
     ('rule', '预警说明', 'the rule that fired, with its figures (one Chinese sentence)', 'text'),
@@ -305,7 +309,7 @@ _ROWS: tuple[tuple[str, str, str, str], ...] = (
     ('time_progress', '序时进度', 'min(1, days from cycle start to as-of inclusive / days in the cycle year)', 'rate'),
     ('total_budget', '年度总额预算', 'total_budget of Y (null: none)', 'money'),
     ('triggers', '触发规则', "';'-separated: report, slow_response, low_delivery_rate", 'flags'),
-    ('unit_price', '结算均价', 'mean settled unit price of the product in the month over every pharmacy (Σ amount / Σ quantity)', 'money'),
+    ('unit_price', '结算均价', 'mean settled unit price of the product in the month over every pharmacy (Σ amount / Σ quantity)', 'price'),
     ('unpriced_varieties', '无中选价品种数', "agreed varieties without a primary selected product for the institution's region (they add nothing to the agreed amount)", 'int'),
     ('unsigned', '未签约数', 'agreements without a signed_date on or before the as-of date (late only once their deadline has passed)', 'int'),
     ('varieties', '约定品种数', 'varieties with an agreement of the institution in (batch, k)', 'int'),
@@ -321,7 +325,7 @@ _ROWS: tuple[tuple[str, str, str, str], ...] = (
     ('winner_enterprise_codes', '中选企业代码', 'their enterprises in the same order', 'text'),
     ('winner_new', '中选前未供应', 'no winning product was ordered in the province in the window', 'bool'),
     ('winner_product_codes', '中选产品', "primary selected products of the variety for the region (';'-separated by code; '…' after 3)", 'text'),
-    ('winning_price', '中选价(元/最小单位)', 'selected: its own winning price; non-selected: the highest primary winning price of the variety', 'money'),
+    ('winning_price', '中选价(元/最小单位)', 'selected: its own winning price; non-selected: the highest primary winning price of the variety', 'price'),
     ('year', '年度', 'budget year Y (the year of the as-of date)', 'int'),
     ('zero', '零采购数', 'rows with status zero', 'int'),
 )

@@ -21,9 +21,11 @@ if TYPE_CHECKING:
 from jicai.errors import BilingualError
 
 # kind → how the writers show a value: percentages as %, yuan with thousands separators and 2 decimals,
-# volumes with thousands separators, counts as integers; "pp" is a difference of two ratios shown in
-# 百分点 (percentage points); "level" and "status" are codes shown by their Chinese names.
-KINDS = ("text", "int", "pct", "pp", "money", "volume", "score", "date", "bool", "level", "status", "rank",
+# a unit price (yuan per minimum unit, 0.0512) with 4 decimals and never rounded to the fen, volumes with
+# thousands separators, counts as integers; "pp" is a difference of two ratios shown in 百分点 (percentage
+# points); "level" and "status" are codes shown by their Chinese names; "bool" 是/否, or the two names a
+# measure gives (考核合格: 合格/不合格).
+KINDS = ("text", "int", "pct", "pp", "money", "price", "volume", "score", "date", "bool", "level", "status", "rank",
          "enum", "flags")
 # the vocabulary's kinds (jicai.contract.columns) as a report shows them
 _FROM_VOCABULARY = {"rate": "pct", "code": "text", "month": "text", "datetime": "text"}
@@ -53,7 +55,7 @@ class Column:
     en: str
     kind: str = "text"
     total: bool = False  # the totals row sums this column (an Excel SUM with the measure's total cached)
-    labels: dict[str, str] | None = None  # enum / flags: code → the Chinese name shown
+    labels: dict[str, str] | None = None  # enum / flags: code → the Chinese name shown; bool: "true"/"false" → it
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -69,9 +71,16 @@ class Column:
         return cls(col.name, col.zh, col.en, kind, total, names)
 
     def show(self, value: Any) -> Any:
-        """A coded value as a reader sees it: an enum or each flag by its Chinese name, others unchanged."""
+        """A coded value as a reader sees it: an enum or each flag by its Chinese name, a boolean by the names
+        the measure gives it (the codes ``true``/``false``, as csv and json write it), others unchanged.
+
+        >>> Column("passed", "考核合格", "passed", "bool", labels={"true": "合格", "false": "不合格"}).show(False)
+        '不合格'
+        """
         if value is None or not self.labels:
             return value
+        if self.kind == "bool":
+            return self.labels.get("true" if value else "false", value)
         if self.kind == "flags":
             return "、".join(self.labels.get(x, x) for x in str(value).split(";") if x)
         return self.labels.get(value, value)
@@ -151,9 +160,21 @@ def measure_table(m: Measure, rows: list[dict[str, Any]], key: str | None = None
     labels = {c: dict(v) for c, v in m.labels.items()}
     chosen = [m.column(n) for n in names] if names else list(m.columns)
     columns = [Column.of(c, c.name in m.totals, labels.get(c.name)) for c in chosen]
-    summed = [c.name for c in chosen if c.name in m.totals]
-    totals = {c: sum(r.get(c) or 0 for r in rows) for c in summed} if summed else None
-    return Table(key or m.name, (title or m.title_zh)[:31], columns, rows, totals=totals, note=note)
+    totals = {c.name: _total(c.kind, [r.get(c.name) for r in rows]) for c in chosen if c.name in m.totals}
+    return Table(key or m.name, (title or m.title_zh)[:31], columns, rows, totals=totals or None, note=note)
+
+
+def _total(kind: str, values: list[Any]) -> Any:
+    """The sum of a column: money added in whole fen (the rows hold fen / 100), so the total cell is the
+    rows' sum to the fen; counts and volumes as they are.
+
+    >>> _total("money", [0.1, 0.2, None]), _total("int", [1, 2])
+    (0.3, 3)
+    """
+    if kind == "money":
+        return sum(int(Decimal(repr(float(v))).scaleb(2).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+                   for v in values if v is not None) / 100
+    return sum(v for v in values if v is not None)
 
 
 def columns(labels: dict[str, tuple[str, str]], names: list[str] | tuple[str, ...],

@@ -28,6 +28,8 @@ def cell(value, kind: str, blank: bool = False) -> str:
         return fixed(value * 100, 1)
     if kind == "money":
         return fixed(value, 2, sep=True)
+    if kind == "price":
+        return fixed(value, 4, sep=True)
     if kind == "volume":
         return fixed(value, 0, sep=True)
     if kind in ("int", "rank"):
@@ -36,8 +38,8 @@ def cell(value, kind: str, blank: bool = False) -> str:
         return fixed(value, 1)
     if kind == "date":
         return value.date().isoformat() if isinstance(value, datetime) else str(value)
-    if kind == "bool":
-        return "是" if value else "否"
+    if kind == "bool":  # named by the measure (合格/不合格) or 是/否
+        return value if isinstance(value, str) else ("是" if value else "否")
     if kind == "level":
         return LEVELS.get(int(value), str(value)) if isinstance(value, int) else str(value)
     if kind == "status":

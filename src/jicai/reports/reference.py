@@ -39,9 +39,6 @@ def render_columns(columns) -> str:
 
 
 def sections() -> dict[str, str]:
-    from jicai.assess.assessment import ASSESS_COLUMNS, ASSESS_TOTALS_COLUMNS
-    from jicai.assess.prepayment import MONTH_COLUMNS, PREPAYMENT_COLUMNS, RECOVERY_COLUMNS
-    from jicai.assess.retention import RETENTION_TRACE_COLUMNS
     from jicai.measures import monitor, onboarding_report
     from jicai.reports.lists import REPORT_COLUMNS
 
@@ -49,12 +46,6 @@ def sections() -> dict[str, str]:
         "parameters": render_parameters(),
         "monitor-columns": render_columns(monitor.COLUMNS),
         "rollup-columns": render_columns(monitor.ROLLUP_COLUMNS),
-        "assess-columns": render_columns(ASSESS_COLUMNS),
-        "retention-trace-columns": render_columns(RETENTION_TRACE_COLUMNS),
-        "assess-totals-columns": render_columns(ASSESS_TOTALS_COLUMNS),
-        "prepayment-columns": render_columns(PREPAYMENT_COLUMNS),
-        "recovery-columns": render_columns(RECOVERY_COLUMNS),
-        "prepayment-month-columns": render_columns(MONTH_COLUMNS),
         "onboarding-columns": render_columns(onboarding_report.COLUMNS),
         "onboarding-summary-columns": render_columns(onboarding_report.SUMMARY_COLUMNS),
         "report-columns": render_columns(REPORT_COLUMNS),

@@ -1,9 +1,10 @@
 """A report as an Excel workbook: a cover sheet with the paragraphs, then one sheet per list.
 
 Each list sheet has Chinese headers (the English meaning as the header's comment), number formats by
-column kind (percentages as %, yuan with thousands separators and 2 decimals), a frozen header, an
-autofilter, column widths from the content, and a bold 合计 row: additive columns are Excel SUM
-formulas whose cached value is the measure's own total, ratio columns the measure's ratio of sums.
+column kind (percentages as %, yuan with thousands separators and 2 decimals, a unit price with 4 and not
+rounded to the fen), booleans as 是/否 or the names the measure gives them, a frozen header, an autofilter,
+column widths from the content, and a bold 合计 row: additive columns are Excel SUM formulas whose cached
+value is the measure's own total, ratio columns the measure's ratio of sums.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from typing import Any
 from jicai.measures.monitor import STATUS
 from jicai.reports.documents import LEVELS, Column, Report, Table, fixed
 
-NUMBER_FORMATS = {"pct": "0.0%", "pp": "0.0", "money": "#,##0.00", "volume": "#,##0", "int": "0", "rank": "0",
-                  "score": "0.0", "date": "yyyy-mm-dd"}
-WIDTHS = {"pct": 10, "pp": 12, "money": 16, "volume": 14, "int": 9, "rank": 7, "score": 8, "date": 11, "bool": 8,
-          "level": 8, "status": 13}
+NUMBER_FORMATS = {"pct": "0.0%", "pp": "0.0", "money": "#,##0.00", "price": "#,##0.0000", "volume": "#,##0",
+                  "int": "0", "rank": "0", "score": "0.0", "date": "yyyy-mm-dd"}
+WIDTHS = {"pct": 10, "pp": 12, "money": 16, "price": 12, "volume": 14, "int": 9, "rank": 7, "score": 8, "date": 11,
+          "bool": 8, "level": 8, "status": 13}
 
 
 def _display_len(s: str) -> int:
@@ -42,8 +43,8 @@ def _value(c: Column, v: Any) -> Any:
         return v * 100
     if c.kind == "money" and isinstance(v, (int, float)) and not isinstance(v, bool):
         return float(fixed(v, 2))  # the cell holds the fen the text shows, not the float behind it
-    if c.kind == "bool":
-        return "是" if v else "否"
+    if c.kind == "bool":  # named by the measure (合格/不合格) or 是/否
+        return v if isinstance(v, str) else ("是" if v else "否")
     if c.kind == "level":
         return LEVELS.get(v, str(v))
     if c.kind == "status":

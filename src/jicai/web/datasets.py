@@ -1,8 +1,7 @@
 """Every dataset the pages and the API show: each registered measure with ``web=True``, by name.
 
-The measures declare themselves (:mod:`jicai.measures.registry`); this module only collects them. The
-``datasets_*`` modules hold the declarations of measures not yet moved into the registry (issue 11: they are
-deleted as their measures declare themselves).
+The measures declare themselves (:mod:`jicai.measures.registry`); this module only collects them, so a measure
+registered by any package has its page and API endpoint without a line here.
 """
 
 from __future__ import annotations
@@ -14,13 +13,7 @@ __all__ = ["DATASETS", "PARAMS", "Dataset", "DatasetError", "compute_rows"]
 
 
 def _collect() -> dict[str, Dataset]:
-    from jicai.web import datasets_assess
-
-    out = {m.name: Dataset.of(m) for m in measures().values() if m.web}
-    for legacy in (datasets_assess,):
-        for ds in legacy.datasets():
-            out.setdefault(ds.name, ds)
-    return out
+    return {m.name: Dataset.of(m) for m in measures().values() if m.web}
 
 
 DATASETS: dict[str, Dataset] = _collect()
