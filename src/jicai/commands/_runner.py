@@ -73,6 +73,7 @@ class Run:
     out_path: Path | None
     policy_path: Path | None
     computed_at: datetime = field(default_factory=clock.stamp)
+    formats: list[str] = field(default_factory=list)  # a document command's formats (--format all / a list)
     _wh: Any = None
 
     @property
@@ -114,6 +115,12 @@ class Run:
 
         return write(report, self.fmt, self.path(stem))
 
+    def write_all(self, report: Report, stem: str) -> list[Path]:
+        """A document command's report in each of its formats, as ``<stem>.<fmt>`` in the ``--out`` folder."""
+        from jicai.reports.output import write_report
+
+        return write_report(report, self.out_path or self.settings.data_dir / "reports", stem, self.formats)
+
     def close(self) -> None:
         if self._wh is not None:
             self._wh.close()
@@ -122,14 +129,24 @@ class Run:
 
 @contextlib.contextmanager
 def run(ctx: typer.Context, fmt: str | None, out_path: Path | None, policy_path: Path | None,
-        formats: tuple[str, ...] = FORMATS) -> Iterator[Run]:
-    """A command run: checks the format, closes the warehouse at the end, exits bilingually on a domain error."""
-    if fmt is None:  # --out 监测.csv says csv
-        suffix = out_path.suffix.lstrip(".").lower() if out_path else ""
-        fmt = suffix if suffix in formats else formats[0]
-    if fmt not in formats:
-        fail(f"不支持的格式 {fmt}(可选 {'/'.join(formats)})", f"unsupported format {fmt} ({'/'.join(formats)})")
-    r = Run(ctx.obj, fmt, out_path, policy_path)
+        formats: tuple[str, ...] = FORMATS, many: bool = False) -> Iterator[Run]:
+    """A command run: checks the format, closes the warehouse at the end, exits bilingually on a domain error.
+
+    ``many``: a document command — ``--format`` is ``all`` or a comma-separated list of ``formats`` and
+    ``--out`` a folder (:meth:`Run.write_all`)."""
+    if many:
+        chosen = list(formats) if fmt in (None, "all") else [f.strip() for f in fmt.split(",") if f.strip()]
+        if not chosen or set(chosen) - set(formats):
+            fail(f"不支持的格式 {fmt}(可选 {'、'.join(formats)}、all,可用逗号分隔)",
+                 f"unsupported format {fmt} ({', '.join(formats)}, all, or a comma-separated list)")
+    else:
+        if fmt is None:  # --out 监测.csv says csv
+            suffix = out_path.suffix.lstrip(".").lower() if out_path else ""
+            fmt = suffix if suffix in formats else formats[0]
+        if fmt not in formats:
+            fail(f"不支持的格式 {fmt}(可选 {'/'.join(formats)})", f"unsupported format {fmt} ({'/'.join(formats)})")
+        chosen = [fmt]
+    r = Run(ctx.obj, chosen[0], out_path, policy_path, formats=chosen)
     try:
         yield r
     except BilingualError as exc:
@@ -190,32 +207,39 @@ def _stem(m: Measure, args: Args) -> str:
     return "_".join(parts)
 
 
-def _shared_options(policy_option: Any, formats: tuple[str, ...]) -> list[inspect.Parameter]:
+def _shared_options(policy_option: Any, formats: tuple[str, ...], many: bool) -> list[inspect.Parameter]:
     P = inspect.Parameter
-    return [P("fmt", P.KEYWORD_ONLY, annotation=str, default=format_option(formats)),
-            P("out_path", P.KEYWORD_ONLY, annotation=Path, default=OUT),
+    if many:
+        fmt = typer.Option("all", "--format", help=f"输出格式 / format: {', '.join(formats)}, all "
+                                                   "(或逗号分隔 / or comma-separated)")
+        out_ = typer.Option(None, "--out", help="输出目录 / output folder (default: <data>/reports/)")
+    else:
+        fmt, out_ = format_option(formats), OUT
+    return [P("fmt", P.KEYWORD_ONLY, annotation=str, default=fmt),
+            P("out_path", P.KEYWORD_ONLY, annotation=Path, default=out_),
             P("policy_path", P.KEYWORD_ONLY, annotation=Path, default=policy_option)]
 
 
 def _wrapped(fn: Callable[..., None], own: list[inspect.Parameter], policy_option: Any,
-             formats: tuple[str, ...]) -> Callable[..., None]:
+             formats: tuple[str, ...], many: bool = False) -> Callable[..., None]:
     """A typer command: ``ctx``, the command's own options, the shared ones; runs ``fn(r, **own)`` in :func:`run`."""
 
     def command(ctx: typer.Context, **kw: Any) -> None:
         fmt, out_path, policy_path = kw.pop("fmt"), kw.pop("out_path"), kw.pop("policy_path")
-        with run(ctx, fmt, out_path, policy_path, formats) as r:
+        with run(ctx, fmt, out_path, policy_path, formats, many) as r:
             fn(r, **kw)
 
     P = inspect.Parameter
     params = [P("ctx", P.POSITIONAL_OR_KEYWORD, annotation=typer.Context)]
-    params += [p.replace(kind=P.KEYWORD_ONLY) for p in own] + _shared_options(policy_option, formats)
+    params += [p.replace(kind=P.KEYWORD_ONLY) for p in own] + _shared_options(policy_option, formats, many)
     command.__signature__ = inspect.Signature(params)  # typer reads the options from the signature
     command.__doc__ = fn.__doc__
     return command
 
 
 def computing_command(app: typer.Typer, name: str, *, policy: Any = POLICY_OF_BATCH,
-                      formats: tuple[str, ...] = FORMATS) -> Callable[[Callable[..., None]], Callable[..., None]]:
+                      formats: tuple[str, ...] = FORMATS,
+                      many: bool = False) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Register ``fn(r: Run, **options)`` as ``jicai <name>``: its own options, then ``--format``, ``--out`` and
     ``--policy`` (``policy``: :data:`POLICY_OF_BATCH` or :data:`POLICY`), run inside :func:`run`.
 
@@ -228,7 +252,7 @@ def computing_command(app: typer.Typer, name: str, *, policy: Any = POLICY_OF_BA
 
     def decorate(fn: Callable[..., None]) -> Callable[..., None]:
         own = list(inspect.signature(fn, eval_str=True).parameters.values())[1:]  # after the Run
-        command = _wrapped(fn, own, policy, formats)
+        command = _wrapped(fn, own, policy, formats, many)
         command.__name__ = name.replace("-", "_")
         app.command(name)(command)
         return fn
