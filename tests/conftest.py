@@ -3,7 +3,11 @@
 ``engine_warehouse(engine, tables)`` puts the given Arrow tables on DuckDB, PostgreSQL or PySpark
 and returns a :class:`jicai.store.Warehouse`. PostgreSQL tests use a throwaway database named with a
 nonce (created here, dropped at the end); its server is ``$JICAI_TEST_PG_URL`` (started by
-``scripts/services.sh`` when none runs). In CI (``CI=true``) a missing engine is an error, not a skip.
+``scripts/services.sh`` when none runs).
+
+Every test that cannot run here (no engine, no font, no browser, no ../shared) says so through
+:func:`unavailable`: a skip on a developer's machine, a failure in CI (``CI=true``), where nothing may be
+silently skipped. test_suite_rules.py fails on any other way of skipping.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pyarrow as pa
 import pytest
@@ -24,7 +29,8 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
-def _unavailable(reason: str) -> None:
+def unavailable(reason: str) -> NoReturn:
+    """Skip the calling test for ``reason`` (something it needs is missing) — or fail it in CI."""
     if IN_CI:
         pytest.fail(f"required in CI: {reason}")
     pytest.skip(reason)
@@ -53,7 +59,7 @@ def pg_database() -> Iterator[str]:
             autocommit=True,
         )
     except Exception as exc:  # noqa: BLE001
-        _unavailable(f"PostgreSQL not reachable at {PG_URL}: {exc}")
+        unavailable(f"PostgreSQL not reachable at {PG_URL}: {exc}")
     name = f"jicai_test_{uuid.uuid4().hex[:10]}"
     with admin.cursor() as cur:
         cur.execute(f"CREATE DATABASE {name}")
@@ -69,7 +75,7 @@ def spark_warehouse() -> Warehouse:
     try:
         import pyspark  # noqa: F401
     except ImportError as exc:
-        _unavailable(f"PySpark not installed: {exc}")
+        unavailable(f"PySpark not installed: {exc}")
     return connect("pyspark://local[2]")
 
 
@@ -106,7 +112,7 @@ def engine_warehouse(request: pytest.FixtureRequest):
 @pytest.fixture
 def shared_dir() -> Path:
     if not SHARED.is_dir():
-        _unavailable(f"../shared not present at {SHARED}: real-data tests need it beside the repository")
+        unavailable(f"../shared not present at {SHARED}: real-data tests need it beside the repository")
     return SHARED
 
 

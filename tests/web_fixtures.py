@@ -209,7 +209,7 @@ def pg_database(prefix: str = "jicai_wf") -> Iterator[str]:
     """A fresh PostgreSQL database (dropped afterwards) as a SQLAlchemy URL; skips (fails in CI) without a server."""
     from urllib.parse import urlparse
 
-    from tests.conftest import PG_URL, _unavailable
+    from tests.conftest import PG_URL, unavailable
 
     try:
         import psycopg
@@ -218,7 +218,7 @@ def pg_database(prefix: str = "jicai_wf") -> Iterator[str]:
         admin = psycopg.connect(host=u.hostname, port=u.port or 5432, user=u.username or "postgres",
                                 dbname=u.path.lstrip("/") or "postgres", autocommit=True)
     except Exception as exc:  # noqa: BLE001
-        _unavailable(f"PostgreSQL not reachable at {PG_URL}: {exc}")
+        unavailable(f"PostgreSQL not reachable at {PG_URL}: {exc}")
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin.execute(f"CREATE DATABASE {name}")
     try:
