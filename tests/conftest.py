@@ -15,8 +15,10 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
+from urllib.parse import urlparse
 
 import pyarrow as pa
 import pytest
@@ -45,29 +47,32 @@ def _isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return d
 
 
-@pytest.fixture(scope="session")
-def pg_database() -> Iterator[str]:
-    """URL of a fresh PostgreSQL database for this test session."""
+@contextmanager
+def throwaway_pg_database(prefix: str) -> Iterator[str]:
+    """A fresh database ``<prefix>_<nonce>`` on the server of ``PG_URL``, dropped afterwards: its name."""
+    u = urlparse(PG_URL)
     try:
-        from urllib.parse import urlparse
-
         import psycopg
 
-        u = urlparse(PG_URL)
-        admin = psycopg.connect(
-            host=u.hostname, port=u.port or 5432, user=u.username or "postgres", dbname=u.path.lstrip("/") or "postgres",
-            autocommit=True,
-        )
+        admin = psycopg.connect(host=u.hostname, port=u.port or 5432, user=u.username or "postgres",
+                                dbname=u.path.lstrip("/") or "postgres", autocommit=True)
     except Exception as exc:  # noqa: BLE001
         unavailable(f"PostgreSQL not reachable at {PG_URL}: {exc}")
-    name = f"jicai_test_{uuid.uuid4().hex[:10]}"
-    with admin.cursor() as cur:
-        cur.execute(f"CREATE DATABASE {name}")
-    url = f"postgres://{u.username or 'postgres'}@{u.hostname}:{u.port or 5432}/{name}"
-    yield url
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.close()
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield name
+    finally:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """URL of a fresh PostgreSQL warehouse database for this test session."""
+    u = urlparse(PG_URL)
+    with throwaway_pg_database("jicai_test") as name:
+        yield f"postgres://{u.username or 'postgres'}@{u.hostname}:{u.port or 5432}/{name}"
 
 
 @pytest.fixture(scope="session")
