@@ -3,7 +3,11 @@
 ``engine_warehouse(engine, tables)`` puts the given Arrow tables on DuckDB, PostgreSQL or PySpark
 and returns a :class:`jicai.store.Warehouse`. PostgreSQL tests use a throwaway database named with a
 nonce (created here, dropped at the end); its server is ``$JICAI_TEST_PG_URL`` (started by
-``scripts/services.sh`` when none runs). In CI (``CI=true``) a missing engine is an error, not a skip.
+``scripts/services.sh`` when none runs).
+
+Every test that cannot run here (no engine, no font, no browser, no ../shared) says so through
+:func:`unavailable`: a skip on a developer's machine, a failure in CI (``CI=true``), where nothing may be
+silently skipped. test_suite_rules.py fails on any other way of skipping.
 """
 
 from __future__ import annotations
@@ -11,7 +15,10 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import NoReturn
+from urllib.parse import urlparse
 
 import pyarrow as pa
 import pytest
@@ -24,7 +31,8 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
-def _unavailable(reason: str) -> None:
+def unavailable(reason: str) -> NoReturn:
+    """Skip the calling test for ``reason`` (something it needs is missing) — or fail it in CI."""
     if IN_CI:
         pytest.fail(f"required in CI: {reason}")
     pytest.skip(reason)
@@ -39,29 +47,32 @@ def _isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return d
 
 
-@pytest.fixture(scope="session")
-def pg_database() -> Iterator[str]:
-    """URL of a fresh PostgreSQL database for this test session."""
+@contextmanager
+def throwaway_pg_database(prefix: str) -> Iterator[str]:
+    """A fresh database ``<prefix>_<nonce>`` on the server of ``PG_URL``, dropped afterwards: its name."""
+    u = urlparse(PG_URL)
     try:
-        from urllib.parse import urlparse
-
         import psycopg
 
-        u = urlparse(PG_URL)
-        admin = psycopg.connect(
-            host=u.hostname, port=u.port or 5432, user=u.username or "postgres", dbname=u.path.lstrip("/") or "postgres",
-            autocommit=True,
-        )
+        admin = psycopg.connect(host=u.hostname, port=u.port or 5432, user=u.username or "postgres",
+                                dbname=u.path.lstrip("/") or "postgres", autocommit=True)
     except Exception as exc:  # noqa: BLE001
-        _unavailable(f"PostgreSQL not reachable at {PG_URL}: {exc}")
-    name = f"jicai_test_{uuid.uuid4().hex[:10]}"
-    with admin.cursor() as cur:
-        cur.execute(f"CREATE DATABASE {name}")
-    url = f"postgres://{u.username or 'postgres'}@{u.hostname}:{u.port or 5432}/{name}"
-    yield url
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.close()
+        unavailable(f"PostgreSQL not reachable at {PG_URL}: {exc}")
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield name
+    finally:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """URL of a fresh PostgreSQL warehouse database for this test session."""
+    u = urlparse(PG_URL)
+    with throwaway_pg_database("jicai_test") as name:
+        yield f"postgres://{u.username or 'postgres'}@{u.hostname}:{u.port or 5432}/{name}"
 
 
 @pytest.fixture(scope="session")
@@ -69,7 +80,7 @@ def spark_warehouse() -> Warehouse:
     try:
         import pyspark  # noqa: F401
     except ImportError as exc:
-        _unavailable(f"PySpark not installed: {exc}")
+        unavailable(f"PySpark not installed: {exc}")
     return connect("pyspark://local[2]")
 
 
@@ -106,7 +117,7 @@ def engine_warehouse(request: pytest.FixtureRequest):
 @pytest.fixture
 def shared_dir() -> Path:
     if not SHARED.is_dir():
-        _unavailable(f"../shared not present at {SHARED}: real-data tests need it beside the repository")
+        unavailable(f"../shared not present at {SHARED}: real-data tests need it beside the repository")
     return SHARED
 
 

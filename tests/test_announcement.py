@@ -10,6 +10,7 @@ from pathlib import Path
 import openpyxl
 import pyarrow as pa
 import pytest
+from tests.conftest import unavailable
 from typer.testing import CliRunner
 
 from jicai.contract.codes import make_uscc
@@ -191,7 +192,7 @@ def real(shared_dir):
     if "ann" not in _CACHE:
         d = shared_dir / VBP
         if not d.is_dir():
-            pytest.skip(f"{d} not present")
+            unavailable(f"{d} not present (the national VBP workbooks of ../shared/realdata)")
         _CACHE["ann"] = parse_announcement([d / "vbp-batches-1-3.xlsx", d / "vbp_amount-batches-1-3.xlsx"])
     return _CACHE["ann"]
 
@@ -328,17 +329,8 @@ def test_cli_dry_run_prints_summary(tmp_path):
         assert text in out.output, text
 
 
-def _importer():
-    import jicai.ingest as ingest
-
-    if not hasattr(ingest, "import_paths"):
-        pytest.skip("jicai.ingest.import_paths is not there yet (the shared importer is another module's work)")
-    return ingest.import_paths
-
-
 @realdata
 def test_real_import_twice_second_time_unchanged(shared_dir, tmp_path):
-    _importer()
     from jicai.ingest.announcement import import_announcement
 
     d = shared_dir / VBP
@@ -379,7 +371,6 @@ def test_prepare_keeps_existing_batches(tmp_path):
 
 
 def test_cli_import_twice(tmp_path):
-    _importer()
     from jicai.cli import app
 
     f = _results_workbook(tmp_path / "r.xlsx")

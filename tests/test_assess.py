@@ -2,8 +2,7 @@
 
 Hand-computed scenarios, ``tests/scenarios/assess/*.toml`` in the world ``worlds/vbp.toml`` (batch B1
 from 2024-01-01, cycle year 1 = 2024, 10 units per pack at 20 yuan, baseline prices V1 5 and V2 4 yuan
-per unit, V2 special in March 2024): one test per file on DuckDB, and all files at once on PostgreSQL
-and PySpark. The pandas reference (tests/reference/assess_pandas.py, written from the rule text) agrees
+per unit, V2 special in March 2024), run on every engine in test_scenarios.py. The pandas reference (tests/reference/assess_pandas.py, written from the rule text) agrees
 with the hand-computed rows and with the measure on seeded random data. The CLI writes xlsx/csv/json
 and stores assessment_results, through the common report writers.
 """
@@ -18,15 +17,7 @@ import pandas as pd
 import pytest
 from tests.reference.assess_pandas import assess_reference
 from tests.reference.random_data import random_rows
-from tests.scenarios.runner import (
-    ID_COLUMNS,
-    check,
-    combined_tables,
-    load,
-    run_and_check,
-    run_combined_and_check,
-    scenario_files,
-)
+from tests.scenarios.runner import check, load, scenario_files
 
 from jicai.assess.assessment import COLUMNS, NAMES, TOTALS_NAMES, assess, assess_totals
 from jicai.assess.period import AssessmentError
@@ -35,42 +26,6 @@ from jicai.contract.arrow import from_pylist
 from jicai.policy import load_policy
 
 FILES = scenario_files("assess")
-
-
-def _warehouse(engine_warehouse, engine: str, tables: dict):
-    """On PySpark the tables become temporary views (managed tables leave folders behind)."""
-    if engine != "pyspark":
-        return engine_warehouse(engine, tables)
-    wh = engine_warehouse(engine, {})
-    for name, data in tables.items():
-        wh.con._session.createDataFrame(data).createOrReplaceTempView(name)
-    return wh
-
-
-@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
-def test_scenario_duckdb(path, engine_warehouse):
-    s = load(path)
-    rows = run_and_check(s, engine_warehouse("duckdb", s.tables))
-    expected_columns = NAMES if s.measure.endswith(":assess") else TRACE_NAMES
-    assert list(rows[0]) == list(expected_columns)
-
-
-# Scenarios that check no rank share the world's batch (ids of institutions and order lines prefixed), so
-# one query serves all that share arguments and policy; ranks are within a batch, so those that check
-# them get batches of their own. Spark pays seconds per query.
-SHARED_BATCH = ("institution_code", "order_line_id", "order_id", "payment_id", "report_id")
-
-
-@pytest.mark.parametrize("engine", ["postgres", "pyspark"])
-def test_scenarios_on_engine(engine, engine_warehouse):
-    scenarios = [load(p) for p in FILES]
-    ranked = [s for s in scenarios if any("rank_in_level" in e for e in s.expect)]
-    shared = [s for s in scenarios if s not in ranked]
-    failures = []
-    for group, columns in ((shared, SHARED_BATCH), (ranked, ID_COLUMNS)):
-        wh = _warehouse(engine_warehouse, engine, combined_tables(group, columns))
-        failures += run_combined_and_check(group, wh, columns)
-    assert not failures, "\n".join(failures)
 
 
 @pytest.mark.parametrize("path", [p for p in FILES if load(p).measure.endswith(":assess")], ids=lambda p: p.stem)
@@ -162,6 +117,12 @@ def test_random_data_same_on_postgres(random_data, engine_warehouse):
 def _scenario_warehouse(engine_warehouse, stem: str):
     s = load(next(p for p in FILES if p.stem.startswith(stem)))
     return s, engine_warehouse("duckdb", s.tables)
+
+
+def test_output_columns(engine_warehouse):
+    _s, wh = _scenario_warehouse(engine_warehouse, "01_")
+    assert list(assess(wh, "B1", 1).columns) == list(NAMES)
+    assert list(retention_trace(wh, "B1", 1).columns) == list(TRACE_NAMES)
 
 
 def test_changing_a_policy_value_changes_the_result(engine_warehouse):

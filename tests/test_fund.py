@@ -1,7 +1,7 @@
 """Fund supervision (基金监管): capitation return, pharmacy checks, budget progress and the settlement gate.
 
-Scenarios: tests/scenarios/{capitation,pharmacy,budget}/*.toml, each on DuckDB, all twenty in one warehouse
-on PostgreSQL and PySpark. Random data (seeded, with times on interval boundaries and amounts on tier edges
+Scenarios: tests/scenarios/{capitation,pharmacy,budget}/*.toml, run on every engine in test_scenarios.py.
+Random data (seeded, with times on interval boundaries and amounts on tier edges
 as often as chance allows) against the exact references in tests/reference/fund_pandas.py, and the same
 data on every engine. The gate must allow exactly the settlements the monthly check does not flag.
 """
@@ -14,7 +14,6 @@ import threading
 from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
-import pyarrow as pa
 import pytest
 from tests.reference.fund_pandas import (
     budget_reference,
@@ -24,16 +23,7 @@ from tests.reference.fund_pandas import (
     video_reference,
     violations_reference,
 )
-from tests.scenarios.runner import (
-    ID_COLUMNS,
-    ROOT,
-    check,
-    combined_tables,
-    load,
-    run_and_check,
-    run_combined_and_check,
-    scenario_files,
-)
+from tests.scenarios.runner import ROOT, load, scenario_files
 
 from jicai.contract.arrow import from_pylist
 from jicai.fund import FundError
@@ -62,50 +52,6 @@ from jicai.store import connect
 
 RULES = ("capitation", "pharmacy", "budget")
 FILES = [p for rule in RULES for p in scenario_files(rule)]
-
-
-@pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.stem}")
-def test_scenario_duckdb(path, engine_warehouse):
-    s = load(path)
-    run_and_check(s, engine_warehouse("duckdb", s.tables))
-
-
-def _capitation_combined(scenarios, wh) -> list[str]:
-    """Capitation scenarios in one warehouse: each scenario's period is its own (``s<i>:2024``), so ā stays
-    per scenario; one query per policy serves them all."""
-    failures = []
-    by_policy: dict[str, list[int]] = {}
-    for i in range(len(scenarios)):
-        by_policy.setdefault(scenarios[i].policy.version, []).append(i)
-    for members in by_policy.values():
-        s0 = scenarios[members[0]]
-        periods = [f"s{i}:{scenarios[i].args['period']}" for i in members]
-        rows = capitation_return(wh, periods, s0.policy, on=date(2024, 12, 31)).to_pyarrow().to_pylist()
-        for i in members:
-            p = f"s{i}:"
-            mine = [{**r, "institution_code": r["institution_code"].removeprefix(p),
-                     "period": r["period"].removeprefix(p)} for r in rows if r["period"].startswith(p)]
-            try:
-                check(scenarios[i], mine)
-            except AssertionError as exc:
-                failures.append(str(exc))
-    return failures
-
-
-@pytest.mark.parametrize("engine", ["postgres", "pyspark"])
-def test_scenarios_on_engine(engine, engine_warehouse):
-    """Every fund scenario in one warehouse: the same rows as on DuckDB."""
-    scenarios = [load(p) for p in FILES]
-    cap = [s for s in scenarios if s.path.parent.name == "capitation"]
-    rest = [s for s in scenarios if s.path.parent.name != "capitation"]
-    tables = combined_tables(rest)
-    # capitation's period is prefixed too (ā is per period); pharmacy_stock's period is a month: kept
-    cap_tables = combined_tables(cap, (*ID_COLUMNS, "period"))
-    tables["capitation"] = cap_tables["capitation"]
-    tables["institutions"] = pa.concat_tables([tables["institutions"], cap_tables["institutions"]])
-    wh = engine_warehouse(engine, tables)
-    failures = _capitation_combined(cap, wh) + run_combined_and_check(rest, wh)
-    assert not failures, "\n".join(failures)
 
 
 def test_output_columns_and_errors():

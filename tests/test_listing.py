@@ -1,10 +1,10 @@
-"""Listing governance (挂网价格管理): the scenario files of tests/scenarios/listing on DuckDB, PostgreSQL
-and PySpark, the Chinese labels, a policy override and the CLI.
+"""Listing governance (挂网价格管理): the output columns, the Chinese labels, a policy override and the CLI.
+The scenarios (tests/scenarios/listing) run on every engine in test_scenarios.py.
 
-Every scenario has a variety of its own (``V``) and products named by it; on the engines all scenarios
-share one warehouse with their ids prefixed ``s<i>:`` and one query on AS_OF = 2025-06-30 serves them
-all. Batch B1 starts 2024-01-01; batch B2 starts 2025-07-01 (not yet started on AS_OF). Listings take effect
-2024-01-01 unless stated. ``price_tolerance`` = 0.001 yuan, ``nonselected_price_multiple`` = 2.0.
+Every scenario has a variety of its own (``V``) and products named by it; here all scenarios share one
+warehouse with their ids prefixed ``s<i>:`` and one query on AS_OF = 2025-06-30 serves them all. Batch B1
+starts 2024-01-01; batch B2 starts 2025-07-01 (not yet started on AS_OF). Listings take effect 2024-01-01
+unless stated. ``price_tolerance`` = 0.001 yuan, ``nonselected_price_multiple`` = 2.0.
 """
 
 from __future__ import annotations
@@ -12,19 +12,11 @@ from __future__ import annotations
 import math
 from datetime import date
 
-import pytest
-from tests.scenarios.runner import (
-    combined_tables,
-    load,
-    run_and_check,
-    run_combined_and_check,
-    scenario_files,
-)
+from tests.scenarios.runner import combined_tables, load, scenario_files
 from typer.testing import CliRunner
 
 from jicai.measures.listing import COLUMNS, listing_governance
 
-ENGINES = ("duckdb", "postgres", "pyspark")
 AS_OF = date(2025, 6, 30)
 FILES = scenario_files("listing")
 
@@ -39,29 +31,13 @@ def _same(got, exp) -> bool:
     return got == exp
 
 
-@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
-def test_scenario_duckdb(path, engine_warehouse):
-    s = load(path)
-    rows = run_and_check(s, engine_warehouse("duckdb", s.tables))
-    assert all(list(r) == [c.name for c in COLUMNS] for r in rows)
-
-
-@pytest.mark.parametrize("engine", ENGINES)
-def test_scenarios_on_engine(engine, engine_warehouse):
-    scenarios = [load(f) for f in FILES]
-    wh = engine_warehouse(engine, combined_tables(scenarios))
-    failures = run_combined_and_check(scenarios, wh)
-    assert not failures, "\n".join(failures)
-
-
-def test_finding_zh_and_policy_override():
+def test_columns_finding_zh_and_policy_override(engine_warehouse):
     from jicai.policy import load_policy
-    from jicai.store import connect
 
-    wh = connect("duckdb://")
-    for name, t in tables().items():
-        wh.write_table(name, t)
-    df = listing_governance(wh, "2025-06-30").to_pandas().set_index("product_code")
+    wh = engine_warehouse("duckdb", tables())
+    df = listing_governance(wh, "2025-06-30").to_pandas()
+    assert list(df.columns) == [c.name for c in COLUMNS]
+    df = df.set_index("product_code")
     assert df.loc["s1:P", "finding_zh"] == "未按中选价挂网"
     assert df.loc["s6:N1", "finding_zh"] == "高于中选价"
     assert df.loc["s6:N2", "finding_zh"] == "建议暂停采购/撤网"

@@ -14,9 +14,9 @@ from __future__ import annotations
 import pandas as pd
 import pyarrow as pa
 import pytest
-from tests.scenarios.runner import combined_tables, load, scenario_files
-from tests.test_assess import SHARED_BATCH, random_with_prices
-from tests.test_prepayment import PREFIXED, load_tables, reference_rows
+from tests.scenarios.runner import combined_tables, folder_settings, load, scenario_files
+from tests.test_assess import random_with_prices
+from tests.test_prepayment import reference_rows
 
 from jicai.assess.assessment import MONEY_TOTALS, assess, assess_totals
 from jicai.assess.prepayment import ledger_by_month, prepayment_ledger, recovery_list
@@ -26,6 +26,9 @@ from jicai.measures.exact import fen, micro, round_yuan, scaled_share, to_fen, y
 from jicai.policy import load_policy
 
 ENGINES = ["duckdb", "postgres", "pyspark"]
+# ids prefixed per scenario when the scenarios of a folder share one warehouse (tests/scenarios/<folder>/_combine.toml)
+SHARED_BATCH = tuple(folder_settings("assess")["prefixed"])
+PREFIXED = tuple(folder_settings("prepayment")["prefixed"])
 
 # (yuan, fen half up by hand). The last two show the one allowance: 0.0049995 is within half a
 # micro-yuan of half a fen and counts as half a fen; 0.0049994 does not.
@@ -85,7 +88,7 @@ def _prepayment_world(name: str) -> tuple[dict[str, pa.Table], list[tuple[str, i
 @pytest.mark.parametrize("world", ["scenarios", "random"])
 def test_retention_rows_add_up_to_their_totals(world, engine, engine_warehouse):
     tables, runs = _assess_world(world)
-    wh = load_tables(engine_warehouse, engine, tables)
+    wh = engine_warehouse(engine, tables)
     duck = engine_warehouse("duckdb", tables) if engine != "duckdb" else None
     rounded_somewhere = False
     for batch, year, overrides in runs:
@@ -131,7 +134,7 @@ def test_prepayment_ledger_adds_up_to_the_fen(world, engine, engine_warehouse):
     money = ["agreed_amount", "prepayment", "cumulative_selected_amount", "offset_this_month",
              "cumulative_offset", "balance"]
     keys = ["institution_code", "month"]
-    wh = load_tables(engine_warehouse, engine, tables)
+    wh = engine_warehouse(engine, tables)
     duck = engine_warehouse("duckdb", tables) if engine != "duckdb" else None
     for batch, year, overrides in runs:
         policy = load_policy().with_values(**overrides) if overrides else load_policy()

@@ -1,29 +1,22 @@
-"""Hand-computed scenarios of the monthly monitoring: input rows in, expected rows out.
+"""Hand-computed scenarios of the monthly monitoring through the independent pandas reference, and the CLI.
 
 The scenarios are files, ``tests/scenarios/monitor/*.toml`` (format: tests/scenarios/README.md), in the
 world ``tests/scenarios/worlds/vbp.toml``: batch B1 starts 2024-01-01 (a leap year: 366 days), V1 with a
 primary product per region, a backup and a non-selected product, V2 a special variety, batch B3 starting
 on a leap day; 10 units per pack at 20 yuan per pack; 2024-07-01 is day 183 of 366 (time progress 0.5).
 
-Each file runs on DuckDB and through the independent pandas reference; test_monitor_engines.py runs them all
-on PostgreSQL and PySpark.
+test_scenarios.py runs each file on every engine; here the pandas reference must agree with them too.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
-from tests.scenarios.runner import check, load, run_and_check, scenario_files
+from tests.scenarios.runner import check, load, scenario_files
 
 from jicai.policy import load_policy
 
 FILES = scenario_files("monitor")
-
-
-@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
-def test_scenario_duckdb(path, engine_warehouse):
-    s = load(path)
-    run_and_check(s, engine_warehouse("duckdb", s.tables))
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)

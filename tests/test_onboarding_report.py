@@ -1,6 +1,6 @@
-"""The 未进院 list (进院排查): scenarios on DuckDB, PostgreSQL and PySpark, the CLI.
+"""The 未进院 list (进院排查): the list is the monitoring's flag, the CLI.
 
-Scenarios: tests/scenarios/onboarding/*.toml in the world ``vbp`` (batch B1 from 2024-01-01: checked from
+Scenarios (run on every engine in test_scenarios.py): tests/scenarios/onboarding/*.toml in the world ``vbp`` (batch B1 from 2024-01-01: checked from
 2024-03-01; batch B3 from 2024-02-29: checked from 2024-04-29). The list is built on the monitoring's
 ``not_onboarded`` flag; these scenarios check the cut-over day, what was bought instead, backups and the
 summary per city and batch.
@@ -13,13 +13,7 @@ import math
 
 import openpyxl
 import pytest
-from tests.scenarios.runner import (
-    combined_tables,
-    load,
-    run_and_check,
-    run_combined_and_check,
-    scenario_files,
-)
+from tests.scenarios.runner import from_dict, load, scenario_files
 from typer.testing import CliRunner
 
 from jicai.cli import app
@@ -29,33 +23,6 @@ from jicai.policy import load_policy
 from jicai.store import connect
 
 FILES = scenario_files("onboarding")
-
-
-@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
-def test_scenario_duckdb(path, engine_warehouse):
-    s = load(path)
-    run_and_check(s, engine_warehouse("duckdb", s.tables))
-
-
-def load_tables(engine_warehouse, engine: str, tables: dict):
-    """A warehouse on ``engine`` holding ``tables``; on PySpark as temporary views straight from Arrow:
-    Warehouse.write_table on Spark turns null strings into "NaN" (blank ``regions`` would stop matching
-    every region), see test_monitor_engines.load."""
-    if engine != "pyspark":
-        return engine_warehouse(engine, tables)
-    wh = engine_warehouse(engine, {})
-    for name, data in tables.items():
-        wh.con._session.createDataFrame(data).createOrReplaceTempView(name)
-    return wh
-
-
-@pytest.mark.parametrize("engine", ["postgres", "pyspark"])
-def test_scenarios_on_engine(engine, engine_warehouse):
-    # every id prefixed s<i>: (batches too: the summary rows are per batch, and the as-of dates differ anyway)
-    scenarios = [load(p) for p in FILES]
-    wh = load_tables(engine_warehouse, engine, combined_tables(scenarios))
-    failures = run_combined_and_check(scenarios, wh)
-    assert not failures, "\n".join(failures)
 
 
 def test_list_is_the_monitoring_flag(engine_warehouse):
@@ -81,8 +48,6 @@ def test_list_is_the_monitoring_flag(engine_warehouse):
 def data_dir(tmp_path):
     s = load(next(p for p in FILES if p.stem.startswith("08_")))
     # plus: H1 bought the non-selected product instead (the worst case comes first)
-    from tests.scenarios.runner import from_dict
-
     from jicai.contract.arrow import from_pylist
 
     extra = from_dict({"description": "x", "measure": "m:f", "expect": [],

@@ -1,8 +1,8 @@
-"""Prepayment ledger (预付台账) and year-end recovery: scenarios, engines, the pandas reference, the CLI.
+"""Prepayment ledger (预付台账) and year-end recovery: columns, errors, the pandas reference, the CLI.
 
-Scenarios: tests/scenarios/prepayment/*.toml (world ``vbp``: batch B1 from 2024-01-01; V1 at 2 yuan per
-unit, 10 units and 20 yuan per pack; agreed 1000 units = 2000 yuan → prepayment 600), each on DuckDB,
-all in one warehouse on PostgreSQL and PySpark. Random data: the monitoring's seeded province with regional
+Scenarios (run on every engine in test_scenarios.py): tests/scenarios/prepayment/*.toml (world ``vbp``:
+batch B1 from 2024-01-01; V1 at 2 yuan per unit, 10 units and 20 yuan per pack; agreed 1000 units = 2000
+yuan → prepayment 600). Random data: the monitoring's seeded province with regional
 prices, signed dates and imported prepayments, against tests/reference/prepayment_pandas.py.
 """
 
@@ -18,13 +18,7 @@ import pandas as pd
 import pytest
 from tests.reference.prepayment_pandas import LEDGER_MONEY, prepayment_reference
 from tests.reference.random_data import random_rows
-from tests.scenarios.runner import (
-    combined_tables,
-    load,
-    run_and_check,
-    run_combined_and_check,
-    scenario_files,
-)
+from tests.scenarios.runner import load, scenario_files
 from typer.testing import CliRunner
 
 from jicai.assess.period import AssessmentError
@@ -42,37 +36,6 @@ from jicai.policy import load_policy
 from jicai.store import connect
 
 FILES = scenario_files("prepayment")
-
-
-@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
-def test_scenario_duckdb(path, engine_warehouse):
-    s = load(path)
-    run_and_check(s, engine_warehouse("duckdb", s.tables))
-
-
-# institutions and order lines prefixed s<i>:, the world's batches and products shared: one query per
-# (batch, year, as-of) serves every scenario that shares them
-PREFIXED = ("institution_code", "order_line_id", "order_id", "payment_id", "report_id")
-
-
-def load_tables(engine_warehouse, engine: str, tables: dict):
-    """A warehouse on ``engine`` holding ``tables``; on PySpark as temporary views straight from Arrow:
-    Warehouse.write_table on Spark turns null strings into "NaN" (blank ``regions`` would stop matching
-    every region), see test_monitor_engines.load."""
-    if engine != "pyspark":
-        return engine_warehouse(engine, tables)
-    wh = engine_warehouse(engine, {})
-    for name, data in tables.items():
-        wh.con._session.createDataFrame(data).createOrReplaceTempView(name)
-    return wh
-
-
-@pytest.mark.parametrize("engine", ["postgres", "pyspark"])
-def test_scenarios_on_engine(engine, engine_warehouse):
-    scenarios = [load(p) for p in FILES]
-    wh = load_tables(engine_warehouse, engine, combined_tables(scenarios, PREFIXED))
-    failures = run_combined_and_check(scenarios, wh, PREFIXED)
-    assert not failures, "\n".join(failures)
 
 
 def test_ledger_columns_and_months():

@@ -1,10 +1,8 @@
-"""Supply guarantee (seed 002): scenarios for every rule and edge, the same on every engine, the scorecard
-against a pandas reference, and the four commands.
+"""Supply guarantee (seed 002): the scorecard against a pandas reference and the same on every engine on
+random data, and the four commands.
 
-Scenarios: tests/scenarios/supply (scorecard and roll-up), supply_alerts (sentinel, surge), supply_continuity,
-supply_periods — world ``supply`` — each file on DuckDB; on PostgreSQL and PySpark every folder in one
-warehouse (ids prefixed ``s<i>:``), the continuity files one by one (their windows depend on the first
-order line in the warehouse, which combining would move).
+Scenarios for every rule and edge (run on every engine in test_scenarios.py): tests/scenarios/supply
+(scorecard and roll-up), supply_alerts (sentinel, surge), supply_continuity, supply_periods — world ``supply``.
 """
 
 from __future__ import annotations
@@ -19,13 +17,7 @@ import openpyxl
 import pandas as pd
 import pytest
 from tests.reference.supply_pandas import KEYS, scorecard_reference
-from tests.scenarios.runner import (
-    combined_tables,
-    load,
-    run_and_check,
-    run_combined_and_check,
-    scenario_files,
-)
+from tests.scenarios.runner import combined_tables, load, scenario_files
 from typer.testing import CliRunner
 
 from jicai.cli import app
@@ -36,39 +28,6 @@ from jicai.measures.supply import supply_rollup, supply_scorecard
 from jicai.measures.supply_base import MonthError, month_window, window
 from jicai.policy import load_policy
 from jicai.store import connect
-
-FOLDERS = ("supply", "supply_alerts", "supply_continuity", "supply_periods")
-FILES = [p for f in FOLDERS for p in scenario_files(f)]
-
-
-@pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.stem}")
-def test_scenario_duckdb(path, engine_warehouse):
-    s = load(path)
-    run_and_check(s, engine_warehouse("duckdb", s.tables))
-
-
-def load_tables(engine_warehouse, engine: str, tables: dict):
-    """On PySpark as temporary views straight from Arrow (write_table would turn a null ``regions`` into
-    the text NaN, see test_monitor_engines.load)."""
-    if engine != "pyspark":
-        return engine_warehouse(engine, tables)
-    wh = engine_warehouse(engine, {})
-    for name, data in tables.items():
-        wh.con._session.createDataFrame(data).createOrReplaceTempView(name)
-    return wh
-
-
-@pytest.mark.parametrize("engine", ["postgres", "pyspark"])
-def test_scenarios_on_engine(engine, engine_warehouse):
-    failures = []
-    for folder in FOLDERS:
-        files = scenario_files(folder)
-        groups = [[p] for p in files] if folder == "supply_continuity" else [files]
-        for group in groups:
-            scenarios = [load(p) for p in group]
-            wh = load_tables(engine_warehouse, engine, combined_tables(scenarios))
-            failures += run_combined_and_check(scenarios, wh)
-    assert not failures, "\n".join(failures)
 
 
 def test_months_are_checked():
@@ -183,7 +142,7 @@ def test_distributor_rollup_equals_pandas_reference(province, engine_warehouse):
 @pytest.mark.parametrize("engine", ["postgres", "pyspark"])
 def test_random_scorecard_same_on_every_engine(province, engine_warehouse, engine):
     duck = supply_scorecard(engine_warehouse("duckdb", province), "2024-05", "2024-03").to_pandas()
-    other = supply_scorecard(load_tables(engine_warehouse, engine, province), "2024-05", "2024-03").to_pandas()
+    other = supply_scorecard(engine_warehouse(engine, province), "2024-05", "2024-03").to_pandas()
     duck, other = (d.sort_values(KEYS, na_position="last").reset_index(drop=True) for d in (duck, other))
     pd.testing.assert_frame_equal(other, duck, check_dtype=False, rtol=1e-9)
 

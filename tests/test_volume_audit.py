@@ -1,61 +1,34 @@
-"""Volume audit (报量审核): the scenario files of tests/scenarios/volume_audit on DuckDB, PostgreSQL and
-PySpark, the Chinese flag labels, a policy override and the CLI.
+"""Volume audit (报量审核): the output columns, the Chinese flag labels, a policy override and the CLI. The
+scenarios (tests/scenarios/volume_audit) run on every engine in test_scenarios.py.
 
 The world (tests/scenarios/worlds/volume_audit.toml): batch B1 starts 2024-01-01 (k = 2 starts 2025-01-01);
 V1 has P1 (10 units per pack) and the non-selected P1N (5 units per pack); V2 belongs to batch B2. Reports
-are made at 2024-11-15 10:00 unless stated. On the engines all scenarios share one warehouse: institutions
-and order lines are prefixed ``s<i>:``, the batch and products are shared, so one query per cycle year serves
-every scenario.
+are made at 2024-11-15 10:00 unless stated. Here scenarios share one warehouse: institutions and order
+lines are prefixed ``s<i>:``, the batch and products are shared.
 """
 
 from __future__ import annotations
 
-import pytest
-from tests.scenarios.runner import (
-    combined_tables,
-    load,
-    run_and_check,
-    run_combined_and_check,
-    scenario_files,
-)
+from tests.scenarios.runner import combined_tables, folder_settings, load, scenario_files
 from typer.testing import CliRunner
 
 from jicai.measures.volume_audit import COLUMNS, volume_audit
 
-ENGINES = ("duckdb", "postgres", "pyspark")
 FILES = scenario_files("volume_audit")
-NAMES = [c.name for c in COLUMNS]
-PREFIXED = ("institution_code", "order_line_id", "order_id", "payment_id", "report_id")
+PREFIXED = tuple(folder_settings("volume_audit")["prefixed"])
 
 
 def tables(files=FILES) -> dict:
     return combined_tables([load(f) for f in files], PREFIXED)
 
 
-@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
-def test_scenario_duckdb(path, engine_warehouse):
-    s = load(path)
-    rows = run_and_check(s, engine_warehouse("duckdb", s.tables))
-    assert all(list(r) == NAMES for r in rows)
-
-
-@pytest.mark.parametrize("engine", ENGINES)
-def test_scenarios_on_engine(engine, engine_warehouse):
-    scenarios = [load(f) for f in FILES]
-    wh = engine_warehouse(engine, combined_tables(scenarios, PREFIXED))
-    failures = run_combined_and_check(scenarios, wh, PREFIXED)
-    assert not failures, "\n".join(failures)
-    assert list(volume_audit(wh, "B1", 2).columns) == NAMES
-
-
-def test_flags_zh_and_policy_override():
+def test_columns_flags_zh_and_policy_override(engine_warehouse):
     from jicai.policy import load_policy
-    from jicai.store import connect
 
-    wh = connect("duckdb://")
-    for name, t in tables([FILES[3], FILES[1]]).items():
-        wh.write_table(name, t)
-    df = volume_audit(wh, "B1", 2).to_pandas().set_index("institution_code")
+    wh = engine_warehouse("duckdb", tables([FILES[3], FILES[1]]))
+    df = volume_audit(wh, "B1", 2).to_pandas()
+    assert list(df.columns) == [c.name for c in COLUMNS]
+    df = df.set_index("institution_code")
     assert df.loc["s0:H", "flags_zh"] == "报量偏低;用而不报"
     assert df.loc["s1:H", "flags_zh"] == "报量偏低"
     loose = load_policy().with_values(under_report_ratio=0.25)

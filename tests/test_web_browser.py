@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.conftest import _unavailable
+from tests.conftest import unavailable
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 CHROMIUM = os.environ.get("JICAI_CHROMIUM", "/usr/bin/chromium")
@@ -69,7 +69,7 @@ def site(tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
-        _unavailable(f"Chromium not found at {CHROMIUM} (scripts/services.sh installs Debian's chromium)")
+        unavailable(f"Chromium not found at {CHROMIUM} (scripts/services.sh installs Debian's chromium)")
     from playwright.sync_api import sync_playwright
 
     pw = sync_playwright().start()

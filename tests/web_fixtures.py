@@ -13,7 +13,6 @@ many times; the production parameters are tested in tests/test_web_auth.py.
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -207,25 +206,10 @@ def pg_url_for(database: str) -> str:
 @contextmanager
 def pg_database(prefix: str = "jicai_wf") -> Iterator[str]:
     """A fresh PostgreSQL database (dropped afterwards) as a SQLAlchemy URL; skips (fails in CI) without a server."""
-    from urllib.parse import urlparse
+    from tests.conftest import throwaway_pg_database
 
-    from tests.conftest import PG_URL, _unavailable
-
-    try:
-        import psycopg
-
-        u = urlparse(PG_URL)
-        admin = psycopg.connect(host=u.hostname, port=u.port or 5432, user=u.username or "postgres",
-                                dbname=u.path.lstrip("/") or "postgres", autocommit=True)
-    except Exception as exc:  # noqa: BLE001
-        _unavailable(f"PostgreSQL not reachable at {PG_URL}: {exc}")
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin.execute(f"CREATE DATABASE {name}")
-    try:
+    with throwaway_pg_database(prefix) as name:
         yield pg_url_for(name)
-    finally:
-        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.close()
 
 
 def empty_workflow(url: str) -> None:

@@ -5,8 +5,10 @@ overrides, and the rows the measure must return — written by hand from the rul
 reads like the example in a notice. The format (see tests/scenarios/README.md):
 
 - ``description`` (required), ``measure = "module:function"`` (required, called as
-  ``f(wh, **args, policy=policy)``), ``keys`` (columns naming a row), ``exact`` (the result's key set must
-  equal the expected one), ``world`` (base rows from ``worlds/<world>.toml``);
+  ``f(wh, **args, policy=policy)``), ``keys`` (columns naming a row), ``partial`` (the expected rows are
+  only some of the result's; without it the result's key set must equal the expected one), ``world`` (base
+  rows from ``worlds/<world>.toml``), ``[combine]`` (how the scenario shares a warehouse on the engines,
+  overriding its folder's ``_combine.toml``);
 - ``[args]``, ``[policy]`` (overrides passed to :meth:`Policy.with_values`);
 - shorthand rows ``[[agreements]]``, ``[[buys]]`` (an order line with its delivery and payments; delivery
   times as timestamps or hours after ordering for the supply measures),
@@ -33,8 +35,8 @@ from jicai.policy import Policy, load_policy
 
 ROOT = Path(__file__).parent
 WORLDS = ROOT / "worlds"
-TOP_LEVEL = {"description", "measure", "keys", "exact", "world", "args", "policy", "agreements", "buys", "sp",
-             "tables", "expect", "sort"}
+TOP_LEVEL = {"description", "measure", "keys", "partial", "world", "args", "policy", "agreements", "buys", "sp",
+             "tables", "expect", "combine"}
 
 
 @dataclass
@@ -43,11 +45,12 @@ class Scenario:
     description: str
     measure: str
     keys: list[str]
-    exact: bool
+    partial: bool
     args: dict[str, Any]
     policy: Policy
     rows: dict[str, list[dict]]
     expect: list[dict]
+    combine: dict[str, Any] = field(default_factory=dict)
     tables: dict[str, pa.Table] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -58,9 +61,14 @@ class Scenario:
         return f"{self.path.parent.name}/{self.path.stem}"
 
 
+def folders() -> list[str]:
+    """Every folder of scenarios under tests/scenarios (``worlds`` holds base rows, not scenarios), sorted."""
+    return sorted(d.name for d in ROOT.iterdir() if d.is_dir() and d != WORLDS and any(d.glob("[!_]*.toml")))
+
+
 def scenario_files(rule: str) -> list[Path]:
-    """Every scenario file of ``rule`` (a folder under tests/scenarios), sorted."""
-    files = sorted((ROOT / rule).glob("*.toml"))
+    """Every scenario file of ``rule`` (a folder under tests/scenarios), sorted; ``_*.toml`` are settings."""
+    files = sorted((ROOT / rule).glob("[!_]*.toml"))
     if not files:
         raise FileNotFoundError(f"no scenario files in {ROOT / rule}")
     return files
@@ -171,6 +179,9 @@ def load(path: Path) -> Scenario:
 
 def from_dict(doc: dict, path: Path = Path("inline/scenario")) -> Scenario:
     """A scenario from a dict of the file's shape (for tests that vary one in code)."""
+    if "exact" in doc:
+        raise ValueError(f"{path}: every scenario is exact; write partial = true (and why) when the expected "
+                         "rows are only some of the result's")
     unknown = set(doc) - TOP_LEVEL
     if unknown:
         raise ValueError(f"{path}: unknown keys {sorted(unknown)}")
@@ -197,9 +208,13 @@ def from_dict(doc: dict, path: Path = Path("inline/scenario")) -> Scenario:
         missing = [k for k in keys if k not in e]
         if missing:
             raise ValueError(f"{path}: an expected row lacks its key columns {missing}: {e}")
+    combine = doc.get("combine", {})
+    unknown = set(combine) - SCENARIO_COMBINE
+    if unknown:
+        raise ValueError(f"{path}: unknown keys in [combine] {sorted(unknown)}")
     return Scenario(path=path, description=doc["description"], measure=doc["measure"], keys=keys,
-                    exact=doc.get("exact", False), args=doc.get("args", {}), policy=policy, rows=rows,
-                    expect=doc["expect"])
+                    partial=doc.get("partial", False), args=doc.get("args", {}), policy=policy, rows=rows,
+                    expect=doc["expect"], combine=combine)
 
 
 def measure_function(spec: str):
@@ -242,7 +257,7 @@ def run(s: Scenario, wh) -> list[dict]:
 
 
 def check(s: Scenario, rows: list[dict]) -> None:
-    """Assert the expected rows (and, with ``exact``, nothing else) — naming the scenario, row and column."""
+    """Assert the expected rows (and, unless ``partial``, nothing else) — naming the scenario, row and column."""
     where = f"scenario {s.name} ({s.description})"
     if rows:
         missing_cols = [k for k in s.keys if k not in rows[0]]
@@ -255,8 +270,9 @@ def check(s: Scenario, rows: list[dict]) -> None:
             raise AssertionError(f"{where}: key {key} appears twice in the result")
         index[key] = r
     expected_keys = {tuple(e[k] for k in s.keys) for e in s.expect}
-    if s.exact and set(index) != expected_keys:
-        raise AssertionError(f"{where}: result rows {sorted(index, key=str)} != expected {sorted(expected_keys, key=str)}")
+    if not s.partial and set(index) != expected_keys:
+        raise AssertionError(f"{where}: result rows {sorted(index, key=str)} != expected {sorted(expected_keys, key=str)}"
+                             " (partial = true if the scenario checks only some rows)")
     for e in s.expect:
         key = tuple(e[k] for k in s.keys)
         if key not in index:
@@ -279,8 +295,10 @@ def run_and_check(s: Scenario, wh) -> list[dict]:
 
 
 # -- many scenarios in one warehouse ------------------------------------------------------------------
-# Spark pays seconds per query and per table; loading every scenario of a rule once, with its ids
+# Spark pays seconds per query and per table; loading every scenario of a folder once, with its ids
 # prefixed (``s7:H1``), lets one query per (measure, arguments, policy) serve every scenario sharing them.
+# How a folder's scenarios share warehouses is data: its ``_combine.toml`` and a scenario's ``[combine]``
+# (see tests/scenarios/README.md).
 
 ID_COLUMNS = ("institution_code", "batch_id", "variety_id", "product_code", "order_line_id", "order_id",
               "payment_id", "report_id", "enterprise_code", "distributor_code", "pharmacy_code", "settlement_id",
@@ -288,6 +306,8 @@ ID_COLUMNS = ("institution_code", "batch_id", "variety_id", "product_code", "ord
               # output columns holding ids of the inputs (supply measures)
               "sentinel_code", "main_product_code", "main_enterprise_code", "winner_product_codes",
               "winner_enterprise_codes")
+FOLDER_COMBINE = {"prefixed", "alone", "merged_arg", "args"}
+SCENARIO_COMBINE = {"prefixed", "alone"}
 
 
 def _prefix(i: int) -> str:
@@ -318,17 +338,26 @@ def combined_tables(scenarios: list[Scenario], columns: tuple[str, ...] = ID_COL
     return {name: from_pylist(name, rows) for name, rows in merged.items()}
 
 
-def run_combined_and_check(scenarios: list[Scenario], wh, columns: tuple[str, ...] = ID_COLUMNS) -> list[str]:
-    """Run every scenario on a warehouse holding :func:`combined_tables` (same ``columns``); the failures."""
+def run_combined_and_check(scenarios: list[Scenario], wh, columns: tuple[str, ...] = ID_COLUMNS,
+                           merged_arg: str | None = None, extra_args: dict | None = None) -> list[str]:
+    """Run every scenario on a warehouse holding :func:`combined_tables` (same ``columns``); the failures.
+
+    Scenarios differing only in ``merged_arg`` are served by one call given the list of their values;
+    ``extra_args`` go to every call.
+    """
     groups: dict[tuple, list[int]] = {}
     for i, s in enumerate(scenarios):
         args = tuple(sorted((k, _prefix(i) + v if k in columns and isinstance(v, str) else v)
-                            for k, v in s.args.items()))
+                            for k, v in s.args.items() if k != merged_arg))
         groups.setdefault((s.measure, args, s.policy.version), []).append(i)
     failures = []
     for (measure, args, _version), members in groups.items():
         s0 = scenarios[members[0]]
-        rows = measure_function(measure)(wh, **dict(args), policy=s0.policy).to_pyarrow().to_pylist()
+        call = {**dict(args), **(extra_args or {})}
+        if merged_arg:
+            call[merged_arg] = [_prefix(i) + scenarios[i].args[merged_arg] if merged_arg in columns
+                                else scenarios[i].args[merged_arg] for i in members]
+        rows = measure_function(measure)(wh, **call, policy=s0.policy).to_pyarrow().to_pylist()
         for i in members:
             p, s = _prefix(i), scenarios[i]
             mine = [{k: (v.removeprefix(p) if k in columns and isinstance(v, str) else v) for k, v in r.items()}
@@ -338,3 +367,44 @@ def run_combined_and_check(scenarios: list[Scenario], wh, columns: tuple[str, ..
             except AssertionError as exc:
                 failures.append(str(exc))
     return failures
+
+
+@dataclass
+class Combination:
+    """Scenarios of one folder that share one warehouse on an engine, and how."""
+
+    scenarios: list[Scenario]
+    prefixed: tuple[str, ...]
+    merged_arg: str | None = None
+    extra_args: dict[str, Any] = field(default_factory=dict)
+
+    def tables(self) -> dict[str, pa.Table]:
+        return combined_tables(self.scenarios, self.prefixed)
+
+    def check(self, wh) -> list[str]:
+        """The failures of every scenario on ``wh``, a warehouse holding :meth:`tables`."""
+        return run_combined_and_check(self.scenarios, wh, self.prefixed, self.merged_arg, self.extra_args)
+
+
+def folder_settings(rule: str) -> dict[str, Any]:
+    """The folder's ``_combine.toml`` (empty without one)."""
+    path = ROOT / rule / "_combine.toml"
+    doc = tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    unknown = set(doc) - FOLDER_COMBINE
+    if unknown:
+        raise ValueError(f"{path}: unknown keys {sorted(unknown)}")
+    return doc
+
+
+def combinations(rule: str) -> list[Combination]:
+    """The scenarios of ``rule`` grouped by the warehouse they share on an engine (see README.md)."""
+    settings = folder_settings(rule)
+    groups: dict[tuple, list[Scenario]] = {}
+    for n, path in enumerate(scenario_files(rule)):
+        s = load(path)
+        opts = {**settings, **s.combine}
+        prefixed = opts.get("prefixed", "all")
+        columns = ID_COLUMNS if prefixed == "all" else tuple(prefixed)
+        groups.setdefault((columns, n if opts.get("alone") else None), []).append(s)
+    return [Combination(group, columns, settings.get("merged_arg"), settings.get("args", {}))
+            for (columns, _), group in groups.items()]

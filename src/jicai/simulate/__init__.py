@@ -1,8 +1,11 @@
 """A synthetic province (福建省) with planted situations, at any size.
 
->>> from datetime import date
->>> m = simulate(tmp_dir, institutions=100, months=12, seed=1)   # doctest: +SKIP
->>> [p.institution_codes for p in m.of_kind("lagging")]           # doctest: +SKIP
+>>> import tempfile
+>>> with tempfile.TemporaryDirectory() as out_dir:
+...     m = simulate(out_dir, institutions=40, months=3, seed=1)
+>>> lagging = m.of_kind("lagging")[0]
+>>> lagging.zh, len(lagging.institution_codes)
+('低于序时进度', 4)
 
 Writes one file per contract table (``<table>.parquet`` or ``.csv``) and ``manifest.json`` into
 ``out_dir``. The same seed and arguments give the same files. Orders, deliveries and payments are

@@ -1,0 +1,40 @@
+"""Every hand-computed scenario (tests/scenarios/<folder>/*.toml) on every engine.
+
+Each scenario file is one test on DuckDB. On each engine (DuckDB too, which checks the combining itself) a
+folder's scenarios share one warehouse — their ids prefixed ``s<i>:`` — so one query per
+(measure, arguments, policy) serves all that share them: Spark pays seconds per query and per table. A
+folder's ``_combine.toml`` and a scenario's ``[combine]`` say how they share it (tests/scenarios/README.md).
+A new folder of scenarios is picked up here without any change to this file.
+"""
+
+from __future__ import annotations
+
+import pytest
+from tests.conftest import ENGINES
+from tests.scenarios.runner import combinations, folders, load, run_and_check, scenario_files
+
+FILES = [p for folder in folders() for p in scenario_files(folder)]
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_scenario(path, engine_warehouse):
+    s = load(path)
+    run_and_check(s, engine_warehouse("duckdb", s.tables))
+
+
+# On DuckDB this checks the combining itself (each file already ran above): the slow tier's.
+@pytest.mark.parametrize("folder", folders())
+@pytest.mark.parametrize("engine", [pytest.param(e, marks=pytest.mark.slow) if e == "duckdb" else e for e in ENGINES])
+def test_folder_on_engine(engine, folder, engine_warehouse):
+    failures = []
+    for combination in combinations(folder):
+        wh = engine_warehouse(engine, combination.tables())
+        failures += combination.check(wh)
+    assert not failures, "\n".join(failures)
+
+
+def test_every_folder_is_found():
+    """The discovery finds the folders of the rules (a typo in a glob would silently run nothing)."""
+    assert {"monitor", "assess", "prepayment", "capitation", "supply_continuity"} <= set(folders())
+    assert "worlds" not in folders()
+    assert not [p for p in FILES if p.name.startswith("_")]  # _combine.toml holds settings, not a scenario
