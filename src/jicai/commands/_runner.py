@@ -42,6 +42,13 @@ POLICY_OF_BATCH = typer.Option(None, "--policy", help="政策文件(缺省:批�
 POLICY = typer.Option(None, "--policy", help="政策文件(缺省:内置政策) / policy TOML (default: bundled)")
 
 
+def option(name: str, default: Any = ..., zh: str | None = None) -> Any:
+    """The ``--option`` of measure parameter ``name`` (:data:`PARAMS`): required unless a ``default`` is given;
+    ``zh`` says what it means for this command when the parameter's own label is too general."""
+    p = PARAMS[name]
+    return typer.Option(default, p.option, help=f"{zh or p.zh} / {p.en}")
+
+
 def parse_day(text: str, option: str = "--as-of") -> date:
     """A day from an option ``YYYY-MM-DD``; the calendar's bilingual error when it is not one."""
     del option  # the calendar names the value; the option name is in the command's help

@@ -20,6 +20,7 @@ from jicai.commands._runner import (
     computing_command,
     measure_rows,
     measure_table,
+    option,
     parse_day,
 )
 from jicai.console import console, out
@@ -62,8 +63,8 @@ def register(app: typer.Typer) -> None:
     @computing_command(app, "assess")
     def assess_cmd(
         r: Run,
-        batch: str = typer.Option(..., "--batch", help="批次编号 / batch id"),
-        year: int = typer.Option(..., "--year", help="采购年度 k / cycle year k (1, 2, …)"),
+        batch: str = option("batch"),
+        year: int = option("year"),
         as_of: str = typer.Option(None, "--as-of",
                                   help="考核截止日(默认年度最后一天;之前为预考核) / as-of date, YYYY-MM-DD "
                                        "(default: the last day of the cycle year; earlier = provisional)"),

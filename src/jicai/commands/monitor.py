@@ -14,7 +14,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 import typer
 
-from jicai.commands._runner import Run, computing_command, measure_table, parse_day
+from jicai.commands._runner import Run, computing_command, measure_table, option, parse_day
 from jicai.console import console, out
 from jicai.reports.documents import Report
 
@@ -97,8 +97,8 @@ def register(app: typer.Typer) -> None:
     @computing_command(app, "monitor")
     def monitor_cmd(
         r: Run,
-        as_of: str = typer.Option(..., "--as-of", help="监测日期(含当日) / as-of date, YYYY-MM-DD"),
-        batch: str = typer.Option(None, "--batch", help="批次编号(默认全部) / batch id (default: all)"),
+        as_of: str = option("as_of", zh="监测日期(含当日)"),
+        batch: str = option("batch", None, "批次编号(默认全部)"),
     ) -> None:
         """月度监测:完成率、序时进度、非中选占比、线下采购、回款、进院 / monthly monitoring."""
         from jicai.measures.monitor import INPUT_TABLES

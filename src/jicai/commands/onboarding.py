@@ -14,7 +14,7 @@ from typing import Any
 
 import typer
 
-from jicai.commands._runner import Run, computing_command, measure_table, parse_day
+from jicai.commands._runner import Run, computing_command, measure_table, option, parse_day
 from jicai.console import console, out
 from jicai.errors import BilingualError
 from jicai.reports.documents import Report
@@ -66,8 +66,8 @@ def register(app: typer.Typer) -> None:
     @computing_command(app, "onboarding")
     def onboarding_cmd(
         r: Run,
-        as_of: str = typer.Option(..., "--as-of", help="排查日期(含当日) / as-of date, YYYY-MM-DD"),
-        batch: str = typer.Option(None, "--batch", help="批次编号(默认全部) / batch id (default: all)"),
+        as_of: str = option("as_of", zh="排查日期(含当日)"),
+        batch: str = option("batch", None, "批次编号(默认全部)"),
     ) -> None:
         """未进院排查:执行第3个月起,有约定量而未采购中选产品的机构与品种 / not-onboarded list."""
         from jicai.measures.monitor import INPUT_TABLES

@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import typer
 
-from jicai.commands._runner import POLICY, Run, computing_command, measure_rows
+from jicai.commands._runner import POLICY, Run, computing_command, measure_rows, option
 from jicai.console import out
 
 
 def register(app: typer.Typer) -> None:
     @computing_command(app, "pharmacy", policy=POLICY)
-    def pharmacy_cmd(
-        r: Run,
-        month: str = typer.Option(..., "--month", help="月份 / month, YYYY-MM"),
-    ) -> None:
+    def pharmacy_cmd(r: Run, month: str = option("month")) -> None:
         """定点药店结算监管:视频联动、进销存、大额购药、代购登记 / pharmacy settlement supervision."""
         from jicai.fund.pharmacy import INPUT_TABLES, KINDS, month_end
         from jicai.measures.registry import Args, measure

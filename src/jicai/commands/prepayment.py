@@ -15,6 +15,7 @@ from jicai.commands._runner import (
     Run,
     computing_command,
     measure_table,
+    option,
     parse_day,
 )
 from jicai.console import console, out
@@ -29,8 +30,8 @@ def register(app: typer.Typer) -> None:
     @computing_command(app, "prepayment")
     def prepayment_cmd(
         r: Run,
-        batch: str = typer.Option(..., "--batch", help="批次编号 / batch id"),
-        year: int = typer.Option(..., "--year", help="采购年度 k / cycle year k (1, 2, …)"),
+        batch: str = option("batch"),
+        year: int = option("year"),
         as_of: str = typer.Option(None, "--as-of", help="截至日期(含当日,默认年度结束) / as-of date, YYYY-MM-DD"),
     ) -> None:
         """预付台账:按采购进度冲抵预付金,年终清算应收回余额 / prepayment ledger and year-end recovery."""

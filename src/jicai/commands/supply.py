@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import typer
 
-from jicai.commands._runner import POLICY, Run, computing_command, measure_rows, measure_table
+from jicai.commands._runner import POLICY, Run, computing_command, measure_rows, measure_table, option
 from jicai.console import out
 from jicai.reports.documents import Report
 
@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
     @computing_command(app, "supply", policy=POLICY)
     def supply_cmd(
         r: Run,
-        month: str = typer.Option(..., "--month", help="月份 / month, YYYY-MM"),
+        month: str = option("month"),
         months: int = typer.Option(6, "--months", help="趋势月数(含本月) / months of the trend, this one included"),
         batch: str = typer.Option(None, "--batch", help="只看该批次的中选产品 / only products selected in this batch"),
     ) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from jicai.commands._runner import POLICY, Run, computing_command, measure_rows, measure_table
+from jicai.commands._runner import POLICY, Run, computing_command, measure_rows, measure_table, option
 from jicai.console import out
 from jicai.contract.columns import col
 from jicai.reports.documents import Column, Report
@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
     @computing_command(app, "supply-alerts", policy=POLICY)
     def supply_alerts_cmd(
         r: Run,
-        month: str = typer.Option(..., "--month", help="月份 / month, YYYY-MM"),
+        month: str = option("month"),
         months: int = typer.Option(1, "--months", help="月数(含本月,向前) / months, this one and the ones before"),
         batch: str = typer.Option(None, "--batch", help="哨点预警只看该批次中选产品 / sentinel alerts for this batch's products"),
     ) -> None:

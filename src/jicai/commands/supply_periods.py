@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from jicai.commands._runner import POLICY, Run, computing_command, measure_rows, measure_table, parse_day
+from jicai.commands._runner import (
+    POLICY,
+    Run,
+    computing_command,
+    measure_rows,
+    measure_table,
+    option,
+    parse_day,
+)
 from jicai.console import out
 from jicai.measures.registry import Args
 from jicai.reports.documents import Report
@@ -16,11 +24,7 @@ def _pct(x: float | None) -> str:
 
 def register(app: typer.Typer) -> None:
     @computing_command(app, "supply-periods", policy=POLICY)
-    def supply_periods_cmd(
-        r: Run,
-        as_of: str = typer.Option(..., "--as-of", help="截至日期(含) / as-of date, YYYY-MM-DD"),
-        batch: str = typer.Option(None, "--batch", help="批次编号 / batch id"),
-    ) -> None:
+    def supply_periods_cmd(r: Run, as_of: str = option("as_of"), batch: str = option("batch", None)) -> None:
         """供应问题期间:备供替代、非中选剔除及对完成率和占比的影响 / supply-problem periods and their effect."""
         from jicai.measures.registry import measure
         from jicai.measures.supply_periods import INPUT_TABLES
