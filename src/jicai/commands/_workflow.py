@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
 import typer
 
 from jicai.console import fail, fail_with
+from jicai.errors import BilingualError
 
 URL = typer.Option(None, "--url", help="工作流数据库地址 / workflow database URL (default: JICAI_WORKFLOW_URL or SQLite "
                                       "in the data directory)")
@@ -27,3 +32,17 @@ def open_workflow(ctx: typer.Context, url: str | None, upgrade: bool = True):
         return Workflow.open(url, upgrade=upgrade)
     except Exception as exc:  # noqa: BLE001 — any driver error: say which database and why
         fail(f"无法打开工作流数据库:{exc}", f"cannot open the workflow database: {exc}")
+
+
+@contextlib.contextmanager
+def workflow_session(ctx: typer.Context, url: str | None) -> Iterator[tuple[Any, Any]]:
+    """``(workflow, session)`` of one transaction; a refused change (a BilingualError) exits in both languages,
+    and the database is closed whatever happens."""
+    wf = open_workflow(ctx, url)
+    try:
+        with wf.session() as s:
+            yield wf, s
+    except BilingualError as exc:
+        fail_with(exc)
+    finally:
+        wf.close()

@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from jicai.commands._workflow import URL, open_workflow
+from jicai.commands._workflow import URL, workflow_session
 from jicai.console import fail, out
 
 ROLE_HELP = "admin|bureau|institution|enterprise|auditor"
@@ -54,18 +54,11 @@ def register(app: typer.Typer) -> None:
         url: str | None = URL,
     ) -> None:
         """新增用户 / add a user."""
-        from jicai.workflow.users import UserError, add_user
+        from jicai.workflow.users import add_user
 
         password = _read_password(password_stdin)
-        wf = open_workflow(ctx, url)
-        try:
-            with wf.session() as s:
-                user = add_user(wf, s, name, role, scope, password, actor=_actor())
-                user_id = user.id
-        except UserError as exc:
-            fail(exc.zh, exc.en)
-        finally:
-            wf.close()
+        with workflow_session(ctx, url) as (wf, s):
+            user_id = add_user(wf, s, name, role, scope, password, actor=_actor()).id
         out.print(f"已新增用户 / added user {name} (id {user_id}, {role}{', ' + scope if scope else ''})")
 
     @users_app.command("list")
@@ -73,12 +66,8 @@ def register(app: typer.Typer) -> None:
         """列出用户 / list the users."""
         from jicai.workflow.users import list_users
 
-        wf = open_workflow(ctx, url)
-        try:
-            with wf.session() as s:
-                rows = [(u.name, u.role, u.scope, u.active, u.created_at) for u in list_users(s)]
-        finally:
-            wf.close()
+        with workflow_session(ctx, url) as (_wf, s):
+            rows = [(u.name, u.role, u.scope, u.active, u.created_at) for u in list_users(s)]
         if not rows:
             out.print("没有用户 / no users (jicai users add NAME --role … --password-stdin)")
         for name, role, scope, active, created in rows:
@@ -89,16 +78,10 @@ def register(app: typer.Typer) -> None:
     def disable_cmd(ctx: typer.Context, name: str = typer.Argument(..., help="用户名 / user name"),
                     url: str | None = URL) -> None:
         """停用用户(其会话与令牌立即失效) / disable a user (its sessions and tokens end at once)."""
-        from jicai.workflow.users import UserError, disable_user
+        from jicai.workflow.users import disable_user
 
-        wf = open_workflow(ctx, url)
-        try:
-            with wf.session() as s:
-                disable_user(s, name, actor=_actor())
-        except UserError as exc:
-            fail(exc.zh, exc.en)
-        finally:
-            wf.close()
+        with workflow_session(ctx, url) as (_wf, s):
+            disable_user(s, name, actor=_actor())
         out.print(f"已停用 / disabled {name}")
 
     @users_app.command("passwd")
@@ -110,15 +93,9 @@ def register(app: typer.Typer) -> None:
         url: str | None = URL,
     ) -> None:
         """修改密码(旧会话与令牌失效) / change a password (older sessions and tokens end)."""
-        from jicai.workflow.users import UserError, set_password
+        from jicai.workflow.users import set_password
 
         password = _read_password(password_stdin)
-        wf = open_workflow(ctx, url)
-        try:
-            with wf.session() as s:
-                set_password(wf, s, name, password, actor=_actor())
-        except UserError as exc:
-            fail(exc.zh, exc.en)
-        finally:
-            wf.close()
+        with workflow_session(ctx, url) as (wf, s):
+            set_password(wf, s, name, password, actor=_actor())
         out.print(f"已修改密码 / password changed for {name}")

@@ -281,20 +281,14 @@ MEASURES = (
                 "complaints and flags",
         doc=__doc__, command=False,  # its list is the first of `jicai supply`
     ),
-    Measure(
-        name="supply-enterprises", title_zh="供应评价(按企业)", title_en="Supply by enterprise",
-        compute=_rollup("enterprise"), params=("month",), inputs=INPUT_TABLES,
-        columns=rollup_columns("enterprise"), dims=Dims(enterprise=("enterprise_code",)), roles=SUPPLY_ROLES,
-        sort=("enterprise_code",), policy=_RATES, labels={"flags": FLAGS}, totals=_SUMS, group="supply",
+    # the two roll-ups by who supplies: each enterprise user sees its own row
+    *(Measure(
+        name=f"supply-{by}s", title_zh=f"供应评价(按{zh})", title_en=f"Supply by {by}",
+        compute=_rollup(by), params=("month",), inputs=INPUT_TABLES,
+        columns=rollup_columns(by), dims=Dims(enterprise=(f"{by}_code",)), roles=SUPPLY_ROLES,
+        sort=(f"{by}_code",), policy=_RATES, labels={"flags": FLAGS}, totals=_SUMS, group="supply",
         doc=__doc__, command=False,
-    ),
-    Measure(
-        name="supply-distributors", title_zh="供应评价(按配送企业)", title_en="Supply by distributor",
-        compute=_rollup("distributor"), params=("month",), inputs=INPUT_TABLES,
-        columns=rollup_columns("distributor"), dims=Dims(enterprise=("distributor_code",)), roles=SUPPLY_ROLES,
-        sort=("distributor_code",), policy=_RATES, labels={"flags": FLAGS}, totals=_SUMS, group="supply",
-        doc=__doc__, command=False,
-    ),
+    ) for by, zh in (("enterprise", "企业"), ("distributor", "配送企业"))),
     Measure(
         name="supply-trend", title_zh="供应评价月度趋势", title_en="Supply trend by month",
         compute=_rollup("month"), params=("month", "batch"), optional=("batch",), inputs=INPUT_TABLES,
