@@ -177,38 +177,3 @@ def _total(kind: str, values: list[Any]) -> Any:
     return sum(v for v in values if v is not None)
 
 
-def columns(labels: dict[str, tuple[str, str]], names: list[str] | tuple[str, ...],
-            kinds: dict[str, str] | None = None, totals: tuple[str, ...] = ()) -> list[Column]:
-    """Columns named ``names`` with their headers from a measure's ``*_COLUMNS`` dict.
-
-    The kind comes from ``kinds`` or else from :data:`DEFAULT_KINDS`; ``totals`` are the columns summed
-    in the totals row.
-    """
-    kinds = {**DEFAULT_KINDS, **(kinds or {})}
-    out = []
-    for n in names:
-        zh, en = labels[n]
-        out.append(Column(n, zh, en, kinds.get(n, "text"), n in totals))
-    return out
-
-
-# the kinds of the monitoring and assessment columns reports show (others are text)
-DEFAULT_KINDS: dict[str, str] = {
-    **dict.fromkeys(("time_progress", "completion", "nonselected_share", "offline_share", "payment_rate",
-                     "retention_ratio", "pass_rate"), "pct"),
-    **dict.fromkeys(("gap",), "pp"),
-    **dict.fromkeys(("selected_amount", "backup_amount", "nonselected_amount", "order_amount", "offline_amount",
-                     "amount_due", "paid_by_due", "overdue_amount", "budget", "actual", "retention_base",
-                     "reward", "overspend_shared"), "money"),
-    **dict.fromkeys(("agreed_volume", "selected_volume", "backup_volume", "nonselected_volume",
-                     "nonselected_counted_volume", "shortfall_volume"), "volume"),
-    **dict.fromkeys(("rows", "institutions", "zero", "behind", "over", "normal", "nonselected_excess_rows",
-                     "not_onboarded_rows", "overdue_lines", "cycle_year", "passed_count", "failed_count",
-                     "rewarded"), "int"),
-    **dict.fromkeys(("rank", "rank_in_level"), "rank"),
-    **dict.fromkeys(("score", "mean_score"), "score"),
-    **dict.fromkeys(("cycle_start", "cycle_end"), "date"),
-    **dict.fromkeys(("nonselected_excess", "onboarded", "not_onboarded", "passed"), "bool"),
-    "level": "level",
-    "status": "status",
-}
