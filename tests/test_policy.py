@@ -121,3 +121,21 @@ def test_capitation_tiers_must_ascend_and_stay_in_range():
             p.with_values(capitation_return_tiers=bad)
     with pytest.raises(ValueError):  # not numbers: pydantic refuses the value's type first
         p.with_values(capitation_return_tiers=[["x", 1]])
+
+
+def test_retention_tiers_must_descend_within_0_to_100_and_list_parameters_declare_tiers():
+    from jicai.policy import ParameterSpec, load_policy
+    from jicai.policy.models import Tiers
+
+    p = load_policy()
+    assert p.with_values(retention_tiers=[[100, 1], [0, 0]]).value("retention_tiers") == [[100.0, 1.0], [0.0, 0.0]]
+    for bad, why in (([[80.0, 0.4], [90.0, 0.5]], "tier scores must be strictly descending"),
+                     ([[90.0, 0.5], [90.0, 0.4]], "tier scores must be strictly descending"),
+                     ([[100.5, 0.5]], r"tier \[100.5, 0.5\] outside score 0–100 / ratio 0–1"),
+                     ([[90.0, 1.01]], "outside score 0–100"), ([], "at least one tier")):
+        with pytest.raises(ValueError, match=why):
+            p.with_values(retention_tiers=bad)
+    with pytest.raises(ValueError, match="declares the shape of its tiers"):
+        ParameterSpec(type=list)
+    with pytest.raises(ValueError, match="declares the shape of its tiers"):
+        ParameterSpec(type=float, tiers=Tiers(bound="b", noun="n", share="s"))

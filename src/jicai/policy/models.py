@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import tomllib
 from datetime import date
 from pathlib import Path
@@ -27,6 +28,39 @@ from jicai.errors import BilingualError
 DEFAULT_PATH = Path(__file__).with_name("default.toml")
 
 
+class Tiers(BaseModel):
+    """The shape of a tiered list parameter, ``[[bound, share], …]``: the bounds ≥ 0 (and ≤ ``maximum``),
+    strictly ordered; the shares (a ratio or rate) in 0–1. Which tier applies is up to the measure reading it."""
+
+    bound: str  # the first number's name, for messages: min_score, max_deviation
+    noun: str  # what it measures: score, deviation
+    share: str  # the second number's name: ratio, rate
+    maximum: float | None = None
+    descending: bool = False
+
+    model_config = ConfigDict(frozen=True)
+
+    def check(self, name: str, value: Any) -> list:
+        try:
+            tiers = [[float(b), float(s)] for b, s in value]
+        except (TypeError, ValueError):
+            raise ValueError(f"policy parameter {name!r}: expected [[{self.bound}, {self.share}], …], "
+                             f"got {value!r}") from None
+        if not tiers:
+            raise ValueError(f"policy parameter {name!r}: at least one tier is needed")
+        top = math.inf if self.maximum is None else self.maximum
+        for b, s in tiers:
+            if not (0.0 <= b <= top and 0.0 <= s <= 1.0):
+                span = "≥ 0" if self.maximum is None else f"0–{self.maximum:g}"
+                raise ValueError(f"policy parameter {name!r}: tier {[b, s]} outside {self.noun} {span} / "
+                                 f"{self.share} 0–1")
+        bounds = [b for b, _ in tiers]
+        if bounds != sorted(bounds, reverse=self.descending) or len(set(bounds)) != len(bounds):
+            order = "descending" if self.descending else "ascending"
+            raise ValueError(f"policy parameter {name!r}: tier {self.noun}s must be strictly {order}")
+        return tiers
+
+
 class ParameterSpec(BaseModel):
     """What a parameter must look like; the declared table of settings (datasette's ``Setting``)."""
 
@@ -34,15 +68,22 @@ class ParameterSpec(BaseModel):
     choices: tuple[Any, ...] = ()
     minimum: float | None = None
     maximum: float | None = None
+    tiers: Tiers | None = None  # the shape of a list parameter (every list parameter is tiered)
 
     model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True)
+
+    @model_validator(mode="after")
+    def _lists_are_tiered(self) -> ParameterSpec:
+        if (self.type is list) != (self.tiers is not None):
+            raise ValueError("a list parameter, and only a list parameter, declares the shape of its tiers")
+        return self
 
     def check(self, name: str, value: Any) -> Any:
         t = self.type
         if t is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
-        if t is list:
-            return globals()[LIST_CHECKERS[name]](name, value)
+        if self.tiers is not None:
+            return self.tiers.check(name, value)
         if not isinstance(value, t) or (t is not bool and isinstance(value, bool)):
             raise ValueError(f"policy parameter {name!r}: expected {t.__name__}, got {value!r}")
         if self.choices and value not in self.choices:
@@ -54,98 +95,60 @@ class ParameterSpec(BaseModel):
         return value
 
 
+# a share, rate or ratio: anything between 0 and 1
+_RATIO = ParameterSpec(type=float, minimum=0.0, maximum=1.0)
+# The five items of the assessment score (see jicai.assess.score): each has a weight (points out of 100) and a
+# band scored from ``score_<item>_zero`` (0 points) to ``score_<item>_full`` (all of them), both ends in the
+# item's own unit.
+_SCORE_BANDS: dict[str, ParameterSpec] = {
+    "completion": ParameterSpec(type=float, minimum=0.0),
+    "nonselected": _RATIO,
+    "payment": _RATIO,
+    "offline": _RATIO,
+    "cost_growth": ParameterSpec(type=float),  # a growth rate may be negative and has no upper bound
+}
+
 # Every parameter a measure reads.
 SPECS: dict[str, ParameterSpec] = {
     "volume_basis": ParameterSpec(type=str, choices=("accepted", "ordered")),
-    "nonselected_share_max": ParameterSpec(type=float, minimum=0.0, maximum=1.0),
+    "nonselected_share_max": _RATIO,
     "payment_due": ParameterSpec(type=str, choices=("end_of_month", "end_of_next_month")),
     "onboarding_from_month": ParameterSpec(type=int, minimum=1),
     "backup_substitution": ParameterSpec(type=bool),
     "supply_problem_exclusion": ParameterSpec(type=bool),
     "special_treatment": ParameterSpec(type=str, choices=("exclude", "none")),
     "price_tolerance": ParameterSpec(type=float, minimum=0.0),
-    "under_report_ratio": ParameterSpec(type=float, minimum=0.0, maximum=1.0),
+    "under_report_ratio": _RATIO,
     "over_report_multiple": ParameterSpec(type=float, minimum=1.0),
     "nonselected_price_multiple": ParameterSpec(type=float, minimum=1.0),
     # annual assessment (考核) and its score
     "min_completion": ParameterSpec(type=float, minimum=0.0, maximum=2.0),
-    "score_weight_completion": ParameterSpec(type=float, minimum=0.0, maximum=100.0),
-    "score_weight_nonselected": ParameterSpec(type=float, minimum=0.0, maximum=100.0),
-    "score_weight_payment": ParameterSpec(type=float, minimum=0.0, maximum=100.0),
-    "score_weight_offline": ParameterSpec(type=float, minimum=0.0, maximum=100.0),
-    "score_weight_cost_growth": ParameterSpec(type=float, minimum=0.0, maximum=100.0),
-    "score_completion_full": ParameterSpec(type=float, minimum=0.0),
-    "score_completion_zero": ParameterSpec(type=float, minimum=0.0),
-    "score_nonselected_full": ParameterSpec(type=float, minimum=0.0, maximum=1.0),
-    "score_nonselected_zero": ParameterSpec(type=float, minimum=0.0, maximum=1.0),
-    "score_payment_full": ParameterSpec(type=float, minimum=0.0, maximum=1.0),
-    "score_payment_zero": ParameterSpec(type=float, minimum=0.0, maximum=1.0),
-    "score_offline_full": ParameterSpec(type=float, minimum=0.0, maximum=1.0),
-    "score_offline_zero": ParameterSpec(type=float, minimum=0.0, maximum=1.0),
-    "score_cost_growth_full": ParameterSpec(type=float),
-    "score_cost_growth_zero": ParameterSpec(type=float),
+    **{f"score_weight_{item}": ParameterSpec(type=float, minimum=0.0, maximum=100.0) for item in _SCORE_BANDS},
+    **{f"score_{item}_{end}": band for item, band in _SCORE_BANDS.items() for end in ("full", "zero")},
     # surplus retention (结余留用) and overspend sharing (合理超支分担)
-    "fund_payment_ratio": ParameterSpec(type=float, minimum=0.0, maximum=1.0),
-    "retention_tiers": ParameterSpec(type=list),
-    "overspend_share": ParameterSpec(type=float, minimum=0.0, maximum=1.0),
+    "fund_payment_ratio": _RATIO,
+    "retention_tiers": ParameterSpec(type=list, tiers=Tiers(bound="min_score", noun="score", share="ratio",
+                                                           maximum=100.0, descending=True)),
+    "overspend_share": _RATIO,
     # prepayment (预付)
-    "prepay_ratio": ParameterSpec(type=float, minimum=0.0, maximum=1.0),
+    "prepay_ratio": _RATIO,
     # supply guarantee (供应保障)
     "deliver_within_hours": ParameterSpec(type=float, minimum=0.0),
     "response_hours_max": ParameterSpec(type=float, minimum=0.0),
-    "delivery_rate_min": ParameterSpec(type=float, minimum=0.0, maximum=1.0),
+    "delivery_rate_min": _RATIO,
     "complaint_institutions_min": ParameterSpec(type=int, minimum=1),
     "sentinel_min_lines": ParameterSpec(type=int, minimum=1),
     "surge_factor": ParameterSpec(type=float, minimum=1.0),
     "surge_baseline_months": ParameterSpec(type=int, minimum=1),
     # fund supervision (基金监管): capitation 中值最优法, pharmacies, budget progress
-    "capitation_return_tiers": ParameterSpec(type=list),
-    "capitation_return_rate_beyond": ParameterSpec(type=float, minimum=0.0, maximum=1.0),
+    # a deviation up to and including max_deviation gets the rate of the first tier that holds; beyond the
+    # last tier, capitation_return_rate_beyond
+    "capitation_return_tiers": ParameterSpec(type=list, tiers=Tiers(bound="max_deviation", noun="deviation",
+                                                                   share="rate")),
+    "capitation_return_rate_beyond": _RATIO,
     "pharmacy_large_amount": ParameterSpec(type=float, minimum=0.0),
-    "budget_ahead_margin": ParameterSpec(type=float, minimum=0.0, maximum=1.0),
+    "budget_ahead_margin": _RATIO,
 }
-
-# list parameters and the checker of their shape
-LIST_CHECKERS: dict[str, str] = {"retention_tiers": "check_tiers", "capitation_return_tiers": "check_deviation_tiers"}
-
-
-def check_tiers(name: str, value: list) -> list:
-    """``[[min_score, ratio], …]`` with strictly descending scores in 0–100 and ratios in 0–1."""
-    try:
-        tiers = [[float(s), float(r)] for s, r in value]
-    except (TypeError, ValueError):
-        raise ValueError(f"policy parameter {name!r}: expected [[min_score, ratio], …], got {value!r}") from None
-    if not tiers:
-        raise ValueError(f"policy parameter {name!r}: at least one tier is needed")
-    for s, r in tiers:
-        if not (0.0 <= s <= 100.0 and 0.0 <= r <= 1.0):
-            raise ValueError(f"policy parameter {name!r}: tier {[s, r]} outside score 0–100 / ratio 0–1")
-    scores = [s for s, _ in tiers]
-    if scores != sorted(scores, reverse=True) or len(set(scores)) != len(scores):
-        raise ValueError(f"policy parameter {name!r}: tier scores must be strictly descending")
-    return tiers
-
-
-def check_deviation_tiers(name: str, value: list) -> list:
-    """``[[max_deviation, rate], …]`` with strictly ascending deviations ≥ 0 and rates in 0–1.
-
-    A deviation up to and including ``max_deviation`` gets ``rate`` (the first tier that holds);
-    beyond the last tier ``capitation_return_rate_beyond`` applies.
-    """
-    try:
-        tiers = [[float(d), float(r)] for d, r in value]
-    except (TypeError, ValueError):
-        raise ValueError(f"policy parameter {name!r}: expected [[max_deviation, rate], …], got {value!r}") from None
-    if not tiers:
-        raise ValueError(f"policy parameter {name!r}: at least one tier is needed")
-    for d, r in tiers:
-        if not (d >= 0.0 and 0.0 <= r <= 1.0):
-            raise ValueError(f"policy parameter {name!r}: tier {[d, r]} needs deviation ≥ 0 and rate 0–1")
-    devs = [d for d, _ in tiers]
-    if devs != sorted(devs) or len(set(devs)) != len(devs):
-        raise ValueError(f"policy parameter {name!r}: tier deviations must be strictly ascending")
-    return tiers
-
 
 class ParameterNotInForce(BilingualError, LookupError):
     """A policy has entries of a parameter, but none in force on the day asked (a gap between date ranges)."""

@@ -41,26 +41,22 @@ def _column(wh: Warehouse, table: str, *columns: str) -> list[tuple]:
     return [tuple(r.values()) for r in t.to_pyarrow().to_pylist()]
 
 
-def institution_regions(data: WarehouseService) -> dict[str, str]:
-    """institution_code → region_code of every institution in the warehouse."""
-    return _cached(data, ("workflow", "institution_regions"),
-                       lambda wh: {c: r or "" for c, r in _column(wh, "institutions", "institution_code", "region_code")})
+def _code_map(table: str, code: str, value: str) -> Callable[[WarehouseService], dict[str, str]]:
+    """A lookup of ``code`` → ``value`` (blank when NULL) over every row of the warehouse's ``table``."""
+
+    def lookup(data: WarehouseService) -> dict[str, str]:
+        return _cached(data, ("workflow", table, code, value),
+                       lambda wh: {c: v or "" for c, v in _column(wh, table, code, value)})
+
+    lookup.__doc__ = f"{code} → {value} of every row of the warehouse's ``{table}``."
+    return lookup
 
 
-def institution_names(data: WarehouseService) -> dict[str, str]:
-    return _cached(data, ("workflow", "institution_names"),
-                       lambda wh: {c: n or "" for c, n in _column(wh, "institutions", "institution_code", "name")})
-
-
-def product_names(data: WarehouseService) -> dict[str, str]:
-    """product_code → name of every product in the warehouse."""
-    return _cached(data, ("workflow", "product_names"),
-                       lambda wh: {c: n or "" for c, n in _column(wh, "products", "product_code", "name")})
-
-
-def enterprise_names(data: WarehouseService) -> dict[str, str]:
-    return _cached(data, ("workflow", "enterprise_names"),
-                       lambda wh: {c: n or "" for c, n in _column(wh, "enterprises", "enterprise_code", "name")})
+institution_regions = _code_map("institutions", "institution_code", "region_code")
+institution_names = _code_map("institutions", "institution_code", "name")
+product_names = _code_map("products", "product_code", "name")
+enterprise_names = _code_map("enterprises", "enterprise_code", "name")
+variety_names = _code_map("varieties", "variety_id", "name")
 
 
 def enterprise_products(data: WarehouseService, enterprise_code: str) -> frozenset[str]:
@@ -99,8 +95,3 @@ def variety_row(data: WarehouseService, variety_id: str) -> dict | None:
         return rows[0] if rows else None
 
     return _cached(data, ("workflow", "variety_row", variety_id), compute)
-
-
-def variety_names(data: WarehouseService) -> dict[str, str]:
-    return _cached(data, ("workflow", "variety_names"),
-                       lambda wh: {v: n or "" for v, n in _column(wh, "varieties", "variety_id", "name")})

@@ -41,19 +41,27 @@ ACTIONS = ("remind", "interview", "notice")
 ACTION_ZH = {"remind": "提醒", "interview": "约谈", "notice": "通报"}
 
 
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+def _choice(column: str, values: tuple[str, ...]) -> CheckConstraint:
+    """A choice column's CHECK, named after the column (the naming convention adds ``ck_<table>_``)."""
+    return CheckConstraint(f"{column} IN ({', '.join(repr(v) for v in values)})", name=column)
 
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-class User(Base):
-    __tablename__ = "users"
-    __table_args__ = (CheckConstraint(_in("role", ROLES), name="role"),)
+class _Row(Base):
+    """Every workflow table has an integer ``id`` primary key, its first column (as in the migration)."""
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    __abstract__ = True
+
+    id: Mapped[int] = mapped_column(primary_key=True, sort_order=-1)
+
+
+class User(_Row):
+    __tablename__ = "users"
+    __table_args__ = (_choice("role", ROLES),)
+
     name: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))
@@ -65,15 +73,14 @@ class User(Base):
     created_at: Mapped[datetime]
 
 
-class SupplyReport(Base):
+class SupplyReport(_Row):
     __tablename__ = "supply_reports"
     __table_args__ = (
-        CheckConstraint(_in("problem", PROBLEMS), name="problem"),
-        CheckConstraint(_in("status", REPORT_STATUSES), name="status"),
+        _choice("problem", PROBLEMS),
+        _choice("status", REPORT_STATUSES),
         Index("ix_supply_reports_status", "status"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     institution_code: Mapped[str] = mapped_column(String(32), index=True)
     # the institution's region when filed: a district bureau's queue is a prefix match on it
     region_code: Mapped[str] = mapped_column(String(12), default="", index=True)
@@ -96,11 +103,10 @@ class SupplyReport(Base):
         return f"WF-{self.id}"
 
 
-class Exemption(Base):
+class Exemption(_Row):
     __tablename__ = "exemptions"
-    __table_args__ = (CheckConstraint(_in("special", SPECIALS), name="special"),)
+    __table_args__ = (_choice("special", SPECIALS),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     variety_id: Mapped[str] = mapped_column(String(64), index=True)
     special: Mapped[str] = mapped_column(String(16))
     start_date: Mapped[date]
@@ -116,15 +122,14 @@ class Exemption(Base):
     revoked_at: Mapped[datetime | None]
 
 
-class SupervisionAction(Base):
+class SupervisionAction(_Row):
     __tablename__ = "supervision_actions"
     __table_args__ = (
-        CheckConstraint(_in("target_kind", TARGET_KINDS), name="target_kind"),
-        CheckConstraint(_in("action", ACTIONS), name="action"),
+        _choice("target_kind", TARGET_KINDS),
+        _choice("action", ACTIONS),
         Index("ix_supervision_actions_target", "target_kind", "target_code"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     target_kind: Mapped[str] = mapped_column(String(16))
     target_code: Mapped[str] = mapped_column(String(32))
     # an institution's region (blank for an enterprise): scopes what a district bureau sees
@@ -135,10 +140,9 @@ class SupervisionAction(Base):
     created_at: Mapped[datetime]
 
 
-class AuditEntry(Base):
+class AuditEntry(_Row):
     __tablename__ = "audit_log"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(index=True)
     user_name: Mapped[str] = mapped_column(String(64), default="")
     role: Mapped[str] = mapped_column(String(16), default="")

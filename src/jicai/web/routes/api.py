@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import json
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
 
@@ -79,6 +80,40 @@ def dataset_response(request: Request, ds: Dataset, principal: Principal, raw: d
 
 def json_bytes(obj: Any) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+
+
+def view_of(request: Request, principal: Principal, view: Callable[..., Any], *args: Any,
+            as_json: bool = False) -> Any:
+    """``view(data, principal, *args)`` (as JSON bytes with ``as_json``), computed once per role, scope and
+    arguments until the data changes: principals of one role and scope see the same rows. The pages share it."""
+    data = request.app.state.data
+
+    def compute() -> Any:
+        result = view(data, principal, *args)
+        return json_bytes(result) if as_json else result
+
+    return data.memo((view.__name__, as_json, principal.role, principal.scope, *args), compute)
+
+
+# an institution view is None for an institution the caller may not see: the same 404 as one that does not exist
+NOT_IN_SCOPE = {"zh": "没有该机构或无权查看", "en": "no such institution in your scope"}
+
+
+def _in_scope(compute: Callable[[], Any]) -> Any:
+    try:
+        result = compute()
+    except DatasetError as exc:
+        raise bad(exc) from exc
+    if result is None:
+        raise HTTPException(404, detail=NOT_IN_SCOPE)
+    return result
+
+
+def _json_view(request: Request, principal: Principal, view: Callable[..., Any], *args: Any) -> Response:
+    try:
+        return Response(view_of(request, principal, view, *args, as_json=True), media_type="application/json")
+    except DatasetError as exc:
+        raise bad(exc) from exc
 
 
 # the Python type of each dataset argument (FastAPI parses and documents the query parameter from it)
@@ -176,26 +211,14 @@ for _ds in list(DATASETS.values()):
 @router.get("/overview", summary="总览 / overview KPIs")
 def overview(request: Request, as_of: date | None = None, principal: Principal = Depends(api_principal)) -> dict:
     """KPI cards, progress by batch, non-selected share by level and the monthly trend, over the caller's rows."""
-    try:
-        data = request.app.state.data
-        return Response(data.memo(("overview.json", principal.role, principal.scope, as_of),
-                                  lambda: json_bytes(views.overview(data, principal, as_of))),
-                        media_type="application/json")
-    except DatasetError as exc:
-        raise bad(exc) from exc
+    return _json_view(request, principal, views.overview, as_of)
 
 
 @router.get("/overview/trend", summary="月度趋势 / monthly trend")
 def overview_trend(request: Request, as_of: date | None = None,
                    principal: Principal = Depends(api_principal)) -> list[dict]:
     """Completion, non-selected share, payment rate at each month end of the last 12 months (caller's rows)."""
-    try:
-        data = request.app.state.data
-        return Response(data.memo(("trend.json", principal.role, principal.scope, as_of),
-                                  lambda: json_bytes(views.trend(data, principal, as_of))),
-                        media_type="application/json")
-    except DatasetError as exc:
-        raise bad(exc) from exc
+    return _json_view(request, principal, views.trend, as_of)
 
 
 @router.get("/ranking", summary="机构排名 / institution ranking")
@@ -204,28 +227,14 @@ def ranking(request: Request, as_of: date | None = None, level: int | None = Que
     """Institutions by overall completion, with the decile band within their level (1 = top 10%)."""
     if principal.role == "enterprise":
         raise forbidden()
-    try:
-        data = request.app.state.data
-        return Response(data.memo(("ranking.json", principal.role, principal.scope, as_of, level),
-                                  lambda: json_bytes(views.ranking(data, principal, as_of, level))),
-                        media_type="application/json")
-    except DatasetError as exc:
-        raise bad(exc) from exc
+    return _json_view(request, principal, views.ranking, as_of, level)
 
 
 @router.get("/institutions/{code}", summary="机构详情 / institution detail")
 def institution(request: Request, code: Annotated[str, Path(pattern=CODE)], as_of: date | None = None,
                 principal: Principal = Depends(api_principal)) -> dict:
     """One institution's monitoring rows (each variety's progress) — 404 outside the caller's scope."""
-    try:
-        data = request.app.state.data
-        detail = data.memo(("institution", principal.role, principal.scope, code, as_of),
-                           lambda: views.institution_detail(data, principal, code, as_of))
-    except DatasetError as exc:
-        raise bad(exc) from exc
-    if detail is None:
-        raise HTTPException(404, detail={"zh": "没有该机构或无权查看", "en": "no such institution in your scope"})
-    return detail
+    return _in_scope(lambda: view_of(request, principal, views.institution_detail, code, as_of))
 
 
 @router.get("/institutions/{code}/order-lines", summary="订单明细 / order lines (drill-down)")
@@ -235,13 +244,8 @@ def order_lines(request: Request, code: Annotated[str, Path(pattern=CODE)],
                 page_size: int = Query(100, ge=1, le=MAX_PAGE_SIZE),
                 principal: Principal = Depends(api_principal)) -> dict:
     """The order lines behind an institution's figures, with acceptance and the product's class."""
-    try:
-        res = views.order_lines(request.app.state.data, principal, code, variety_id, as_of, page, page_size)
-    except DatasetError as exc:
-        raise bad(exc) from exc
-    if res is None:
-        raise HTTPException(404, detail={"zh": "没有该机构或无权查看", "en": "no such institution in your scope"})
-    return res
+    return _in_scope(lambda: views.order_lines(request.app.state.data, principal, code, variety_id, as_of, page,
+                                               page_size))
 
 
 @router.get("/datasets", summary="数据集目录 / the datasets this caller may read")

@@ -17,7 +17,7 @@ from jicai.web.auth import page_principal, require_csrf
 from jicai.web.datasets import DATASETS, PARAMS, DatasetError
 from jicai.web.query import filtered, jsonable, page_of, resolve_params, scoped
 from jicai.web.render import render
-from jicai.web.routes.api import FILTERABLE
+from jicai.web.routes.api import FILTERABLE, NOT_IN_SCOPE, view_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -35,8 +35,7 @@ def _error(request: Request, principal: Principal, exc: BilingualError, status: 
 
 
 def _not_found(request: Request, principal: Principal) -> HTMLResponse:
-    return _page(request, "error.html", principal, status_code=404, zh="没有该机构或无权查看",
-                 en="no such institution in your scope")
+    return _page(request, "error.html", principal, status_code=404, **NOT_IN_SCOPE)
 
 
 def _as_of(raw: str | None) -> date | None:
@@ -50,10 +49,8 @@ def _as_of(raw: str | None) -> date | None:
 def overview_page(request: Request, as_of: str | None = None, principal: Principal = Depends(page_principal)):
     if principal.role == "institution":  # a hospital's overview is its own detail page
         return institution_page(request, principal.scope, as_of, principal)
-    data = request.app.state.data
     try:
-        day = _as_of(as_of)
-        ov = data.memo(("overview", principal.role, principal.scope, day), lambda: views.overview(data, principal, day))
+        ov = view_of(request, principal, views.overview, _as_of(as_of))
     except DatasetError as exc:
         return _error(request, principal, exc)
     return _page(request, "overview.html", principal, ov=ov, ov_json=json.dumps(ov, ensure_ascii=False))
@@ -65,9 +62,7 @@ def ranking_page(request: Request, as_of: str | None = None, level: int | None =
     if principal.role == "enterprise":
         return _page(request, "error.html", principal, status_code=403, zh="无权查看", en="not allowed for your role")
     try:
-        data, day = request.app.state.data, _as_of(as_of)
-        r = data.memo(("ranking", principal.role, principal.scope, day, level),
-                      lambda: views.ranking(data, principal, day, level))
+        r = view_of(request, principal, views.ranking, _as_of(as_of), level)
     except DatasetError as exc:
         return _error(request, principal, exc)
     return _page(request, "ranking.html", principal, r=r, level=level)
@@ -77,9 +72,7 @@ def ranking_page(request: Request, as_of: str | None = None, level: int | None =
 def institution_page(request: Request, code: str, as_of: str | None = None,
                      principal: Principal = Depends(page_principal)):
     try:
-        data, day = request.app.state.data, _as_of(as_of)
-        d = data.memo(("institution", principal.role, principal.scope, code, day),
-                      lambda: views.institution_detail(data, principal, code, day))
+        d = view_of(request, principal, views.institution_detail, code, _as_of(as_of))
     except DatasetError as exc:
         return _error(request, principal, exc)
     if d is None:

@@ -8,14 +8,14 @@ warehouse); this module turns requests into calls of it — JSON under ``/api`` 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from jicai import clock
 from jicai.contract.roles import DECIDERS, Principal
@@ -83,6 +83,19 @@ class ActionIn(_In):
     reason: str = Field(min_length=1, max_length=2000)
 
 
+def _form_of(body: type[BaseModel]) -> Any:
+    """The HTML form of an API body: the same fields, each a raw string ("" when left out), and the CSRF token.
+    The workflow checks the values, so that a bad one gets an error page rather than FastAPI's JSON 422."""
+    return create_model(body.__name__.removesuffix("In") + "Form", csrf_token=(str, ""),
+                        **{name: (str, "") for name in body.model_fields})
+
+
+ReportForm = _form_of(ReportIn)
+DecisionForm = _form_of(DecisionIn)
+ExemptionForm = _form_of(ExemptionIn)
+ActionForm = _form_of(ActionIn)
+
+
 @contextmanager
 def _context(request: Request, principal: Principal) -> Iterator[wf.Context]:
     """One workflow transaction; a refused request becomes its HTTP error (and rolls back)."""
@@ -93,8 +106,31 @@ def _context(request: Request, principal: Principal) -> Iterator[wf.Context]:
         raise HTTPException(e.status, detail=e.detail()) from None
 
 
-def _names(ctx: wf.Context, rows: list, *attrs: str) -> dict[int, str]:
-    return wf.user_names(ctx.session, {getattr(r, a) for r in rows for a in attrs})
+# each kind of record: how it is shown, and its columns holding a user id (shown as the user's name)
+Kind = tuple[Callable[[Any, dict[int, str]], dict], str, ...]
+REPORT: Kind = (wf.report_dict, "filed_by", "decided_by")
+EXEMPTION: Kind = (wf.exemption_dict, "decided_by", "revoked_by")
+ACTION: Kind = (wf.action_dict, "created_by")
+
+
+def _shown(ctx: wf.Context, rows: list, kind: Kind) -> list[dict]:
+    """Records as dicts, their users named (read in the records' own transaction)."""
+    to_dict, *users = kind
+    names = wf.user_names(ctx.session, {getattr(r, a) for r in rows for a in users})
+    return [to_dict(r, names) for r in rows]
+
+
+def _api_one(request: Request, principal: Principal, kind: Kind, act: Callable[[wf.Context], Any]) -> dict:
+    """One API call on one record (read, file or decide), in one transaction; the record as a dict."""
+    with _context(request, principal) as ctx:
+        return _shown(ctx, [act(ctx)], kind)[0]
+
+
+def _page_rows(request: Request, principal: Principal, kind: Kind, read: Callable[[wf.Context], list]) -> list[dict]:
+    """The records a page shows, read in one transaction (a read: no client address, no audit row)."""
+    with request.app.state.workflow.session() as s:
+        ctx = wf.Context(s, principal, request.app.state.data)
+        return _shown(ctx, read(ctx), kind)
 
 
 # == API ===================================================================================================
@@ -102,72 +138,58 @@ def _names(ctx: wf.Context, rows: list, *attrs: str) -> dict[int, str]:
 def api_reports(request: Request, principal: ApiPrincipal, status: Status | None = None, limit: Limit = 200,
                 offset: Offset = 0) -> dict:
     with _context(request, principal) as ctx:
-        items = wf.list_reports(ctx, status, limit, offset)
-        names = _names(ctx, items, "filed_by", "decided_by")
-        return {"items": [wf.report_dict(r, names) for r in items]}
+        return {"items": _shown(ctx, wf.list_reports(ctx, status, limit, offset), REPORT)}
 
 
 @router.post("/api/supply-reports", tags=["workflow"], status_code=201,
              summary="医疗机构填报供应问题 / an institution files a supply-problem report")
 def api_file_report(request: Request, body: ReportIn,
                     principal: Annotated[Principal, Depends(require_roles("institution"))]) -> dict:
-    with _context(request, principal) as ctx:
-        r = wf.file_report(ctx, body.product_code, body.problem, body.start_date, body.end_date, body.description)
-        return wf.report_dict(r, _names(ctx, [r], "filed_by"))
+    return _api_one(request, principal, REPORT, lambda ctx: wf.file_report(
+        ctx, body.product_code, body.problem, body.start_date, body.end_date, body.description))
 
 
 @router.get("/api/supply-reports/{report_id}", tags=["workflow"], summary="一份报告 / one report (404 outside scope)")
 def api_report(request: Request, report_id: Id, principal: ApiPrincipal) -> dict:
-    with _context(request, principal) as ctx:
-        r = wf.get_report(ctx, report_id)
-        return wf.report_dict(r, _names(ctx, [r], "filed_by", "decided_by"))
+    return _api_one(request, principal, REPORT, lambda ctx: wf.get_report(ctx, report_id))
 
 
 @router.post("/api/supply-reports/{report_id}/decision", tags=["workflow"],
              summary="核实或不予认定 / verify (with a period) or reject (with a comment)")
 def api_decide(request: Request, report_id: Id, body: DecisionIn, principal: Deciders) -> dict:
-    with _context(request, principal) as ctx:
-        r = wf.decide_report(ctx, report_id, body.decision, body.start_date, body.end_date, body.comment)
-        return wf.report_dict(r, _names(ctx, [r], "filed_by", "decided_by"))
+    return _api_one(request, principal, REPORT, lambda ctx: wf.decide_report(
+        ctx, report_id, body.decision, body.start_date, body.end_date, body.comment))
 
 
 @router.get("/api/exemptions", tags=["workflow"], summary="特殊品种认定 / special-variety exemptions")
 def api_exemptions(request: Request, principal: ApiPrincipal, variety_id: str | None = None) -> dict:
     with _context(request, principal) as ctx:
-        items = wf.list_exemptions(ctx, variety_id)
-        names = _names(ctx, items, "decided_by", "revoked_by")
-        return {"items": [wf.exemption_dict(e, names) for e in items]}
+        return {"items": _shown(ctx, wf.list_exemptions(ctx, variety_id), EXEMPTION)}
 
 
 @router.post("/api/exemptions", tags=["workflow"], status_code=201,
              summary="认定特殊品种 / declare a variety special for a period (writes the varieties row)")
 def api_add_exemption(request: Request, body: ExemptionIn, principal: Deciders) -> dict:
-    with _context(request, principal) as ctx:
-        e = wf.add_exemption(ctx, body.variety_id, body.special, body.start_date, body.end_date, body.reason)
-        return wf.exemption_dict(e, _names(ctx, [e], "decided_by"))
+    return _api_one(request, principal, EXEMPTION, lambda ctx: wf.add_exemption(
+        ctx, body.variety_id, body.special, body.start_date, body.end_date, body.reason))
 
 
 @router.post("/api/exemptions/{exemption_id}/revoke", tags=["workflow"], summary="撤销认定 / revoke an exemption")
 def api_revoke_exemption(request: Request, exemption_id: Id, principal: Deciders) -> dict:
-    with _context(request, principal) as ctx:
-        e = wf.revoke_exemption(ctx, exemption_id)
-        return wf.exemption_dict(e, _names(ctx, [e], "decided_by", "revoked_by"))
+    return _api_one(request, principal, EXEMPTION, lambda ctx: wf.revoke_exemption(ctx, exemption_id))
 
 
 @router.get("/api/actions", tags=["workflow"], summary="监管措施 / supervision actions in scope")
 def api_actions(request: Request, principal: ApiPrincipal, limit: Limit = 200, offset: Offset = 0) -> dict:
     with _context(request, principal) as ctx:
-        items = wf.list_actions(ctx, limit, offset)
-        names = _names(ctx, items, "created_by")
-        return {"items": [wf.action_dict(a, names) for a in items]}
+        return {"items": _shown(ctx, wf.list_actions(ctx, limit, offset), ACTION)}
 
 
 @router.post("/api/actions", tags=["workflow"], status_code=201,
              summary="提醒/约谈/通报 / remind, interview or give notice to an institution or enterprise")
 def api_add_action(request: Request, body: ActionIn, principal: Deciders) -> dict:
-    with _context(request, principal) as ctx:
-        a = wf.add_action(ctx, body.target_kind, body.target_code, body.action, body.reason)
-        return wf.action_dict(a, _names(ctx, [a], "created_by"))
+    return _api_one(request, principal, ACTION, lambda ctx: wf.add_action(
+        ctx, body.target_kind, body.target_code, body.action, body.reason))
 
 
 @router.get("/api/audit", tags=["workflow"], summary="审计日志 / the audit log (newest first)")
@@ -223,11 +245,7 @@ def _page_write(request: Request, principal: Principal, csrf_token: str, write, 
 def reports_page(request: Request, principal: PagePrincipal, status: str = "") -> Response:
     status = status if status in STATUS_ZH else ("pending" if principal.decides else "")
     data = request.app.state.data
-    with request.app.state.workflow.session() as s:
-        ctx = wf.Context(s, principal, data)
-        items = wf.list_reports(ctx, status or None, 500)
-        names = _names(ctx, items, "filed_by", "decided_by")
-        reports = [wf.report_dict(r, names) for r in items]
+    reports = _page_rows(request, principal, REPORT, lambda ctx: wf.list_reports(ctx, status or None, 500))
     products = lookups.product_names(data)
     institutions = lookups.institution_names(data)
     return _page(request, "workflow/reports.html", principal, reports=reports, status=status,
@@ -235,27 +253,17 @@ def reports_page(request: Request, principal: PagePrincipal, status: str = "") -
 
 
 @router.post("/supply-reports", include_in_schema=False)
-def reports_file_form(
-    request: Request, principal: PagePrincipal, csrf_token: Annotated[str, Form()] = "",
-    product_code: Annotated[str, Form()] = "", problem: Annotated[str, Form()] = "",
-    start_date: Annotated[str, Form()] = "", end_date: Annotated[str, Form()] = "",
-    description: Annotated[str, Form()] = "",
-) -> Response:
-    def write(ctx: wf.Context):
-        return wf.file_report(ctx, product_code.strip(), problem,
-                              _required_day(start_date, "开始日期", "start_date"), _day(end_date), description[:2000])
-
-    return _page_write(request, principal, csrf_token, write, "/supply-reports/{id}")
+def reports_file_form(request: Request, principal: PagePrincipal, f: Annotated[ReportForm, Form()]) -> Response:
+    return _page_write(request, principal, f.csrf_token, lambda ctx: wf.file_report(
+        ctx, f.product_code.strip(), f.problem, _required_day(f.start_date, "开始日期", "start_date"),
+        _day(f.end_date), f.description[:2000]), "/supply-reports/{id}")
 
 
 @router.get("/supply-reports/{report_id}", include_in_schema=False, response_class=HTMLResponse)
 def report_page(request: Request, report_id: Id, principal: PagePrincipal) -> Response:
     data = request.app.state.data
     try:
-        with request.app.state.workflow.session() as s:
-            ctx = wf.Context(s, principal, data)
-            r = wf.get_report(ctx, report_id)
-            report = wf.report_dict(r, _names(ctx, [r], "filed_by", "decided_by"))
+        [report] = _page_rows(request, principal, REPORT, lambda ctx: [wf.get_report(ctx, report_id)])
     except wf.WorkflowError as e:
         return _refused(request, principal, e)
     return _page(request, "workflow/report.html", principal, r=report,
@@ -264,41 +272,24 @@ def report_page(request: Request, report_id: Id, principal: PagePrincipal) -> Re
 
 
 @router.post("/supply-reports/{report_id}/decision", include_in_schema=False)
-def report_decide_form(
-    request: Request, report_id: Id, principal: PagePrincipal, csrf_token: Annotated[str, Form()] = "",
-    decision: Annotated[str, Form()] = "", start_date: Annotated[str, Form()] = "",
-    end_date: Annotated[str, Form()] = "", comment: Annotated[str, Form()] = "",
-) -> Response:
-    def write(ctx: wf.Context):
-        return wf.decide_report(ctx, report_id, decision, _day(start_date), _day(end_date), comment[:2000])
-
-    return _page_write(request, principal, csrf_token, write, "/supply-reports/{id}")
+def report_decide_form(request: Request, report_id: Id, principal: PagePrincipal,
+                       f: Annotated[DecisionForm, Form()]) -> Response:
+    return _page_write(request, principal, f.csrf_token, lambda ctx: wf.decide_report(
+        ctx, report_id, f.decision, _day(f.start_date), _day(f.end_date), f.comment[:2000]), "/supply-reports/{id}")
 
 
 @router.get("/exemptions", include_in_schema=False, response_class=HTMLResponse)
 def exemptions_page(request: Request, principal: PagePrincipal) -> Response:
-    data = request.app.state.data
-    with request.app.state.workflow.session() as s:
-        ctx = wf.Context(s, principal, data)
-        items = wf.list_exemptions(ctx)
-        names = _names(ctx, items, "decided_by", "revoked_by")
-        exemptions = [wf.exemption_dict(e, names) for e in items]
+    exemptions = _page_rows(request, principal, EXEMPTION, wf.list_exemptions)
     return _page(request, "workflow/exemptions.html", principal, exemptions=exemptions,
-                 variety_names=lookups.variety_names(data))
+                 variety_names=lookups.variety_names(request.app.state.data))
 
 
 @router.post("/exemptions", include_in_schema=False)
-def exemptions_add_form(
-    request: Request, principal: PagePrincipal, csrf_token: Annotated[str, Form()] = "",
-    variety_id: Annotated[str, Form()] = "", special: Annotated[str, Form()] = "",
-    start_date: Annotated[str, Form()] = "", end_date: Annotated[str, Form()] = "",
-    reason: Annotated[str, Form()] = "",
-) -> Response:
-    def write(ctx: wf.Context):
-        return wf.add_exemption(ctx, variety_id.strip(), special, _required_day(start_date, "开始日期", "start_date"),
-                                _day(end_date), reason[:2000])
-
-    return _page_write(request, principal, csrf_token, write, "/exemptions")
+def exemptions_add_form(request: Request, principal: PagePrincipal, f: Annotated[ExemptionForm, Form()]) -> Response:
+    return _page_write(request, principal, f.csrf_token, lambda ctx: wf.add_exemption(
+        ctx, f.variety_id.strip(), f.special, _required_day(f.start_date, "开始日期", "start_date"),
+        _day(f.end_date), f.reason[:2000]), "/exemptions")
 
 
 @router.post("/exemptions/{exemption_id}/revoke", include_in_schema=False)
@@ -311,24 +302,15 @@ def exemptions_revoke_form(request: Request, exemption_id: Id, principal: PagePr
 @router.get("/actions", include_in_schema=False, response_class=HTMLResponse)
 def actions_page(request: Request, principal: PagePrincipal) -> Response:
     data = request.app.state.data
-    with request.app.state.workflow.session() as s:
-        ctx = wf.Context(s, principal, data)
-        items = wf.list_actions(ctx, 500)
-        names = _names(ctx, items, "created_by")
-        actions = [wf.action_dict(a, names) for a in items]
+    actions = _page_rows(request, principal, ACTION, lambda ctx: wf.list_actions(ctx, 500))
     return _page(request, "workflow/actions.html", principal, actions=actions,
                  institution_names=lookups.institution_names(data), enterprise_names=lookups.enterprise_names(data))
 
 
 @router.post("/actions", include_in_schema=False)
-def actions_add_form(
-    request: Request, principal: PagePrincipal, csrf_token: Annotated[str, Form()] = "",
-    target_kind: Annotated[str, Form()] = "", target_code: Annotated[str, Form()] = "",
-    action: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "",
-) -> Response:
-    return _page_write(request, principal, csrf_token,
-                       lambda ctx: wf.add_action(ctx, target_kind, target_code.strip(), action, reason[:2000]),
-                       "/actions")
+def actions_add_form(request: Request, principal: PagePrincipal, f: Annotated[ActionForm, Form()]) -> Response:
+    return _page_write(request, principal, f.csrf_token, lambda ctx: wf.add_action(
+        ctx, f.target_kind, f.target_code.strip(), f.action, f.reason[:2000]), "/actions")
 
 
 @router.get("/audit", include_in_schema=False, response_class=HTMLResponse)

@@ -27,107 +27,59 @@ TARGET_KINDS = ("institution", "enterprise")
 ACTIONS = ("remind", "interview", "notice")
 
 
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+def _type(kind: str) -> sa.types.TypeEngine:
+    """``str64`` is a VARCHAR(64); ``user`` is a user id (its foreign key is added by :func:`_table`)."""
+    if kind.startswith("str"):
+        return sa.String(int(kind[3:]))
+    return {"int": sa.Integer, "user": sa.Integer, "bool": sa.Boolean, "text": sa.Text, "json": sa.JSON,
+            "date": sa.Date, "time": sa.DateTime}[kind]()
 
 
-def _fk_user(column: str, table: str) -> sa.ForeignKeyConstraint:
-    return sa.ForeignKeyConstraint([column], ["users.id"], name=f"fk_{table}_{column}_users")
+def _table(name: str, columns: str, checks: dict[str, tuple[str, ...]] | None = None, unique: str = "",
+           indexes: tuple[str, ...] = ()) -> None:
+    """Create a table from its declaration: an integer ``id`` primary key, then ``columns`` as
+    ``name:kind`` (``kind?`` when the column may be NULL), every ``user`` column referring to ``users.id``,
+    a named CHECK per choice column, an optional UNIQUE column and one index per column in ``indexes``.
+
+    Every table of the workflow has the same primary key and the same constraint names (``pk_``, ``fk_``,
+    ``ck_``, ``uq_`` + table + column), so they are written once here and each table reads as its columns."""
+    cols, fks = [sa.Column("id", sa.Integer(), nullable=False)], []
+    for item in columns.split():
+        column, kind = item.split(":")
+        cols.append(sa.Column(column, _type(kind.rstrip("?")), nullable=kind.endswith("?")))
+        if kind.rstrip("?") == "user":
+            fks.append(sa.ForeignKeyConstraint([column], ["users.id"], name=f"fk_{name}_{column}_users"))
+    constraints = [sa.PrimaryKeyConstraint("id", name=f"pk_{name}"), *fks]
+    if unique:
+        constraints.append(sa.UniqueConstraint(unique, name=f"uq_{name}_{unique}"))
+    for column, values in (checks or {}).items():
+        constraints.append(sa.CheckConstraint(f"{column} IN ({', '.join(repr(v) for v in values)})",
+                                              name=f"ck_{name}_{column}"))
+    op.create_table(name, *cols, *constraints)
+    for column in indexes:
+        op.create_index(f"ix_{name}_{column}", name, [column])
 
 
 def upgrade() -> None:
-    op.create_table(
-        "users",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("name", sa.String(64), nullable=False),
-        sa.Column("password_hash", sa.String(255), nullable=False),
-        sa.Column("role", sa.String(16), nullable=False),
-        sa.Column("scope", sa.String(32), nullable=False),
-        sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("session_version", sa.Integer(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_users"),
-        sa.UniqueConstraint("name", name="uq_users_name"),
-        sa.CheckConstraint(_in("role", ROLES), name="ck_users_role"),
-    )
-    op.create_table(
-        "supply_reports",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("institution_code", sa.String(32), nullable=False),
-        sa.Column("region_code", sa.String(12), nullable=False),
-        sa.Column("product_code", sa.String(32), nullable=False),
-        sa.Column("problem", sa.String(16), nullable=False),
-        sa.Column("description", sa.Text(), nullable=False),
-        sa.Column("start_date", sa.Date(), nullable=False),
-        sa.Column("end_date", sa.Date(), nullable=True),
-        sa.Column("filed_by", sa.Integer(), nullable=False),
-        sa.Column("filed_at", sa.DateTime(), nullable=False),
-        sa.Column("status", sa.String(16), nullable=False),
-        sa.Column("verified_start", sa.Date(), nullable=True),
-        sa.Column("verified_end", sa.Date(), nullable=True),
-        sa.Column("decided_by", sa.Integer(), nullable=True),
-        sa.Column("decided_at", sa.DateTime(), nullable=True),
-        sa.Column("comment", sa.Text(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_supply_reports"),
-        _fk_user("filed_by", "supply_reports"),
-        _fk_user("decided_by", "supply_reports"),
-        sa.CheckConstraint(_in("problem", PROBLEMS), name="ck_supply_reports_problem"),
-        sa.CheckConstraint(_in("status", REPORT_STATUSES), name="ck_supply_reports_status"),
-    )
-    for column in ("institution_code", "region_code", "product_code", "status"):
-        op.create_index(f"ix_supply_reports_{column}", "supply_reports", [column])
-    op.create_table(
-        "exemptions",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("variety_id", sa.String(64), nullable=False),
-        sa.Column("special", sa.String(16), nullable=False),
-        sa.Column("start_date", sa.Date(), nullable=False),
-        sa.Column("end_date", sa.Date(), nullable=True),
-        sa.Column("reason", sa.Text(), nullable=False),
-        sa.Column("prior", sa.JSON(), nullable=False),
-        sa.Column("decided_by", sa.Integer(), nullable=False),
-        sa.Column("decided_at", sa.DateTime(), nullable=False),
-        sa.Column("revoked", sa.Boolean(), nullable=False),
-        sa.Column("revoked_by", sa.Integer(), nullable=True),
-        sa.Column("revoked_at", sa.DateTime(), nullable=True),
-        sa.PrimaryKeyConstraint("id", name="pk_exemptions"),
-        _fk_user("decided_by", "exemptions"),
-        _fk_user("revoked_by", "exemptions"),
-        sa.CheckConstraint(_in("special", SPECIALS), name="ck_exemptions_special"),
-    )
-    op.create_index("ix_exemptions_variety_id", "exemptions", ["variety_id"])
-    op.create_table(
-        "supervision_actions",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("target_kind", sa.String(16), nullable=False),
-        sa.Column("target_code", sa.String(32), nullable=False),
-        sa.Column("region_code", sa.String(12), nullable=False),
-        sa.Column("action", sa.String(16), nullable=False),
-        sa.Column("reason", sa.Text(), nullable=False),
-        sa.Column("created_by", sa.Integer(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_supervision_actions"),
-        _fk_user("created_by", "supervision_actions"),
-        sa.CheckConstraint(_in("target_kind", TARGET_KINDS), name="ck_supervision_actions_target_kind"),
-        sa.CheckConstraint(_in("action", ACTIONS), name="ck_supervision_actions_action"),
-    )
+    _table("users", "name:str64 password_hash:str255 role:str16 scope:str32 active:bool session_version:int "
+                    "created_at:time",
+           checks={"role": ROLES}, unique="name")
+    _table("supply_reports", "institution_code:str32 region_code:str12 product_code:str32 problem:str16 "
+                             "description:text start_date:date end_date:date? filed_by:user filed_at:time "
+                             "status:str16 verified_start:date? verified_end:date? decided_by:user? "
+                             "decided_at:time? comment:text",
+           checks={"problem": PROBLEMS, "status": REPORT_STATUSES},
+           indexes=("institution_code", "region_code", "product_code", "status"))
+    _table("exemptions", "variety_id:str64 special:str16 start_date:date end_date:date? reason:text prior:json "
+                         "decided_by:user decided_at:time revoked:bool revoked_by:user? revoked_at:time?",
+           checks={"special": SPECIALS}, indexes=("variety_id",))
+    _table("supervision_actions", "target_kind:str16 target_code:str32 region_code:str12 action:str16 "
+                                  "reason:text created_by:user created_at:time",
+           checks={"target_kind": TARGET_KINDS, "action": ACTIONS}, indexes=("region_code",))
     op.create_index("ix_supervision_actions_target", "supervision_actions", ["target_kind", "target_code"])
-    op.create_index("ix_supervision_actions_region_code", "supervision_actions", ["region_code"])
-    op.create_table(
-        "audit_log",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("at", sa.DateTime(), nullable=False),
-        sa.Column("user_name", sa.String(64), nullable=False),
-        sa.Column("role", sa.String(16), nullable=False),
-        sa.Column("action", sa.String(64), nullable=False),
-        sa.Column("target", sa.String(128), nullable=False),
-        sa.Column("region_code", sa.String(12), nullable=False),
-        sa.Column("detail", sa.JSON(), nullable=False),
-        sa.Column("client", sa.String(64), nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_audit_log"),
-    )
-    op.create_index("ix_audit_log_at", "audit_log", ["at"])
-    op.create_index("ix_audit_log_action", "audit_log", ["action"])
+    _table("audit_log", "at:time user_name:str64 role:str16 action:str64 target:str128 region_code:str12 "
+                        "detail:json client:str64",
+           indexes=("at", "action"))
 
 
 def downgrade() -> None:
