@@ -188,7 +188,7 @@ def test_write_matrix(app, tokens):
 
 
 def test_import_is_for_province_wide_bureau_users(sessions):
-    body = b"region_code,name,parent_code\n350199,\u6d4b\u8bd5,350100\n"
+    body = "region_code,name,parent_code\n350199,测试,350100\n".encode()
     got = {}
     for u in ROLES:
         c = sessions[u]
