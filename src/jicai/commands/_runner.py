@@ -23,7 +23,7 @@ from typing import Any
 import typer
 
 from jicai import calendar, clock
-from jicai.console import console, fail, out
+from jicai.console import console, fail, fail_with, out
 from jicai.errors import BilingualError
 from jicai.measures.registry import PARAMS, Args, Measure
 from jicai.reports.documents import Report, measure_table
@@ -50,9 +50,11 @@ def option(name: str, default: Any = ..., zh: str | None = None) -> Any:
 
 
 def parse_day(text: str, option: str = "--as-of") -> date:
-    """A day from an option ``YYYY-MM-DD``; the calendar's bilingual error when it is not one."""
-    del option  # the calendar names the value; the option name is in the command's help
-    return calendar.parse_day(text)
+    """A day from the option ``option`` (``YYYY-MM-DD``); the calendar's bilingual error, naming the option."""
+    try:
+        return calendar.parse_day(text)
+    except calendar.CalendarError as exc:
+        raise calendar.CalendarError(f"{option}:{exc.zh}", f"{option}: {exc.en}") from None
 
 
 def parse_param(name: str, raw: Any) -> Any:
@@ -157,7 +159,7 @@ def run(ctx: typer.Context, fmt: str | None, out_path: Path | None, policy_path:
     try:
         yield r
     except BilingualError as exc:
-        fail(exc.zh, exc.en)
+        fail_with(exc)
     finally:
         r.close()
 
@@ -280,12 +282,8 @@ def measure_command(m: Measure):
         out.print(f"  报表:{path}")
 
     P = inspect.Parameter
-    own = []
-    for name in m.params:
-        p = PARAMS[name]
-        default = None if name in m.optional else ...
-        own.append(P(name, P.KEYWORD_ONLY, annotation=int if p.kind == "int" else str,
-                     default=typer.Option(default, p.option, help=f"{p.zh} / {p.en}")))
+    own = [P(name, P.KEYWORD_ONLY, annotation=int if PARAMS[name].kind == "int" else str,
+             default=option(name, None if name in m.optional else ...)) for name in m.params]
     command = _wrapped(body, own, POLICY_OF_BATCH, FORMATS)
     command.__name__ = m.command_name.replace("-", "_")
     command.__doc__ = f"{m.title_zh}{':' + m.note_zh if m.note_zh else ''} / {m.title_en}."

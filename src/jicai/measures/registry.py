@@ -158,9 +158,9 @@ class Measure:
         return [c.name for c in self.columns]
 
     def rows(self, wh: Any, args: Args) -> ir.Table:
-        """The measure's rows as an Ibis table with its declared columns, in order."""
-        t = self.compute(wh, args)
-        return t.select(*[c for c in self.column_names if c in t.columns])
+        """The measure's rows as an Ibis table with its declared columns, in order (a declared column the
+        computation does not return is an error here, not a column silently missing from a page)."""
+        return self.compute(wh, args).select(*self.column_names)
 
 
 def _collect(obj: Any, seen: set[str]) -> Iterable[Measure]:
@@ -188,8 +188,8 @@ def measures() -> dict[str, Measure]:
     """Every registered measure by name, in the order the entry points and their modules list them."""
     found: dict[str, Measure] = {}
     seen: set[str] = set()
-    for ep in sorted(entry_points(group="jicai.measures"), key=lambda e: (e.value.startswith("jicai.") is False,
-                                                                          e.name)):
+    builtin_first = sorted(entry_points(group="jicai.measures"), key=lambda e: (not e.value.startswith("jicai."), e.name))
+    for ep in builtin_first:
         for m in _collect(ep.load(), seen):
             if m.name in found and found[m.name] is not m:
                 raise RegistryError(f"指标名称重复:{m.name}", f"two measures are named {m.name}")

@@ -73,5 +73,4 @@ def compute_rows(ds: Dataset, wh: Warehouse, params: dict[str, Any], data_dir) -
         raise
     except BilingualError as exc:  # the measures' and the policy lookup's own errors
         raise DatasetError(exc.zh, exc.en) from exc
-    cols = [c for c in ds.columns if c in rows.schema.names]
-    return rows.select(cols)
+    return rows.select([c for c in ds.columns if c in rows.schema.names])
