@@ -53,14 +53,14 @@ import pyarrow as pa
 
 from jicai import clock
 from jicai.contract.tables import LOAD_ORDER, TABLES, Table
-from jicai.ingest import readers
+from jicai.ingest import facts, readers
 from jicai.ingest.normalize import header_score, map_headers
 from jicai.ingest.readers import FileError
 from jicai.ingest.schema import LOAD_LOG, QUARANTINE, ensure_schema, table_schema
 from jicai.ingest.sink import Sink, sink_for
 from jicai.ingest.sql import q
 from jicai.ingest.validate import good_keys, good_rows, validate
-from jicai.store import Warehouse
+from jicai.store import FACT_SOURCES, Warehouse
 
 PAUSE_ENV = "JICAI_TEST_PAUSE_IN_TRANSACTION"  # test hook: seconds to sleep before COMMIT
 SAMPLE = 20  # problems kept on the LoadResult for display
@@ -291,6 +291,8 @@ def _load(wh: Warehouse, con: duckdb.DuckDBPyConnection, t: Table, info: readers
         else:
             res.status = "loaded"
             res.rows_loaded = outcome.rows_read - outcome.rows_bad
+            keys = good_keys(con, t, schema) if res.rows_loaded and t.name in FACT_SOURCES else None
+            touched = facts.touched_months(sink, t.name, keys) if keys is not None else set()
             if res.rows_loaded and loaded_before:
                 # these bytes were applied before: never put their older values back over newer files' rows
                 kept = res.rows_loaded - sink.insert_missing(t.name, t.key, good_rows(con, t, schema))
@@ -303,6 +305,8 @@ def _load(wh: Warehouse, con: duckdb.DuckDBPyConnection, t: Table, info: readers
             elif res.rows_loaded:
                 sink.delete_keys(t.name, good_keys(con, t, schema))
                 sink.insert(t.name, good_rows(con, t, schema))
+            if keys is not None:  # the compact facts of the months the file left or entered, in this transaction
+                facts.refresh(wh, sink, t.name, touched | facts.touched_months(sink, t.name, keys))
         if outcome.problems:
             sink.insert(QUARANTINE, _quarantine_rows(con, res, names))
             res.note(f"{outcome.rows_bad} 行有问题，已隔离（{outcome.problems} 个问题）",

@@ -35,6 +35,10 @@ class Sink:
         """Those of ``values`` that occur in ``table.column``."""
         raise NotImplementedError
 
+    def query_with(self, data: pa.Table, like: str, sql: str) -> list[tuple]:
+        """The rows of ``sql`` with ``{src}`` bound to ``data`` (columns of table ``like``)."""
+        raise NotImplementedError
+
     def delete_keys(self, table: str, keys: pa.Table) -> None:
         """Delete the rows of ``table`` whose key (the columns of ``keys``) is in ``keys``."""
         raise NotImplementedError
@@ -76,6 +80,10 @@ class DuckDBSink(Sink):
                          f"SELECT v FROM {{src}} WHERE v IN (SELECT {q(column)} FROM {q(table)})")
         return rel.column("v").combine_chunks()
 
+    def query_with(self, data: pa.Table, like: str, sql: str) -> list[tuple]:
+        res = self._with(data, sql)
+        return [] if res is None else [tuple(r.values()) for r in res.to_pylist()]
+
     def delete_keys(self, table: str, keys: pa.Table) -> None:
         cond = " AND ".join(f"t.{q(k)} = k.{q(k)}" for k in keys.column_names)
         self._with(keys, f"DELETE FROM {q(table)} t USING {{src}} k WHERE {cond}")
@@ -114,6 +122,12 @@ class PostgresSink(Sink):
         self.cur.execute(f"SELECT DISTINCT {q(column)} FROM {tmp} WHERE {q(column)} IN "
                          f"(SELECT {q(column)} FROM {q(table)})")
         return pa.array([r[0] for r in self.cur.fetchall()], pa.string())
+
+    def query_with(self, data: pa.Table, like: str, sql: str) -> list[tuple]:
+        tmp = self._temp_like(like, data.column_names)
+        self._copy(tmp, data)
+        self.cur.execute(sql.format(src=tmp))
+        return list(self.cur.fetchall())
 
     def delete_keys(self, table: str, keys: pa.Table) -> None:
         tmp = self._temp_like(table, keys.column_names)
