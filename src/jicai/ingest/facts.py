@@ -63,6 +63,12 @@ def _double(x: float) -> ir.FloatingScalar:
     return ibis.literal(repr(float(x))).cast("float64")
 
 
+def _int_sum(x: ir.IntegerValue) -> ir.IntegerScalar:
+    """A bigint sum on every engine (DuckDB sums integers to HUGEINT, PostgreSQL to numeric; Ibis drops a
+    cast to the type it already believes the sum has, so the cast goes through a double: exact below 2⁵³)."""
+    return x.cast("float64").sum().cast("int64")
+
+
 def _first_of(year: ir.IntegerValue, m0: ir.IntegerValue) -> ir.DateValue:
     """First day of month ``m0`` counted from 0 in ``year`` (``m0`` may exceed 11)."""
     return ibis.date(year + m0 // 12, m0 % 12 + 1, 1)
@@ -132,12 +138,12 @@ def outstanding_day(get: Get, months: Sequence[date] | None = None) -> ir.Table:
     ev = ev.mutate(d_owed=ev.owed - ev.owed.lag().over(w).fill_null(0.0),
                    d_open=ev.open - ev.open.lag().over(w).fill_null(0))
     # a line counts as overdue only from its due date on, never before the 1st of the month after its
-    # acceptance: the changes of its acceptance month merge on that month's last day (most lines are paid
-    # within it, and their changes cancel out)
-    month_end = _first_of(ev.day.year(), ev.day.month()) - ibis.interval(days=1)
-    ev = ev.select("part_month", *KEYS, "day", "d_owed", "d_open", event_day=ibis.greatest(ev.event_day, month_end))
+    # acceptance: the changes until then merge on that 1st (most lines are paid within their acceptance
+    # month, and their changes cancel out)
+    next_month = _first_of(ev.day.year(), ev.day.month())
+    ev = ev.select("part_month", *KEYS, "day", "d_owed", "d_open", event_day=ibis.greatest(ev.event_day, next_month))
     ev = ev.group_by(["part_month", *KEYS, "day", "event_day"]).agg(
-        outstanding=ev.d_owed.sum(), open_lines=ev.d_open.sum().cast("int64"))
+        outstanding=ev.d_owed.sum(), open_lines=_int_sum(ev.d_open))
     return ev.filter((ev.outstanding != 0) | (ev.open_lines != 0))
 
 
@@ -157,7 +163,7 @@ def _monthly(day_fact: Callable[[Get, Sequence[date] | None], ir.Table], days: t
         t = day_fact(get, months)
         t = t.select("part_month", *KEYS, *(month_of(t[c]).name(c) for c in days), *sums)
         return t.group_by(["part_month", *KEYS, *days]).agg(**{
-            s: t[s].sum().cast(t[s].type()) for s in sums})
+            s: _int_sum(t[s]) if t[s].type().is_integer() else t[s].sum() for s in sums})
     return build
 
 

@@ -24,12 +24,17 @@ class Sink:
         self.cur = cur
 
     def fetch(self, sql: str, params: tuple = ()) -> list[tuple]:
-        self.cur.execute(sql.replace("?", self.param), params)
+        self.execute(sql, params)
         return list(self.cur.fetchall())
 
     def execute(self, sql: str, params: tuple = ()) -> None:
-        """A statement without a result (a psycopg cursor has nothing to fetch after DELETE)."""
-        self.cur.execute(sql.replace("?", self.param), params)
+        """A statement without a result (a psycopg cursor has nothing to fetch after DELETE). Without
+        parameters the text goes as it is: compiled SQL may hold a ``%`` (modulo) that psycopg would read
+        as a placeholder."""
+        if params:
+            self.cur.execute(sql.replace("?", self.param), params)
+        else:
+            self.cur.execute(sql)
 
     def existing(self, table: str, column: str, values: pa.Array) -> pa.Array:
         """Those of ``values`` that occur in ``table.column``."""
