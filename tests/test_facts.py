@@ -172,3 +172,22 @@ def test_facts_on_spark(files, tmp_path, spark_warehouse):
     assert facts.complete(spark_warehouse)
     assert_monitor_parity(spark_warehouse, AS_OFS[1:2])
     wh.close()
+
+
+def test_db_facts_command_rebuilds_stale_facts(files, tmp_path):
+    from typer.testing import CliRunner
+
+    from jicai.cli import app
+
+    wh = connect(f"duckdb:///{tmp_path / 'jicai.duckdb'}")
+    for folder in ("small", "m1"):
+        _import(wh, files / folder)
+    wh.write_table("payments", wh.table("payments").to_pyarrow())  # written around the importer: stale
+    assert not facts.complete(wh)
+    wh.close()
+    res = CliRunner().invoke(app, ["--data-dir", str(tmp_path), "db", "facts"])
+    assert res.exit_code == 0, res.output
+    assert "_facts_accepted_month" in res.output
+    wh = connect(f"duckdb:///{tmp_path / 'jicai.duckdb'}")
+    assert_facts_current(wh)
+    wh.close()
