@@ -18,7 +18,7 @@ from jicai.ingest import facts
 FILES = [p for folder in folders() for p in scenario_files(folder)]
 # the folders whose measures read the compact facts when the warehouse keeps them (jicai.ingest.facts):
 # their scenarios run a second time with the facts built, and must give the same hand-computed rows
-FACT_FOLDERS = ("monitor", "assess", "prepayment", "onboarding")
+FACT_FOLDERS = ("monitor", "assess", "prepayment", "onboarding", "supply", "supply_alerts")
 FACT_FILES = [p for p in FILES if p.parent.name in FACT_FOLDERS]
 
 

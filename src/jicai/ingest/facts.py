@@ -23,6 +23,9 @@ reads the day rows of just those (product, month) pairs and the month rows of ev
   is still open. Grain: institution × product × acceptance day (month) × event day (month).
 * ``_facts_ordered_*`` — order lines (volume basis ``ordered``, the offline share): per institution ×
   product × order day (month): Σ packs, Σ amount, Σ offline amount.
+* ``_facts_delivery_lines`` — each order line joined to its delivery, not summed: the supply measures take
+  exact quantiles of per-line delivery times. Partitioned like the others, a window of months reads only its
+  months and no join.
 
 Only the raw order lines, deliveries and payments enter: products, varieties, batches and policy are
 joined when a measure reads the facts, so a corrected product or a new policy needs no rebuild.
@@ -82,7 +85,7 @@ def due_next(day: ir.DateValue, months_after: int) -> ir.TimestampValue:
 
 def _lines(get: Get, months: Sequence[date] | None) -> ir.Table:
     o = get("orders")
-    o = o.select("order_line_id", *KEYS, "quantity", "pack_price", "ordered_at", "channel",
+    o = o.select("order_line_id", *KEYS, "distributor_code", "quantity", "pack_price", "ordered_at", "channel",
                  part_month=month_of(o.ordered_at))
     return o if months is None else o.filter(o.part_month.isin(list(months)))
 
@@ -156,6 +159,18 @@ def ordered_day(get: Get, months: Sequence[date] | None = None) -> ir.Table:
         packs=o.packs.sum(), amount=o.amount.sum(), offline_amount=o.offline.sum())
 
 
+def delivery_lines(get: Get, months: Sequence[date] | None = None) -> ir.Table:
+    """Each order line with its delivery (none yet: nulls), kept in order-month partitions: the supply
+    measures need per-line times for their exact quantiles, so this fact is not summed — it saves the join
+    of the order lines with the deliveries and lets a window of months read only its own partitions."""
+    o = _lines(get, months).drop("channel")
+    d = get("deliveries").select("order_line_id", "responded_at", "shipped_at", "shipped_quantity",
+                                 "accepted_quantity")
+    j = o.left_join(d, "order_line_id")
+    return j.select("part_month", "order_line_id", *KEYS, "distributor_code", "ordered_at", "quantity",
+                    "pack_price", "responded_at", "shipped_at", "shipped_quantity", "accepted_quantity")
+
+
 def _monthly(day_fact: Callable[[Get, Sequence[date] | None], ir.Table], days: tuple[str, ...],
              sums: tuple[str, ...]) -> Callable[[Get, Sequence[date] | None], ir.Table]:
     """The month grain of a day fact: each day column becomes its month."""
@@ -186,6 +201,7 @@ FACTS: tuple[Fact, ...] = (
     Fact("_facts_outstanding_month", _PAID, _monthly(outstanding_day, ("day", "event_day"), _OUT_SUMS)),
     Fact("_facts_ordered_day", ("orders",), ordered_day),
     Fact("_facts_ordered_month", ("orders",), _monthly(ordered_day, ("day",), _ORD_SUMS)),
+    Fact("_facts_delivery_lines", ("orders", "deliveries"), delivery_lines),
 )
 BY_NAME = {f.name: f for f in FACTS}
 assert set(FACT_SOURCES) == {s for f in FACTS for s in f.sources}
