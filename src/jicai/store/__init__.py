@@ -5,7 +5,15 @@ engines lives in one subclass per engine in this package, never in measure code.
 """
 
 from jicai.store.locking import DataVersion, LockTimeout
-from jicai.store.warehouse import MODES, Warehouse, WarehouseBusy, connect, copy_tables, default_url, latest_version
+from jicai.store.warehouse import (
+           MODES,
+           Warehouse,
+           WarehouseBusy,
+           connect,
+           copy_tables,
+           default_url,
+           latest_version,
+)
 
 __all__ = ["MODES", "DataVersion", "LockTimeout", "Warehouse", "WarehouseBusy", "connect", "copy_tables",
            "default_url", "latest_version"]
