@@ -233,10 +233,11 @@ def _close(fds: tuple[int, ...]) -> None:
 
 
 def acquire(db: Path, mode: str, timeout: float | None = None, *,
-            notify: Callable[[str], None] | None = None) -> Lock:
+            notify: Callable[[str], None] | None = None, join: bool = True) -> Lock:
     """Lock warehouse file ``db`` for ``mode`` ("read": shared, "write": exclusive), waiting at most ``timeout``
     seconds (default :func:`lock_timeout`). ``notify`` gets the waiting message once (default: stderr);
-    :class:`LockTimeout` when the time is up."""
+    :class:`LockTimeout` when the time is up. ``join=False``: while this process writes, wait for the write to
+    end like another process would, instead of joining it (a thread that must not share the writer's database)."""
     if mode not in ("read", "write"):
         raise ValueError(f"mode must be 'read' or 'write', not {mode!r}")
     db = Path(db).resolve()
@@ -252,7 +253,7 @@ def acquire(db: Path, mode: str, timeout: float | None = None, *,
     p = _PROCESS
     me = threading.get_ident()
     with p.lock:
-        w = p.writers.get(db)
+        w = p.writers.get(db) if join else None
         if w is not None:  # this process writes it: join (DuckDB shares the instance within a process)
             w.count += 1
             return Lock(db, "write", w.fds, joined=True)

@@ -98,7 +98,7 @@ class DuckDBWarehouse(Warehouse):
         self._version = locking.read_version(lock.db) if lock is not None else None
 
     @classmethod
-    def open(cls, url: str, mode: str = "write", timeout: float | None = None) -> DuckDBWarehouse:
+    def open(cls, url: str, mode: str = "write", timeout: float | None = None, join: bool = True) -> DuckDBWarehouse:
         path = urlparse(url).path or ":memory:"
         if path in ("", "/", ":memory:"):
             return cls(_duckdb(":memory:"), url, mode)
@@ -108,7 +108,7 @@ class DuckDBWarehouse(Warehouse):
             # a reader never creates the file
             return cls(_duckdb(":memory:"), url, mode)
         db.parent.mkdir(parents=True, exist_ok=True)
-        lock = locking.acquire(db, mode, timeout)
+        lock = locking.acquire(db, mode, timeout, join=join)
         try:
             # a read lock joined to this process's own write hold opens read-write (DuckDB's rule, see locking)
             con = _duckdb(str(db), read_only=lock.mode == "read")
@@ -156,7 +156,7 @@ class PostgresWarehouse(Warehouse):
     supports_transactions = True
 
     @classmethod
-    def open(cls, url: str, mode: str = "write", timeout: float | None = None) -> PostgresWarehouse:
+    def open(cls, url: str, mode: str = "write", timeout: float | None = None, join: bool = True) -> PostgresWarehouse:
         u = urlparse(url)
         con = ibis.postgres.connect(
             host=u.hostname or "127.0.0.1",
@@ -179,7 +179,7 @@ class SparkWarehouse(Warehouse):
     engine = "pyspark"
 
     @classmethod
-    def open(cls, url: str, mode: str = "write", timeout: float | None = None) -> SparkWarehouse:
+    def open(cls, url: str, mode: str = "write", timeout: float | None = None, join: bool = True) -> SparkWarehouse:
         from pyspark.sql import SparkSession  # optional dependency: jicai[spark]
 
         # not urlparse: it reads "local[2]" as a malformed IPv6 host
@@ -235,10 +235,11 @@ ENGINES: dict[str, type[Warehouse]] = {
 }
 
 
-def connect(url: str, mode: str = "write", *, timeout: float | None = None) -> Warehouse:
+def connect(url: str, mode: str = "write", *, timeout: float | None = None, join: bool = True) -> Warehouse:
     """Open the warehouse named by ``url`` to ``mode`` it ("read" or "write"); on a DuckDB file wait at most
     ``timeout`` seconds (default ``$JICAI_LOCK_TIMEOUT``, 600) for the lock, then a bilingual
-    :class:`~jicai.store.locking.LockTimeout`.
+    :class:`~jicai.store.locking.LockTimeout`. ``join=False``: wait for this process's own writer too, instead of
+    sharing its hold (:func:`jicai.store.locking.acquire`).
 
     >>> wh = connect("duckdb://")
     >>> wh.engine, wh.mode
@@ -253,7 +254,7 @@ def connect(url: str, mode: str = "write", *, timeout: float | None = None) -> W
         raise ValueError(
             f"不支持的数据仓库地址 / unsupported warehouse URL {url!r}: scheme must be one of {', '.join(ENGINES)}"
         ) from None
-    return engine.open(url, mode, timeout)
+    return engine.open(url, mode, timeout, join)
 
 
 def latest_version(url: str) -> locking.DataVersion | None:

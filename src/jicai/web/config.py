@@ -36,7 +36,7 @@ class WebConfig:
     cache_mb: float = 512  # the result cache's budget: megabytes of Arrow rows kept (least recently used go)
     memo_entries: int = 4096  # finished page figures kept
     wait: float = 20.0  # seconds a request waits for a computation (or the write lock) before "computing, retry"
-    workers: int = 2  # background computations at once
+    workers: int = 1  # background computations at once (more: see docs/web.md)
     warm: bool = True  # compute every dataset's default figures at startup and after each change of the data
 
     @classmethod
@@ -63,7 +63,7 @@ class WebConfig:
             cache_mb=_number(env, "JICAI_WEB_CACHE_MB", 512, minimum=1),
             memo_entries=int(_number(env, "JICAI_WEB_MEMO_ENTRIES", 4096, minimum=1)),
             wait=_number(env, "JICAI_WEB_WAIT", 20.0, minimum=0),
-            workers=int(_number(env, "JICAI_WEB_WORKERS", 2, minimum=1)),
+            workers=int(_number(env, "JICAI_WEB_WORKERS", 1, minimum=1)),
             warm=env.get("JICAI_WEB_WARM", "1").strip().lower() not in ("0", "false", "no", "off"),
         )
 

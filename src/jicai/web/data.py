@@ -14,8 +14,9 @@ while the server runs. So the server never keeps the warehouse open and never co
   connection is not shared between threads). The cache is a least-recently-used map bounded by the Arrow bytes
   it holds (``WebConfig.cache_mb``); the memo of finished page figures is bounded by its entry count.
 - **New data without a restart.** Every writer of a DuckDB file bumps its data version (``<file>.version``);
-  the server's own writes (an upload, a workflow decision through :meth:`upsert_rows`) bump
-  :attr:`generation` as well. A request that sees a new version (a stat, at most every quarter second)
+  the server's own writes (an upload, a workflow decision through :meth:`upsert_rows`) bump a counter of
+  its own as well (PostgreSQL and Spark warehouses record no file version: there the server notices only its
+  own writes). A request that sees a new version (a stat, at most every quarter second)
   schedules a *refresh*: the default figures (``warm``, set by the app: every dataset for the default as-of)
   and the last day with data are recomputed in the background into a stage, while pages keep serving the
   previous figures with a "数据更新中 / updating" note (:meth:`status`). When the stage is complete it replaces
@@ -53,7 +54,7 @@ LOOKUP_COLUMNS = {
     "products": ("product_code", "name", "variety_id", "manufacturer_code"),
     "selected_products": ("batch_id", "variety_id", "product_code", "enterprise_code", "role"),
 }
-RETIRE_AFTER = 60.0  # seconds an evicted result stays registered, for queries built on it just before
+RETIRE_AFTER = 60.0  # seconds an evicted result stays in the query engine, for queries built on it just before
 CHECK_EVERY = 0.25  # seconds between two looks at the data version
 
 
@@ -65,7 +66,7 @@ class NotReady(BilingualError, RuntimeError):
                          "computing: retry in a moment (the first computation on a large warehouse takes a while)")
 
 
-Version = tuple[int, int]  # (the file's data version, the server's own generation)
+Version = tuple[int, int]  # (the file's data version, the server's own writes)
 
 
 def _at_least(v: Version, w: Version) -> bool:
@@ -74,7 +75,7 @@ def _at_least(v: Version, w: Version) -> bool:
 
 @dataclass
 class Entry:
-    value: Any  # an Arrow table (a result) or any object (a value)
+    value: Any  # any object (a value); None for a result, whose rows are in the query engine
     version: Version  # of the data it was computed from
     cost: int  # bytes counted against the cache's budget
     table: ir.Table | None = None  # a result, as a table of the query engine
@@ -108,6 +109,7 @@ class Complete:
     def __init__(self, wh: Warehouse) -> None:
         self._wh = wh
         self._tables: set[str] | None = None
+        self._empties: dict[str, ir.Table] = {}
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._wh, name)
@@ -131,15 +133,20 @@ class Complete:
         from jicai.contract.tables import TABLES
 
         if name in TABLES and name not in self._present():
-            from jicai.contract.arrow import empty
+            from jicai.contract.arrow import schema
 
-            return ibis.memtable(empty(name))
+            if self._wh.engine != "duckdb":
+                return ibis.memtable(schema(name).empty_table())
+            if name not in self._empties:  # a temporary table (allowed read-only): no Arrow scan from Python
+                self._empties[name] = self._wh.con.create_table(
+                    f"_empty_{name}", schema=ibis.Schema.from_pyarrow(schema(name)), temp=True, overwrite=True)
+            return self._empties[name]
         return self._wh.table(name)
 
 
 class DataService:
     def __init__(self, warehouse_url: str, data_dir=None, *, cache_mb: float = 512, memo_entries: int = 4096,
-                 wait: float = 20.0, workers: int = 2, warm: Callable[[DataService], None] | None = None) -> None:
+                 wait: float = 20.0, workers: int = 1, warm: Callable[[DataService], None] | None = None) -> None:
         self.url = warehouse_url
         self.data_dir = data_dir
         self.wait = wait
@@ -159,7 +166,7 @@ class DataService:
         self._names = itertools.count()
         self._mem: Any = None
         self._session = 0  # bumped by close(): work started before is not shown after
-        self.generation = 0  # bumped by invalidate(): the server's own writes
+        self._writes = 0  # bumped by invalidate(): the server's own writes
         self._epoch = 0  # bumped when a refresh replaces the figures (memo entries of older epochs are stale)
         self._seen: Version | None = None  # the newest data version noticed
         self._ready: Version | None = None  # the version the figures shown are of
@@ -167,13 +174,21 @@ class DataService:
         self._refreshing = False
         self._checked = 0.0
 
+    @property
+    def generation(self) -> int:
+        """A number that grows whenever what the warehouse holds changes — an import by any process, a decision
+        of this server — for caches kept elsewhere (the workflow's lookups)."""
+        self.check()
+        seen = self._seen or (0, 0)
+        return seen[0] + seen[1]  # both parts only grow
+
     def _mark_worker(self) -> None:
         self._local.worker = True  # a job thread computes what it needs inline, never waits for a queued job
 
     # -- the version of the data ---------------------------------------------------------------------
     def _version_now(self) -> tuple[Version, str]:
         v = latest_version(self.url)
-        return ((v.number if v else 0), self.generation), (v.at if v else "")
+        return ((v.number if v else 0), self._writes), (v.at if v else "")
 
     def check(self, force: bool = False) -> None:
         """Notice new data (a writer bumped the version) and schedule a refresh; cheap, called per request."""
@@ -284,8 +299,10 @@ class DataService:
         wh = getattr(self._local, "wh", None)
         if wh is not None:
             return fn(wh), self._local.version
-        generation = self.generation
-        wh = connect(self.url, "read")
+        generation = self._writes
+        # join=False: even while this server writes (an upload, a decision), a job waits for the write to end
+        # instead of sharing its connection — DuckDB work of two threads on one database can deadlock
+        wh = connect(self.url, "read", join=False)
         dv = wh.data_version()  # read under the lock: the version of the data this connection sees
         version = (dv.number if dv else 0, generation)
         self._local.wh, self._local.version = Complete(wh), version
@@ -323,9 +340,16 @@ class DataService:
             return Entry(value, version, cost)
         name = f"r{next(self._names)}"
         with self._query:
-            self.mem.con.register(name, value)
+            # copied into DuckDB's own memory: a query of a page then never calls back into Python for Arrow
+            # data, the pattern that deadlocks duckdb-python between threads (duckdb/duckdb#2540, #18225)
+            con = self.mem.con
+            con.register("_incoming", value)
+            try:
+                con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM _incoming')
+            finally:
+                con.unregister("_incoming")
             table = self.mem.table(name)
-        return Entry(value, version, int(value.nbytes), table, name)
+        return Entry(None, version, int(value.nbytes), table, name)
 
     def _retire(self, entries: list[Entry]) -> None:
         """Unregister results pushed out of the cache — after a grace period, since a request may have built a
@@ -342,7 +366,7 @@ class DataService:
             if self._mem is not None:
                 for n in names:
                     with contextlib.suppress(Exception):
-                        self._mem.con.unregister(n)
+                        self._mem.con.execute(f'DROP TABLE IF EXISTS "{n}"')
 
     def _run_job(self, key: Hashable, job: Job, compute: Callable[[Warehouse], Any], as_table: bool) -> None:
         with self._lock:
@@ -472,7 +496,7 @@ class DataService:
     def invalidate(self) -> None:
         """The server changed the warehouse: recompute in the background (the previous figures meanwhile)."""
         with self._lock:
-            self.generation += 1
+            self._writes += 1
         self.check(force=True)
 
     # -- what the data covers ------------------------------------------------------------------------
