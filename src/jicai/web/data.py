@@ -86,6 +86,8 @@ class Entry:
 class Job:
     """One computation of one key; requests for the same key wait on it."""
 
+    compute: Callable[[Warehouse], Any]
+    as_table: bool
     done: threading.Event = field(default_factory=threading.Event)
     claimed: bool = False
     entry: Entry | None = None
@@ -276,8 +278,9 @@ class DataService:
         for key, entry in self._cache.items():
             if not _at_least(entry.version, stage.version):
                 released.append(self._cache.pop(key))
-        self._memo.clear()
-        self._epoch += 1
+        if released:  # figures changed: pages made of the previous ones are stale (not after a first warm-up)
+            self._memo.clear()
+            self._epoch += 1
         for key, value in stage.memo.items():
             self._memo.put(key, (value, self._epoch))
         self._ready = stage.version
@@ -368,15 +371,16 @@ class DataService:
                     with contextlib.suppress(Exception):
                         self._mem.con.execute(f'DROP TABLE IF EXISTS "{n}"')
 
-    def _run_job(self, key: Hashable, job: Job, compute: Callable[[Warehouse], Any], as_table: bool) -> None:
+    def _run_job(self, key: Hashable, job: Job) -> None:
         with self._lock:
             if job.claimed:
                 return
             job.claimed = True
             session = self._session
+        stage, self._local.stage = getattr(self._local, "stage", None), None  # a request's job, not the refresh's
         try:
-            value, version = self._reading(compute)
-            entry = self._entry(value, version, as_table)
+            value, version = self._reading(job.compute)
+            entry = self._entry(value, version, job.as_table)
             with self._lock:
                 if session == self._session:
                     self._retire([e for _, e in self._cache.put(key, entry, entry.cost) if e is not entry])
@@ -384,16 +388,27 @@ class DataService:
         except BaseException as exc:  # noqa: BLE001 - handed to every request waiting on this job
             job.error = exc
         finally:
+            self._local.stage = stage
             with self._lock:
                 if self._jobs.get(key) is job:
                     del self._jobs[key]
             job.done.set()
+
+    def _help(self) -> None:
+        """Between two steps of a refresh, run the jobs requests are waiting for (one worker by default: they
+        would otherwise wait for the whole refresh)."""
+        with self._lock:
+            waiting = [(k, j) for k, j in self._jobs.items() if not j.claimed]
+        for key, job in waiting:
+            self._run_job(key, job)
 
     def _obtain(self, key: Hashable, compute: Callable[[Warehouse], Any], as_table: bool) -> Entry:
         """The cached entry of ``key``, else computed by a job (a request waits for it, bounded)."""
         self.check()
         stage: Stage | None = getattr(self._local, "stage", None)
         in_worker = getattr(self._local, "worker", False)
+        if stage is not None:
+            self._help()
         with self._lock:
             entry = self._cache.get(key)
             if stage is not None:
@@ -408,15 +423,15 @@ class DataService:
             if not private:
                 job = self._jobs.get(key)
                 if job is None:
-                    job = self._jobs[key] = Job()
+                    job = self._jobs[key] = Job(compute, as_table)
                     if not in_worker:
-                        self._submit(self._run_job, key, job, compute, as_table)
+                        self._submit(self._run_job, key, job)
         if private:
             value, version = self._reading(compute)
             stage.entries[key] = e = self._entry(value, version, as_table)
             return e
         if in_worker and not job.claimed:
-            self._run_job(key, job, compute, as_table)  # inline: a worker never waits for a queued job
+            self._run_job(key, job)  # inline: a worker never waits for a queued job
         if not job.done.wait(None if in_worker else self.wait):
             raise NotReady()
         if job.error is not None:

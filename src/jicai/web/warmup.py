@@ -23,18 +23,18 @@ def warm(data: DataService) -> None:
     from jicai.web import views
     from jicai.web.query import resolve_params, rows_of
 
-    for ds in DATASETS.values():
+    def dataset(ds, d, p, a):
+        rows_of(ds, resolve_params(ds, {}, d), d)
+
+    # the most visited first (monitoring, overview, ranking), the twelve month ends of the trend last
+    steps = [("monitor", lambda d, p, a: dataset(DATASETS["monitor"], d, p, a)), ("overview", views.overview),
+             ("ranking", lambda d, p, a: views.ranking_table(d, d.data_end()))]
+    steps += [(ds.name, lambda d, p, a, ds=ds: dataset(ds, d, p, a)) for ds in DATASETS.values() if ds.name != "monitor"]
+    steps.append(("trend", views.trend))
+    for name, step in steps:
         try:
-            rows_of(ds, resolve_params(ds, {}, data), data)
-        except DatasetError:  # a dataset whose tables were not imported: its page says so when asked
+            step(data, PROVINCE, None)
+        except DatasetError:  # tables not imported: the page says so when asked
             continue
         except Exception:  # noqa: BLE001 - one failing measure must not keep the others cold
-            log.exception("precomputing dataset %s failed", ds.name)
-    for name, view in (("overview", views.overview), ("trend", views.trend),
-                       ("ranking", lambda d, p, a: views.ranking_table(d, d.data_end()))):
-        try:
-            view(data, PROVINCE, None)
-        except DatasetError:
-            continue
-        except Exception:  # noqa: BLE001
-            log.exception("precomputing the %s failed", name)
+            log.exception("precomputing %s failed", name)
