@@ -134,8 +134,11 @@ def world_tables() -> dict[str, pa.Table]:
 
 # -- the app ---------------------------------------------------------------------------------------------
 def make_config(tmp_path: Path, workflow_url: str | None = None, **overrides) -> WebConfig:
+    """The config of a test app. No warm-up (``warm=False``) unless asked: a test computes what it asks for,
+    instead of every dataset in the background beside it (tests/test_concurrency.py tests the warm-up)."""
     data_dir = tmp_path / "web"
     data_dir.mkdir(parents=True, exist_ok=True)
+    overrides.setdefault("warm", False)
     return WebConfig(data_dir=data_dir, warehouse_url=f"duckdb:///{data_dir / 'jicai.duckdb'}",
                      workflow_url=workflow_url or f"sqlite:///{data_dir / 'workflow.sqlite'}", secret_key=SECRET,
                      **overrides)

@@ -59,7 +59,13 @@ _register_commands()
 
 
 def main() -> None:
-    app()
+    from jicai.console import fail_with
+    from jicai.errors import BilingualError
+
+    try:
+        app()
+    except BilingualError as exc:  # e.g. the warehouse lock not had in time: a bilingual exit, no traceback
+        fail_with(exc)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ class Settings:
         url = warehouse_url or os.environ.get("JICAI_WAREHOUSE_URL") or default_url(d)
         return cls(data_dir=d, warehouse_url=url)
 
-    def warehouse(self) -> Warehouse:
+    def warehouse(self, mode: str = "write") -> Warehouse:
+        """The warehouse opened to ``mode`` it: "read" for commands that only compute (many at once, beside
+        ``jicai serve``), "write" for those that change it (one at a time; see :mod:`jicai.store.locking`)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        return connect(self.warehouse_url)
+        return connect(self.warehouse_url, mode)

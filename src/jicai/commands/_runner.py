@@ -73,9 +73,26 @@ def parse_param(name: str, raw: Any) -> Any:
     return str(raw)
 
 
+@contextlib.contextmanager
+def open_warehouse(settings: Any, mode: str) -> Iterator[Any]:
+    """The warehouse opened to ``mode`` it ("read" or "write"), closed at the end; a lock that cannot be had in
+    time (another command writes) is a bilingual exit, not a traceback."""
+    try:
+        wh = settings.warehouse(mode)
+    except BilingualError as exc:
+        fail_with(exc)
+    try:
+        yield wh
+    finally:
+        wh.close()
+
+
 @dataclass
 class Run:
-    """One command run: its settings, output choices and the warehouse it opened (closed by :func:`run`)."""
+    """One command run: its settings, output choices and the warehouse it opened (closed by :func:`run`).
+
+    The warehouse is opened to read: computing commands run side by side with each other and with
+    ``jicai serve``. A command that keeps its results in the warehouse writes them through :meth:`store`."""
 
     settings: Any
     fmt: str
@@ -88,8 +105,19 @@ class Run:
     @property
     def warehouse(self) -> Any:
         if self._wh is None:
-            self._wh = self.settings.warehouse()
+            self._wh = self.settings.warehouse("read")
         return self._wh
+
+    def store(self, write: Callable[[Any], Any]) -> Any:
+        """``write(warehouse)`` on a write connection of its own, held only for the write: the read connection
+        is closed first (a process cannot wait for the write lock while holding a read lock itself); a later
+        :attr:`warehouse` opens a new one."""
+        self.close()
+        wh = self.settings.warehouse("write")
+        try:
+            return write(wh)
+        finally:
+            wh.close()
 
     def require(self, tables: Any) -> None:
         missing = [t for t in tables if not self.warehouse.has_table(t)]

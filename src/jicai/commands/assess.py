@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import ibis
 import pyarrow as pa
 import typer
 
@@ -84,12 +85,11 @@ def register(app: typer.Typer) -> None:
         args = Args(policy, as_of=day, batch=batch, year=year)
         with console.status("正在计算年度考核 / assessing…"):
             result = m["assessment"].rows(wh, args).to_pyarrow()
-            stored = store_results(wh, result, batch, year, policy.version, r.computed_at)
-            t = wh.table(RESULTS_TABLE)
-            t = t.filter((t.batch_id == batch) & (t.cycle_year == year))
-            regions = assessment_totals(t, "region").order_by(list(m["assessment-by-region"].sort))
-            regions = regions.to_pyarrow().to_pylist()
         trace = measure_rows(r, m["retention-trace"], args)
+        # the write lock only for the write; the regional totals are those of the rows stored
+        stored = r.store(lambda w: store_results(w, result, batch, year, policy.version, r.computed_at))
+        regions = assessment_totals(ibis.memtable(stored), "region").order_by(list(m["assessment-by-region"].sort))
+        regions = regions.to_pyarrow().to_pylist()
         rows = sorted(result.to_pylist(), key=_listed_order)
         day = rows[0]["as_of"] if rows else day
         passed = sum(1 for x in rows if x["passed"])

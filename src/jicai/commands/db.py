@@ -69,7 +69,7 @@ def register(app: typer.Typer) -> None:
         transaction; rebuild only after the raw tables were written some other way."""
         from jicai.ingest import facts
 
-        with ctx.obj.warehouse() as wh:
+        with ctx.obj.warehouse("write") as wh:
             facts.rebuild(wh)
             rows = {f.name: wh.table(f.name).count().to_pyarrow().as_py() for f in facts.FACTS}
         for name, n in rows.items():

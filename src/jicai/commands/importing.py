@@ -7,11 +7,14 @@ import json
 import sys
 from pathlib import Path
 
+import ibis
 import typer
 from rich.table import Table as RichTable
 
+from jicai.commands._runner import open_warehouse
 from jicai.console import console, fail, out, progress
-from jicai.ingest import QUARANTINE, LoadResult, ensure_schema, import_paths
+from jicai.ingest import QUARANTINE, LoadResult, import_paths
+from jicai.ingest.schema import table_schema
 
 IMPORT_HELP = "\n\n".join([
     "导入平台导出文件（CSV/XLSX/Parquet）/ import platform exports.",
@@ -64,7 +67,7 @@ def import_cmd(
     for p in paths:
         if not p.exists():
             fail(f"路径不存在：{p}", f"no such file or folder: {p}")
-    with ctx.obj.warehouse() as wh:
+    with open_warehouse(ctx.obj, "write") as wh:
         try:
             with progress(transient=True) as bar:
                 results = import_paths(wh, paths, table=table, strict=strict, progress=bar, force=force)
@@ -87,9 +90,9 @@ def quarantine_cmd(
     """列出被隔离的问题行（每个文件最近一次校验的结果）/ list quarantined rows (each file's latest validation)."""
     if fmt not in ("table", "csv", "json"):
         fail(f"未知格式 {fmt}（table/csv/json）", f"unknown format {fmt!r} (table, csv, json)")
-    with ctx.obj.warehouse() as wh:
-        ensure_schema(wh)
-        q = wh.table(QUARANTINE)
+    with open_warehouse(ctx.obj, "read") as wh:
+        # read-only: before the first import there is no quarantine table (the importer creates it), so no rows
+        q = wh.table(QUARANTINE) if wh.has_table(QUARANTINE) else ibis.memtable(table_schema(QUARANTINE).empty_table())
         if table:
             q = q.filter(q["table"] == table)
         if file:

@@ -7,9 +7,11 @@ and each roll-up beside it (``<stem>_by_institution.csv``…), json holds them a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
+import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 import typer
@@ -55,16 +57,19 @@ def stored_rows(wh, as_of: date, batch_id: str | None) -> ir.Table:
     return t if batch_id is None else t.filter(t.batch_id == batch_id)
 
 
-def monitor_report(wh, as_of: date, batch_id: str | None, policy: Any, computed_at: datetime) -> Report:
-    """Compute the monitoring, store it (:func:`store_results`) and make its report: the detail, then the
-    roll-ups of the stored rows (computed on the warehouse's engine)."""
+def monitor_report(wh, as_of: date, batch_id: str | None, policy: Any, computed_at: datetime,
+                   store: Callable[[Callable[[Any], pa.Table]], pa.Table] | None = None) -> Report:
+    """Compute the monitoring on ``wh``, store it (:func:`store_results`) and make its report: the detail, then
+    the roll-ups of the stored rows. ``store(write)`` runs ``write(warehouse)`` on a warehouse open to write —
+    the command's :meth:`Run.store`, which takes the write lock only for the write; without it, ``wh`` is
+    written (a warehouse opened to write, as the demo's)."""
     from jicai.measures.monitor import monitor, rollup
     from jicai.measures.registry import measure
 
     m = measure("monitor")
     result = monitor(wh, as_of, batch_id, policy).order_by(list(m.sort)).to_pyarrow()
-    store_results(wh, result, as_of, batch_id, policy.version, computed_at)
-    stored = stored_rows(wh, as_of, batch_id)
+    write = lambda w: store_results(w, result, as_of, batch_id, policy.version, computed_at)  # noqa: E731
+    stored = ibis.memtable(write(wh) if store is None else store(write))  # the stored rows of this run
     params = {"as_of": as_of, "batch": batch_id}
     report = Report(kind="monitor", title=m.title_zh,
                     period=f"截至 {as_of:%Y-%m-%d}" + (f",批次 {batch_id}" if batch_id else ""), as_of=as_of,
@@ -107,7 +112,7 @@ def register(app: typer.Typer) -> None:
         r.require(INPUT_TABLES)
         policy = r.policy(batch)
         with console.status("正在计算月度监测 / computing…"):
-            report = monitor_report(r.warehouse, d, batch, policy, r.computed_at)
+            report = monitor_report(r.warehouse, d, batch, policy, r.computed_at, store=r.store)
         path = r.write(report, f"monitor_{d.isoformat()}" + (f"_{batch}" if batch else ""))
         out.print(f"月度监测 {d.isoformat()}" + (f" 批次 {batch}" if batch else " 全部批次") + f"(政策 {policy.version})")
         for line in summary(report.table("rows").rows):

@@ -12,6 +12,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from jicai.commands._runner import open_warehouse
 from jicai.console import fail, fail_with, out
 from jicai.errors import BilingualError
 
@@ -95,9 +96,8 @@ def register(app: typer.Typer) -> None:
             files = PolicyRegistry(ctx.obj.data_dir).files()
         except BilingualError as exc:
             fail_with(exc)
-        wh = ctx.obj.warehouse()
-        batches = batch_policy_ids(wh)
-        wh.close()
+        with open_warehouse(ctx.obj, "read") as wh:
+            batches = batch_policy_ids(wh)
         t = Table()
         for col in ("编号 id", "名称 name", "版本 version", "文件 file", "批次 batches"):
             t.add_column(col, overflow="fold")

@@ -4,6 +4,18 @@ Measures only ever see ``Warehouse.table(name)`` (an Ibis table); everything tha
 engines lives in one subclass per engine in this package, never in measure code.
 """
 
-from jicai.store.warehouse import FACT_SOURCES, FACTS_STATE, Warehouse, connect, copy_tables, default_url
+from jicai.store.locking import DataVersion, LockTimeout
+from jicai.store.warehouse import (
+    FACT_SOURCES,
+    FACTS_STATE,
+    MODES,
+    Warehouse,
+    WarehouseBusy,
+    connect,
+    copy_tables,
+    default_url,
+    latest_version,
+)
 
-__all__ = ["FACT_SOURCES", "FACTS_STATE", "Warehouse", "connect", "copy_tables", "default_url"]
+__all__ = ["FACT_SOURCES", "FACTS_STATE", "MODES", "DataVersion", "LockTimeout", "Warehouse", "WarehouseBusy",
+           "connect", "copy_tables", "default_url", "latest_version"]

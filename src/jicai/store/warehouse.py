@@ -4,6 +4,12 @@ URLs:
   ``duckdb:///path/to/jicai.duckdb``  (default, under the data directory; ``duckdb://`` = in memory)
   ``postgres://user@host:port/db``    (``postgresql://`` too)
   ``pyspark://local[2]``              (a local Spark session; ``pyspark://`` = ``local[*]``)
+
+Mode: ``connect(url, "read")`` for everything that only computes, ``connect(url, "write")`` (the default) for
+what changes the warehouse. On a DuckDB file the mode decides the lock (:mod:`jicai.store.locking`: many
+readers or one writer, across processes) and a reader's connection is read-only, so a read path can never
+write by mistake. In-memory DuckDB, PostgreSQL and Spark take no file lock: PostgreSQL has its own
+concurrency control and is the answer when several writers must work at once.
 """
 
 from __future__ import annotations
@@ -19,6 +25,9 @@ from urllib.parse import urlparse
 import ibis
 import pyarrow as pa
 
+from jicai.errors import BilingualError
+from jicai.store import locking
+
 # The raw tables the importer's compact facts are built from (jicai.ingest.facts), and the table that says
 # the facts are complete. Writing a source any other way than through the importer makes the facts stale:
 # write_table drops the state, and the measures read the raw lines until the facts are rebuilt.
@@ -30,6 +39,13 @@ def default_url(data_dir: Path) -> str:
     return f"duckdb:///{Path(data_dir).resolve() / 'jicai.duckdb'}"
 
 
+MODES = ("read", "write")
+
+
+class WarehouseBusy(BilingualError, RuntimeError):
+    """The DuckDB file is held by a process that does not take jicai's lock (the duckdb shell, an old jicai)."""
+
+
 class Warehouse:
     """An Ibis backend and the engine capabilities measures and loaders may ask about."""
 
@@ -37,9 +53,10 @@ class Warehouse:
     # Whether a multi-statement write can be made atomic (the importer refuses engines without it).
     supports_transactions: ClassVar[bool] = False
 
-    def __init__(self, con: ibis.BaseBackend, url: str):
+    def __init__(self, con: ibis.BaseBackend, url: str, mode: str = "write"):
         self.con = con
         self.url = url
+        self.mode = mode
 
     # -- reading -------------------------------------------------------------------------------
     def table(self, name: str) -> ibis.Table:
@@ -69,6 +86,10 @@ class Warehouse:
         with contextlib.suppress(Exception):
             self.con.disconnect()
 
+    def data_version(self) -> locking.DataVersion | None:
+        """The version of the data this connection reads (a DuckDB file); None where no file records one."""
+        return None
+
     def __enter__(self) -> Warehouse:
         return self
 
@@ -80,17 +101,45 @@ class DuckDBWarehouse(Warehouse):
     engine = "duckdb"
     supports_transactions = True
 
+    def __init__(self, con: ibis.BaseBackend, url: str, mode: str = "write",
+                 lock: locking.Lock | None = None) -> None:
+        super().__init__(con, url, mode)
+        self._lock = lock
+        # read while holding the lock: the version of exactly the data this connection sees
+        self._version = locking.read_version(lock.db) if lock is not None else None
+
     @classmethod
-    def open(cls, url: str) -> DuckDBWarehouse:
+    def open(cls, url: str, mode: str = "write", timeout: float | None = None, join: bool = True) -> DuckDBWarehouse:
         path = urlparse(url).path or ":memory:"
-        if path not in ("", "/", ":memory:"):
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        else:
-            path = ":memory:"
-        con = ibis.duckdb.connect(path)
-        # DuckDB's own progress bar would interleave with the CLI's; the CLI shows progress itself.
-        con.raw_sql("SET enable_progress_bar = false")
-        return cls(con, url)
+        if path in ("", "/", ":memory:"):
+            return cls(_duckdb(":memory:"), url, mode)
+        db = Path(path)
+        if mode == "read" and not db.exists():
+            # nothing imported yet: an empty warehouse (the commands then say which tables to import), and
+            # a reader never creates the file
+            return cls(_duckdb(":memory:"), url, mode)
+        db.parent.mkdir(parents=True, exist_ok=True)
+        lock = locking.acquire(db, mode, timeout, join=join)
+        try:
+            # a read lock joined to this process's own write hold opens read-write (DuckDB's rule, see locking)
+            con = _duckdb(str(db), read_only=lock.mode == "read")
+        except BaseException as exc:
+            lock.release()
+            if "lock" in str(exc).lower():
+                raise WarehouseBusy(f"数据仓库文件被另一个程序占用:{db}(例如 duckdb 命令行);请关闭它后重试",
+                                    f"the warehouse file is held by another program: {db} (e.g. a duckdb "
+                                    f"shell); close it and retry") from None
+            raise
+        return cls(con, url, mode, lock)
+
+    def close(self) -> None:
+        super().close()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def data_version(self) -> locking.DataVersion | None:
+        return self._version
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[object]:
@@ -106,12 +155,19 @@ class DuckDBWarehouse(Warehouse):
             raw.execute("COMMIT")
 
 
+def _duckdb(path: str, read_only: bool = False) -> ibis.BaseBackend:
+    con = ibis.duckdb.connect(path, read_only=read_only)
+    # DuckDB's own progress bar would interleave with the CLI's; the CLI shows progress itself.
+    con.raw_sql("SET enable_progress_bar = false")
+    return con
+
+
 class PostgresWarehouse(Warehouse):
     engine = "postgres"
     supports_transactions = True
 
     @classmethod
-    def open(cls, url: str) -> PostgresWarehouse:
+    def open(cls, url: str, mode: str = "write", timeout: float | None = None, join: bool = True) -> PostgresWarehouse:
         u = urlparse(url)
         con = ibis.postgres.connect(
             host=u.hostname or "127.0.0.1",
@@ -120,7 +176,7 @@ class PostgresWarehouse(Warehouse):
             password=u.password or None,
             database=(u.path or "/postgres").lstrip("/") or "postgres",
         )
-        return cls(con, url)
+        return cls(con, url, mode)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[object]:
@@ -134,7 +190,7 @@ class SparkWarehouse(Warehouse):
     engine = "pyspark"
 
     @classmethod
-    def open(cls, url: str) -> SparkWarehouse:
+    def open(cls, url: str, mode: str = "write", timeout: float | None = None, join: bool = True) -> SparkWarehouse:
         from pyspark.sql import SparkSession  # optional dependency: jicai[spark]
 
         # not urlparse: it reads "local[2]" as a malformed IPv6 host
@@ -154,7 +210,7 @@ class SparkWarehouse(Warehouse):
             .getOrCreate()
         )
         spark.sparkContext.setLogLevel("ERROR")
-        return cls(ibis.pyspark.connect(spark), url)
+        return cls(ibis.pyspark.connect(spark), url, mode)
 
     def write_table(self, name: str, data: pa.Table | ibis.Table, *, overwrite: bool = True) -> ibis.Table:
         """Arrow tables go to Spark straight from Arrow: ibis goes through pandas, which turns a null
@@ -191,13 +247,18 @@ ENGINES: dict[str, type[Warehouse]] = {
 }
 
 
-def connect(url: str) -> Warehouse:
-    """Open the warehouse named by ``url``.
+def connect(url: str, mode: str = "write", *, timeout: float | None = None, join: bool = True) -> Warehouse:
+    """Open the warehouse named by ``url`` to ``mode`` it ("read" or "write"); on a DuckDB file wait at most
+    ``timeout`` seconds (default ``$JICAI_LOCK_TIMEOUT``, 600) for the lock, then a bilingual
+    :class:`~jicai.store.locking.LockTimeout`. ``join=False``: wait for this process's own writer too, instead of
+    sharing its hold (:func:`jicai.store.locking.acquire`).
 
     >>> wh = connect("duckdb://")
-    >>> wh.engine
-    'duckdb'
+    >>> wh.engine, wh.mode
+    ('duckdb', 'write')
     """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
     scheme = url.split("://", 1)[0] if "://" in url else ""
     try:
         engine = ENGINES[scheme]
@@ -205,7 +266,18 @@ def connect(url: str) -> Warehouse:
         raise ValueError(
             f"不支持的数据仓库地址 / unsupported warehouse URL {url!r}: scheme must be one of {', '.join(ENGINES)}"
         ) from None
-    return engine.open(url)
+    return engine.open(url, mode, timeout, join)
+
+
+def latest_version(url: str) -> locking.DataVersion | None:
+    """The data version last committed to the DuckDB file of ``url`` (a stat and a tiny read, no lock and no
+    connection: cheap enough for every request); None for other engines, which record none."""
+    if not url.startswith("duckdb://"):
+        return None
+    path = urlparse(url).path
+    if path in ("", "/", ":memory:"):
+        return None
+    return locking.read_version(Path(path).resolve())
 
 
 def copy_tables(src: Warehouse, dst: Warehouse, names: list[str] | None = None) -> list[str]:

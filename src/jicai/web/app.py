@@ -22,13 +22,17 @@ ROUTES = ("auth", "workflow", "api", "pharmacy", "pages")
 
 def create_app(config: WebConfig) -> FastAPI:
     from jicai.web.data import DataService
+    from jicai.web.warmup import warm
     from jicai.workflow.db import Workflow
 
     workflow = Workflow.open(config.workflow_url)
-    data = DataService(config.warehouse_url, config.data_dir)
+    data = DataService(config.warehouse_url, config.data_dir, cache_mb=config.cache_mb,
+                       memo_entries=config.memo_entries, wait=config.wait, workers=config.workers,
+                       warm=warm if config.warm else None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        data.start()  # the default figures, computed in the background: first views are warm
         yield
         data.close()
         workflow.close()
@@ -44,7 +48,51 @@ def create_app(config: WebConfig) -> FastAPI:
     for name in ROUTES:
         app.include_router(importlib.import_module(f"jicai.web.routes.{name}").router)
     _page_errors(app)
+    _busy(app)
     return app
+
+
+def _busy(app: FastAPI) -> None:
+    """Figures still being computed, or the warehouse held by a writer past the wait: 503 with a retry, a page
+    or JSON — never a 500. Every response says whether the figures are being updated (a header; the JSON
+    bodies of the data endpoints carry it as ``data``)."""
+    from fastapi import Request
+    from fastapi.responses import JSONResponse
+
+    from jicai.store import LockTimeout
+    from jicai.web.data import NotReady
+
+    async def _handler(request: Request, exc: Exception):
+        zh, en = exc.zh, exc.en  # both are BilingualErrors
+        headers = {"Retry-After": "5"}
+        if request.url.path.startswith(("/api/", "/static/")):
+            return JSONResponse({"detail": {"zh": zh, "en": en}}, status_code=503, headers=headers)
+        from jicai.web.auth import session_principal
+        from jicai.web.render import render
+
+        principal = getattr(request.state, "principal", None) or session_principal(request)
+        if principal is None:
+            resp = render(request, "error.html", status_code=503, zh=zh, en=en)
+        else:
+            from jicai.web.routes.pages import _page
+
+            request.state.principal = principal
+            resp = _page(request, "error.html", principal, status_code=503, zh=zh, en=en)
+        resp.headers.update(headers)
+        return resp
+
+    app.add_exception_handler(NotReady, _handler)
+    app.add_exception_handler(LockTimeout, _handler)
+
+    @app.middleware("http")
+    async def _data_status(request: Request, call_next):
+        response = await call_next(request)
+        if not request.url.path.startswith("/static/"):
+            status = app.state.data.status()
+            response.headers["X-Jicai-Data-Updating"] = "1" if status["updating"] else "0"
+            if status["data_at"]:
+                response.headers["X-Jicai-Data-At"] = status["data_at"]
+        return response
 
 
 def _page_errors(app: FastAPI) -> None:

@@ -33,6 +33,11 @@ class WebConfig:
     token_ttl: int = 3600  # seconds an API bearer token lasts
     login_attempts: int = 5  # failed logins per name and client address …
     login_window: int = 300  # … within this many seconds, then refused until the window passes
+    cache_mb: float = 512  # the result cache's budget: megabytes of Arrow rows kept (least recently used go)
+    memo_entries: int = 4096  # finished page figures kept
+    wait: float = 20.0  # seconds a request waits for a computation (or the write lock) before "computing, retry"
+    workers: int = 1  # background computations at once (more: see docs/web.md)
+    warm: bool = True  # compute every dataset's default figures at startup and after each change of the data
 
     @classmethod
     def resolve(cls, settings: Settings, env: dict[str, str] | None = None) -> WebConfig:
@@ -55,7 +60,25 @@ class WebConfig:
             workflow_url=env.get("JICAI_WORKFLOW_URL") or f"sqlite:///{(data_dir / 'workflow.sqlite').resolve()}",
             secret_key=env.get("JICAI_SECRET_KEY") or _local_secret(data_dir),
             production=production,
+            cache_mb=_number(env, "JICAI_WEB_CACHE_MB", 512, minimum=1),
+            memo_entries=int(_number(env, "JICAI_WEB_MEMO_ENTRIES", 4096, minimum=1)),
+            wait=_number(env, "JICAI_WEB_WAIT", 20.0, minimum=0),
+            workers=int(_number(env, "JICAI_WEB_WORKERS", 1, minimum=1)),
+            warm=env.get("JICAI_WEB_WARM", "1").strip().lower() not in ("0", "false", "no", "off"),
         )
+
+
+def _number(env: dict[str, str], name: str, default: float, minimum: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise ConfigError(f"{name} 应为 ≥ {minimum:g} 的数:{raw}", f"{name} must be a number ≥ {minimum:g}: {raw}")
+    return value
 
 
 def _local_secret(data_dir: Path) -> str:

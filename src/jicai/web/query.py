@@ -66,11 +66,15 @@ def resolve_params(ds: Dataset, raw: dict[str, Any], data: DataService) -> dict[
     return out
 
 
+def rows_of(ds: Dataset, params: dict[str, Any], data: DataService) -> ir.Table:
+    """Every row of the dataset for ``params`` (a table of the result cache, computed in the background)."""
+    key = (ds.name, tuple(sorted((k, str(v)) for k, v in params.items())))
+    return data.result(key, lambda wh: compute_rows(ds, wh, params, data.data_dir))
+
+
 def scoped(ds: Dataset, params: dict[str, Any], principal: Principal, data: DataService) -> ir.Table:
     """The dataset's rows for ``params`` that ``principal`` may see (an expression on the result cache)."""
-    key = (ds.name, tuple(sorted((k, str(v)) for k, v in params.items())))
-    rows = data.result(key, lambda wh: compute_rows(ds, wh, params, data.data_dir))
-    return restrict(principal, rows, ds.dims, data.lookups())
+    return restrict(principal, rows_of(ds, params, data), ds.dims, data.lookups())
 
 
 @dataclass

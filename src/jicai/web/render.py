@@ -64,6 +64,12 @@ def render_fragment(request: Request, template: str, **context: Any) -> str:
                                                "t": (lambda zh, en: en if lang == "en" else zh), **context})
 
 
+def _data_status(request: Request) -> dict | None:
+    """Whether the figures are being recomputed and when their data were written (shown by base.html)."""
+    data = getattr(request.app.state, "data", None)
+    return data.status() if data is not None else None
+
+
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     from jicai.web.auth import csrf_token
 
@@ -74,6 +80,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
         "t": (lambda zh, en: en if lang == "en" else zh),
         "principal": getattr(request.state, "principal", None),
         "csrf_token": csrf_token(request),
+        "data_status": _data_status(request),
         **context,
     }
     resp = HTMLResponse(_env.get_template(template).render(ctx), status_code=status_code)

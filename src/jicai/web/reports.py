@@ -1,4 +1,5 @@
-"""The command line's reports (``jicai report monthly|quarterly|annual``) as downloads, cached per arguments."""
+"""The command line's reports (``jicai report monthly|quarterly|annual``) as downloads, cached per arguments
+(the report's computed-at is that of the cached file)."""
 
 from __future__ import annotations
 
@@ -45,15 +46,16 @@ def build_report_file(data: DataService, kind: str, fmt: str, as_of: date | None
         stem = f"年度考核_{batch}_第{year}年度"
         build = lambda wh, p: annual_report(wh, batch, year, p, None, computed_at)  # noqa: E731
 
-    def make(wh):
+    def make(wh) -> bytes:
         policy = resolve_policy(data.data_dir, wh, batch, None)
-        return build(wh, policy)
-
-    try:
-        report = data.run(make)
+        report = build(wh, policy)
         with tempfile.TemporaryDirectory() as d:
             [path] = write_report(report, Path(d), stem, [fmt])
-            body = path.read_bytes()
+            return path.read_bytes()
+
+    try:
+        # computed in the background and kept until the data change: a retry after "computing" finds it
+        body = data.value(("report", kind, fmt, day.isoformat(), batch, year), make)
     except ReportError as exc:
         raise DatasetError(exc.zh, exc.en) from exc
     return body, MEDIA[fmt], quote(f"{stem}.{fmt}")

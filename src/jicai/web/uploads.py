@@ -53,8 +53,7 @@ def import_upload(data: DataService, filename: str, body: bytes, table: str | No
                 rows = q.limit(SHOWN_PROBLEMS).to_pyarrow().to_pylist()
             return res, rows
 
-        res, rows = data.run(run)
-    data.invalidate()
+        res, rows = data.write(run)  # the write lock for the import only; the figures are recomputed after
     if res is None:
         return {"ok": False, "table": table, "file": filename, "status": "failed", "rows_read": 0, "rows_loaded": 0,
                 "rows_quarantined": 0, "messages": [rows], "quarantine": []}

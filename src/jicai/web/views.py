@@ -66,9 +66,9 @@ def trend(data: DataService, principal: Principal, as_of: date | None) -> list[d
         ends.append(min(day, date.fromordinal(first_next.toordinal() - 1)))
         y, mth = (y, mth - 1) if mth > 1 else (y - 1, 12)
     out = []
-    first = data.run(lambda wh: wh.table("orders").ordered_at.min().to_pyarrow().as_py())
+    first = data.data_start()
     for end in sorted(ends):
-        if first is None or end < first.date():
+        if first is None or end < first:
             continue
         m = scoped(ds, {"as_of": end}, principal, data)
         r = data.execute(rollup(m.mutate(all_rows=ibis.literal("all")), ["all_rows"])).to_pylist()

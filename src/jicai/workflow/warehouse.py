@@ -17,11 +17,11 @@ T = TypeVar("T")
 
 
 class WarehouseService(Protocol):
-    # bumped whenever what the warehouse holds changes (an import, a decision): cached lookups are dropped
+    # grows whenever what the warehouse holds changes (an import, a decision): cached lookups are dropped
     generation: int
 
     def run(self, fn: Callable[[Warehouse], T]) -> T:
-        """Run ``fn(warehouse)`` alone on the warehouse connection."""
+        """Run ``fn(warehouse)`` on a read connection of its own."""
         ...
 
     def upsert_rows(self, table: str, rows: list[dict[str, Any]], key: tuple[str, ...]) -> None:

@@ -75,11 +75,21 @@ def dataset_response(request: Request, ds: Dataset, principal: Principal, raw: d
         body = data.memo(key, compute)
     except DatasetError as exc:
         raise bad(exc) from exc
-    return Response(body, media_type="application/json")
+    return Response(with_status(body, data), media_type="application/json")
 
 
 def json_bytes(obj: Any) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+
+
+def with_status(body: bytes, data) -> bytes:
+    """A JSON object's bytes with ``"data": {"updating", "data_at", "version"}`` first: whether these figures are
+    being recomputed (new data arrived) and when their data were written. Spliced in, so that the cached body of
+    the figures stays the same while the status changes."""
+    if not body.startswith(b"{"):
+        return body
+    status = json_bytes({"data": data.status()})
+    return status[:-1] + (b"," + body[1:] if body != b"{}" else b"}")
 
 
 def view_of(request: Request, principal: Principal, view: Callable[..., Any], *args: Any,
@@ -111,7 +121,8 @@ def _in_scope(compute: Callable[[], Any]) -> Any:
 
 def _json_view(request: Request, principal: Principal, view: Callable[..., Any], *args: Any) -> Response:
     try:
-        return Response(view_of(request, principal, view, *args, as_json=True), media_type="application/json")
+        body = view_of(request, principal, view, *args, as_json=True)
+        return Response(with_status(body, request.app.state.data), media_type="application/json")
     except DatasetError as exc:
         raise bad(exc) from exc
 
@@ -234,7 +245,8 @@ def ranking(request: Request, as_of: date | None = None, level: int | None = Que
 def institution(request: Request, code: Annotated[str, Path(pattern=CODE)], as_of: date | None = None,
                 principal: Principal = Depends(api_principal)) -> dict:
     """One institution's monitoring rows (each variety's progress) — 404 outside the caller's scope."""
-    return _in_scope(lambda: view_of(request, principal, views.institution_detail, code, as_of))
+    d = _in_scope(lambda: view_of(request, principal, views.institution_detail, code, as_of))
+    return {"data": request.app.state.data.status(), **d}
 
 
 @router.get("/institutions/{code}/order-lines", summary="订单明细 / order lines (drill-down)")
@@ -244,8 +256,9 @@ def order_lines(request: Request, code: Annotated[str, Path(pattern=CODE)],
                 page_size: int = Query(100, ge=1, le=MAX_PAGE_SIZE),
                 principal: Principal = Depends(api_principal)) -> dict:
     """The order lines behind an institution's figures, with acceptance and the product's class."""
-    return _in_scope(lambda: views.order_lines(request.app.state.data, principal, code, variety_id, as_of, page,
-                                               page_size))
+    d = _in_scope(lambda: views.order_lines(request.app.state.data, principal, code, variety_id, as_of, page,
+                                            page_size))
+    return {"data": request.app.state.data.status(), **d}
 
 
 @router.get("/datasets", summary="数据集目录 / the datasets this caller may read")

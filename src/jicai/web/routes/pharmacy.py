@@ -8,7 +8,6 @@ bureau (and a settlement service given a bureau account) about any pharmacy in i
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime
 from typing import Annotated
 
@@ -19,7 +18,6 @@ from jicai.contract.roles import Principal
 from jicai.web.auth import api_principal
 
 router = APIRouter(prefix="/api/pharmacy", tags=["fund"])
-_lock = threading.Lock()
 
 
 class SettlementCheck(BaseModel):
@@ -29,16 +27,10 @@ class SettlementCheck(BaseModel):
 
 
 def _gate(request: Request):
-    """The gate of the current warehouse generation (rebuilt after an import or a workflow write)."""
+    """The gate of the current data (rebuilt in the background after an import or a workflow write)."""
     from jicai.fund.gate import SettlementGate
 
-    data = request.app.state.data
-    state = request.app.state
-    with _lock:
-        if getattr(state, "gate_generation", None) != data.generation or getattr(state, "gate", None) is None:
-            state.gate = data.run(SettlementGate.from_warehouse)
-            state.gate_generation = data.generation
-        return state.gate
+    return request.app.state.data.value(("settlement_gate",), SettlementGate.from_warehouse)
 
 
 @router.post("/settlement-check", summary="结算前视频联动校验 / may this pharmacy settle now?")
