@@ -23,6 +23,7 @@ from jicai.ingest.sql import q  # ``table``, ``row`` and ``column`` are column n
 from jicai.ingest.stage import Stage, Staged
 
 Rows = pa.RecordBatchReader | Staged
+SMALL = 100_000  # rows of a referenced table below which reading it whole beats narrowing it to a range
 
 
 class Sink:
@@ -98,60 +99,60 @@ class DuckDBSink(Sink):
         """Whether ``data`` is a query over TEMP tables of this very connection (then plain SQL moves it)."""
         return isinstance(data, Staged) and data.con is self.cur
 
-    def _with(self, data: object, sql: str) -> pa.Table | None:
+    def _with(self, data: object, sql: str, params: list | None = None) -> pa.Table | None:
         """Run ``sql`` with ``{src}`` bound to ``data``: the staged query itself, or Arrow registered for the
         statement; results are fetched before unbinding."""
         if self._here(data):
-            rel = self.cur.execute(sql.replace("{src}", f"({data.sql})"))
+            rel = self.cur.execute(sql.replace("{src}", f"({data.sql})"), params)
             return rel.to_arrow_table() if rel.description else None
         if isinstance(data, Staged):
             data = data.reader()
         name = f"_jicai_{uuid.uuid4().hex[:8]}"
         self.cur.register(name, data)
         try:
-            rel = self.cur.execute(sql.replace("{src}", name))
+            rel = self.cur.execute(sql.replace("{src}", name), params)
             return rel.to_arrow_table() if rel.description else None
         finally:
             self.cur.unregister(name)
 
-    def _range(self, data: object, column: str) -> tuple[object, object] | None:
+    def _rows(self, table: str) -> int:
+        return self.cur.execute(f"SELECT count(*) FROM {q(table)}").fetchone()[0]
+
+    def _range(self, data: object, column: str) -> list | None:
         """min and max of ``column`` in ``data``: a ``BETWEEN`` on them lets DuckDB skip, by the row groups'
         min/max statistics, every part of a big warehouse table that cannot match (a new month's ids)."""
         if isinstance(data, pa.Table):
             data = pa.table({column: data.column(column)})
         res = self._with(data, f"SELECT min({q(column)}), max({q(column)}) FROM {{src}}")
         lo, hi = res.column(0)[0].as_py(), res.column(1)[0].as_py()
-        return None if lo is None else (lo, hi)
+        return None if lo is None else [lo, hi]
 
     def absent(self, table: str, column: str, values: Staged, into: str) -> int:
         if not self._here(values):
             found = self._with(self._distinct_values(values), f"SELECT v FROM {{src}} s WHERE NOT EXISTS "
                                                               f"(SELECT 1 FROM {q(table)} r WHERE r.{q(column)} = s.v)")
             return self._stage_values(values, into, found)
-        span = self._range(values, "v")
-        if span is None:
-            self.cur.execute(f"CREATE OR REPLACE TEMP TABLE {into} (v VARCHAR)")
-            return 0
+        known, params = f"SELECT {q(column)} AS r FROM {q(table)}", None
+        # Against a big table (order lines) only the part in the values' range is read; a small one (the
+        # institutions) is read whole: its hash table is small and finding the range would cost a pass.
+        if self._rows(table) > SMALL and (params := self._range(values, "v")):
+            known += f" WHERE {q(column)} BETWEEN ? AND ?"
         # distinct after the anti-join: most values are known, so only the few unknown ones are de-duplicated
-        self.cur.execute(
-            f"CREATE OR REPLACE TEMP TABLE {into} AS SELECT DISTINCT s.v FROM ({values.sql}) s "
-            f"ANTI JOIN (SELECT {q(column)} AS r FROM {q(table)} WHERE {q(column)} BETWEEN ? AND ?) w ON s.v = w.r "
-            f"WHERE s.v IS NOT NULL", list(span))
+        self.cur.execute(f"CREATE OR REPLACE TEMP TABLE {into} AS SELECT DISTINCT s.v FROM ({values.sql}) s "
+                         f"ANTI JOIN ({known}) w ON s.v = w.r WHERE s.v IS NOT NULL", params)
         return self.cur.execute(f"SELECT count(*) FROM {into}").fetchone()[0]
 
     def delete_keys(self, table: str, keys: pa.Table | Staged) -> None:
         names = keys.schema.names
-        span = self._range(keys, names[0])
-        if span is None:
+        if not self._rows(table) or not (span := self._range(keys, names[0])):
             return
         first = q(names[0])
-        # a first import of a month: no row of the table lies in the keys' range, and the test reads only
-        # the row groups whose statistics overlap it
-        if not self.cur.execute(f"SELECT 1 FROM {q(table)} WHERE {first} BETWEEN ? AND ? LIMIT 1", list(span)).fetchall():
+        # a new month's file: no row of the table lies in the keys' range, and this test reads only the row
+        # groups whose statistics overlap it
+        if not self.cur.execute(f"SELECT 1 FROM {q(table)} WHERE {first} BETWEEN ? AND ? LIMIT 1", span).fetchall():
             return
         cond = " AND ".join(f"t.{q(k)} = k.{q(k)}" for k in names)
-        self._with(keys, f"DELETE FROM {q(table)} t USING {{src}} k WHERE {cond} AND t.{first} "
-                         f"BETWEEN {_literal(span[0])} AND {_literal(span[1])}")
+        self._with(keys, f"DELETE FROM {q(table)} t USING {{src}} k WHERE {cond} AND t.{first} BETWEEN ? AND ?", span)
 
     def insert(self, table: str, data: Rows) -> None:
         cols = ", ".join(q(n) for n in data.schema.names)
@@ -160,15 +161,6 @@ class DuckDBSink(Sink):
     def insert_missing(self, table: str, key: tuple[str, ...] | list[str], data: Rows) -> int:
         res = self._with(data, self._insert_missing_sql(table, key, data.schema.names, "{src}"))
         return int(res.column(0)[0].as_py()) if res is not None and res.num_rows else 0
-
-
-def _literal(v: object) -> str:
-    """A SQL literal of a key value (text, number, date or timestamp) for a statement that cannot take parameters."""
-    if isinstance(v, str):
-        return "'" + v.replace("'", "''") + "'"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    return f"CAST('{v.isoformat()}' AS {'TIMESTAMP' if hasattr(v, 'hour') else 'DATE'})"
 
 
 class PostgresSink(Sink):
