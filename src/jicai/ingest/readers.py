@@ -175,32 +175,31 @@ def read_csv(con: duckdb.DuckDBPyConnection, info: FileInfo, tmpdir: Path) -> li
     if not any(headers):
         raise FileError("CSV 第1行（表头）为空", "row 1 (the header) of the CSV is empty")
     cols = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(headers))) + "}"
-    # Explicit columns and no sniffing: DuckDB's sniffer silently drops rows of ragged files.
-    # null_padding turns a row cut short (a truncated file) into NULLs that validation reports;
-    # it needs the serial reader to keep quoted newlines right. The serial reader also yields rows in
-    # file order, so a streaming row_number() numbers them as they pass, in this one copy.
-    sql = (f"CREATE TEMP TABLE stage0 AS SELECT row_number() OVER () + 1 AS _row, false AS _truncated, * "
-           f"FROM read_csv({lit(str(path))}, columns={cols}, auto_detect=false, "
-           f"header=true, delim={lit(delim)}, quote='\"', escape='\"', null_padding=true, parallel=false)")
-    try:
-        con.execute(sql)
-    except duckdb.Error as exc:
-        detail = str(exc).splitlines()
-        where = next((x for x in detail if "Line" in x), detail[0] if detail else "")
-        raise FileError(f"CSV 格式错误（{where}）：某行字段数多于表头或引号不匹配",
-                        f"malformed CSV ({where}): a row has more fields than the header or unbalanced quotes") from exc
-    sheet = Sheet(None, "stage0", headers)
+    # Explicit columns and no sniffing: DuckDB's sniffer silently drops rows of ragged files. null_padding
+    # turns a row cut short (a truncated file) into NULLs that validation reports. The parallel reader keeps
+    # file order (so rowid is the record's position) but refuses null_padding with a quoted newline: such a
+    # file is read again by the serial reader.
+    for parallel in ("true", "false"):
+        sql = (f"CREATE OR REPLACE TEMP TABLE raw0 AS SELECT * FROM read_csv({lit(str(path))}, columns={cols}, "
+               f"auto_detect=false, header=true, delim={lit(delim)}, quote='\"', escape='\"', null_padding=true, "
+               f"parallel={parallel})")
+        try:
+            con.execute(sql)
+            break
+        except duckdb.Error as exc:
+            if parallel == "false":
+                detail = str(exc).splitlines()
+                where = next((x for x in detail if "Line" in x), detail[0] if detail else "")
+                raise FileError(f"CSV 格式错误（{where}）：某行字段数多于表头或引号不匹配",
+                                f"malformed CSV ({where}): a row has more fields than the header or unbalanced "
+                                f"quotes") from exc
+    truncated = "false"
     if not info.ends_with_newline:
-        _flag_truncation(con, sheet, len(headers))
-    return [sheet]
-
-
-def _flag_truncation(con: duckdb.DuckDBPyConnection, sheet: Sheet, ncols: int) -> None:
-    """A file that stops mid-row: mark its last row so validation quarantines it."""
-    last = con.execute(f"SELECT max(_row) FROM {sheet.table}").fetchone()[0]
-    if last is None:
-        return
-    con.execute(f"UPDATE {sheet.table} SET _truncated = c{ncols - 1} IS NULL WHERE _row = {last}")
+        # a file that stops mid-row: its last row, if short of fields, is quarantined as cut off
+        last = con.execute("SELECT max(rowid) FROM raw0").fetchone()[0]
+        truncated = "false" if last is None else f"(rowid = {last} AND c{len(headers) - 1} IS NULL)"
+    con.execute(f"CREATE OR REPLACE TEMP VIEW stage0 AS SELECT rowid + 2 AS _row, {truncated} AS _truncated, * FROM raw0")
+    return [Sheet(None, "stage0", headers)]
 
 
 def read_parquet(con: duckdb.DuckDBPyConnection, info: FileInfo, tmpdir: Path) -> list[Sheet]:

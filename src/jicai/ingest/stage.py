@@ -26,8 +26,9 @@ MEMORY_ENV = "JICAI_STAGE_MEMORY"
 BATCH = 100_000  # rows per Arrow batch when rows leave DuckDB
 
 # Settings an import changes on a shared connection, restored afterwards. DuckDB's progress bar must be
-# enabled for query_progress() to report (the CLI draws its own bar; DuckDB's is never printed).
-_SETTINGS = ("memory_limit", "enable_progress_bar", "enable_progress_bar_print")
+# enabled for query_progress() to report (the CLI draws its own bar; DuckDB's is never printed); a CSV
+# file's row numbers are the rowids of its staged copy, in file order only while insertion order is kept.
+_SETTINGS = ("memory_limit", "enable_progress_bar", "enable_progress_bar_print", "preserve_insertion_order")
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ def _configure(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"SET memory_limit = '{os.environ.get(MEMORY_ENV, '1GB')}'")
     con.execute("SET enable_progress_bar = true")
     con.execute("SET enable_progress_bar_print = false")
+    con.execute("SET preserve_insertion_order = true")
 
 
 def _temp_objects(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
