@@ -187,12 +187,15 @@ def read_csv(con: duckdb.DuckDBPyConnection, info: FileInfo, tmpdir: Path) -> li
             con.execute(sql)
             break
         except duckdb.Error as exc:
-            if parallel == "false":
+            # only a malformed file is the file's fault; running out of memory or disk is not
+            if parallel == "false" and isinstance(exc, duckdb.InvalidInputException):
                 detail = str(exc).splitlines()
                 where = next((x for x in detail if "Line" in x), detail[0] if detail else "")
                 raise FileError(f"CSV 格式错误（{where}）：某行字段数多于表头或引号不匹配",
                                 f"malformed CSV ({where}): a row has more fields than the header or unbalanced "
                                 f"quotes") from exc
+            if parallel == "false":
+                raise
     truncated = "false"
     if not info.ends_with_newline:
         # a file that stops mid-row: its last row, if short of fields, is quarantined as cut off
