@@ -115,10 +115,14 @@ def test_replace_by_key_touches_only_matching_keys(wh, tmp_path):
 
 
 def test_staging_leaves_nothing_on_the_warehouse_connection(wh, tmp_path):
-    settings = "SELECT current_setting('enable_progress_bar'), current_setting('preserve_insertion_order')"
+    settings = ("SELECT current_setting('enable_progress_bar'), current_setting('preserve_insertion_order'), "
+                "current_setting('search_path'), current_database()")
     before = rows(wh, settings)
-    write_csv(tmp_path / "o" / "orders.csv", [ORDER_HEADER, order_row(1), order_row(1)])
+    tables = "SELECT database_name, table_name FROM duckdb_tables() ORDER BY ALL"
+    write_csv(tmp_path / "o" / "orders.csv", [ORDER_HEADER, order_row(1), order_row(1)])  # a duplicate: every check table
     import_paths(wh, [tmp_path / "o" / "orders.csv"])
-    assert rows(wh, "SELECT table_name FROM duckdb_tables() WHERE temporary") == []
-    assert rows(wh, "SELECT view_name FROM duckdb_views() WHERE temporary AND NOT internal") == []
-    assert rows(wh, settings) == before
+    after_one = rows(wh, tables)
+    assert "jicai_stage" not in {db for db, _ in after_one} and rows(wh, settings) == before
+    write_csv(tmp_path / "p" / "orders.csv", [ORDER_HEADER, order_row(2)])
+    import_paths(wh, [tmp_path / "p" / "orders.csv"])
+    assert rows(wh, tables) == after_one

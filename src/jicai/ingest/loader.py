@@ -51,14 +51,14 @@ import pyarrow as pa
 
 from jicai import clock
 from jicai.contract.tables import LOAD_ORDER, TABLES, Table
-from jicai.ingest import readers
+from jicai.ingest import readers, stage
 from jicai.ingest.normalize import HeaderMap, header_score, map_headers
 from jicai.ingest.progress import Report, RowProgress
 from jicai.ingest.readers import FileError, Sheet
 from jicai.ingest.schema import LOAD_LOG, QUARANTINE, ensure_schema, table_schema
 from jicai.ingest.sink import Sink, sink_for
 from jicai.ingest.sql import lit, q
-from jicai.ingest.stage import Staged
+from jicai.ingest.stage import Stage, Staged
 from jicai.ingest.validate import build_typed, check, good_key_rows, good_rows
 from jicai.store import Warehouse
 
@@ -194,7 +194,7 @@ def _quarantine_rows(con: object, res: LoadResult, sheets: list[str | None]) -> 
         f"SELECT {lit(res.load_id)} AS batch_id, {lit(res.table)} AS {q('table')}, {lit(str(res.file))} AS file, "
         f"CAST({sheet} AS VARCHAR) AS sheet, p._row AS {q('row')}, p.col AS {q('column')}, p.value, p.reason_zh, "
         f"p.reason_en, CAST({lit(_now().isoformat(sep=' '))} AS TIMESTAMP) AS loaded_at "
-        f"FROM problems p ORDER BY p._sheet, p._row"), schema)
+        f"FROM {stage.t('problems')} p ORDER BY p._sheet, p._row"), schema)
 
 
 def _sample(con: object, sheets: list[str | None]) -> list[Problem]:
@@ -240,14 +240,14 @@ def import_file(wh: Warehouse, path: Path, table: str | None, strict: bool = Fal
         return res
     with tempfile.TemporaryDirectory(prefix="jicai-import-") as tmp:
         with wh.transaction() as cur:  # only to reach the connection to stage on (DuckDB: the warehouse's own)
-            stage = sink_for(wh.engine, cur).staging(Path(tmp))
+            area = sink_for(wh.engine, cur).staging(Path(tmp))
         try:
-            return _load(wh, stage.con, t, info, res, started, strict, before, loaded_before,
+            return _load(wh, area, t, info, res, started, strict, before, loaded_before,
                          progress or RowProgress(None, []))
         except FileError as e:
             return _fail_file(wh, res, info.sha256, started, e.zh, e.en)
         finally:
-            stage.close()
+            area.close()
 
 
 def _mapped(t: Table, sheets: list[Sheet], res: LoadResult) -> list[tuple[Sheet, HeaderMap]]:
@@ -269,13 +269,14 @@ def _mapped(t: Table, sheets: list[Sheet], res: LoadResult) -> list[tuple[Sheet,
     return mapped
 
 
-def _load(wh: Warehouse, con: object, t: Table, info: readers.FileInfo, res: LoadResult, started: dt.datetime,
+def _load(wh: Warehouse, area: Stage, t: Table, info: readers.FileInfo, res: LoadResult, started: dt.datetime,
           strict: bool, before: int, loaded_before: bool, progress: RowProgress) -> LoadResult:
-    """Stage, check and write one file; ``con`` is the staging connection.
+    """Stage, check and write one file in the staging ``area``.
 
     Reading and typing run outside any transaction: DuckDB scans and appends committed TEMP data about twice
     as fast as a transaction's own uncommitted data. The checks run in a transaction of their own (references
     are looked up in the warehouse); then ONE transaction writes the rows, the quarantine and the log."""
+    con = area.con
     with progress.phase(con, "read"):
         mapped = _mapped(t, readers.stage(con, info, lambda cells: header_score(t, cells)), res)
         rows = build_typed(con, t, mapped)
@@ -286,6 +287,7 @@ def _load(wh: Warehouse, con: object, t: Table, info: readers.FileInfo, res: Loa
     schema = table_schema(t.name)
     res.rows_read, res.rows_quarantined = outcome.rows_read, outcome.rows_bad
     res.problems = _sample(con, names)
+    area.writing()
     with progress.phase(con, "write"), wh.transaction() as cur:
         sink = sink_for(wh.engine, cur)
         _forget_quarantine(sink, info.sha256, t.name)

@@ -180,7 +180,7 @@ def read_csv(con: duckdb.DuckDBPyConnection, info: FileInfo, tmpdir: Path) -> li
     # file order (so rowid is the record's position) but refuses null_padding with a quoted newline: such a
     # file is read again by the serial reader.
     for parallel in ("true", "false"):
-        sql = (f"CREATE OR REPLACE TEMP TABLE raw0 AS SELECT * FROM read_csv({lit(str(path))}, columns={cols}, "
+        sql = (f"CREATE OR REPLACE TABLE raw0 AS SELECT * FROM read_csv({lit(str(path))}, columns={cols}, "
                f"auto_detect=false, header=true, delim={lit(delim)}, quote='\"', escape='\"', null_padding=true, "
                f"parallel={parallel})")
         try:
@@ -201,7 +201,7 @@ def read_csv(con: duckdb.DuckDBPyConnection, info: FileInfo, tmpdir: Path) -> li
         # a file that stops mid-row: its last row, if short of fields, is quarantined as cut off
         last = con.execute("SELECT max(rowid) FROM raw0").fetchone()[0]
         truncated = "false" if last is None else f"(rowid = {last} AND c{len(headers) - 1} IS NULL)"
-    con.execute(f"CREATE OR REPLACE TEMP VIEW stage0 AS SELECT rowid + 2 AS _row, {truncated} AS _truncated, * FROM raw0")
+    con.execute(f"CREATE OR REPLACE VIEW stage0 AS SELECT rowid + 2 AS _row, {truncated} AS _truncated, * FROM raw0")
     return [Sheet(None, "stage0", headers)]
 
 
@@ -216,7 +216,7 @@ def read_parquet(con: duckdb.DuckDBPyConnection, info: FileInfo, tmpdir: Path) -
     sel = ", ".join(f"{q(n)} AS c{i}" for i, n in enumerate(names))
     # a view, not a copy: validation reads the file once into its typed table (and again, by row number,
     # only for the rows with problems, whose cells it shows as text)
-    con.execute(f"CREATE TEMP VIEW stage0 AS SELECT file_row_number + 2 AS _row, false AS _truncated, {sel} FROM {src}")
+    con.execute(f"CREATE OR REPLACE VIEW stage0 AS SELECT file_row_number + 2 AS _row, false AS _truncated, {sel} FROM {src}")
     return [Sheet(None, "stage0", names, types=[t for _, t in described])]
 
 
@@ -263,7 +263,7 @@ def read_xlsx(con: duckdb.DuckDBPyConnection, info: FileInfo, tmpdir: Path,
             data[f"c{j}"] = pa.array([cell_text(r[j]) if j < len(r) else None for _, r in body], pa.string())
         t = f"stage{len(sheets)}"
         con.register("_jicai_sheet", pa.table(data))
-        con.execute(f"CREATE TEMP TABLE {t} AS SELECT _row, false AS _truncated, * EXCLUDE (_row) FROM _jicai_sheet")
+        con.execute(f"CREATE OR REPLACE TABLE {t} AS SELECT _row, false AS _truncated, * EXCLUDE (_row) FROM _jicai_sheet")
         con.unregister("_jicai_sheet")
         sheets.append(Sheet(name, t, headers))
     if sheets and skipped:

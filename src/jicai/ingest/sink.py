@@ -80,7 +80,7 @@ class Sink:
         name = f"_jicai_{uuid.uuid4().hex[:8]}"
         values.con.register(name, found)
         try:
-            values.con.execute(f"CREATE OR REPLACE TEMP TABLE {into} AS SELECT CAST(v AS VARCHAR) AS v FROM {name}")
+            values.con.execute(f"CREATE OR REPLACE TABLE {into} AS SELECT CAST(v AS VARCHAR) AS v FROM {name}")
         finally:
             values.con.unregister(name)
         return found.num_rows
@@ -138,7 +138,7 @@ class DuckDBSink(Sink):
         if self._rows(table) > SMALL and (params := self._range(values, "v")):
             known += f" WHERE {q(column)} BETWEEN ? AND ?"
         # distinct after the anti-join: most values are known, so only the few unknown ones are de-duplicated
-        self.cur.execute(f"CREATE OR REPLACE TEMP TABLE {into} AS SELECT DISTINCT s.v FROM ({values.sql}) s "
+        self.cur.execute(f"CREATE OR REPLACE TABLE {into} AS SELECT DISTINCT s.v FROM ({values.sql}) s "
                          f"ANTI JOIN ({known}) w ON s.v = w.r WHERE s.v IS NOT NULL", params)
         return self.cur.execute(f"SELECT count(*) FROM {into}").fetchone()[0]
 

@@ -35,6 +35,7 @@ import pyarrow as pa
 
 from jicai.contract.tables import TABLES, Column, Table
 from jicai.contract.validators import ROW_CHECKS, validator
+from jicai.ingest import stage
 from jicai.ingest.normalize import HeaderMap, cell_exprs, install_macros, type_reason
 from jicai.ingest.readers import Sheet
 from jicai.ingest.sql import lit, q
@@ -103,16 +104,16 @@ def build_typed(con: duckdb.DuckDBPyConnection, t: Table, sheets: list[tuple[She
         raw.append(f"SELECT {', '.join(rcols)} FROM {sheet.table}")
     local = " OR ".join(f"({ch.where})" for ch in _sql_checks(t))
     cols = ", ".join(q(c.name) for c in t.columns)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE typed AS SELECT _sheet, _row, {cols}, coalesce({local}, false) AS _local "
+    con.execute(f"CREATE OR REPLACE TABLE typed AS SELECT _sheet, _row, {cols}, coalesce({local}, false) AS _local "
                 f"FROM ({' UNION ALL '.join(typed)})")
-    con.execute("CREATE OR REPLACE TEMP VIEW raw_all AS " + " UNION ALL ".join(raw))
+    con.execute("CREATE OR REPLACE VIEW raw_all AS " + " UNION ALL ".join(raw))
     return con.execute("SELECT count(*) FROM typed").fetchone()[0]
 
 
 def _small_table(con: duckdb.DuckDBPyConnection, name: str, cols: tuple[str, ...], rows: list[tuple]) -> str:
     data = pa.table({k: pa.array([r[i] for r in rows], pa.string()) for i, k in enumerate(cols)})
     con.register(name + "_arrow", data)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")
+    con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {name}_arrow")
     con.unregister(name + "_arrow")
     return name
 
@@ -150,9 +151,9 @@ def _duplicates(con: duckdb.DuckDBPyConnection, t: Table, ok: str) -> int:
     Keys are grouped by a 64-bit hash first: no repeated hash, no repeated key (the common case, decided by
     aggregating integers); a repeated hash names the few candidate keys, compared exactly."""
     keys = ", ".join(q(k) for k in t.key)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE dup_hash AS SELECT hash({keys}) AS h FROM typed WHERE {ok} "
+    con.execute(f"CREATE OR REPLACE TABLE dup_hash AS SELECT hash({keys}) AS h FROM typed WHERE {ok} "
                 f"GROUP BY h HAVING count(*) > 1")
-    con.execute("CREATE OR REPLACE TEMP TABLE dups (_sheet INTEGER, _row BIGINT, _first_sheet INTEGER, _first_row BIGINT)")
+    con.execute("CREATE OR REPLACE TABLE dups (_sheet INTEGER, _row BIGINT, _first_sheet INTEGER, _first_row BIGINT)")
     if not con.execute("SELECT count(*) FROM dup_hash").fetchone()[0]:
         return 0
     con.execute(f"""INSERT INTO dups SELECT _sheet, _row, _first_sheet, _first_row FROM (
@@ -200,7 +201,7 @@ def _detail(con: duckdb.DuckDBPyConnection, t: Table, checks: list[Check]) -> No
     row per failed check (the cell text is read again only for these rows)."""
     empties = ", ".join(f"jc_text({q('_raw_' + c.name)}) IS NULL AS {q('_e_' + c.name)}" for c in t.columns)
     # _truncated is a cell of the staged sheet, not of typed: it comes back with the raw text
-    con.execute(f"CREATE OR REPLACE TEMP TABLE flagged_rows AS SELECT f.* EXCLUDE (_local), r.* EXCLUDE (_sheet, _row), "
+    con.execute(f"CREATE OR REPLACE TABLE flagged_rows AS SELECT f.* EXCLUDE (_local), r.* EXCLUDE (_sheet, _row), "
                 f"{empties} FROM typed f SEMI JOIN flagged USING (_sheet, _row) JOIN raw_all r USING (_sheet, _row)")
     con.execute(f"INSERT INTO problems {_emit(checks, 'flagged_rows')}")
 
@@ -221,7 +222,7 @@ def _dup_problems(con: duckdb.DuckDBPyConnection, t: Table, sheet_names: list[st
     FROM dups d JOIN flagged_rows r USING (_sheet, _row)""")
 
 
-PROBLEMS_DDL = ("CREATE OR REPLACE TEMP TABLE problems (_sheet INTEGER, _row BIGINT, col VARCHAR, value VARCHAR, "
+PROBLEMS_DDL = ("CREATE OR REPLACE TABLE problems (_sheet INTEGER, _row BIGINT, col VARCHAR, value VARCHAR, "
                 "reason_zh VARCHAR, reason_en VARCHAR)")
 
 
@@ -236,7 +237,7 @@ def check(con: duckdb.DuckDBPyConnection, t: Table, sheets: list[tuple[Sheet, He
     con.execute(PROBLEMS_DDL)
     value_checks = _value_checks(con, t)
     local = " OR ".join(["_local"] + [f"({ch.where})" for ch in value_checks])
-    con.execute(f"CREATE OR REPLACE TEMP TABLE bad_local AS SELECT _sheet, _row FROM typed WHERE {local}")
+    con.execute(f"CREATE OR REPLACE TABLE bad_local AS SELECT _sheet, _row FROM typed WHERE {local}")
     ok = ("NOT EXISTS (SELECT 1 FROM bad_local b WHERE b._sheet = typed._sheet AND b._row = typed._row)"
           if con.execute("SELECT count(*) FROM bad_local").fetchone()[0] else "true")
     n_dups = _duplicates(con, t, ok)
@@ -244,7 +245,7 @@ def check(con: duckdb.DuckDBPyConnection, t: Table, sheets: list[tuple[Sheet, He
     parts = ["SELECT _sheet, _row FROM bad_local", "SELECT _sheet, _row FROM dups"]
     if ref_checks:
         parts.append(f"SELECT _sheet, _row FROM typed WHERE {' OR '.join(f'({ch.where})' for ch in ref_checks)}")
-    con.execute("CREATE OR REPLACE TEMP TABLE flagged AS " + " UNION ".join(parts))
+    con.execute("CREATE OR REPLACE TABLE flagged AS " + " UNION ".join(parts))
     bad = con.execute("SELECT count(*) FROM flagged").fetchone()[0]
     if bad:
         _detail(con, t, _sql_checks(t) + value_checks + ref_checks)
@@ -254,10 +255,11 @@ def check(con: duckdb.DuckDBPyConnection, t: Table, sheets: list[tuple[Sheet, He
 
 
 def _good(con: duckdb.DuckDBPyConnection, cols: str) -> str:
-    """SQL of ``cols`` of the rows without problems (no anti-join when every row is good)."""
-    if not con.execute("SELECT count(*) FROM flagged").fetchone()[0]:
-        return f"SELECT {cols} FROM typed"
-    return f"SELECT {cols} FROM typed ANTI JOIN flagged USING (_sheet, _row)"
+    """SQL of ``cols`` of the rows without problems (no anti-join when every row is good); the staging tables are
+    named in full, so the query also runs in the warehouse transaction."""
+    if not con.execute(f"SELECT count(*) FROM {stage.t('flagged')}").fetchone()[0]:
+        return f"SELECT {cols} FROM {stage.t('typed')}"
+    return f"SELECT {cols} FROM {stage.t('typed')} ANTI JOIN {stage.t('flagged')} USING (_sheet, _row)"
 
 
 def good_rows(con: duckdb.DuckDBPyConnection, t: Table, schema: pa.Schema) -> Staged:
