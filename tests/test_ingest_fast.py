@@ -126,3 +126,12 @@ def test_staging_leaves_nothing_on_the_warehouse_connection(wh, tmp_path):
     write_csv(tmp_path / "p" / "orders.csv", [ORDER_HEADER, order_row(2)])
     import_paths(wh, [tmp_path / "p" / "orders.csv"])
     assert rows(wh, tables) == after_one
+
+
+def test_duplicates_found_whatever_the_order_of_the_keys(wh, tmp_path):
+    # keys in descending order (no shortcut for sorted keys applies), one repeated: rows 2..6 are 5,4,3,4,1
+    f = write_csv(tmp_path / "o" / "orders.csv", [ORDER_HEADER] + [order_row(i) for i in (5, 4, 3, 4, 1)])
+    (r,) = import_paths(wh, [f])
+    assert (r.rows_loaded, r.rows_quarantined) == (4, 1)
+    assert rows(wh, 'SELECT "row", value, reason_en FROM _quarantine') == [
+        (5, "OL0000004", "duplicate key (order_line_id): same as row 3; the first occurrence is kept")]

@@ -10,8 +10,10 @@ For each file: hash it (SHA-256). If an earlier load of the same bytes into the 
 Otherwise — a new file, or a file whose rows were quarantined and the warehouse has had data loaded
 since (e.g. ``orders.csv`` imported before ``institutions.csv``: the orders of unknown institutions are
 quarantined; after the institutions are imported, importing the same ``orders.csv`` again loads them) —
-or always with ``force=True`` (``jicai import --force``), the file is staged into a private DuckDB,
-validated (:mod:`jicai.ingest.validate`) and, in ONE ``wh.transaction()``, written:
+or always with ``force=True`` (``jicai import --force``), the file is staged (:mod:`jicai.ingest.stage`: on a
+DuckDB warehouse, a compressed in-memory database attached to its own connection), validated
+(:mod:`jicai.ingest.validate`; the reference lookups in a transaction of their own) and, in ONE
+``wh.transaction()``, written:
 
 * its good rows. **New bytes** (no earlier ``ok`` load of this SHA-256 into this table): **newer file
   wins** — rows of the table with the same key are deleted first (``Table.on_conflict = "replace"``; a

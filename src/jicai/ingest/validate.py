@@ -148,12 +148,18 @@ def _value_checks(con: duckdb.DuckDBPyConnection, t: Table) -> list[Check]:
 def _duplicates(con: duckdb.DuckDBPyConnection, t: Table, ok: str) -> int:
     """``dups``: the later occurrences of a key among the rows ``ok`` (SQL over typed), each with its first.
 
-    Keys are grouped by a 64-bit hash first: no repeated hash, no repeated key (the common case, decided by
-    aggregating integers); a repeated hash names the few candidate keys, compared exactly."""
+    Exports usually list their rows in key order: when every key is greater than the one before it, no key
+    repeats (whatever order DuckDB scanned them in, a strictly increasing sequence has no repeats), which one
+    streaming pass decides. Otherwise keys are grouped by a 64-bit hash: no repeated hash, no repeated key
+    (decided by aggregating integers); a repeated hash names the few candidate keys, compared exactly."""
     keys = ", ".join(q(k) for k in t.key)
+    con.execute("CREATE OR REPLACE TABLE dups (_sheet INTEGER, _row BIGINT, _first_sheet INTEGER, _first_row BIGINT)")
+    if len(t.key) == 1 and not con.execute(
+            f"SELECT count(*) FROM (SELECT {keys} AS k, lag({keys}) OVER () AS p FROM typed "
+            f"WHERE {keys} IS NOT NULL AND {ok}) WHERE p >= k").fetchone()[0]:
+        return 0
     con.execute(f"CREATE OR REPLACE TABLE dup_hash AS SELECT hash({keys}) AS h FROM typed WHERE {ok} "
                 f"GROUP BY h HAVING count(*) > 1")
-    con.execute("CREATE OR REPLACE TABLE dups (_sheet INTEGER, _row BIGINT, _first_sheet INTEGER, _first_row BIGINT)")
     if not con.execute("SELECT count(*) FROM dup_hash").fetchone()[0]:
         return 0
     con.execute(f"""INSERT INTO dups SELECT _sheet, _row, _first_sheet, _first_row FROM (
