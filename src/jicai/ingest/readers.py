@@ -35,6 +35,7 @@ from jicai.errors import BilingualError
 from jicai.ingest.sql import lit, q
 
 CHUNK = 1 << 20
+BUFFER = 8 << 20  # DuckDB's CSV read buffer (per thread): its default 32 MB is a large part of a small memory cap
 FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx", ".xls": "xlsx",
            ".parquet": "parquet", ".pq": "parquet"}
 
@@ -46,10 +47,29 @@ class FileError(BilingualError):
 @dataclass
 class Sheet:
     name: str | None  # sheet name (XLSX) or None
-    table: str  # staging table name
+    table: str  # the relation to read it from (a staging table or view, or a read_csv call)
     headers: list[str]  # header text as in the file, position i is column c{i}
     warnings: list[tuple[str, str]] = field(default_factory=list)
     types: list[str] | None = None  # DuckDB type of each c{i} when not all VARCHAR (Parquet)
+    # A CSV file read straight into the typed table: ``table`` is then its read_csv(...) call, without _row
+    # and _truncated (rows are numbered by their order in what is made from them), and ``source`` reads it.
+    source: CsvSource | None = None
+
+    @property
+    def numbered(self) -> bool:
+        return self.source is None
+
+    def run(self, con: duckdb.DuckDBPyConnection, sql: str) -> None:
+        """Run ``sql`` with ``{src}`` standing for this sheet's relation."""
+        if self.source is not None:
+            self.source.run(con, sql)
+        else:
+            con.execute(sql.replace("{src}", self.table))
+
+    def text(self, con: duckdb.DuckDBPyConnection, rows: str) -> str:
+        """A relation of ``_row``, ``_truncated`` and the cells, holding at least the rows numbered by the query
+        ``rows`` (only they are copied from a CSV file read straight: this is asked for when rows have problems)."""
+        return self.source.rows(con, rows) if self.source is not None else self.table
 
 
 @dataclass
@@ -174,35 +194,68 @@ def read_csv(con: duckdb.DuckDBPyConnection, info: FileInfo, tmpdir: Path) -> li
     headers, delim = _first_record(path)
     if not any(headers):
         raise FileError("CSV 第1行（表头）为空", "row 1 (the header) of the CSV is empty")
-    cols = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(headers))) + "}"
-    # Explicit columns and no sniffing: DuckDB's sniffer silently drops rows of ragged files. null_padding
-    # turns a row cut short (a truncated file) into NULLs that validation reports. The parallel reader keeps
-    # file order (so rowid is the record's position) but refuses null_padding with a quoted newline: such a
-    # file is read again by the serial reader.
-    for parallel in ("true", "false"):
-        sql = (f"CREATE OR REPLACE TABLE raw0 AS SELECT * FROM read_csv({lit(str(path))}, columns={cols}, "
-               f"auto_detect=false, header=true, delim={lit(delim)}, quote='\"', escape='\"', null_padding=true, "
-               f"parallel={parallel})")
-        try:
-            con.execute(sql)
-            break
-        except duckdb.Error as exc:
-            # only a malformed file is the file's fault; running out of memory or disk is not
-            if parallel == "false" and isinstance(exc, duckdb.InvalidInputException):
-                detail = str(exc).splitlines()
-                where = next((x for x in detail if "Line" in x), detail[0] if detail else "")
-                raise FileError(f"CSV 格式错误（{where}）：某行字段数多于表头或引号不匹配",
-                                f"malformed CSV ({where}): a row has more fields than the header or unbalanced "
-                                f"quotes") from exc
-            if parallel == "false":
+    source = CsvSource(path, len(headers), delim)
+    if path == info.path and info.ends_with_newline:
+        # the common case: no copy here; the typed pass reads the file (a transcoded copy would be gone by then,
+        # and a file cut mid-row needs its last row numbered now)
+        return [Sheet(None, source.relation("true"), headers, source=source)]
+    return [Sheet(None, source.numbered(con, info.ends_with_newline), headers)]
+
+
+class CsvSource:
+    """How DuckDB reads one CSV file as ``c0…cN`` text.
+
+    Explicit columns and no sniffing: DuckDB's sniffer silently drops rows of ragged files. null_padding turns a
+    row cut short (a truncated file) into NULLs that validation reports. The parallel reader keeps file order (so
+    a row's position in what is made from it is its record number) but refuses null_padding with a quoted
+    newline: such a file is read again by the serial reader."""
+
+    def __init__(self, path: Path, ncols: int, delim: str):
+        self.path, self.ncols, self.delim = path, ncols, delim
+
+    def relation(self, parallel: str) -> str:
+        cols = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(self.ncols)) + "}"
+        return (f"read_csv({lit(str(self.path))}, columns={cols}, auto_detect=false, header=true, "
+                f"delim={lit(self.delim)}, quote='\"', escape='\"', null_padding=true, parallel={parallel}, buffer_size={BUFFER})")
+
+    def run(self, con: duckdb.DuckDBPyConnection, sql: str) -> None:
+        """Run ``sql`` (a CREATE OR REPLACE) with ``{src}`` the file, by the parallel reader, else the serial one."""
+        for parallel in ("true", "false"):
+            try:
+                con.execute(sql.replace("{src}", self.relation(parallel)))
+                return
+            except duckdb.Error as exc:
+                if parallel == "true":
+                    continue
+                # only a malformed file is the file's fault; running out of memory or disk is not
+                if isinstance(exc, duckdb.InvalidInputException):
+                    detail = str(exc).splitlines()
+                    where = next((x for x in detail if "Line" in x), detail[0] if detail else "")
+                    raise FileError(f"CSV 格式错误（{where}）：某行字段数多于表头或引号不匹配",
+                                    f"malformed CSV ({where}): a row has more fields than the header or unbalanced "
+                                    f"quotes") from exc
                 raise
-    truncated = "false"
-    if not info.ends_with_newline:
-        # a file that stops mid-row: its last row, if short of fields, is quarantined as cut off
-        last = con.execute("SELECT max(rowid) FROM raw0").fetchone()[0]
-        truncated = "false" if last is None else f"(rowid = {last} AND c{len(headers) - 1} IS NULL)"
-    con.execute(f"CREATE OR REPLACE VIEW stage0 AS SELECT rowid + 2 AS _row, {truncated} AS _truncated, * FROM raw0")
-    return [Sheet(None, "stage0", headers)]
+
+    def rows(self, con: duckdb.DuckDBPyConnection, rows: str) -> str:
+        """The text of the rows numbered by the query ``rows``, read again by the serial reader, which numbers
+        the records in file order as they pass; only those rows are kept."""
+        con.execute(f"CREATE OR REPLACE TABLE raw0 AS SELECT * FROM (SELECT row_number() OVER () + 1 AS _row, "
+                    f"false AS _truncated, * FROM {self.relation('false')}) WHERE _row IN ({rows})")
+        return "raw0"
+
+    def numbered(self, con: duckdb.DuckDBPyConnection, ends_with_newline: bool = True) -> str:
+        """Copy the file's text into ``raw0`` and return ``stage0``, a view numbering its rows (record order).
+
+        Rows are numbered from the first rowid: a table made inside a transaction has its rowids offset."""
+        self.run(con, "CREATE OR REPLACE TABLE raw0 AS SELECT * FROM {src}")
+        first, last = con.execute("SELECT min(rowid), max(rowid) FROM raw0").fetchone()
+        truncated = "false"
+        if not ends_with_newline and last is not None:
+            # a file that stops mid-row: its last row, if short of fields, is quarantined as cut off
+            truncated = f"(rowid = {last} AND c{self.ncols - 1} IS NULL)"
+        con.execute(f"CREATE OR REPLACE VIEW stage0 AS SELECT rowid - {first or 0} + 2 AS _row, {truncated} AS _truncated, "
+                    f"* FROM raw0")
+        return "stage0"
 
 
 def read_parquet(con: duckdb.DuckDBPyConnection, info: FileInfo, tmpdir: Path) -> list[Sheet]:

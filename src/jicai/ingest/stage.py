@@ -78,8 +78,11 @@ class Stage:
         self.con.execute(f"SET search_path = '{DB}.main,{self.home}.main'")
 
     def writing(self) -> None:
-        """Unqualified names are the warehouse's again (the warehouse transaction); staged rows are named by t()."""
+        """Unqualified names are the warehouse's again (the warehouse transaction); staged rows are named by t().
+        Insertion order no longer matters (rows are numbered by then), and keeping it would buffer the rows
+        that leave the anti-join against the problem rows."""
         self.con.execute(f"SET search_path = '{self.home}.main,{DB}.main'")
+        self.con.execute("SET preserve_insertion_order = false")
 
     def close(self) -> None:
         raise NotImplementedError

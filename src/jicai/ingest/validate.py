@@ -85,29 +85,49 @@ def _sql_checks(t: Table) -> list[Check]:
 
 
 def build_typed(con: duckdb.DuckDBPyConnection, t: Table, sheets: list[tuple[Sheet, HeaderMap]]) -> int:
-    """``typed``: _sheet, _row, the parsed ``<col>`` per contract column and ``_local`` (a SQL row check fails);
-    ``raw_all``: a view of ``_truncated`` and the cell text ``_raw_<col>``, joined only to the few rows with
-    problems."""
+    """``typed``: _sheet, _row, the parsed ``<col>`` per contract column and ``_local`` (a SQL row check fails).
+
+    A CSV sheet read straight from its file has no row numbers: its rows go into ``typed0`` in file order and
+    ``typed`` is a view numbering them."""
     install_macros(con)
-    typed, raw = [], []
+    typed = []
     for i, (sheet, hm) in enumerate(sheets):
         types = sheet.types or ["VARCHAR"] * len(sheet.headers)
-        tcols, rcols = [f"{i} AS _sheet", "_row", "_truncated"], [f"{i} AS _sheet", "_row", "_truncated"]
+        tcols = [f"{i} AS _sheet", "_row" if sheet.numbered else "CAST(NULL AS BIGINT) AS _row", "_truncated" if sheet.numbered
+                 else "false AS _truncated"]
         for c in t.columns:
             pos = hm.columns.get(c.name)
             cell, dtype = (f"c{pos}", types[pos]) if pos is not None else ("CAST(NULL AS VARCHAR)", "VARCHAR")
             empty, value = cell_exprs(c, t, cell, dtype)
-            rcols.append(f"CAST({cell} AS VARCHAR) AS {q('_raw_' + c.name)}")
             tcols.append(f"{empty} AS {q('_e_' + c.name)}")
             tcols.append(f"{value} AS {q(c.name)}")
-        typed.append(f"SELECT {', '.join(tcols)} FROM {sheet.table}")
-        raw.append(f"SELECT {', '.join(rcols)} FROM {sheet.table}")
+        typed.append(f"SELECT {', '.join(tcols)} FROM {{src}}")
     local = " OR ".join(f"({ch.where})" for ch in _sql_checks(t))
     cols = ", ".join(q(c.name) for c in t.columns)
-    con.execute(f"CREATE OR REPLACE TABLE typed AS SELECT _sheet, _row, {cols}, coalesce({local}, false) AS _local "
-                f"FROM ({' UNION ALL '.join(typed)})")
-    con.execute("CREATE OR REPLACE VIEW raw_all AS " + " UNION ALL ".join(raw))
+    outer = f"SELECT _sheet, _row, {cols}, coalesce({local}, false) AS _local FROM "
+    if len(sheets) == 1 and not sheets[0][0].numbered:
+        sheets[0][0].run(con, f"CREATE OR REPLACE TABLE typed0 AS {outer}({typed[0]})")
+        first = con.execute("SELECT min(rowid) FROM typed0").fetchone()[0] or 0  # see CsvSource.numbered
+        con.execute(f"CREATE OR REPLACE VIEW typed AS SELECT _sheet, rowid - {first} + 2 AS _row, "
+                    f"* EXCLUDE (_sheet, _row) FROM {stage.t('typed0')}")
+    else:
+        union = " UNION ALL ".join(sel.replace("{src}", s.table) for sel, (s, _) in zip(typed, sheets, strict=True))
+        con.execute(f"CREATE OR REPLACE TABLE typed AS {outer}({union})")
     return con.execute("SELECT count(*) FROM typed").fetchone()[0]
+
+
+def _raw_view(con: duckdb.DuckDBPyConnection, t: Table, sheets: list[tuple[Sheet, HeaderMap]]) -> None:
+    """``raw_all``: ``_truncated`` and the cell text ``_raw_<col>`` (of every row, or of the flagged ones at least),
+    joined only to the few rows with problems."""
+    raw = []
+    for i, (sheet, hm) in enumerate(sheets):
+        rcols = [f"{i} AS _sheet", "_row", "_truncated"]
+        for c in t.columns:
+            pos = hm.columns.get(c.name)
+            cell = f"c{pos}" if pos is not None else "CAST(NULL AS VARCHAR)"
+            rcols.append(f"CAST({cell} AS VARCHAR) AS {q('_raw_' + c.name)}")
+        raw.append(f"SELECT {', '.join(rcols)} FROM {sheet.text(con, f'SELECT _row FROM flagged WHERE _sheet = {i}')}")
+    con.execute("CREATE OR REPLACE VIEW raw_all AS " + " UNION ALL ".join(raw))
 
 
 def _small_table(con: duckdb.DuckDBPyConnection, name: str, cols: tuple[str, ...], rows: list[tuple]) -> str:
@@ -202,9 +222,10 @@ def _emit(checks: list[Check], source: str) -> str:
     return " UNION ALL ".join(parts)
 
 
-def _detail(con: duckdb.DuckDBPyConnection, t: Table, checks: list[Check]) -> None:
+def _detail(con: duckdb.DuckDBPyConnection, t: Table, sheets: list[tuple[Sheet, HeaderMap]], checks: list[Check]) -> None:
     """``flagged_rows``: the flagged rows with their parsed values, cell text and ``_e_<col>``, then one problem
     row per failed check (the cell text is read again only for these rows)."""
+    _raw_view(con, t, sheets)
     empties = ", ".join(f"jc_text({q('_raw_' + c.name)}) IS NULL AS {q('_e_' + c.name)}" for c in t.columns)
     # _truncated is a cell of the staged sheet, not of typed: it comes back with the raw text
     con.execute(f"CREATE OR REPLACE TABLE flagged_rows AS SELECT f.* EXCLUDE (_local), r.* EXCLUDE (_sheet, _row), "
@@ -254,7 +275,7 @@ def check(con: duckdb.DuckDBPyConnection, t: Table, sheets: list[tuple[Sheet, He
     con.execute("CREATE OR REPLACE TABLE flagged AS " + " UNION ".join(parts))
     bad = con.execute("SELECT count(*) FROM flagged").fetchone()[0]
     if bad:
-        _detail(con, t, _sql_checks(t) + value_checks + ref_checks)
+        _detail(con, t, sheets, _sql_checks(t) + value_checks + ref_checks)
         if n_dups:
             _dup_problems(con, t, [s.name for s, _ in sheets])
     return Outcome(rows, bad, con.execute("SELECT count(*) FROM problems").fetchone()[0])
