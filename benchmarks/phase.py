@@ -1,5 +1,8 @@
 """One timed phase of the benchmark, run in its own process so its peak memory is its own.
 
+Phases: scan (bare DuckDB group-by of the raw lines), monitor (from the compact facts), monitor-lines (from
+the raw lines), pandas (the independent reference), assess, supply, budget.
+
 Usage: python benchmarks/phase.py PHASE WAREHOUSE_PATH AS_OF REPEATS
 Prints one JSON line: {"phase", "seconds": [...], "rows", "peak_rss_mb"}.
 """
@@ -31,6 +34,51 @@ def _monitor(wh_path: str, as_of: date) -> int:
     return n
 
 
+def _assess(wh_path: str, as_of: date) -> int:
+    """The year-end assessment of every batch's cycle year containing ``as_of`` (one query per batch)."""
+    from jicai.assess.assessment import assess
+    from jicai.measures.cycles import cycle_calendar
+    from jicai.store import connect
+
+    wh = connect(f"duckdb:///{wh_path}")
+    years = cycle_calendar(wh.table("batches"), as_of).select("batch_id", "cycle_year").to_pyarrow().to_pylist()
+    n = sum(assess(wh, y["batch_id"], y["cycle_year"], as_of=as_of).to_pyarrow().num_rows for y in years)
+    wh.close()
+    return n
+
+
+def _supply(wh_path: str, as_of: date) -> int:
+    """The supply scorecard of the as-of month."""
+    from jicai.measures.supply import supply_scorecard
+    from jicai.store import connect
+
+    wh = connect(f"duckdb:///{wh_path}")
+    n = supply_scorecard(wh, as_of.replace(day=1)).to_pyarrow().num_rows
+    wh.close()
+    return n
+
+
+def _budget(wh_path: str, as_of: date) -> int:
+    from jicai.fund.budget import budget_progress
+    from jicai.store import connect
+
+    wh = connect(f"duckdb:///{wh_path}")
+    n = budget_progress(wh, as_of).to_pyarrow().num_rows
+    wh.close()
+    return n
+
+
+def _monitor_lines(wh_path: str, as_of: date) -> int:
+    """The monitoring from the raw order lines (the reference path the compact facts replace)."""
+    from jicai.measures.monitor import monitor
+    from jicai.store import connect
+
+    wh = connect(f"duckdb:///{wh_path}")
+    n = monitor(wh, as_of, source="lines").to_pyarrow().num_rows
+    wh.close()
+    return n
+
+
 def _bare_scan(wh_path: str, as_of: date) -> int:
     """What any engine must at least do: one group-by pass over the order lines joined to their deliveries."""
     import duckdb
@@ -55,6 +103,9 @@ def _load_frames(wh_path: str) -> dict:
     return frames
 
 
+PHASES = {"assess": _assess, "supply": _supply, "budget": _budget, "monitor-lines": _monitor_lines}
+
+
 def main() -> None:
     phase, wh_path, as_of_s, repeats = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     as_of = date.fromisoformat(as_of_s)
@@ -69,6 +120,8 @@ def main() -> None:
         run = lambda: _monitor(wh_path, as_of)  # noqa: E731
     elif phase == "scan":
         run = lambda: _bare_scan(wh_path, as_of)  # noqa: E731
+    elif phase in PHASES:
+        run = lambda: PHASES[phase](wh_path, as_of)  # noqa: E731
     else:
         raise SystemExit(f"unknown phase {phase}")
     for _ in range(repeats):

@@ -9,6 +9,7 @@ import pytest
 from tests.reference.monitor_pandas import monitor_reference
 from tests.reference.random_data import AS_OFS, random_tables
 
+from jicai.ingest import facts
 from jicai.measures.monitor import monitor
 from jicai.policy import load_policy
 
@@ -48,9 +49,11 @@ def test_random_data_has_every_edge(dataset):
     assert (~sp.verified).any() and sp.end_date.isna().any() and sp.start_date.isna().any()
 
 
+@pytest.mark.parametrize("source", ["lines", "facts"])
 @pytest.mark.parametrize("as_of", AS_OFS, ids=str)
 @pytest.mark.parametrize("variant", ["default", "ordered", "policy"])
-def test_ibis_equals_pandas_reference(dataset, engine_warehouse, as_of, variant):
+def test_ibis_equals_pandas_reference(dataset, engine_warehouse, as_of, variant, source):
+    """From the raw lines and from the compact facts kept at import (jicai.ingest.facts), the same rows."""
     policy = load_policy()
     if variant == "ordered":
         policy = policy.with_values(volume_basis="ordered", payment_due="end_of_month")
@@ -58,7 +61,10 @@ def test_ibis_equals_pandas_reference(dataset, engine_warehouse, as_of, variant)
         policy = policy.with_values(backup_substitution=False, supply_problem_exclusion=False,
                                     special_treatment="none", nonselected_share_max=0.3, onboarding_from_month=5)
     wh = engine_warehouse("duckdb", dataset)
-    got = monitor(wh, as_of, policy=policy).to_pandas()
+    if source == "facts":
+        facts.rebuild(wh)
+        assert facts.complete(wh)
+    got = monitor(wh, as_of, policy=policy, source=source).to_pandas()
     exp = monitor_reference({k: v.to_pandas() for k, v in dataset.items()}, as_of, policy=policy)
     assert len(got) > 20
     assert_frames_equal(got, exp)

@@ -63,6 +63,9 @@ from jicai.contract.columns import cols
 from jicai.measures.classes import product_classes, region_match, supply_problem_periods
 from jicai.measures.cycles import first_of_month
 from jicai.measures.exact import basis_points, fen, fen_of_micro, micro, scaled_share, share_of, yuan
+from jicai.measures.facts import Facts, lines_source
+from jicai.measures.facts import accepted_lines as facts_accepted
+from jicai.measures.facts import ordered_lines as facts_ordered
 from jicai.measures.progress import class_volumes, ratio
 from jicai.measures.purchases import accepted_lines, ordered_lines, scope_products, summarize
 from jicai.measures.registry import Args, Dims, Measure
@@ -148,13 +151,21 @@ def _agreed_amounts(agreements: ir.Table, selected_products: ir.Table, instituti
     return amounts.join(signed, _INST)
 
 
-def _monthly_selected(t: dict[str, ir.Table], agreements: ir.Table, batch_id: str,
+def _monthly_selected(wh: Warehouse, t: dict[str, ir.Table], agreements: ir.Table, batch_id: str,
                       cycle_start: date, last_day: date, pv) -> ir.Table:
     """Selected purchase amount (integer micro-yuan) per (institution, month) in one pass over the lines."""
     b = t["batches"].filter(t["batches"].batch_id == batch_id)
     cal = b.select("batch_id", batch_start=b.start_date, cycle_start=ibis.literal(cycle_start))
     scope = scope_products(t["varieties"], t["products"], cal, batch_id)
-    if pv("volume_basis") == "accepted":
+    periods = supply_problem_periods(t["supply_problems"], t["products"], t["selected_products"],
+                                     t["institutions"], last_day)
+    if lines_source(wh) == "facts":
+        f = Facts(wh)
+        if pv("volume_basis") == "accepted":
+            lines = facts_accepted(f, scope, periods, last_day, pv("payment_due"), with_payments=False)
+        else:
+            lines = facts_ordered(f, scope, periods, last_day).drop("offline_amount")
+    elif pv("volume_basis") == "accepted":
         # the ledger sums amounts, not payments: no payment rows need joining to the lines
         lines = accepted_lines(t["orders"], t["deliveries"], t["payments"].limit(0), scope, last_day,
                                pv("payment_due"))
@@ -166,8 +177,6 @@ def _monthly_selected(t: dict[str, ir.Table], agreements: ir.Table, batch_id: st
                          month_first=ibis.ifelse(lines.at >= ibis.literal(cycle_start).cast("timestamp"),
                                                  first_of_month(lines.at.year(), lines.at.month() - 1),
                                                  ibis.null("date")))
-    periods = supply_problem_periods(t["supply_problems"], t["products"], t["selected_products"],
-                                     t["institutions"], last_day)
     sp_pairs = periods.select(_INST, "variety_id").distinct()
     summary = summarize(lines, sp_pairs, last_day, pv("payment_due"), extra_keys=["month_first"])
     classes = product_classes(agreements.select(_INST, "variety_id", "batch_id"), t["institutions"],
@@ -241,7 +250,7 @@ def prepayment_ledger(wh: Warehouse, batch_id: str, year: int, policy: Policy | 
     paid = paid.group_by([_INST, "month_first"]).agg(imported_paid_fen=paid.paid.sum())
     rows = rows.left_join(paid, [_INST, "month_first"]).drop(f"{_INST}_right", "month_first_right")
 
-    monthly = _monthly_selected(t, ag, batch_id, period.cycle_start, last_day, pv)
+    monthly = _monthly_selected(wh, t, ag, batch_id, period.cycle_start, last_day, pv)
     rows = rows.left_join(monthly, [_INST, "month_first"]).drop(f"{_INST}_right", "month_first_right")
 
     computed = ibis.ifelse(rows.prepaid_at <= rows.month_end, scaled_share(rows.agreed_fen, prepay_bp), 0)

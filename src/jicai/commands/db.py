@@ -1,4 +1,5 @@
-"""``jicai db``: the workflow database's schema — upgrade to the newest, downgrade, show the current revision.
+"""``jicai db``: the workflow database's schema — upgrade to the newest, downgrade, show the current revision —
+and ``jicai db facts``: rebuild the warehouse's compact facts from every order line.
 
 The server upgrades the schema itself when it starts; run ``jicai db upgrade`` by hand in production before
 starting several workers, and ``jicai db current`` to see where a database stands.
@@ -59,3 +60,17 @@ def register(app: typer.Typer) -> None:
         head = Workflow.head()
         state = "最新 / up to date" if current == head else "需升级 / needs upgrade (jicai db upgrade)"
         out.print(f"{wf.url}: {current or '(空 / empty)'} (head {head}) {state}")
+
+    @db_app.command("facts")
+    def facts_cmd(ctx: typer.Context) -> None:
+        """重建数据仓库的紧凑事实表 / rebuild the warehouse's compact facts from every order line.
+
+        导入会在同一事务中维护它们；仅当原始表由其他方式写入后才需要重建。/ Imports keep them in the same
+        transaction; rebuild only after the raw tables were written some other way."""
+        from jicai.ingest import facts
+
+        with ctx.obj.warehouse() as wh:
+            facts.rebuild(wh)
+            rows = {f.name: wh.table(f.name).count().to_pyarrow().as_py() for f in facts.FACTS}
+        for name, n in rows.items():
+            out.print(f"{name}: {n:,} 行 / rows")

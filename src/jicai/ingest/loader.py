@@ -53,7 +53,7 @@ import pyarrow as pa
 
 from jicai import clock
 from jicai.contract.tables import LOAD_ORDER, TABLES, Table
-from jicai.ingest import readers, stage
+from jicai.ingest import facts, readers, stage
 from jicai.ingest.normalize import HeaderMap, header_score, map_headers
 from jicai.ingest.progress import Report, RowProgress
 from jicai.ingest.readers import FileError, Sheet
@@ -61,8 +61,8 @@ from jicai.ingest.schema import LOAD_LOG, QUARANTINE, ensure_schema, table_schem
 from jicai.ingest.sink import Sink, sink_for
 from jicai.ingest.sql import lit, q
 from jicai.ingest.stage import Stage, Staged
-from jicai.ingest.validate import build_typed, check, good_key_rows, good_rows
-from jicai.store import Warehouse
+from jicai.ingest.validate import build_typed, check, good_key_rows, good_keys, good_rows
+from jicai.store import FACT_SOURCES, Warehouse
 
 PAUSE_ENV = "JICAI_TEST_PAUSE_IN_TRANSACTION"  # test hook: seconds to sleep before COMMIT
 SAMPLE = 20  # problems kept on the LoadResult for display
@@ -304,6 +304,8 @@ def _load(wh: Warehouse, area: Stage, t: Table, info: readers.FileInfo, res: Loa
         else:
             res.status = "loaded"
             res.rows_loaded = outcome.rows_read - outcome.rows_bad
+            keys = good_keys(con, t, schema) if res.rows_loaded and t.name in FACT_SOURCES else None
+            touched = facts.touched_months(sink, t.name, keys) if keys is not None else set()
             if res.rows_loaded and loaded_before:
                 # these bytes were applied before: never put their older values back over newer files' rows
                 kept = res.rows_loaded - sink.insert_missing(t.name, t.key, good_rows(con, t, schema))
@@ -316,6 +318,8 @@ def _load(wh: Warehouse, area: Stage, t: Table, info: readers.FileInfo, res: Loa
             elif res.rows_loaded:
                 sink.delete_keys(t.name, good_key_rows(con, t, schema))
                 sink.insert(t.name, good_rows(con, t, schema))
+            if keys is not None:  # the compact facts of the months the file left or entered, in this transaction
+                facts.refresh(wh, sink, t.name, touched | facts.touched_months(sink, t.name, keys))
         if outcome.problems:
             sink.insert(QUARANTINE, _quarantine_rows(con, res, names))
             res.note(f"{outcome.rows_bad} 行有问题，已隔离（{outcome.problems} 个问题）",

@@ -33,12 +33,17 @@ class Sink:
         self.cur = cur
 
     def fetch(self, sql: str, params: tuple = ()) -> list[tuple]:
-        self.cur.execute(sql.replace("?", self.param), params)
+        self.execute(sql, params)
         return list(self.cur.fetchall())
 
     def execute(self, sql: str, params: tuple = ()) -> None:
-        """A statement without a result (a psycopg cursor has nothing to fetch after DELETE)."""
-        self.cur.execute(sql.replace("?", self.param), params)
+        """A statement without a result (a psycopg cursor has nothing to fetch after DELETE). Without
+        parameters the text goes as it is: compiled SQL may hold a ``%`` (modulo) that psycopg would read
+        as a placeholder."""
+        if params:
+            self.cur.execute(sql.replace("?", self.param), params)
+        else:
+            self.cur.execute(sql)
 
     def staging(self, tmpdir: Path) -> Stage:
         """Where to stage this import (see :mod:`jicai.ingest.stage`); close it after the transaction."""
@@ -47,6 +52,10 @@ class Sink:
     def absent(self, table: str, column: str, values: Staged, into: str) -> int:
         """Create the staging TEMP table ``into(v)`` of the distinct non-null ``values`` (a one-column query named
         ``v``) that do not occur in ``table.column``; returns how many there are."""
+        raise NotImplementedError
+
+    def query_with(self, data: pa.Table, like: str, sql: str) -> list[tuple]:
+        """The rows of ``sql`` with ``{src}`` bound to ``data`` (columns of table ``like``)."""
         raise NotImplementedError
 
     def delete_keys(self, table: str, keys: pa.Table | Staged) -> None:
@@ -127,6 +136,10 @@ class DuckDBSink(Sink):
         lo, hi = res.column(0)[0].as_py(), res.column(1)[0].as_py()
         return None if lo is None else [lo, hi]
 
+    def query_with(self, data: pa.Table, like: str, sql: str) -> list[tuple]:
+        res = self._with(data, sql)
+        return [] if res is None else [tuple(r.values()) for r in res.to_pylist()]
+
     def absent(self, table: str, column: str, values: Staged, into: str) -> int:
         if not self._here(values):
             found = self._with(self._distinct_values(values), f"SELECT v FROM {{src}} s WHERE NOT EXISTS "
@@ -197,6 +210,12 @@ class PostgresSink(Sink):
         self._copy(tmp, keys.reader() if isinstance(keys, Staged) else keys)
         cond = " AND ".join(f"t.{q(k)} = k.{q(k)}" for k in names)
         self.cur.execute(f"DELETE FROM {q(table)} t USING {tmp} k WHERE {cond}")
+
+    def query_with(self, data: pa.Table, like: str, sql: str) -> list[tuple]:
+        tmp = self._temp_like(like, data.column_names)
+        self._copy(tmp, data)
+        self.cur.execute(sql.replace("{src}", tmp))
+        return list(self.cur.fetchall())
 
     def insert(self, table: str, data: Rows) -> None:
         self._copy(table, data.reader() if isinstance(data, Staged) else data)

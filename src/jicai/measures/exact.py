@@ -50,10 +50,9 @@ import math
 import ibis
 import ibis.expr.types as ir
 
+from jicai.contract.money import HALF_FEN, MICRO, MICRO_PER_FEN  # noqa: F401 (re-exported)
+
 SCALE = 10_000  # basis points: ratios of the policy are read to 4 decimals (0.01%)
-MICRO = 1_000_000  # the noise grid: 10⁻⁶ of the unit (micro-yuan, micro-point)
-MICRO_PER_FEN = MICRO // 100
-HALF_FEN = (MICRO_PER_FEN // 2 - 0.5) / MICRO  # 0.0049995 yuan: the least amount that rounds to one fen
 
 
 # -- Python side (policy constants, writers, tests): the same IEEE operations as the engines -----------

@@ -34,8 +34,11 @@ import ibis.expr.types as ir
 from jicai.contract.columns import cols
 from jicai.measures.classes import product_classes, supply_problem_periods
 from jicai.measures.cycles import cycle_calendar
+from jicai.measures.facts import Facts, lines_source
+from jicai.measures.facts import accepted_lines as facts_accepted
+from jicai.measures.facts import ordered_lines as facts_ordered
 from jicai.measures.onboarding import onboarding_columns
-from jicai.measures.payment import offline, payments
+from jicai.measures.payment import offline, offline_of_lines, payments
 from jicai.measures.progress import class_volumes, progress_columns, ratio
 from jicai.measures.purchases import accepted_lines, ordered_lines, scope_products, summarize
 from jicai.measures.registry import Dims, Measure
@@ -70,10 +73,12 @@ _ZERO_FILLED = ("selected_volume", "backup_volume", "nonselected_volume", "nonse
                 "amount_due", "paid_by_due", "overdue_amount")
 
 
-def monitor(wh: Warehouse, as_of: date, batch_id: str | None = None, policy: Policy | None = None) -> ir.Table:
+def monitor(wh: Warehouse, as_of: date, batch_id: str | None = None, policy: Policy | None = None,
+            source: str = "auto") -> ir.Table:
     """The monitoring table as of ``as_of`` (inclusive) for one batch or all; see COLUMNS.
 
-    Policy parameters are those in force on ``as_of``.
+    Policy parameters are those in force on ``as_of``. ``source``: read the order lines from the compact
+    facts or the raw lines (:func:`jicai.measures.facts.lines_source`; both give the same rows).
     """
     policy = policy or load_policy()
 
@@ -93,12 +98,21 @@ def monitor(wh: Warehouse, as_of: date, batch_id: str | None = None, policy: Pol
                                      t["institutions"], as_of)
     sp_pairs = periods.select("institution_code", "variety_id").distinct()
     due = pv("payment_due")
-    paid = summarize(accepted_lines(t["orders"], t["deliveries"], t["payments"], scope, as_of, due),
-                     sp_pairs, as_of, due)
+    if lines_source(wh, source) == "facts":
+        f = Facts(wh)
+        acc = facts_accepted(f, scope, periods, as_of, due)
+        ordered = facts_ordered(f, scope, periods, as_of)
+        off = offline_of_lines(ordered)
+        ordered = ordered.drop("offline_amount")
+    else:
+        acc = accepted_lines(t["orders"], t["deliveries"], t["payments"], scope, as_of, due)
+        ordered = ordered_lines(t["orders"], scope, as_of)
+        off = offline(t["orders"], scope, as_of)
+    paid = summarize(acc, sp_pairs, as_of, due)
     if pv("volume_basis") == "accepted":  # one stream of accepted lines serves volumes and payments
         volume_summary = paid
     else:
-        volume_summary = summarize(ordered_lines(t["orders"], scope, as_of), sp_pairs, as_of, due)
+        volume_summary = summarize(ordered, sp_pairs, as_of, due)
     # classes only matter where there is a row: the agreements × the selected products of their variety
     classes = product_classes(ag.select("institution_code", "variety_id", "batch_id"), t["institutions"],
                               t["selected_products"])
@@ -107,7 +121,6 @@ def monitor(wh: Warehouse, as_of: date, batch_id: str | None = None, policy: Pol
                          supply_problem_exclusion=pv("supply_problem_exclusion"),
                          special_treatment=pv("special_treatment"))
     pay = payments(paid)
-    off = offline(t["orders"], scope, as_of)
 
     inst = t["institutions"].select("institution_code", institution_name=t["institutions"].name,
                                     region_code=t["institutions"].region_code, level=t["institutions"].level)

@@ -57,3 +57,13 @@ def offline(orders: ir.Table, scope: ir.Table, as_of: date) -> ir.Table:
     amt = ibis.ifelse(in_cycle, j.quantity * j.pack_price, 0.0)
     j = j.select(*KEYS, amt=amt, off=ibis.ifelse(j.channel == "offline", amt, 0.0))
     return j.group_by(KEYS).agg(order_amount=j.amt.sum(), offline_amount=j.off.sum())
+
+
+def offline_of_lines(lines: ir.Table) -> ir.Table:
+    """order_amount and offline_amount per (institution_code, variety_id, batch_id) from order lines through D
+    that carry ``offline_amount`` (the compact facts' ordered lines, :func:`jicai.measures.facts.ordered_lines`)
+    — the same sums as :func:`offline`."""
+    in_cycle = lines.at >= lines.cycle_start.cast("timestamp")
+    j = lines.select(*KEYS, amt=ibis.ifelse(in_cycle, lines.amount, 0.0),
+                     off=ibis.ifelse(in_cycle, lines.offline_amount, 0.0))
+    return j.group_by(KEYS).agg(order_amount=j.amt.sum(), offline_amount=j.off.sum())

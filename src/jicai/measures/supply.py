@@ -43,6 +43,7 @@ from jicai.measures.progress import ratio
 from jicai.measures.registry import Args, Dims, Measure
 from jicai.measures.supply_alerts import INPUT_TABLES, _sentinel_observations, variety_demand
 from jicai.measures.supply_base import (
+    DELIVERY_LINES,
     HOUR,
     SUPPLIER_ROLES,
     SUPPLY_ROLES,
@@ -51,6 +52,7 @@ from jicai.measures.supply_base import (
     first_month_of,
     quantiles,
     selected_catalogue,
+    supply_tables,
     timed_lines,
     window,
 )
@@ -108,7 +110,8 @@ _INTS = ("order_lines", "responded_lines", "complaints", "sentinel_reports", "su
 
 def _lines(t: dict[str, ir.Table], first: date, end: date, batch_id: str | None, pv) -> ir.Table:
     cat = selected_catalogue(t["selected_products"], t["products"], batch_id)
-    lines = timed_lines(t["orders"], t["deliveries"], first, end, pv("deliver_within_hours"))
+    lines = timed_lines(t["orders"], t["deliveries"], first, end, pv("deliver_within_hours"),
+                        t[DELIVERY_LINES])
     return lines.join(cat, "product_code")
 
 
@@ -174,7 +177,7 @@ def supply_scorecard(wh: Warehouse, month: str | date, first_month: str | date |
     """
     first, end = window(month, first_month)
     pv = _pv(policy, end)
-    t = {name: wh.table(name) for name in INPUT_TABLES}
+    t = supply_tables(wh, INPUT_TABLES)
     lines = _lines(t, first, end, batch_id, pv)
     # the surge flag: the line's city and variety surged in its month
     inst = t["institutions"].select("institution_code", inst_region=t["institutions"].region_code)
@@ -236,7 +239,7 @@ def supply_rollup(wh: Warehouse, month: str | date, by: str, first_month: str | 
         raise ValueError(f"by must be one of {sorted(ROLLUPS)}: {by!r}")
     first, end = window(month, first_month)
     pv = _pv(policy, end)
-    t = {name: wh.table(name) for name in INPUT_TABLES}
+    t = supply_tables(wh, INPUT_TABLES)
     lines = _lines(t, first, end, batch_id, pv)
     cat = selected_catalogue(t["selected_products"], t["products"], batch_id)
     comp = complaints(t["supply_problems"], t["orders"], t["institutions"], cat, first, end)

@@ -35,6 +35,7 @@ from jicai.measures.classes import region_match
 from jicai.measures.progress import ratio
 from jicai.measures.registry import Dims, Measure
 from jicai.measures.supply_base import (
+    DELIVERY_LINES,
     HOUR,
     SUPPLIER_ROLES,
     SUPPLY_ROLES,
@@ -46,6 +47,7 @@ from jicai.measures.supply_base import (
     quantiles,
     selected_catalogue,
     shift_month,
+    supply_tables,
     timed_lines,
     window,
 )
@@ -133,7 +135,8 @@ def _sentinel_observations(t: dict[str, ir.Table], first: date, end: date, batch
     inst = t["institutions"]
     sentinels = inst.filter(inst.sentinel.fill_null(False)).select(
         "institution_code", sentinel_region=inst.region_code)
-    lines = timed_lines(t["orders"], t["deliveries"], first, end, pv("deliver_within_hours"))
+    lines = timed_lines(t["orders"], t["deliveries"], first, end, pv("deliver_within_hours"),
+                        t[DELIVERY_LINES])
     lines = lines.join(sentinels, "institution_code")
     lines = lines.join(cat.select("product_code", "enterprise_code"), "product_code")
     keys = ["month", "institution_code", "product_code", "enterprise_code"]
@@ -166,7 +169,7 @@ def sentinel_exposure(wh: Warehouse, month: str | date, first_month: str | date 
     """The institutions likely to be hit next by each sentinel alert; see EXPOSURE."""
     first, end = window(month, first_month)
     pv = _pv(policy, end)
-    t = {name: wh.table(name) for name in INPUT_TABLES}
+    t = supply_tables(wh, INPUT_TABLES)
     alerts = _sentinel_observations(t, first, end, batch_id, pv).select(
         "month", "region_code", "product_code", "institution_code")
     return _exposure(t, alerts, first, end)
@@ -208,7 +211,7 @@ def sentinel_alerts(wh: Warehouse, month: str | date, first_month: str | date | 
     see SENTINEL and the module docstring."""
     first, end = window(month, first_month)
     pv = _pv(policy, end)
-    t = {name: wh.table(name) for name in INPUT_TABLES}
+    t = supply_tables(wh, INPUT_TABLES)
     obs = _sentinel_observations(t, first, end, batch_id, pv)
     exp = _exposure(t, obs.select("month", "region_code", "product_code", "institution_code"), first, end)
     ek = ["month", "region_code", "product_code", "sentinel_code"]
@@ -268,7 +271,7 @@ def surge_alerts(wh: Warehouse, month: str | date, first_month: str | date | Non
     """Demand surges of the months from ``first_month`` (default ``month``) to ``month``; see SURGE."""
     first, end = window(month, first_month)
     pv = _pv(policy, end)
-    t = {name: wh.table(name) for name in INPUT_TABLES}
+    t = supply_tables(wh, INPUT_TABLES)
     back, factor = int(pv("surge_baseline_months")), float(pv("surge_factor"))
     d = variety_demand(t, first, end, back)
     d = d.filter(d.full_history & (d.baseline_units > 0) & (d.ordered_units > factor * d.baseline_units))
@@ -284,7 +287,7 @@ def surge_suppliers(wh: Warehouse, month: str | date, first_month: str | date | 
     first, end = window(month, first_month)
     pv = _pv(policy, end)
     back = int(pv("surge_baseline_months"))
-    t = {name: wh.table(name) for name in INPUT_TABLES}
+    t = supply_tables(wh, INPUT_TABLES)
     alerts = surge_alerts(wh, month, first_month, policy).select("month", "region_code", "variety_id")
     sp = t["selected_products"]
     sp = sp.select("variety_id", "product_code", "enterprise_code", s_role=sp.role, s_regions=sp.regions)
@@ -294,7 +297,8 @@ def surge_suppliers(wh: Warehouse, month: str | date, first_month: str | date | 
     g = j.group_by(keys).agg(primary=ibis.ifelse(j.s_role == "primary", 1, 0).max(),
                              cover=ibis.ifelse(j.cover, 1, 0).max())
     # shipped units per (product, city, month) of the window and its baseline months
-    lines = timed_lines(t["orders"], t["deliveries"], shift_month(first, -back), end, pv("deliver_within_hours"))
+    lines = timed_lines(t["orders"], t["deliveries"], shift_month(first, -back), end, pv("deliver_within_hours"),
+                        t[DELIVERY_LINES])
     p = t["products"].select("product_code", upp=t["products"].units_per_pack.fill_null(1.0))
     inst = t["institutions"].select("institution_code", inst_region=t["institutions"].region_code)
     wanted = g.select(x_product="product_code").distinct()

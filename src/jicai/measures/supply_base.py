@@ -33,7 +33,9 @@ import ibis
 import ibis.expr.types as ir
 
 from jicai.calendar import CalendarError, month_label, parse_month, shift_month
+from jicai.ingest.facts import complete as facts_complete
 from jicai.measures.registry import Args
+from jicai.store import Warehouse
 
 HOUR = 3600
 CITY_DIGITS = 4  # a region for supply alerts is the city (地市): the first 4 digits of region_code + "00"
@@ -111,22 +113,43 @@ def selected_catalogue(selected_products: ir.Table, products: ir.Table, batch_id
     return g.join(p, "product_code")
 
 
+def stored_delivery_lines(wh: Warehouse) -> ir.Table | None:
+    """The order lines joined to their deliveries as the importer keeps them, when the warehouse's compact facts
+    are complete (:mod:`jicai.ingest.facts`); None: join the raw tables."""
+    return wh.table("_facts_delivery_lines") if facts_complete(wh) else None
+
+
+DELIVERY_LINES = "_facts_delivery_lines"
+
+
+def supply_tables(wh: Warehouse, names: Sequence[str]) -> dict[str, ir.Table | None]:
+    """The input tables of a supply measure, and under ``DELIVERY_LINES`` the stored delivery lines (or None)."""
+    return {**{name: wh.table(name) for name in names}, DELIVERY_LINES: stored_delivery_lines(wh)}
+
+
 def seconds_between(later: ir.TimestampValue, earlier: ir.TimestampValue) -> ir.NumericValue:
     return (later.epoch_seconds() - earlier.epoch_seconds()).cast("float64")
 
 
-def timed_lines(orders: ir.Table, deliveries: ir.Table, lo: date, hi: date, within_hours: float) -> ir.Table:
-    """Order lines ordered in [lo, hi) with their delivery times and quantities (see the module docstring).
+def timed_lines(orders: ir.Table, deliveries: ir.Table, lo: date, hi: date, within_hours: float,
+                stored: ir.Table | None = None) -> ir.Table:
+    """Order lines ordered in [lo, hi) (whole months) with their delivery times and quantities (see the module
+    docstring). ``stored``: the warehouse's ``_facts_delivery_lines`` (:func:`stored_delivery_lines`), read
+    instead of joining ``orders`` with ``deliveries`` — the same rows.
 
     Columns: order_line_id, institution_code, product_code, distributor_code, month, quantity,
     pack_price, response_seconds, ship_seconds, shipped_packs, accepted_packs, on_time_packs.
     """
-    o = orders.filter((orders.ordered_at >= ibis.literal(lo).cast("timestamp"))
-                      & (orders.ordered_at < ibis.literal(hi).cast("timestamp")))
-    o = o.select("order_line_id", "institution_code", "product_code", "distributor_code", "quantity",
-                 "pack_price", "ordered_at")
-    d = deliveries.select("order_line_id", "responded_at", "shipped_at", "shipped_quantity", "accepted_quantity")
-    j = o.left_join(d, "order_line_id").drop("order_line_id_right")
+    if stored is not None:  # the order lines already joined to their deliveries, by order month
+        j = stored.filter((stored.part_month >= ibis.literal(lo)) & (stored.part_month < ibis.literal(hi)))
+    else:
+        o = orders.filter((orders.ordered_at >= ibis.literal(lo).cast("timestamp"))
+                          & (orders.ordered_at < ibis.literal(hi).cast("timestamp")))
+        o = o.select("order_line_id", "institution_code", "product_code", "distributor_code", "quantity",
+                     "pack_price", "ordered_at")
+        d = deliveries.select("order_line_id", "responded_at", "shipped_at", "shipped_quantity",
+                              "accepted_quantity")
+        j = o.left_join(d, "order_line_id").drop("order_line_id_right")
     ship = seconds_between(j.shipped_at, j.ordered_at)
     shipped = j.shipped_quantity.fill_null(0.0)
     on_time = ibis.ifelse(j.shipped_at.notnull() & (ship <= within_hours * HOUR), shipped, 0.0)

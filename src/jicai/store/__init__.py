@@ -4,6 +4,6 @@ Measures only ever see ``Warehouse.table(name)`` (an Ibis table); everything tha
 engines lives in one subclass per engine in this package, never in measure code.
 """
 
-from jicai.store.warehouse import Warehouse, connect, copy_tables, default_url
+from jicai.store.warehouse import FACT_SOURCES, FACTS_STATE, Warehouse, connect, copy_tables, default_url
 
-__all__ = ["Warehouse", "connect", "copy_tables", "default_url"]
+__all__ = ["FACT_SOURCES", "FACTS_STATE", "Warehouse", "connect", "copy_tables", "default_url"]

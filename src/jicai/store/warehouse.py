@@ -19,6 +19,12 @@ from urllib.parse import urlparse
 import ibis
 import pyarrow as pa
 
+# The raw tables the importer's compact facts are built from (jicai.ingest.facts), and the table that says
+# the facts are complete. Writing a source any other way than through the importer makes the facts stale:
+# write_table drops the state, and the measures read the raw lines until the facts are rebuilt.
+FACT_SOURCES = ("orders", "deliveries", "payments")
+FACTS_STATE = "_facts_state"
+
 
 def default_url(data_dir: Path) -> str:
     return f"duckdb:///{Path(data_dir).resolve() / 'jicai.duckdb'}"
@@ -48,7 +54,12 @@ class Warehouse:
     # -- writing -------------------------------------------------------------------------------
     def write_table(self, name: str, data: pa.Table | ibis.Table, *, overwrite: bool = True) -> ibis.Table:
         """Create (or replace) a table from an Arrow table or an Ibis expression of this backend."""
+        self._stale_facts(name)
         return self.con.create_table(name, data, overwrite=overwrite)
+
+    def _stale_facts(self, name: str) -> None:
+        if name in FACT_SOURCES and FACTS_STATE in self.con.list_tables():
+            self.con.drop_table(FACTS_STATE)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[object]:
@@ -150,6 +161,7 @@ class SparkWarehouse(Warehouse):
         string into the text "NaN" (a blank ``regions`` would then match no region)."""
         if not isinstance(data, pa.Table):
             return super().write_table(name, data, overwrite=overwrite)
+        self._stale_facts(name)
         session = self.con._session
         if session.catalog.tableExists(name) and not overwrite:
             raise ValueError(f"table {name} exists")
@@ -199,6 +211,8 @@ def connect(url: str) -> Warehouse:
 def copy_tables(src: Warehouse, dst: Warehouse, names: list[str] | None = None) -> list[str]:
     """Put the tables of ``src`` on ``dst`` (through Arrow), e.g. the DuckDB warehouse onto PostgreSQL or Spark."""
     names = names if names is not None else src.list_tables()
+    # the facts' state last: writing a fact source drops it on the destination (see FACTS_STATE)
+    names = sorted(names, key=lambda n: n == FACTS_STATE)
     for name in names:
         dst.write_table(name, src.table(name).to_pyarrow(), overwrite=True)
     return names

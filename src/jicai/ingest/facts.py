@@ -1,0 +1,283 @@
+"""Compact facts kept at import: the order lines summed to the grain the measures need.
+
+A province has 10^7–10^8 order lines a year; the measures need far fewer rows. Every import of orders,
+deliveries or payments rewrites, in the same transaction as the raw rows, the fact tables below for the
+**partitions it touches** — a partition is a month of ``orders.ordered_at`` (``part_month``): a line, its
+delivery and its payments always belong to the month the line was ordered in, so a late payment file
+recomputes the months of the lines it pays and nothing else.
+
+Each fact comes at two grains. The **month** tables are the compact ones (about 5× fewer rows than order
+lines on the simulated province, 20× on a provincial one). The **day** tables keep the day, for the few
+months where a measure's date test falls inside the month (the as-of date, a cycle or batch start, a
+special period or a supply-problem period that does not begin on the 1st): :mod:`jicai.measures.facts`
+reads the day rows of just those (product, month) pairs and the month rows of every other one.
+
+* ``_facts_accepted_*`` — accepted lines (volume basis ``accepted``, payments): per institution × product ×
+  acceptance day (month): Σ accepted packs, Σ amount (accepted packs × pack price), and Σ on-time payment
+  for each payment due rule: ``on_time_0`` (due at the end of the acceptance month), ``on_time_1`` (end of
+  the next month) — each line's payments before the due date, capped at the line's amount.
+* ``_facts_outstanding_*`` — what an accepted line still owes, as **changes**: on the acceptance day a line
+  starts owing its amount less what was paid by then, and on each later payment day the amount owed
+  changes. Summing the changes up to a day D gives, for every line at once, its outstanding amount at D
+  (each line's own remainder under half a fen counts as settled, as the measures' rule says) and whether it
+  is still open. Grain: institution × product × acceptance day (month) × event day (month).
+* ``_facts_ordered_*`` — order lines (volume basis ``ordered``, the offline share): per institution ×
+  product × order day (month): Σ packs, Σ amount, Σ offline amount.
+* ``_facts_delivery_lines`` — each order line joined to its delivery, not summed: the supply measures take
+  exact quantiles of per-line delivery times. Partitioned like the others, a window of months reads only its
+  months and no join.
+
+Only the raw order lines, deliveries and payments enter: products, varieties, batches and policy are
+joined when a measure reads the facts, so a corrected product or a new policy needs no rebuild.
+``_facts_state`` records that the facts are complete (built from every line, then kept at each import);
+a warehouse whose raw tables are written any other way (``Warehouse.write_table`` drops the state) is read
+from the raw lines until its facts are rebuilt (:func:`rebuild`, ``jicai db facts``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from jicai import clock
+from jicai.contract.money import HALF_FEN
+from jicai.ingest.sink import Sink
+from jicai.ingest.sql import q
+from jicai.store import FACT_SOURCES, FACTS_STATE, Warehouse
+
+Get = Callable[[str], ir.Table]  # the raw table of a name (the warehouse's, or a transaction's view of it)
+
+KEYS = ("institution_code", "product_code")
+STATE_SCHEMA = pa.schema([("complete", pa.bool_()), ("built_at", pa.timestamp("us"))])
+
+
+def month_of(ts: ir.TimestampValue | ir.DateValue) -> ir.DateValue:
+    """The first day of the month of ``ts``."""
+    return ibis.date(ts.year(), ts.month(), 1)
+
+
+def _double(x: float) -> ir.FloatingScalar:
+    # a bare float literal is numeric on PostgreSQL and Spark; the sums must stay double everywhere
+    return ibis.literal(repr(float(x))).cast("float64")
+
+
+def _int_sum(x: ir.IntegerValue) -> ir.IntegerScalar:
+    """A bigint sum on every engine (DuckDB sums integers to HUGEINT, PostgreSQL to numeric; Ibis drops a
+    cast to the type it already believes the sum has, so the cast goes through a double: exact below 2⁵³)."""
+    return x.cast("float64").sum().cast("int64")
+
+
+def _first_of(year: ir.IntegerValue, m0: ir.IntegerValue) -> ir.DateValue:
+    """First day of month ``m0`` counted from 0 in ``year`` (``m0`` may exceed 11)."""
+    return ibis.date(year + m0 // 12, m0 % 12 + 1, 1)
+
+
+def due_next(day: ir.DateValue, months_after: int) -> ir.TimestampValue:
+    """The first instant after the due date of a line accepted on ``day``: the 1st of the month
+    ``months_after + 1`` months later (0: due at the end of the acceptance month)."""
+    return _first_of(day.year(), day.month() - 1 + months_after + 1).cast("timestamp")
+
+
+def _next_month(m: date) -> date:
+    return date(m.year + m.month // 12, m.month % 12 + 1, 1)
+
+
+def _lines(get: Get, months: Sequence[date] | None) -> ir.Table:
+    o = get("orders")
+    if months is not None:
+        # ranges of ordered_at rather than a test of its month: the engine skips the blocks outside them
+        o = o.filter(ibis.or_(*(
+            (o.ordered_at >= ibis.literal(m).cast("timestamp")) & (o.ordered_at < ibis.literal(_next_month(m)).cast("timestamp"))
+            for m in months)))
+    return o.select("order_line_id", *KEYS, "distributor_code", "quantity", "pack_price", "ordered_at", "channel",
+                    part_month=month_of(o.ordered_at))
+
+
+def _accepted(get: Get, months: Sequence[date] | None) -> ir.Table:
+    """Accepted lines of the partitions: part_month, keys, order_line_id, day, packs, amount."""
+    d = get("deliveries")
+    d = d.filter(d.accepted_at.notnull() & d.accepted_quantity.notnull())
+    d = d.select("order_line_id", "accepted_at", "accepted_quantity")
+    o = _lines(get, months).select("order_line_id", "part_month", *KEYS, "pack_price")
+    j = o.join(d, "order_line_id")
+    return j.select("part_month", *KEYS, "order_line_id", day=j.accepted_at.date(), accepted_at=j.accepted_at,
+                    packs=j.accepted_quantity, amount=j.accepted_quantity * j.pack_price)
+
+
+def _payments(get: Get, lines: ir.Table) -> ir.Table:
+    """The payments of ``lines`` (order_line_id, paid_at, pay); payments without a time never count."""
+    p = get("payments")
+    p = p.filter(p.paid_at.notnull()).select("order_line_id", "paid_at", pay=p.amount)
+    return p.join(lines.select("order_line_id"), "order_line_id")
+
+
+def accepted_day(get: Get, months: Sequence[date] | None = None) -> ir.Table:
+    a = _accepted(get, months)
+    p = _payments(get, a).join(a.select("order_line_id", "accepted_at"), "order_line_id")
+    on_time = p.group_by("order_line_id").agg(**{
+        f"paid_{k}": ibis.ifelse(p.paid_at < due_next(p.accepted_at.date(), k), p.pay, 0.0).sum() for k in (0, 1)})
+    j = a.left_join(on_time, "order_line_id")
+    j = j.select("part_month", *KEYS, "day", "packs", "amount",
+                 **{f"on_time_{k}": ibis.least(j.amount, j[f"paid_{k}"].fill_null(0.0)) for k in (0, 1)})
+    return j.group_by(["part_month", *KEYS, "day"]).agg(
+        packs=j.packs.sum(), amount=j.amount.sum(), on_time_0=j.on_time_0.sum(), on_time_1=j.on_time_1.sum())
+
+
+def outstanding_day(get: Get, months: Sequence[date] | None = None) -> ir.Table:
+    a = _accepted(get, months)
+    p = _payments(get, a)
+    paid = p.group_by(["order_line_id", p.paid_at.date().name("pay_day")]).agg(pay=p.pay.sum())
+    pj = paid.join(a.select("order_line_id", "day"), "order_line_id")
+    # the points where a line's balance can change: its acceptance day (with what was paid by then) and
+    # each later payment day
+    start = pj.filter(pj.pay_day <= pj.day).group_by("order_line_id").agg(pay=pj.pay.sum())
+    first = a.select("order_line_id", "day").left_join(start, "order_line_id")
+    first = first.select("order_line_id", event_day=first.day, pay=first.pay.fill_null(0.0))
+    later = pj.filter(pj.pay_day > pj.day).select("order_line_id", event_day=pj.pay_day, pay=pj.pay)
+    ev = first.union(later)
+    w = ibis.window(group_by="order_line_id", order_by="event_day")
+    ev = ev.mutate(paid=ev.pay.sum().over(ibis.cumulative_window(group_by="order_line_id", order_by="event_day")))
+    ev = ev.join(a.select("part_month", *KEYS, "order_line_id", "day", "amount"), "order_line_id")
+    remainder = ev.amount - ev.paid
+    owed = ibis.ifelse(remainder >= _double(HALF_FEN), remainder, 0.0)
+    ev = ev.mutate(owed=owed, open=ibis.ifelse(owed > 0, 1, 0))
+    ev = ev.mutate(d_owed=ev.owed - ev.owed.lag().over(w).fill_null(0.0),
+                   d_open=ev.open - ev.open.lag().over(w).fill_null(0))
+    # a line counts as overdue only from its due date on, never before the 1st of the month after its
+    # acceptance: the changes until then merge on that 1st (most lines are paid within their acceptance
+    # month, and their changes cancel out)
+    next_month = _first_of(ev.day.year(), ev.day.month())
+    ev = ev.select("part_month", *KEYS, "day", "d_owed", "d_open", event_day=ibis.greatest(ev.event_day, next_month))
+    ev = ev.group_by(["part_month", *KEYS, "day", "event_day"]).agg(
+        outstanding=ev.d_owed.sum(), open_lines=_int_sum(ev.d_open))
+    return ev.filter((ev.outstanding != 0) | (ev.open_lines != 0))
+
+
+def ordered_day(get: Get, months: Sequence[date] | None = None) -> ir.Table:
+    o = _lines(get, months)
+    amount = o.quantity * o.pack_price
+    o = o.select("part_month", *KEYS, day=o.ordered_at.date(), packs=o.quantity, amount=amount,
+                 offline=ibis.ifelse(o.channel == "offline", amount, 0.0))
+    return o.group_by(["part_month", *KEYS, "day"]).agg(
+        packs=o.packs.sum(), amount=o.amount.sum(), offline_amount=o.offline.sum())
+
+
+def delivery_lines(get: Get, months: Sequence[date] | None = None) -> ir.Table:
+    """Each order line with its delivery (none yet: nulls), kept in order-month partitions: the supply
+    measures need per-line times for their exact quantiles, so this fact is not summed — it saves the join
+    of the order lines with the deliveries and lets a window of months read only its own partitions."""
+    o = _lines(get, months).drop("channel")
+    d = get("deliveries").select("order_line_id", "responded_at", "shipped_at", "shipped_quantity",
+                                 "accepted_quantity")
+    j = o.left_join(d, "order_line_id")
+    return j.select("part_month", "order_line_id", *KEYS, "distributor_code", "ordered_at", "quantity",
+                    "pack_price", "responded_at", "shipped_at", "shipped_quantity", "accepted_quantity")
+
+
+def _monthly(day_fact: Callable[[Get, Sequence[date] | None], ir.Table], days: tuple[str, ...],
+             sums: tuple[str, ...]) -> Callable[[Get, Sequence[date] | None], ir.Table]:
+    """The month grain of a day fact: each day column becomes its month."""
+    def build(get: Get, months: Sequence[date] | None = None) -> ir.Table:
+        t = day_fact(get, months)
+        t = t.select("part_month", *KEYS, *(month_of(t[c]).name(c) for c in days), *sums)
+        return t.group_by(["part_month", *KEYS, *days]).agg(**{
+            s: _int_sum(t[s]) if t[s].type().is_integer() else t[s].sum() for s in sums})
+    return build
+
+
+@dataclass(frozen=True)
+class Fact:
+    name: str
+    sources: tuple[str, ...]  # the raw tables whose rows feed it: an import of another table leaves it alone
+    build: Callable[[Get, Sequence[date] | None], ir.Table]  # its rows for some partitions (None: all)
+
+
+_ACC_SUMS = ("packs", "amount", "on_time_0", "on_time_1")
+_OUT_SUMS = ("outstanding", "open_lines")
+_ORD_SUMS = ("packs", "amount", "offline_amount")
+_PAID = ("orders", "deliveries", "payments")
+
+FACTS: tuple[Fact, ...] = (
+    Fact("_facts_accepted_day", _PAID, accepted_day),
+    Fact("_facts_accepted_month", _PAID, _monthly(accepted_day, ("day",), _ACC_SUMS)),
+    Fact("_facts_outstanding_day", _PAID, outstanding_day),
+    Fact("_facts_outstanding_month", _PAID, _monthly(outstanding_day, ("day", "event_day"), _OUT_SUMS)),
+    Fact("_facts_ordered_day", ("orders",), ordered_day),
+    Fact("_facts_ordered_month", ("orders",), _monthly(ordered_day, ("day",), _ORD_SUMS)),
+    Fact("_facts_delivery_lines", ("orders", "deliveries"), delivery_lines),
+)
+BY_NAME = {f.name: f for f in FACTS}
+assert set(FACT_SOURCES) == {s for f in FACTS for s in f.sources}
+
+
+# -- keeping them -------------------------------------------------------------------------------------------
+
+def _month_sql(col: str) -> str:
+    return f"CAST(date_trunc('month', {col}) AS DATE)"  # the same text on DuckDB and PostgreSQL
+
+
+def touched_months(sink: Sink, table: str, keys: pa.Table) -> set[date]:
+    """The partitions (order months) of the lines that rows of ``table`` with these keys belong to.
+
+    Called before a file's rows replace older ones (the months they leave) and after (the months they
+    enter): an order may move to another month, a payment to another line."""
+    if table not in FACT_SOURCES or keys.num_rows == 0:
+        return set()
+    if table == "payments":
+        sql = (f"SELECT DISTINCT {_month_sql('o.ordered_at')} FROM {{src}} k JOIN {q('payments')} p "
+               f"ON p.payment_id = k.payment_id JOIN {q('orders')} o ON o.order_line_id = p.order_line_id")
+    else:
+        sql = (f"SELECT DISTINCT {_month_sql('o.ordered_at')} FROM {{src}} k JOIN {q('orders')} o "
+               f"ON o.order_line_id = k.order_line_id")
+    return {r[0] for r in sink.query_with(keys, table, sql) if r[0] is not None}
+
+
+def _exists(sink: Sink, name: str) -> bool:
+    return bool(sink.fetch("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", (name,))[0][0])
+
+
+def refresh(wh: Warehouse, sink: Sink, table: str, months: set[date]) -> None:
+    """Inside the import's transaction: recompute the facts fed by ``table`` for ``months``.
+
+    A warehouse without complete facts (new, or imported by an older jicai) gets every fact built from
+    every line instead, and is complete from then on. Partitions are written one month at a time, so the
+    memory a statement needs (the balances' window over a month's lines) does not grow with the warehouse."""
+    if table not in FACT_SOURCES:
+        return
+    if not (_exists(sink, FACTS_STATE) and sink.fetch(f"SELECT count(*) FROM {q(FACTS_STATE)} WHERE complete")[0][0]
+            and all(_exists(sink, f.name) for f in FACTS)):
+        for f in FACTS:
+            sink.execute(f"DROP TABLE IF EXISTS {q(f.name)}")
+            sink.execute(f"CREATE TABLE {q(f.name)} AS {wh.con.compile(f.build(wh.table).limit(0))}")
+        sink.execute(f"DROP TABLE IF EXISTS {q(FACTS_STATE)}")
+        sink.execute(f"CREATE TABLE {q(FACTS_STATE)} (complete BOOLEAN, built_at TIMESTAMP)")
+        sink.execute(f"INSERT INTO {q(FACTS_STATE)} VALUES (TRUE, ?)", (clock.local_now().replace(tzinfo=None),))
+        facts, months = FACTS, {r[0] for r in sink.fetch(
+            f"SELECT DISTINCT {_month_sql('ordered_at')} FROM {q('orders')}") if r[0] is not None}
+    else:
+        facts = tuple(f for f in FACTS if table in f.sources)
+    for m in sorted(months):
+        for f in facts:
+            sink.execute(f"DELETE FROM {q(f.name)} WHERE part_month = DATE '{m.isoformat()}'")
+            sink.execute(f"INSERT INTO {q(f.name)} {wh.con.compile(f.build(wh.table, [m]))}")
+
+
+def complete(wh: Warehouse) -> bool:
+    """Whether the warehouse's facts were built from every line and kept since (see the module docstring)."""
+    tables = set(wh.list_tables())
+    if FACTS_STATE not in tables or not all(f.name in tables for f in FACTS):
+        return False
+    return bool(wh.table(FACTS_STATE).complete.any().to_pyarrow().as_py())
+
+
+def rebuild(wh: Warehouse) -> None:
+    """Build every fact from every line (an engine without transactions, e.g. Spark, or an old warehouse)."""
+    for f in FACTS:
+        wh.write_table(f.name, f.build(wh.table))
+    wh.write_table(FACTS_STATE, pa.table({"complete": [True], "built_at": [clock.local_now().replace(tzinfo=None)]},
+                                         schema=STATE_SCHEMA))

@@ -1,0 +1,138 @@
+"""The order lines as the measures read them: from the compact facts when the warehouse keeps them.
+
+:mod:`jicai.ingest.facts` keeps, at import, the accepted lines, their outstanding balances and the order
+lines summed per institution × product × day and × month. This module turns them back into the "lines"
+the measures' one-pass summaries take (:func:`jicai.measures.purchases.summarize` and the offline share),
+with the same columns as :func:`jicai.measures.purchases.accepted_lines` / ``ordered_lines``: a row is no
+longer one order line but a sum of lines of one institution, product and day — or month — which the
+summaries add up the same way.
+
+**Which grain.** A month row stands for all its days, so it may only be used where every date test of the
+measure gives the same answer for every day of that month: the as-of date D (``day ≤ D``), the batch and
+cycle-year starts, a special variety's period and the institution's verified supply-problem periods of
+the variety. :func:`day_months` lists, per product, the months in which such a date falls on another
+day than the 1st (an inclusive end date counts from the day after it); those (product, month) pairs are
+read from the day tables, every other one from the month tables with the month's 1st as its day. Overdue
+balances have one more date: a balance change counts when it happens on or before D, so the changes of
+D's own month come from the day table too.
+
+:func:`lines_source` chooses: ``"facts"`` (the stored facts, or — when the warehouse has none, e.g. data
+written table by table — the same facts computed from the raw lines), ``"lines"`` (the raw lines: the
+reference the facts are tested against) or ``"auto"`` (stored facts when complete, else the raw lines).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import ibis
+import ibis.expr.types as ir
+
+from jicai.ingest import facts as kept
+from jicai.store import Warehouse
+
+SOURCES = ("auto", "facts", "lines")
+SCOPE_COLUMNS = ["product_code", "variety_id", "batch_id", "units_per_pack", "batch_start", "cycle_start",
+                 "special", "special_start", "special_end"]
+DUE_MONTHS = {"end_of_month": 0, "end_of_next_month": 1}
+
+
+def lines_source(wh: Warehouse, source: str = "auto") -> str:
+    """``"facts"`` or ``"lines"``: what the measures read for ``source`` (see the module docstring)."""
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {SOURCES}")
+    if source == "auto":
+        return "facts" if kept.complete(wh) else "lines"
+    return source
+
+
+class Facts:
+    """The six fact tables of a warehouse: stored when complete, else computed from its raw lines."""
+
+    def __init__(self, wh: Warehouse):
+        stored = kept.complete(wh)
+        self._t = {f.name: wh.table(f.name) if stored else f.build(wh.table) for f in kept.FACTS}
+
+    def __getitem__(self, name: str) -> ir.Table:
+        return self._t[f"_facts_{name}"]
+
+
+def day_months(scope: ir.Table, periods: ir.Table, as_of: date) -> ir.Table:
+    """(product_code, month) pairs whose facts must be read by day (see the module docstring).
+
+    ``scope``: the products in scope with their calendar (SCOPE_COLUMNS); ``periods``: verified supply-problem
+    periods (institution_code, variety_id, sp_start, sp_end) — a period of any institution marks the month
+    for every institution, which only costs reading a few more day rows.
+    """
+    one = ibis.interval(days=1)
+
+    def pairs(t: ir.Table, day: ir.DateValue) -> ir.Table:
+        t = t.filter(day.notnull() & (day.day() != 1))
+        return t.select("product_code", month=kept.month_of(day))
+
+    s = scope
+    cut = as_of + timedelta(days=1)  # day ≤ D ⇔ day < D + 1
+    parts = [pairs(s, s.batch_start), pairs(s, s.cycle_start), pairs(s, s.special_start),
+             pairs(s, s.special_end + one)]
+    if cut.day != 1:
+        parts.append(s.select("product_code", month=ibis.literal(cut.replace(day=1))))
+    p = periods.join(s.select("product_code", "variety_id").distinct(), "variety_id")
+    parts += [pairs(p, p.sp_start), pairs(p, p.sp_end + one)]
+    return ibis.union(*parts, distinct=True)
+
+
+def _by_grain(f: Facts, name: str, need: ir.Table, as_of: date, also_day: ir.BooleanValue | None = None,
+              month_keep: ir.BooleanValue | None = None) -> ir.Table:
+    """The day rows of the (product, month) pairs in ``need`` and the month rows of every other pair,
+    through D; ``also_day``/``month_keep``: a further condition sending rows to the day table."""
+    D = ibis.literal(as_of)
+    d = f[f"{name}_day"]
+    d = d.filter(d.day <= D).mutate(month=kept.month_of(d.day))
+    m = f[f"{name}_month"]
+    m = m.filter(m.day <= D).mutate(month=m.day)
+    on = ["product_code", "month"]
+    day_rows = d.semi_join(need, on)
+    month_rows = m.anti_join(need, on)
+    if also_day is not None:
+        day_rows = day_rows.union(d.anti_join(need, on).filter(also_day(d)))
+        month_rows = month_rows.filter(~also_day(month_rows))
+    return day_rows.drop("month").union(month_rows.drop("month"))
+
+
+def accepted_lines(f: Facts, scope: ir.Table, periods: ir.Table, as_of: date, payment_due: str,
+                   with_payments: bool = True) -> ir.Table:
+    """The accepted lines of :func:`jicai.measures.purchases.accepted_lines`, summed per day or month.
+
+    Amount rows carry volume, amount and on_time; balance rows (``with_payments``) carry the changes of the
+    outstanding amount and of the open lines up to D, which the summary adds where the line is overdue."""
+    need = day_months(scope, periods, as_of)
+    s = scope.select(*SCOPE_COLUMNS)
+    k = DUE_MONTHS[payment_due]
+    a = _by_grain(f, "accepted", need, as_of)
+    a = a.join(s, "product_code")
+    rows = a.select(*SCOPE_COLUMNS[1:], "institution_code", "product_code", at=a.day.cast("timestamp"),
+                    volume=a.packs * a.units_per_pack, amount=a.amount, on_time=a[f"on_time_{k}"],
+                    outstanding=ibis.literal(0.0), open_line=ibis.literal(0).cast("int64"))
+    if not with_payments:
+        return rows
+    cut = as_of + timedelta(days=1)
+    cut_month = ibis.literal(cut.replace(day=1))
+    D = ibis.literal(as_of)
+    mid_month = (lambda t: kept.month_of(t.event_day) == cut_month) if cut.day != 1 else None
+    o = _by_grain(f, "outstanding", need, as_of, also_day=mid_month)
+    o = o.filter(o.event_day <= D).join(s, "product_code")
+    zero = ibis.literal(0.0)
+    balances = o.select(*SCOPE_COLUMNS[1:], "institution_code", "product_code", at=o.day.cast("timestamp"),
+                        volume=zero, amount=zero, on_time=zero, outstanding=o.outstanding,
+                        open_line=o.open_lines.cast("int64"))
+    return rows.union(balances)
+
+
+def ordered_lines(f: Facts, scope: ir.Table, periods: ir.Table, as_of: date) -> ir.Table:
+    """The order lines of :func:`jicai.measures.purchases.ordered_lines` (plus ``offline_amount``), summed
+    per day or month."""
+    need = day_months(scope, periods, as_of)
+    s = scope.select(*SCOPE_COLUMNS)
+    o = _by_grain(f, "ordered", need, as_of).join(s, "product_code")
+    return o.select(*SCOPE_COLUMNS[1:], "institution_code", "product_code", at=o.day.cast("timestamp"),
+                    volume=o.packs * o.units_per_pack, amount=o.amount, offline_amount=o.offline_amount)

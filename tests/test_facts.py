@@ -1,0 +1,209 @@
+"""The compact facts kept at import (jicai.ingest.facts) stay equal to the facts built afresh from the raw
+lines — after each month's files, a replaced file and a late payment file — and the measures give the same
+rows from the facts as from the raw lines, on DuckDB, PostgreSQL and Spark."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from jicai.ingest import facts, import_paths
+from jicai.measures.monitor import monitor
+from jicai.simulate import simulate
+from jicai.store import connect, copy_tables
+
+AS_OFS = (date(2024, 2, 29), date(2024, 3, 14), date(2024, 4, 1), date(2024, 4, 30))
+MONTHS = (1, 2, 3, 4)
+SMALL = ("institutions", "enterprises", "products", "varieties", "batches", "selected_products", "agreements",
+         "supply_problems", "regions")
+
+
+def _month(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    return pc.month(col)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """A simulated province cut into one orders / deliveries / payments file per order month; a third of
+    January's payments held back as a late file; February's orders edited as a replacement file."""
+    src = tmp_path_factory.mktemp("world")
+    simulate(src, institutions=40, months=4, seed=3)
+    out = tmp_path_factory.mktemp("files")
+    small = out / "small"
+    small.mkdir()
+    for name in SMALL:
+        if (src / f"{name}.parquet").exists():
+            (small / f"{name}.parquet").write_bytes((src / f"{name}.parquet").read_bytes())
+    orders = pq.read_table(src / "orders.parquet")
+    month_of_line = dict(zip(orders["order_line_id"].to_pylist(), _month(orders["ordered_at"]).to_pylist(),
+                             strict=True))
+    deliveries = pq.read_table(src / "deliveries.parquet")
+    payments = pq.read_table(src / "payments.parquet")
+    late = None
+    for m in MONTHS:
+        folder = out / f"m{m}"
+        folder.mkdir()
+        o = orders.filter(pc.equal(_month(orders["ordered_at"]), m))
+        pq.write_table(o, folder / f"orders_2024-{m:02d}.parquet")
+        d = deliveries.filter(pa.array([month_of_line[x] == m for x in deliveries["order_line_id"].to_pylist()]))
+        pq.write_table(d, folder / f"deliveries_2024-{m:02d}.parquet")
+        p = payments.filter(pa.array([month_of_line[x] == m for x in payments["order_line_id"].to_pylist()]))
+        if m == 1:
+            keep = pa.array([i % 3 != 0 for i in range(p.num_rows)])
+            late = p.filter(pc.invert(keep))
+            p = p.filter(keep)
+        pq.write_table(p, folder / f"payments_2024-{m:02d}.parquet")
+    assert late is not None and late.num_rows > 20
+    (out / "late").mkdir()
+    pq.write_table(late, out / "late" / "payments_2024-01-late.parquet")
+    # February's orders again, corrected: ten lines with twice the quantity, one moved into March
+    feb = orders.filter(pc.equal(_month(orders["ordered_at"]), 2)).to_pylist()
+    for row in feb[:10]:
+        row["quantity"] *= 2
+    feb[10]["ordered_at"] = feb[10]["ordered_at"].replace(month=3, day=5)
+    (out / "fix").mkdir()
+    pq.write_table(pa.Table.from_pylist(feb, schema=orders.schema), out / "fix" / "orders_2024-02-v2.parquet")
+    return out
+
+
+def _sorted(t: pa.Table) -> pa.Table:
+    keys = [c for c in t.column_names if not pa.types.is_floating(t.schema.field(c).type)]
+    return t.sort_by([(k, "ascending") for k in keys])
+
+
+def assert_same_rows(got: pa.Table, exp: pa.Table, what: str) -> None:
+    assert sorted(got.column_names) == sorted(exp.column_names), what
+    got, exp = _sorted(got.select(exp.column_names)), _sorted(exp)
+    assert got.num_rows == exp.num_rows, f"{what}: {got.num_rows} rows, expected {exp.num_rows}"
+    for name in exp.column_names:
+        for i, (a, b) in enumerate(zip(got[name].to_pylist(), exp[name].to_pylist(), strict=True)):
+            if isinstance(a, float) and isinstance(b, float):
+                assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-6), f"{what}.{name} row {i}: {a} vs {b}"
+            else:
+                assert a == b, f"{what}.{name} row {i}: {a!r} vs {b!r}"
+
+
+def assert_facts_current(wh) -> None:
+    assert facts.complete(wh)
+    for f in facts.FACTS:
+        assert_same_rows(wh.table(f.name).to_pyarrow(), f.build(wh.table).to_pyarrow(), f.name)
+
+
+def assert_monitor_parity(wh, as_ofs=AS_OFS) -> None:
+    for as_of in as_ofs:
+        got = monitor(wh, as_of, source="facts").to_pyarrow()
+        assert got.num_rows > 50
+        assert_same_rows(got, monitor(wh, as_of, source="lines").to_pyarrow(), f"monitor {as_of}")
+
+
+def assert_supply_parity(wh) -> None:
+    """The supply scorecard and rollup read the stored delivery lines; without the facts, the raw join."""
+    from jicai.measures.supply import supply_rollup, supply_scorecard
+
+    got = [supply_scorecard(wh, "2024-03", "2024-02").to_pyarrow(), supply_rollup(wh, "2024-04", "month").to_pyarrow()]
+    assert got[0].num_rows > 10
+    wh.con.drop_table("_facts_state")
+    assert not facts.complete(wh)
+    exp = [supply_scorecard(wh, "2024-03", "2024-02").to_pyarrow(), supply_rollup(wh, "2024-04", "month").to_pyarrow()]
+    for g, e in zip(got, exp, strict=True):
+        assert_same_rows(g, e, "supply")
+
+
+def _import(wh, folder) -> None:
+    results = import_paths(wh, [folder])
+    assert all(r.status in ("loaded", "unchanged") for r in results), [(r.file.name, r.messages) for r in results]
+
+
+def _steps(wh, files) -> None:
+    _import(wh, files / "small")
+    assert not facts.complete(wh)  # nothing loaded into a fact source yet
+    for m in MONTHS[:3]:
+        _import(wh, files / f"m{m}")
+    assert_facts_current(wh)
+    _import(wh, files / "m4")  # a new month
+    assert_facts_current(wh)
+    _import(wh, files / "fix")  # a replaced file: February's facts change, and March gains a line
+    assert_facts_current(wh)
+    before = wh.table("_facts_outstanding_month").outstanding.sum().to_pyarrow().as_py()
+    _import(wh, files / "late")  # January's late payments: January's balances shrink
+    assert_facts_current(wh)
+    assert wh.table("_facts_outstanding_month").outstanding.sum().to_pyarrow().as_py() < before
+
+
+def test_facts_follow_each_import_on_duckdb(files, tmp_path):
+    wh = connect(f"duckdb:///{tmp_path / 'w.duckdb'}")
+    _steps(wh, files)
+    assert_monitor_parity(wh)
+    assert_supply_parity(wh)
+    facts.rebuild(wh)
+    assert_facts_current(wh)
+    # a raw table written other than by the importer makes the facts stale: the measures read the lines
+    wh.write_table("payments", wh.table("payments").to_pyarrow())
+    assert not facts.complete(wh)
+    wh.close()
+
+
+def test_refresh_touches_only_the_months_of_the_file(files, tmp_path):
+    """A late payment file for January lines rewrites January's partition and leaves February's rows alone
+    (DuckDB gives a rewritten row a new rowid, past every older one)."""
+    wh = connect(f"duckdb:///{tmp_path / 'w.duckdb'}")
+    for folder in ("small", "m1", "m2"):
+        _import(wh, files / folder)
+    con = wh.con.con
+
+    def rowids(month: str) -> list[int]:
+        return [r[0] for r in con.execute(f"SELECT rowid FROM _facts_accepted_day WHERE part_month = DATE '{month}' "
+                                          "ORDER BY rowid").fetchall()]
+
+    jan, feb = rowids("2024-01-01"), rowids("2024-02-01")
+    assert jan and feb
+    _import(wh, files / "late")
+    assert rowids("2024-02-01") == feb
+    assert min(rowids("2024-01-01")) > max(jan + feb)
+    assert_facts_current(wh)
+    wh.close()
+
+
+@pytest.mark.postgres
+def test_facts_follow_each_import_on_postgres(files, pg_database):
+    wh = connect(pg_database)
+    _steps(wh, files)
+    assert_monitor_parity(wh, AS_OFS[1:3])
+    wh.close()
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+def test_facts_on_spark(files, tmp_path, spark_warehouse):
+    """The DuckDB warehouse with its facts copied to Spark: the facts are used there and agree."""
+    wh = connect(f"duckdb:///{tmp_path / 'w.duckdb'}")
+    _steps(wh, files)
+    names = [n for n in wh.list_tables() if not n.startswith("_") or n.startswith("_facts")]
+    copy_tables(wh, spark_warehouse, names)
+    assert facts.complete(spark_warehouse)
+    assert_monitor_parity(spark_warehouse, AS_OFS[1:2])
+    wh.close()
+
+
+def test_db_facts_command_rebuilds_stale_facts(files, tmp_path):
+    from typer.testing import CliRunner
+
+    from jicai.cli import app
+
+    wh = connect(f"duckdb:///{tmp_path / 'jicai.duckdb'}")
+    for folder in ("small", "m1"):
+        _import(wh, files / folder)
+    wh.write_table("payments", wh.table("payments").to_pyarrow())  # written around the importer: stale
+    assert not facts.complete(wh)
+    wh.close()
+    res = CliRunner().invoke(app, ["--data-dir", str(tmp_path), "db", "facts"])
+    assert res.exit_code == 0, res.output
+    assert "_facts_accepted_month" in res.output
+    wh = connect(f"duckdb:///{tmp_path / 'jicai.duckdb'}")
+    assert_facts_current(wh)
+    wh.close()
