@@ -9,10 +9,20 @@ from pathlib import Path
 
 import ibis
 import typer
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table as RichTable
+from rich.text import Text
 
 from jicai.commands._runner import open_warehouse
-from jicai.console import console, fail, out, progress
+from jicai.console import console, fail, out
 from jicai.ingest import QUARANTINE, LoadResult, import_paths
 from jicai.ingest.schema import table_schema
 
@@ -33,6 +43,22 @@ IMPORT_HELP = "\n\n".join([
 ])
 
 STATUS_ZH = {"loaded": "已导入", "unchanged": "未变化", "failed": "失败"}
+
+
+class RowsColumn(ProgressColumn):
+    """``1,234,567 / 10,000,000 行 rows  812,345 行/秒 rows/s`` (the total is an estimate until every file is read)."""
+
+    def render(self, task: Task) -> Text:
+        total = f"{int(task.total):,}" if task.total is not None else "?"
+        speed = f"{task.speed:,.0f}" if task.speed else "–"
+        return Text(f"{int(task.completed):,} / {total} 行 rows  {speed} 行/秒 rows/s")
+
+
+def row_progress() -> Progress:
+    """The import's bar on stderr: rows done, rows per second, time left (silent when stderr is not a terminal)."""
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), RowsColumn(), TimeElapsedColumn(),
+                    TextColumn("剩余 left"), TimeRemainingColumn(), console=console, transient=True,
+                    disable=not console.is_terminal, speed_estimate_period=10)
 
 
 def summary(results: list[LoadResult]) -> RichTable:
@@ -69,7 +95,7 @@ def import_cmd(
             fail(f"路径不存在：{p}", f"no such file or folder: {p}")
     with open_warehouse(ctx.obj, "write") as wh:
         try:
-            with progress(transient=True) as bar:
+            with row_progress() as bar:
                 results = import_paths(wh, paths, table=table, strict=strict, progress=bar, force=force)
         except ValueError as e:
             fail(str(e), str(e))

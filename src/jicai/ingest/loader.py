@@ -10,8 +10,10 @@ For each file: hash it (SHA-256). If an earlier load of the same bytes into the 
 Otherwise — a new file, or a file whose rows were quarantined and the warehouse has had data loaded
 since (e.g. ``orders.csv`` imported before ``institutions.csv``: the orders of unknown institutions are
 quarantined; after the institutions are imported, importing the same ``orders.csv`` again loads them) —
-or always with ``force=True`` (``jicai import --force``), the file is staged into a private DuckDB,
-validated (:mod:`jicai.ingest.validate`) and, in ONE ``wh.transaction()``, written:
+or always with ``force=True`` (``jicai import --force``), the file is staged (:mod:`jicai.ingest.stage`: on a
+DuckDB warehouse, a compressed in-memory database attached to its own connection), validated
+(:mod:`jicai.ingest.validate`; the reference lookups in a transaction of their own) and, in ONE
+``wh.transaction()``, written:
 
 * its good rows. **New bytes** (no earlier ``ok`` load of this SHA-256 into this table): **newer file
   wins** — rows of the table with the same key are deleted first (``Table.on_conflict = "replace"``; a
@@ -44,22 +46,22 @@ import tempfile
 import time
 import unicodedata
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 
 from jicai import clock
 from jicai.contract.tables import LOAD_ORDER, TABLES, Table
-from jicai.ingest import facts, readers
-from jicai.ingest.normalize import header_score, map_headers
-from jicai.ingest.readers import FileError
+from jicai.ingest import facts, readers, stage
+from jicai.ingest.normalize import HeaderMap, header_score, map_headers
+from jicai.ingest.progress import Report, RowProgress
+from jicai.ingest.readers import FileError, Sheet
 from jicai.ingest.schema import LOAD_LOG, QUARANTINE, ensure_schema, table_schema
 from jicai.ingest.sink import Sink, sink_for
-from jicai.ingest.sql import q
-from jicai.ingest.validate import good_keys, good_rows, validate
+from jicai.ingest.sql import lit, q
+from jicai.ingest.stage import Stage, Staged
+from jicai.ingest.validate import build_typed, check, good_key_rows, good_keys, good_rows
 from jicai.store import FACT_SOURCES, Warehouse
 
 PAUSE_ENV = "JICAI_TEST_PAUSE_IN_TRANSACTION"  # test hook: seconds to sleep before COMMIT
@@ -158,14 +160,6 @@ def _forget_quarantine(sink: Sink, sha: str | None, table: str) -> None:
         sink.execute(f"DELETE FROM {q(QUARANTINE)} WHERE batch_id IN ({earlier})", (sha, table))
 
 
-def _stage_con(tmpdir: Path) -> duckdb.DuckDBPyConnection:
-    """A private DuckDB file for staging: its buffer pool is capped, so memory does not grow with the file."""
-    con = duckdb.connect(str(tmpdir / "stage.duckdb"), config={
-        "memory_limit": os.environ.get("JICAI_STAGE_MEMORY", "1GB"), "temp_directory": str(tmpdir / "spill")})
-    con.execute("SET enable_progress_bar = false")
-    return con
-
-
 def _write_log(sink: Sink, res: LoadResult, sha: str | None, started: dt.datetime, status: str) -> None:
     row = {"load_id": res.load_id, "file": str(res.file), "sha256": sha, "table": res.table,
            "rows_read": res.rows_read, "rows_loaded": res.rows_loaded, "rows_quarantined": res.rows_quarantined,
@@ -193,19 +187,19 @@ def _fail_file(wh: Warehouse, res: LoadResult, sha: str | None, started: dt.date
     return res
 
 
-def _quarantine_rows(con: duckdb.DuckDBPyConnection, res: LoadResult, sheets: list[str | None]) -> pa.RecordBatchReader:
+def _quarantine_rows(con: object, res: LoadResult, sheets: list[str | None]) -> Staged:
+    """This run's problems as ``_quarantine`` rows (a staged query: on DuckDB they never leave the engine)."""
     schema = table_schema(QUARANTINE)
-    names = pa.table({"_sheet": pa.array(range(len(sheets)), pa.int32()), "sheet": pa.array(sheets, pa.string())})
-    con.register("sheet_names", names)
-    rel = con.execute(
-        f"SELECT ? AS batch_id, ? AS {q('table')}, ? AS file, s.sheet, p._row AS {q('row')}, p.col AS {q('column')}, "
-        f"p.value, p.reason_zh, p.reason_en, ?::TIMESTAMP AS loaded_at FROM problems p JOIN sheet_names s USING (_sheet) "
-        f"ORDER BY p._sheet, p._row", [res.load_id, res.table, str(res.file), _now()])
-    reader = rel.to_arrow_reader(100_000)
-    return pa.RecordBatchReader.from_batches(schema, (b.cast(schema) for b in reader))
+    whens = "".join(f"WHEN {i} THEN {lit(n)} " for i, n in enumerate(sheets) if n)
+    sheet = f"CASE p._sheet {whens}END" if whens else "NULL"
+    return Staged(con, (
+        f"SELECT {lit(res.load_id)} AS batch_id, {lit(res.table)} AS {q('table')}, {lit(str(res.file))} AS file, "
+        f"CAST({sheet} AS VARCHAR) AS sheet, p._row AS {q('row')}, p.col AS {q('column')}, p.value, p.reason_zh, "
+        f"p.reason_en, CAST({lit(_now().isoformat(sep=' '))} AS TIMESTAMP) AS loaded_at "
+        f"FROM {stage.t('problems')} p ORDER BY p._sheet, p._row"), schema)
 
 
-def _sample(con: duckdb.DuckDBPyConnection, sheets: list[str | None]) -> list[Problem]:
+def _sample(con: object, sheets: list[str | None]) -> list[Problem]:
     rows = con.execute(f"SELECT _sheet, _row, col, value, reason_zh, reason_en FROM problems "
                        f"ORDER BY _sheet, _row LIMIT {SAMPLE}").fetchall()
     return [Problem(sheets[s], r, c, v, zh, en) for s, r, c, v, zh, en in rows]
@@ -217,7 +211,8 @@ def _pause_for_tests() -> None:
         time.sleep(float(seconds))
 
 
-def import_file(wh: Warehouse, path: Path, table: str | None, strict: bool = False, force: bool = False) -> LoadResult:
+def import_file(wh: Warehouse, path: Path, table: str | None, strict: bool = False, force: bool = False,
+                progress: RowProgress | None = None) -> LoadResult:
     """Import one file (see the module docstring); ``force`` re-validates and re-loads even unchanged bytes."""
     started = _now()
     res = LoadResult(file=Path(path).resolve(), table=table, status="failed", load_id=uuid.uuid4().hex)
@@ -235,6 +230,8 @@ def import_file(wh: Warehouse, path: Path, table: str | None, strict: bool = Fal
         return _fail_file(wh, res, None, started, e.zh, e.en)
     except OSError as e:
         return _fail_file(wh, res, None, started, f"无法读取文件：{e}", f"cannot read the file: {e}")
+    if progress is not None and info.format == "csv":
+        progress.counted(max(info.lines - 1, 0))
     skip, before, loaded_before = _unchanged(wh, info.sha256, table)
     if skip and not force:
         res.status, res.load_id = "unchanged", None
@@ -244,19 +241,19 @@ def import_file(wh: Warehouse, path: Path, table: str | None, strict: bool = Fal
                     if before else ""))
         return res
     with tempfile.TemporaryDirectory(prefix="jicai-import-") as tmp:
-        con = _stage_con(Path(tmp))
+        with wh.transaction() as cur:  # only to reach the connection to stage on (DuckDB: the warehouse's own)
+            area = sink_for(wh.engine, cur).staging(Path(tmp))
         try:
-            return _load(wh, con, t, info, res, started, strict, before, loaded_before)
+            return _load(wh, area, t, info, res, started, strict, before, loaded_before,
+                         progress or RowProgress(None, []))
+        except FileError as e:
+            return _fail_file(wh, res, info.sha256, started, e.zh, e.en)
         finally:
-            con.close()
+            area.close()
 
 
-def _load(wh: Warehouse, con: duckdb.DuckDBPyConnection, t: Table, info: readers.FileInfo, res: LoadResult,
-          started: dt.datetime, strict: bool, before: int = 0, loaded_before: bool = False) -> LoadResult:
-    try:
-        sheets = readers.stage(con, info, lambda cells: header_score(t, cells))
-    except FileError as e:
-        return _fail_file(wh, res, info.sha256, started, e.zh, e.en)
+def _mapped(t: Table, sheets: list[Sheet], res: LoadResult) -> list[tuple[Sheet, HeaderMap]]:
+    """Each sheet with its header mapping; a missing required column fails the file."""
     mapped = []
     for sheet in sheets:
         hm = map_headers(t, sheet.headers)
@@ -264,21 +261,37 @@ def _load(wh: Warehouse, con: duckdb.DuckDBPyConnection, t: Table, info: readers
         for zh, en in sheet.warnings + hm.warnings:
             res.note(where_zh + zh, where_en + en)
         if missing := hm.missing(t):
-            return _fail_file(
-                wh, res, info.sha256, started,
+            raise FileError(
                 f"{where_zh}缺少必填列：{'、'.join(f'{c.zh}（{c.name}）' for c in missing)}；文件表头为：{'、'.join(sheet.headers)}",
                 f"{where_en}missing required column(s): {', '.join(c.name for c in missing)}; "
                 f"the file's header is: {', '.join(sheet.headers)}")
         if hm.extra:
             res.note(f"{where_zh}忽略未识别的列：{'、'.join(hm.extra)}", f"{where_en}ignored unknown columns: {', '.join(hm.extra)}")
         mapped.append((sheet, hm))
+    return mapped
+
+
+def _load(wh: Warehouse, area: Stage, t: Table, info: readers.FileInfo, res: LoadResult, started: dt.datetime,
+          strict: bool, before: int, loaded_before: bool, progress: RowProgress) -> LoadResult:
+    """Stage, check and write one file in the staging ``area``.
+
+    Reading and typing run outside any transaction: DuckDB scans and appends committed TEMP data about twice
+    as fast as a transaction's own uncommitted data. The checks run in a transaction of their own (references
+    are looked up in the warehouse); then ONE transaction writes the rows, the quarantine and the log."""
+    con = area.con
+    with progress.phase(con, "read"):
+        mapped = _mapped(t, readers.stage(con, info, lambda cells: header_score(t, cells)), res)
+        rows = build_typed(con, t, mapped)
+    progress.counted(rows)
     names = [s.name for s, _ in mapped]
+    with progress.phase(con, "check"), wh.transaction() as cur:
+        outcome = check(con, t, mapped, sink_for(wh.engine, cur).absent, rows)
     schema = table_schema(t.name)
-    with wh.transaction() as cur:
+    res.rows_read, res.rows_quarantined = outcome.rows_read, outcome.rows_bad
+    res.problems = _sample(con, names)
+    area.writing()
+    with progress.phase(con, "write"), wh.transaction() as cur:
         sink = sink_for(wh.engine, cur)
-        outcome = validate(con, t, mapped, sink.existing)
-        res.rows_read, res.rows_quarantined = outcome.rows_read, outcome.rows_bad
-        res.problems = _sample(con, names)
         _forget_quarantine(sink, info.sha256, t.name)
         if before:
             res.note(f"重新校验：上次导入隔离 {before} 行，本次隔离 {outcome.rows_bad} 行（隔离表只保留本次结果）",
@@ -303,7 +316,7 @@ def _load(wh: Warehouse, con: duckdb.DuckDBPyConnection, t: Table, info: readers
                              f"were kept as they are (possibly superseded by a newer file); "
                              f"{res.rows_loaded - kept} row(s) inserted")
             elif res.rows_loaded:
-                sink.delete_keys(t.name, good_keys(con, t, schema))
+                sink.delete_keys(t.name, good_key_rows(con, t, schema))
                 sink.insert(t.name, good_rows(con, t, schema))
             if keys is not None:  # the compact facts of the months the file left or entered, in this transaction
                 facts.refresh(wh, sink, t.name, touched | facts.touched_months(sink, t.name, keys))
@@ -318,31 +331,34 @@ def _load(wh: Warehouse, con: duckdb.DuckDBPyConnection, t: Table, info: readers
     return res
 
 
-Progress = Callable[[int, int, Path], None]
-
-
 def import_paths(wh: Warehouse, paths: list[Path], table: str | None = None, strict: bool = False,
                  progress: object = None, force: bool = False) -> list[LoadResult]:
     """Import files and folders (a folder: every file in it, in ``LOAD_ORDER``).
 
     ``table`` overrides the table named by each file's stem; ``strict`` loads nothing from a file with
     any bad row; ``force`` re-validates files whose bytes were loaded before even when nothing could have
-    changed (otherwise they are "unchanged", see the module docstring). ``progress`` is a rich
-    ``Progress`` (a task advances per file) or a callable ``(done, total, path)``.
+    changed (otherwise they are "unchanged", see the module docstring). ``progress`` counts rows (see
+    :mod:`jicai.ingest.progress`): a rich ``Progress`` (one task whose total is the rows of all files, its
+    description the file under way) or a callable ``(rows_done, rows_total, path)`` called as rows are done;
+    ``rows_total`` is an estimate until every file has been read.
     """
     if not wh.supports_transactions:
         raise ValueError(f"{wh.engine} 数据仓库不支持事务，无法导入 / the {wh.engine} warehouse has no transactions; "
                          "import into DuckDB or PostgreSQL")
     ensure_schema(wh)
     files = collect(paths, table)
-    task = progress.add_task("导入 / import", total=len(files)) if hasattr(progress, "add_task") else None
+    report: Report | None = progress if callable(progress) else None
+    if hasattr(progress, "add_task"):
+        task = progress.add_task("导入 / import", total=None)
+
+        def report(done: int, total: int, path: Path) -> None:
+            progress.update(task, completed=done, total=total, description=f"导入 / import {path.name}")
+
+    estimates = [readers.estimate_rows(p) for p, _ in files]
+    tracker = RowProgress(report, estimates)
     results = []
-    for i, (path, tname) in enumerate(files):
-        if task is not None:
-            progress.update(task, description=f"导入 / import {path.name}")
-        results.append(import_file(wh, path, tname, strict, force))
-        if task is not None:
-            progress.advance(task)
-        elif callable(progress):
-            progress(i + 1, len(files), path)
+    for (path, tname), estimate in zip(files, estimates, strict=True):
+        tracker.start(path, estimate)
+        results.append(import_file(wh, path, tname, strict, force, tracker))
+        tracker.finish()
     return results

@@ -6,7 +6,9 @@ when it names the column's own unit (盒 = 包装 for pack quantities): ``采购
 units, not packs, so it is *not* taken for ``quantity`` and the user is told why.
 
 Value parsing is SQL over VARCHAR so that a million rows never pass through Python: see
-:func:`typed_expr`. The macros it uses are created by :func:`install_macros`.
+:func:`typed_expr`. The macros it uses are created (TEMP) by :func:`install_macros`. A cell that arrives
+typed (a Parquet DOUBLE, TIMESTAMP, DATE, integer or BOOLEAN column) is taken as it is by
+:func:`cell_exprs` — the same value its text would parse to, without printing and re-parsing it.
 """
 
 from __future__ import annotations
@@ -127,21 +129,27 @@ FREE_TEXT = frozenset({"name", "spec", "unit", "kind"})  # kept as typed (full-w
 def install_macros(con: duckdb.DuckDBPyConnection) -> None:
     fmts = lit_list(DATE_FORMATS)
     con.execute(f"""
-    CREATE OR REPLACE MACRO jc_text(s) AS NULLIF(trim(CAST(s AS VARCHAR), '{_WS}'), '');
-    CREATE OR REPLACE MACRO jc_fold(s) AS CASE WHEN strlen(s) = length(s) THEN s ELSE translate(s, '{_FW}', '{_HW}') END;
-    CREATE OR REPLACE MACRO jc_half(s) AS NULLIF(trim(jc_fold(CAST(s AS VARCHAR)), '{_WS}'), '');
-    CREATE OR REPLACE MACRO jc_dbl(s) AS TRY_CAST(
+    CREATE OR REPLACE TEMP MACRO jc_plain(s) AS strlen(s) = length(s) AND ascii(s) > 32
+        AND NOT (ends_with(s, ' ') OR ends_with(s, chr(9)) OR ends_with(s, chr(10)) OR ends_with(s, chr(13)));
+    CREATE OR REPLACE TEMP MACRO jc_text(s) AS CASE WHEN jc_plain(CAST(s AS VARCHAR)) THEN CAST(s AS VARCHAR)
+        ELSE NULLIF(trim(CAST(s AS VARCHAR), '{_WS}'), '') END;
+    CREATE OR REPLACE TEMP MACRO jc_fold(s) AS CASE WHEN strlen(s) = length(s) THEN s ELSE translate(s, '{_FW}', '{_HW}') END;
+    CREATE OR REPLACE TEMP MACRO jc_half(s) AS CASE WHEN jc_plain(CAST(s AS VARCHAR)) THEN CAST(s AS VARCHAR)
+        ELSE NULLIF(trim(jc_fold(CAST(s AS VARCHAR)), '{_WS}'), '') END;
+    CREATE OR REPLACE TEMP MACRO jc_dbl(s) AS COALESCE(TRY_CAST(s AS DOUBLE), TRY_CAST(
         CASE WHEN regexp_full_match(s, '[+-]?\\d{{1,3}}(,\\d{{3}})+(\\.\\d*)?') THEN replace(s, ',', '') ELSE s END
-        AS DOUBLE);
-    CREATE OR REPLACE MACRO jc_num(s) AS CASE WHEN isfinite(jc_dbl(s)) THEN jc_dbl(s) END;
-    CREATE OR REPLACE MACRO jc_int(x) AS CASE WHEN x = trunc(x) AND abs(x) < 9e15 THEN CAST(x AS BIGINT) END;
-    CREATE OR REPLACE MACRO jc_serial(s) AS regexp_full_match(s, '\\d{{5}}(\\.\\d+)?');
-    CREATE OR REPLACE MACRO jc_ts(s) AS COALESCE(
+        AS DOUBLE));
+    CREATE OR REPLACE TEMP MACRO jc_num(s) AS CASE WHEN isfinite(jc_dbl(s)) THEN jc_dbl(s) END;
+    CREATE OR REPLACE TEMP MACRO jc_int(x) AS CASE WHEN x = trunc(x) AND abs(x) < 9e15 THEN CAST(x AS BIGINT) END;
+    CREATE OR REPLACE TEMP MACRO jc_serial(s) AS regexp_full_match(s, '\\d{{5}}(\\.\\d+)?');
+    CREATE OR REPLACE TEMP MACRO jc_ts(s) AS COALESCE(
+        CASE WHEN regexp_full_match(s, '\\d{{4}}-\\d\\d-\\d\\d([ T]([01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d)?')
+             THEN TRY_CAST(s AS TIMESTAMP) END,
         try_strptime(s, '%Y-%m-%d %H:%M:%S'), try_strptime(s, '%Y-%m-%d'), CASE
         WHEN jc_serial(s) THEN TIMESTAMP '1899-12-30 00:00:00' + to_seconds(round(CAST(s AS DOUBLE) * 86400))
         ELSE try_strptime(replace(replace(replace(replace(s, '/', '-'), '年', '-'), '月', '-'), '日', ''), {fmts}) END);
-    CREATE OR REPLACE MACRO jc_mm(s) AS TRY_CAST(regexp_extract(s, '^\\d{{4}}[-/.年]?(\\d{{1,2}})月?$', 1) AS INTEGER);
-    CREATE OR REPLACE MACRO jc_month(s) AS CASE
+    CREATE OR REPLACE TEMP MACRO jc_mm(s) AS TRY_CAST(regexp_extract(s, '^\\d{{4}}[-/.年]?(\\d{{1,2}})月?$', 1) AS INTEGER);
+    CREATE OR REPLACE TEMP MACRO jc_month(s) AS CASE
         WHEN jc_serial(s) OR regexp_full_match(s, '\\d{{4}}[-/.年]\\d{{1,2}}[-/.月]\\d{{1,2}}.*') THEN
             CASE WHEN day(jc_ts(s)) = 1 THEN strftime(jc_ts(s), '%Y-%m') END
         WHEN jc_mm(s) BETWEEN 1 AND 12 THEN substr(s, 1, 4) || '-' || lpad(CAST(jc_mm(s) AS VARCHAR), 2, '0')
@@ -191,6 +199,37 @@ def typed_expr(c: Column, v: str) -> str:
     if c.type == "month":
         return f"jc_month({v})"
     raise ValueError(c.type)
+
+
+_INTEGERS = frozenset({"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
+                       "HUGEINT", "UHUGEINT"})
+_NUMBERS = _INTEGERS | {"FLOAT", "DOUBLE"}
+_TIMESTAMPS = frozenset({"TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "DATE"})
+
+
+def _native(c: Column, cell: str, dtype: str) -> str | None:
+    """The typed value of a cell whose source type already is (or holds exactly) the column's type; None when
+    the cell must go through its text. Each equals what :func:`typed_expr` makes of the cell's text."""
+    base = dtype.split("(")[0]
+    number = base in _NUMBERS or base == "DECIMAL"
+    if c.type == "float" and number:
+        return f"CASE WHEN isfinite(CAST({cell} AS DOUBLE)) THEN CAST({cell} AS DOUBLE) END"
+    if c.type == "int" and base in _INTEGERS:
+        return f"CASE WHEN abs({cell}) < 9e15 THEN CAST({cell} AS BIGINT) END"
+    if c.type in ("datetime", "date") and base in _TIMESTAMPS:
+        return f"CAST({cell} AS {'TIMESTAMP' if c.type == 'datetime' else 'DATE'})"
+    if c.type == "bool" and base == "BOOLEAN":
+        return cell
+    return None
+
+
+def cell_exprs(c: Column, table: Table, cell: str, dtype: str = "VARCHAR") -> tuple[str, str]:
+    """``(empty, value)``: SQL telling whether the cell is empty and SQL for its typed value (NULL where it does
+    not parse), for a cell of DuckDB type ``dtype``."""
+    if (native := _native(c, cell, dtype)) is not None:
+        return f"{cell} IS NULL", native
+    text = cell if dtype == "VARCHAR" else f"CAST({cell} AS VARCHAR)"
+    return f"jc_text({text}) IS NULL", typed_expr(c, clean_expr(c, table, text))
 
 
 TYPE_REASONS: dict[str, tuple[str, str]] = {

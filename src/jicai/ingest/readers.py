@@ -1,9 +1,15 @@
 """Put one input file into a DuckDB staging connection as text, with the row numbers the user sees.
 
-Every reader yields :class:`Sheet` objects: a staging table whose columns ``c0…cN`` hold the cell
-text (VARCHAR) of the header ``headers[i]``, and a ``_row`` column (1-based, header = row 1 for CSV and
-Parquet; the real sheet row for XLSX, where a title may sit above the header). Nothing is typed here:
-normalization and validation are SQL over these tables (:mod:`jicai.ingest.validate`).
+Every reader yields :class:`Sheet` objects: a staging relation (a TEMP table or view) whose columns
+``c0…cN`` hold the cells of the header ``headers[i]``, and a ``_row`` column (1-based, header = row 1 for CSV
+and Parquet; the real sheet row for XLSX, where a title may sit above the header). CSV and XLSX cells are
+text (VARCHAR). A Parquet file is not copied at all: its sheet is a view over ``read_parquet`` that keeps the
+file's own column types (``Sheet.types``), so a DOUBLE or TIMESTAMP column is not turned into text only to be
+parsed back; :mod:`jicai.ingest.normalize` reads such columns as they are. Nothing is validated here:
+normalization and validation are SQL over these relations (:mod:`jicai.ingest.validate`).
+
+Everything is created ``TEMP``: the staging connection may be the warehouse's own (DuckDB), where temporary
+objects live beside the warehouse tables without touching its file and vanish with the connection.
 
 CSV bytes are checked in the same streaming pass that hashes the file: UTF-8 (with or without BOM)
 is read in place; anything else is decoded as GB18030 (a superset of GBK), or as charset-normalizer's
@@ -26,9 +32,10 @@ import duckdb
 import pyarrow as pa
 
 from jicai.errors import BilingualError
-from jicai.ingest.sql import lit
+from jicai.ingest.sql import lit, q
 
 CHUNK = 1 << 20
+BUFFER = 8 << 20  # DuckDB's CSV read buffer (per thread): its default 32 MB is a large part of a small memory cap
 FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx", ".xls": "xlsx",
            ".parquet": "parquet", ".pq": "parquet"}
 
@@ -40,9 +47,29 @@ class FileError(BilingualError):
 @dataclass
 class Sheet:
     name: str | None  # sheet name (XLSX) or None
-    table: str  # staging table name
+    table: str  # the relation to read it from (a staging table or view, or a read_csv call)
     headers: list[str]  # header text as in the file, position i is column c{i}
     warnings: list[tuple[str, str]] = field(default_factory=list)
+    types: list[str] | None = None  # DuckDB type of each c{i} when not all VARCHAR (Parquet)
+    # A CSV file read straight into the typed table: ``table`` is then its read_csv(...) call, without _row
+    # and _truncated (rows are numbered by their order in what is made from them), and ``source`` reads it.
+    source: CsvSource | None = None
+
+    @property
+    def numbered(self) -> bool:
+        return self.source is None
+
+    def run(self, con: duckdb.DuckDBPyConnection, sql: str) -> None:
+        """Run ``sql`` with ``{src}`` standing for this sheet's relation."""
+        if self.source is not None:
+            self.source.run(con, sql)
+        else:
+            con.execute(sql.replace("{src}", self.table))
+
+    def text(self, con: duckdb.DuckDBPyConnection, rows: str) -> str:
+        """A relation of ``_row``, ``_truncated`` and the cells, holding at least the rows numbered by the query
+        ``rows`` (only they are copied from a CSV file read straight: this is asked for when rows have problems)."""
+        return self.source.rows(con, rows) if self.source is not None else self.table
 
 
 @dataclass
@@ -53,6 +80,7 @@ class FileInfo:
     size: int
     encoding: str | None = None  # CSV only: "utf-8" or the encoding it was transcoded from
     ends_with_newline: bool = True
+    lines: int = 0  # CSV only: line breaks counted while hashing (a progress estimate of its rows)
 
 
 def file_format(path: Path) -> str | None:
@@ -67,7 +95,7 @@ def inspect(path: Path) -> FileInfo:
                         f"unsupported file type {path.suffix!r} (csv, xlsx, parquet are)")
     h = hashlib.sha256()
     dec = codecs.getincrementaldecoder("utf-8")()
-    utf8, size, last, head = True, 0, b"", b""
+    utf8, size, last, head, lines = True, 0, b"", b"", 0
     with open(path, "rb") as f:
         while chunk := f.read(CHUNK):
             if not head:
@@ -76,6 +104,7 @@ def inspect(path: Path) -> FileInfo:
             size += len(chunk)
             last = chunk[-1:]
             if fmt == "csv":
+                lines += chunk.count(b"\n")
                 if b"\x00" in chunk:
                     raise FileError("文件含二进制内容，不是文本 CSV 文件", "file contains binary data; it is not a text CSV file")
                 if utf8:
@@ -93,7 +122,26 @@ def inspect(path: Path) -> FileInfo:
     if fmt == "csv" and head.startswith(b"PK\x03\x04"):
         raise FileError("文件是 Excel/zip 文件而不是 CSV，请改用 .xlsx 扩展名",
                         "file is an Excel/zip file, not CSV; give it the .xlsx extension")
-    return FileInfo(path, fmt, h.hexdigest(), size, "utf-8" if utf8 else None, last in (b"\n", b"\r"))
+    return FileInfo(path, fmt, h.hexdigest(), size, "utf-8" if utf8 else None, last in (b"\n", b"\r"), lines)
+
+
+def estimate_rows(path: Path) -> int:
+    """A cheap guess of a file's data rows, for progress before it is read: a Parquet file's metadata, the line
+    breaks in the first MB of a CSV file scaled to its size, a guess from an Excel file's size."""
+    fmt = file_format(path)
+    try:
+        size = path.stat().st_size
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            return pq.ParquetFile(path).metadata.num_rows
+        if fmt == "csv":
+            with open(path, "rb") as f:
+                head = f.read(CHUNK)
+            return max(round(head.count(b"\n") * size / max(len(head), 1)) - 1, 0)
+    except (OSError, ValueError, pa.ArrowException):
+        return 0
+    return size // 40 if fmt == "xlsx" else 0
 
 
 def _guess_encoding(path: Path) -> str:
@@ -146,44 +194,83 @@ def read_csv(con: duckdb.DuckDBPyConnection, info: FileInfo, tmpdir: Path) -> li
     headers, delim = _first_record(path)
     if not any(headers):
         raise FileError("CSV 第1行（表头）为空", "row 1 (the header) of the CSV is empty")
-    cols = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(headers))) + "}"
-    # Explicit columns and no sniffing: DuckDB's sniffer silently drops rows of ragged files.
-    # null_padding turns a row cut short (a truncated file) into NULLs that validation reports;
-    # it needs the serial reader to keep quoted newlines right, and keeps rows in file order.
-    sql = (f"CREATE TABLE raw0 AS SELECT * FROM read_csv({lit(str(path))}, columns={cols}, auto_detect=false, "
-           f"header=true, delim={lit(delim)}, quote='\"', escape='\"', null_padding=true, parallel=false)")
-    try:
-        con.execute(sql)
-    except duckdb.Error as exc:
-        detail = str(exc).splitlines()
-        where = next((x for x in detail if "Line" in x), detail[0] if detail else "")
-        raise FileError(f"CSV 格式错误（{where}）：某行字段数多于表头或引号不匹配",
-                        f"malformed CSV ({where}): a row has more fields than the header or unbalanced quotes") from exc
-    con.execute("CREATE TABLE stage0 AS SELECT rowid + 2 AS _row, false AS _truncated, * FROM raw0; DROP TABLE raw0")
-    sheet = Sheet(None, "stage0", headers)
-    if not info.ends_with_newline:
-        _flag_truncation(con, sheet, len(headers))
-    return [sheet]
+    source = CsvSource(path, len(headers), delim)
+    if path == info.path and info.ends_with_newline:
+        # the common case: no copy here; the typed pass reads the file (a transcoded copy would be gone by then,
+        # and a file cut mid-row needs its last row numbered now)
+        return [Sheet(None, source.relation("true"), headers, source=source)]
+    return [Sheet(None, source.numbered(con, info.ends_with_newline), headers)]
 
 
-def _flag_truncation(con: duckdb.DuckDBPyConnection, sheet: Sheet, ncols: int) -> None:
-    """A file that stops mid-row: mark its last row so validation quarantines it."""
-    last = con.execute(f"SELECT max(_row) FROM {sheet.table}").fetchone()[0]
-    if last is None:
-        return
-    con.execute(f"UPDATE {sheet.table} SET _truncated = c{ncols - 1} IS NULL WHERE _row = {last}")
+class CsvSource:
+    """How DuckDB reads one CSV file as ``c0…cN`` text.
+
+    Explicit columns and no sniffing: DuckDB's sniffer silently drops rows of ragged files. null_padding turns a
+    row cut short (a truncated file) into NULLs that validation reports. The parallel reader keeps file order (so
+    a row's position in what is made from it is its record number) but refuses null_padding with a quoted
+    newline: such a file is read again by the serial reader."""
+
+    def __init__(self, path: Path, ncols: int, delim: str):
+        self.path, self.ncols, self.delim = path, ncols, delim
+
+    def relation(self, parallel: str) -> str:
+        cols = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(self.ncols)) + "}"
+        return (f"read_csv({lit(str(self.path))}, columns={cols}, auto_detect=false, header=true, "
+                f"delim={lit(self.delim)}, quote='\"', escape='\"', null_padding=true, parallel={parallel}, buffer_size={BUFFER})")
+
+    def run(self, con: duckdb.DuckDBPyConnection, sql: str) -> None:
+        """Run ``sql`` (a CREATE OR REPLACE) with ``{src}`` the file, by the parallel reader, else the serial one."""
+        for parallel in ("true", "false"):
+            try:
+                con.execute(sql.replace("{src}", self.relation(parallel)))
+                return
+            except duckdb.Error as exc:
+                if parallel == "true":
+                    continue
+                # only a malformed file is the file's fault; running out of memory or disk is not
+                if isinstance(exc, duckdb.InvalidInputException):
+                    detail = str(exc).splitlines()
+                    where = next((x for x in detail if "Line" in x), detail[0] if detail else "")
+                    raise FileError(f"CSV 格式错误（{where}）：某行字段数多于表头或引号不匹配",
+                                    f"malformed CSV ({where}): a row has more fields than the header or unbalanced "
+                                    f"quotes") from exc
+                raise
+
+    def rows(self, con: duckdb.DuckDBPyConnection, rows: str) -> str:
+        """The text of the rows numbered by the query ``rows``, read again by the serial reader, which numbers
+        the records in file order as they pass; only those rows are kept."""
+        con.execute(f"CREATE OR REPLACE TABLE raw0 AS SELECT * FROM (SELECT row_number() OVER () + 1 AS _row, "
+                    f"false AS _truncated, * FROM {self.relation('false')}) WHERE _row IN ({rows})")
+        return "raw0"
+
+    def numbered(self, con: duckdb.DuckDBPyConnection, ends_with_newline: bool = True) -> str:
+        """Copy the file's text into ``raw0`` and return ``stage0``, a view numbering its rows (record order).
+
+        Rows are numbered from the first rowid: a table made inside a transaction has its rowids offset."""
+        self.run(con, "CREATE OR REPLACE TABLE raw0 AS SELECT * FROM {src}")
+        first, last = con.execute("SELECT min(rowid), max(rowid) FROM raw0").fetchone()
+        truncated = "false"
+        if not ends_with_newline and last is not None:
+            # a file that stops mid-row: its last row, if short of fields, is quarantined as cut off
+            truncated = f"(rowid = {last} AND c{self.ncols - 1} IS NULL)"
+        con.execute(f"CREATE OR REPLACE VIEW stage0 AS SELECT rowid - {first or 0} + 2 AS _row, {truncated} AS _truncated, "
+                    f"* FROM raw0")
+        return "stage0"
 
 
 def read_parquet(con: duckdb.DuckDBPyConnection, info: FileInfo, tmpdir: Path) -> list[Sheet]:
     src = f"read_parquet({lit(str(info.path))}, file_row_number=true)"
     try:
-        names = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()]
+        described = con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()
     except duckdb.Error as exc:
         raise FileError(f"无法读取 Parquet 文件：{exc}", f"cannot read the Parquet file: {exc}") from exc
-    names = [n for n in names if n != "file_row_number"]
-    sel = ", ".join(f'CAST("{n.replace(chr(34), chr(34) * 2)}" AS VARCHAR) AS c{i}' for i, n in enumerate(names))
-    con.execute(f"CREATE TABLE stage0 AS SELECT file_row_number + 2 AS _row, false AS _truncated, {sel} FROM {src}")
-    return [Sheet(None, "stage0", names)]
+    described = [(r[0], r[1]) for r in described if r[0] != "file_row_number"]
+    names = [n for n, _ in described]
+    sel = ", ".join(f"{q(n)} AS c{i}" for i, n in enumerate(names))
+    # a view, not a copy: validation reads the file once into its typed table (and again, by row number,
+    # only for the rows with problems, whose cells it shows as text)
+    con.execute(f"CREATE OR REPLACE VIEW stage0 AS SELECT file_row_number + 2 AS _row, false AS _truncated, {sel} FROM {src}")
+    return [Sheet(None, "stage0", names, types=[t for _, t in described])]
 
 
 def cell_text(v: object) -> str | None:
@@ -229,7 +316,7 @@ def read_xlsx(con: duckdb.DuckDBPyConnection, info: FileInfo, tmpdir: Path,
             data[f"c{j}"] = pa.array([cell_text(r[j]) if j < len(r) else None for _, r in body], pa.string())
         t = f"stage{len(sheets)}"
         con.register("_jicai_sheet", pa.table(data))
-        con.execute(f"CREATE TABLE {t} AS SELECT _row, false AS _truncated, * EXCLUDE (_row) FROM _jicai_sheet")
+        con.execute(f"CREATE OR REPLACE TABLE {t} AS SELECT _row, false AS _truncated, * EXCLUDE (_row) FROM _jicai_sheet")
         con.unregister("_jicai_sheet")
         sheets.append(Sheet(name, t, headers))
     if sheets and skipped:

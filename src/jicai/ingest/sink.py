@@ -1,20 +1,29 @@
 """Writing into the warehouse inside ``wh.transaction()``: the only place engines differ for the importer.
 
 A sink wraps the raw cursor the transaction yields (a DuckDB connection, a psycopg cursor) and offers
-the operations the loader needs. Data moves as Arrow record batches, so a million rows stream
-through without being held twice: DuckDB scans the Arrow stream, PostgreSQL receives it by ``COPY``.
+the operations the loader needs. It also chooses the staging area (:mod:`jicai.ingest.stage`): DuckDB
+stages on the warehouse connection itself, so rows given as :class:`Staged` move by plain SQL inside the
+warehouse (``INSERT … SELECT``, ``DELETE … USING``, anti-joins for references) and never pass through
+Python. Otherwise data moves as Arrow record batches, so a million rows stream through without being held
+twice: PostgreSQL receives them by ``COPY``.
 """
 
 from __future__ import annotations
 
 import io
 import uuid
+from pathlib import Path
 from typing import ClassVar
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from jicai.ingest import stage
 from jicai.ingest.sql import q  # ``table``, ``row`` and ``column`` are column names of ``_quarantine``
+from jicai.ingest.stage import Stage, Staged
+
+Rows = pa.RecordBatchReader | Staged
+SMALL = 100_000  # rows of a referenced table below which reading it whole beats narrowing it to a range
 
 
 class Sink:
@@ -36,22 +45,27 @@ class Sink:
         else:
             self.cur.execute(sql)
 
-    def existing(self, table: str, column: str, values: pa.Array) -> pa.Array:
-        """Those of ``values`` that occur in ``table.column``."""
+    def staging(self, tmpdir: Path) -> Stage:
+        """Where to stage this import (see :mod:`jicai.ingest.stage`); close it after the transaction."""
+        return stage.private(tmpdir)
+
+    def absent(self, table: str, column: str, values: Staged, into: str) -> int:
+        """Create the staging TEMP table ``into(v)`` of the distinct non-null ``values`` (a one-column query named
+        ``v``) that do not occur in ``table.column``; returns how many there are."""
         raise NotImplementedError
 
     def query_with(self, data: pa.Table, like: str, sql: str) -> list[tuple]:
         """The rows of ``sql`` with ``{src}`` bound to ``data`` (columns of table ``like``)."""
         raise NotImplementedError
 
-    def delete_keys(self, table: str, keys: pa.Table) -> None:
+    def delete_keys(self, table: str, keys: pa.Table | Staged) -> None:
         """Delete the rows of ``table`` whose key (the columns of ``keys``) is in ``keys``."""
         raise NotImplementedError
 
-    def insert(self, table: str, data: pa.RecordBatchReader) -> None:
+    def insert(self, table: str, data: Rows) -> None:
         raise NotImplementedError
 
-    def insert_missing(self, table: str, key: tuple[str, ...] | list[str], data: pa.RecordBatchReader) -> int:
+    def insert_missing(self, table: str, key: tuple[str, ...] | list[str], data: Rows) -> int:
         """Insert the rows of ``data`` whose key (the columns ``key``, never NULL) is not in ``table`` yet; rows
         of ``table`` are never changed. Returns how many rows were inserted."""
         raise NotImplementedError
@@ -64,40 +78,100 @@ class Sink:
         return (f"INSERT INTO {q(table)} ({names}) SELECT {', '.join(f's.{q(c)}' for c in cols)} FROM {src} s "
                 f"WHERE NOT EXISTS (SELECT 1 FROM {q(table)} t WHERE {cond})")
 
+    @staticmethod
+    def _distinct_values(values: Staged) -> pa.RecordBatchReader:
+        return Staged(values.con, f"SELECT DISTINCT v FROM ({values.sql}) s WHERE v IS NOT NULL",
+                      pa.schema([("v", pa.string())])).reader()
+
+    @staticmethod
+    def _stage_values(values: Staged, into: str, found: pa.Table) -> int:
+        """Put Arrow ``found`` (column v) into the staging TEMP table ``into``."""
+        name = f"_jicai_{uuid.uuid4().hex[:8]}"
+        values.con.register(name, found)
+        try:
+            values.con.execute(f"CREATE OR REPLACE TABLE {into} AS SELECT CAST(v AS VARCHAR) AS v FROM {name}")
+        finally:
+            values.con.unregister(name)
+        return found.num_rows
+
 
 class DuckDBSink(Sink):
     def __init__(self, cur: object):
         super().__init__(cur)
-        cur.execute("SET enable_progress_bar = false")  # the CLI draws its own; DuckDB's would garble it
+        # the CLI draws its own bar; DuckDB's would garble it (its progress is still tracked for query_progress)
+        cur.execute("SET enable_progress_bar_print = false")
 
-    def _with(self, data: object, sql: str) -> pa.Table | None:
-        """Run ``sql`` with ``{src}`` bound to Arrow ``data``; results are fetched before unbinding."""
+    def staging(self, tmpdir: Path) -> Stage:
+        return stage.shared(self.cur)
+
+    def _here(self, data: object) -> bool:
+        """Whether ``data`` is a query over TEMP tables of this very connection (then plain SQL moves it)."""
+        return isinstance(data, Staged) and data.con is self.cur
+
+    def _with(self, data: object, sql: str, params: list | None = None) -> pa.Table | None:
+        """Run ``sql`` with ``{src}`` bound to ``data``: the staged query itself, or Arrow registered for the
+        statement; results are fetched before unbinding."""
+        if self._here(data):
+            rel = self.cur.execute(sql.replace("{src}", f"({data.sql})"), params)
+            return rel.to_arrow_table() if rel.description else None
+        if isinstance(data, Staged):
+            data = data.reader()
         name = f"_jicai_{uuid.uuid4().hex[:8]}"
         self.cur.register(name, data)
         try:
-            rel = self.cur.execute(sql.format(src=name))
+            rel = self.cur.execute(sql.replace("{src}", name), params)
             return rel.to_arrow_table() if rel.description else None
         finally:
             self.cur.unregister(name)
 
-    def existing(self, table: str, column: str, values: pa.Array) -> pa.Array:
-        rel = self._with(pa.table({"v": values}),
-                         f"SELECT v FROM {{src}} WHERE v IN (SELECT {q(column)} FROM {q(table)})")
-        return rel.column("v").combine_chunks()
+    def _rows(self, table: str) -> int:
+        return self.cur.execute(f"SELECT count(*) FROM {q(table)}").fetchone()[0]
+
+    def _range(self, data: object, column: str) -> list | None:
+        """min and max of ``column`` in ``data``: a ``BETWEEN`` on them lets DuckDB skip, by the row groups'
+        min/max statistics, every part of a big warehouse table that cannot match (a new month's ids)."""
+        if isinstance(data, pa.Table):
+            data = pa.table({column: data.column(column)})
+        res = self._with(data, f"SELECT min({q(column)}), max({q(column)}) FROM {{src}}")
+        lo, hi = res.column(0)[0].as_py(), res.column(1)[0].as_py()
+        return None if lo is None else [lo, hi]
 
     def query_with(self, data: pa.Table, like: str, sql: str) -> list[tuple]:
         res = self._with(data, sql)
         return [] if res is None else [tuple(r.values()) for r in res.to_pylist()]
 
-    def delete_keys(self, table: str, keys: pa.Table) -> None:
-        cond = " AND ".join(f"t.{q(k)} = k.{q(k)}" for k in keys.column_names)
-        self._with(keys, f"DELETE FROM {q(table)} t USING {{src}} k WHERE {cond}")
+    def absent(self, table: str, column: str, values: Staged, into: str) -> int:
+        if not self._here(values):
+            found = self._with(self._distinct_values(values), f"SELECT v FROM {{src}} s WHERE NOT EXISTS "
+                                                              f"(SELECT 1 FROM {q(table)} r WHERE r.{q(column)} = s.v)")
+            return self._stage_values(values, into, found)
+        known, params = f"SELECT {q(column)} AS r FROM {q(table)}", None
+        # Against a big table (order lines) only the part in the values' range is read; a small one (the
+        # institutions) is read whole: its hash table is small and finding the range would cost a pass.
+        if self._rows(table) > SMALL and (params := self._range(values, "v")):
+            known += f" WHERE {q(column)} BETWEEN ? AND ?"
+        # distinct after the anti-join: most values are known, so only the few unknown ones are de-duplicated
+        self.cur.execute(f"CREATE OR REPLACE TABLE {into} AS SELECT DISTINCT s.v FROM ({values.sql}) s "
+                         f"ANTI JOIN ({known}) w ON s.v = w.r WHERE s.v IS NOT NULL", params)
+        return self.cur.execute(f"SELECT count(*) FROM {into}").fetchone()[0]
 
-    def insert(self, table: str, data: pa.RecordBatchReader) -> None:
+    def delete_keys(self, table: str, keys: pa.Table | Staged) -> None:
+        names = keys.schema.names
+        if not self._rows(table) or not (span := self._range(keys, names[0])):
+            return
+        first = q(names[0])
+        # a new month's file: no row of the table lies in the keys' range, and this test reads only the row
+        # groups whose statistics overlap it
+        if not self.cur.execute(f"SELECT 1 FROM {q(table)} WHERE {first} BETWEEN ? AND ? LIMIT 1", span).fetchall():
+            return
+        cond = " AND ".join(f"t.{q(k)} = k.{q(k)}" for k in names)
+        self._with(keys, f"DELETE FROM {q(table)} t USING {{src}} k WHERE {cond} AND t.{first} BETWEEN ? AND ?", span)
+
+    def insert(self, table: str, data: Rows) -> None:
         cols = ", ".join(q(n) for n in data.schema.names)
         self._with(data, f"INSERT INTO {q(table)} ({cols}) SELECT {cols} FROM {{src}}")
 
-    def insert_missing(self, table: str, key: tuple[str, ...] | list[str], data: pa.RecordBatchReader) -> int:
+    def insert_missing(self, table: str, key: tuple[str, ...] | list[str], data: Rows) -> int:
         res = self._with(data, self._insert_missing_sql(table, key, data.schema.names, "{src}"))
         return int(res.column(0)[0].as_py()) if res is not None and res.num_rows else 0
 
@@ -121,31 +195,34 @@ class PostgresSink(Sink):
         self.cur.execute(f"CREATE TEMP TABLE {name} ON COMMIT DROP AS SELECT {cols} FROM {q(table)} WITH NO DATA")
         return name
 
-    def existing(self, table: str, column: str, values: pa.Array) -> pa.Array:
+    def absent(self, table: str, column: str, values: Staged, into: str) -> int:
         tmp = self._temp_like(table, [column])
-        self._copy(tmp, pa.table({column: values}))
-        self.cur.execute(f"SELECT DISTINCT {q(column)} FROM {tmp} WHERE {q(column)} IN "
-                         f"(SELECT {q(column)} FROM {q(table)})")
-        return pa.array([r[0] for r in self.cur.fetchall()], pa.string())
+        reader = self._distinct_values(values)
+        self._copy(tmp, pa.RecordBatchReader.from_batches(
+            pa.schema([(column, pa.string())]), (b.rename_columns([column]) for b in reader)))
+        self.cur.execute(f"SELECT {q(column)} FROM {tmp} s WHERE NOT EXISTS "
+                         f"(SELECT 1 FROM {q(table)} r WHERE r.{q(column)} = s.{q(column)})")
+        return self._stage_values(values, into, pa.table({"v": pa.array([r[0] for r in self.cur.fetchall()], pa.string())}))
+
+    def delete_keys(self, table: str, keys: pa.Table | Staged) -> None:
+        names = keys.schema.names
+        tmp = self._temp_like(table, names)
+        self._copy(tmp, keys.reader() if isinstance(keys, Staged) else keys)
+        cond = " AND ".join(f"t.{q(k)} = k.{q(k)}" for k in names)
+        self.cur.execute(f"DELETE FROM {q(table)} t USING {tmp} k WHERE {cond}")
 
     def query_with(self, data: pa.Table, like: str, sql: str) -> list[tuple]:
         tmp = self._temp_like(like, data.column_names)
         self._copy(tmp, data)
-        self.cur.execute(sql.format(src=tmp))
+        self.cur.execute(sql.replace("{src}", tmp))
         return list(self.cur.fetchall())
 
-    def delete_keys(self, table: str, keys: pa.Table) -> None:
-        tmp = self._temp_like(table, keys.column_names)
-        self._copy(tmp, keys)
-        cond = " AND ".join(f"t.{q(k)} = k.{q(k)}" for k in keys.column_names)
-        self.cur.execute(f"DELETE FROM {q(table)} t USING {tmp} k WHERE {cond}")
+    def insert(self, table: str, data: Rows) -> None:
+        self._copy(table, data.reader() if isinstance(data, Staged) else data)
 
-    def insert(self, table: str, data: pa.RecordBatchReader) -> None:
-        self._copy(table, data)
-
-    def insert_missing(self, table: str, key: tuple[str, ...] | list[str], data: pa.RecordBatchReader) -> int:
+    def insert_missing(self, table: str, key: tuple[str, ...] | list[str], data: Rows) -> int:
         tmp = self._temp_like(table, data.schema.names)
-        self._copy(tmp, data)
+        self._copy(tmp, data.reader() if isinstance(data, Staged) else data)
         self.cur.execute(self._insert_missing_sql(table, key, data.schema.names, tmp))
         return max(self.cur.rowcount, 0)
 

@@ -13,7 +13,16 @@ with any problem is quarantined, every other row loads. Checks, in order:
    including earlier files of the same import run) or, for a table referring to itself (a region's
    parent), among the rows of this file that passed (1).
 
-Reasons are built by SQL for all rows at once; Python runs once per *distinct* code value only.
+The work is shaped for 10^7-row files where almost every row is good:
+
+* one pass reads the file into ``typed``: the parsed values and ``_local``, every SQL row check of (1)
+  OR-ed into one flag (the reasons are not built here);
+* code validators (check characters) run in Python once per *distinct* value; duplicates are found
+  on a 64-bit hash of the key first (aggregating integers, not strings), then confirmed on the few
+  candidate keys; references are one anti-join per column against the warehouse (``Sink.absent``);
+* the rows with any problem are collected once (``flagged``); the reasons, with the cell text as the
+  file has it, are built for those rows only. With no problem, nothing after ``typed`` scans every row
+  but the hash of the key, the distinct codes and the references.
 """
 
 from __future__ import annotations
@@ -26,11 +35,15 @@ import pyarrow as pa
 
 from jicai.contract.tables import TABLES, Column, Table
 from jicai.contract.validators import ROW_CHECKS, validator
-from jicai.ingest.normalize import HeaderMap, clean_expr, install_macros, type_reason, typed_expr
+from jicai.ingest import stage
+from jicai.ingest.normalize import HeaderMap, cell_exprs, install_macros, type_reason
 from jicai.ingest.readers import Sheet
 from jicai.ingest.sql import lit, q
+from jicai.ingest.stage import Staged
 
-Existing = Callable[[str, str, pa.Array], pa.Array]  # (table, column, values) -> those that exist
+# (table, column, values, into): create the TEMP table ``into(v)`` of the values not in table.column; returns
+# how many (Sink.absent)
+Absent = Callable[[str, str, Staged, str], int]
 
 
 @dataclass
@@ -38,25 +51,6 @@ class Outcome:
     rows_read: int
     rows_bad: int
     problems: int
-
-
-def build_typed(con: duckdb.DuckDBPyConnection, t: Table, sheets: list[tuple[Sheet, HeaderMap]]) -> int:
-    """``typed``: _sheet, _row, _truncated, ``_e_<col>`` (cell empty) and the parsed ``<col>`` per contract column;
-    ``raw_all``: a view of the cell text ``_raw_<col>``, joined only to the few rows with problems."""
-    install_macros(con)
-    typed, raw = [], []
-    for i, (sheet, hm) in enumerate(sheets):
-        tcols, rcols = [f"{i} AS _sheet", "_row", "_truncated"], [f"{i} AS _sheet", "_row"]
-        for c in t.columns:
-            cell = f"c{hm.columns[c.name]}" if c.name in hm.columns else "CAST(NULL AS VARCHAR)"
-            rcols.append(f"{cell} AS {q('_raw_' + c.name)}")
-            tcols.append(f"jc_text({cell}) IS NULL AS {q('_e_' + c.name)}")
-            tcols.append(f"{typed_expr(c, clean_expr(c, t, cell))} AS {q(c.name)}")
-        typed.append(f"SELECT {', '.join(tcols)} FROM {sheet.table}")
-        raw.append(f"SELECT {', '.join(rcols)} FROM {sheet.table}")
-    con.execute("CREATE OR REPLACE TABLE typed AS " + " UNION ALL ".join(typed))
-    con.execute("CREATE OR REPLACE VIEW raw_all AS " + " UNION ALL ".join(raw))
-    return con.execute("SELECT count(*) FROM typed").fetchone()[0]
 
 
 @dataclass
@@ -72,7 +66,8 @@ def _label(c: Column) -> tuple[str, str]:
     return f"{c.zh}（{c.name}）", c.name
 
 
-def _local_checks(con: duckdb.DuckDBPyConnection, t: Table) -> list[Check]:
+def _sql_checks(t: Table) -> list[Check]:
+    """Row checks that are SQL over the parsed values and ``_e_<col>`` (the cell is empty)."""
     checks = []
     for c in t.columns:
         zh, en = _label(c)
@@ -82,21 +77,136 @@ def _local_checks(con: duckdb.DuckDBPyConnection, t: Table) -> list[Check]:
         if c.type != "str" or c.choices:
             rz, re_ = type_reason(c)
             checks.append(Check(f"NOT {empty} AND {val} IS NULL", c.name, lit(f"{zh} {rz}"), lit(f"{en} {re_}")))
-        if c.check:
-            v = validator(c.check)
-            if v.sql_bad:
-                checks.append(Check(v.sql_bad.format(col=val), c.name, lit(f"{zh} {v.reason[0]}"), lit(f"{en} {v.reason[1]}")))
-            else:
-                bad = _bad_values(con, c.name, v.problem)
-                checks.append(Check(f"{val} IN (SELECT v FROM {bad})", c.name, "b.zh", "b.en",
-                                    join=f"JOIN {bad} b ON f.{val} = b.v"))
-    if t.name in ROW_CHECKS:
-        (a, b), fn = ROW_CHECKS[t.name]
-        bad = _bad_pairs(con, t, a, b, fn)
-        checks.append(Check(f"({q(a)}, {q(b)}) IN (SELECT (a, b) FROM {bad})", b, "p.zh", "p.en",
-                            join=f"JOIN {bad} p ON f.{q(a)} = p.a AND f.{q(b)} IS NOT DISTINCT FROM p.b"))
+        if c.check and (v := validator(c.check)).sql_bad:
+            checks.append(Check(v.sql_bad.format(col=val), c.name, lit(f"{zh} {v.reason[0]}"), lit(f"{en} {v.reason[1]}")))
     checks.append(Check("_truncated", None, lit("该行不完整：文件在此行中途被截断"),
                         lit("row is incomplete: the file is cut off in this row")))
+    return checks
+
+
+def build_typed(con: duckdb.DuckDBPyConnection, t: Table, sheets: list[tuple[Sheet, HeaderMap]]) -> int:
+    """``typed``: _sheet, _row, the parsed ``<col>`` per contract column and ``_local`` (a SQL row check fails).
+
+    A CSV sheet read straight from its file has no row numbers: its rows go into ``typed0`` in file order and
+    ``typed`` is a view numbering them."""
+    install_macros(con)
+    typed = []
+    for i, (sheet, hm) in enumerate(sheets):
+        types = sheet.types or ["VARCHAR"] * len(sheet.headers)
+        tcols = [f"{i} AS _sheet", "_row" if sheet.numbered else "CAST(NULL AS BIGINT) AS _row", "_truncated" if sheet.numbered
+                 else "false AS _truncated"]
+        for c in t.columns:
+            pos = hm.columns.get(c.name)
+            cell, dtype = (f"c{pos}", types[pos]) if pos is not None else ("CAST(NULL AS VARCHAR)", "VARCHAR")
+            empty, value = cell_exprs(c, t, cell, dtype)
+            tcols.append(f"{empty} AS {q('_e_' + c.name)}")
+            tcols.append(f"{value} AS {q(c.name)}")
+        typed.append(f"SELECT {', '.join(tcols)} FROM {{src}}")
+    local = " OR ".join(f"({ch.where})" for ch in _sql_checks(t))
+    cols = ", ".join(q(c.name) for c in t.columns)
+    outer = f"SELECT _sheet, _row, {cols}, coalesce({local}, false) AS _local FROM "
+    if len(sheets) == 1 and not sheets[0][0].numbered:
+        sheets[0][0].run(con, f"CREATE OR REPLACE TABLE typed0 AS {outer}({typed[0]})")
+        first = con.execute("SELECT min(rowid) FROM typed0").fetchone()[0] or 0  # see CsvSource.numbered
+        con.execute(f"CREATE OR REPLACE VIEW typed AS SELECT _sheet, rowid - {first} + 2 AS _row, "
+                    f"* EXCLUDE (_sheet, _row) FROM {stage.t('typed0')}")
+    else:
+        union = " UNION ALL ".join(sel.replace("{src}", s.table) for sel, (s, _) in zip(typed, sheets, strict=True))
+        con.execute(f"CREATE OR REPLACE TABLE typed AS {outer}({union})")
+    return con.execute("SELECT count(*) FROM typed").fetchone()[0]
+
+
+def _raw_view(con: duckdb.DuckDBPyConnection, t: Table, sheets: list[tuple[Sheet, HeaderMap]]) -> None:
+    """``raw_all``: ``_truncated`` and the cell text ``_raw_<col>`` (of every row, or of the flagged ones at least),
+    joined only to the few rows with problems."""
+    raw = []
+    for i, (sheet, hm) in enumerate(sheets):
+        rcols = [f"{i} AS _sheet", "_row", "_truncated"]
+        for c in t.columns:
+            pos = hm.columns.get(c.name)
+            cell = f"c{pos}" if pos is not None else "CAST(NULL AS VARCHAR)"
+            rcols.append(f"CAST({cell} AS VARCHAR) AS {q('_raw_' + c.name)}")
+        raw.append(f"SELECT {', '.join(rcols)} FROM {sheet.text(con, f'SELECT _row FROM flagged WHERE _sheet = {i}')}")
+    con.execute("CREATE OR REPLACE VIEW raw_all AS " + " UNION ALL ".join(raw))
+
+
+def _small_table(con: duckdb.DuckDBPyConnection, name: str, cols: tuple[str, ...], rows: list[tuple]) -> str:
+    data = pa.table({k: pa.array([r[i] for r in rows], pa.string()) for i, k in enumerate(cols)})
+    con.register(name + "_arrow", data)
+    con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {name}_arrow")
+    con.unregister(name + "_arrow")
+    return name
+
+
+def _value_checks(con: duckdb.DuckDBPyConnection, t: Table) -> list[Check]:
+    """Code validators (once per distinct value) and two-column row checks (once per distinct pair); only the
+    checks that found a bad value are returned."""
+    checks = []
+    for c in t.columns:
+        if not c.check or validator(c.check).sql_bad:
+            continue
+        problem = validator(c.check).problem
+        values = con.execute(f"SELECT DISTINCT {q(c.name)} FROM typed WHERE {q(c.name)} IS NOT NULL").fetchall()
+        bad = [(v, *r) for (v,) in values if (r := problem(v)) is not None]
+        if bad:
+            name = _small_table(con, f"bad_{c.name}", ("v", "zh", "en"), bad)
+            checks.append(Check(f"{q(c.name)} IN (SELECT v FROM {name})", c.name, "b.zh", "b.en",
+                                join=f"JOIN {name} b ON f.{q(c.name)} = b.v"))
+    if t.name in ROW_CHECKS:
+        (a, b), fn = ROW_CHECKS[t.name]
+        check = validator(t.column(a).check).problem
+        pairs = con.execute(f"SELECT DISTINCT {q(a)}, {q(b)} FROM typed WHERE {q(a)} IS NOT NULL").fetchall()
+        bad = [(x, y, *r) for x, y in pairs
+               if check(x) is None and (y is None or check(y) is None) and (r := fn(x, y)) is not None]
+        if bad:
+            _small_table(con, "bad_pairs", ("a", "b", "zh", "en"), bad)
+            checks.append(Check(f"({q(a)}, {q(b)}) IN (SELECT (a, b) FROM bad_pairs)", b, "p.zh", "p.en",
+                                join=f"JOIN bad_pairs p ON f.{q(a)} = p.a AND f.{q(b)} IS NOT DISTINCT FROM p.b"))
+    return checks
+
+
+def _duplicates(con: duckdb.DuckDBPyConnection, t: Table, ok: str) -> int:
+    """``dups``: the later occurrences of a key among the rows ``ok`` (SQL over typed), each with its first.
+
+    Exports usually list their rows in key order: when every key is greater than the one before it, no key
+    repeats (whatever order DuckDB scanned them in, a strictly increasing sequence has no repeats), which one
+    streaming pass decides. Otherwise keys are grouped by a 64-bit hash: no repeated hash, no repeated key
+    (decided by aggregating integers); a repeated hash names the few candidate keys, compared exactly."""
+    keys = ", ".join(q(k) for k in t.key)
+    con.execute("CREATE OR REPLACE TABLE dups (_sheet INTEGER, _row BIGINT, _first_sheet INTEGER, _first_row BIGINT)")
+    if len(t.key) == 1 and not con.execute(
+            f"SELECT count(*) FROM (SELECT {keys} AS k, lag({keys}) OVER () AS p FROM typed "
+            f"WHERE {keys} IS NOT NULL AND {ok}) WHERE p >= k").fetchone()[0]:
+        return 0
+    con.execute(f"CREATE OR REPLACE TABLE dup_hash AS SELECT hash({keys}) AS h FROM typed WHERE {ok} "
+                f"GROUP BY h HAVING count(*) > 1")
+    if not con.execute("SELECT count(*) FROM dup_hash").fetchone()[0]:
+        return 0
+    con.execute(f"""INSERT INTO dups SELECT _sheet, _row, _first_sheet, _first_row FROM (
+        SELECT _sheet, _row, row_number() OVER w AS _n, first_value(_row) OVER w AS _first_row,
+               first_value(_sheet) OVER w AS _first_sheet
+        FROM typed WHERE {ok} AND hash({keys}) IN (SELECT h FROM dup_hash)
+        WINDOW w AS (PARTITION BY {keys} ORDER BY _sheet, _row)) WHERE _n > 1""")
+    return con.execute("SELECT count(*) FROM dups").fetchone()[0]
+
+
+def _references(con: duckdb.DuckDBPyConnection, t: Table, absent: Absent, ok: str) -> list[Check]:
+    """``unknown_<col>`` per reference column; the checks of the columns that have an unknown value."""
+    checks = []
+    for c in t.columns:
+        if c.ref is None:
+            continue
+        rt, rc = c.ref
+        known = f"unknown_{c.name}"
+        n = absent(rt, rc, Staged(con, f"SELECT {q(c.name)} AS v FROM typed", pa.schema([("v", pa.string())])), known)
+        if n and rt == t.name:  # self-reference: rows of this file count too
+            con.execute(f"DELETE FROM {known} WHERE v IN (SELECT {q(rc)} FROM typed WHERE {q(rc)} IS NOT NULL AND {ok})")
+            n = con.execute(f"SELECT count(*) FROM {known}").fetchone()[0]
+        if n:
+            zh, en = _label(c)
+            checks.append(Check(f"{q(c.name)} IN (SELECT v FROM {known})", c.name,
+                                f"{lit(f'{zh} 引用的{TABLES[rt].zh}（{rt}.{rc}）不存在：')} || f.{q(c.name)}",
+                                f"{lit(f'{en}: unknown reference, no {rt}.{rc} = ')} || f.{q(c.name)}"))
     return checks
 
 
@@ -112,48 +222,18 @@ def _emit(checks: list[Check], source: str) -> str:
     return " UNION ALL ".join(parts)
 
 
-def _flag_rows(con: duckdb.DuckDBPyConnection, checks: list[Check], table: str) -> None:
-    """Problem rows of ``checks``: one scan of ``typed`` finds the rows, raw text is joined to those only."""
-    any_bad = " OR ".join(f"({ch.where})" for ch in checks)
-    con.execute(f"CREATE OR REPLACE TABLE flagged AS SELECT f.*, r.* EXCLUDE (_sheet, _row) "
-                f"FROM (SELECT * FROM typed WHERE {any_bad}) f JOIN raw_all r USING (_sheet, _row)")
-    con.execute(f"INSERT INTO {table} {_emit(checks, 'flagged')}")
+def _detail(con: duckdb.DuckDBPyConnection, t: Table, sheets: list[tuple[Sheet, HeaderMap]], checks: list[Check]) -> None:
+    """``flagged_rows``: the flagged rows with their parsed values, cell text and ``_e_<col>``, then one problem
+    row per failed check (the cell text is read again only for these rows)."""
+    _raw_view(con, t, sheets)
+    empties = ", ".join(f"jc_text({q('_raw_' + c.name)}) IS NULL AS {q('_e_' + c.name)}" for c in t.columns)
+    # _truncated is a cell of the staged sheet, not of typed: it comes back with the raw text
+    con.execute(f"CREATE OR REPLACE TABLE flagged_rows AS SELECT f.* EXCLUDE (_local), r.* EXCLUDE (_sheet, _row), "
+                f"{empties} FROM typed f SEMI JOIN flagged USING (_sheet, _row) JOIN raw_all r USING (_sheet, _row)")
+    con.execute(f"INSERT INTO problems {_emit(checks, 'flagged_rows')}")
 
 
-def _bad_values(con: duckdb.DuckDBPyConnection, column: str, problem: Callable) -> str:
-    """Run a code validator once per distinct value; returns the name of a (v, zh, en) table of the bad ones."""
-    values = con.execute(f"SELECT DISTINCT {q(column)} FROM typed WHERE {q(column)} IS NOT NULL").fetchall()
-    bad = [(v, *r) for (v,) in values if (r := problem(v)) is not None]
-    return _small_table(con, f"bad_{column}", ("v", "zh", "en"), bad)
-
-
-def _small_table(con: duckdb.DuckDBPyConnection, name: str, cols: tuple[str, ...], rows: list[tuple]) -> str:
-    data = pa.table({k: pa.array([r[i] for r in rows], pa.string()) for i, k in enumerate(cols)})
-    con.register(name + "_arrow", data)
-    con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {name}_arrow")
-    con.unregister(name + "_arrow")
-    return name
-
-
-def _bad_pairs(con: duckdb.DuckDBPyConnection, t: Table, a: str, b: str, fn: Callable) -> str:
-    """Two-column row check over distinct pairs whose codes are themselves valid."""
-    check = validator(t.column(a).check).problem
-    pairs = con.execute(f"SELECT DISTINCT {q(a)}, {q(b)} FROM typed WHERE {q(a)} IS NOT NULL").fetchall()
-    bad = [(x, y, *r) for x, y in pairs
-           if check(x) is None and (y is None or check(y) is None) and (r := fn(x, y)) is not None]
-    return _small_table(con, "bad_pairs", ("a", "b", "zh", "en"), bad)
-
-
-OK_ROWS = "NOT EXISTS (SELECT 1 FROM problems p WHERE p._sheet = typed._sheet AND p._row = typed._row)"
-
-
-def _duplicates(con: duckdb.DuckDBPyConnection, t: Table, sheet_names: list[str | None]) -> None:
-    """Later occurrences of a key among the rows without local problems (hash-aggregate first: few keys repeat)."""
-    keys = ", ".join(q(k) for k in t.key)
-    con.execute(f"CREATE OR REPLACE TABLE dup_keys AS SELECT {keys} FROM typed WHERE {OK_ROWS} "
-                f"GROUP BY ALL HAVING count(*) > 1")
-    if not con.execute("SELECT count(*) FROM dup_keys").fetchone()[0]:
-        return
+def _dup_problems(con: duckdb.DuckDBPyConnection, t: Table, sheet_names: list[str | None]) -> None:
     label = "+".join(t.key)
 
     def where(first_sheet: str, lang: str) -> str:
@@ -166,31 +246,7 @@ def _duplicates(con: duckdb.DuckDBPyConnection, t: Table, sheet_names: list[str 
            {lit(f'主键（{label}）重复：与')} || {where('d._first_sheet', 'zh')} || '第' || d._first_row || '行相同，保留第一次出现的行',
            {lit(f'duplicate key ({label}): same as ')} || {where('d._first_sheet', 'en')} || 'row ' || d._first_row
              || '; the first occurrence is kept'
-    FROM (SELECT _sheet, _row, row_number() OVER w AS _n, first_value(_row) OVER w AS _first_row,
-                 first_value(_sheet) OVER w AS _first_sheet
-          FROM typed SEMI JOIN dup_keys USING ({keys}) WHERE {OK_ROWS}
-          WINDOW w AS (PARTITION BY {keys} ORDER BY _sheet, _row)) d
-    JOIN raw_all r USING (_sheet, _row) WHERE d._n > 1""")
-
-
-def _references(con: duckdb.DuckDBPyConnection, t: Table, existing: Existing) -> None:
-    checks = []
-    for c in t.columns:
-        if c.ref is None:
-            continue
-        rt, rc = c.ref
-        values = con.execute(f"SELECT DISTINCT {q(c.name)} AS v FROM typed WHERE {q(c.name)} IS NOT NULL") \
-            .to_arrow_table().column("v").combine_chunks().cast(pa.string())
-        known = f"known_{c.name}"
-        _small_table(con, known, ("v",), [(v,) for v in existing(rt, rc, values).to_pylist()])
-        if rt == t.name:  # self-reference: rows of this file count too
-            con.execute(f"INSERT INTO {known} SELECT {q(rc)} FROM typed WHERE {q(rc)} IS NOT NULL AND {OK_ROWS}")
-        zh, en = _label(c)
-        checks.append(Check(f"{q(c.name)} IS NOT NULL AND {q(c.name)} NOT IN (SELECT v FROM {known})", c.name,
-                            f"{lit(f'{zh} 引用的{TABLES[rt].zh}（{rt}.{rc}）不存在：')} || f.{q(c.name)}",
-                            f"{lit(f'{en}: unknown reference, no {rt}.{rc} = ')} || f.{q(c.name)}"))
-    if checks:
-        _flag_rows(con, checks, "problems")
+    FROM dups d JOIN flagged_rows r USING (_sheet, _row)""")
 
 
 PROBLEMS_DDL = ("CREATE OR REPLACE TABLE problems (_sheet INTEGER, _row BIGINT, col VARCHAR, value VARCHAR, "
@@ -198,27 +254,52 @@ PROBLEMS_DDL = ("CREATE OR REPLACE TABLE problems (_sheet INTEGER, _row BIGINT, 
 
 
 def validate(con: duckdb.DuckDBPyConnection, t: Table, sheets: list[tuple[Sheet, HeaderMap]],
-             existing: Existing) -> Outcome:
-    rows = build_typed(con, t, sheets)
+             absent: Absent) -> Outcome:
+    return check(con, t, sheets, absent, build_typed(con, t, sheets))
+
+
+def check(con: duckdb.DuckDBPyConnection, t: Table, sheets: list[tuple[Sheet, HeaderMap]], absent: Absent,
+          rows: int) -> Outcome:
+    """Every check over ``typed`` (made by :func:`build_typed`, ``rows`` rows): ``flagged`` and ``problems``."""
     con.execute(PROBLEMS_DDL)
-    _flag_rows(con, _local_checks(con, t), "problems")
-    _duplicates(con, t, [s.name for s, _ in sheets])
-    _references(con, t, existing)
-    bad, n = con.execute("SELECT count(DISTINCT (_sheet, _row)), count(*) FROM problems").fetchone()
-    return Outcome(rows, bad, n)
+    value_checks = _value_checks(con, t)
+    local = " OR ".join(["_local"] + [f"({ch.where})" for ch in value_checks])
+    con.execute(f"CREATE OR REPLACE TABLE bad_local AS SELECT _sheet, _row FROM typed WHERE {local}")
+    ok = ("NOT EXISTS (SELECT 1 FROM bad_local b WHERE b._sheet = typed._sheet AND b._row = typed._row)"
+          if con.execute("SELECT count(*) FROM bad_local").fetchone()[0] else "true")
+    n_dups = _duplicates(con, t, ok)
+    ref_checks = _references(con, t, absent, ok)
+    parts = ["SELECT _sheet, _row FROM bad_local", "SELECT _sheet, _row FROM dups"]
+    if ref_checks:
+        parts.append(f"SELECT _sheet, _row FROM typed WHERE {' OR '.join(f'({ch.where})' for ch in ref_checks)}")
+    con.execute("CREATE OR REPLACE TABLE flagged AS " + " UNION ".join(parts))
+    bad = con.execute("SELECT count(*) FROM flagged").fetchone()[0]
+    if bad:
+        _detail(con, t, sheets, _sql_checks(t) + value_checks + ref_checks)
+        if n_dups:
+            _dup_problems(con, t, [s.name for s, _ in sheets])
+    return Outcome(rows, bad, con.execute("SELECT count(*) FROM problems").fetchone()[0])
 
 
-def good_rows(con: duckdb.DuckDBPyConnection, t: Table, schema: pa.Schema, batch: int = 100_000) -> pa.RecordBatchReader:
-    """The rows without problems, typed as the warehouse table, as a stream."""
-    cols = ", ".join(q(n) for n in schema.names)
-    rel = con.execute(f"SELECT {cols} FROM typed WHERE NOT EXISTS (SELECT 1 FROM problems p "
-                      f"WHERE p._sheet = typed._sheet AND p._row = typed._row)")
-    reader = rel.to_arrow_reader(batch)
-    return pa.RecordBatchReader.from_batches(schema, (b.cast(schema) for b in reader))
+def _good(con: duckdb.DuckDBPyConnection, cols: str) -> str:
+    """SQL of ``cols`` of the rows without problems (no anti-join when every row is good); the staging tables are
+    named in full, so the query also runs in the warehouse transaction."""
+    if not con.execute(f"SELECT count(*) FROM {stage.t('flagged')}").fetchone()[0]:
+        return f"SELECT {cols} FROM {stage.t('typed')}"
+    return f"SELECT {cols} FROM {stage.t('typed')} ANTI JOIN {stage.t('flagged')} USING (_sheet, _row)"
+
+
+def good_rows(con: duckdb.DuckDBPyConnection, t: Table, schema: pa.Schema) -> Staged:
+    """The rows without problems, as the warehouse table's columns (``Staged.reader()`` streams them as Arrow)."""
+    return Staged(con, _good(con, ", ".join(q(n) for n in schema.names)), schema)
+
+
+def good_key_rows(con: duckdb.DuckDBPyConnection, t: Table, schema: pa.Schema) -> Staged:
+    """The keys of the rows without problems (the rows of the warehouse they replace), as a staged query."""
+    return Staged(con, _good(con, ", ".join(q(k) for k in t.key)),
+                  pa.schema([schema.field(k).with_nullable(True) for k in t.key]))
 
 
 def good_keys(con: duckdb.DuckDBPyConnection, t: Table, schema: pa.Schema) -> pa.Table:
-    keys = ", ".join(q(k) for k in t.key)
-    tab = con.execute(f"SELECT {keys} FROM typed WHERE NOT EXISTS (SELECT 1 FROM problems p "
-                      f"WHERE p._sheet = typed._sheet AND p._row = typed._row)").to_arrow_table()
-    return tab.cast(pa.schema([schema.field(k).with_nullable(True) for k in t.key]))
+    """The keys of the rows without problems, as Arrow."""
+    return good_key_rows(con, t, schema).table()
