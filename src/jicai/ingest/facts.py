@@ -48,6 +48,7 @@ from jicai import clock
 from jicai.contract.money import HALF_FEN
 from jicai.ingest.sink import Sink
 from jicai.ingest.sql import q
+from jicai.ingest.stage import Staged
 from jicai.store import FACT_SOURCES, FACTS_STATE, Warehouse
 
 Get = Callable[[str], ir.Table]  # the raw table of a name (the warehouse's, or a transaction's view of it)
@@ -179,22 +180,33 @@ def delivery_lines(get: Get, months: Sequence[date] | None = None) -> ir.Table:
                     "pack_price", "responded_at", "shipped_at", "shipped_quantity", "accepted_quantity")
 
 
-def _monthly(day_fact: Callable[[Get, Sequence[date] | None], ir.Table], days: tuple[str, ...],
-             sums: tuple[str, ...]) -> Callable[[Get, Sequence[date] | None], ir.Table]:
-    """The month grain of a day fact: each day column becomes its month."""
-    def build(get: Get, months: Sequence[date] | None = None) -> ir.Table:
-        t = day_fact(get, months)
-        t = t.select("part_month", *KEYS, *(month_of(t[c]).name(c) for c in days), *sums)
-        return t.group_by(["part_month", *KEYS, *days]).agg(**{
-            s: _int_sum(t[s]) if t[s].type().is_integer() else t[s].sum() for s in sums})
-    return build
+def to_months(t: ir.Table, days: tuple[str, ...], sums: tuple[str, ...]) -> ir.Table:
+    """The month grain of day-fact rows ``t``: each day column becomes its month, the sums are summed."""
+    t = t.select("part_month", *KEYS, *(month_of(t[c]).name(c) for c in days), *sums)
+    return t.group_by(["part_month", *KEYS, *days]).agg(**{
+        s: _int_sum(t[s]) if t[s].type().is_integer() else t[s].sum() for s in sums})
 
 
 @dataclass(frozen=True)
 class Fact:
     name: str
     sources: tuple[str, ...]  # the raw tables whose rows feed it: an import of another table leaves it alone
-    build: Callable[[Get, Sequence[date] | None], ir.Table]  # its rows for some partitions (None: all)
+    day_build: Callable[[Get, Sequence[date] | None], ir.Table]  # its rows (at day grain) for some partitions
+    # a month fact: the day columns it turns into months and the sums; its rows are the day fact's, rolled up
+    days: tuple[str, ...] = ()
+    sums: tuple[str, ...] = ()
+    of: str | None = None  # the day fact it rolls up
+
+    def build(self, get: Get, months: Sequence[date] | None = None) -> ir.Table:
+        """Its rows for some partitions (None: all) from the raw tables."""
+        t = self.day_build(get, months)
+        return to_months(t, self.days, self.sums) if self.of else t
+
+    def rollup(self, get: Get, months: Sequence[date]) -> ir.Table:
+        """A month fact's rows for ``months`` from its day fact as it stands (inside the import's transaction,
+        already refreshed): far cheaper than going back to the raw lines."""
+        d = get(self.of)
+        return to_months(d.filter(d.part_month.isin(list(months))), self.days, self.sums)
 
 
 _ACC_SUMS = ("packs", "amount", "on_time_0", "on_time_1")
@@ -204,11 +216,12 @@ _PAID = ("orders", "deliveries", "payments")
 
 FACTS: tuple[Fact, ...] = (
     Fact("_facts_accepted_day", _PAID, accepted_day),
-    Fact("_facts_accepted_month", _PAID, _monthly(accepted_day, ("day",), _ACC_SUMS)),
+    Fact("_facts_accepted_month", _PAID, accepted_day, ("day",), _ACC_SUMS, of="_facts_accepted_day"),
     Fact("_facts_outstanding_day", _PAID, outstanding_day),
-    Fact("_facts_outstanding_month", _PAID, _monthly(outstanding_day, ("day", "event_day"), _OUT_SUMS)),
+    Fact("_facts_outstanding_month", _PAID, outstanding_day, ("day", "event_day"), _OUT_SUMS,
+         of="_facts_outstanding_day"),
     Fact("_facts_ordered_day", ("orders",), ordered_day),
-    Fact("_facts_ordered_month", ("orders",), _monthly(ordered_day, ("day",), _ORD_SUMS)),
+    Fact("_facts_ordered_month", ("orders",), ordered_day, ("day",), _ORD_SUMS, of="_facts_ordered_day"),
     Fact("_facts_delivery_lines", ("orders", "deliveries"), delivery_lines),
 )
 BY_NAME = {f.name: f for f in FACTS}
@@ -221,12 +234,12 @@ def _month_sql(col: str) -> str:
     return f"CAST(date_trunc('month', {col}) AS DATE)"  # the same text on DuckDB and PostgreSQL
 
 
-def touched_months(sink: Sink, table: str, keys: pa.Table) -> set[date]:
+def touched_months(sink: Sink, table: str, keys: Staged) -> set[date]:
     """The partitions (order months) of the lines that rows of ``table`` with these keys belong to.
 
     Called before a file's rows replace older ones (the months they leave) and after (the months they
     enter): an order may move to another month, a payment to another line."""
-    if table not in FACT_SOURCES or keys.num_rows == 0:
+    if table not in FACT_SOURCES:
         return set()
     if table == "payments":
         sql = (f"SELECT DISTINCT {_month_sql('o.ordered_at')} FROM {{src}} k JOIN {q('payments')} p "
@@ -241,12 +254,34 @@ def _exists(sink: Sink, name: str) -> bool:
     return bool(sink.fetch("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", (name,))[0][0])
 
 
+GROUP_LINES = 20_000_000  # order lines one refresh statement covers at most: its memory stays bounded
+
+
+def _groups(sink: Sink, months: set[date]) -> list[list[date]]:
+    """``months`` in runs of consecutive partitions of at most GROUP_LINES order lines (a single month may
+    exceed it): one statement per run and fact — a province's month is ~10^7 lines."""
+    lo, hi = min(months), _next_month(max(months))
+    counts = dict(sink.fetch(f"SELECT {_month_sql('ordered_at')}, count(*) FROM {q('orders')} "
+                             f"WHERE ordered_at >= ? AND ordered_at < ? GROUP BY 1", (lo, hi)))
+    groups: list[list[date]] = []
+    size = 0
+    for m in sorted(months):
+        n = int(counts.get(m, 0))
+        if not groups or size + n > GROUP_LINES:
+            groups.append([])
+            size = 0
+        groups[-1].append(m)
+        size += n
+    return groups
+
+
 def refresh(wh: Warehouse, sink: Sink, table: str, months: set[date]) -> None:
     """Inside the import's transaction: recompute the facts fed by ``table`` for ``months``.
 
     A warehouse without complete facts (new, or imported by an older jicai) gets every fact built from
-    every line instead, and is complete from then on. Partitions are written one month at a time, so the
-    memory a statement needs (the balances' window over a month's lines) does not grow with the warehouse."""
+    every line instead, and is complete from then on. Day facts are computed from the raw tables, month facts
+    from their freshly written day rows; a run of months goes in one statement per fact, up to GROUP_LINES
+    order lines, so the memory a statement needs does not grow with the warehouse."""
     if table not in FACT_SOURCES:
         return
     if not (_exists(sink, FACTS_STATE) and sink.fetch(f"SELECT count(*) FROM {q(FACTS_STATE)} WHERE complete")[0][0]
@@ -261,10 +296,14 @@ def refresh(wh: Warehouse, sink: Sink, table: str, months: set[date]) -> None:
             f"SELECT DISTINCT {_month_sql('ordered_at')} FROM {q('orders')}") if r[0] is not None}
     else:
         facts = tuple(f for f in FACTS if table in f.sources)
-    for m in sorted(months):
-        for f in facts:
-            sink.execute(f"DELETE FROM {q(f.name)} WHERE part_month = DATE '{m.isoformat()}'")
-            sink.execute(f"INSERT INTO {q(f.name)} {wh.con.compile(f.build(wh.table, [m]))}")
+    if not months:
+        return
+    for group in _groups(sink, months):
+        listed = ", ".join(f"DATE '{m.isoformat()}'" for m in group)
+        for f in facts:  # day facts come before the month facts rolled up from them
+            sink.execute(f"DELETE FROM {q(f.name)} WHERE part_month IN ({listed})")
+            rows = f.rollup(wh.table, group) if f.of else f.day_build(wh.table, group)
+            sink.execute(f"INSERT INTO {q(f.name)} {wh.con.compile(rows)}")
 
 
 def complete(wh: Warehouse) -> bool:

@@ -61,7 +61,7 @@ from jicai.ingest.schema import LOAD_LOG, QUARANTINE, ensure_schema, table_schem
 from jicai.ingest.sink import Sink, sink_for
 from jicai.ingest.sql import lit, q
 from jicai.ingest.stage import Stage, Staged
-from jicai.ingest.validate import build_typed, check, good_key_rows, good_keys, good_rows
+from jicai.ingest.validate import build_typed, check, good_key_rows, good_rows
 from jicai.store import FACT_SOURCES, Warehouse
 
 PAUSE_ENV = "JICAI_TEST_PAUSE_IN_TRANSACTION"  # test hook: seconds to sleep before COMMIT
@@ -304,7 +304,8 @@ def _load(wh: Warehouse, area: Stage, t: Table, info: readers.FileInfo, res: Loa
         else:
             res.status = "loaded"
             res.rows_loaded = outcome.rows_read - outcome.rows_bad
-            keys = good_keys(con, t, schema) if res.rows_loaded and t.name in FACT_SOURCES else None
+            # the incoming keys as a staged query: the months they touch are found in SQL, never in Python
+            keys = good_key_rows(con, t, schema) if res.rows_loaded and t.name in FACT_SOURCES else None
             touched = facts.touched_months(sink, t.name, keys) if keys is not None else set()
             if res.rows_loaded and loaded_before:
                 # these bytes were applied before: never put their older values back over newer files' rows

@@ -54,7 +54,7 @@ class Sink:
         ``v``) that do not occur in ``table.column``; returns how many there are."""
         raise NotImplementedError
 
-    def query_with(self, data: pa.Table, like: str, sql: str) -> list[tuple]:
+    def query_with(self, data: pa.Table | Staged, like: str, sql: str) -> list[tuple]:
         """The rows of ``sql`` with ``{src}`` bound to ``data`` (columns of table ``like``)."""
         raise NotImplementedError
 
@@ -136,7 +136,7 @@ class DuckDBSink(Sink):
         lo, hi = res.column(0)[0].as_py(), res.column(1)[0].as_py()
         return None if lo is None else [lo, hi]
 
-    def query_with(self, data: pa.Table, like: str, sql: str) -> list[tuple]:
+    def query_with(self, data: pa.Table | Staged, like: str, sql: str) -> list[tuple]:
         res = self._with(data, sql)
         return [] if res is None else [tuple(r.values()) for r in res.to_pylist()]
 
@@ -211,9 +211,9 @@ class PostgresSink(Sink):
         cond = " AND ".join(f"t.{q(k)} = k.{q(k)}" for k in names)
         self.cur.execute(f"DELETE FROM {q(table)} t USING {tmp} k WHERE {cond}")
 
-    def query_with(self, data: pa.Table, like: str, sql: str) -> list[tuple]:
-        tmp = self._temp_like(like, data.column_names)
-        self._copy(tmp, data)
+    def query_with(self, data: pa.Table | Staged, like: str, sql: str) -> list[tuple]:
+        tmp = self._temp_like(like, list(data.schema.names))
+        self._copy(tmp, data.reader() if isinstance(data, Staged) else data)
         self.cur.execute(sql.replace("{src}", tmp))
         return list(self.cur.fetchall())
 
