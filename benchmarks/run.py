@@ -68,7 +68,7 @@ def main() -> None:
     args = ap.parse_args()
 
     wh, as_of = prepare(args.order_lines, args.institutions, args.months)
-    phases = ["scan", "monitor", "monitor-lines", "assess", "supply", "budget"] + ([] if args.skip_pandas else ["pandas"])
+    phases = ["scan", "monitor", "monitor-mid", "monitor-lines", "assess", "supply", "budget"] + ([] if args.skip_pandas else ["pandas"])
     results = {p: _run_phase(p, wh, as_of, args.repeats) for p in phases}
     med = {p: statistics.median(r["seconds"]) for p, r in results.items()}
 
