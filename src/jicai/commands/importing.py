@@ -99,6 +99,13 @@ def import_cmd(
                 results = import_paths(wh, paths, table=table, strict=strict, progress=bar, force=force)
         except ValueError as e:
             fail(str(e), str(e))
+        except Exception as e:  # noqa: BLE001 — an engine error (out of memory, disk full): no traceback
+            if type(e).__module__.split(".")[0] not in ("duckdb", "_duckdb", "psycopg"):
+                raise
+            fail(f"数据仓库出错，导入中止：{e}。出错文件的事务已回滚，之前的文件已导入；处理后重新运行同一命令即可（已导入的文件会显示“未变化”）",
+                 f"the warehouse failed and the import stopped: {e}. The failing file's transaction was rolled back, "
+                 f"the files before it are loaded; fix the cause and run the same command again (loaded files "
+                 f"report 'unchanged')")
     out.print(summary(results))
     for r in results:
         _details(r)

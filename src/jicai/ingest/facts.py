@@ -45,7 +45,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from jicai import clock
-from jicai.contract.money import HALF_FEN
+from jicai.contract.money import HALF_FEN, MICRO
 from jicai.ingest.sink import Sink
 from jicai.ingest.sql import q
 from jicai.ingest.stage import Staged
@@ -133,30 +133,36 @@ def outstanding_day(get: Get, months: Sequence[date] | None = None) -> ir.Table:
     a = _accepted(get, months)
     p = _payments(get, a)
     paid = p.group_by(["order_line_id", p.paid_at.date().name("pay_day")]).agg(pay=p.pay.sum())
+    # the days a line's balance can change: its acceptance day and each later payment day
     pj = paid.join(a.select("order_line_id", "day"), "order_line_id")
-    # the points where a line's balance can change: its acceptance day (with what was paid by then) and
-    # each later payment day
-    start = pj.filter(pj.pay_day <= pj.day).group_by("order_line_id").agg(pay=pj.pay.sum())
-    first = a.select("order_line_id", "day").left_join(start, "order_line_id")
-    first = first.select("order_line_id", event_day=first.day, pay=first.pay.fill_null(0.0))
-    later = pj.filter(pj.pay_day > pj.day).select("order_line_id", event_day=pj.pay_day, pay=pj.pay)
-    ev = first.union(later)
-    w = ibis.window(group_by="order_line_id", order_by="event_day")
-    ev = ev.mutate(paid=ev.pay.sum().over(ibis.cumulative_window(group_by="order_line_id", order_by="event_day")))
+    later = pj.filter(pj.pay_day > pj.day).select("order_line_id", event_day=pj.pay_day)
+    ev = a.select("order_line_id", event_day=a.day).union(later)
+    # on each of them: what was paid by then, and the next of them. Joins and sums, not windows: they spill to
+    # disk, where a window over a province's month of lines would have to fit in the import's memory
+    pr = paid.rename(p_line="order_line_id")
+    j = ev.left_join(pr, ev.order_line_id == pr.p_line)
+    ev = j.group_by(["order_line_id", "event_day"]).agg(
+        paid=ibis.ifelse(j.pay_day <= j.event_day, j.pay, 0.0).sum().fill_null(0.0),
+        next_day=ibis.ifelse(j.pay_day > j.event_day, j.pay_day, ibis.null("date")).min())
     ev = ev.join(a.select("part_month", *KEYS, "order_line_id", "day", "amount"), "order_line_id")
     remainder = ev.amount - ev.paid
     owed = ibis.ifelse(remainder >= _double(HALF_FEN), remainder, 0.0)
     ev = ev.mutate(owed=owed, open=ibis.ifelse(owed > 0, 1, 0))
-    ev = ev.mutate(d_owed=ev.owed - ev.owed.lag().over(w).fill_null(0.0),
-                   d_open=ev.open - ev.open.lag().over(w).fill_null(0))
+    # the balance holds from its day until the next change: +owed on the day, −owed on the next change's day,
+    # so the changes summed up to a day D give every line's balance at D
+    cols = ("part_month", *KEYS, "day")
+    on = ev.select(*cols, "event_day", d_owed=ev.owed, d_open=ev.open)
+    off = ev.filter(ev.next_day.notnull()).select(*cols, event_day=ev.next_day, d_owed=-ev.owed, d_open=-ev.open)
+    ev = on.union(off)
     # a line counts as overdue only from its due date on, never before the 1st of the month after its
     # acceptance: the changes until then merge on that 1st (most lines are paid within their acceptance
     # month, and their changes cancel out)
     next_month = _first_of(ev.day.year(), ev.day.month())
-    ev = ev.select("part_month", *KEYS, "day", "d_owed", "d_open", event_day=ibis.greatest(ev.event_day, next_month))
-    ev = ev.group_by(["part_month", *KEYS, "day", "event_day"]).agg(
-        outstanding=ev.d_owed.sum(), open_lines=_int_sum(ev.d_open))
-    return ev.filter((ev.outstanding != 0) | (ev.open_lines != 0))
+    ev = ev.select(*cols, "d_owed", "d_open", event_day=ibis.greatest(ev.event_day, next_month))
+    ev = ev.group_by([*cols, "event_day"]).agg(outstanding=ev.d_owed.sum(), open_lines=_int_sum(ev.d_open))
+    # changes that cancel out leave float noise (1e-13), in any order of addition: under half a micro-yuan, the
+    # one allowance of jicai's money rule (measures/exact.py), a change is none
+    return ev.filter((ev.outstanding.abs() >= _double(0.5 / MICRO)) | (ev.open_lines != 0))
 
 
 def ordered_day(get: Get, months: Sequence[date] | None = None) -> ir.Table:
@@ -254,7 +260,7 @@ def _exists(sink: Sink, name: str) -> bool:
     return bool(sink.fetch("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", (name,))[0][0])
 
 
-GROUP_LINES = 20_000_000  # order lines one refresh statement covers at most: its memory stays bounded
+GROUP_LINES = 5_000_000  # order lines one refresh statement covers at most: its memory stays bounded
 
 
 def _groups(sink: Sink, months: set[date]) -> list[list[date]]:
@@ -281,7 +287,8 @@ def refresh(wh: Warehouse, sink: Sink, table: str, months: set[date]) -> None:
     A warehouse without complete facts (new, or imported by an older jicai) gets every fact built from
     every line instead, and is complete from then on. Day facts are computed from the raw tables, month facts
     from their freshly written day rows; a run of months goes in one statement per fact, up to GROUP_LINES
-    order lines, so the memory a statement needs does not grow with the warehouse."""
+    order lines, so the memory a statement needs does not grow with the warehouse (and what it needs, joins
+    and sums, spills to disk)."""
     if table not in FACT_SOURCES:
         return
     if not (_exists(sink, FACTS_STATE) and sink.fetch(f"SELECT count(*) FROM {q(FACTS_STATE)} WHERE complete")[0][0]
