@@ -207,3 +207,21 @@ def test_db_facts_command_rebuilds_stale_facts(files, tmp_path):
     wh = connect(f"duckdb:///{tmp_path / 'jicai.duckdb'}")
     assert_facts_current(wh)
     wh.close()
+
+
+def test_an_engine_error_during_import_is_a_bilingual_exit(files, tmp_path, monkeypatch):
+    """An out-of-memory (or disk-full) error of DuckDB inside an import: exit 2 with both messages, no traceback."""
+    import duckdb
+    from typer.testing import CliRunner
+
+    from jicai.cli import app
+    from jicai.commands import importing
+
+    def broken(*args, **kwargs):
+        raise duckdb.OutOfMemoryException("could not allocate block of size 256.0 KiB")
+
+    monkeypatch.setattr(importing, "import_paths", broken)
+    res = CliRunner().invoke(app, ["--data-dir", str(tmp_path), "import", str(files / "m1")])
+    assert res.exit_code == 2
+    assert "导入中止" in res.output and "the import stopped" in res.output and "256.0 KiB" in res.output
+    assert "Traceback" not in res.output

@@ -63,8 +63,8 @@ from jicai.contract.columns import cols
 from jicai.measures.classes import product_classes, region_match, supply_problem_periods
 from jicai.measures.cycles import first_of_month
 from jicai.measures.exact import basis_points, fen, fen_of_micro, micro, scaled_share, share_of, yuan
-from jicai.measures.facts import Facts, lines_source
 from jicai.measures.facts import accepted_lines as facts_accepted
+from jicai.measures.facts import open_facts
 from jicai.measures.facts import ordered_lines as facts_ordered
 from jicai.measures.progress import class_volumes, ratio
 from jicai.measures.purchases import accepted_lines, ordered_lines, scope_products, summarize
@@ -159,8 +159,7 @@ def _monthly_selected(wh: Warehouse, t: dict[str, ir.Table], agreements: ir.Tabl
     scope = scope_products(t["varieties"], t["products"], cal, batch_id)
     periods = supply_problem_periods(t["supply_problems"], t["products"], t["selected_products"],
                                      t["institutions"], last_day)
-    if lines_source(wh) == "facts":
-        f = Facts(wh)
+    if (f := open_facts(wh)) is not None:
         if pv("volume_basis") == "accepted":
             lines = facts_accepted(f, scope, periods, last_day, pv("payment_due"), with_payments=False)
         else:

@@ -16,7 +16,7 @@ read from the day tables, every other one from the month tables with the month's
 balances have one more date: a balance change counts when it happens on or before D, so the changes of
 D's own month come from the day table too.
 
-:func:`lines_source` chooses: ``"facts"`` (the stored facts, or — when the warehouse has none, e.g. data
+:func:`open_facts` chooses: ``"facts"`` (the stored facts, or — when the warehouse has none, e.g. data
 written table by table — the same facts computed from the raw lines), ``"lines"`` (the raw lines: the
 reference the facts are tested against) or ``"auto"`` (stored facts when complete, else the raw lines).
 """
@@ -37,20 +37,21 @@ SCOPE_COLUMNS = ["product_code", "variety_id", "batch_id", "units_per_pack", "ba
 DUE_MONTHS = {"end_of_month": 0, "end_of_next_month": 1}
 
 
-def lines_source(wh: Warehouse, source: str = "auto") -> str:
-    """``"facts"`` or ``"lines"``: what the measures read for ``source`` (see the module docstring)."""
+def open_facts(wh: Warehouse, source: str = "auto") -> Facts | None:
+    """The facts to read for ``source`` (see the module docstring), or None: read the raw lines."""
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}")
-    if source == "auto":
-        return "facts" if kept.complete(wh) else "lines"
-    return source
+    if source == "lines":
+        return None
+    stored = kept.complete(wh)
+    return Facts(wh, stored) if stored or source == "facts" else None
 
 
 class Facts:
-    """The six fact tables of a warehouse: stored when complete, else computed from its raw lines."""
+    """The fact tables of a warehouse: stored when complete, else computed from its raw lines."""
 
-    def __init__(self, wh: Warehouse):
-        stored = kept.complete(wh)
+    def __init__(self, wh: Warehouse, stored: bool | None = None):
+        stored = kept.complete(wh) if stored is None else stored
         self._t = {f.name: wh.table(f.name) if stored else f.build(wh.table) for f in kept.FACTS}
 
     def __getitem__(self, name: str) -> ir.Table:

@@ -34,8 +34,8 @@ import ibis.expr.types as ir
 from jicai.contract.columns import cols
 from jicai.measures.classes import product_classes, supply_problem_periods
 from jicai.measures.cycles import cycle_calendar
-from jicai.measures.facts import Facts, lines_source
 from jicai.measures.facts import accepted_lines as facts_accepted
+from jicai.measures.facts import open_facts
 from jicai.measures.facts import ordered_lines as facts_ordered
 from jicai.measures.onboarding import onboarding_columns
 from jicai.measures.payment import offline, offline_of_lines, payments
@@ -78,7 +78,7 @@ def monitor(wh: Warehouse, as_of: date, batch_id: str | None = None, policy: Pol
     """The monitoring table as of ``as_of`` (inclusive) for one batch or all; see COLUMNS.
 
     Policy parameters are those in force on ``as_of``. ``source``: read the order lines from the compact
-    facts or the raw lines (:func:`jicai.measures.facts.lines_source`; both give the same rows).
+    facts or the raw lines (:func:`jicai.measures.facts.open_facts`; both give the same rows).
     """
     policy = policy or load_policy()
 
@@ -98,8 +98,7 @@ def monitor(wh: Warehouse, as_of: date, batch_id: str | None = None, policy: Pol
                                      t["institutions"], as_of)
     sp_pairs = periods.select("institution_code", "variety_id").distinct()
     due = pv("payment_due")
-    if lines_source(wh, source) == "facts":
-        f = Facts(wh)
+    if (f := open_facts(wh, source)) is not None:
         acc = facts_accepted(f, scope, periods, as_of, due)
         ordered = facts_ordered(f, scope, periods, as_of)
         off = offline_of_lines(ordered)
