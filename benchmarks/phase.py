@@ -28,7 +28,7 @@ def _monitor(wh_path: str, as_of: date) -> int:
     from jicai.measures.monitor import monitor
     from jicai.store import connect
 
-    wh = connect(f"duckdb:///{wh_path}")
+    wh = connect(f"duckdb:///{wh_path}", "read")
     n = monitor(wh, as_of).to_pyarrow().num_rows
     wh.close()
     return n
@@ -40,7 +40,7 @@ def _assess(wh_path: str, as_of: date) -> int:
     from jicai.measures.cycles import cycle_calendar
     from jicai.store import connect
 
-    wh = connect(f"duckdb:///{wh_path}")
+    wh = connect(f"duckdb:///{wh_path}", "read")
     years = cycle_calendar(wh.table("batches"), as_of).select("batch_id", "cycle_year").to_pyarrow().to_pylist()
     n = sum(assess(wh, y["batch_id"], y["cycle_year"], as_of=as_of).to_pyarrow().num_rows for y in years)
     wh.close()
@@ -52,7 +52,7 @@ def _supply(wh_path: str, as_of: date) -> int:
     from jicai.measures.supply import supply_scorecard
     from jicai.store import connect
 
-    wh = connect(f"duckdb:///{wh_path}")
+    wh = connect(f"duckdb:///{wh_path}", "read")
     n = supply_scorecard(wh, as_of.replace(day=1)).to_pyarrow().num_rows
     wh.close()
     return n
@@ -62,7 +62,7 @@ def _budget(wh_path: str, as_of: date) -> int:
     from jicai.fund.budget import budget_progress
     from jicai.store import connect
 
-    wh = connect(f"duckdb:///{wh_path}")
+    wh = connect(f"duckdb:///{wh_path}", "read")
     n = budget_progress(wh, as_of).to_pyarrow().num_rows
     wh.close()
     return n
@@ -73,7 +73,7 @@ def _monitor_lines(wh_path: str, as_of: date) -> int:
     from jicai.measures.monitor import monitor
     from jicai.store import connect
 
-    wh = connect(f"duckdb:///{wh_path}")
+    wh = connect(f"duckdb:///{wh_path}", "read")
     n = monitor(wh, as_of, source="lines").to_pyarrow().num_rows
     wh.close()
     return n
@@ -109,7 +109,7 @@ def _monitor_mid(wh_path: str, as_of: date) -> int:
     from jicai.measures.monitor import monitor
     from jicai.store import connect
 
-    wh = connect(f"duckdb:///{wh_path}")
+    wh = connect(f"duckdb:///{wh_path}", "read")
     n = monitor(wh, date(as_of.year, max(1, as_of.month - 6), 15)).to_pyarrow().num_rows
     wh.close()
     return n

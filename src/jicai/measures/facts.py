@@ -53,6 +53,15 @@ class Facts:
     def __init__(self, wh: Warehouse, stored: bool | None = None):
         stored = kept.complete(wh) if stored is None else stored
         self._t = {f.name: wh.table(f.name) if stored else f.build(wh.table) for f in kept.FACTS}
+        self._months: dict[object, list[date]] = {}
+
+    def months(self, need: ir.Table) -> list[date]:
+        """The distinct months of ``need`` (a few rows, computed now, once per measure): as constant ranges
+        of ``day`` they let the engine skip, by its blocks' min/max, every part of a day table outside them."""
+        key = need.op()  # an expression node: hashable and equal by structure
+        if key not in self._months:
+            self._months[key] = sorted(need.select("month").distinct().to_pyarrow().column("month").to_pylist())
+        return self._months[key]
 
     def __getitem__(self, name: str) -> ir.Table:
         return self._t[f"_facts_{name}"]
@@ -82,21 +91,34 @@ def day_months(scope: ir.Table, periods: ir.Table, as_of: date) -> ir.Table:
     return ibis.union(*parts, distinct=True)
 
 
-def _by_grain(f: Facts, name: str, need: ir.Table, as_of: date, also_day: ir.BooleanValue | None = None,
-              month_keep: ir.BooleanValue | None = None) -> ir.Table:
-    """The day rows of the (product, month) pairs in ``need`` and the month rows of every other pair,
-    through D; ``also_day``/``month_keep``: a further condition sending rows to the day table."""
+def _within(day: ir.DateValue, months: list[date]) -> ir.BooleanValue:
+    if not months:
+        return ibis.literal(False)
+    return ibis.or_(*((day >= ibis.literal(m)) & (day < ibis.literal(_next_month(m))) for m in months))
+
+
+def _next_month(m: date) -> date:
+    return date(m.year + m.month // 12, m.month % 12 + 1, 1)
+
+
+def _by_grain(f: Facts, name: str, need: ir.Table, months: list[date], as_of: date,
+              cut_month: date | None = None) -> ir.Table:
+    """The day rows of the (product, month) pairs in ``need`` and the month rows of every other pair, through D
+    (``months``: the months of ``need``). ``cut_month``: balance changes of that month (D's, when D is not its
+    last day) come from the day table whatever their acceptance month."""
     D = ibis.literal(as_of)
+    on = ["product_code", "month"]
     d = f[f"{name}_day"]
-    d = d.filter(d.day <= D).mutate(month=kept.month_of(d.day))
+    d = d.filter(d.day <= D)
+    day_rows = d.filter(_within(d.day, months)).mutate(month=kept.month_of(d.day)).semi_join(need, on)
     m = f[f"{name}_month"]
     m = m.filter(m.day <= D).mutate(month=m.day)
-    on = ["product_code", "month"]
-    day_rows = d.semi_join(need, on)
     month_rows = m.anti_join(need, on)
-    if also_day is not None:
-        day_rows = day_rows.union(d.anti_join(need, on).filter(also_day(d)))
-        month_rows = month_rows.filter(~also_day(month_rows))
+    if cut_month is not None:
+        changes = d.filter((d.event_day >= ibis.literal(cut_month)) & (d.event_day <= D))
+        changes = changes.mutate(month=kept.month_of(changes.day)).anti_join(need, on)
+        day_rows = day_rows.union(changes)
+        month_rows = month_rows.filter(month_rows.event_day != ibis.literal(cut_month))
     return day_rows.drop("month").union(month_rows.drop("month"))
 
 
@@ -109,7 +131,8 @@ def accepted_lines(f: Facts, scope: ir.Table, periods: ir.Table, as_of: date, pa
     need = day_months(scope, periods, as_of)
     s = scope.select(*SCOPE_COLUMNS)
     k = DUE_MONTHS[payment_due]
-    a = _by_grain(f, "accepted", need, as_of)
+    months = f.months(need)
+    a = _by_grain(f, "accepted", need, months, as_of)
     a = a.join(s, "product_code")
     rows = a.select(*SCOPE_COLUMNS[1:], "institution_code", "product_code", at=a.day.cast("timestamp"),
                     volume=a.packs * a.units_per_pack, amount=a.amount, on_time=a[f"on_time_{k}"],
@@ -117,10 +140,8 @@ def accepted_lines(f: Facts, scope: ir.Table, periods: ir.Table, as_of: date, pa
     if not with_payments:
         return rows
     cut = as_of + timedelta(days=1)
-    cut_month = ibis.literal(cut.replace(day=1))
     D = ibis.literal(as_of)
-    mid_month = (lambda t: kept.month_of(t.event_day) == cut_month) if cut.day != 1 else None
-    o = _by_grain(f, "outstanding", need, as_of, also_day=mid_month)
+    o = _by_grain(f, "outstanding", need, months, as_of, cut.replace(day=1) if cut.day != 1 else None)
     o = o.filter(o.event_day <= D).join(s, "product_code")
     zero = ibis.literal(0.0)
     balances = o.select(*SCOPE_COLUMNS[1:], "institution_code", "product_code", at=o.day.cast("timestamp"),
@@ -134,6 +155,6 @@ def ordered_lines(f: Facts, scope: ir.Table, periods: ir.Table, as_of: date) -> 
     per day or month."""
     need = day_months(scope, periods, as_of)
     s = scope.select(*SCOPE_COLUMNS)
-    o = _by_grain(f, "ordered", need, as_of).join(s, "product_code")
+    o = _by_grain(f, "ordered", need, f.months(need), as_of).join(s, "product_code")
     return o.select(*SCOPE_COLUMNS[1:], "institution_code", "product_code", at=o.day.cast("timestamp"),
                     volume=o.packs * o.units_per_pack, amount=o.amount, offline_amount=o.offline_amount)

@@ -57,16 +57,29 @@ class Warehouse:
         self.con = con
         self.url = url
         self.mode = mode
+        # A read connection sees data no writer can change while it is open (the lock, store/locking.py), so
+        # the tables it has looked up stay what they were: a measure asks for twenty of them, and each lookup
+        # costs the engine a catalog query. A writer's tables change under it: never cached.
+        self._tables: dict[str, ibis.Table] = {}
+        self._listing: list[str] | None = None
 
     # -- reading -------------------------------------------------------------------------------
     def table(self, name: str) -> ibis.Table:
-        return self.con.table(name)
+        if self.mode != "read":
+            return self.con.table(name)
+        if name not in self._tables:
+            self._tables[name] = self.con.table(name)
+        return self._tables[name]
 
     def has_table(self, name: str) -> bool:
-        return name in self.con.list_tables()
+        return name in self.list_tables()
 
     def list_tables(self) -> list[str]:
-        return list(self.con.list_tables())
+        if self.mode != "read":
+            return list(self.con.list_tables())
+        if self._listing is None:
+            self._listing = list(self.con.list_tables())
+        return list(self._listing)
 
     # -- writing -------------------------------------------------------------------------------
     def write_table(self, name: str, data: pa.Table | ibis.Table, *, overwrite: bool = True) -> ibis.Table:
