@@ -51,7 +51,10 @@ def site(tmp_path_factory):
         hospital = short.institution_codes[0]
         wh.con.raw_sql(f"DELETE FROM supply_problems WHERE institution_code = '{hospital}'")
     logins = {name: (role, scope) for name, role, scope, _ in create_demo_users(settings, r["manifest"])}
-    app = create_app(WebConfig.resolve(settings, env={}))
+    # a page waits for its figures up to two minutes (not 20 s): beside the Spark tests on two cores the
+    # server's warm-up of every dataset can take longer than a user would wait, and a "computing, retry" page
+    # has no form to fill
+    app = create_app(WebConfig.resolve(settings, env={"JICAI_WEB_WAIT": "120"}))
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -83,7 +86,7 @@ def browser():
 def page_as(browser, site, name: str, lang: str = "zh"):
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True, locale="zh-CN")
     page = ctx.new_page()
-    page.set_default_timeout(30_000)
+    page.set_default_timeout(150_000)
     page.goto(f"{site['url']}/login?lang={lang}")
     page.fill("input[name=name]", name)
     page.fill("input[name=password]", PASSWORD)
