@@ -24,14 +24,29 @@ MONITOR_INPUTS = ("batches", "varieties", "products", "selected_products", "agre
                   "orders", "deliveries", "payments", "supply_problems")
 
 
-def _monitor(wh_path: str, as_of: date) -> int:
-    from jicai.measures.monitor import monitor
+def _rows_of(wh_path: str, compute) -> int:
+    """Open the warehouse to read (as the CLI and the server do), materialise ``compute(wh)``, close."""
     from jicai.store import connect
 
     wh = connect(f"duckdb:///{wh_path}", "read")
-    n = monitor(wh, as_of).to_pyarrow().num_rows
-    wh.close()
-    return n
+    try:
+        return compute(wh).to_pyarrow().num_rows
+    finally:
+        wh.close()
+
+
+def _monitor(wh_path: str, as_of: date, source: str = "auto") -> int:
+    """The monitoring: from the compact facts (``auto``), or from the raw order lines (``lines``, the reference
+    path the facts replace)."""
+    from jicai.measures.monitor import monitor
+
+    return _rows_of(wh_path, lambda wh: monitor(wh, as_of, source=source))
+
+
+def _monitor_mid(wh_path: str, as_of: date) -> int:
+    """The monitoring as of the middle of a month (the 15th, six months before): the facts of that month are
+    read by day, the others by month."""
+    return _monitor(wh_path, date(as_of.year, max(1, as_of.month - 6), 15))
 
 
 def _assess(wh_path: str, as_of: date) -> int:
@@ -41,42 +56,24 @@ def _assess(wh_path: str, as_of: date) -> int:
     from jicai.store import connect
 
     wh = connect(f"duckdb:///{wh_path}", "read")
-    years = cycle_calendar(wh.table("batches"), as_of).select("batch_id", "cycle_year").to_pyarrow().to_pylist()
-    n = sum(assess(wh, y["batch_id"], y["cycle_year"], as_of=as_of).to_pyarrow().num_rows for y in years)
-    wh.close()
-    return n
+    try:
+        years = cycle_calendar(wh.table("batches"), as_of).select("batch_id", "cycle_year").to_pyarrow().to_pylist()
+        return sum(assess(wh, y["batch_id"], y["cycle_year"], as_of=as_of).to_pyarrow().num_rows for y in years)
+    finally:
+        wh.close()
 
 
 def _supply(wh_path: str, as_of: date) -> int:
     """The supply scorecard of the as-of month."""
     from jicai.measures.supply import supply_scorecard
-    from jicai.store import connect
 
-    wh = connect(f"duckdb:///{wh_path}", "read")
-    n = supply_scorecard(wh, as_of.replace(day=1)).to_pyarrow().num_rows
-    wh.close()
-    return n
+    return _rows_of(wh_path, lambda wh: supply_scorecard(wh, as_of.replace(day=1)))
 
 
 def _budget(wh_path: str, as_of: date) -> int:
     from jicai.fund.budget import budget_progress
-    from jicai.store import connect
 
-    wh = connect(f"duckdb:///{wh_path}", "read")
-    n = budget_progress(wh, as_of).to_pyarrow().num_rows
-    wh.close()
-    return n
-
-
-def _monitor_lines(wh_path: str, as_of: date) -> int:
-    """The monitoring from the raw order lines (the reference path the compact facts replace)."""
-    from jicai.measures.monitor import monitor
-    from jicai.store import connect
-
-    wh = connect(f"duckdb:///{wh_path}", "read")
-    n = monitor(wh, as_of, source="lines").to_pyarrow().num_rows
-    wh.close()
-    return n
+    return _rows_of(wh_path, lambda wh: budget_progress(wh, as_of))
 
 
 def _bare_scan(wh_path: str, as_of: date) -> int:
@@ -103,19 +100,8 @@ def _load_frames(wh_path: str) -> dict:
     return frames
 
 
-def _monitor_mid(wh_path: str, as_of: date) -> int:
-    """The monitoring as of the middle of a month (the 15th, six months before): the facts of that month are
-    read by day, the others by month."""
-    from jicai.measures.monitor import monitor
-    from jicai.store import connect
-
-    wh = connect(f"duckdb:///{wh_path}", "read")
-    n = monitor(wh, date(as_of.year, max(1, as_of.month - 6), 15)).to_pyarrow().num_rows
-    wh.close()
-    return n
-
-
-PHASES = {"monitor-mid": _monitor_mid, "assess": _assess, "supply": _supply, "budget": _budget, "monitor-lines": _monitor_lines}
+PHASES = {"monitor-mid": _monitor_mid, "monitor-lines": lambda path, day: _monitor(path, day, "lines"),
+          "assess": _assess, "supply": _supply, "budget": _budget}
 
 
 def main() -> None:

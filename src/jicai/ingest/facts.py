@@ -84,7 +84,8 @@ def due_next(day: ir.DateValue, months_after: int) -> ir.TimestampValue:
     return _first_of(day.year(), day.month() - 1 + months_after + 1).cast("timestamp")
 
 
-def _next_month(m: date) -> date:
+def next_month(m: date) -> date:
+    """The 1st of the month after month ``m`` (a 1st)."""
     return date(m.year + m.month // 12, m.month % 12 + 1, 1)
 
 
@@ -93,7 +94,7 @@ def _lines(get: Get, months: Sequence[date] | None) -> ir.Table:
     if months is not None:
         # ranges of ordered_at rather than a test of its month: the engine skips the blocks outside them
         o = o.filter(ibis.or_(*(
-            (o.ordered_at >= ibis.literal(m).cast("timestamp")) & (o.ordered_at < ibis.literal(_next_month(m)).cast("timestamp"))
+            (o.ordered_at >= ibis.literal(m).cast("timestamp")) & (o.ordered_at < ibis.literal(next_month(m)).cast("timestamp"))
             for m in months)))
     return o.select("order_line_id", *KEYS, "distributor_code", "quantity", "pack_price", "ordered_at", "channel",
                     part_month=month_of(o.ordered_at))
@@ -266,7 +267,7 @@ GROUP_LINES = 5_000_000  # order lines one refresh statement covers at most: its
 def _groups(sink: Sink, months: set[date]) -> list[list[date]]:
     """``months`` in runs of consecutive partitions of at most GROUP_LINES order lines (a single month may
     exceed it): one statement per run and fact — a province's month is ~10^7 lines."""
-    lo, hi = min(months), _next_month(max(months))
+    lo, hi = min(months), next_month(max(months))
     counts = dict(sink.fetch(f"SELECT {_month_sql('ordered_at')}, count(*) FROM {q('orders')} "
                              f"WHERE ordered_at >= ? AND ordered_at < ? GROUP BY 1", (lo, hi)))
     groups: list[list[date]] = []

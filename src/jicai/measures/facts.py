@@ -29,12 +29,10 @@ import ibis
 import ibis.expr.types as ir
 
 from jicai.ingest import facts as kept
+from jicai.measures.purchases import DUE_MONTHS, SCOPE_COLUMNS
 from jicai.store import Warehouse
 
 SOURCES = ("auto", "facts", "lines")
-SCOPE_COLUMNS = ["product_code", "variety_id", "batch_id", "units_per_pack", "batch_start", "cycle_start",
-                 "special", "special_start", "special_end"]
-DUE_MONTHS = {"end_of_month": 0, "end_of_next_month": 1}
 
 
 def open_facts(wh: Warehouse, source: str = "auto") -> Facts | None:
@@ -94,11 +92,7 @@ def day_months(scope: ir.Table, periods: ir.Table, as_of: date) -> ir.Table:
 def _within(day: ir.DateValue, months: list[date]) -> ir.BooleanValue:
     if not months:
         return ibis.literal(False)
-    return ibis.or_(*((day >= ibis.literal(m)) & (day < ibis.literal(_next_month(m))) for m in months))
-
-
-def _next_month(m: date) -> date:
-    return date(m.year + m.month // 12, m.month % 12 + 1, 1)
+    return ibis.or_(*((day >= ibis.literal(m)) & (day < ibis.literal(kept.next_month(m))) for m in months))
 
 
 def _by_grain(f: Facts, name: str, need: ir.Table, months: list[date], as_of: date,
