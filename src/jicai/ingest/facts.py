@@ -31,7 +31,9 @@ Only the raw order lines, deliveries and payments enter: products, varieties, ba
 joined when a measure reads the facts, so a corrected product or a new policy needs no rebuild.
 ``_facts_state`` records that the facts are complete (built from every line, then kept at each import);
 a warehouse whose raw tables are written any other way (``Warehouse.write_table`` drops the state) is read
-from the raw lines until its facts are rebuilt (:func:`rebuild`, ``jicai db facts``).
+from the raw lines until its facts are rebuilt (:func:`rebuild`, ``jicai db facts``). A folder import
+defers the facts of its files to one recomputation at its end (``_facts_pending`` lists the months
+meanwhile, see :func:`refresh`).
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from jicai.contract.money import HALF_FEN, MICRO
 from jicai.ingest.sink import Sink
 from jicai.ingest.sql import q
 from jicai.ingest.stage import Staged
-from jicai.store import FACT_SOURCES, FACTS_STATE, Warehouse
+from jicai.store import FACT_SOURCES, FACTS_PENDING, FACTS_STATE, Warehouse
 
 Get = Callable[[str], ir.Table]  # the raw table of a name (the warehouse's, or a transaction's view of it)
 
@@ -282,28 +284,66 @@ def _groups(sink: Sink, months: set[date]) -> list[list[date]]:
     return groups
 
 
-def refresh(wh: Warehouse, sink: Sink, table: str, months: set[date]) -> None:
+def _state(sink: Sink) -> str:
+    """``complete`` (kept), ``pending`` (kept but for the months listed in FACTS_PENDING, see :func:`refresh`)
+    or ``absent`` (never built, or a source written around the importer: every fact is built anew)."""
+    if not all(_exists(sink, f.name) for f in FACTS):
+        return "absent"
+    if _exists(sink, FACTS_STATE) and sink.fetch(f"SELECT count(*) FROM {q(FACTS_STATE)} WHERE complete")[0][0]:
+        return "complete"
+    return "pending" if _exists(sink, FACTS_PENDING) else "absent"
+
+
+def _all_months(sink: Sink) -> set[date]:
+    return {r[0] for r in sink.fetch(f"SELECT DISTINCT {_month_sql('ordered_at')} FROM {q('orders')}")
+            if r[0] is not None}
+
+
+def refresh(wh: Warehouse, sink: Sink, table: str, months: set[date], defer: bool = False) -> None:
     """Inside the import's transaction: recompute the facts fed by ``table`` for ``months``.
 
-    A warehouse without complete facts (new, or imported by an older jicai) gets every fact built from
-    every line instead, and is complete from then on. Day facts are computed from the raw tables, month facts
-    from their freshly written day rows; a run of months goes in one statement per fact, up to GROUP_LINES
-    order lines, so the memory a statement needs does not grow with the warehouse (and what it needs, joins
-    and sums, spills to disk)."""
+    ``defer`` (a folder import with more files of the fact sources to come): only mark the months stale, in
+    this same transaction — ``_facts_state`` is dropped and the months are added to ``_facts_pending``, so the
+    measures read the raw lines until :func:`finish` (or the next refresh) recomputes every fact of the pending
+    months at once. An import of orders, deliveries and payments then computes its facts once, not three
+    times. The facts are never wrong, only absent for a while (and a crash in between leaves them pending,
+    for the next import to finish).
+
+    A warehouse without facts (new, or imported by an older jicai, or a source written around the importer)
+    gets every fact built from every line instead, and is complete from then on. Day facts are computed from the
+    raw tables, month facts from their freshly written day rows; a run of months goes in one statement per
+    fact, up to GROUP_LINES order lines, so the memory a statement needs does not grow with the warehouse (and
+    what it needs, joins and sums, spills to disk)."""
     if table not in FACT_SOURCES:
         return
-    if not (_exists(sink, FACTS_STATE) and sink.fetch(f"SELECT count(*) FROM {q(FACTS_STATE)} WHERE complete")[0][0]
-            and all(_exists(sink, f.name) for f in FACTS)):
+    state = _state(sink)
+    if defer:
+        if state == "absent":
+            return  # finish() builds everything anyway
+        sink.execute(f"DROP TABLE IF EXISTS {q(FACTS_STATE)}")
+        sink.execute(f"CREATE TABLE IF NOT EXISTS {q(FACTS_PENDING)} (part_month DATE)")
+        for m in months:
+            sink.execute(f"INSERT INTO {q(FACTS_PENDING)} VALUES (?)", (m,))
+        return
+    if state == "absent":
         for f in FACTS:
             sink.execute(f"DROP TABLE IF EXISTS {q(f.name)}")
             sink.execute(f"CREATE TABLE {q(f.name)} AS {wh.con.compile(f.build(wh.table).limit(0))}")
+        facts, months = FACTS, _all_months(sink)
+    elif state == "pending":
+        facts = FACTS  # the pending months may be stale in any fact
+        months = set(months) | {r[0] for r in sink.fetch(f"SELECT DISTINCT part_month FROM {q(FACTS_PENDING)}")}
+    else:
+        facts = tuple(f for f in FACTS if table in f.sources)
+    _recompute(wh, sink, facts, months)
+    if state != "complete":
+        sink.execute(f"DROP TABLE IF EXISTS {q(FACTS_PENDING)}")
         sink.execute(f"DROP TABLE IF EXISTS {q(FACTS_STATE)}")
         sink.execute(f"CREATE TABLE {q(FACTS_STATE)} (complete BOOLEAN, built_at TIMESTAMP)")
         sink.execute(f"INSERT INTO {q(FACTS_STATE)} VALUES (TRUE, ?)", (clock.local_now().replace(tzinfo=None),))
-        facts, months = FACTS, {r[0] for r in sink.fetch(
-            f"SELECT DISTINCT {_month_sql('ordered_at')} FROM {q('orders')}") if r[0] is not None}
-    else:
-        facts = tuple(f for f in FACTS if table in f.sources)
+
+
+def _recompute(wh: Warehouse, sink: Sink, facts: Sequence[Fact], months: set[date]) -> None:
     if not months:
         return
     for group in _groups(sink, months):
@@ -312,6 +352,19 @@ def refresh(wh: Warehouse, sink: Sink, table: str, months: set[date]) -> None:
             sink.execute(f"DELETE FROM {q(f.name)} WHERE part_month IN ({listed})")
             rows = f.rollup(wh.table, group) if f.of else f.day_build(wh.table, group)
             sink.execute(f"INSERT INTO {q(f.name)} {wh.con.compile(rows)}")
+
+
+def unfinished(sink: Sink) -> bool:
+    """Whether the facts wait for :func:`finish`: deferred months, or never built while there are order lines."""
+    state = _state(sink)
+    return state == "pending" or (state == "absent" and _exists(sink, "orders")
+                                  and bool(sink.fetch(f"SELECT count(*) FROM {q('orders')}")[0][0]))
+
+
+def finish(wh: Warehouse, sink: Sink) -> None:
+    """Inside a transaction of its own, after a folder import: recompute what :func:`refresh` deferred."""
+    if unfinished(sink):
+        refresh(wh, sink, "orders", set())
 
 
 def complete(wh: Warehouse) -> bool:

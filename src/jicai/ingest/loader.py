@@ -212,8 +212,9 @@ def _pause_for_tests() -> None:
 
 
 def import_file(wh: Warehouse, path: Path, table: str | None, strict: bool = False, force: bool = False,
-                progress: RowProgress | None = None) -> LoadResult:
-    """Import one file (see the module docstring); ``force`` re-validates and re-loads even unchanged bytes."""
+                progress: RowProgress | None = None, defer_facts: bool = False) -> LoadResult:
+    """Import one file (see the module docstring); ``force`` re-validates and re-loads even unchanged bytes;
+    ``defer_facts`` leaves the compact facts of the months it touches pending, for :func:`finish_facts`."""
     started = _now()
     res = LoadResult(file=Path(path).resolve(), table=table, status="failed", load_id=uuid.uuid4().hex)
     if table is None:
@@ -245,7 +246,7 @@ def import_file(wh: Warehouse, path: Path, table: str | None, strict: bool = Fal
             area = sink_for(wh.engine, cur).staging(Path(tmp))
         try:
             return _load(wh, area, t, info, res, started, strict, before, loaded_before,
-                         progress or RowProgress(None, []))
+                         progress or RowProgress(None, []), defer_facts)
         except FileError as e:
             return _fail_file(wh, res, info.sha256, started, e.zh, e.en)
         finally:
@@ -272,7 +273,7 @@ def _mapped(t: Table, sheets: list[Sheet], res: LoadResult) -> list[tuple[Sheet,
 
 
 def _load(wh: Warehouse, area: Stage, t: Table, info: readers.FileInfo, res: LoadResult, started: dt.datetime,
-          strict: bool, before: int, loaded_before: bool, progress: RowProgress) -> LoadResult:
+          strict: bool, before: int, loaded_before: bool, progress: RowProgress, defer_facts: bool) -> LoadResult:
     """Stage, check and write one file in the staging ``area``.
 
     Reading and typing run outside any transaction: DuckDB scans and appends committed TEMP data about twice
@@ -320,7 +321,7 @@ def _load(wh: Warehouse, area: Stage, t: Table, info: readers.FileInfo, res: Loa
                 sink.delete_keys(t.name, good_key_rows(con, t, schema))
                 sink.insert(t.name, good_rows(con, t, schema))
             if keys is not None:  # the compact facts of the months the file left or entered, in this transaction
-                facts.refresh(wh, sink, t.name, touched | facts.touched_months(sink, t.name, keys))
+                facts.refresh(wh, sink, t.name, touched | facts.touched_months(sink, t.name, keys), defer_facts)
         if outcome.problems:
             sink.insert(QUARANTINE, _quarantine_rows(con, res, names))
             res.note(f"{outcome.rows_bad} 行有问题，已隔离（{outcome.problems} 个问题）",
@@ -357,9 +358,31 @@ def import_paths(wh: Warehouse, paths: list[Path], table: str | None = None, str
 
     estimates = [readers.estimate_rows(p) for p, _ in files]
     tracker = RowProgress(report, estimates)
+    # several files feed the compact facts (orders, deliveries, payments): each marks its months pending and
+    # the facts are computed once, after the last of them (see facts.refresh)
+    defer = sum(tname in FACT_SOURCES for _, tname in files) > 1
     results = []
     for (path, tname), estimate in zip(files, estimates, strict=True):
         tracker.start(path, estimate)
-        results.append(import_file(wh, path, tname, strict, force, tracker))
+        results.append(import_file(wh, path, tname, strict, force, tracker, defer))
         tracker.finish()
+    if defer:
+        finish_facts(wh)
     return results
+
+
+def finish_facts(wh: Warehouse) -> None:
+    """Compute the facts an import deferred (or a crashed one left pending), in a transaction of its own with
+    the import's memory bound (the staging area's settings; its database stays empty)."""
+    with tempfile.TemporaryDirectory(prefix="jicai-facts-") as tmp:
+        with wh.transaction() as cur:
+            sink = sink_for(wh.engine, cur)
+            if not facts.unfinished(sink):
+                return
+            area = sink.staging(Path(tmp))
+        try:
+            area.writing()
+            with wh.transaction() as cur:
+                facts.finish(wh, sink_for(wh.engine, cur))
+        finally:
+            area.close()

@@ -7,6 +7,7 @@ engines lives in one subclass per engine in this package, never in measure code.
 from jicai.store.locking import DataVersion, LockTimeout
 from jicai.store.warehouse import (
     FACT_SOURCES,
+    FACTS_PENDING,
     FACTS_STATE,
     MODES,
     Warehouse,
@@ -17,5 +18,5 @@ from jicai.store.warehouse import (
     latest_version,
 )
 
-__all__ = ["FACT_SOURCES", "FACTS_STATE", "MODES", "DataVersion", "LockTimeout", "Warehouse", "WarehouseBusy",
+__all__ = ["FACT_SOURCES", "FACTS_PENDING", "FACTS_STATE", "MODES", "DataVersion", "LockTimeout", "Warehouse", "WarehouseBusy",
            "connect", "copy_tables", "default_url", "latest_version"]

@@ -33,6 +33,7 @@ from jicai.store import locking
 # write_table drops the state, and the measures read the raw lines until the facts are rebuilt.
 FACT_SOURCES = ("orders", "deliveries", "payments")
 FACTS_STATE = "_facts_state"
+FACTS_PENDING = "_facts_pending"  # months whose facts a folder import has yet to recompute (ingest/facts.py)
 
 
 def default_url(data_dir: Path) -> str:
@@ -88,8 +89,11 @@ class Warehouse:
         return self.con.create_table(name, data, overwrite=overwrite)
 
     def _stale_facts(self, name: str) -> None:
-        if name in FACT_SOURCES and FACTS_STATE in self.con.list_tables():
-            self.con.drop_table(FACTS_STATE)
+        if name in FACT_SOURCES:
+            tables = self.con.list_tables()
+            for t in (FACTS_STATE, FACTS_PENDING):
+                if t in tables:
+                    self.con.drop_table(t)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[object]:
