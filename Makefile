@@ -1,11 +1,11 @@
 # The two commands of the README, and the steps they are made of. CI runs `make test` (see .ci/run).
 # Everything a command needs is installed by scripts/ — nothing by hand.
-.PHONY: demo test test-fast setup services bench lint clean
+.PHONY: demo test test-fast setup setup-core services bench lint clean
 
 PY := .venv/bin/python
 
-## Set up on a fresh machine and run the demo province.
-demo: setup
+## Set up on a fresh machine and run the demo province (the core only: no PySpark, no test tools).
+demo: setup-core
 	.venv/bin/jicai demo
 
 ## Set up on a fresh machine (venv, services, Java) and run the whole test suite on every engine.
@@ -19,7 +19,16 @@ test-fast: setup
 
 setup: .venv/.installed
 
-.venv/.installed: pyproject.toml constraints.txt scripts/setup.sh scripts/web_assets.sh web-assets/package-lock.json
+setup-core: .venv/.installed-core
+
+DEPS := pyproject.toml constraints.txt scripts/setup.sh scripts/web_assets.sh web-assets/package-lock.json
+
+# everything (the tests' tools, PySpark); it includes the core
+.venv/.installed: $(DEPS)
+	bash scripts/setup.sh test
+	touch $@ .venv/.installed-core
+
+.venv/.installed-core: $(DEPS)
 	bash scripts/setup.sh
 	touch $@
 

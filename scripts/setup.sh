@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Create .venv and install jicai with everything its tests need, pinned by constraints.txt.
+# Create .venv and install jicai, pinned by constraints.txt: `setup.sh` the core the demo and a bureau need,
+# `setup.sh test` also PySpark and the test tools (`make test`; ~1 GB more, mostly PySpark and Playwright).
 set -euo pipefail
+EXTRAS=""
+[ "${1:-}" = test ] && EXTRAS="[spark,test]"
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
@@ -9,7 +12,7 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
 fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
-.venv/bin/python -m pip install -q -c constraints.txt -e ".[spark,test]" 2>&1 | grep -v "^WARNING: Location" || true
+.venv/bin/python -m pip install -q -c constraints.txt -e ".$EXTRAS" 2>&1 | grep -v "^WARNING: Location" || true
 .venv/bin/python -c "import jicai, ibis, duckdb" # fail here, not in the first test, when the install broke
 
 # PDF reports (jicai report … --format pdf): WeasyPrint needs Debian's pango and HarfBuzz's subsetter
