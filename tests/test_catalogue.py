@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import date
 
 import openpyxl
-from typer.testing import CliRunner
 from tests.web_fixtures import EB, EC, P1, P1B, P1N, P2, world_tables
+from typer.testing import CliRunner
 
 from jicai.cli import app
 from jicai.contract.arrow import from_pylist

@@ -19,7 +19,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from jicai.contract.codes import product_problem
-from jicai.ingest.matching import Candidate, Described, ProductIndex, describe_local, describe_product
+from jicai.ingest.matching import Candidate, ProductIndex, describe_local, describe_product
 from jicai.ingest.sql import q
 from jicai.ingest.stage import Staged
 
