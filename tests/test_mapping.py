@@ -178,17 +178,36 @@ def test_confirming_then_apply_loads_the_quarantined_line_once(province):
         wh.close()
 
 
-def test_a_mapping_file_is_applied_like_a_confirmation(tmp_path):
-    """A platform's 对码表 imported as ``product_mappings`` maps the lines of an export imported after it."""
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def warehouse(request):
+    if request.param == "duckdb":
+        wh = connect("duckdb://")
+    else:
+        from jicai.contract.tables import TABLES
+        from jicai.ingest import LOAD_LOG
+
+        wh = connect(request.getfixturevalue("pg_database"))
+        with wh.transaction() as cur:
+            for name in [*TABLES, QUARANTINE, LOAD_LOG]:
+                cur.execute(f'DROP TABLE IF EXISTS "{name}" CASCADE')
+    yield wh
+    wh.close()
+
+
+def test_a_mapping_file_is_applied_and_suggestions_given_on_every_engine(tmp_path, warehouse):
+    """A platform's 对码表 imported as ``product_mappings`` maps the lines of an export imported after it; an
+    unmapped code of A's dictionary is quarantined with its candidates (the reads go through the sink)."""
     exports = tmp_path / "exports"
     _reference(exports)
     write_csv(exports / "product_mappings.csv", [["scope", "local_code", "product_code", "status"],
                                                  ["platform", "YP-0001", P4, "confirmed"]])
-    write_csv(exports / "orders.csv", [ORDER_HEADER, _order("OL1", HOSPITAL_B, "YP-0001")])
-    wh = connect("duckdb://")
-    results = {r.table: r for r in import_paths(wh, [exports])}
-    assert results["orders"].rows_loaded == 1 and results["orders"].rows_quarantined == 0
-    assert _orders(wh) == [("OL1", P4)]
+    write_csv(exports / "orders.csv", [ORDER_HEADER, _order("OL1", HOSPITAL_B, "YP-0001"),
+                                       _order("OL2", HOSPITAL_A, "L002")])
+    results = {r.table: r for r in import_paths(warehouse, [exports])}
+    assert results["orders"].rows_loaded == 1 and results["orders"].rows_quarantined == 1
+    assert _orders(warehouse) == [("OL1", P4)]
+    [reason] = _reasons(warehouse).values()
+    assert f"候选：{P1} 阿托伐他汀钙片（20mg） 20mg*7片/盒 辉瑞制药有限公司（93.8分）" in reason
 
 
 def test_a_suggest_lists_proposals_with_scores(province):
