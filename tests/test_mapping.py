@@ -224,3 +224,35 @@ def test_confirming_an_unknown_product_is_refused_in_both_languages(province):
     res = CliRunner().invoke(app, ["--data-dir", str(data), "mapping", "confirm", HOSPITAL_A, "L002", "XC10AAA999A001010100009"])
     assert res.exit_code != 0
     assert "不在产品目录中" in res.output and "is not in the products table" in res.output
+
+
+# == real names ============================================================================================
+@pytest.mark.realdata
+def test_real_winning_products_found_from_the_short_enterprise_names(shared_dir):
+    """The national batches 1–3 as announced (../shared/realdata): each winning product (generic name, strength,
+    full enterprise name) as the national side; the same product as a hospital names it — the announcement's
+    short enterprise name (江苏豪森, 上海安必生, 华海, …) — as the local side. 376 of the 377 distinct winning
+    products are proposed first and alone at the top score; the one miss is a foreign maker whose full name is
+    English (Celgene Corporation) and whose short name is Chinese (新基): no text rule can see they are one."""
+    from tests.conftest import unavailable
+
+    from jicai.ingest.announcement import parse_announcement
+    from jicai.ingest.matching import ProductIndex
+
+    path = shared_dir / "realdata" / "vbp-national-drug-batches" / "vbp-batches-1-3.xlsx"
+    if not path.is_file():
+        unavailable(f"{path} not present")
+    rows = {}
+    for r in parse_announcement([path]).tables["vbp_results"].to_pylist():
+        if r["won"]:
+            rows.setdefault((r["drug_name"], r["spec"], r["enterprise_name"]), r)
+    rows = list(rows.values())
+    index = ProductIndex([describe_product(f"R{i:04d}", r["drug_name"], r["spec"], None, r["enterprise_name"])
+                          for i, r in enumerate(rows)])
+    missed = []
+    for i, r in enumerate(rows):
+        found = index.propose(describe_local(r["drug_name"], r["spec"], None, r["enterprise_short_name"]))
+        if not found or found[0].product_code != f"R{i:04d}" or (len(found) > 1 and found[1].score == found[0].score):
+            missed.append((r["drug_name"], r["enterprise_name"], r["enterprise_short_name"]))
+    assert len(rows) == 377
+    assert missed == [("注射用紫杉醇（白蛋白结合型）", "Celgene Corporation（Fresenius Kabi USA, LLC.）", "新基")]
