@@ -43,6 +43,8 @@ COLUMNS = [
     Column("listing_zh", "挂网状态", "listing status"),
     Column("product_code", "医保编码", "national product code"),
 ]
+BRIEF = ("variety_name", "product_name", "spec", "enterprise_name", "role_zh", "unit_price", "pack_price", "regions_zh",
+         "listing_zh")
 CHANGE_COLUMNS = [
     Column("change", "变更类型", "change"),
     Column("variety_name", "品种", "variety"),
@@ -80,6 +82,12 @@ def _years_later(day: date, years: int) -> date:
         return day.replace(year=day.year + years, day=28)
 
 
+def _period(batch: dict[str, Any]) -> tuple[date, date]:
+    """执行日 and the last day of the batch's last cycle year."""
+    start = batch["start_date"]
+    return start, _years_later(start, batch["cycle_years"]) - timedelta(days=1)
+
+
 def catalogue_rows(wh: Warehouse, batch_id: str, as_of: date) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The batch row and its catalogue rows, ordered by variety, role (主供 first) and product name."""
     batch = next((b for b in _rows(wh, "batches") if b["batch_id"] == batch_id), None)
@@ -90,8 +98,7 @@ def catalogue_rows(wh: Warehouse, batch_id: str, as_of: date) -> tuple[dict[str,
     enterprises = {e["enterprise_code"]: e["name"] for e in _rows(wh, "enterprises")}
     regions = {r["region_code"]: r["name"] for r in _rows(wh, "regions")}
     listing = _listing(_rows(wh, "listings"), as_of)
-    start = batch["start_date"]
-    end = _years_later(start, batch["cycle_years"]) - timedelta(days=1)
+    start, end = _period(batch)
     rows = []
     for s in _rows(wh, "selected_products"):
         if s["batch_id"] != batch_id:
@@ -179,6 +186,7 @@ def build(wh: Warehouse, batch_id: str, as_of: date, editions: Editions, compute
     """The catalogue document of ``batch_id`` on ``as_of`` with its changes since the latest edition; with
     ``publish`` a new edition is recorded when the rows differ from it (or there is none yet)."""
     batch, rows = catalogue_rows(wh, batch_id, as_of)
+    start, end = _period(batch)
     current = _comparable(rows)
     last = editions.latest()
     diff = changes(last.rows, current) if last else []
@@ -199,7 +207,8 @@ def build(wh: Warehouse, batch_id: str, as_of: date, editions: Editions, compute
     report = Report(
         kind="catalogue", title=f"{batch['name']}集采目录清单({label})", period=f"{as_of:%Y-%m-%d} 起适用",
         as_of=as_of, batch_id=batch_id, policy_version="不适用", computed_at=computed_at,
-        headline=[("中选产品", f"{len(rows)} 个(主供 {primary}、备供 {len(rows) - primary})"),
+        headline=[("执行期", f"{start:%Y-%m-%d} 至 {end:%Y-%m-%d}"),
+                  ("中选产品", f"{len(rows)} 个(主供 {primary}、备供 {len(rows) - primary})"),
                   ("品种", f"{len({r['variety_id'] for r in rows})} 个"),
                   ("中选企业", f"{len({r['enterprise_name'] for r in rows})} 家"), ("版本", compared)],
         paragraphs=[f"本清单列出{batch['name']}的全部中选产品(主供与备供)、中选企业、中选价格、供应地区与执行期,"
@@ -207,7 +216,10 @@ def build(wh: Warehouse, batch_id: str, as_of: date, editions: Editions, compute
                     "中选价为每最小制剂单位价格;每包装价格 = 中选价 × 转换比。备供产品仅在主供企业供应保障不良、"
                     "经医保部门核实的期间内视同中选产品。"],
         params={"batch_id": batch_id, "as_of": as_of, "edition": label})
-    report.tables.append(Table("catalogue", "目录清单", COLUMNS, rows, note="按品种、主供在前排列", html_limit=1000))
+    # the printed notice (html/pdf) leaves out what every row shares (the period, in the headline) and the codes,
+    # which the workbook keeps for 对码
+    report.tables.append(Table("catalogue", "目录清单", COLUMNS, rows, note="按品种、主供在前排列;医保编码见 xlsx",
+                               brief=BRIEF, html_limit=1000))
     if versus is not None:
         report.tables.append(Table("changes", "变更情况", CHANGE_COLUMNS, diff,
                                    note=f"与第{versus.number}版({versus.published_at[:10]})相比", html_limit=1000))
