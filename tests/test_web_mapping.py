@@ -101,3 +101,13 @@ def test_a_rejection_and_a_write_without_the_token(client, app):
                     follow_redirects=False)
     assert r.status_code == 303
     assert "无对应医保产品" in client.get("/mapping?status=rejected").text
+
+
+def test_the_page_shows_a_page_of_codes_and_says_there_are_more(client, monkeypatch):
+    from jicai.web.routes import mapping as route
+
+    monkeypatch.setattr(route, "PAGE", 2)
+    text = login(client, "bureau").get("/mapping").text
+    # ordered by scope then code: H35010200001 (HA) and H35050200001 (HC) come before "platform"
+    assert "HA-001" in text and "HC-001" in text and "PT-001" not in text
+    assert 'data-testid="more"' in text

@@ -84,10 +84,11 @@ def _stated(index: ProductIndex, code: LocalCode) -> Candidate | None:
 
 
 def local_codes(data: WarehouseService, principal: Principal, status: str | None = None,
-                proposals: bool = True) -> list[LocalCode]:
+                proposals: bool = True, limit: int | None = None) -> list[LocalCode]:
     """The local codes ``principal`` may see (``status`` open/confirmed/rejected, or all), each with its
     decision and, when open, its proposals: the code the file states first (when it is a product), then the
-    matcher's. Ordered open first, then by scope and local code."""
+    matcher's. Ordered open first, then by scope and local code; the first ``limit`` only (a page), so that
+    proposals are computed for the rows shown and not for a province's every dictionary."""
 
     def compute(wh: Warehouse) -> list[LocalCode]:
         decided = {(r["scope"], r["local_code"]): r for r in _rows(
@@ -101,7 +102,8 @@ def local_codes(data: WarehouseService, principal: Principal, status: str | None
             out.append(LocalCode(r["scope"], r["local_code"], r["name"], r["spec"] or "", r["units_per_pack"],
                                  r["manufacturer"] or "", r["product_code"] or "", d.get("status", "open"),
                                  d.get("product_code") or "", d.get("decided_by") or "", d.get("decided_at")))
-        out = [c for c in out if status is None or c.status == status]
+        out = sorted((c for c in out if status is None or c.status == status),
+                     key=lambda c: (c.status != "open", c.scope, c.local_code))[:limit]
         if proposals and any(c.status == "open" for c in out):
             index = _index(wh)
             for c in out:
@@ -111,7 +113,7 @@ def local_codes(data: WarehouseService, principal: Principal, status: str | None
                 stated = _stated(index, c) if c.stated else None
                 c.candidates = ([stated] if stated else []) + [x for x in found if not stated
                                                                  or x.product_code != stated.product_code]
-        return sorted(out, key=lambda c: (c.status != "open", c.scope, c.local_code))
+        return out
 
     return data.run(compute)
 

@@ -21,6 +21,7 @@ from jicai.workflow import mapping as mp
 from jicai.workflow.decisions import Context, WorkflowError
 
 router = APIRouter()
+PAGE = 200  # local codes shown (and proposals computed) per request; the CLI lists them all
 Viewers = Annotated[Principal, Depends(require_roles(*REGIONAL, page=True))]
 Deciders = Annotated[Principal, Depends(require_roles(*DECIDERS, page=True))]
 
@@ -42,8 +43,8 @@ def _page(request: Request, principal: Principal, status_code: int = 200, **ctx)
 def mapping_page(request: Request, principal: Viewers, status: str = "open") -> Response:
     status = status if status in mp.STATUS_ZH or status == "all" else "open"
     data = request.app.state.data
-    codes = mp.local_codes(data, principal, None if status == "all" else status)
-    return _page(request, principal, codes=codes, status=status, status_zh=mp.STATUS_ZH, method_zh=mp.METHOD_ZH,
+    codes = mp.local_codes(data, principal, None if status == "all" else status, limit=PAGE + 1)
+    return _page(request, principal, codes=codes[:PAGE], more=len(codes) > PAGE, status=status, status_zh=mp.STATUS_ZH, method_zh=mp.METHOD_ZH,
                  institution_names=lookups.institution_names(data), product_names=lookups.product_names(data),
                  decides=principal.decides)
 
