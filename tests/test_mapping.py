@@ -213,10 +213,11 @@ def test_a_mapping_file_is_applied_and_suggestions_given_on_every_engine(tmp_pat
 def test_a_suggest_lists_proposals_with_scores(province):
     data, _ = province
     text = _run(data, "mapping", "suggest")
-    assert f"{HOSPITAL_A} L002 阿托伐他汀钙分散片 20mg:待对码" in text
+    assert f"南山医院({HOSPITAL_A}) L002 阿托伐他汀钙分散片 20mg:待对码" in text
     assert f"候选 {P1} 阿托伐他汀钙片（20mg） 20mg*7片/盒 辉瑞制药有限公司 93.8分(模糊匹配)" in text
     assert "L001" not in text  # decided codes are not open
-    assert f"{HOSPITAL_A} L001 阿托伐他汀钙片 20mg 辉瑞:已对码 → {P1}" in _run(data, "mapping", "suggest", "--status", "confirmed")
+    assert f"南山医院({HOSPITAL_A}) L001 阿托伐他汀钙片 20mg 辉瑞:已对码 → 阿托伐他汀钙片（20mg）({P1})" in _run(data, "mapping", "suggest",
+                                                                                    "--status", "confirmed")
 
 
 def test_confirming_an_unknown_product_is_refused_in_both_languages(province):

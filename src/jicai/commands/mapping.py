@@ -97,8 +97,8 @@ def register(app: typer.Typer) -> None:
             return
         for c in codes:
             what = " ".join(x for x in (c.name, c.spec, c.manufacturer) if x)
-            out.print(f"{c.scope} {c.local_code} {what}:{STATUS_ZH[c.status]}"
-                      + (f" → {c.product_code}" if c.product_code else ""))
+            out.print(f"{c.source} {c.local_code} {what}:{STATUS_ZH[c.status]}"
+                      + (f" → {c.product_name}({c.product_code})" if c.product_code else ""))
             for x in c.candidates:
                 out.print(f"    候选 {x.product_code} {x.label} {x.score:.1f}分({METHOD_ZH[x.method]})")
             if c.status == "open" and not c.candidates:

@@ -46,6 +46,13 @@ class LocalCode:
     decided_by: str = ""
     decided_at: Any = None
     candidates: list[Candidate] = field(default_factory=list)
+    source_name: str = ""  # the institution's name, or 平台编码
+    product_name: str = ""  # of the confirmed product
+
+    @property
+    def source(self) -> str:
+        """Whose code it is, as a reader sees it: 南山医院(H44030500001), or 平台编码."""
+        return self.source_name if self.scope == PLATFORM else f"{self.source_name}({self.scope})"
 
 
 def visible(principal: Principal, scope: str) -> bool:
@@ -102,6 +109,11 @@ def local_codes(data: WarehouseService, principal: Principal, status: str | None
             out.append(LocalCode(r["scope"], r["local_code"], r["name"], r["spec"] or "", r["units_per_pack"],
                                  r["manufacturer"] or "", r["product_code"] or "", d.get("status", "open"),
                                  d.get("product_code") or "", d.get("decided_by") or "", d.get("decided_at")))
+        names = {r["institution_code"]: r["name"] for r in _rows(wh, "institutions", ["institution_code", "name"])}
+        products = {r["product_code"]: r["name"] for r in _rows(wh, "products", ["product_code", "name"])}
+        for c in out:
+            c.source_name = "平台编码" if c.scope == PLATFORM else names.get(c.scope, "未知机构")
+            c.product_name = products.get(c.product_code, "")
         out = sorted((c for c in out if status is None or c.status == status),
                      key=lambda c: (c.status != "open", c.scope, c.local_code))[:limit]
         if proposals and any(c.status == "open" for c in out):
