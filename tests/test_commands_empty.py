@@ -14,6 +14,7 @@ COMMANDS = [
     ["onboarding", "--as-of", "2024-06-30"],
     ["audit-volume", "--batch", "B1", "--year", "1"],
     ["listing", "--as-of", "2024-06-30"],
+    ["catalogue", "--as-of", "2024-06-30"],
 ]
 
 

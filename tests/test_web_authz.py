@@ -71,6 +71,8 @@ WORKFLOW_MATRIX: dict[tuple[str, str], tuple[str, dict[str, int] | None]] = {
     ("GET", "/exemptions"): ("/exemptions", ALL),
     ("GET", "/actions"): ("/actions", ALL),
     ("GET", "/audit"): ("/audit", only("admin", "bureau", "district", "auditor")),
+    ("GET", "/mapping"): ("/mapping", only("admin", "bureau", "district", "auditor")),
+    ("POST", "/mapping/confirm"): ("", None), ("POST", "/mapping/reject"): ("", None),  # tests/test_web_mapping.py
     # writes: tested with bodies in test_write_matrix
     ("POST", "/api/supply-reports"): ("", None), ("POST", "/api/supply-reports/{report_id}/decision"): ("", None),
     ("POST", "/api/exemptions"): ("", None), ("POST", "/api/exemptions/{exemption_id}/revoke"): ("", None),

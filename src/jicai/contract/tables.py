@@ -171,6 +171,42 @@ _table(Table("listings", "挂网", ("product_code", "effective_date"), (
     C("effective_date", "date", "生效日期", aliases=("生效日期", "挂网日期")),
 )))
 
+# 对码 (seed 000: 及时对码更新维护): a hospital's or a platform's own product codes and what they stand for. They load
+# before the orders so that a folder's order lines find the mappings confirmed for them (jicai.ingest.codemap).
+_SCOPE_DOC = "the institution_code whose own codes these are, or `platform` for codes of a procurement platform"
+_table(Table("local_products", "本地产品目录", ("scope", "local_code"), (
+    C("scope", "str", "编码来源", check="code_scope", aliases=("编码来源", "对码范围", "医疗机构编码", "机构编码"),
+      doc=_SCOPE_DOC),
+    C("local_code", "str", "本地编码", aliases=("本地编码", "院内编码", "本院编码", "院内药品编码", "HIS编码", "药品编码")),
+    C("name", "str", "本地名称", aliases=("本地名称", "药品名称", "通用名", "产品名称", "品名")),
+    C("spec", "str", "规格", required=False, aliases=("规格", "规格包装", "剂量规格")),
+    C("units_per_pack", "float", "转换比", required=False, check="positive",
+      aliases=("转换比", "包装数量", "每包装最小单位数")),
+    C("manufacturer", "str", "生产企业", required=False, aliases=("生产企业", "生产厂家", "厂家", "生产企业名称")),
+    C("product_code", "str", "医保编码(自报)", required=False, check="product_code",
+      aliases=("医保编码", "国家医保编码", "医保药品编码", "med_list_codg"),
+      doc="the national code the source's own file states, if any: proposed for confirmation, never applied unconfirmed"),
+), optional=True, doc="A hospital's (or platform's) product dictionary: what each local code is. `jicai mapping suggest` "
+                      "proposes national product codes from it; see docs/mapping.md."))
+
+_table(Table("product_mappings", "对码结果", ("scope", "local_code"), (
+    C("scope", "str", "编码来源", check="code_scope", aliases=("编码来源", "对码范围", "医疗机构编码", "机构编码"),
+      doc=_SCOPE_DOC),
+    C("local_code", "str", "本地编码", aliases=("本地编码", "院内编码", "本院编码")),
+    C("product_code", "str", "医保编码", required=False, check="product_code", ref=("products", "product_code"),
+      aliases=("医保编码", "国家医保编码", "产品编码"), doc="blank when the status is `rejected`"),
+    C("status", "str", "对码状态", choices=("confirmed", "rejected"), aliases=("对码状态", "状态"),
+      doc="confirmed = the local code is this product (the importer applies it); rejected = it has no national "
+          "product (its order lines stay quarantined)"),
+    C("score", "float", "匹配得分", required=False, check="nonneg", aliases=("匹配得分", "得分"),
+      doc="0–100, the score of the proposal that was confirmed"),
+    C("method", "str", "对码方式", required=False, choices=("exact", "fuzzy", "file", "manual"),
+      aliases=("对码方式",), doc="exact/fuzzy = proposed by the matcher; file = stated in local_products; manual"),
+    C("decided_by", "str", "确认人", required=False, aliases=("确认人", "操作人")),
+    C("decided_at", "datetime", "确认时间", required=False, aliases=("确认时间", "操作时间")),
+), optional=True, doc="The bureau's decisions: which national product each local code stands for. Written by "
+                      "`jicai mapping confirm|reject` and the /mapping page; importable as a file (a platform's 对码表)."))
+
 _table(Table("orders", "订单明细", ("order_line_id",), (
     C("order_line_id", "str", "订单明细编号", aliases=("订单明细编号", "订单明细ID", "明细编号", "ord_detl_id")),
     C("order_id", "str", "订单编号", aliases=("订单编号", "订单号", "ord_id")),

@@ -41,6 +41,15 @@ def region_prefixes_problem(value: str) -> Reason:
     return None
 
 
+def code_scope_problem(value: str) -> Reason:
+    """Whose local codes a 对码 row is about: ``platform`` or one institution code."""
+    if value == "platform":
+        return None
+    if (r := codes.institution_problem(value)) is not None:
+        return (f"编码来源应为 platform 或医疗机构编码：{r[0]}", f"the code scope is `platform` or an institution code: {r[1]}")
+    return None
+
+
 VALIDATORS: dict[str, Validator] = {
     v.name: v
     for v in (
@@ -49,6 +58,7 @@ VALIDATORS: dict[str, Validator] = {
         Validator("institution_code", problem=codes.institution_problem),
         Validator("product_code", problem=codes.product_problem),
         Validator("region_prefixes", problem=region_prefixes_problem),
+        Validator("code_scope", problem=code_scope_problem),
         Validator("nonneg", sql_bad="{col} < 0", reason=("不能为负数", "must not be negative")),
         Validator("positive", sql_bad="{col} <= 0", reason=("必须大于0", "must be greater than 0")),
     )

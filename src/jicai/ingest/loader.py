@@ -286,7 +286,8 @@ def _load(wh: Warehouse, area: Stage, t: Table, info: readers.FileInfo, res: Loa
     progress.counted(rows)
     names = [s.name for s, _ in mapped]
     with progress.phase(con, "check"), wh.transaction() as cur:
-        outcome = check(con, t, mapped, sink_for(wh.engine, cur).absent, rows)
+        sink = sink_for(wh.engine, cur)
+        outcome = check(con, t, mapped, sink.absent, rows, sink)  # the sink: 对码 of order lines (ingest.codemap)
     schema = table_schema(t.name)
     res.rows_read, res.rows_quarantined = outcome.rows_read, outcome.rows_bad
     res.problems = _sample(con, names)

@@ -35,7 +35,7 @@ import pyarrow as pa
 
 from jicai.contract.tables import TABLES, Column, Table
 from jicai.contract.validators import ROW_CHECKS, validator
-from jicai.ingest import stage
+from jicai.ingest import codemap, stage
 from jicai.ingest.normalize import HeaderMap, cell_exprs, install_macros, type_reason
 from jicai.ingest.readers import Sheet
 from jicai.ingest.sql import lit, q
@@ -190,8 +190,9 @@ def _duplicates(con: duckdb.DuckDBPyConnection, t: Table, ok: str) -> int:
     return con.execute("SELECT count(*) FROM dups").fetchone()[0]
 
 
-def _references(con: duckdb.DuckDBPyConnection, t: Table, absent: Absent, ok: str) -> list[Check]:
-    """``unknown_<col>`` per reference column; the checks of the columns that have an unknown value."""
+def _references(con: duckdb.DuckDBPyConnection, t: Table, absent: Absent, ok: str, sink: object = None) -> list[Check]:
+    """``unknown_<col>`` per reference column; the checks of the columns that have an unknown value. An unknown
+    product of an order line carries the 对码 hint of its local code (:func:`codemap.hints`)."""
     checks = []
     for c in t.columns:
         if c.ref is None:
@@ -204,9 +205,12 @@ def _references(con: duckdb.DuckDBPyConnection, t: Table, absent: Absent, ok: st
             n = con.execute(f"SELECT count(*) FROM {known}").fetchone()[0]
         if n:
             zh, en = _label(c)
+            hinted = sink is not None and c.name == "product_code" and codemap.hints(con, t.name, sink)
             checks.append(Check(f"{q(c.name)} IN (SELECT v FROM {known})", c.name,
-                                f"{lit(f'{zh} 引用的{TABLES[rt].zh}（{rt}.{rc}）不存在：')} || f.{q(c.name)}",
-                                f"{lit(f'{en}: unknown reference, no {rt}.{rc} = ')} || f.{q(c.name)}"))
+                                f"{lit(f'{zh} 引用的{TABLES[rt].zh}（{rt}.{rc}）不存在：')} || f.{q(c.name)}"
+                                + (f" || {codemap.hint_sql('zh')}" if hinted else ""),
+                                f"{lit(f'{en}: unknown reference, no {rt}.{rc} = ')} || f.{q(c.name)}"
+                                + (f" || {codemap.hint_sql('en')}" if hinted else "")))
     return checks
 
 
@@ -259,16 +263,21 @@ def validate(con: duckdb.DuckDBPyConnection, t: Table, sheets: list[tuple[Sheet,
 
 
 def check(con: duckdb.DuckDBPyConnection, t: Table, sheets: list[tuple[Sheet, HeaderMap]], absent: Absent,
-          rows: int) -> Outcome:
-    """Every check over ``typed`` (made by :func:`build_typed`, ``rows`` rows): ``flagged`` and ``problems``."""
+          rows: int, sink: object = None) -> Outcome:
+    """Every check over ``typed`` (made by :func:`build_typed`, ``rows`` rows): ``flagged`` and ``problems``.
+
+    With the warehouse's ``sink`` (:class:`jicai.ingest.sink.Sink`), order lines are 对码-ed first: confirmed
+    local codes become national ones, and unknown ones get suggestions in their reason (:mod:`.codemap`)."""
     con.execute(PROBLEMS_DDL)
+    if sink is not None:
+        codemap.apply_confirmed(con, t.name, sink)
     value_checks = _value_checks(con, t)
     local = " OR ".join(["_local"] + [f"({ch.where})" for ch in value_checks])
     con.execute(f"CREATE OR REPLACE TABLE bad_local AS SELECT _sheet, _row FROM typed WHERE {local}")
     ok = ("NOT EXISTS (SELECT 1 FROM bad_local b WHERE b._sheet = typed._sheet AND b._row = typed._row)"
           if con.execute("SELECT count(*) FROM bad_local").fetchone()[0] else "true")
     n_dups = _duplicates(con, t, ok)
-    ref_checks = _references(con, t, absent, ok)
+    ref_checks = _references(con, t, absent, ok, sink)
     parts = ["SELECT _sheet, _row FROM bad_local", "SELECT _sheet, _row FROM dups"]
     if ref_checks:
         parts.append(f"SELECT _sheet, _row FROM typed WHERE {' OR '.join(f'({ch.where})' for ch in ref_checks)}")

@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from jicai.web.config import WebConfig
 
 HERE = Path(__file__).parent
-ROUTES = ("auth", "workflow", "api", "pharmacy", "pages")
+ROUTES = ("auth", "workflow", "mapping", "api", "pharmacy", "pages")
 
 
 def create_app(config: WebConfig) -> FastAPI:
