@@ -152,3 +152,19 @@ def ordered_lines(f: Facts, scope: ir.Table, periods: ir.Table, as_of: date) -> 
     o = _by_grain(f, "ordered", need, f.months(need), as_of).join(s, "product_code")
     return o.select(*SCOPE_COLUMNS[1:], "institution_code", "product_code", at=o.day.cast("timestamp"),
                     volume=o.packs * o.units_per_pack, amount=o.amount, offline_amount=o.offline_amount)
+
+
+def accepted_between(f: Facts, first: date, last: date, cuts: list[date]) -> ir.Table:
+    """The accepted-amount rows (institution_code, product_code, day, packs, amount) of acceptance days in
+    [first, last], for a measure whose date tests are ``first``, ``last`` and ``cuts`` (days at which a test
+    changes: a row's day is compared with them). Months in which any of them falls on another day than the 1st
+    are read by day, all others by month (``day``: the month's 1st)."""
+    edges = [first, last + timedelta(days=1), *cuts]
+    months = sorted({e.replace(day=1) for e in edges if e.day != 1})
+    lo, hi = ibis.literal(first), ibis.literal(last)
+    cols = ("institution_code", "product_code", "day", "packs", "amount")
+    d = f["accepted_day"]
+    d = d.filter((d.day >= lo) & (d.day <= hi) & _within(d.day, months))
+    m = f["accepted_month"]
+    m = m.filter((m.day >= lo) & (m.day <= hi) & ~_within(m.day, months))
+    return d.select(*cols).union(m.select(*cols))
