@@ -145,12 +145,16 @@ def policy_page(request: Request, principal: Principal = Depends(page_principal)
 # ---- import -----------------------------------------------------------------------------------------
 
 IMPORTERS = ("admin", "bureau")
+# the importer's outcome (jicai.ingest.loader.LoadResult.status) as a reader says it
+IMPORT_STATUSES = {"loaded": ("已入库", "loaded"), "unchanged": ("未变化(同一文件已导入过)", "unchanged (imported before)"),
+                   "failed": ("导入失败", "failed")}
 
 
 @router.get("/import", response_class=HTMLResponse)
 def import_page(request: Request, principal: Principal = Depends(page_principal)):
-    if principal.role not in IMPORTERS:
-        return _page(request, "error.html", principal, status_code=403, zh="无权导入", en="not allowed for your role")
+    if principal.role not in IMPORTERS or principal.scope:  # the same rule as the upload: no form it may not use
+        return _page(request, "error.html", principal, status_code=403,
+                     zh="只有全省权限的医保局用户可以导入数据", en="only province-wide bureau users may import data")
     from jicai.contract.tables import TABLES
 
     return _page(request, "import.html", principal, tables=TABLES, result=None)
@@ -170,7 +174,7 @@ async def import_upload(request: Request, file: UploadFile = File(...), table: s
     result = run_import(request.app.state.data, file.filename or "upload", body, table or None)
     views.audit(request, principal, "import", result["table"] or (file.filename or ""),
                 {k: v for k, v in result.items() if k != "quarantine"})
-    return _page(request, "import.html", principal, tables=TABLES, result=result,
+    return _page(request, "import.html", principal, tables=TABLES, result=result, statuses=IMPORT_STATUSES,
                  status_code=200 if result["ok"] else 422)
 
 
