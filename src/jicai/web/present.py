@@ -154,6 +154,11 @@ def cell(col: Shown, row: dict, measure: Any, names: Names, lang: str, link_inst
         return _progress(row, lang)
     if col.kind == "volume":
         return escape(_volume(v, row, names, lang, col.name))
+    if col.name == "changed":  # ';'-separated column names: say them by their headers
+        from jicai.contract.columns import VOCABULARY
+
+        return escape("、".join(VOCABULARY[x].zh if x in VOCABULARY and lang != "en" else x
+                                for x in str(v).split(";") if x))
     text = show(v, col.kind, lang, labels)
     if col.kind == "status":
         return Markup(f'<span class="badge {tone(v)}">{escape(text)}</span>')
