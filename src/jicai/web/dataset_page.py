@@ -22,6 +22,14 @@ def _policy(data: Any, batch: str | None) -> Any:
     return data.value(("policy", batch), lambda wh: resolve_policy(data.data_dir, wh, batch, None))
 
 
+def row_reasons(ds: Any, rows: list[dict], params: dict, data: Any) -> list[str] | None:
+    """Each row's reason (the page's 判定依据 column), for an export; None for a dataset without rules."""
+    if not explains(ds.name):
+        return None
+    names, policy = names_of(data), _policy(data, params.get("batch"))
+    return [reason(ds.name, r, policy, names.unit(r.get("variety_id"))) for r in rows]
+
+
 def table_of(ds: Any, pg: Any, params: dict, principal: Principal, data: Any, lang: str) -> dict:
     """The columns and the rendered cells of one page of rows."""
     names = names_of(data)
