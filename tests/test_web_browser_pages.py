@@ -62,7 +62,7 @@ def _check(page, path: str, codes: set[str], rates: set[str]) -> list[str]:
     problems = []
     # login names and other free text a user typed are marked data-verbatim: they are not codes
     main = page.evaluate("""() => { const m = document.querySelector('main').cloneNode(true);
-        m.querySelectorAll('[data-verbatim]').forEach(e => e.remove()); return m.innerText; }""")
+        m.querySelectorAll('[data-verbatim], script, style').forEach(e => e.remove()); return m.textContent; }""")
     words = set(re.findall(r"[a-z][a-z_]+", main))
     english = sorted(words & codes)
     if english:
