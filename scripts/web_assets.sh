@@ -2,6 +2,8 @@
 # Install the pages' front-end libraries (ECharts, htmx) from the npm registry, pinned by
 # web-assets/package-lock.json, and copy the files the pages load into src/jicai/web/static/vendor/.
 # The pages never load anything from a CDN. A second run with the files present does nothing.
+# axe-core is a test asset: it stays in web-assets/node_modules, where the browser tests inject it into every
+# page to look for accessibility violations (tests/test_web_browser_pages.py); the pages never serve it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 vendor=src/jicai/web/static/vendor

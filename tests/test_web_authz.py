@@ -50,7 +50,7 @@ MATRIX: dict[tuple[str, str], tuple[str, dict[str, int] | None]] = {
                                              only("admin", "bureau", "auditor", "institution", other=404)),
     ("GET", "/data/{name}"): ("/data/monitor", by_role(DATASETS["monitor"])),
     ("GET", "/policy"): ("/policy", ALL),
-    ("GET", "/import"): ("/import", only("admin", "bureau", "district")),
+    ("GET", "/import"): ("/import", only("admin", "bureau")),  # a district bureau gets no form it may not use
     ("POST", "/import"): ("/import", None),  # tested with files below
     ("POST", "/api/pharmacy/settlement-check"): ("", None),  # every role in tests/test_web_fund_supply.py
     ("GET", "/reports"): ("/reports", ALL),  # the page says who may download
@@ -195,7 +195,7 @@ def test_import_is_for_province_wide_bureau_users(sessions):
     for u in ROLES:
         c = sessions[u]
         tok = c.get("/import").text.split('name="csrf_token" value="')[1].split('"')[0] \
-            if u in ("admin", "bureau", "district") else ""
+            if u in ("admin", "bureau") else ""
         got[u] = c.post("/import", data={"csrf_token": tok},
                         files={"file": ("regions.csv", body, "text/csv")}).status_code
     assert got == only("admin", "bureau")

@@ -38,3 +38,14 @@ def test_every_page_is_documented(tmp_path):
              if isinstance(r, APIRoute) and not r.path.startswith("/api/") and r.path not in ("/login", "/logout")}
     missing = [p for p in pages if f"`{p}" not in text]
     assert not missing, f"pages not in docs/web.md: {missing}"
+
+
+def test_every_reason_rule_is_documented():
+    """Each dataset with a 判定依据 column and each status or flag it explains is named in docs/web.md."""
+    from jicai.web.reasons import RULES
+
+    text = DOC.read_text(encoding="utf-8")
+    part = text[text.index("<!-- web-reasons:start -->"):text.index("<!-- web-reasons:end -->")]
+    missing = [f"{name} {code}" for name, rules in RULES.items() for code, _, _ in rules
+               if f"`{name}`" not in part or (code.partition(":")[2] or code) not in part]
+    assert not missing, f"reason rules not in docs/web.md: {missing}"

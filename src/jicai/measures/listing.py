@@ -36,6 +36,7 @@ import ibis
 import ibis.expr.types as ir
 
 from jicai.contract.columns import cols
+from jicai.contract.enums import LISTING_STATUSES
 from jicai.measures.exact import SCALE, basis_points, micro, to_micro
 from jicai.measures.registry import Dims, Measure
 from jicai.policy import Policy, load_policy
@@ -143,7 +144,8 @@ MEASURES = (
         compute=lambda wh, a: listing_governance(wh, a.as_of, a.policy),
         params=("as_of",), inputs=INPUT_TABLES, columns=COLUMNS, dims=Dims(product="product_code"),
         roles=("admin", "bureau", "auditor", "enterprise"), sort=("finding", "variety_id", "product_code", "batch_id"),
-        policy=("price_tolerance", "nonselected_price_multiple"), labels={"finding": FINDINGS},
+        policy=("price_tolerance", "nonselected_price_multiple"),
+        labels={"finding": FINDINGS, "status": LISTING_STATUSES},
         note_zh="未按中选价挂网、高于中选价、建议暂停采购/撤网", note_en="listings off the winning price",
         doc=__doc__,
     ),

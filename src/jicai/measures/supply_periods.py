@@ -32,6 +32,7 @@ from jicai.contract.columns import cols
 from jicai.contract.enums import PROBLEMS
 from jicai.measures.classes import product_classes, region_match
 from jicai.measures.cycles import day_after
+from jicai.measures.monitor import STATUS
 from jicai.measures.registry import Dims, Measure
 from jicai.policy import Policy, load_policy
 from jicai.store import Warehouse
@@ -210,6 +211,7 @@ MEASURES = (
         policy=("volume_basis", "backup_substitution", "supply_problem_exclusion", "special_treatment",
                 "nonselected_share_max"),
         totals=("substituted_volume", "excluded_volume"), group="supply",
+        labels={"status": STATUS, "status_without": STATUS},
         note_zh="核实的供应问题期间内:备供替代计入中选量、非中选量不计入占比,及其对完成率和占比的影响",
         note_en="Inside verified supply-problem periods: backup volume counted as selected, non-selected volume "
                 "left out, and what that changed in completion and share",

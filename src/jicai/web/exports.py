@@ -14,10 +14,12 @@ from jicai import clock
 from jicai.web.datasets import Dataset
 
 
-def export_rows(ds: Dataset, rows: pa.Table, params: dict, fmt: str) -> tuple[bytes, str, str]:
+def export_rows(ds: Dataset, rows: pa.Table, params: dict, fmt: str,
+                reasons: list[str] | None = None) -> tuple[bytes, str, str]:
     """``(body, media type, quoted file name)``: the caller's rows of a registered measure through the same
-    writers as ``jicai <command> --format csv|xlsx`` (one style; csv keeps codes, xlsx shows their names)."""
-    from jicai.reports.documents import Report, measure_table
+    writers as ``jicai <command> --format csv|xlsx`` (one style; csv keeps codes, xlsx shows their names).
+    ``reasons`` (one per row) add the page's 判定依据 column to the workbook: a flag never travels without why."""
+    from jicai.reports.documents import Column, Report, measure_table
     from jicai.reports.output import write
 
     m = ds.measure
@@ -25,7 +27,12 @@ def export_rows(ds: Dataset, rows: pa.Table, params: dict, fmt: str) -> tuple[by
     report = Report(kind=m.name, title=m.title_zh, period=" ".join(str(v) for v in params.values()),
                     as_of=params.get("as_of") or clock.today(), batch_id=params.get("batch"), policy_version="",
                     computed_at=clock.stamp(), paragraphs=[p for p in (m.note_zh,) if p], params=dict(params))
-    report.tables = [measure_table(m, rows.to_pylist(), names=rows.schema.names)]
+    table = measure_table(m, rows.to_pylist(), names=rows.schema.names)
+    if reasons is not None and fmt == "xlsx":
+        table.columns.append(Column("reason_zh", "判定依据", "why: rule, threshold, value and policy clause", "text"))
+        for row, why in zip(table.rows, reasons, strict=True):
+            row["reason_zh"] = why
+    report.tables = [table]
     with tempfile.TemporaryDirectory() as d:
         body = write(report, fmt, Path(d) / f"export.{fmt}").read_bytes()
     if fmt == "csv":

@@ -110,6 +110,24 @@ def filtered(t: ir.Table, ds: Dataset, filters: dict[str, str]) -> ir.Table:
     return t
 
 
+def severity_first(t: ir.Table, ds: Dataset) -> list:
+    """Sort keys that put the rows needing action first: the worst status or finding (by
+    :data:`jicai.contract.display.SEVERITY`), failed before passed, flagged before clean — then the dataset's
+    own order. A page opens on the trouble; the API keeps the dataset's order unless asked."""
+    from jicai.contract.display import SEVERITY, UNRANKED
+
+    keys: list = []
+    kinds = {c: (ds.measure.column(c).kind if ds.measure else "") for c in t.columns}
+    for c, kind in kinds.items():
+        if kind == "status" or c == "finding":
+            keys.append(t[c].cast("string").substitute(SEVERITY, else_=UNRANKED).fill_null(99))
+        elif kind == "flags":
+            keys.append((t[c].isnull() | (t[c] == "")).ifelse(1, 0))
+        elif c == "passed":
+            keys.append(t[c].ifelse(1, 0))
+    return keys + [k for k in ds.sort if k in t.columns]
+
+
 def page_of(t: ir.Table, default_sort: list, data: DataService, *, sort: str | None = None, desc: bool = False,
             page: int = 1, page_size: int = 100) -> Page:
     """One page of ``t``: sorted by ``sort`` (then ``default_sort``, so pages are stable), with the total."""

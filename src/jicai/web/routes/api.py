@@ -32,6 +32,19 @@ FILTERABLE = ("institution_code", "region_code", "level", "batch_id", "variety_i
               "enterprise_code", "distributor_code", "month", "finding", "passed")
 
 
+def column_doc(ds: Dataset, name: str) -> dict:
+    """A column as the API describes it: the page's and the workbook's labels, its kind (how to show a value:
+    rate → %, money → ¥ …) and the names of its coded values."""
+    out = {"name": name, "zh": ds.columns[name][0], "en": ds.columns[name][1]}
+    if ds.measure is not None:
+        col = ds.measure.column(name)
+        out["kind"], out["unit"] = col.kind, col.unit
+        labels = ds.measure.labels.get(name)
+        if labels:
+            out["labels"] = {k: {"zh": v[0], "en": v[1]} for k, v in labels.items()}
+    return out
+
+
 def bad(exc: BilingualError, status: int = 422) -> HTTPException:
     return HTTPException(status, detail=exc.detail())
 
@@ -67,7 +80,7 @@ def dataset_response(request: Request, ds: Dataset, principal: Principal, raw: d
             "title": {"zh": ds.title_zh, "en": ds.title_en},
             "params": {k: jsonable(v) for k, v in params.items()},
             "total": pg.total, "page": pg.page, "page_size": pg.page_size,
-            "columns": [{"name": c, "zh": ds.columns[c][0], "en": ds.columns[c][1]} for c in pg.columns],
+            "columns": [column_doc(ds, c) for c in pg.columns],
             "rows": [{k: jsonable(v) for k, v in r.items()} for r in pg.rows],
         })
 
@@ -205,7 +218,10 @@ def export_dataset(request: Request, ds: Dataset, principal: Principal, raw: dic
         rows = data.execute(t.order_by([k for k in ds.sort if k in t.columns]))
     except DatasetError as exc:
         raise bad(exc) from exc
-    body, media, filename = export_rows(ds, rows, params, fmt)
+    from jicai.web.dataset_page import row_reasons
+
+    reasons = row_reasons(ds, rows.to_pylist(), params, data) if fmt == "xlsx" else None
+    body, media, filename = export_rows(ds, rows, params, fmt, reasons)
     views.audit(request, principal, "export", ds.name, {"format": fmt, "rows": rows.num_rows,
                                                        **{k: jsonable(v) for k, v in params.items()}})
     return Response(body, media_type=media, headers={

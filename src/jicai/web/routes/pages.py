@@ -15,7 +15,7 @@ from jicai.errors import BilingualError
 from jicai.web import views
 from jicai.web.auth import page_principal, require_csrf
 from jicai.web.datasets import DATASETS, PARAMS, DatasetError
-from jicai.web.query import filtered, jsonable, page_of, resolve_params, scoped
+from jicai.web.query import filtered, jsonable, page_of, resolve_params, scoped, severity_first
 from jicai.web.render import render
 from jicai.web.routes.api import FILTERABLE, NOT_IN_SCOPE, view_of
 
@@ -112,8 +112,7 @@ def dataset_page(request: Request, name: str, principal: Principal = Depends(pag
 
         def compute():
             t = filtered(scoped(ds, params, principal, data), ds, filters)
-            return page_of(t, [k for k in ds.sort if k in t.columns], data, sort=sort, desc=desc,
-                           page=max(1, page), page_size=50)
+            return page_of(t, severity_first(t, ds), data, sort=sort, desc=desc, page=max(1, page), page_size=50)
 
         key = ("page", ds.name, principal.role, principal.scope,
                tuple(sorted((k, str(v)) for k, v in params.items())), tuple(sorted(filters.items())), sort, desc,
@@ -123,13 +122,16 @@ def dataset_page(request: Request, name: str, principal: Principal = Depends(pag
         if isinstance(exc, ValueError):
             exc = DatasetError("参数无效", "invalid argument")
         return _error(request, principal, exc)
+    from jicai.web.dataset_page import filter_controls, table_of
     from jicai.web.render import lang_of, render_fragment
 
-    table_html = data.memo(("page.html", lang_of(request), str(request.query_params), key),
-                           lambda: render_fragment(request, "_dataset_rows.html", ds=ds, pg=pg, principal=principal,
-                                                   query=dict(q)))
+    lang = lang_of(request)
+    table_html = data.memo(("page.html", lang, str(request.query_params), key),
+                           lambda: render_fragment(request, "_dataset_rows.html", query=dict(q),
+                                                   **table_of(ds, pg, params, principal, data, lang)))
+    filterable = [c for c in FILTERABLE if c in ds.columns and c not in ds.params]
     return _page(request, "dataset.html", principal, ds=ds, pg=pg, table_html=table_html, params={k: jsonable(v) for k, v in params.items()},
-                 filters=filters, filterable=[c for c in FILTERABLE if c in ds.columns and c not in ds.params], param_labels=PARAMS,
+                 filters=filters, controls=filter_controls(ds, filterable, principal, data, lang), param_labels=PARAMS,
                  batches=data.batches(), query=dict(q))
 
 
@@ -145,12 +147,16 @@ def policy_page(request: Request, principal: Principal = Depends(page_principal)
 # ---- import -----------------------------------------------------------------------------------------
 
 IMPORTERS = ("admin", "bureau")
+# the importer's outcome (jicai.ingest.loader.LoadResult.status) as a reader says it
+IMPORT_STATUSES = {"loaded": ("已入库", "loaded"), "unchanged": ("未变化(同一文件已导入过)", "unchanged (imported before)"),
+                   "failed": ("导入失败", "failed")}
 
 
 @router.get("/import", response_class=HTMLResponse)
 def import_page(request: Request, principal: Principal = Depends(page_principal)):
-    if principal.role not in IMPORTERS:
-        return _page(request, "error.html", principal, status_code=403, zh="无权导入", en="not allowed for your role")
+    if principal.role not in IMPORTERS or principal.scope:  # the same rule as the upload: no form it may not use
+        return _page(request, "error.html", principal, status_code=403,
+                     zh="只有全省权限的医保局用户可以导入数据", en="only province-wide bureau users may import data")
     from jicai.contract.tables import TABLES
 
     return _page(request, "import.html", principal, tables=TABLES, result=None)
@@ -170,7 +176,7 @@ async def import_upload(request: Request, file: UploadFile = File(...), table: s
     result = run_import(request.app.state.data, file.filename or "upload", body, table or None)
     views.audit(request, principal, "import", result["table"] or (file.filename or ""),
                 {k: v for k, v in result.items() if k != "quarantine"})
-    return _page(request, "import.html", principal, tables=TABLES, result=result,
+    return _page(request, "import.html", principal, tables=TABLES, result=result, statuses=IMPORT_STATUSES,
                  status_code=200 if result["ok"] else 422)
 
 
