@@ -120,7 +120,7 @@ _ROWS: tuple[tuple[str, str, str, str], ...] = (
     ('cycle_end', '年度结束日', 'last day of cycle year k', 'date'),
     ('cycle_start', '年度开始日', 'first day of cycle year k', 'date'),
     ('cycle_year', '采购年度', 'cycle year k', 'int'),
-    ('delivery_rate', '配送率', 'on_time_packs / ordered_packs (null when nothing was ordered)', 'rate'),
+    ('delivery_rate', '配送率', 'on_time_packs / ordered_packs of the lines due: a line ordered less than deliver_within_hours before the data\'s end and not shipped is left out (null when nothing is due)', 'rate'),
     ('deviation', '偏差', 'd = |S − R| / |R|; |S| / P when R = 0; null when that base is 0 too', 'rate'),
     ('deviation_basis', '偏差基数', 'reasonable_surplus (|R|) or package (P, when R = 0); null when there is no base', 'enum'),
     ('difference', '差异数量', 'opening + purchased − settled − closing (negative: more stock than the books explain)', 'volume'),

@@ -85,12 +85,13 @@ def plant_all(world: World, rng: np.random.Generator) -> None:
                   "supply_warning": True},
     ))
 
-    # --- lagging hospitals: buy selected products at 45% of their normal rate, all varieties ---
+    # --- lagging hospitals: buy selected products at 35% of their normal rate, all varieties ---
     lag = picker.pick(4)
-    w.w_sel[lag, :] *= 0.45
+    w.w_sel[lag, :] *= 0.35
+    w.drift[lag, :] = 0.0
     w.planted.append(Planted(
         "lagging", "低于序时进度",
-        "These institutions buy selected products at 45% of their normal rate for every variety, so "
+        "These institutions buy selected products at 35% of their normal rate for every variety, so "
         "completion stays well below time progress.",
         institution_codes=codes(lag),
         expected={"status": "低于序时进度", "completion_vs_time_progress_max": 0.7},
@@ -105,6 +106,7 @@ def plant_all(world: World, rng: np.random.Generator) -> None:
             continue
         w.w_sel[who, j] = 0.0
         w.w_bak[who, j] = 0.0
+        w.drift[who, j] = 0.0
         if k == 2:
             w.w_non[who, j] = 0.0  # buys nothing at all
         w.planted.append(Planted(
@@ -122,7 +124,7 @@ def plant_all(world: World, rng: np.random.Generator) -> None:
         who = picker.pick(1, j)
         if not who:
             continue
-        w.w_sel[who, j], w.w_non[who, j] = 0.3, 0.7
+        w.w_sel[who, j], w.w_non[who, j], w.drift[who, j] = 0.3, 0.7, 0.0
         w.planted.append(Planted(
             "nonselected_overuse", "非中选超量",
             "Non-selected products take about 70% of this institution's volume of the variety.",

@@ -112,18 +112,20 @@ class Generator:
                 surge[(self.pref[gi_cell] == s.prefecture) & (vv == s.variety)] = s.factor
         lam_c = w.lam[bb, vv] * self.line_factor[vv, m] * w.scale * np.sqrt(wtot * surge)
         d_c = w.demand[bb, vv] * self.season[vv, m] * wtot * surge * rng.lognormal(0.0, 0.08, len(bb))
-        # floor(λ) lines plus one more with probability frac(λ): the line count is as steady as real
-        # monthly ordering, so completion rates are not drowned in count noise
+        # floor(λ) lines plus one more with probability frac(λ); the month's demand is shared by the lines
+        # drawn, so the volume of a month does not jump with the count of its lines (an extra order is a
+        # smaller one, as a pharmacy restocking the same need) and completion is not drowned in count noise
         n = np.floor(lam_c).astype(np.int64) + (rng.random(len(bb)) < lam_c % 1.0)
         ci = np.repeat(np.arange(len(bb)), n)
         L = len(ci)
         lb, lv = bb[ci], vv[ci]
         gi = w.buyers[lb]
-        units = (d_c / np.maximum(lam_c, 1e-12))[ci] * rng.lognormal(-0.03, 0.25, L)
+        units = (d_c / np.maximum(n, 1))[ci] * rng.lognormal(-0.03, 0.25, L)
 
         # product class, then product
         wt = wtot[ci]
-        p_sel = w.w_sel[lb, lv] / wt
+        w_sel_m, _ = w.weights(lb, lv, m)  # non-selected use drifts to the winners over the year
+        p_sel = w_sel_m / wt
         p_bak = w.w_bak[lb, lv] / wt
         u = rng.random(L)
         cls = np.where(u < p_sel, 0, np.where(u < p_sel + p_bak, 1, 2))

@@ -128,7 +128,8 @@ def agreement_tables(w: World) -> dict[str, pa.Table]:
         reported: dict[int, np.ndarray] = {}
         for k in cycles_in_data(w, batch):
             s, e = w.cycle(batch, k)
-            expected = w.expected_units(bb, jj, s, e, selected_only=True, normal=True)
+            # the institution's normal use of the variety (every product): what it reported before the batch
+            expected = w.expected_units(bb, jj, s, e, selected_only=False, normal=True)
             agreed = np.round(expected * w.agree_factor[bb, jj], 0)
             if k in reported:  # later years: the agreement follows the volume report
                 agreed = np.where(reported[k] > 0, reported[k], agreed)
