@@ -90,12 +90,18 @@ def score(wh, m: Manifest) -> Scores:  # noqa: C901 — one checklist, read top 
     failed = {r["institution_code"] for r in a if not r["passed"]}
     families: dict[str, Family] = {}
 
-    # every failed institution is one the simulator made fail (an assessment "alert" with its reason)
+    # a failed institution is one the simulator made fail, or one whose only shortfall is the variety of the
+    # planted shortage (it was short of the product too, and did not report it)
     fam = families["assessment"] = Family()
     explained_fail = insts("lagging", "zero_purchase", "nonselected_overuse")
+    short_v = set(planted["shortage"][0].variety_ids)
+    seasonal_v = {v for p in planted.get("seasonal", []) for v in p.variety_ids}
     for r in a:
         if not r["passed"]:
-            fam.add(r["institution_code"] in explained_fail, (r["institution_code"], r["failed_items_zh"]))
+            code = r["institution_code"]
+            below = {v for (i, v), x in by_pair.items()
+                     if i == code and v not in seasonal_v and x["completion"] is not None and x["completion"] < 1}
+            fam.add(code in explained_fail or below <= short_v, (code, r["failed_items_zh"]))
     for p in planted.get("lagging", []):
         for code in p.institution_codes:
             if code not in failed or any(x["status"] not in ("behind", "zero")
@@ -133,22 +139,40 @@ def score(wh, m: Manifest) -> Scores:  # noqa: C901 — one checklist, read top 
                 (r["month"], r["product_code"], r["triggers"]))
     if not any(r["product_code"] in short.product_codes for r in sen):
         missed.append("shortage: no sentinel alert")
+    # the flu season of the seasonal variety is a surge too: 002 四 wants an epidemic's 短时间需求激增 reported
+    # (流行性疾病发生时…确实出现集采品种短时间需求激增的,要积极上报市局)
+    flu = [(v, set(p.expected["flu_months"])) for p in planted.get("seasonal", []) for v in p.variety_ids]
+
+    def in_season(variety: str, month: str) -> bool:
+        return any(variety == v and int(month[5:7]) in months_ for v, months_ in flu)
+
     fam = families["surge"] = Family()
     sur = _rows(surge_alerts(wh, months[-1], months[0], pol))
     for r in sur:
         fam.add(any(r["variety_id"] in p.variety_ids and r["region_code"] in p.region_codes and r["month"] == p.start
-                    for p in surge), (r["month"], r["region_code"], r["variety_id"], r["surge_ratio"]))
+                    for p in surge) or in_season(r["variety_id"], r["month"]),
+                (r["month"], r["region_code"], r["variety_id"], r["surge_ratio"]))
     for p in surge:
         if not any(r["variety_id"] in p.variety_ids and r["month"] == p.start for r in sur):
             missed.append(f"surge: {p.variety_ids} {p.start}")
     fam = families["scorecard"] = Family()
     card = [r for r in _rows(supply_scorecard(wh, months[-1], months[0], None, pol)) if r["flags"]]
-    for r in card:
-        why = set(r["flags"].split(";"))
-        ok = (r["distributor_code"] == slow and why <= {"slow_response", "low_delivery_rate"}) or (
-            r["product_code"] in short.product_codes and r["month"] in short_months) or (
-            why == {"surge"} and any(r["variety_id"] in p.variety_ids and r["month"] == p.start for p in surge))
-        fam.add(ok, (r["month"], r["product_code"], r["distributor_code"], r["flags"], r["delivery_rate"]))
+    complained = {(c["product_code"], c["month"]) for c in planted["slow_distributor"][0].expected.get("complaints", [])}
+
+    def explained(flag: str, r: dict) -> bool:
+        shortage = r["product_code"] in short.product_codes and r["month"] in short_months
+        if flag in ("slow_response", "low_delivery_rate"):
+            return r["distributor_code"] == slow or shortage
+        if flag == "surge":
+            return any(r["variety_id"] in p.variety_ids and r["month"] == p.start for p in surge) or in_season(
+                r["variety_id"], r["month"])
+        if flag == "multi_institution_complaints":
+            return shortage or (r["product_code"], r["month"]) in complained
+        return shortage  # sentinel_warning
+
+    for r in card:  # a flagged row is explained when each of its flags is
+        fam.add(all(explained(f, r) for f in r["flags"].split(";")),
+                (r["month"], r["product_code"], r["distributor_code"], r["flags"], r["delivery_rate"]))
     if not any(r["distributor_code"] == slow and "slow_response" in r["flags"] for r in card):
         missed.append("slow_distributor: no slow_response flag")
 

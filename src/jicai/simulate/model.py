@@ -59,12 +59,15 @@ class World:
     w_non: np.ndarray
     lam: np.ndarray  # (B, V) order lines per month at season factor 1 and scale 1
     sel_prod: np.ndarray  # (B, V) product index of the buyer's selected primary
-    agree_factor: np.ndarray  # (B, V) agreed volume / the institution's expected use of the variety (all products)
+    agree_factor: np.ndarray  # (B, V) agreed volume / the institution's reported use of the variety (all products)
     offline_p: np.ndarray  # (B,) share of offline order lines
     late_payer: np.ndarray  # (B,) bool
     # (B, V) share of the non-selected weight that moves to the selected product over the first cycle year
     # (prescribers switch to the winners once the batch runs); 0 where a plant fixes the mix
     drift: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    # (B, V) use of the variety once the batch runs / the use reported before it: the price falls, the molecule
+    # gains prescriptions (the agreement is set on the reported use, the purchases follow the new one)
+    uplift: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     slow_distributor: int = -1  # enterprise index
     shortages: list[Shortage] = field(default_factory=list)
     surges: list[Surge] = field(default_factory=list)
@@ -179,7 +182,7 @@ def build_world(seed: int, inst: Institutions, ent: Enterprises, cat: Catalogue,
         buyers=buyers, uses=uses, demand=demand, w_sel=w_sel, w_bak=w_bak, w_non=w_non, lam=lam,
         # agreed volume = 60–80 % of the institution's use of the variety (reported use, all products)
         sel_prod=sel_prod, agree_factor=rng.uniform(0.60, 0.80, (nb, nv)), offline_p=offline_p,
-        late_payer=np.zeros(nb, dtype=bool), drift=np.full((nb, nv), 0.5),
+        late_payer=np.zeros(nb, dtype=bool), drift=np.full((nb, nv), 0.5), uplift=rng.uniform(1.0, 1.3, (nb, nv)),
     )
     world.base_non = base_non
     return world

@@ -183,9 +183,11 @@ def plant_all(world: World, rng: np.random.Generator) -> None:
     ss, se = season_window(w.start)
     w.planted.append(Planted(
         "seasonal", "季节性用药",
-        "Oseltamivir demand peaks in winter (flu); the variety is marked special = seasonal for the flu season.",
+        "Oseltamivir demand peaks in winter (flu); the variety is marked special = seasonal for the flu season. "
+        "Each flu season's rise (November to March) is a real demand surge: 002 四 wants an epidemic's short "
+        "surge reported, so surge alerts for the variety in those months are expected.",
         variety_ids=[SEASONAL_VARIETY], batch_id=DRUG_BATCH, start=ss.isoformat(), end=se.isoformat(),
-        expected={"special": "seasonal", "winter_to_summer_ratio_min": 3.0},
+        expected={"special": "seasonal", "winter_to_summer_ratio_min": 3.0, "flu_months": [11, 12, 1, 2, 3]},
     ))
 
     # --- listings ---

@@ -177,18 +177,21 @@ class Generator:
 
     def _deliveries(self, rng, L, line_ids, dist, qty, ordered, unfilled, short):
         slow = dist == self.w.slow_distributor
-        resp_h = np.where(slow, rng.lognormal(np.log(40), 0.35, L), rng.lognormal(np.log(3), 0.8, L))
-        ship_h = resp_h + np.where(slow, rng.lognormal(np.log(70), 0.3, L), rng.lognormal(np.log(16), 0.5, L))
+        # a well-run distributor answers within hours and ships within a day or two, practically never after
+        # 72 h (the tails are narrow so that its monthly 配送率 stays above 95 %); the planted slow one does not
+        resp_h = np.where(slow, rng.lognormal(np.log(40), 0.35, L), rng.lognormal(np.log(3), 0.6, L))
+        ship_h = resp_h + np.where(slow, rng.lognormal(np.log(70), 0.3, L), rng.lognormal(np.log(16), 0.35, L))
         acc_h = ship_h + rng.uniform(2, 40, L)
         shipped_q = qty.copy()
-        partial = rng.random(L) < 0.01
-        shipped_q[partial] = np.floor(qty[partial] * rng.uniform(0.4, 0.9, partial.sum()))
+        # now and then a line of several packs ships a few packs short
+        partial = (rng.random(L) < 0.005) & (qty >= 5)
+        shipped_q[partial] = np.floor(qty[partial] * rng.uniform(0.85, 0.95, partial.sum()))
         shipped_q[short] = np.floor(qty[short] * rng.uniform(0.0, 0.5, short.sum()))
         shipped_q[unfilled] = 0.0
         accepted_q = shipped_q.copy()
         damaged = (rng.random(L) < 0.003) & (shipped_q >= 2)
         accepted_q[damaged] -= 1
-        missing = rng.random(L) < 0.002
+        missing = slow & (rng.random(L) < 0.005)  # the slow distributor also loses an order now and then
         resp = ordered + (resp_h * US_HOUR).astype(np.int64)
         ship = ordered + (ship_h * US_HOUR).astype(np.int64)
         acc = ordered + (acc_h * US_HOUR).astype(np.int64)
