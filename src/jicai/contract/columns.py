@@ -202,7 +202,7 @@ _ROWS: tuple[tuple[str, str, str, str], ...] = (
     ('ordered_packs', '采购数量(包装)', 'Σ quantity ordered, packs', 'volume'),
     ('ordered_units', '采购数量(最小单位)', 'Σ quantity × units_per_pack', 'volume'),
     ('outstanding_amount', '未回款金额', 'Σ per line of line amount − payments through the as-of date (0 when negative or under half a fen)', 'money'),
-    ('over', '超量采购数', 'rows with status over', 'int'),
+    ('over', '超额完成数', 'rows with status over (completion above the agreed volume)', 'int'),
     ('over_budget', '已超年度预算', 'spending > total_budget', 'bool'),
     ('overall_per_capita', '总体人均支出', 'ā = Σ actual_spending / Σ enrolled over every institution of the period', 'money'),
     ('overdue_amount', '逾期未回款金额', 'outstanding amount of lines past due as of the as-of date (a remainder under half a fen counts as paid)', 'money'),
