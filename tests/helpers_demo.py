@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from jicai.assess.assessment import assess
 from jicai.calendar import shift_month
 from jicai.fund.budget import budget_progress
 from jicai.fund.pharmacy import pharmacy_violations
@@ -23,7 +24,6 @@ from jicai.measures.monitor import monitor
 from jicai.measures.supply import supply_scorecard
 from jicai.measures.supply_alerts import sentinel_alerts, surge_alerts
 from jicai.measures.volume_audit import volume_audit
-from jicai.assess.assessment import assess
 from jicai.policy import load_policy
 from jicai.simulate import Manifest
 

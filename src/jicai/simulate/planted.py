@@ -85,14 +85,15 @@ def plant_all(world: World, rng: np.random.Generator) -> None:
                   "supply_warning": True},
     ))
 
-    # --- lagging hospitals: buy selected products at 35% of their normal rate, all varieties ---
+    # --- lagging hospitals: buy selected products at 30% of their normal rate, all varieties ---
     lag = picker.pick(4)
-    w.w_sel[lag, :] *= 0.35
+    w.w_sel[lag, :] *= 0.3
+    w.w_non[lag, :] *= 0.6  # they buy less of the variety altogether, not the non-selected instead
     w.drift[lag, :] = 0.0
     w.planted.append(Planted(
         "lagging", "低于序时进度",
-        "These institutions buy selected products at 35% of their normal rate for every variety, so "
-        "completion stays well below time progress.",
+        "These institutions buy selected products at 30% of their normal rate for every variety (and "
+        "non-selected ones at 60%), so completion stays well below time progress.",
         institution_codes=codes(lag),
         expected={"status": "低于序时进度", "completion_vs_time_progress_max": 0.7},
     ))

@@ -127,7 +127,11 @@ class Generator:
         w_sel_m, _ = w.weights(lb, lv, m)  # non-selected use drifts to the winners over the year
         p_sel = w_sel_m / wt
         p_bak = w.w_bak[lb, lv] / wt
-        u = rng.random(L)
+        # stratified over a cell's lines (the k-th of n lines draws from [k/n, (k+1)/n)): each class gets its
+        # share of the month's lines to within one line, so a small buyer's mix is not a coin toss per line
+        first = np.cumsum(n) - n
+        k = np.arange(L) - first[ci]
+        u = (k + rng.random(L)) / n[ci]
         cls = np.where(u < p_sel, 0, np.where(u < p_sel + p_bak, 1, 2))
         non = self.nonpad[lv, (rng.random(L) * self.nn[lv]).astype(np.int64)]
         prod = np.where(cls == 0, w.sel_prod[lb, lv], np.where(cls == 1, self.backup[lv], non))
