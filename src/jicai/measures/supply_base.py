@@ -144,7 +144,12 @@ def timed_lines(orders: ir.Table, deliveries: ir.Table, lo: date, hi: date, with
     Columns: order_line_id, institution_code, product_code, distributor_code, month, quantity,
     pack_price, response_seconds, ship_seconds, shipped_packs, accepted_packs, on_time_packs, due_packs.
     """
-    data_end = (stored if stored is not None else orders).ordered_at.max()  # one scalar over every order
+    # the data's end, read from the window's first month on: when the data reaches the window it is the latest
+    # order of all, and only the window's and later months are read (a partition or two for a recent month)
+    if stored is not None:
+        data_end = stored.filter(stored.part_month >= ibis.literal(lo)).ordered_at.max()
+    else:
+        data_end = orders.filter(orders.ordered_at >= ibis.literal(lo).cast("timestamp")).ordered_at.max()
     if stored is not None:  # the order lines already joined to their deliveries, by order month
         j = stored.filter((stored.part_month >= ibis.literal(lo)) & (stored.part_month < ibis.literal(hi)))
     else:
