@@ -259,8 +259,10 @@ def test_planted_nonselected_overuse(sim, db):
     planted = {(p.institution_codes[0], p.variety_ids[0]) for p in plants}
     zero = {(p.institution_codes[0], p.variety_ids[0]) for p in m.of_kind("zero_purchase")}
     shortage = set(m.one("shortage").institution_codes)
+    # a laggard buys 30 % of its selected volume: with one or two lines a month its share may pass 0.5 by chance
+    lagging = set(m.one("lagging").institution_codes)
     stray = [k for k, (_, s) in comp.items() if s is not None and s > 0.5 and k not in planted | zero
-             and k[0] not in shortage]
+             and k[0] not in shortage | lagging]
     assert stray == []
 
 

@@ -51,7 +51,8 @@ def test_cli_audit_volume(tmp_path):
     res = CliRunner().invoke(app, ["audit-volume", "--batch", "B1", "--year", "2", "--format", "json",
                                    "--out", str(out)])
     assert res.exit_code == 0, res.output
-    assert "用而不报 used_not_reported: 3" in res.output
+    # scenarios 03, 04 and 08 (one each), and 11: the private hospital with a prior agreement and the township centre
+    assert "用而不报 used_not_reported: 5" in res.output
     doc = json.loads(out.read_text(encoding="utf-8"))
     assert doc["batch"] == "B1" and doc["year"] == 2
     rows = {r["institution_code"]: r for r in doc["rows"]}

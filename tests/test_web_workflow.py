@@ -429,6 +429,32 @@ def test_file_and_decide_through_the_pages(app):
         assert refused.status_code == 403
 
 
+def test_imported_supply_problems_are_listed_for_the_institution_in_scope(tmp_path):
+    """The platform's records imported with the data (not ``WF-…``) appear, read-only, in the workflow's list for
+    the hospital that filed them (HA: a verified shortage of P1 from 2024-03-01 to 2024-03-31) and for the
+    province's bureau, not for another hospital (HB) nor for Quanzhou's bureau (HA is in Fuzhou, 350102)."""
+    from tests.web_fixtures import world_rows
+
+    from jicai.contract.arrow import from_pylist
+
+    rows = world_rows()
+    rows["supply_problems"] = [{"report_id": "GY202403020001", "institution_code": HA, "product_code": P1,
+                                "problem": "shortage", "reported_at": datetime(2024, 3, 2, 10, 30), "verified": True,
+                                "start_date": date(2024, 3, 1), "end_date": date(2024, 3, 31)}]
+    app = make_app(tmp_path, {n: from_pylist(n, r) for n, r in rows.items()})
+    with TestClient(app) as c:
+        login(c, "institution")
+        page = c.get("/supply-reports").text
+        assert 'data-testid="imported-reports"' in page and "没有报告。" not in page
+        assert "2024-03-01 – 2024-03-31" in page and "已核实" in page and "短缺断供" in page
+        assert "2024-03-02 10:30" in page
+    for user, sees in (("institution_b", False), ("district", False), ("bureau", True)):
+        with TestClient(app) as c:
+            login(c, user)
+            page = c.get("/supply-reports?status=verified").text
+            assert ('data-testid="imported-reports"' in page) is sees, user
+
+
 # -- what a verification does to the figures ------------------------------------------------------------------------
 HX = "H61010200001"  # a hospital in Xi'an (610102), where P1 is the selected product of V1
 

@@ -12,6 +12,7 @@ KEYS = ["month", "product_code", "enterprise_code", "distributor_code"]
 
 def _lines(t: dict[str, pd.DataFrame], month_first: str, month_last: str, within_hours: float) -> pd.DataFrame:
     o = t["orders"].copy()
+    end = o.ordered_at.max()  # the data's end: the latest order of all
     o["month"] = o.ordered_at.dt.strftime("%Y-%m")
     o = o[(o.month >= month_first) & (o.month <= month_last)]
     sel = t["selected_products"].groupby(["product_code", "enterprise_code"]).role.apply(
@@ -23,6 +24,9 @@ def _lines(t: dict[str, pd.DataFrame], month_first: str, month_last: str, within
     o["shipped"] = o.shipped_quantity.fillna(0.0)
     o["accepted"] = o.accepted_quantity.fillna(0.0)
     o["on_time"] = np.where(o.shipped_at.notna() & (o.ship <= within_hours * 3600), o.shipped, 0.0)
+    # a line not shipped whose window is still open at the data's end is not yet due
+    not_due = o.shipped_at.isna() & ((end - o.ordered_at).dt.total_seconds() < within_hours * 3600)
+    o["due"] = np.where(not_due, 0.0, o.quantity)
     return o
 
 
@@ -63,7 +67,7 @@ def scorecard_reference(t: dict[str, pd.DataFrame], month_first: str, month_last
             "ordered_units": (g.quantity * g.units_per_pack).sum(), "ordered_amount": (g.quantity * g.pack_price).sum(),
             "shipped_packs": g.shipped.sum(), "shipped_amount": (g.shipped * g.pack_price).sum(),
             "accepted_packs": g.accepted.sum(), "accepted_amount": (g.accepted * g.pack_price).sum(),
-            "on_time_packs": g.on_time.sum(), "responded_lines": int(g.resp.notna().sum()),
+            "on_time_packs": g.on_time.sum(), "due_packs": g.due.sum(), "responded_lines": int(g.resp.notna().sum()),
             "response_hours_median": _q(g.resp, 0.5), "response_hours_p90": _q(g.resp, 0.9),
             "ship_hours_median": _q(g.ship, 0.5), "complaints": 0,
         }
@@ -73,10 +77,10 @@ def scorecard_reference(t: dict[str, pd.DataFrame], month_first: str, month_last
                                   "response_hours_p90": np.nan, "ship_hours_median": np.nan,
                                   **dict.fromkeys(("ordered_packs", "ordered_units", "ordered_amount", "shipped_packs",
                                                    "shipped_amount", "accepted_packs", "accepted_amount",
-                                                   "on_time_packs"), 0.0)})
+                                                   "on_time_packs", "due_packs"), 0.0)})
         r["complaints"] = len(g)
     out = pd.DataFrame([{**dict(zip(keys, k, strict=True)), **v} for k, v in rows.items()])
-    out["delivery_rate"] = np.where(out.ordered_packs > 0, out.on_time_packs / out.ordered_packs.where(out.ordered_packs > 0), np.nan)
+    out["delivery_rate"] = np.where(out.due_packs > 0, out.on_time_packs / out.due_packs.where(out.due_packs > 0), np.nan)
     by_product = comp.groupby(["month", "product_code"]).institution_code.nunique()
     flags = []
     for _, r in out.iterrows():

@@ -91,8 +91,8 @@ def summary(rows: list[dict[str, Any]]) -> list[str]:
     rate = f"{paid / due:.1%}" if due else "—"
     return [
         f"  约定品种 {len(rows)} 行,机构 {len({r['institution_code'] for r in rows})} 家",
-        f"  零采购 {status['zero']},低于序时进度 {status['behind']},超量采购 {status['over']},"
-        f"正常 {status['normal']}",
+        f"  零采购 {status['zero']},低于序时进度 {status['behind']},超额完成 {status['over']},"
+        f"进度正常 {status['normal']}",
         f"  非中选超量 {sum(1 for r in rows if r['nonselected_excess'])},"
         f"未进院 {sum(1 for r in rows if r['not_onboarded'])},回款率 {rate}",
     ]

@@ -48,8 +48,11 @@ from jicai.store import Warehouse
 INPUT_TABLES = ("batches", "varieties", "products", "selected_products", "agreements", "institutions",
                 "orders", "deliveries", "payments", "supply_problems")
 
+# The progress statuses (docs/rules.md, "Progress statuses"): buying beyond the agreed volume is success — the
+# winner must go on supplying at the winning price (003 三) — so ``over`` reads 超额完成; no seed makes
+# 超量采购 a fault of the selected product (the one excess the policy names is 非中选超量, its own flag).
 STATUS = {"zero": ("零采购", "zero purchase"), "behind": ("低于序时进度", "behind time progress"),
-          "over": ("超量采购", "over agreed volume"), "normal": ("正常", "normal")}
+          "over": ("超额完成", "agreed volume exceeded (completed)"), "normal": ("进度正常", "on track")}
 
 # the monitoring's columns, in order; labels and kinds from the shared vocabulary (contract/columns.py)
 COLUMNS = cols(
@@ -60,7 +63,7 @@ COLUMNS = cols(
     "offline_amount", "offline_share", "amount_due", "paid_by_due", "overdue_amount", "overdue_lines",
     "payment_rate", "onboarded", "not_onboarded",
     cycle_year=("采购年度", "cycle year k containing the as-of date"),
-    status=("进度状态", "zero / behind / over / normal (零采购/低于序时进度/超量采购/正常)"),
+    status=("进度状态", "zero / behind / over / normal (零采购/低于序时进度/超额完成/进度正常)"),
 )
 NAMES = tuple(c.name for c in COLUMNS)
 

@@ -12,9 +12,11 @@ Per institution × variety in the cycle year containing the as-of date:
 * amounts (yuan) follow the same split.
 
 ``completion`` = selected_volume / agreed_volume, null when agreed_volume is 0.
-``status`` by priority: ``zero`` (selected_volume = 0) → ``behind`` (completion < time_progress) →
-``over`` (completion > 1, or agreed_volume = 0 with selected purchases) → ``normal``. Completion exactly
-equal to time progress is not behind; exactly 1 is not over.
+``status`` by priority: ``zero`` 零采购 (selected_volume = 0) → ``behind`` 低于序时进度 (completion <
+time_progress) → ``over`` 超额完成 (completion > 1, or agreed_volume = 0 with selected purchases: the agreed
+volume is already exceeded, which is success, not a fault — 003 三) → ``normal`` 进度正常 (on or ahead of
+time progress, up to the agreed volume). Completion exactly equal to time progress is not behind; exactly 1
+is not over.
 ``nonselected_share`` = counted non-selected / (selected + counted non-selected), null when that is 0;
 ``nonselected_excess`` = share > ``nonselected_share_max`` (exactly the maximum is not excess; a null
 share is not excess).

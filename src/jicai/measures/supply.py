@@ -20,7 +20,9 @@ Flags (``flags``, ``;``-separated, in this order):
 
 A line without a response (or shipment) yet has no response (ship) time and is left out of the medians
 (``responded_lines`` says how many had one); its ordered quantity still counts in the delivery rate's
-denominator, so an unshipped line lowers the rate.
+denominator, so an unshipped line lowers the rate — once it is due: a line ordered less than
+``deliver_within_hours`` before the data's end (the latest order) and not shipped yet is left out of the
+rate (``due_packs`` of :func:`jicai.measures.supply_base.timed_lines`).
 
 >>> from jicai.store import connect
 >>> from jicai.contract.arrow import empty
@@ -130,12 +132,13 @@ def _figures(lines: ir.Table, comp: ir.Table, keys: Sequence[str], extra: dict |
         accepted_packs=lines.accepted_packs.cast("float64"),
         accepted_amount=(lines.accepted_packs * lines.pack_price).cast("float64"),
         on_time_packs=lines.on_time_packs.cast("float64"),
+        due_packs=lines.due_packs.cast("float64"),
         responded_lines=ibis.ifelse(lines.response_seconds.notnull(), 1, 0).cast("int64"),
         complaints=zero_i, sentinel_reports=zero_i,
         **{k: v(lines) for k, v in (extra or {}).items()},
     )
     comp_part = comp.select(
-        *keys, order_lines=zero_i, **dict.fromkeys(_FLOATS[:-1], zero_f), on_time_packs=zero_f,
+        *keys, order_lines=zero_i, **dict.fromkeys(_FLOATS[:-1], zero_f), on_time_packs=zero_f, due_packs=zero_f,
         responded_lines=zero_i, complaints=ibis.literal(1, "int64"),
         sentinel_reports=ibis.ifelse(comp.sentinel, 1, 0).cast("int64"),
         **{k: zero_i for k in (extra or {})},
@@ -148,7 +151,7 @@ def _figures(lines: ir.Table, comp: ir.Table, keys: Sequence[str], extra: dict |
     for part in (resp, ship):
         g = g.left_join(part, keys).drop(*(f"{k}_right" for k in keys))
     return g.mutate(
-        delivery_rate=ratio(g.on_time_packs, g.ordered_packs),
+        delivery_rate=ratio(g.on_time_packs, g.due_packs),  # lines not yet due at the data's end left out
         response_hours_median=g.r50 / HOUR, response_hours_p90=g.r90 / HOUR, ship_hours_median=g.s50 / HOUR,
         **{c: g[c].cast("int64") for c in _INTS if c in g.columns},
     )

@@ -71,7 +71,8 @@ SENTINEL = cols(
     region_code=(_CITY, "city of the sentinel (first 4 digits of its region code + 00)"),
     product_code=("医保编码", "selected product"), variety_id=("品种编号", "variety of the product"),
     order_lines=("哨点订单行数", "the sentinel's order lines of the product ordered in the month"),
-    delivery_rate=("哨点配送率", "the sentinel's quantity shipped within deliver_within_hours / quantity ordered"),
+    delivery_rate=("哨点配送率", "the sentinel's quantity shipped within deliver_within_hours / quantity ordered "
+                   "(lines not yet due at the data's end left out)"),
     response_hours_median=("哨点响应时间中位数(小时)", "median response time of the sentinel's lines"),
 )
 
@@ -140,7 +141,7 @@ def _sentinel_observations(t: dict[str, ir.Table], first: date, end: date, batch
     lines = lines.join(sentinels, "institution_code")
     lines = lines.join(cat.select("product_code", "enterprise_code"), "product_code")
     keys = ["month", "institution_code", "product_code", "enterprise_code"]
-    g = lines.group_by(keys).agg(order_lines=lines.count().cast("int64"), ordered=lines.quantity.sum(),
+    g = lines.group_by(keys).agg(order_lines=lines.count().cast("int64"), ordered=lines.due_packs.sum(),
                                  on_time=lines.on_time_packs.sum())
     med = quantiles(lines, keys, "response_seconds", {"response_median": 50})
     reps = complaints(t["supply_problems"], t["orders"], t["institutions"], cat, first, end)

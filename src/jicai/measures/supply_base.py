@@ -10,7 +10,11 @@ lines, exact quantiles and the complaints, all as Ibis expressions.
   ``response_seconds`` = responded_at − ordered_at, ``ship_seconds`` = shipped_at − ordered_at, both in
   whole seconds from the epoch difference, which every engine computes the same way; ``on_time_packs``
   = shipped_quantity when shipped_at − ordered_at ≤ ``deliver_within_hours`` × 3600 s (inclusive:
-  exactly 72 h is on time), else 0.
+  exactly 72 h is on time), else 0. ``due_packs`` = the ordered quantity of the lines whose window has
+  closed by the data's end — the latest ``ordered_at`` of all orders, what the pages take as the data's
+  last day — or that shipped: a line ordered less than ``deliver_within_hours`` before the end and not
+  shipped yet is not late, only not due, and stays out of the delivery rate (on the last month of the
+  data every unshipped line would otherwise count as a failure).
 * **Quantiles** (:func:`quantiles`) are exact and the same on every engine: the linear interpolation
   between order statistics (DuckDB's ``quantile_cont``, numpy's default): with the n values of a group
   sorted, position h = p × (n − 1) counted from 0, q = v[⌊h⌋] + (h − ⌊h⌋) × (v[⌊h⌋+1] − v[⌊h⌋]). The
@@ -138,8 +142,14 @@ def timed_lines(orders: ir.Table, deliveries: ir.Table, lo: date, hi: date, with
     instead of joining ``orders`` with ``deliveries`` — the same rows.
 
     Columns: order_line_id, institution_code, product_code, distributor_code, month, quantity,
-    pack_price, response_seconds, ship_seconds, shipped_packs, accepted_packs, on_time_packs.
+    pack_price, response_seconds, ship_seconds, shipped_packs, accepted_packs, on_time_packs, due_packs.
     """
+    # the data's end, read from the window's first month on: when the data reaches the window it is the latest
+    # order of all, and only the window's and later months are read (a partition or two for a recent month)
+    if stored is not None:
+        data_end = stored.filter(stored.part_month >= ibis.literal(lo)).ordered_at.max()
+    else:
+        data_end = orders.filter(orders.ordered_at >= ibis.literal(lo).cast("timestamp")).ordered_at.max()
     if stored is not None:  # the order lines already joined to their deliveries, by order month
         j = stored.filter((stored.part_month >= ibis.literal(lo)) & (stored.part_month < ibis.literal(hi)))
     else:
@@ -153,6 +163,7 @@ def timed_lines(orders: ir.Table, deliveries: ir.Table, lo: date, hi: date, with
     ship = seconds_between(j.shipped_at, j.ordered_at)
     shipped = j.shipped_quantity.fill_null(0.0)
     on_time = ibis.ifelse(j.shipped_at.notnull() & (ship <= within_hours * HOUR), shipped, 0.0)
+    not_due = j.shipped_at.isnull() & (seconds_between(data_end, j.ordered_at) < within_hours * HOUR)
     return j.select(
         "order_line_id", "institution_code", "product_code", "distributor_code",
         month=month_of(j.ordered_at),
@@ -162,6 +173,7 @@ def timed_lines(orders: ir.Table, deliveries: ir.Table, lo: date, hi: date, with
         shipped_packs=shipped,
         accepted_packs=j.accepted_quantity.fill_null(0.0),
         on_time_packs=on_time.fill_null(0.0),
+        due_packs=ibis.ifelse(not_due.fill_null(False), 0.0, j.quantity.fill_null(0.0)),
     )
 
 

@@ -4,7 +4,9 @@
 非中选产品的,相应的用量不计入集采执行情况考核范围". Reports come in through ``jicai import`` (table
 ``supply_problems``: verified, start_date, end_date). As of a date D:
 
-:func:`supply_periods` — one row per report filed by D: its effective period [start_date (blank: the
+:func:`supply_periods` — one row per report filed by D, and per verified report filed later whose period
+has started by D (the monitoring at D counts a verified period whatever its filing date, so the list shows
+every period that changes it): its effective period [start_date (blank: the
 day of reported_at), end_date (blank: still open, through D)], whether it **counts** (verified, about a
 primary selected product of the institution's region — the rule of :mod:`jicai.measures.classes`) or
 why not, and inside the period (to D) the institution's purchases of the variety on the policy's volume
@@ -75,7 +77,9 @@ EFFECTS = cols(
 
 def _reports(t: dict[str, ir.Table], as_of: date) -> ir.Table:
     s = t["supply_problems"]
-    s = s.filter(s.reported_at < day_after(as_of))
+    # filed by D, or verified with a period started by D: what the monitoring at D counts, filed when it may
+    started = s.start_date.fill_null(s.reported_at.date()) <= ibis.literal(as_of)
+    s = s.filter((s.reported_at < day_after(as_of)) | (s.verified.fill_null(False) & started))
     p = t["products"].select("product_code", "variety_id")
     v = t["varieties"].select("variety_id", "batch_id")
     s = s.left_join(p, "product_code").drop("product_code_right")
@@ -104,7 +108,8 @@ def _reports(t: dict[str, ir.Table], as_of: date) -> ir.Table:
 
 
 def supply_periods(wh: Warehouse, as_of: date, batch_id: str | None = None, policy: Policy | None = None) -> ir.Table:
-    """Every report filed by ``as_of`` with its period and the purchases inside it; see PERIODS."""
+    """Every report filed by ``as_of``, and every verified one in force by then whenever filed, with its period
+    and the purchases inside it; see PERIODS."""
     policy = policy or load_policy()
     t = {name: wh.table(name) for name in INPUT_TABLES}
     r = _reports(t, as_of)

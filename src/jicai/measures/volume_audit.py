@@ -12,7 +12,12 @@ Flags, in this order (codes ``;``-separated in ``flags``, Chinese labels in ``fl
 
 * ``under_report`` 报量偏低: reported < (1 − ``under_report_ratio``) × last_year_actual (exactly 20 %
   lower is not flagged);
-* ``used_not_reported`` 用而不报: last_year_actual > 0 and the report is missing or 0;
+* ``used_not_reported`` 用而不报: last_year_actual > 0 and the report is missing or 0 — unless the
+  institution is only *encouraged* to take part and had no agreement in cycle year k − 1: a village clinic,
+  a private institution or a pharmacy (``kind`` village / private / pharmacy, or ``public`` false) may buy
+  VBP products without reporting (001 进院使用: 鼓励村卫生室、民营医疗机构、零售药店参加集采; 003 一:
+  鼓励未报量的医保定点社会办医疗机构采购、使用). An institution without a row in ``institutions`` is judged
+  as bound to report;
 * ``renewal_below_prior`` 续签低于上年约定: k ≥ 2 and reported < agreed volume of k − 1;
 * ``over_report`` 报量偏高: last_year_actual > 0 and reported > ``over_report_multiple`` × last_year_actual.
 
@@ -41,12 +46,15 @@ from jicai.measures.registry import Dims, Measure
 from jicai.policy import Policy, load_policy
 from jicai.store import Warehouse
 
-INPUT_TABLES = ("batches", "varieties", "products", "agreements", "volume_reports", "orders", "deliveries")
+INPUT_TABLES = ("batches", "varieties", "products", "agreements", "volume_reports", "orders", "deliveries",
+                "institutions")
+ENCOURAGED_KINDS = ("village", "private", "pharmacy")  # encouraged to take part, not bound to report
 
 # code → (中文, English); the order is the order of the flags in a row.
 FLAGS: dict[str, tuple[str, str]] = {
     "under_report": ("报量偏低", "reported < (1 − under_report_ratio) × last-year actual"),
-    "used_not_reported": ("用而不报", "last-year actual > 0 and no or zero report"),
+    "used_not_reported": ("用而不报", "last-year actual > 0 and no or zero report (not for a village clinic, private "
+                                       "institution or pharmacy without an agreement in k − 1)"),
     "renewal_below_prior": ("续签低于上年约定", "k ≥ 2 and reported < agreed volume of k − 1"),
     "over_report": ("报量偏高", "reported > over_report_multiple × last-year actual (> 0)"),
 }
@@ -110,6 +118,10 @@ def volume_audit(wh: Warehouse, batch_id: str, cycle_year: int, policy: Policy |
     rows = keys.left_join(r, _KEYS).drop(*(f"{c}_right" for c in _KEYS))
     rows = rows.left_join(a, _KEYS).drop(*(f"{c}_right" for c in _KEYS))
     rows = rows.left_join(use, _KEYS).drop(*(f"{c}_right" for c in _KEYS))
+    inst = t["institutions"]
+    inst = inst.select(i_code=inst.institution_code.cast("string"),
+                       encouraged=(inst.kind.isin(ENCOURAGED_KINDS) | ~inst.public.fill_null(True)).fill_null(False))
+    rows = rows.left_join(inst, rows.institution_code == inst.i_code).drop("i_code")
     rows = rows.cross_join(cal)
 
     # last-year actual of the rows with a report: the 12 months before reported_at
@@ -127,7 +139,8 @@ def volume_audit(wh: Warehouse, batch_id: str, cycle_year: int, policy: Policy |
     rep, last, prior = rows.reported_volume, rows.last_year_actual, rows.prior_agreed
     conds = {
         "under_report": (rep.notnull() & (rep < keep * last)).fill_null(False),
-        "used_not_reported": ((last > 0) & (rep.isnull() | (rep == 0))).fill_null(False),
+        "used_not_reported": ((last > 0) & (rep.isnull() | (rep == 0))
+                              & (~rows.encouraged.fill_null(False) | prior.notnull())).fill_null(False),
         "renewal_below_prior": ((ibis.literal(k) >= 2) & rep.notnull() & prior.notnull()
                                 & (rep < prior)).fill_null(False),
         "over_report": ((last > 0) & rep.notnull() & (rep > multiple * last)).fill_null(False),

@@ -41,7 +41,7 @@ def monitoring_summary(m: ir.Table, as_of: date, top: int = 5) -> list[str]:
         lines.append(
             f"· 批次 {b['batch_id']}：{b['institutions']:,} 家机构、{b['rows']:,} 个约定品种；"
             f"总体完成率 {pct(b['completion'])}（序时进度 {pct(b['time_progress'])}），"
-            f"零采购 {b['zero']}、低于序时进度 {b['behind']}、超量 {b['over']}、正常 {b['normal']}；"
+            f"零采购 {b['zero']}、低于序时进度 {b['behind']}、超额完成 {b['over']}、进度正常 {b['normal']}；"
             f"非中选占比 {pct(b['nonselected_share'])}，回款率 {pct(b['payment_rate'])}，"
             f"未进院 {b['not_onboarded_rows']}。"
         )

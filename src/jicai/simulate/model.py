@@ -59,9 +59,15 @@ class World:
     w_non: np.ndarray
     lam: np.ndarray  # (B, V) order lines per month at season factor 1 and scale 1
     sel_prod: np.ndarray  # (B, V) product index of the buyer's selected primary
-    agree_factor: np.ndarray  # (B, V) agreed volume / expected selected volume
+    agree_factor: np.ndarray  # (B, V) agreed volume / the institution's reported use of the variety (all products)
     offline_p: np.ndarray  # (B,) share of offline order lines
     late_payer: np.ndarray  # (B,) bool
+    # (B, V) share of the non-selected weight that moves to the selected product over the first cycle year
+    # (prescribers switch to the winners once the batch runs); 0 where a plant fixes the mix
+    drift: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    # (B, V) use of the variety once the batch runs / the use reported before it: the price falls, the molecule
+    # gains prescriptions (the agreement is set on the reported use, the purchases follow the new one)
+    uplift: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     slow_distributor: int = -1  # enterprise index
     shortages: list[Shortage] = field(default_factory=list)
     surges: list[Surge] = field(default_factory=list)
@@ -90,6 +96,15 @@ class World:
     def line_factor(self) -> np.ndarray:
         """(V, M) factor on the number of lines: busier months have more, somewhat larger, orders."""
         return self.season() ** 0.6
+
+    def drift_factor(self, m: int | np.ndarray) -> np.ndarray:
+        """Share of the drift done by the middle of data month m: linear over the first 12 months."""
+        return np.minimum(1.0, (np.asarray(m, dtype=float) + 0.5) / 12.0)
+
+    def weights(self, b: np.ndarray, v: np.ndarray, m: int | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(selected, non-selected) weights of (b, v) in data month m, after the drift to the winners."""
+        moved = self.w_non[b, v] * self.drift[b, v] * self.drift_factor(m)
+        return self.w_sel[b, v] + moved, self.w_non[b, v] - moved
 
     def expected_lines(self) -> float:
         lam = self.lam * self.uses
@@ -153,7 +168,8 @@ def build_world(seed: int, inst: Institutions, ent: Enterprises, cat: Catalogue,
     size = inst.size[buyers]
     pop = np.array([v.demand for v in vs])
     demand = size[:, None] * pop[None, :] * rng.lognormal(0.0, 0.15, (nb, nv)) * uses
-    base_non = rng.uniform(0.03, 0.15, (nb, nv))
+    # non-selected share at the batch start 6–18 %, half of it gone to the winners a year on (see docs/simulator.md)
+    base_non = rng.uniform(0.06, 0.18, (nb, nv))
     w_non = base_non.copy()
     w_sel = 1.0 - w_non
     w_bak = np.full((nb, nv), 0.005)
@@ -164,8 +180,9 @@ def build_world(seed: int, inst: Institutions, ent: Enterprises, cat: Catalogue,
     world = World(
         seed=seed, inst=inst, ent=ent, cat=cat, start=start, months=months, batch_start=batch_starts(start),
         buyers=buyers, uses=uses, demand=demand, w_sel=w_sel, w_bak=w_bak, w_non=w_non, lam=lam,
-        sel_prod=sel_prod, agree_factor=rng.uniform(0.82, 0.95, (nb, nv)), offline_p=offline_p,
-        late_payer=np.zeros(nb, dtype=bool),
+        # agreed volume = 60–80 % of the institution's use of the variety (reported use, all products)
+        sel_prod=sel_prod, agree_factor=rng.uniform(0.60, 0.80, (nb, nv)), offline_p=offline_p,
+        late_payer=np.zeros(nb, dtype=bool), drift=np.full((nb, nv), 0.5), uplift=rng.uniform(1.0, 1.3, (nb, nv)),
     )
     world.base_non = base_non
     return world

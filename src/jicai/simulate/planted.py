@@ -85,13 +85,15 @@ def plant_all(world: World, rng: np.random.Generator) -> None:
                   "supply_warning": True},
     ))
 
-    # --- lagging hospitals: buy selected products at 45% of their normal rate, all varieties ---
+    # --- lagging hospitals: buy selected products at 30% of their normal rate, all varieties ---
     lag = picker.pick(4)
-    w.w_sel[lag, :] *= 0.45
+    w.w_sel[lag, :] *= 0.3
+    w.w_non[lag, :] *= 0.6  # they buy less of the variety altogether, not the non-selected instead
+    w.drift[lag, :] = 0.0
     w.planted.append(Planted(
         "lagging", "低于序时进度",
-        "These institutions buy selected products at 45% of their normal rate for every variety, so "
-        "completion stays well below time progress.",
+        "These institutions buy selected products at 30% of their normal rate for every variety (and "
+        "non-selected ones at 60%), so completion stays well below time progress.",
         institution_codes=codes(lag),
         expected={"status": "低于序时进度", "completion_vs_time_progress_max": 0.7},
     ))
@@ -105,6 +107,7 @@ def plant_all(world: World, rng: np.random.Generator) -> None:
             continue
         w.w_sel[who, j] = 0.0
         w.w_bak[who, j] = 0.0
+        w.drift[who, j] = 0.0
         if k == 2:
             w.w_non[who, j] = 0.0  # buys nothing at all
         w.planted.append(Planted(
@@ -122,7 +125,7 @@ def plant_all(world: World, rng: np.random.Generator) -> None:
         who = picker.pick(1, j)
         if not who:
             continue
-        w.w_sel[who, j], w.w_non[who, j] = 0.3, 0.7
+        w.w_sel[who, j], w.w_non[who, j], w.drift[who, j] = 0.3, 0.7, 0.0
         w.planted.append(Planted(
             "nonselected_overuse", "非中选超量",
             "Non-selected products take about 70% of this institution's volume of the variety.",
@@ -181,9 +184,11 @@ def plant_all(world: World, rng: np.random.Generator) -> None:
     ss, se = season_window(w.start)
     w.planted.append(Planted(
         "seasonal", "季节性用药",
-        "Oseltamivir demand peaks in winter (flu); the variety is marked special = seasonal for the flu season.",
+        "Oseltamivir demand peaks in winter (flu); the variety is marked special = seasonal for the flu season. "
+        "Each flu season's rise (November to March) is a real demand surge: 002 四 wants an epidemic's short "
+        "surge reported, so surge alerts for the variety in those months are expected.",
         variety_ids=[SEASONAL_VARIETY], batch_id=DRUG_BATCH, start=ss.isoformat(), end=se.isoformat(),
-        expected={"special": "seasonal", "winter_to_summer_ratio_min": 3.0},
+        expected={"special": "seasonal", "winter_to_summer_ratio_min": 3.0, "flu_months": [11, 12, 1, 2, 3]},
     ))
 
     # --- listings ---

@@ -112,20 +112,26 @@ class Generator:
                 surge[(self.pref[gi_cell] == s.prefecture) & (vv == s.variety)] = s.factor
         lam_c = w.lam[bb, vv] * self.line_factor[vv, m] * w.scale * np.sqrt(wtot * surge)
         d_c = w.demand[bb, vv] * self.season[vv, m] * wtot * surge * rng.lognormal(0.0, 0.08, len(bb))
-        # floor(λ) lines plus one more with probability frac(λ): the line count is as steady as real
-        # monthly ordering, so completion rates are not drowned in count noise
+        # floor(λ) lines plus one more with probability frac(λ); the month's demand is shared by the lines
+        # drawn, so the volume of a month does not jump with the count of its lines (an extra order is a
+        # smaller one, as a pharmacy restocking the same need) and completion is not drowned in count noise
         n = np.floor(lam_c).astype(np.int64) + (rng.random(len(bb)) < lam_c % 1.0)
         ci = np.repeat(np.arange(len(bb)), n)
         L = len(ci)
         lb, lv = bb[ci], vv[ci]
         gi = w.buyers[lb]
-        units = (d_c / np.maximum(lam_c, 1e-12))[ci] * rng.lognormal(-0.03, 0.25, L)
+        units = (d_c / np.maximum(n, 1))[ci] * rng.lognormal(-0.03, 0.25, L)
 
         # product class, then product
         wt = wtot[ci]
-        p_sel = w.w_sel[lb, lv] / wt
+        w_sel_m, _ = w.weights(lb, lv, m)  # non-selected use drifts to the winners over the year
+        p_sel = w_sel_m / wt
         p_bak = w.w_bak[lb, lv] / wt
-        u = rng.random(L)
+        # stratified over a cell's lines (the k-th of n lines draws from [k/n, (k+1)/n)): each class gets its
+        # share of the month's lines to within one line, so a small buyer's mix is not a coin toss per line
+        first = np.cumsum(n) - n
+        k = np.arange(L) - first[ci]
+        u = (k + rng.random(L)) / n[ci]
         cls = np.where(u < p_sel, 0, np.where(u < p_sel + p_bak, 1, 2))
         non = self.nonpad[lv, (rng.random(L) * self.nn[lv]).astype(np.int64)]
         prod = np.where(cls == 0, w.sel_prod[lb, lv], np.where(cls == 1, self.backup[lv], non))
@@ -175,18 +181,21 @@ class Generator:
 
     def _deliveries(self, rng, L, line_ids, dist, qty, ordered, unfilled, short):
         slow = dist == self.w.slow_distributor
-        resp_h = np.where(slow, rng.lognormal(np.log(40), 0.35, L), rng.lognormal(np.log(3), 0.8, L))
-        ship_h = resp_h + np.where(slow, rng.lognormal(np.log(70), 0.3, L), rng.lognormal(np.log(16), 0.5, L))
+        # a well-run distributor answers within hours and ships within a day or two, practically never after
+        # 72 h (the tails are narrow so that its monthly 配送率 stays above 95 %); the planted slow one does not
+        resp_h = np.where(slow, rng.lognormal(np.log(40), 0.35, L), rng.lognormal(np.log(3), 0.6, L))
+        ship_h = resp_h + np.where(slow, rng.lognormal(np.log(70), 0.3, L), rng.lognormal(np.log(16), 0.35, L))
         acc_h = ship_h + rng.uniform(2, 40, L)
         shipped_q = qty.copy()
-        partial = rng.random(L) < 0.01
-        shipped_q[partial] = np.floor(qty[partial] * rng.uniform(0.4, 0.9, partial.sum()))
+        # now and then a line of several packs ships a few packs short
+        partial = (rng.random(L) < 0.005) & (qty >= 5)
+        shipped_q[partial] = np.floor(qty[partial] * rng.uniform(0.85, 0.95, partial.sum()))
         shipped_q[short] = np.floor(qty[short] * rng.uniform(0.0, 0.5, short.sum()))
         shipped_q[unfilled] = 0.0
         accepted_q = shipped_q.copy()
         damaged = (rng.random(L) < 0.003) & (shipped_q >= 2)
         accepted_q[damaged] -= 1
-        missing = rng.random(L) < 0.002
+        missing = slow & (rng.random(L) < 0.005)  # the slow distributor also loses an order now and then
         resp = ordered + (resp_h * US_HOUR).astype(np.int64)
         ship = ordered + (ship_h * US_HOUR).astype(np.int64)
         acc = ordered + (acc_h * US_HOUR).astype(np.int64)

@@ -128,7 +128,9 @@ def agreement_tables(w: World) -> dict[str, pa.Table]:
         reported: dict[int, np.ndarray] = {}
         for k in cycles_in_data(w, batch):
             s, e = w.cycle(batch, k)
-            expected = w.expected_units(bb, jj, s, e, selected_only=True, normal=True)
+            # 60–80 % of the use the institution reported before the batch (every product of the variety): its
+            # normal use now, less the uplift the lower price brought
+            expected = w.expected_units(bb, jj, s, e, selected_only=False, normal=True) / w.uplift[bb, jj]
             agreed = np.round(expected * w.agree_factor[bb, jj], 0)
             if k in reported:  # later years: the agreement follows the volume report
                 agreed = np.where(reported[k] > 0, reported[k], agreed)
@@ -156,6 +158,13 @@ def agreement_tables(w: World) -> dict[str, pa.Table]:
                 # "last-year actual"); planted ones report a multiple of it
                 first = max(w.start, t - timedelta(days=365))
                 used = w.expected_units(bb, jj, first, t, selected_only=False, normal=False)
+                for sg in w.surges:  # a surge month's extra use is use too
+                    m0 = w.month_start(sg.month)
+                    hit = (inst.prefecture[w.buyers[bb]] == sg.prefecture) & (jj == sg.variety)
+                    if first <= m0 < t and hit.any():
+                        extra = w.expected_units(bb[hit], jj[hit], m0, w.month_start(sg.month + 1),
+                                                 selected_only=False, normal=False)
+                        used[hit] += extra * (sg.factor - 1.0)
                 factor = np.array([w.report_factor.get((int(b), int(j)), 1.0) for b, j in zip(bb, jj, strict=True)])
                 vol = np.round(used * np.where(factor != 1.0, factor, rng.uniform(0.97, 1.12, len(bb))), 0)
                 reported[k + 1] = vol
@@ -195,8 +204,14 @@ def supply_problems(w: World) -> pa.Table:
     slow_pref = np.flatnonzero(w.ent.distributors_by_prefecture[:, 0] == w.slow_distributor)
     cands = [i for i in range(len(w.buyers)) if inst.prefecture[w.buyers[i]] in slow_pref and inst.level[w.buyers[i]] >= 1]
     mid = w.month_start(w.months // 2)
+    slow = next(p for p in w.planted if p.kind == "slow_distributor")
+    slow.expected["complaints"] = []
     for i, b in enumerate(cands[:2]):
-        add(b, int(w.sel_prod[b, 0]), "late", _at(mid + timedelta(days=3 + i), 15.0), False, None, None)
+        at = _at(mid + timedelta(days=3 + i), 15.0)
+        add(b, int(w.sel_prod[b, 0]), "late", at, False, None, None)
+        # the manifest names them: two institutions about one product in one month flag the product's rows
+        slow.expected["complaints"].append({"institution_code": str(inst.code[w.buyers[b]]),
+                                            "product_code": cat.code[int(w.sel_prod[b, 0])], "month": f"{at:%Y-%m}"})
     if len(w.buyers) > 2:
         b = len(w.buyers) // 2
         j = int(np.flatnonzero(w.uses[b])[0])

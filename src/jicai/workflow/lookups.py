@@ -95,3 +95,21 @@ def variety_row(data: WarehouseService, variety_id: str) -> dict | None:
         return rows[0] if rows else None
 
     return _cached(data, ("workflow", "variety_row", variety_id), compute)
+
+
+IMPORTED = ("report_id", "institution_code", "product_code", "problem", "reported_at", "verified", "start_date",
+            "end_date")
+
+
+def imported_problems(data: WarehouseService) -> list[dict]:
+    """The warehouse's ``supply_problems`` rows that did not come from the workflow (``report_id`` not ``WF-…``):
+    the reports imported with the data (``jicai import``), already verified or not by the platform."""
+
+    def compute(wh: Warehouse) -> list[dict]:
+        if not wh.has_table("supply_problems"):
+            return []
+        t = wh.table("supply_problems")
+        t = t.filter(~t.report_id.startswith("WF-")).select(*IMPORTED).order_by([ibis.desc("reported_at"), "report_id"])
+        return t.to_pyarrow().to_pylist()
+
+    return _cached(data, ("workflow", "imported_problems"), compute)

@@ -22,6 +22,7 @@ from jicai.contract.roles import DECIDERS, Principal
 from jicai.web.auth import api_principal, client_address, page_principal, require_csrf, require_roles
 from jicai.workflow import decisions as wf
 from jicai.workflow import lookups
+from jicai.workflow.imported import imported_reports
 from jicai.workflow.models import (
     ACTION_ZH,
     PROBLEM_ZH,
@@ -248,7 +249,8 @@ def reports_page(request: Request, principal: PagePrincipal, status: str = "") -
     reports = _page_rows(request, principal, REPORT, lambda ctx: wf.list_reports(ctx, status or None, 500))
     products = lookups.product_names(data)
     institutions = lookups.institution_names(data)
-    return _page(request, "workflow/reports.html", principal, reports=reports, status=status,
+    imported = imported_reports(principal, data, status or None)  # the platform's, imported with the data
+    return _page(request, "workflow/reports.html", principal, reports=reports, status=status, imported=imported,
                  product_names=products, institution_names=institutions, today=clock.today().isoformat())
 
 
