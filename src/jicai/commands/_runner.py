@@ -198,7 +198,7 @@ def measure_report(m: Measure, rows: list[dict[str, Any]], args: Args, computed_
     period = ",".join(f"{PARAMS[p].zh} {v}" for p, v in params.items() if v is not None)
     as_of = args.as_of or computed_at.date()
     report = Report(kind=m.name, title=m.title_zh, period=period, as_of=as_of, batch_id=args.batch,
-                    policy_version=args.policy.version, computed_at=computed_at,
+                    policy_version=args.policy.version, policy_label=args.policy.label, computed_at=computed_at,
                     paragraphs=[p for p in (m.note_zh,) if p], params=params)
     report.tables.append(measure_table(m, rows))
     return report
@@ -304,7 +304,7 @@ def measure_command(m: Measure):
         args, rows = compute_measure(r, m, kw)
         path = r.write(measure_report(m, rows, args, r.computed_at), _stem(m, args))
         shown = " ".join(f"{PARAMS[p].zh} {args.of(p)}" for p in m.params if args.of(p) is not None)
-        out.print(f"{m.title_zh} {shown}(政策 {args.policy.version}):{len(rows)} 行")
+        out.print(f"{m.title_zh} {shown}(政策 {args.policy.label}):{len(rows)} 行")
         for line in summary_lines(m, rows):
             out.print(line)
         out.print(f"  报表:{path}")

@@ -16,7 +16,7 @@ def run_demo(data_dir: Path, warehouse, institutions: int, months: int, seed: in
     """The demo's steps; returns where everything is and the summary lines (tests call this too)."""
     from jicai.commands.monitor import monitor_report, stored_rows
     from jicai.ingest import import_paths
-    from jicai.policy import load_policy
+    from jicai.policy.registry import resolve_policy
     from jicai.reports.output import write
     from jicai.reports.summary_zh import monitoring_summary
     from jicai.simulate import simulate
@@ -42,7 +42,7 @@ def run_demo(data_dir: Path, warehouse, institutions: int, months: int, seed: in
 
     t0 = time.perf_counter()
     as_of = date.fromisoformat(str(manifest.as_of))
-    policy = load_policy()
+    policy = resolve_policy(data_dir, warehouse, None, None)  # the Fujian policy the simulated batches name
     computed_at = clock.stamp()
     report = monitor_report(warehouse, as_of, None, policy, computed_at)
     xlsx = write(report, "xlsx", demo_dir / "月度监测.xlsx")

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from jicai.measures.registry import Measure
 
+from jicai import clock
 from jicai.errors import BilingualError
 
 # kind → how the writers show a value: percentages as %, yuan with thousands separators and 2 decimals,
@@ -42,6 +43,17 @@ def fixed(x: float, decimals: int, sep: bool = False) -> str:
     """
     d = Decimal(repr(float(x))).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
     return f"{d:,.{decimals}f}" if sep else f"{d:.{decimals}f}"
+
+
+def beijing_minute(t: datetime) -> str:
+    """A time as every document shows it: Beijing wall-clock time to the minute, ``YYYY-MM-DD HH:MM`` (an
+    aware time is converted first; a naive one is already Beijing time, as jicai stores times).
+
+    >>> from datetime import UTC
+    >>> beijing_minute(datetime(2024, 3, 31, 20, 30, 59, tzinfo=UTC)), beijing_minute(datetime(2024, 4, 1, 4, 30, 5))
+    ('2024-04-01 04:30', '2024-04-01 04:30')
+    """
+    return f"{clock.to_local(t):%Y-%m-%d %H:%M}"
 
 
 class ReportError(BilingualError, RuntimeError):
@@ -133,18 +145,22 @@ class Report:
     charts: list[Chart] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # definitions printed at the end
     params: dict[str, Any] = field(default_factory=dict)  # the arguments it was computed for (json, cover)
+    # the policy as a reader knows it, its name and version date (Policy.label); ``policy_version`` is the
+    # content hash stored with results, kept in the files' metadata and the json for tracing
+    policy_label: str = ""
 
     @property
     def cover(self) -> list[tuple[str, str]]:
         """The facts of the run printed on the cover of every format."""
-        return [
+        facts = [
             ("报告", self.title),
             ("报告期", self.period),
             ("数据截至", f"{self.as_of:%Y-%m-%d}"),
             ("批次", self.batch_id or "全部批次"),
-            ("政策版本", self.policy_version),
-            ("生成时间", self.computed_at.isoformat(sep=" ", timespec="seconds")),
         ]
+        if self.policy_label:
+            facts.append(("执行政策", self.policy_label))
+        return [*facts, ("生成时间", f"{beijing_minute(self.computed_at)}(北京时间)")]
 
     def table(self, key: str) -> Table:
         for t in self.tables:

@@ -14,7 +14,7 @@ from pathlib import Path
 import jinja2
 
 from jicai.measures.monitor import STATUS
-from jicai.reports.documents import LEVELS, Report, fixed
+from jicai.reports.documents import LEVELS, Report, beijing_minute, fixed
 from jicai.reports.fonts import FONT_STACK
 
 
@@ -45,7 +45,7 @@ def cell(value, kind: str, blank: bool = False) -> str:
     if kind == "status":
         return STATUS.get(value, (value,))[0]
     if isinstance(value, datetime):
-        return value.isoformat(sep=" ", timespec="seconds")
+        return beijing_minute(value)
     return str(value)
 
 
@@ -55,6 +55,7 @@ def _environment() -> jinja2.Environment:
                              autoescape=True, trim_blocks=False, lstrip_blocks=False,
                              undefined=jinja2.StrictUndefined)
     env.globals["cell"] = cell
+    env.globals["beijing_minute"] = beijing_minute
     return env
 
 

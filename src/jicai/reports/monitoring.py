@@ -279,5 +279,5 @@ class Monitoring:
             f"非中选产品占比 = 非中选采购量 /（中选 + 非中选采购量），不计核实的供应问题期间和特殊品种豁免期间；"
             f"上限 {paragraphs.pct(self.nonselected_share_max)}。",
             "按期回款率 = 在验收次月底前付清的金额 / 到期应回款金额；逾期未回款为截至监测日已过期限仍未付清的金额。",
-            f"政策版本 {self.policy.version}；各项数值由 jicai 监测指标计算，可追溯至订单明细。",
+            f"执行政策 {self.policy.label}；各项数值由 jicai 监测指标计算，可追溯至订单明细。",
         ]

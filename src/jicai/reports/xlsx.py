@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from jicai.measures.monitor import STATUS
-from jicai.reports.documents import LEVELS, Column, Report, Table, fixed
+from jicai.reports.documents import LEVELS, Column, Report, Table, beijing_minute, fixed
 
 NUMBER_FORMATS = {"pct": "0.0%", "pp": "0.0", "money": "#,##0.00", "price": "#,##0.0000", "volume": "#,##0",
                   "int": "0", "rank": "0", "score": "0.0", "date": "yyyy-mm-dd"}
@@ -51,8 +51,8 @@ def _value(c: Column, v: Any) -> Any:
         return STATUS.get(v, (v,))[0]
     if c.kind == "date" and isinstance(v, date) and not isinstance(v, datetime):
         return datetime(v.year, v.month, v.day)
-    if c.kind == "text" and isinstance(v, datetime):  # a time of day: as text, to the second
-        return v.isoformat(sep=" ", timespec="seconds")
+    if c.kind == "text" and isinstance(v, datetime):  # a time of day: as text, Beijing time to the minute
+        return beijing_minute(v)
     return v
 
 
@@ -146,7 +146,7 @@ def write_xlsx(report: Report, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     wb = xlsxwriter.Workbook(str(path))
-    wb.set_properties({"title": f"{report.title}（{report.period}）", "subject": report.policy_version,
+    wb.set_properties({"title": f"{report.title}（{report.period}）", "subject": report.policy_label,
                        "author": "jicai", "comments": f"policy {report.policy_version}; as of {report.as_of}"})
     fmt: dict[str, Any] = {k: wb.add_format({"num_format": v}) for k, v in NUMBER_FORMATS.items()}
     fmt["header"] = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True,
