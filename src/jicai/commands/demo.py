@@ -118,6 +118,11 @@ def register(app: typer.Typer) -> None:
                   "jicai pharmacy --month 2024-07 ; jicai budget --quarter 2024Q3 ; jicai --help")
         logins = create_demo_users(settings, r["manifest"])
         out.print()
+        if not serve:  # nothing listens: no address to open, no logins to type yet — say how to start it
+            out.print(f"网页未启动(--no-serve)。启动网页 / to serve the pages: jicai --data-dir {settings.data_dir} "
+                      f"serve --port {port};演示账号 {len(logins)} 个已创建,见 jicai users list / "
+                      f"{len(logins)} demo logins created, see jicai users list")
+            return
         out.print(f"网页 / web: http://127.0.0.1:{port}/   演示账号 / demo logins (密码 / password: {DEMO_PASSWORD}):")
         for name, role, scope, what in logins:
             out.print(f"  {name:<9} {role:<11} {scope:<18} {what}")

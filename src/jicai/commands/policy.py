@@ -24,11 +24,11 @@ def policy_for(settings, wh, batch_id: str | None, policy_path: Path | None):
     try:
         return resolve_policy(settings.data_dir, wh, batch_id, policy_path)
     except FileNotFoundError as exc:
-        fail(f"政策文件不存在:{policy_path}", f"policy file not found: {exc}")
+        fail(f"政策文件不存在:{policy_path}", f"policy file not found: {policy_path}")
     except BilingualError as exc:  # no such batch or policy, an invalid installed file
         fail_with(exc)
     except Exception as exc:  # noqa: BLE001 - a validation error, shown to the user
-        fail(f"政策文件无效:{exc}", f"invalid policy: {exc}")
+        fail("政策文件无效", "invalid policy", detail=str(exc))
 
 
 def policy_table(p) -> Table:
@@ -63,7 +63,7 @@ def register(app: typer.Typer) -> None:
         except FileNotFoundError:
             fail(f"政策文件不存在:{path}", f"policy file not found: {path}")
         except Exception as exc:  # noqa: BLE001 - the message is the result
-            fail(f"政策文件无效:{path}\n{exc}", f"invalid policy file: {path}", code=1)
+            fail(f"政策文件无效:{path}", f"invalid policy file: {path}", code=1, detail=str(exc))
         out.print(f"有效 / valid: {path} — {p.label},{len(p.parameter)} 条参数(编号 {p.id},内容指纹 {p.version})")
 
     @policy_app.command("show")
@@ -84,7 +84,7 @@ def register(app: typer.Typer) -> None:
         except FileNotFoundError:
             fail(f"政策文件不存在:{path}", f"policy file not found: {path}")
         except Exception as exc:  # noqa: BLE001
-            fail(f"政策文件无效:{exc}", f"invalid policy: {exc}", code=1)
+            fail("政策文件无效", "invalid policy", code=1, detail=str(exc))
         if fmt == "json":
             out.print_json(json.dumps({"id": p.id, "version": p.version, "label": p.label, **p.model_dump(mode="json")},
                                       ensure_ascii=False))
@@ -133,5 +133,5 @@ def register(app: typer.Typer) -> None:
         except BilingualError as exc:  # installed with other content, or an installed file is invalid
             fail_with(exc)
         except Exception as exc:  # noqa: BLE001
-            fail(f"政策文件无效:{exc}", f"invalid policy: {exc}", code=1)
+            fail("政策文件无效", "invalid policy", code=1, detail=str(exc))
         out.print(f"已安装 / installed: {f.policy.label}(编号 {f.id},内容指纹 {f.policy.version})→ {f.path}")

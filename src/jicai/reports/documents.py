@@ -10,7 +10,7 @@ says how a value is shown (its *kind*) and whether the totals row sums it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
@@ -38,10 +38,14 @@ def fixed(x: float, decimals: int, sep: bool = False) -> str:
     """``x`` with ``decimals`` decimals, halves rounded up as Excel and a reader do (81.25 → 81.3, where
     Python's own formatting gives 81.2); ``sep`` adds thousands separators.
 
-    >>> fixed(81.25, 1), fixed(0.625 * 100, 0), fixed(1234567.125, 2, sep=True), fixed(-0.05, 1)
-    ('81.3', '63', '1,234,567.13', '-0.1')
+    A float's residue below the last decimal shown never prints a sign: ``-0.0000001`` is ``0.00``, not ``-0.00``.
+
+    >>> fixed(81.25, 1), fixed(0.625 * 100, 0), fixed(1234567.125, 2, sep=True), fixed(-0.05, 1), fixed(-1e-9, 2)
+    ('81.3', '63', '1,234,567.13', '-0.1', '0.00')
     """
     d = Decimal(repr(float(x))).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    if d.is_zero():
+        d = abs(d)
     return f"{d:,.{decimals}f}" if sep else f"{d:.{decimals}f}"
 
 
@@ -110,10 +114,22 @@ class Table:
     note: str = ""  # what the list is and how it is ordered, shown under the title
     brief: tuple[str, ...] = ()  # the columns shown in HTML/PDF (all when empty)
     html_limit: int = 50  # HTML/PDF show the first rows; the workbook has them all
+    # Totals only over like units: volumes are in each variety's own unit (片, 支, 人份), so a 合计 of volumes —
+    # or of a ratio of volumes such as a completion — is shown only when every row has the same ``like_units``
+    # value (one variety, one batch); across them the cell stays blank and the note says why.
+    like_units: str | None = None
+    per_unit: tuple[str, ...] = ()  # further columns that are volumes in disguise (ratios of volumes)
 
     def __post_init__(self) -> None:
         if len(self.title) > 31 or any(ch in self.title for ch in "[]:*?/\\"):
             raise ValueError(f"table title cannot be a sheet name: {self.title!r}")
+        if self.totals is not None and self.like_units and len({r.get(self.like_units) for r in self.rows}) > 1:
+            unlike = {c.name for c in self.columns if c.kind == "volume"} | set(self.per_unit)
+            if unlike & ({c.name for c in self.columns if c.total} | set(self.totals)):
+                self.totals = {k: v for k, v in self.totals.items() if k not in unlike}
+                self.columns = [replace(c, total=False) if c.name in unlike else c for c in self.columns]
+                self.note = (self.note + ("" if self.note.endswith(("。", ".")) or not self.note else "。")
+                             + "各行计量单位不同,合计行不加总数量。")
 
     @property
     def html_columns(self) -> list[Column]:
@@ -177,7 +193,9 @@ def measure_table(m: Measure, rows: list[dict[str, Any]], key: str | None = None
     chosen = [m.column(n) for n in names] if names else list(m.columns)
     columns = [Column.of(c, c.name in m.totals, labels.get(c.name)) for c in chosen]
     totals = {c.name: _total(c.kind, [r.get(c.name) for r in rows]) for c in chosen if c.name in m.totals}
-    return Table(key or m.name, (title or m.title_zh)[:31], columns, rows, totals=totals or None, note=note)
+    unit_key = next((k for k in ("variety_id", "product_code", "batch_id") if k in {c.name for c in columns}), None)
+    return Table(key or m.name, (title or m.title_zh)[:31], columns, rows, totals=totals or None, note=note,
+                 like_units=unit_key)
 
 
 def _total(kind: str, values: list[Any]) -> Any:

@@ -37,6 +37,9 @@ ADDITIVE = ("rows", "agreed_volume", "selected_volume", "zero", "behind", "over"
             "amount_due", "paid_by_due", "overdue_amount", "overdue_lines", "shortfall_volume",
             "nonselected_counted_volume")
 
+# ratios of volumes (and the time progress, which differs per batch): like volumes, only totalled over one unit
+PER_UNIT = ("completion", "nonselected_share", "time_progress")
+
 
 def _additive(names) -> tuple[str, ...]:
     return tuple(n for n in names if n in ADDITIVE)
@@ -150,25 +153,31 @@ class Monitoring:
         return out
 
     def headline(self) -> list[tuple[str, str]]:
+        """The cards: counts and money over everything; completion, 序时进度 and non-selected share — ratios of
+        volumes in each batch's own units — once per batch, named by the batch (never a "见各批次")."""
         t = self.total() or {}
         batches = self.batches()
-        progress = (paragraphs.pct(batches[0]["time_progress"]) if len(batches) == 1 else "见各批次")
-        return [
-            ("医疗机构", f"{t.get('institutions', 0):,} 家"),
-            ("约定品种", f"{t.get('rows', 0):,} 个"),
-            ("总体完成率", paragraphs.pct(t.get("completion"))),
-            ("序时进度", progress),
-            ("非中选产品占比", paragraphs.pct(t.get("nonselected_share"))),
-            ("按期回款率", paragraphs.pct(t.get("payment_rate"))),
-            ("逾期未回款", paragraphs.yuan(t.get("overdue_amount", 0.0))),
-        ]
+        cards = [("医疗机构", f"{t.get('institutions', 0):,} 家"), ("约定品种", f"{t.get('rows', 0):,} 个")]
+        if len(batches) == 1:
+            b = batches[0]
+            cards += [("总体完成率", paragraphs.pct(b["completion"])), ("序时进度", paragraphs.pct(b["time_progress"])),
+                      ("非中选产品占比", paragraphs.pct(b["nonselected_share"]))]
+        else:
+            for b in batches:
+                name = b.get("batch_name") or b["batch_id"]
+                cards += [(f"{name} 完成率 / 序时进度",
+                           f"{paragraphs.pct(b['completion'])} / {paragraphs.pct(b['time_progress'])}"),
+                          (f"{name} 非中选产品占比", paragraphs.pct(b["nonselected_share"]))]
+        return [*cards, ("按期回款率", paragraphs.pct(t.get("payment_rate"))),
+                ("逾期未回款", paragraphs.yuan(t.get("overdue_amount", 0.0)))]
 
     # -- tables -------------------------------------------------------------------------------------
     def _rollup_table(self, key: str, title: str, rows: list[dict[str, Any]], keys: tuple[str, ...], note: str,
                       extra: tuple[str, ...] = ()) -> Table:
         names = (*keys, "time_progress", *ROLLUP_FIGURES, *extra)
         cols = _columns(SUM_COLUMNS, names, _additive(names))
-        return Table(key, title, cols, rows, totals=self.total(), note=note)
+        return Table(key, title, cols, rows, totals=self.total(), note=note, like_units="batch_id",
+                     per_unit=PER_UNIT)
 
     def batch_table(self) -> Table:
         t = self._rollup_table(
@@ -198,7 +207,7 @@ class Monitoring:
         names = (*AGREEMENT, *figures)
         tot = _additive(figures)
         return Table(key, title, _columns(ROW_COLUMNS, names, tot), lists.rows(expr) if rows is None else rows,
-                     totals=lists.sums(expr, tot), note=note, brief=brief)
+                     totals=lists.sums(expr, tot), note=note, brief=brief, like_units="variety_id", per_unit=PER_UNIT)
 
     def zero_table(self) -> Table:
         return self._agreement_table(
@@ -233,7 +242,7 @@ class Monitoring:
         names = ("rank", "batch_id", "institution_code", "institution_name", "region_code", "level", *figures)
         tot = _additive(figures)
         return Table(key, title, _columns(SUM_COLUMNS, names, tot), rows,
-                     totals=lists.sums(expr, tot), note=note, brief=brief)
+                     totals=lists.sums(expr, tot), note=note, brief=brief, like_units="batch_id", per_unit=PER_UNIT)
 
     def lagging_table(self) -> Table:
         return self._institution_table(
