@@ -22,7 +22,8 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from jicai.commands._runner import open_warehouse
-from jicai.console import console, fail, fail_with, out, table
+from jicai.console import console, fail, fail_with, out
+from jicai.console import table as result_table
 from jicai.errors import BilingualError
 from jicai.ingest import QUARANTINE, LoadResult, import_paths
 from jicai.ingest.schema import table_schema
@@ -63,7 +64,7 @@ def row_progress() -> Progress:
 
 
 def summary(results: list[LoadResult]) -> RichTable:
-    t = table(title="导入结果 / import summary")
+    t = result_table(title="导入结果 / import summary")
     for h in ("文件 file", "表 table", "状态 status", "读取 read", "导入 loaded", "隔离 quarantined"):
         t.add_column(h, justify="right" if h[0] in "读导隔" else "left", overflow="fold")
     for r in results:
@@ -142,7 +143,7 @@ def quarantine_cmd(
         w.writeheader()
         w.writerows(rows)
     else:
-        t = table("表 table", "文件 file", "行 row", "列 column", "值 value", "原因 reason",
+        t = result_table("表 table", "文件 file", "行 row", "列 column", "值 value", "原因 reason",
                   title=f"隔离行 / quarantined rows ({len(rows)})")
         for r in rows:
             name = Path(r["file"]).name + (f" [{r['sheet']}]" if r["sheet"] else "")

@@ -167,7 +167,8 @@ class Monitoring:
                 name = b.get("batch_name") or b["batch_id"]
                 cards += [(f"{name} 完成率 / 序时进度",
                            f"{paragraphs.pct(b['completion'])} / {paragraphs.pct(b['time_progress'])}"),
-                          (f"{name} 非中选产品占比", paragraphs.pct(b["nonselected_share"]))]
+                          (f"{name} 非中选产品占比", paragraphs.pct(b["nonselected_share"])
+                           if b["nonselected_share"] is not None else "尚无采购")]
         return [*cards, ("按期回款率", paragraphs.pct(t.get("payment_rate"))),
                 ("逾期未回款", paragraphs.yuan(t.get("overdue_amount", 0.0)))]
 
