@@ -19,8 +19,8 @@ from html.parser import HTMLParser
 import openpyxl
 import pytest
 from fastapi.testclient import TestClient
-from tests.test_reports import AT, WORLD, _require_pdf_tools
 from tests.scenarios.runner import from_dict
+from tests.test_reports import AT, WORLD, _require_pdf_tools
 from tests.web_fixtures import login, make_app
 
 from jicai.reports.charts import WIDTH, progress_chart, share_chart

@@ -17,6 +17,7 @@ import typer
 import jicai.commands
 from jicai.settings import Settings
 
+
 def _fold_help() -> None:
     """Help wraps, never cuts. typer lays help out in rich tables whose cells end a run of text too long for
     the line with "…"; a Chinese sentence has no spaces, so at 80 columns a command's help lost its end

@@ -8,8 +8,8 @@ from typing import NoReturn
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from jicai.errors import BilingualError
 

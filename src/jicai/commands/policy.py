@@ -23,7 +23,7 @@ def policy_for(settings, wh, batch_id: str | None, policy_path: Path | None):
 
     try:
         return resolve_policy(settings.data_dir, wh, batch_id, policy_path)
-    except FileNotFoundError as exc:
+    except FileNotFoundError:
         fail(f"政策文件不存在:{policy_path}", f"policy file not found: {policy_path}")
     except BilingualError as exc:  # no such batch or policy, an invalid installed file
         fail_with(exc)
