@@ -128,6 +128,10 @@ class Table:
             if unlike & ({c.name for c in self.columns if c.total} | set(self.totals)):
                 self.totals = {k: v for k, v in self.totals.items() if k not in unlike}
                 self.columns = [replace(c, total=False) if c.name in unlike else c for c in self.columns]
+                shown = {c.name for c in self.columns}
+                if not any(c.total for c in self.columns) and all(
+                        v is None for k, v in self.totals.items() if k in shown):
+                    self.totals = None  # nothing left to add up: no empty 合计 row
                 self.note = (self.note + ("" if self.note.endswith(("。", ".")) or not self.note else "。")
                              + "各行计量单位不同,合计行不加总数量。")
 

@@ -146,7 +146,9 @@ def policy_page(request: Request, principal: Principal = Depends(page_principal)
         policies = [registry.get(pid) for pid in ids]
     except BilingualError as exc:  # a batch names a policy not installed, or an installed file is invalid
         return _error(request, principal, exc)
-    items = [{"policy": p, "rows": policy_rows(p), "batches": sorted(b for b, pid in named.items() if pid == p.id)}
+    names = {b["batch_id"]: b["name"] for b in data.batches()}
+    items = [{"policy": p, "rows": policy_rows(p),
+              "batches": [f"{names.get(b) or b}({b})" for b, pid in sorted(named.items()) if pid == p.id]}
              for p in policies]
     return _page(request, "policy.html", principal, policies=items)
 
