@@ -135,6 +135,16 @@ def test_cards_are_concrete_figures_per_batch(report):
         assert (re.search(r"\d", value) or value == "尚无采购") and "见" not in value, (label, value)
 
 
+def test_a_figure_given_as_text_is_shown_as_it_is():
+    from jicai.reports.documents import Column, Table
+    from jicai.reports.html import cell
+    from jicai.reports.xlsx import column_width
+
+    assert cell("", "rank") == "" and cell("—", "money") == "—" and cell(3, "rank") == "3"
+    t = Table("t", "排名", [Column("rank", "排名", "rank", "rank")], [{"rank": ""}, {"rank": 12}])
+    assert column_width(t, Column("rank", "排名", "rank", "rank")) >= 7
+
+
 # -- charts -----------------------------------------------------------------------------------------------
 
 def _svg_parts(svg: str):

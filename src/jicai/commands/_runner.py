@@ -131,11 +131,18 @@ class Run:
         return policy_for(self.settings, self.warehouse, batch, self.policy_path)
 
     def bundled_policy(self) -> Any:
-        """``--policy FILE``, else the bundled default: the policy of a command whose rules no batch names (fund
-        supervision; its option is :data:`POLICY`)."""
+        """``--policy FILE``, else the policy every batch names (the province's own: the demo's Fujian policy),
+        else the bundled default: the policy of a command whose rules no batch names (fund supervision; its
+        option is :data:`POLICY`)."""
         from jicai.policy import load_policy
+        from jicai.policy.registry import PolicyLookupError, resolve_policy
 
-        if self.policy_path is not None and not Path(self.policy_path).exists():
+        if self.policy_path is None:
+            try:
+                return resolve_policy(self.settings.data_dir, self.warehouse, None, None)
+            except PolicyLookupError:  # batches name different policies, or one not installed: the default
+                return load_policy()
+        if not Path(self.policy_path).exists():
             raise BilingualError(f"政策文件不存在:{self.policy_path}", f"policy file not found: {self.policy_path}")
         try:
             return load_policy(self.policy_path)

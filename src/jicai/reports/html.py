@@ -18,10 +18,15 @@ from jicai.reports.documents import LEVELS, Report, beijing_minute, fixed
 from jicai.reports.fonts import FONT_STACK
 
 
+NUMERIC = ("pct", "pp", "money", "price", "volume", "int", "rank", "score")
+
+
 def cell(value, kind: str, blank: bool = False) -> str:
     """A value as a reader sees it in a table (``blank``: empty instead of — for a missing value)."""
     if value is None or (isinstance(value, float) and value != value):
         return "" if blank else "—"
+    if kind in NUMERIC and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        return str(value)  # a figure given as text (a blank rank, a note): shown as it is
     if kind == "pct":
         return f"{fixed(value * 100, 1)}%"
     if kind == "pp":
