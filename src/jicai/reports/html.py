@@ -17,7 +17,6 @@ from jicai.measures.monitor import STATUS
 from jicai.reports.documents import LEVELS, Report, beijing_minute, fixed
 from jicai.reports.fonts import FONT_STACK
 
-
 NUMERIC = ("pct", "pp", "money", "price", "volume", "int", "rank", "score")
 
 
