@@ -34,12 +34,17 @@ DAY = date(2024, 7, 1)
 
 
 @pytest.fixture(scope="module")
-def report():
+def wh():
     w = connect("duckdb://")
     for name, t in from_dict(TWO_BATCHES).tables.items():
         w.write_table(name, t)
-    yield monthly_report(w, DAY, computed_at=AT)
+    yield w
     w.close()
+
+
+@pytest.fixture(scope="module")
+def report(wh):
+    return monthly_report(wh, DAY, computed_at=AT)
 
 
 @pytest.fixture(scope="module")
@@ -143,6 +148,18 @@ def test_a_figure_given_as_text_is_shown_as_it_is():
     assert cell("", "rank") == "" and cell("—", "money") == "—" and cell(3, "rank") == "3"
     t = Table("t", "排名", [Column("rank", "排名", "rank", "rank")], [{"rank": ""}, {"rank": 12}])
     assert column_width(t, Column("rank", "排名", "rank", "rank")) >= 7
+
+
+def test_the_summary_says_what_is_still_to_buy_in_its_unit(wh):
+    from jicai.measures.monitor import monitor
+    from jicai.policy import load_policy
+    from jicai.reports.summary_zh import monitoring_summary
+
+    lines = monitoring_summary(monitor(wh, DAY, None, load_policy()), DAY, top=1, units={"V2": "片"},
+                               batch_names={"B1": "第一批", "B3": "闰日批"})
+    assert lines[1].startswith("· 第一批（B1）：") and lines[2].startswith("· 闰日批（B3）：")
+    # the furthest behind: H1·V2, nothing bought of 500 at 50% → 250 片 to reach 序时进度
+    assert lines[4].endswith("还需采购 250 片")
 
 
 # -- charts -----------------------------------------------------------------------------------------------

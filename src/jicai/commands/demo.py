@@ -46,7 +46,11 @@ def run_demo(data_dir: Path, warehouse, institutions: int, months: int, seed: in
     computed_at = clock.stamp()
     report = monitor_report(warehouse, as_of, None, policy, computed_at)
     xlsx = write(report, "xlsx", demo_dir / "月度监测.xlsx")
-    summary = monitoring_summary(stored_rows(warehouse, as_of, None), as_of)
+    varieties = warehouse.table("varieties").select("variety_id", "unit").to_pyarrow().to_pylist()
+    batches = warehouse.table("batches").select("batch_id", "name").to_pyarrow().to_pylist()
+    summary = monitoring_summary(stored_rows(warehouse, as_of, None), as_of,
+                                 units={v["variety_id"]: v["unit"] for v in varieties},
+                                 batch_names={b["batch_id"]: b["name"] for b in batches})
     timings["monitor"] = time.perf_counter() - t0
     return {
         "dataset": dataset, "xlsx": xlsx, "as_of": as_of, "summary": summary, "timings": timings,
