@@ -187,3 +187,15 @@ def test_policy_show_prints_names_values_and_citations(tmp_path):
                "泉州市医保局通知(2024-05-30)一(较上一年度实际采购量减少超20%)", "2019年1月1日起"):
         assert zh in flat, zh
     assert "end_of_next_month" not in r.output and "nonselected_share_max" not in r.output
+
+
+def test_policy_show_defaults_to_the_policy_the_batches_name(tmp_path):
+    import pyarrow as pa
+
+    from jicai.store import connect, default_url
+
+    wh = connect(default_url(tmp_path))
+    wh.write_table("batches", pa.table({"batch_id": ["B1"], "policy_id": ["fujian"]}))
+    wh.close()
+    r = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "policy", "show"], env={"COLUMNS": "3000"})
+    assert r.exit_code == 0 and r.output.startswith(POLICIES["fujian"].label), r.output[:200]

@@ -70,13 +70,18 @@ def register(app: typer.Typer) -> None:
     def show_cmd(
         ctx: typer.Context,
         path: Path = typer.Argument(None, help="政策文件(缺省按 --id 查找) / policy TOML (default: by --id)"),
-        policy_id: str = typer.Option("default", "--id", help="已安装政策编号 / installed policy id"),
+        policy_id: str = typer.Option(None, "--id", help="政策编号(缺省:各批次执行的政策,无批次时为 default) / "
+                                                        "policy id (default: the one the batches name, else default)"),
         fmt: str = typer.Option("table", "--format", help="table 或 json / table or json"),
     ) -> None:
         """显示政策参数、单位、出处与生效期 / show a policy's parameters with units, sources and dates."""
         from jicai.policy import load_policy
-        from jicai.policy.registry import PolicyRegistry
+        from jicai.policy.registry import DEFAULT_ID, PolicyRegistry, batch_policy_ids
 
+        if path is None and policy_id is None:  # the policy this data directory's batches run with
+            with open_warehouse(ctx.obj, "read") as wh:
+                named = sorted(set(batch_policy_ids(wh).values()))
+            policy_id = named[0] if len(named) == 1 else DEFAULT_ID
         try:
             p = load_policy(path) if path else PolicyRegistry(ctx.obj.data_dir).get(policy_id)
         except BilingualError as exc:
