@@ -86,6 +86,8 @@ def _write_table(wb, t: Table, fmt: dict) -> None:
         ws.write_string(0, j, c.zh, fmt["header"])
         ws.write_comment(0, j, f"{c.name}: {c.en}", {"x_scale": 2})
         ws.set_column(j, j, column_width(t, c), fmt.get(c.kind))
+    if any(_display_len(c.zh) > 12 for c in cols):  # a long header wraps (column_width): room for two lines
+        ws.set_row(0, 30)
     for i, row in enumerate(t.rows, start=1):
         for j, c in enumerate(cols):
             v = row.get(c.name)
