@@ -231,7 +231,7 @@ def test_cli_assess_writes_stores_and_summarises(tmp_path):
     price = wb["结余留用明细"].cell(2, theader.index("集采前加权平均价") + 1)
     assert price.number_format == "#,##0.0000"  # a unit price, not rounded to the fen
     cover = [c for row in wb["封面"].iter_rows(values_only=True) for c in row if c]
-    assert load_policy().version in cover and any("缺集采前价格" in str(c) for c in cover)
+    assert load_policy().label in cover and any("缺集采前价格" in str(c) for c in cover)
 
     r = run(app, [*base, "--format", "csv", "--out", str(tmp_path / "a.csv")])
     assert r.exit_code == 0, r.output

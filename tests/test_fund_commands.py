@@ -76,7 +76,7 @@ def test_capitation_workbook_json_csv(tmp_path):
                                       (None, "无偏差基数"), ("合计", None)]
     assert [x[3] for x in tiers] == [2, 0, 0, 2, 1, 5] and [x[5] for x in tiers] == [2800, 0, 0, 4000, 0, 6800]
     c = cover(wb)
-    assert c["范围"] == "全部机构" and c["政策版本"] == load_policy().version and c["数据截至"] == "2024-12-31"
+    assert c["范围"] == "全部机构" and c["执行政策"] == load_policy().label and c["数据截至"] == "2024-12-31"
 
     r = run(app, ["--data-dir", str(d), "capitation", "--period", "2024", "--format", "json",
                   "--out", str(tmp_path / "c.json")])
@@ -136,7 +136,7 @@ def test_pharmacy_workbook_and_csv(tmp_path):
     kinds = [x[vh.index("违规类型")] for x in body(v)[:-1]]
     assert kinds == ["大额购药", "视频离线期间结算", "代购未登记", "进销存不一致"]
     assert body(v)[-1][vh.index("涉及金额")] == 2500 + 2500 + 80 + 80
-    assert body(v)[0][vh.index("结算时间")] == "2024-07-05 10:30:00"
+    assert body(v)[0][vh.index("结算时间")] == "2024-07-05 10:30"  # Beijing time to the minute
     assert next(wb["检查范围"].iter_rows(min_row=2, values_only=True)) == ("2024-07", 3, 4, 2660)
     c = cover(wb)
     assert c["报告期"] == "2024年7月" and c["数据截至"] == "2024-07-31"

@@ -32,7 +32,7 @@ def test_default_policy_has_every_parameter_with_citation():
     assert p.value("nonselected_share_max") == 0.5
     assert p.value("payment_due") == "end_of_next_month"
     assert p.value("onboarding_from_month") == 3
-    assert p.entry("nonselected_share_max").source.startswith("003")
+    assert p.entry("nonselected_share_max").source.startswith("陕西省医保局通知(2024-03-18) 四(三)")
 
 
 def test_version_follows_content():
@@ -72,7 +72,7 @@ value = 0.3
 unit = "ratio"
 zh = "自2024年7月起收紧"
 en = "tightened from July 2024"
-source = "test notice"
+source = "医保发〔2024〕31号 监测考核"
 effective_from = 2024-07-01
 '''
     f = tmp_path / "dated.toml"
@@ -90,7 +90,7 @@ effective_from = 2024-07-01
     ("value = 0.5", "value = 1.5", "> 1.0"),
     ("value = 3", 'value = "three"', "expected int"),
     ('name = "price_tolerance"', 'name = "price_tolerence"', "unknown policy parameter"),
-    ('source = "003 陕西 四(四)(交货验收合格)"', 'source = " "', "source"),
+    ('source = "陕西省医保局通知(2024-03-18) 四(四)(交货验收合格)"', 'source = " "', "source"),
 ])
 def test_bad_values_fail_with_a_clear_message(tmp_path, old, new, message):
     with pytest.raises(ValidationError, match=message.replace("(", r"\(")):

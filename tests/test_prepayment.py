@@ -194,7 +194,7 @@ def test_cli_xlsx_sheets_headers_and_totals(data_dir, tmp_path):
     mheader = [c.value for c in month[1]]
     assert math.isclose(mbody[-1][mheader.index("预付余额")], ledger[ledger.month == "2024-12"].balance.sum())
     cover = {r[0]: r[1] for r in wb["封面"].iter_rows(values_only=True) if r and r[0]}
-    assert cover["政策版本"] == load_policy().version and cover["数据截至"] == "2024-12-31"
+    assert cover["执行政策"] == load_policy().label and cover["数据截至"] == "2024-12-31"
 
 
 def test_cli_json_csv_and_errors(data_dir, tmp_path):

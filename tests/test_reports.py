@@ -90,6 +90,7 @@ def test_monthly_paragraphs_carry_the_hand_computed_figures(monthly):
     assert dict(monthly.headline) == {"医疗机构": "3 家", "约定品种": "4 个", "总体完成率": "46.7%", "序时进度": "50.0%",
                                       "非中选产品占比": "41.7%", "按期回款率": "38.9%", "逾期未回款": "4,400.00元"}
     assert monthly.policy_version.startswith("default@") and monthly.as_of == date(2024, 7, 1)
+    assert monthly.policy_label == "默认规则(国家通知及各地实践)(2024-12-10 版)"
 
 
 def test_monthly_lists(monthly):
@@ -219,7 +220,10 @@ def test_monthly_workbook(monthly, tmp_path):
     assert wb.sheetnames == ["封面", "按批次汇总", "按地市汇总", "按医院等级汇总", "零采购", "低于序时进度", "非中选超量",
                              "未进院", "逾期回款排名"]
     cover = [c for row in wb["封面"].iter_rows(values_only=True) for c in row if c]
-    assert monthly.paragraphs[1] in cover and monthly.policy_version in cover and "2024-07-01" in cover
+    assert monthly.paragraphs[1] in cover and "2024-07-01" in cover
+    # the policy by its name and version date; its content hash only in the file's metadata
+    assert "默认规则(国家通知及各地实践)(2024-12-10 版)" in cover and not any("default@" in str(c) for c in cover)
+    assert monthly.policy_version in wb.properties.description
     for name in wb.sheetnames[1:]:
         ws = wb[name]
         assert ws.freeze_panes == "A2", name
@@ -313,7 +317,8 @@ def test_html_is_self_contained_with_charts_and_paragraphs(monthly, tmp_path):
     assert all(k not in ("src", "href") or v.startswith("#") for _, a in p.tags for k, v in a.items())
     assert "url(" not in html and "@import" not in html
     assert set(re.findall(r"https?://[^\s\"'<>]+", html)) <= {"http://www.w3.org/2000/svg"}
-    assert "default@" in text and "4,400.00" in text
+    assert "执行政策 默认规则(国家通知及各地实践)(2024-12-10 版)" in text and "default@" not in text
+    assert "4,400.00" in text
 
 
 def _require_pdf_tools():

@@ -143,7 +143,7 @@ def test_verifying_a_supply_problem_changes_the_figures(app, client):
 def test_pages_render_for_each_role(client):
     for user, path, text in (("bureau", "/", "集采执行总览"), ("institution", "/", "鼓楼医院甲"),
                              ("bureau", "/ranking", "鼓楼医院乙"), ("bureau", "/data/monitor", "鲤城医院丙"),
-                             ("enterprise", "/data/listing", "挂网价格治理"), ("bureau", "/policy", "nonselected_share_max")):
+                             ("enterprise", "/data/listing", "挂网价格治理"), ("bureau", "/policy", "非中选产品采购量占比上限")):
         client.cookies.clear()
         login(client, user)
         r = client.get(path, params={"as_of": AS_OF} if path != "/policy" else None)

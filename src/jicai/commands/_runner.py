@@ -131,11 +131,18 @@ class Run:
         return policy_for(self.settings, self.warehouse, batch, self.policy_path)
 
     def bundled_policy(self) -> Any:
-        """``--policy FILE``, else the bundled default: the policy of a command whose rules no batch names (fund
-        supervision; its option is :data:`POLICY`)."""
+        """``--policy FILE``, else the policy every batch names (the province's own: the demo's Fujian policy),
+        else the bundled default: the policy of a command whose rules no batch names (fund supervision; its
+        option is :data:`POLICY`)."""
         from jicai.policy import load_policy
+        from jicai.policy.registry import PolicyLookupError, resolve_policy
 
-        if self.policy_path is not None and not Path(self.policy_path).exists():
+        if self.policy_path is None:
+            try:
+                return resolve_policy(self.settings.data_dir, self.warehouse, None, None)
+            except PolicyLookupError:  # batches name different policies, or one not installed: the default
+                return load_policy()
+        if not Path(self.policy_path).exists():
             raise BilingualError(f"政策文件不存在:{self.policy_path}", f"policy file not found: {self.policy_path}")
         try:
             return load_policy(self.policy_path)
@@ -198,7 +205,7 @@ def measure_report(m: Measure, rows: list[dict[str, Any]], args: Args, computed_
     period = ",".join(f"{PARAMS[p].zh} {v}" for p, v in params.items() if v is not None)
     as_of = args.as_of or computed_at.date()
     report = Report(kind=m.name, title=m.title_zh, period=period, as_of=as_of, batch_id=args.batch,
-                    policy_version=args.policy.version, computed_at=computed_at,
+                    policy_version=args.policy.version, policy_label=args.policy.label, computed_at=computed_at,
                     paragraphs=[p for p in (m.note_zh,) if p], params=params)
     report.tables.append(measure_table(m, rows))
     return report
@@ -304,7 +311,7 @@ def measure_command(m: Measure):
         args, rows = compute_measure(r, m, kw)
         path = r.write(measure_report(m, rows, args, r.computed_at), _stem(m, args))
         shown = " ".join(f"{PARAMS[p].zh} {args.of(p)}" for p in m.params if args.of(p) is not None)
-        out.print(f"{m.title_zh} {shown}(政策 {args.policy.version}):{len(rows)} 行")
+        out.print(f"{m.title_zh} {shown}(政策 {args.policy.label}):{len(rows)} 行")
         for line in summary_lines(m, rows):
             out.print(line)
         out.print(f"  报表:{path}")

@@ -31,7 +31,7 @@ def open_workflow(ctx: typer.Context, url: str | None, upgrade: bool = True):
     try:
         return Workflow.open(url, upgrade=upgrade)
     except Exception as exc:  # noqa: BLE001 — any driver error: say which database and why
-        fail(f"无法打开工作流数据库:{exc}", f"cannot open the workflow database: {exc}")
+        fail("无法打开工作流数据库", "cannot open the workflow database", detail=str(exc))
 
 
 @contextlib.contextmanager

@@ -51,7 +51,7 @@ def print_summary(console: Console, report, *, loaded: bool) -> None:
     s = ann.summary
     t = Table(title="工作表 / sheets")
     for col in ("文件 file", "工作表 sheet", "内容 kind", "批次 batch", "读入行 rows read", "采用行 rows used", "说明 note"):
-        t.add_column(col)
+        t.add_column(col, overflow="fold")
     for sh in s.sheets:
         t.add_row(sh.file, sh.sheet, f"{KIND_ZH.get(sh.kind, sh.kind)} / {sh.kind}", sh.batch_id or "",
                   str(sh.rows_read), str(sh.rows_used), sh.note)
@@ -61,7 +61,7 @@ def print_summary(console: Console, report, *, loaded: bool) -> None:
     bt = Table(title="批次 / batches")
     for col in ("批次 batch", "品种 varieties", "投标行 bids", "中选行 winning", "约定量行 volume rows",
                 "中选产品 selected products", "未匹配 unresolved"):
-        bt.add_column(col)
+        bt.add_column(col, overflow="fold")
     var = Counter(tables["varieties"].column("batch_id").to_pylist())
     bids = Counter(r["batch_id"] for r in ann.results)
     wins = Counter(r["batch_id"] for r in ann.results if r["won"])

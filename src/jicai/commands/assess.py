@@ -96,7 +96,7 @@ def register(app: typer.Typer) -> None:
         report = Report(
             kind="assess", title="集采年度考核与结余留用测算",
             period=f"批次 {batch} 第{year}采购年度" + ("" if period.final else f"(截至 {period.as_of},预考核)"),
-            as_of=period.as_of, batch_id=batch, policy_version=policy.version, computed_at=r.computed_at,
+            as_of=period.as_of, batch_id=batch, policy_version=policy.version, policy_label=policy.label, computed_at=r.computed_at,
             headline=[("参加考核机构", f"{len(rows)} 家"), ("合格", f"{passed} 家"),
                       ("不合格", f"{len(rows) - passed} 家"),
                       ("结余留用奖励合计", _yuan(sum(x["reward"] for x in rows)))],
@@ -114,7 +114,7 @@ def register(app: typer.Typer) -> None:
         path = r.write(report, f"assess_{batch}_{year}")
         n = len(rows)
         out.print(f"年度考核 批次 {batch} 第 {year} 采购年度" + (f"(截至 {day})" if day else "")
-                  + f",政策 {policy.version}")
+                  + f",政策 {policy.label}")
         out.print(f"  参加考核机构 {n} 家:合格 {passed} 家,不合格 {n - passed} 家")
         for code, (zh, _en) in FAIL_ITEMS.items():
             k = sum(1 for x in rows if code in (x["failed_items"] or "").split(";"))

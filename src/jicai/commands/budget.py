@@ -46,11 +46,11 @@ def register(app: typer.Typer) -> None:
         rows, consult, totals = (measure_rows(r, measure(name), args)
                                  for name in ("budget", "budget-consult", "budget-totals"))
         # margin: the policy's budget_ahead_margin the flags were decided with, for a reader of the json
-        report = budget_report(rows, consult, totals, as_of=day, margin=margin, policy_version=policy.version,
+        report = budget_report(rows, consult, totals, as_of=day, margin=margin, policy_version=policy.version, policy_label=policy.label,
                                computed_at=r.computed_at, params={"as_of": day, "margin": margin})
         path = r.write(report, f"budget_{quarter.upper()}" if quarter else f"budget_{day.isoformat()}")
 
-        out.print(f"预算执行进度 截至 {day.isoformat()}(政策 {policy.version})")
+        out.print(f"预算执行进度 截至 {day.isoformat()}(政策 {policy.label})")
         if not rows:
             out.print(f"  {day.year} 年没有预算或医保支出记录 / no budgets or fund spending in {day.year}")
         else:

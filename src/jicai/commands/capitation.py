@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
                                for name in ("capitation", "capitation-tiers", "capitation-totals"))
         labels = tier_labels(policy, day)
         path = r.write(capitation_report(rows, tiers, totals, period=period, on=day, tier_labels=labels,
-                                         policy_version=policy.version, computed_at=r.computed_at),
+                                         policy_version=policy.version, policy_label=policy.label, computed_at=r.computed_at),
                        f"capitation_{period}")
 
         if not rows:
@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
         else:
             t = totals[0]
             reached = {x["tier"]: x["institutions"] for x in tiers}
-            out.print(f"按人头付费包干结余返还 结算期 {period}(政策 {policy.version})")
+            out.print(f"按人头付费包干结余返还 结算期 {period}(政策 {policy.label})")
             mean = "—" if t["overall_per_capita"] is None else f"{t['overall_per_capita']:,.2f}"
             out.print(f"  机构 {t['institutions']} 家,总体人均支出 {mean} 元,"
                       f"实际余量 {t['surplus']:,.2f} 元,返还 {t['returned_amount']:,.2f} 元")

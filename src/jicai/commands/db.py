@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
             getattr(wf, action)(revision)
             after = wf.current()
         except Exception as exc:  # noqa: BLE001
-            fail(f"迁移失败:{exc}", f"migration failed: {exc}")
+            fail("迁移失败", "migration failed", detail=str(exc))
         finally:
             wf.close()
         out.print(f"{wf.url}: {before or '(空 / empty)'} → {after or '(空 / empty)'}")

@@ -16,7 +16,7 @@ def run_demo(data_dir: Path, warehouse, institutions: int, months: int, seed: in
     """The demo's steps; returns where everything is and the summary lines (tests call this too)."""
     from jicai.commands.monitor import monitor_report, stored_rows
     from jicai.ingest import import_paths
-    from jicai.policy import load_policy
+    from jicai.policy.registry import resolve_policy
     from jicai.reports.output import write
     from jicai.reports.summary_zh import monitoring_summary
     from jicai.simulate import simulate
@@ -42,11 +42,15 @@ def run_demo(data_dir: Path, warehouse, institutions: int, months: int, seed: in
 
     t0 = time.perf_counter()
     as_of = date.fromisoformat(str(manifest.as_of))
-    policy = load_policy()
+    policy = resolve_policy(data_dir, warehouse, None, None)  # the Fujian policy the simulated batches name
     computed_at = clock.stamp()
     report = monitor_report(warehouse, as_of, None, policy, computed_at)
     xlsx = write(report, "xlsx", demo_dir / "月度监测.xlsx")
-    summary = monitoring_summary(stored_rows(warehouse, as_of, None), as_of)
+    varieties = warehouse.table("varieties").select("variety_id", "unit").to_pyarrow().to_pylist()
+    batches = warehouse.table("batches").select("batch_id", "name").to_pyarrow().to_pylist()
+    summary = monitoring_summary(stored_rows(warehouse, as_of, None), as_of,
+                                 units={v["variety_id"]: v["unit"] for v in varieties},
+                                 batch_names={b["batch_id"]: b["name"] for b in batches})
     timings["monitor"] = time.perf_counter() - t0
     return {
         "dataset": dataset, "xlsx": xlsx, "as_of": as_of, "summary": summary, "timings": timings,
@@ -118,6 +122,11 @@ def register(app: typer.Typer) -> None:
                   "jicai pharmacy --month 2024-07 ; jicai budget --quarter 2024Q3 ; jicai --help")
         logins = create_demo_users(settings, r["manifest"])
         out.print()
+        if not serve:  # nothing listens: no address to open, no logins to type yet — say how to start it
+            out.print(f"网页未启动(--no-serve)。启动网页 / to serve the pages: jicai --data-dir {settings.data_dir} "
+                      f"serve --port {port};演示账号 {len(logins)} 个已创建,见 jicai users list / "
+                      f"{len(logins)} demo logins created, see jicai users list")
+            return
         out.print(f"网页 / web: http://127.0.0.1:{port}/   演示账号 / demo logins (密码 / password: {DEMO_PASSWORD}):")
         for name, role, scope, what in logins:
             out.print(f"  {name:<9} {role:<11} {scope:<18} {what}")

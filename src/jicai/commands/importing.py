@@ -22,7 +22,9 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from jicai.commands._runner import open_warehouse
-from jicai.console import console, fail, out
+from jicai.console import console, fail, fail_with, out
+from jicai.console import table as result_table
+from jicai.errors import BilingualError
 from jicai.ingest import QUARANTINE, LoadResult, import_paths
 from jicai.ingest.schema import table_schema
 
@@ -62,9 +64,9 @@ def row_progress() -> Progress:
 
 
 def summary(results: list[LoadResult]) -> RichTable:
-    t = RichTable(title="导入结果 / import summary")
+    t = result_table(title="导入结果 / import summary")
     for h in ("文件 file", "表 table", "状态 status", "读取 read", "导入 loaded", "隔离 quarantined"):
-        t.add_column(h, justify="right" if h[0] in "读导隔" else "left")
+        t.add_column(h, justify="right" if h[0] in "读导隔" else "left", overflow="fold")
     for r in results:
         color = {"loaded": "green", "unchanged": "cyan", "failed": "red"}[r.status]
         t.add_row(r.file.name, r.table or "?", f"[{color}]{STATUS_ZH[r.status]} {r.status}[/{color}]",
@@ -97,15 +99,17 @@ def import_cmd(
         try:
             with row_progress() as bar:
                 results = import_paths(wh, paths, table=table, strict=strict, progress=bar, force=force)
-        except ValueError as e:
+        except BilingualError as e:
+            fail_with(e)
+        except ValueError as e:  # a message already in both languages ("中文 / English"): printed once
             fail(str(e), str(e))
         except Exception as e:  # noqa: BLE001 — an engine error (out of memory, disk full): no traceback
             if type(e).__module__.split(".")[0] not in ("duckdb", "_duckdb", "psycopg"):
                 raise
-            fail(f"数据仓库出错，导入中止：{e}。出错文件的事务已回滚，之前的文件已导入；处理后重新运行同一命令即可（已导入的文件会显示“未变化”）",
-                 f"the warehouse failed and the import stopped: {e}. The failing file's transaction was rolled back, "
-                 f"the files before it are loaded; fix the cause and run the same command again (loaded files "
-                 f"report 'unchanged')")
+            fail("数据仓库出错，导入中止。出错文件的事务已回滚，之前的文件已导入；处理后重新运行同一命令即可（已导入的文件会显示“未变化”）",
+                 "the warehouse failed and the import stopped. The failing file's transaction was rolled back, "
+                 "the files before it are loaded; fix the cause and run the same command again (loaded files "
+                 "report 'unchanged')", detail=str(e))
     out.print(summary(results))
     for r in results:
         _details(r)
@@ -139,9 +143,8 @@ def quarantine_cmd(
         w.writeheader()
         w.writerows(rows)
     else:
-        t = RichTable(title=f"隔离行 / quarantined rows ({len(rows)})")
-        for h in ("表 table", "文件 file", "行 row", "列 column", "值 value", "原因 reason"):
-            t.add_column(h)
+        t = result_table("表 table", "文件 file", "行 row", "列 column", "值 value", "原因 reason",
+                  title=f"隔离行 / quarantined rows ({len(rows)})")
         for r in rows:
             name = Path(r["file"]).name + (f" [{r['sheet']}]" if r["sheet"] else "")
             t.add_row(r["table"], name, str(r["row"] or ""), r["column"] or "", r["value"] or "",

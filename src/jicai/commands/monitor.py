@@ -73,7 +73,7 @@ def monitor_report(wh, as_of: date, batch_id: str | None, policy: Any, computed_
     params = {"as_of": as_of, "batch": batch_id}
     report = Report(kind="monitor", title=m.title_zh,
                     period=f"截至 {as_of:%Y-%m-%d}" + (f",批次 {batch_id}" if batch_id else ""), as_of=as_of,
-                    batch_id=batch_id, policy_version=policy.version, computed_at=computed_at,
+                    batch_id=batch_id, policy_version=policy.version, policy_label=policy.label, computed_at=computed_at,
                     paragraphs=[m.note_zh], params=params)
     report.tables.append(measure_table(m, result.to_pylist(), key="rows", title="监测明细"))
     for by, key, title in ROLLUP_LISTS:
@@ -114,7 +114,7 @@ def register(app: typer.Typer) -> None:
         with console.status("正在计算月度监测 / computing…"):
             report = monitor_report(r.warehouse, d, batch, policy, r.computed_at, store=r.store)
         path = r.write(report, f"monitor_{d.isoformat()}" + (f"_{batch}" if batch else ""))
-        out.print(f"月度监测 {d.isoformat()}" + (f" 批次 {batch}" if batch else " 全部批次") + f"(政策 {policy.version})")
+        out.print(f"月度监测 {d.isoformat()}" + (f" 批次 {batch}" if batch else " 全部批次") + f"(政策 {policy.label})")
         for line in summary(report.table("rows").rows):
             out.print(line)
         out.print(f"  结果已存入 {RESULTS_TABLE},报表:{path}")

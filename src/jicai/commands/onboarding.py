@@ -35,7 +35,7 @@ def why_empty(schedule: list[dict], as_of: date) -> list[str]:
 
 
 def onboarding_document(rows: list[dict[str, Any]], summary: list[dict[str, Any]], schedule: list[dict[str, Any]],
-                        *, as_of: date, batch_id: str | None, policy_version: str, computed_at: datetime,
+                        *, as_of: date, batch_id: str | None, policy_version: str, computed_at: datetime, policy_label: str = "",
                         from_month: int) -> Report:
     """The report: headline figures, the rule, the three lists (the summary's rate a ratio of its sums)."""
     from jicai.measures.registry import measure
@@ -45,7 +45,7 @@ def onboarding_document(rows: list[dict[str, Any]], summary: list[dict[str, Any]
     instead = sum(1 for r in rows if r["nonselected_volume"] > 0)
     report = Report(
         kind="onboarding", title="集采中选产品未进院排查", period=f"截至 {as_of:%Y-%m-%d}", as_of=as_of,
-        batch_id=batch_id, policy_version=policy_version, computed_at=computed_at,
+        batch_id=batch_id, policy_version=policy_version, policy_label=policy_label, computed_at=computed_at,
         headline=[("已排查约定品种", f"{agreements} 项"), ("未进院", f"{missing} 项({_rate(missing, agreements)})"),
                   ("其中采购非中选产品替代", f"{instead} 项")],
         paragraphs=[RULE.format(n=from_month), *why_empty(schedule, as_of)],
@@ -94,13 +94,13 @@ def register(app: typer.Typer) -> None:
                 summary = onboarding_summary(base).order_by(["batch_id", "city_code"]).to_pyarrow().to_pylist()
         from_month = int(policy.value("onboarding_from_month", on=d))
         report = onboarding_document(rows, summary, schedule, as_of=d, batch_id=batch,
-                                     policy_version=policy.version, computed_at=r.computed_at,
+                                     policy_version=policy.version, policy_label=policy.label, computed_at=r.computed_at,
                                      from_month=from_month)
         path = r.write(report, f"onboarding_{d.isoformat()}" + (f"_{batch}" if batch else ""))
 
         agreements = sum(s["agreements"] for s in summary)
         out.print(f"未进院排查 截至 {d.isoformat()}" + (f" 批次 {batch}" if batch else " 全部批次")
-                  + f"(政策 {policy.version},执行第 {from_month} 个月起排查)")
+                  + f"(政策 {policy.label},执行第 {from_month} 个月起排查)")
         checked = [b["batch_id"] for b in schedule if b["checked"]]
         if checked:
             out.print(f"  已排查批次 {'、'.join(checked)}:约定品种 {agreements} 项,未进院 {len(rows)} 项"

@@ -27,12 +27,12 @@ def register(app: typer.Typer) -> None:
         r.require(INPUT_TABLES)
         args = Args(policy, month=month)
         lists = {key: measure_rows(r, measure(name), args) for key, name, _, _ in PHARMACY_LISTS}
-        path = r.write(pharmacy_report(lists, month=month, policy_version=policy.version,
+        path = r.write(pharmacy_report(lists, month=month, policy_version=policy.version, policy_label=policy.label,
                                        computed_at=r.computed_at, as_of=last_day), f"pharmacy_{month}")
 
         v, risk = lists["violations"], lists["risk"]
         checked = (lists["checked"] or [{"pharmacies": 0, "settlements": 0}])[0]
-        out.print(f"药店结算监管 {month}(政策 {policy.version})")
+        out.print(f"药店结算监管 {month}(政策 {policy.label})")
         out.print(f"  检查 {checked['pharmacies']} 家药店、{checked['settlements']:,} 笔结算;"
                   f"违规 {len(v)} 项,涉及 {len({x['pharmacy_code'] for x in v})} 家药店")
         out.print("  " + "、".join(f"{zh} {sum(1 for x in v if x['kind'] == k)}" for k, (zh, _) in KINDS.items()))

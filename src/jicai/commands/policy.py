@@ -23,16 +23,29 @@ def policy_for(settings, wh, batch_id: str | None, policy_path: Path | None):
 
     try:
         return resolve_policy(settings.data_dir, wh, batch_id, policy_path)
-    except FileNotFoundError as exc:
-        fail(f"政策文件不存在:{policy_path}", f"policy file not found: {exc}")
+    except FileNotFoundError:
+        fail(f"政策文件不存在:{policy_path}", f"policy file not found: {policy_path}")
     except BilingualError as exc:  # no such batch or policy, an invalid installed file
         fail_with(exc)
     except Exception as exc:  # noqa: BLE001 - a validation error, shown to the user
-        fail(f"政策文件无效:{exc}", f"invalid policy: {exc}")
+        fail("政策文件无效", "invalid policy", detail=str(exc))
 
 
-def _value(v) -> str:
-    return json.dumps(v, ensure_ascii=False) if isinstance(v, list | bool) else str(v)
+def policy_table(p) -> Table:
+    """The policy as a reader sees it (the rows of the policy page): Chinese names, values with units, tiers
+    as ``档 → 比例`` lines, the document and clause, the dates in force."""
+    from jicai.policy.display import policy_rows
+
+    t = Table(title=f"{p.label}", show_lines=True)
+    for col in ("参数", "取值", "说明", "依据(文件与条款)", "生效"):
+        t.add_column(col, overflow="fold")
+    for r in policy_rows(p):
+        value = "\n".join(f"{r.tier_heads[0]} {a} → {r.tier_heads[1]} {b}" for a, b in r.tiers) or r.value
+        source = r.source + (f"\n注:{r.note}" if r.note else "")
+        t.add_row(r.zh, value, r.meaning_zh, source, r.in_force)
+    if p.document:
+        t.caption = "依据文件:" + ";".join(f"{d.short} = {d.title}" for d in p.document)
+    return t
 
 
 def register(app: typer.Typer) -> None:
@@ -50,20 +63,25 @@ def register(app: typer.Typer) -> None:
         except FileNotFoundError:
             fail(f"政策文件不存在:{path}", f"policy file not found: {path}")
         except Exception as exc:  # noqa: BLE001 - the message is the result
-            fail(f"政策文件无效:{path}\n{exc}", f"invalid policy file: {path}", code=1)
-        out.print(f"有效 / valid: {path} — {p.id} ({p.name_zh}),{len(p.parameter)} 条参数,版本 {p.version}")
+            fail(f"政策文件无效:{path}", f"invalid policy file: {path}", code=1, detail=str(exc))
+        out.print(f"有效 / valid: {path} — {p.label},{len(p.parameter)} 条参数(编号 {p.id},内容指纹 {p.version})")
 
     @policy_app.command("show")
     def show_cmd(
         ctx: typer.Context,
         path: Path = typer.Argument(None, help="政策文件(缺省按 --id 查找) / policy TOML (default: by --id)"),
-        policy_id: str = typer.Option("default", "--id", help="已安装政策编号 / installed policy id"),
+        policy_id: str = typer.Option(None, "--id", help="政策编号(缺省:各批次执行的政策,无批次时为 default) / "
+                                                        "policy id (default: the one the batches name, else default)"),
         fmt: str = typer.Option("table", "--format", help="table 或 json / table or json"),
     ) -> None:
         """显示政策参数、单位、出处与生效期 / show a policy's parameters with units, sources and dates."""
         from jicai.policy import load_policy
-        from jicai.policy.registry import PolicyRegistry
+        from jicai.policy.registry import DEFAULT_ID, PolicyRegistry, batch_policy_ids
 
+        if path is None and policy_id is None:  # the policy this data directory's batches run with
+            with open_warehouse(ctx.obj, "read") as wh:
+                named = sorted(set(batch_policy_ids(wh).values()))
+            policy_id = named[0] if len(named) == 1 else DEFAULT_ID
         try:
             p = load_policy(path) if path else PolicyRegistry(ctx.obj.data_dir).get(policy_id)
         except BilingualError as exc:
@@ -71,21 +89,14 @@ def register(app: typer.Typer) -> None:
         except FileNotFoundError:
             fail(f"政策文件不存在:{path}", f"policy file not found: {path}")
         except Exception as exc:  # noqa: BLE001
-            fail(f"政策文件无效:{exc}", f"invalid policy: {exc}", code=1)
+            fail("政策文件无效", "invalid policy", code=1, detail=str(exc))
         if fmt == "json":
-            out.print_json(json.dumps({"id": p.id, "version": p.version, "name_zh": p.name_zh, "name_en": p.name_en,
-                                       "parameter": [e.model_dump(mode="json") for e in p.parameter]},
+            out.print_json(json.dumps({"id": p.id, "version": p.version, "label": p.label, **p.model_dump(mode="json")},
                                       ensure_ascii=False))
             return
         if fmt != "table":
             fail(f"不支持的格式 {fmt}(可选 table/json)", f"unsupported format {fmt} (table/json)")
-        t = Table(title=f"{p.id} — {p.name_zh}(版本 {p.version})", show_lines=False)
-        for col in ("参数 parameter", "值 value", "单位 unit", "说明", "出处 source", "生效 in force"):
-            t.add_column(col, overflow="fold")
-        for e in sorted(p.parameter, key=lambda e: (e.name, e.effective_from or "")):
-            t.add_row(e.name, _value(e.value), e.unit, e.zh, e.source,
-                      f"{e.effective_from or '…'} – {e.effective_to or '…'}")
-        out.print(t)
+        out.print(policy_table(p))
 
     @policy_app.command("list")
     def list_cmd(ctx: typer.Context) -> None:
@@ -99,11 +110,11 @@ def register(app: typer.Typer) -> None:
         with open_warehouse(ctx.obj, "read") as wh:
             batches = batch_policy_ids(wh)
         t = Table()
-        for col in ("编号 id", "名称 name", "版本 version", "文件 file", "批次 batches"):
+        for col in ("编号 id", "名称与版本 name", "内容指纹 hash", "文件 file", "批次 batches"):
             t.add_column(col, overflow="fold")
         for pid, f in sorted(files.items()):
             named = [b for b, p in sorted(batches.items()) if p == pid]
-            t.add_row(pid, f.policy.name_zh, f.policy.version, "(内置 bundled)" if f.bundled else str(f.path),
+            t.add_row(pid, f.policy.label, f.policy.version, "(内置 bundled)" if f.bundled else str(f.path),
                       ", ".join(named) or "—")
         out.print(t)
         unknown = sorted({p for p in batches.values() if p not in files})
@@ -127,5 +138,5 @@ def register(app: typer.Typer) -> None:
         except BilingualError as exc:  # installed with other content, or an installed file is invalid
             fail_with(exc)
         except Exception as exc:  # noqa: BLE001
-            fail(f"政策文件无效:{exc}", f"invalid policy: {exc}", code=1)
-        out.print(f"已安装 / installed: {f.id} 版本 {f.policy.version} → {f.path}")
+            fail("政策文件无效", "invalid policy", code=1, detail=str(exc))
+        out.print(f"已安装 / installed: {f.policy.label}(编号 {f.id},内容指纹 {f.policy.version})→ {f.path}")

@@ -60,7 +60,7 @@ def register(app: typer.Typer) -> None:
         word = "应收回" if final else "预计应收回"
         report = Report(
             kind="prepayment", title="集采医保基金预付台账", period=f"批次 {batch} 第{year}采购年度",
-            as_of=last_day, batch_id=batch, policy_version=policy.version, computed_at=r.computed_at,
+            as_of=last_day, batch_id=batch, policy_version=policy.version, policy_label=policy.label, computed_at=r.computed_at,
             headline=[("机构数", f"{len(last)} 家"),
                       ("预付金额", f"{_money(sum(x['prepayment'] for x in last))} 元"),
                       ("累计冲抵", f"{_money(sum(x['cumulative_offset'] for x in last))} 元"),
@@ -87,9 +87,9 @@ def register(app: typer.Typer) -> None:
 
         head = f"预付台账 批次 {batch} 第 {year} 采购年度"
         if not ledger:
-            out.print(f"{head}:没有约定或预付记录 / no agreements or prepayments(政策 {policy.version})")
+            out.print(f"{head}:没有约定或预付记录 / no agreements or prepayments(政策 {policy.label})")
         else:
-            out.print(f"{head}(截至 {last_day.isoformat()},政策 {policy.version})")
+            out.print(f"{head}(截至 {last_day.isoformat()},政策 {policy.label})")
             out.print(f"  机构 {len(last)} 家,预付金额 {_money(sum(x['prepayment'] for x in last))} 元,"
                       f"累计冲抵 {_money(sum(x['cumulative_offset'] for x in last))} 元,"
                       f"余额 {_money(sum(x['balance'] for x in last))} 元")

@@ -26,7 +26,7 @@ def _write(r: Run, build, stem: str, batch: str | None) -> None:
         report = build(r.warehouse, policy)
     with console.status("正在写出报告 / writing the report…"):
         paths = r.write_all(report, stem)
-    out.print(f"{report.title}（{report.period}，数据截至 {report.as_of.isoformat()}，政策 {report.policy_version}）")
+    out.print(f"{report.title}（{report.period}，数据截至 {report.as_of.isoformat()}，执行政策 {report.policy_label or report.policy_version}）")
     for label, value in report.headline:
         out.print(f"  {label}：{value}")
     for p in paths:

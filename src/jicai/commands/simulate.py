@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
                                     order_lines=order_lines, start=date(first.year, first.month, 1), fmt=fmt,
                                     progress=tick, chunk_rows=chunk_rows)
             except ValueError as exc:
-                fail(f"参数错误：{exc}", f"bad argument: {exc}")
+                fail("参数错误", "bad argument", detail=str(exc))
                 return
         secs = time.perf_counter() - t0
         out.print(f"已写入 {out_dir}（{len(manifest.tables)} 张表，订单明细 {manifest.tables['orders']:,} 行，"

@@ -50,7 +50,7 @@ def register(app: typer.Typer) -> None:
 
         report = Report(
             kind="supply", title="集采中选产品供应保障评分卡", period=label, as_of=end, batch_id=batch,
-            policy_version=policy.version, computed_at=r.computed_at,
+            policy_version=policy.version, policy_label=policy.label, computed_at=r.computed_at,
             headline=[("评分卡行数", f"{len(card)} 行"), ("有预警标记", f"{len(flagged)} 行"),
                       ("配送时限", f"{pv('deliver_within_hours'):g} 小时"),
                       ("配送率下限", f"{pv('delivery_rate_min'):.0%}")],
@@ -73,7 +73,7 @@ def register(app: typer.Typer) -> None:
                           note="配送企业×月"),
         ]
         path = r.write(report, f"supply_{label}" + (f"_{batch}" if batch else ""))
-        out.print(f"供应保障评分卡 {label}(政策 {policy.version}):{len(card)} 行,有预警标记 {len(flagged)} 行")
+        out.print(f"供应保障评分卡 {label}(政策 {policy.label}):{len(card)} 行,有预警标记 {len(flagged)} 行")
         counts: dict[str, int] = {}
         for x in flagged:
             for f in x["flags"].split(";"):

@@ -62,7 +62,7 @@ def register(app: typer.Typer) -> None:
         report = Report(
             kind="supply-alerts", title="集采中选产品供应预警",
             period=f"{first} 至 {label}" if months > 1 else label, as_of=end, batch_id=batch,
-            policy_version=policy.version, computed_at=r.computed_at,
+            policy_version=policy.version, policy_label=policy.label, computed_at=r.computed_at,
             headline=[("哨点预警", f"{len(sentinel)} 条"), ("需求激增", f"{len(surges)} 条")],
             paragraphs=["哨点预警:哨点机构反映供应问题,或其本身订单的响应时间、配送率触及阈值(泉州通知 六)。"
                         "需求激增:品种在地市当月采购量超过前几个月月均的阈值倍数,列出备供企业和其他中选企业的近期发货量"
@@ -79,7 +79,7 @@ def register(app: typer.Typer) -> None:
         for t in (report.table("sentinel"), report.table("surge")):
             t.columns.append(rule)
         path = r.write(report, f"supply_alerts_{label}" + (f"_{months}m" if months > 1 else ""))
-        out.print(f"供应预警 {first if months > 1 else ''}{'~' if months > 1 else ''}{label}(政策 {policy.version}):"
+        out.print(f"供应预警 {first if months > 1 else ''}{'~' if months > 1 else ''}{label}(政策 {policy.label}):"
                   f"哨点预警 {len(sentinel)} 条,需求激增 {len(surges)} 条")
         for x in sentinel[:5]:
             out.print(f"  哨点:{x['rule']}")

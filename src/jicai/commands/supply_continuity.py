@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
         shown.sort(key=lambda x: -(x["monthly_units"] or 0))  # the largest use to replace first
         report = Report(
             kind="supply-continuity", title="集采落地前供应接续清单", period=f"批次 {batch}", as_of=start,
-            batch_id=batch, policy_version=policy.version, computed_at=r.computed_at,
+            batch_id=batch, policy_version=policy.version, policy_label=policy.label, computed_at=r.computed_at,
             headline=[("执行前有使用的机构×品种", f"{len(rows)} 项"), ("原供应厂家未中选", f"{len(replace)} 项")],
             paragraphs=["泉州通知 三:原供应厂家未中选的,指导配送企业摸清供应替换期的医疗机构使用量,合理备货。"
                         f"原供应厂家 = 执行日前 {window_months} 个月该机构采购最多的产品的生产企业。"],

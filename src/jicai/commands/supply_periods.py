@@ -39,7 +39,7 @@ def register(app: typer.Typer) -> None:
         counting = [x for x in periods if x["counts"]]
         report = Report(
             kind="supply-periods", title="集采中选产品供应问题期间", period=f"截至 {day.isoformat()}", as_of=day,
-            batch_id=batch, policy_version=policy.version, computed_at=r.computed_at,
+            batch_id=batch, policy_version=policy.version, policy_label=policy.label, computed_at=r.computed_at,
             headline=[("供应问题反馈", f"{len(periods)} 条"), ("核实有效", f"{len(counting)} 条"),
                       ("受影响机构×品种", f"{len(changed)} 项")],
             paragraphs=["泉州通知 五:经核实后,医疗机构在中选企业供应保障不良期间采购备供企业产品视作采购中选产品;"
@@ -52,7 +52,7 @@ def register(app: typer.Typer) -> None:
                           note="同一机构×品种:按政策计算与不考虑问题期计算之比较(当前采购年度)"),
         ]
         path = r.write(report, f"supply_periods_{day.isoformat()}")
-        out.print(f"供应问题期间 截至 {day.isoformat()}(政策 {policy.version}):反馈 {len(periods)} 条,"
+        out.print(f"供应问题期间 截至 {day.isoformat()}(政策 {policy.label}):反馈 {len(periods)} 条,"
                   f"核实有效 {len(counting)} 条,影响 {len(changed)} 个机构×品种")
         for x in changed[:5]:
             out.print(f"  {x['institution_name']}({x['institution_code']}){x['variety_name']}:备供计入 {x['substituted_volume']:,.0f},"

@@ -9,6 +9,8 @@ entries with non-overlapping date ranges; :meth:`Policy.value` picks the entry i
 0.5
 >>> p.version.startswith("default@")
 True
+>>> p.label
+'默认规则(国家通知及各地实践)(2024-12-10 版)'
 """
 
 from __future__ import annotations
@@ -164,7 +166,10 @@ class Parameter(BaseModel):
     unit: str = ""
     zh: str = Field(description="中文说明")
     en: str = Field(description="English description")
-    source: str = Field(description="seed notice and clause, e.g. '003 陕西 四(三)'")
+    source: str = Field(description="the document (a declared document's short name) and its clause, e.g. "
+                                    "'医保发〔2024〕31号 监测考核'; several separated by ';'")
+    note: str = Field("", description="why this value when the document does not fix it (a jicai default, a value "
+                                      "taken by reference from another province's notice)")
     effective_from: date | None = None
     effective_to: date | None = None  # inclusive; None = open-ended
 
@@ -186,14 +191,29 @@ class Parameter(BaseModel):
         )
 
 
+class Document(BaseModel):
+    """A notice a policy cites: ``short`` is how a parameter's ``source`` names it (its number, e.g.
+    医保发〔2024〕31号, or issuer and date when it has none)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    short: str
+    title: str  # the full title as published, with its issuer
+    issued: date | None = None
+    seed: str = ""  # the seed file it is quoted from (../shared/seeds/), if any
+
+
 class Policy(BaseModel):
-    """A validated policy file. ``version`` identifies its content and is stored with every result."""
+    """A validated policy file. ``version`` identifies its content and is stored with every result; ``label``
+    (name and version date) is what a reader sees on a report."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str
     name_zh: str = ""
     name_en: str = ""
+    version_date: date | None = None  # the date of this edition of the file, bumped when a value changes
+    document: list[Document] = []
     parameter: list[Parameter]
 
     @model_validator(mode="after")
@@ -209,7 +229,20 @@ class Policy(BaseModel):
             for a, b in zip(entries, entries[1:], strict=False):
                 if a.effective_to is None or a.effective_to >= (b.effective_from or date.min):
                     raise ValueError(f"policy parameter {name!r}: overlapping effective date ranges")
+        if self.document:  # sources must name a declared document, so the page can print its full title
+            shorts = [d.short for d in self.document]
+            for p in self.parameter:
+                for part in p.source.split(";"):
+                    if not any(part.strip().startswith(s) for s in shorts):
+                        raise ValueError(f"policy parameter {p.name!r}: source {part.strip()!r} names no declared "
+                                         f"document ({', '.join(shorts)})")
         return self
+
+    @property
+    def label(self) -> str:
+        """The name and edition a report prints: ``福建省…(2024-12-10 版)``; the id and hash without them."""
+        name = self.name_zh or self.id
+        return f"{name}({self.version_date:%Y-%m-%d} 版)" if self.version_date else f"{name}({self.version})"
 
     @property
     def version(self) -> str:
@@ -240,7 +273,7 @@ class Policy(BaseModel):
             base = self.entry(name)
             params.append(base.model_copy(update={"value": v, "effective_from": None, "effective_to": None}))
             Parameter.model_validate(params[-1].model_dump())  # re-run validation
-        return Policy(id=self.id, name_zh=self.name_zh, name_en=self.name_en, parameter=params)
+        return Policy(**{**dict(self), "parameter": params})
 
 
 def load_policy(path: str | Path | None = None) -> Policy:

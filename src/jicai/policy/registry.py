@@ -1,8 +1,9 @@
 """Which policy applies: the bureau's installed policy files, looked up by the id a batch names.
 
 A batch names its policy in ``batches.policy_id`` (blank = ``default``). Policies live as TOML files in
-``<data dir>/policies/``, indexed by the ``id`` inside each file (not the file name), next to the bundled
-``default``; an installed file with id ``default`` replaces the bundled one for that data directory.
+``<data dir>/policies/``, indexed by the ``id`` inside each file (not the file name), next to the bundled ones
+(``default`` and ``fujian``, the rules of the demo province); an installed file with a bundled id replaces the
+bundled one for that data directory.
 ``jicai policy install FILE`` validates a file and copies it there; commands resolve the policy of the
 batch they run for, unless ``--policy FILE`` overrides it.
 """
@@ -17,6 +18,8 @@ from jicai.errors import BilingualError
 from jicai.policy.models import DEFAULT_PATH, Policy, load_policy
 
 DEFAULT_ID = "default"
+# the policies shipped with jicai, by id: the file next to default.toml
+BUNDLED = {DEFAULT_ID: DEFAULT_PATH, "fujian": DEFAULT_PATH.with_name("fujian.toml")}
 
 
 class PolicyLookupError(BilingualError, LookupError):
@@ -57,7 +60,7 @@ class PolicyRegistry:
 
     def files(self) -> dict[str, PolicyFile]:
         """Every available policy by id; an invalid or duplicate file raises with its path."""
-        found = {DEFAULT_ID: PolicyFile(DEFAULT_ID, DEFAULT_PATH, load_policy(), True)}
+        found = {pid: PolicyFile(pid, path, load_policy(path), True) for pid, path in BUNDLED.items()}
         seen: dict[str, Path] = {}
         for path in sorted(self.dir.glob("*.toml")) if self.dir.is_dir() else []:
             try:

@@ -32,9 +32,9 @@ TITLE = "集中带量采购年度考核结果"
 RESULT = ("institution_code", "institution_name", "region_code", "level", "varieties", "passed", "failed_items_zh",
           "completion", "nonselected_share", "payment_rate", "offline_share", "cost_growth", "score",
           "rank_in_level", "budget", "actual", "retention_base", "retention_ratio", "reward", "overspend_shared")
-# 合格 否 is never shown without its reason (不合格原因, the failing varieties with their figures)
-RESULT_BRIEF = ("institution_name", "level", "passed", "failed_items_zh", "score", "rank_in_level", "completion",
-                "nonselected_share", "payment_rate", "reward")
+# 合格 否 never without its reason (不合格原因); last, where a long list of failing items has the room to wrap, where a long list of failing items has the room to wrap
+RESULT_BRIEF = ("institution_name", "level", "passed", "score", "rank_in_level", "completion", "nonselected_share",
+                "payment_rate", "reward", "failed_items_zh")
 RESULT_TOTALS = ("varieties", "budget", "actual", "retention_base", "reward", "overspend_shared")
 TOTAL_FIGURES = ("institutions", "passed", "failed", "pass_rate", "mean_score", "budget", "actual",
                  "retention_base", "reward", "overspend_shared")
@@ -136,7 +136,7 @@ def annual_report(wh: Warehouse, batch_id: str, year: int, policy: Policy | None
     return Report(
         kind="annual", title=TITLE if final else f"{TITLE}（预考核）",
         period=f"第{period.cycle_year}采购年度（{period.cycle_start:%Y-%m-%d} 至 {period.cycle_end:%Y-%m-%d}）",
-        as_of=period.as_of, batch_id=batch_id, policy_version=policy.version,
+        as_of=period.as_of, batch_id=batch_id, policy_version=policy.version, policy_label=policy.label,
         computed_at=computed_at or clock.stamp(),
         paragraphs=[paragraphs.opening("annual", period.as_of, scope),
                     paragraphs.assessment_paragraph(f, failing, scope), paragraphs.retention_paragraph(f),
@@ -158,5 +158,5 @@ def assessment_notes(policy: Policy, on: date) -> list[str]:
         "结余留用奖励 = max(0, 预算 − 实际采购金额) × 得分档次对应的留用比例；考核不合格的为 0。"
         "预算 = Σ 约定采购量 × 集采前加权平均价 × 医保基金支付比例；缺集采前价格的品种不计入预算和实际采购金额，"
         "列于“缺集采前价格品种”。",
-        f"政策版本 {policy.version}；各项数值由 jicai 年度考核指标计算，可追溯至订单明细。",
+        f"执行政策 {policy.label}；各项数值由 jicai 年度考核指标计算，可追溯至订单明细。",
     ]

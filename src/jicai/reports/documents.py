@@ -10,7 +10,7 @@ says how a value is shown (its *kind*) and whether the totals row sums it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from jicai.measures.registry import Measure
 
+from jicai import clock
 from jicai.errors import BilingualError
 
 # kind → how the writers show a value: percentages as %, yuan with thousands separators and 2 decimals,
@@ -37,11 +38,26 @@ def fixed(x: float, decimals: int, sep: bool = False) -> str:
     """``x`` with ``decimals`` decimals, halves rounded up as Excel and a reader do (81.25 → 81.3, where
     Python's own formatting gives 81.2); ``sep`` adds thousands separators.
 
-    >>> fixed(81.25, 1), fixed(0.625 * 100, 0), fixed(1234567.125, 2, sep=True), fixed(-0.05, 1)
-    ('81.3', '63', '1,234,567.13', '-0.1')
+    A float's residue below the last decimal shown never prints a sign: ``-0.0000001`` is ``0.00``, not ``-0.00``.
+
+    >>> fixed(81.25, 1), fixed(0.625 * 100, 0), fixed(1234567.125, 2, sep=True), fixed(-0.05, 1), fixed(-1e-9, 2)
+    ('81.3', '63', '1,234,567.13', '-0.1', '0.00')
     """
     d = Decimal(repr(float(x))).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    if d.is_zero():
+        d = abs(d)
     return f"{d:,.{decimals}f}" if sep else f"{d:.{decimals}f}"
+
+
+def beijing_minute(t: datetime) -> str:
+    """A time as every document shows it: Beijing wall-clock time to the minute, ``YYYY-MM-DD HH:MM`` (an
+    aware time is converted first; a naive one is already Beijing time, as jicai stores times).
+
+    >>> from datetime import UTC
+    >>> beijing_minute(datetime(2024, 3, 31, 20, 30, 59, tzinfo=UTC)), beijing_minute(datetime(2024, 4, 1, 4, 30, 5))
+    ('2024-04-01 04:30', '2024-04-01 04:30')
+    """
+    return f"{clock.to_local(t):%Y-%m-%d %H:%M}"
 
 
 class ReportError(BilingualError, RuntimeError):
@@ -98,10 +114,26 @@ class Table:
     note: str = ""  # what the list is and how it is ordered, shown under the title
     brief: tuple[str, ...] = ()  # the columns shown in HTML/PDF (all when empty)
     html_limit: int = 50  # HTML/PDF show the first rows; the workbook has them all
+    # Totals only over like units: volumes are in each variety's own unit (片, 支, 人份), so a 合计 of volumes —
+    # or of a ratio of volumes such as a completion — is shown only when every row has the same ``like_units``
+    # value (one variety, one batch); across them the cell stays blank and the note says why.
+    like_units: str | None = None
+    per_unit: tuple[str, ...] = ()  # further columns that are volumes in disguise (ratios of volumes)
 
     def __post_init__(self) -> None:
         if len(self.title) > 31 or any(ch in self.title for ch in "[]:*?/\\"):
             raise ValueError(f"table title cannot be a sheet name: {self.title!r}")
+        if self.totals is not None and self.like_units and len({r.get(self.like_units) for r in self.rows}) > 1:
+            unlike = {c.name for c in self.columns if c.kind == "volume"} | set(self.per_unit)
+            if unlike & ({c.name for c in self.columns if c.total} | set(self.totals)):
+                self.totals = {k: v for k, v in self.totals.items() if k not in unlike}
+                self.columns = [replace(c, total=False) if c.name in unlike else c for c in self.columns]
+                shown = {c.name for c in self.columns}
+                if not any(c.total for c in self.columns) and all(
+                        v is None for k, v in self.totals.items() if k in shown):
+                    self.totals = None  # nothing left to add up: no empty 合计 row
+                self.note = (self.note + ("" if self.note.endswith(("。", ".")) or not self.note else "。")
+                             + "各行计量单位不同,合计行不加总数量。")
 
     @property
     def html_columns(self) -> list[Column]:
@@ -133,18 +165,22 @@ class Report:
     charts: list[Chart] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # definitions printed at the end
     params: dict[str, Any] = field(default_factory=dict)  # the arguments it was computed for (json, cover)
+    # the policy as a reader knows it, its name and version date (Policy.label); ``policy_version`` is the
+    # content hash stored with results, kept in the files' metadata and the json for tracing
+    policy_label: str = ""
 
     @property
     def cover(self) -> list[tuple[str, str]]:
         """The facts of the run printed on the cover of every format."""
-        return [
+        facts = [
             ("报告", self.title),
             ("报告期", self.period),
             ("数据截至", f"{self.as_of:%Y-%m-%d}"),
             ("批次", self.batch_id or "全部批次"),
-            ("政策版本", self.policy_version),
-            ("生成时间", self.computed_at.isoformat(sep=" ", timespec="seconds")),
         ]
+        if self.policy_label:
+            facts.append(("执行政策", self.policy_label))
+        return [*facts, ("生成时间", f"{beijing_minute(self.computed_at)}(北京时间)")]
 
     def table(self, key: str) -> Table:
         for t in self.tables:
@@ -161,7 +197,9 @@ def measure_table(m: Measure, rows: list[dict[str, Any]], key: str | None = None
     chosen = [m.column(n) for n in names] if names else list(m.columns)
     columns = [Column.of(c, c.name in m.totals, labels.get(c.name)) for c in chosen]
     totals = {c.name: _total(c.kind, [r.get(c.name) for r in rows]) for c in chosen if c.name in m.totals}
-    return Table(key or m.name, (title or m.title_zh)[:31], columns, rows, totals=totals or None, note=note)
+    unit_key = next((k for k in ("variety_id", "product_code", "batch_id") if k in {c.name for c in columns}), None)
+    return Table(key or m.name, (title or m.title_zh)[:31], columns, rows, totals=totals or None, note=note,
+                 like_units=unit_key)
 
 
 def _total(kind: str, values: list[Any]) -> Any:

@@ -46,12 +46,12 @@ def _named(table: Table, column: str, names: dict[Any, str]) -> Table:
 # -- capitation ----------------------------------------------------------------------------------------
 
 def capitation_report(rows: list[dict], tiers: list[dict], totals: list[dict], *, period: str, on: date,
-                      tier_labels: dict[int, str], policy_version: str, computed_at: datetime) -> FundReport:
+                      tier_labels: dict[int, str], policy_version: str, computed_at: datetime, policy_label: str = "") -> FundReport:
     """The lists of measures ``capitation`` (rows), ``capitation-tiers`` and ``capitation-totals``."""
     t = totals[0] if totals else {}
     report = FundReport(
         kind="capitation", title="门诊统筹按人头付费包干结余返还(中值最优法)", period=f"结算期 {period}",
-        as_of=on, batch_id=None, policy_version=policy_version, computed_at=computed_at,
+        as_of=on, batch_id=None, policy_version=policy_version, policy_label=policy_label, computed_at=computed_at,
         params={"period": period, "policy_date": on},
         headline=[("机构数", f"{t.get('institutions', 0)} 家"), ("包干总额", f"{_money(t.get('package'))} 元"),
                   ("实际支出", f"{_money(t.get('actual_spending'))} 元"),
@@ -90,7 +90,7 @@ PHARMACY_LISTS = (
 )
 
 
-def pharmacy_report(lists: dict[str, list[dict]], *, month: str, policy_version: str, computed_at: datetime,
+def pharmacy_report(lists: dict[str, list[dict]], *, month: str, policy_version: str, computed_at: datetime, policy_label: str = "",
                     as_of: date) -> FundReport:
     """The lists of :data:`PHARMACY_LISTS`, by key."""
     from jicai.fund.pharmacy import KINDS
@@ -104,7 +104,7 @@ def pharmacy_report(lists: dict[str, list[dict]], *, month: str, policy_version:
     risky = [r for r in risk if r["violations"] > 0]
     report = FundReport(
         kind="pharmacy", title="定点零售药店医保结算监管", period=f"{month[:4]}年{int(month[5:])}月",
-        as_of=as_of, batch_id=None, policy_version=policy_version, computed_at=computed_at, params={"month": month},
+        as_of=as_of, batch_id=None, policy_version=policy_version, policy_label=policy_label, computed_at=computed_at, params={"month": month},
         headline=[
             ("检查范围", f"{checked['pharmacies']} 家药店,结算 {checked['settlements']:,} 笔,"
                         f"金额 {_money(checked['amount'] or 0.0)} 元"),
@@ -128,14 +128,14 @@ def pharmacy_report(lists: dict[str, list[dict]], *, month: str, policy_version:
 # -- budget --------------------------------------------------------------------------------------------
 
 def budget_report(rows: list[dict], consult: list[dict], totals: list[dict], *, as_of: date, margin: float,
-                  policy_version: str, computed_at: datetime, params: dict[str, Any] | None = None) -> FundReport:
+                  policy_version: str, computed_at: datetime, policy_label: str = "", params: dict[str, Any] | None = None) -> FundReport:
     """The lists of measures ``budget`` (rows), ``budget-consult`` and ``budget-totals``."""
     t = totals[0] if totals else {}
     q = quarter_ending(as_of)
     title = (f"{as_of.year}年第{q}季度医保基金总额预算执行会商报告" if q else "医保基金总额预算执行进度")
     report = FundReport(
         kind="budget", title=title, period=f"{as_of.year}年1月1日至{as_of.month}月{as_of.day}日",
-        as_of=as_of, batch_id=None, policy_version=policy_version, computed_at=computed_at,
+        as_of=as_of, batch_id=None, policy_version=policy_version, policy_label=policy_label, computed_at=computed_at,
         params=params if params is not None else {"as_of": as_of},
         headline=[
             ("机构数", f"{t.get('institutions', 0)} 家"),

@@ -14,14 +14,18 @@ from pathlib import Path
 import jinja2
 
 from jicai.measures.monitor import STATUS
-from jicai.reports.documents import LEVELS, Report, fixed
+from jicai.reports.documents import LEVELS, Report, beijing_minute, fixed
 from jicai.reports.fonts import FONT_STACK
+
+NUMERIC = ("pct", "pp", "money", "price", "volume", "int", "rank", "score")
 
 
 def cell(value, kind: str, blank: bool = False) -> str:
     """A value as a reader sees it in a table (``blank``: empty instead of — for a missing value)."""
     if value is None or (isinstance(value, float) and value != value):
         return "" if blank else "—"
+    if kind in NUMERIC and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        return str(value)  # a figure given as text (a blank rank, a note): shown as it is
     if kind == "pct":
         return f"{fixed(value * 100, 1)}%"
     if kind == "pp":
@@ -45,7 +49,7 @@ def cell(value, kind: str, blank: bool = False) -> str:
     if kind == "status":
         return STATUS.get(value, (value,))[0]
     if isinstance(value, datetime):
-        return value.isoformat(sep=" ", timespec="seconds")
+        return beijing_minute(value)
     return str(value)
 
 
@@ -55,6 +59,7 @@ def _environment() -> jinja2.Environment:
                              autoescape=True, trim_blocks=False, lstrip_blocks=False,
                              undefined=jinja2.StrictUndefined)
     env.globals["cell"] = cell
+    env.globals["beijing_minute"] = beijing_minute
     return env
 
 

@@ -37,6 +37,9 @@ ADDITIVE = ("rows", "agreed_volume", "selected_volume", "zero", "behind", "over"
             "amount_due", "paid_by_due", "overdue_amount", "overdue_lines", "shortfall_volume",
             "nonselected_counted_volume")
 
+# ratios of volumes (and the time progress, which differs per batch): like volumes, only totalled over one unit
+PER_UNIT = ("completion", "nonselected_share", "time_progress")
+
 
 def _additive(names) -> tuple[str, ...]:
     return tuple(n for n in names if n in ADDITIVE)
@@ -150,25 +153,32 @@ class Monitoring:
         return out
 
     def headline(self) -> list[tuple[str, str]]:
+        """The cards: counts and money over everything; completion, 序时进度 and non-selected share — ratios of
+        volumes in each batch's own units — once per batch, named by the batch (never a "见各批次")."""
         t = self.total() or {}
         batches = self.batches()
-        progress = (paragraphs.pct(batches[0]["time_progress"]) if len(batches) == 1 else "见各批次")
-        return [
-            ("医疗机构", f"{t.get('institutions', 0):,} 家"),
-            ("约定品种", f"{t.get('rows', 0):,} 个"),
-            ("总体完成率", paragraphs.pct(t.get("completion"))),
-            ("序时进度", progress),
-            ("非中选产品占比", paragraphs.pct(t.get("nonselected_share"))),
-            ("按期回款率", paragraphs.pct(t.get("payment_rate"))),
-            ("逾期未回款", paragraphs.yuan(t.get("overdue_amount", 0.0))),
-        ]
+        cards = [("医疗机构", f"{t.get('institutions', 0):,} 家"), ("约定品种", f"{t.get('rows', 0):,} 个")]
+        if len(batches) == 1:
+            b = batches[0]
+            cards += [("总体完成率", paragraphs.pct(b["completion"])), ("序时进度", paragraphs.pct(b["time_progress"])),
+                      ("非中选产品占比", paragraphs.pct(b["nonselected_share"]))]
+        else:
+            for b in batches:
+                name = b.get("batch_name") or b["batch_id"]
+                cards += [(f"{name} 完成率 / 序时进度",
+                           f"{paragraphs.pct(b['completion'])} / {paragraphs.pct(b['time_progress'])}"),
+                          (f"{name} 非中选产品占比", paragraphs.pct(b["nonselected_share"])
+                           if b["nonselected_share"] is not None else "尚无采购")]
+        return [*cards, ("按期回款率", paragraphs.pct(t.get("payment_rate"))),
+                ("逾期未回款", paragraphs.yuan(t.get("overdue_amount", 0.0)))]
 
     # -- tables -------------------------------------------------------------------------------------
     def _rollup_table(self, key: str, title: str, rows: list[dict[str, Any]], keys: tuple[str, ...], note: str,
                       extra: tuple[str, ...] = ()) -> Table:
         names = (*keys, "time_progress", *ROLLUP_FIGURES, *extra)
         cols = _columns(SUM_COLUMNS, names, _additive(names))
-        return Table(key, title, cols, rows, totals=self.total(), note=note)
+        return Table(key, title, cols, rows, totals=self.total(), note=note, like_units="batch_id",
+                     per_unit=PER_UNIT)
 
     def batch_table(self) -> Table:
         t = self._rollup_table(
@@ -198,7 +208,7 @@ class Monitoring:
         names = (*AGREEMENT, *figures)
         tot = _additive(figures)
         return Table(key, title, _columns(ROW_COLUMNS, names, tot), lists.rows(expr) if rows is None else rows,
-                     totals=lists.sums(expr, tot), note=note, brief=brief)
+                     totals=lists.sums(expr, tot), note=note, brief=brief, like_units="variety_id", per_unit=PER_UNIT)
 
     def zero_table(self) -> Table:
         return self._agreement_table(
@@ -233,7 +243,7 @@ class Monitoring:
         names = ("rank", "batch_id", "institution_code", "institution_name", "region_code", "level", *figures)
         tot = _additive(figures)
         return Table(key, title, _columns(SUM_COLUMNS, names, tot), rows,
-                     totals=lists.sums(expr, tot), note=note, brief=brief)
+                     totals=lists.sums(expr, tot), note=note, brief=brief, like_units="batch_id", per_unit=PER_UNIT)
 
     def lagging_table(self) -> Table:
         return self._institution_table(
@@ -279,5 +289,5 @@ class Monitoring:
             f"非中选产品占比 = 非中选采购量 /（中选 + 非中选采购量），不计核实的供应问题期间和特殊品种豁免期间；"
             f"上限 {paragraphs.pct(self.nonselected_share_max)}。",
             "按期回款率 = 在验收次月底前付清的金额 / 到期应回款金额；逾期未回款为截至监测日已过期限仍未付清的金额。",
-            f"政策版本 {self.policy.version}；各项数值由 jicai 监测指标计算，可追溯至订单明细。",
+            f"执行政策 {self.policy.label}；各项数值由 jicai 监测指标计算，可追溯至订单明细。",
         ]

@@ -25,7 +25,7 @@ def monthly_report(wh: Warehouse, as_of: date, batch_id: str | None = None, poli
     mon = Monitoring.build(wh, as_of, batch_id, policy, scope)
     return Report(
         kind="monthly", title=TITLE, period=f"{as_of.year}年{as_of.month}月", as_of=as_of, batch_id=batch_id,
-        policy_version=mon.policy.version, computed_at=computed_at or clock.stamp(),
+        policy_version=mon.policy.version, policy_label=mon.policy.label, computed_at=computed_at or clock.stamp(),
         paragraphs=[paragraphs.opening("monthly", as_of, scope), *mon.batch_paragraphs(),
                     paragraphs.closing("monthly")],
         headline=mon.headline(),

@@ -28,7 +28,7 @@ def quarterly_report(wh: Warehouse, year: int, quarter: int, batch_id: str | Non
     mon = Monitoring.build(wh, as_of, batch_id, policy, scope)
     return Report(
         kind="quarterly", title=TITLE, period=paragraphs.quarter_zh(year, quarter), as_of=as_of, batch_id=batch_id,
-        policy_version=mon.policy.version, computed_at=computed_at or clock.stamp(),
+        policy_version=mon.policy.version, policy_label=mon.policy.label, computed_at=computed_at or clock.stamp(),
         paragraphs=[paragraphs.opening("quarterly", as_of, scope, year, quarter), *mon.batch_paragraphs(),
                     paragraphs.closing("quarterly")],
         headline=mon.headline(),

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from jicai.contract.docs import splice_between
 from jicai.policy import load_policy
+from jicai.policy.display import in_force as in_force_text
 
 
 def _esc(s: object) -> str:
@@ -21,12 +22,22 @@ def _esc(s: object) -> str:
 
 
 def render_parameters() -> str:
+    from jicai.policy.display import policy_rows
+    from jicai.policy.registry import BUNDLED
+
     policy = load_policy()
-    lines = [f"Bundled policy `{policy.id}` — {policy.name_zh} / {policy.name_en}.", "",
-             "| parameter | default | unit | 说明 | meaning | source | in force |", "|---|---|---|---|---|---|---|"]
-    for p in sorted(policy.parameter, key=lambda p: (p.name, p.effective_from or "")):
-        span = f"{p.effective_from or '…'} – {p.effective_to or '…'}"
-        lines.append(f"| `{p.name}` | `{p.value}` | {p.unit} | {_esc(p.zh)} | {_esc(p.en)} | {_esc(p.source)} | {span} |")
+    others = ", ".join(f"`{pid}` ({load_policy(path).label})" for pid, path in BUNDLED.items() if pid != policy.id)
+    lines = [f"Bundled policy `{policy.id}` — {policy.label} / {policy.name_en}; also bundled: {others}.", "",
+             "Documents cited (a source starts with one of these short names, then the clause):", "",
+             "| short | document | issued | seed |", "|---|---|---|---|"]
+    lines += [f"| {d.short} | {_esc(d.title)} | {d.issued or '—'} | {d.seed or '—'} |" for d in policy.document]
+    lines += ["", "| parameter | 名称 | default | 取值 | 说明 | meaning | source | note | in force |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for r in sorted(policy_rows(policy), key=lambda r: r.name):
+        p = next(e for e in policy.parameter if e.name == r.name and in_force_text(e) == r.in_force)
+        shown = "; ".join(f"{a} → {b}" for a, b in r.tiers) if r.tiers else r.value
+        lines.append(f"| `{r.name}` | {r.zh} | `{p.value}` | {_esc(shown)} | {_esc(r.meaning_zh)} | {_esc(r.meaning_en)} "
+                     f"| {_esc(r.source)} | {_esc(r.note)} | {r.in_force} |")
     return "\n".join(lines) + "\n"
 
 

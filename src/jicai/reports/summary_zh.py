@@ -32,14 +32,18 @@ def _rows(expr: ir.Table) -> list[dict]:
     return expr.to_pyarrow().to_pylist()
 
 
-def monitoring_summary(m: ir.Table, as_of: date, top: int = 5) -> list[str]:
-    """Lines of a Chinese summary of the monitoring table ``m`` (see measures.monitor.COLUMNS)."""
+def monitoring_summary(m: ir.Table, as_of: date, top: int = 5, units: dict[str, str] | None = None,
+                       batch_names: dict[str, str] | None = None) -> list[str]:
+    """Lines of a Chinese summary of the monitoring table ``m`` (see measures.monitor.COLUMNS); ``units``
+    (variety → its minimum unit, 片/支/人份) says what a quantity still to buy is counted in, ``batch_names``
+    names each batch beside its code."""
+    units, batch_names = units or {}, batch_names or {}
     lines = [f"截至 {as_of:%Y年%m月%d日} 集采执行监测："]
     by_batch = rollup(m, "batch")
     progress = m.group_by("batch_id").agg(time_progress=m.time_progress.max())
     for b in _rows(by_batch.join(progress, "batch_id").order_by("batch_id")):
         lines.append(
-            f"· 批次 {b['batch_id']}：{b['institutions']:,} 家机构、{b['rows']:,} 个约定品种；"
+            f"· {batch_names.get(b['batch_id'], '批次')}（{b['batch_id']}）：{b['institutions']:,} 家机构、{b['rows']:,} 个约定品种；"
             f"总体完成率 {pct(b['completion'])}（序时进度 {pct(b['time_progress'])}），"
             f"零采购 {b['zero']}、低于序时进度 {b['behind']}、超额完成 {b['over']}、进度正常 {b['normal']}；"
             f"非中选占比 {pct(b['nonselected_share'])}，回款率 {pct(b['payment_rate'])}，"
@@ -55,7 +59,7 @@ def monitoring_summary(m: ir.Table, as_of: date, top: int = 5) -> list[str]:
             lines.append(
                 f"  {r['institution_name']}（{r['institution_code']}）{r['variety_name']}："
                 f"{STATUS[r['status']][0]}，完成率 {pct(r['completion'])} / 序时进度 {pct(r['time_progress'])}，"
-                f"还需采购 {qty(r['shortfall_volume'])}"
+                f"还需采购 {qty(r['shortfall_volume'])} {units.get(r['variety_id'], '')}".rstrip()
             )
 
     excess = _rows(m.filter(m.nonselected_excess).order_by([ibis.desc("nonselected_share"), "institution_code"]).limit(3))

@@ -79,6 +79,7 @@ def json_document(report: Report) -> dict[str, Any]:
     doc: dict[str, Any] = {"title": report.title, "period": report.period}
     doc.update({k: plain(v) for k, v in report.params.items()})
     doc["policy_version"] = report.policy_version
+    doc["policy"] = report.policy_label
     doc["computed_at"] = plain(report.computed_at)
     for t in report.tables:
         names = [c.name for c in t.columns]

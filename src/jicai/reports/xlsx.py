@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from jicai.measures.monitor import STATUS
-from jicai.reports.documents import LEVELS, Column, Report, Table, fixed
+from jicai.reports.documents import LEVELS, Column, Report, Table, beijing_minute, fixed
+from jicai.reports.html import cell
 
 NUMBER_FORMATS = {"pct": "0.0%", "pp": "0.0", "money": "#,##0.00", "price": "#,##0.0000", "volume": "#,##0",
                   "int": "0", "rank": "0", "score": "0.0", "date": "yyyy-mm-dd"}
@@ -27,6 +28,19 @@ def _display_len(s: str) -> int:
     return sum(2 if ord(ch) > 0x2E7F else 1 for ch in s)
 
 
+def column_width(t: Table, c: Column) -> float:
+    """As wide as the widest value as shown (a code by its Chinese name, a number with its separators, a
+    Chinese character two units), the totals cell and the header (which wraps onto two lines if it must), so
+    that no name is cut; within reason (a very long text wraps in the cell)."""
+    shown = [cell(c.show(r.get(c.name)), c.kind) for r in t.rows[:2000]]
+    if t.totals is not None and t.totals.get(c.name) is not None:
+        shown.append(cell(t.totals[c.name], c.kind))
+    content = max([_display_len(x) for x in shown] + [4]) + 2
+    header = _display_len(c.zh)
+    header = header / 2 + 2 if header > 12 else header + 3  # a long header wraps over two lines
+    return min(max(content, header, WIDTHS.get(c.kind, 8)), 80)
+
+
 def _excel_col(j: int) -> str:
     s = ""
     j += 1
@@ -36,13 +50,21 @@ def _excel_col(j: int) -> str:
     return s
 
 
+# decimals a cell keeps: what the format shows and a little more, never a float's residue (0.1000000000112777)
+DECIMALS = {"pct": 6, "pp": 4, "price": 6, "volume": 3, "score": 4}
+
+
 def _value(c: Column, v: Any) -> Any:
     """The cell value: numbers stay numbers (formatted by the cell format), codes become Chinese."""
     v = c.show(v)
-    if c.kind == "pp":
-        return v * 100
-    if c.kind == "money" and isinstance(v, (int, float)) and not isinstance(v, bool):
+    number = isinstance(v, (int, float)) and not isinstance(v, bool)
+    if c.kind == "pp" and number:
+        return round(v * 100, DECIMALS["pp"])
+    if c.kind == "money" and number:
         return float(fixed(v, 2))  # the cell holds the fen the text shows, not the float behind it
+    if c.kind in DECIMALS and isinstance(v, float):
+        v = round(v, DECIMALS[c.kind])
+        return int(v) if c.kind == "volume" and v.is_integer() else v
     if c.kind == "bool":  # named by the measure (合格/不合格) or 是/否
         return v if isinstance(v, str) else ("是" if v else "否")
     if c.kind == "level":
@@ -51,8 +73,8 @@ def _value(c: Column, v: Any) -> Any:
         return STATUS.get(v, (v,))[0]
     if c.kind == "date" and isinstance(v, date) and not isinstance(v, datetime):
         return datetime(v.year, v.month, v.day)
-    if c.kind == "text" and isinstance(v, datetime):  # a time of day: as text, to the second
-        return v.isoformat(sep=" ", timespec="seconds")
+    if c.kind == "text" and isinstance(v, datetime):  # a time of day: as text, Beijing time to the minute
+        return beijing_minute(v)
     return v
 
 
@@ -63,10 +85,9 @@ def _write_table(wb, t: Table, fmt: dict) -> None:
     for j, c in enumerate(cols):
         ws.write_string(0, j, c.zh, fmt["header"])
         ws.write_comment(0, j, f"{c.name}: {c.en}", {"x_scale": 2})
-        width = WIDTHS.get(c.kind)
-        if width is None:  # text: as wide as its longest value as shown (a code by its Chinese name), within reason
-            width = max([8] + [_display_len(str(c.show(r.get(c.name)) or "")) + 2 for r in t.rows[:2000]])
-        ws.set_column(j, j, min(max(width, _display_len(c.zh) + 3), 48), fmt.get(c.kind))
+        ws.set_column(j, j, column_width(t, c), fmt.get(c.kind))
+    if any(_display_len(c.zh) > 12 for c in cols):  # a long header wraps (column_width): room for two lines
+        ws.set_row(0, 30)
     for i, row in enumerate(t.rows, start=1):
         for j, c in enumerate(cols):
             v = row.get(c.name)
@@ -146,7 +167,7 @@ def write_xlsx(report: Report, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     wb = xlsxwriter.Workbook(str(path))
-    wb.set_properties({"title": f"{report.title}（{report.period}）", "subject": report.policy_version,
+    wb.set_properties({"title": f"{report.title}（{report.period}）", "subject": report.policy_label,
                        "author": "jicai", "comments": f"policy {report.policy_version}; as of {report.as_of}"})
     fmt: dict[str, Any] = {k: wb.add_format({"num_format": v}) for k, v in NUMBER_FORMATS.items()}
     fmt["header"] = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True,

@@ -14,6 +14,9 @@ from jicai.simulate.geography import region_rows
 from jicai.simulate.model import World, cycles_in_data, report_time
 from jicai.simulate.planted import season_window
 
+# the simulated province is Fujian: its batches run under the bundled Fujian policy (jicai/policy/fujian.toml)
+DEMO_POLICY = "fujian"
+
 
 def _table(name: str, cols: dict[str, list]) -> pa.Table:
     s = schema(name)
@@ -30,7 +33,7 @@ def reference_tables(w: World) -> dict[str, pa.Table]:
     out["batches"] = _table("batches", {
         "batch_id": list(BATCHES), "name": [b[0] for b in BATCHES.values()],
         "category": [b[1] for b in BATCHES.values()], "start_date": [w.batch_start[b] for b in BATCHES],
-        "cycle_years": [b[2] for b in BATCHES.values()], "policy_id": ["default"] * len(BATCHES),
+        "cycle_years": [b[2] for b in BATCHES.values()], "policy_id": [DEMO_POLICY] * len(BATCHES),
     })
     ss, se = season_window(w.start)
     vs = w.varieties

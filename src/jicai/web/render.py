@@ -6,12 +6,15 @@ both texts side by side with ``t("中文", "English")`` so that a page cannot lo
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from jicai import clock
 
 TEMPLATES = Path(__file__).with_name("templates")
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
@@ -41,9 +44,29 @@ def _replace_page(params: Any, page: int) -> str:
     return urlencode([*items, ("page", str(page))])
 
 
+def _minute(v: Any) -> str:
+    """A time as every page and document shows it: Beijing time to the minute, ``YYYY-MM-DD HH:MM`` (also a time
+    the API layer already wrote as ISO text, ``2024-07-05T10:30:12``).
+
+    >>> from datetime import UTC
+    >>> _minute("2024-07-05T10:30:12"), _minute(datetime(2024, 7, 5, 2, 30, tzinfo=UTC)), _minute("2024-07-05")
+    ('2024-07-05 10:30', '2024-07-05 10:30', '2024-07-05')
+    """
+    if isinstance(v, str) and len(v) >= 16 and v[10] == "T":
+        try:
+            v = datetime.fromisoformat(v)
+        except ValueError:
+            return v
+    if isinstance(v, datetime):
+        return f"{clock.to_local(v):%Y-%m-%d %H:%M}"
+    return "" if v is None else str(v)
+
+
 def _cell(v: Any) -> str:
     if v is None:
         return ""
+    if isinstance(v, datetime):
+        return _minute(v)
     if isinstance(v, bool):
         return "是" if v else "否"
     if isinstance(v, float):
@@ -53,6 +76,7 @@ def _cell(v: Any) -> str:
 
 _env.filters["replace_page"] = _replace_page
 _env.filters["cell"] = _cell
+_env.filters["minute"] = _minute
 _env.filters["money"] = _fmt_money
 _env.filters["pct"] = _fmt_pct
 

@@ -137,11 +137,22 @@ def dataset_page(request: Request, name: str, principal: Principal = Depends(pag
 
 @router.get("/policy", response_class=HTMLResponse)
 def policy_page(request: Request, principal: Principal = Depends(page_principal)):
-    from jicai.policy.registry import resolve_policy
+    from jicai.policy.display import policy_rows
+    from jicai.policy.registry import DEFAULT_ID, PolicyRegistry, batch_policy_ids
 
     data = request.app.state.data
-    policy = data.run(lambda wh: resolve_policy(data.data_dir, wh, None, None))
-    return _page(request, "policy.html", principal, policy=policy)
+    named = data.run(batch_policy_ids)  # batch → the policy it names; each policy named is shown with its batches
+    registry = PolicyRegistry(data.data_dir)
+    try:
+        ids = sorted(set(named.values())) or [DEFAULT_ID]
+        policies = [registry.get(pid) for pid in ids]
+    except BilingualError as exc:  # a batch names a policy not installed, or an installed file is invalid
+        return _error(request, principal, exc)
+    names = {b["batch_id"]: b["name"] for b in data.batches()}
+    items = [{"policy": p, "rows": policy_rows(p),
+              "batches": [f"{names.get(b) or b}({b})" for b, pid in sorted(named.items()) if pid == p.id]}
+             for p in policies]
+    return _page(request, "policy.html", principal, policies=items)
 
 
 # ---- import -----------------------------------------------------------------------------------------
@@ -211,4 +222,6 @@ def report_download(request: Request, kind: str, fmt: str, as_of: str | None = N
         return _error(request, principal, exc)
     views.audit(request, principal, "export", f"report:{kind}", {"format": fmt, "as_of": as_of, "batch": batch,
                                                                  "year": year})
-    return Response(body, media_type=media, headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}"})
+    # HTML and PDF open in the browser (a notice is read, then printed or saved); a workbook is downloaded
+    disposition = "attachment" if fmt == "xlsx" else "inline"
+    return Response(body, media_type=media, headers={"Content-Disposition": f"{disposition}; filename*=UTF-8''{filename}"})
