@@ -32,7 +32,7 @@ TITLE = "集中带量采购年度考核结果"
 RESULT = ("institution_code", "institution_name", "region_code", "level", "varieties", "passed", "failed_items_zh",
           "completion", "nonselected_share", "payment_rate", "offline_share", "cost_growth", "score",
           "rank_in_level", "budget", "actual", "retention_base", "retention_ratio", "reward", "overspend_shared")
-# 合格 否 never without its reason (不合格原因); last, where a long list of failing items has the room to wrap, where a long list of failing items has the room to wrap
+# 合格 否 never without its reason (不合格原因): last, where a long list of failing items has the room to wrap
 RESULT_BRIEF = ("institution_name", "level", "passed", "score", "rank_in_level", "completion", "nonselected_share",
                 "payment_rate", "reward", "failed_items_zh")
 RESULT_TOTALS = ("varieties", "budget", "actual", "retention_base", "reward", "overspend_shared")
