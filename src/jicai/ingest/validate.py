@@ -4,8 +4,9 @@
 with any problem is quarantined, every other row loads. Checks, in order:
 
 1. row-local: required value empty, value does not parse as its type or is not one of the choices,
-   the column's ``check`` validator, two-column row checks (a region and its parent), a row cut short
-   at the end of a truncated file;
+   the column's ``check`` validator, two-column row checks (a region and its parent), a date outside its
+   plausible window (:mod:`.plausible`), a row cut short at the end of a truncated file, a row the reader
+   could not split into cells (``Sheet.rejected``: ragged, over-long, an unbalanced quote, a formula cell);
 2. duplicate keys among the rows that passed (1): **the first occurrence in the file is kept**, every
    later one is quarantined with the row number of the first (a file is one snapshot; two different
    rows for one key inside it is an error of the export, not an update);
@@ -35,7 +36,7 @@ import pyarrow as pa
 
 from jicai.contract.tables import TABLES, Column, Table
 from jicai.contract.validators import ROW_CHECKS, validator
-from jicai.ingest import codemap, stage
+from jicai.ingest import codemap, plausible, stage
 from jicai.ingest.normalize import HeaderMap, cell_exprs, install_macros, type_reason
 from jicai.ingest.readers import Sheet
 from jicai.ingest.sql import lit, q
@@ -165,6 +166,12 @@ def _value_checks(con: duckdb.DuckDBPyConnection, t: Table) -> list[Check]:
     return checks
 
 
+def _date_checks(con: duckdb.DuckDBPyConnection, t: Table, sink: object = None) -> list[Check]:
+    """Dates outside their plausible window (:mod:`.plausible`; the batches' cycles are read from the warehouse)."""
+    batches = sink.fetch("SELECT start_date, cycle_years FROM batches") if sink is not None else []
+    return [Check(d.where, d.column, d.zh, d.en) for d in plausible.checks(con, t, plausible.cycles_of(batches))]
+
+
 def _duplicates(con: duckdb.DuckDBPyConnection, t: Table, ok: str) -> int:
     """``dups``: the later occurrences of a key among the rows ``ok`` (SQL over typed), each with its first.
 
@@ -271,7 +278,7 @@ def check(con: duckdb.DuckDBPyConnection, t: Table, sheets: list[tuple[Sheet, He
     con.execute(PROBLEMS_DDL)
     if sink is not None:
         codemap.apply_confirmed(con, t.name, sink)
-    value_checks = _value_checks(con, t)
+    value_checks = _value_checks(con, t) + _date_checks(con, t, sink)
     local = " OR ".join(["_local"] + [f"({ch.where})" for ch in value_checks])
     con.execute(f"CREATE OR REPLACE TABLE bad_local AS SELECT _sheet, _row FROM typed WHERE {local}")
     ok = ("NOT EXISTS (SELECT 1 FROM bad_local b WHERE b._sheet = typed._sheet AND b._row = typed._row)"
