@@ -212,9 +212,10 @@ def _pause_for_tests() -> None:
 
 
 def import_file(wh: Warehouse, path: Path, table: str | None, strict: bool = False, force: bool = False,
-                progress: RowProgress | None = None, defer_facts: bool = False) -> LoadResult:
+                progress: RowProgress | None = None, defer_facts: bool = False, hidden_sheets: bool = False) -> LoadResult:
     """Import one file (see the module docstring); ``force`` re-validates and re-loads even unchanged bytes;
-    ``defer_facts`` leaves the compact facts of the months it touches pending, for :func:`finish_facts`."""
+    ``defer_facts`` leaves the compact facts of the months it touches pending, for :func:`finish_facts`;
+    ``hidden_sheets`` reads an Excel workbook's hidden sheets too (:mod:`jicai.ingest.xlsx`)."""
     started = _now()
     res = LoadResult(file=Path(path).resolve(), table=table, status="failed", load_id=uuid.uuid4().hex)
     if table is None:
@@ -246,7 +247,7 @@ def import_file(wh: Warehouse, path: Path, table: str | None, strict: bool = Fal
             area = sink_for(wh.engine, cur).staging(Path(tmp))
         try:
             return _load(wh, area, t, info, res, started, strict, before, loaded_before,
-                         progress or RowProgress(None, []), defer_facts)
+                         progress or RowProgress(None, []), defer_facts, hidden_sheets)
         except FileError as e:
             return _fail_file(wh, res, info.sha256, started, e.zh, e.en)
         finally:
@@ -273,7 +274,8 @@ def _mapped(t: Table, sheets: list[Sheet], res: LoadResult) -> list[tuple[Sheet,
 
 
 def _load(wh: Warehouse, area: Stage, t: Table, info: readers.FileInfo, res: LoadResult, started: dt.datetime,
-          strict: bool, before: int, loaded_before: bool, progress: RowProgress, defer_facts: bool) -> LoadResult:
+          strict: bool, before: int, loaded_before: bool, progress: RowProgress, defer_facts: bool,
+          hidden_sheets: bool = False) -> LoadResult:
     """Stage, check and write one file in the staging ``area``.
 
     Reading and typing run outside any transaction: DuckDB scans and appends committed TEMP data about twice
@@ -281,7 +283,7 @@ def _load(wh: Warehouse, area: Stage, t: Table, info: readers.FileInfo, res: Loa
     are looked up in the warehouse); then ONE transaction writes the rows, the quarantine and the log."""
     con = area.con
     with progress.phase(con, "read"):
-        mapped = _mapped(t, readers.stage(con, info, lambda cells: header_score(t, cells)), res)
+        mapped = _mapped(t, readers.stage(con, info, lambda cells: header_score(t, cells), hidden_sheets), res)
         rows = build_typed(con, t, mapped)
     progress.counted(rows)
     names = [s.name for s, _ in mapped]
@@ -335,7 +337,7 @@ def _load(wh: Warehouse, area: Stage, t: Table, info: readers.FileInfo, res: Loa
 
 
 def import_paths(wh: Warehouse, paths: list[Path], table: str | None = None, strict: bool = False,
-                 progress: object = None, force: bool = False) -> list[LoadResult]:
+                 progress: object = None, force: bool = False, hidden_sheets: bool = False) -> list[LoadResult]:
     """Import files and folders (a folder: every file in it, in ``LOAD_ORDER``).
 
     ``table`` overrides the table named by each file's stem; ``strict`` loads nothing from a file with
@@ -365,7 +367,7 @@ def import_paths(wh: Warehouse, paths: list[Path], table: str | None = None, str
     results = []
     for (path, tname), estimate in zip(files, estimates, strict=True):
         tracker.start(path, estimate)
-        results.append(import_file(wh, path, tname, strict, force, tracker, defer))
+        results.append(import_file(wh, path, tname, strict, force, tracker, defer, hidden_sheets))
         tracker.finish()
     if defer:
         finish_facts(wh)

@@ -38,7 +38,7 @@ from jicai.contract.tables import TABLES, Column, Table
 from jicai.contract.validators import ROW_CHECKS, validator
 from jicai.ingest import codemap, plausible, stage
 from jicai.ingest.normalize import HeaderMap, cell_exprs, install_macros, type_reason
-from jicai.ingest.readers import Sheet
+from jicai.ingest.readers import FileError, MalformedCsv, Sheet, clean_message
 from jicai.ingest.sql import lit, q
 from jicai.ingest.stage import Staged
 
@@ -67,14 +67,20 @@ def _label(c: Column) -> tuple[str, str]:
     return f"{c.zh}（{c.name}）", c.name
 
 
-def _sql_checks(t: Table) -> list[Check]:
-    """Row checks that are SQL over the parsed values and ``_e_<col>`` (the cell is empty)."""
+def _sql_checks(t: Table, controls: bool = False) -> list[Check]:
+    """Row checks that are SQL over the parsed values and ``_e_<col>`` (the cell is empty); ``controls``: text
+    values are checked for control characters (only when the file may hold any, see ``Sheet.controls``)."""
     checks = []
     for c in t.columns:
         zh, en = _label(c)
         val, empty = q(c.name), q("_e_" + c.name)
         if c.required:
             checks.append(Check(empty, c.name, lit(f"{zh} 为必填项，值为空"), lit(f"{en} is required but empty")))
+        if controls and c.type == "str" and not c.choices:
+            checks.append(Check(f"jc_control({val}) IS NOT NULL", c.name,
+                                f"{lit(f'{zh} 含控制字符 ')} || jc_control({val}) || '，请从源数据中删除'",
+                                f"{lit(f'{en} holds the control character ')} || jc_control({val}) "
+                                f"|| '; remove it at the source'"))
         if c.type != "str" or c.choices:
             rz, re_ = type_reason(c)
             checks.append(Check(f"NOT {empty} AND {val} IS NULL", c.name, lit(f"{zh} {rz}"), lit(f"{en} {re_}")))
@@ -103,18 +109,35 @@ def build_typed(con: duckdb.DuckDBPyConnection, t: Table, sheets: list[tuple[She
             tcols.append(f"{empty} AS {q('_e_' + c.name)}")
             tcols.append(f"{value} AS {q(c.name)}")
         typed.append(f"SELECT {', '.join(tcols)} FROM {{src}}")
-    local = " OR ".join(f"({ch.where})" for ch in _sql_checks(t))
+    local = " OR ".join(f"({ch.where})" for ch in _sql_checks(t, _controls(sheets)))
     cols = ", ".join(q(c.name) for c in t.columns)
     outer = f"SELECT _sheet, _row, {cols}, coalesce({local}, false) AS _local FROM "
     if len(sheets) == 1 and not sheets[0][0].numbered:
-        sheets[0][0].run(con, f"CREATE OR REPLACE TABLE typed0 AS {outer}({typed[0]})")
+        try:
+            sheets[0][0].run(con, f"CREATE OR REPLACE TABLE typed0 AS {outer}({typed[0]})")
+            sheets[0][0].source.check_records(con.execute("SELECT count(*) FROM typed0").fetchone()[0])
+        except MalformedCsv:  # a ragged or over-long row, an unbalanced quote: read record by record, then as below
+            sheets[0][0].rescan(con, 0)
+            return build_typed(con, t, sheets)
         first = con.execute("SELECT min(rowid) FROM typed0").fetchone()[0] or 0  # see CsvSource.numbered
         con.execute(f"CREATE OR REPLACE VIEW typed AS SELECT _sheet, rowid - {first} + 2 AS _row, "
                     f"* EXCLUDE (_sheet, _row) FROM {stage.t('typed0')}")
     else:
         union = " UNION ALL ".join(sel.replace("{src}", s.table) for sel, (s, _) in zip(typed, sheets, strict=True))
-        con.execute(f"CREATE OR REPLACE TABLE typed AS {outer}({union})")
+        try:
+            con.execute(f"CREATE OR REPLACE TABLE typed AS {outer}({union})")
+        except (duckdb.InvalidInputException, duckdb.IOException) as exc:
+            if not any(s.types for s, _ in sheets):
+                raise
+            # a Parquet file whose footer reads but whose data does not: the file's fault, said without SQL or paths
+            why = clean_message(exc)
+            raise FileError(f"无法读取 Parquet 文件的数据（文件损坏）：{why}",
+                            f"cannot read the Parquet file's data (damaged): {why}") from None
     return con.execute("SELECT count(*) FROM typed").fetchone()[0]
+
+
+def _controls(sheets: list[tuple[Sheet, HeaderMap]]) -> bool:
+    return any(s.controls for s, _ in sheets)
 
 
 def _raw_view(con: duckdb.DuckDBPyConnection, t: Table, sheets: list[tuple[Sheet, HeaderMap]]) -> None:
@@ -276,6 +299,7 @@ def check(con: duckdb.DuckDBPyConnection, t: Table, sheets: list[tuple[Sheet, He
     With the warehouse's ``sink`` (:class:`jicai.ingest.sink.Sink`), order lines are 对码-ed first: confirmed
     local codes become national ones, and unknown ones get suggestions in their reason (:mod:`.codemap`)."""
     con.execute(PROBLEMS_DDL)
+    rejected, unread = _rejected(con, sheets)
     if sink is not None:
         codemap.apply_confirmed(con, t.name, sink)
     value_checks = _value_checks(con, t) + _date_checks(con, t, sink)
@@ -286,15 +310,41 @@ def check(con: duckdb.DuckDBPyConnection, t: Table, sheets: list[tuple[Sheet, He
     n_dups = _duplicates(con, t, ok)
     ref_checks = _references(con, t, absent, ok, sink)
     parts = ["SELECT _sheet, _row FROM bad_local", "SELECT _sheet, _row FROM dups"]
+    if rejected:
+        parts.append("SELECT _sheet, _row FROM rejected")
     if ref_checks:
         parts.append(f"SELECT _sheet, _row FROM typed WHERE {' OR '.join(f'({ch.where})' for ch in ref_checks)}")
     con.execute("CREATE OR REPLACE TABLE flagged AS " + " UNION ".join(parts))
     bad = con.execute("SELECT count(*) FROM flagged").fetchone()[0]
     if bad:
-        _detail(con, t, sheets, _sql_checks(t) + value_checks + ref_checks)
+        _detail(con, t, sheets, _sql_checks(t, _controls(sheets)) + value_checks + ref_checks)
         if n_dups:
             _dup_problems(con, t, [s.name for s, _ in sheets])
-    return Outcome(rows, bad, con.execute("SELECT count(*) FROM problems").fetchone()[0])
+        if rejected:  # the reader's reason replaces what the checks make of the same cell (a formula is not "empty")
+            con.execute("DELETE FROM problems p WHERE EXISTS (SELECT 1 FROM rejected r WHERE r._sheet = p._sheet "
+                        "AND r._row = p._row AND r.col = p.col)")
+            con.execute("INSERT INTO problems SELECT * FROM rejected")
+    return Outcome(rows + unread, bad, con.execute("SELECT count(*) FROM problems").fetchone()[0])
+
+
+def _rejected(con: duckdb.DuckDBPyConnection, sheets: list[tuple[Sheet, HeaderMap]]) -> tuple[int, int]:
+    """``rejected``: the problems the readers found (``Sheet.rejected``) as problem rows, their cells named by the
+    contract column (a cell of a column the table does not use is no problem); returns how many, and how many
+    of their rows never reached ``typed`` (CSV records that could not be split: they count as read)."""
+    parts = []
+    for i, (sheet, hm) in enumerate(sheets):
+        if sheet.rejected is None:
+            continue
+        names = "".join(f"WHEN {pos} THEN {lit(name)} " for name, pos in hm.columns.items())
+        col = f"CASE pos {names}END" if names else "CAST(NULL AS VARCHAR)"
+        parts.append(f"SELECT {i} AS _sheet, _row, {col} AS col, value, reason_zh, reason_en FROM {sheet.rejected} "
+                     f"WHERE pos IS NULL OR pos IN ({', '.join(str(p) for p in hm.columns.values()) or 'NULL'})")
+    if not parts:
+        return 0, 0
+    con.execute("CREATE OR REPLACE TABLE rejected AS " + " UNION ALL ".join(parts))
+    n, unread = con.execute("SELECT count(*), count(DISTINCT (_sheet, _row)) FILTER (WHERE NOT EXISTS (SELECT 1 FROM "
+                            "typed t WHERE t._sheet = r._sheet AND t._row = r._row)) FROM rejected r").fetchone()
+    return n, unread
 
 
 def _good(con: duckdb.DuckDBPyConnection, cols: str) -> str:
