@@ -88,6 +88,9 @@ def import_cmd(
     strict: bool = typer.Option(False, "--strict", help="有任何问题行则不导入该文件 / load nothing from a file with a bad row"),
     force: bool = typer.Option(False, "--force", help="即使内容未变也重新校验并导入 / re-validate and re-load even "
                                                       "a file reported unchanged"),
+    hidden_sheets: bool = typer.Option(False, "--hidden-sheets", help="也导入 Excel 中隐藏的工作表（默认跳过并提示）/ "
+                                                                      "also import an Excel workbook's hidden sheets "
+                                                                      "(skipped with a warning by default)"),
 ) -> None:
     """导入平台导出文件（CSV/XLSX/Parquet）/ import platform exports (help: IMPORT_HELP)."""
     for p in paths:
@@ -96,7 +99,8 @@ def import_cmd(
     with open_warehouse(ctx.obj, "write") as wh:
         try:
             with row_progress() as bar:
-                results = import_paths(wh, paths, table=table, strict=strict, progress=bar, force=force)
+                results = import_paths(wh, paths, table=table, strict=strict, progress=bar, force=force,
+                                       hidden_sheets=hidden_sheets)
         except ValueError as e:
             fail(str(e), str(e))
         except Exception as e:  # noqa: BLE001 — an engine error (out of memory, disk full): no traceback

@@ -139,9 +139,12 @@ def install_macros(con: duckdb.DuckDBPyConnection) -> None:
     CREATE OR REPLACE TEMP MACRO jc_fold(s) AS CASE WHEN strlen(s) = length(s) THEN s ELSE translate(s, '{_FW}', '{_HW}') END;
     CREATE OR REPLACE TEMP MACRO jc_half(s) AS CASE WHEN jc_plain(CAST(s AS VARCHAR)) THEN CAST(s AS VARCHAR)
         ELSE NULLIF(trim(jc_fold(CAST(s AS VARCHAR)), '{_WS}'), '') END;
-    CREATE OR REPLACE TEMP MACRO jc_dbl(s) AS COALESCE(TRY_CAST(s AS DOUBLE), TRY_CAST(
+    CREATE OR REPLACE TEMP MACRO jc_plain_dbl(s) AS COALESCE(TRY_CAST(s AS DOUBLE), TRY_CAST(
         CASE WHEN regexp_full_match(s, '[+-]?\\d{{1,3}}(,\\d{{3}})+(\\.\\d*)?') THEN replace(s, ',', '') ELSE s END
         AS DOUBLE));
+    CREATE OR REPLACE TEMP MACRO jc_dbl(s) AS COALESCE(jc_plain_dbl(s), CASE
+        WHEN starts_with(s, '¥') OR starts_with(s, '￥') OR ends_with(s, '元')
+        THEN jc_plain_dbl(trim(regexp_replace(s, '^[¥￥]|元$', '', 'g'))) END);
     CREATE OR REPLACE TEMP MACRO jc_num(s) AS CASE WHEN isfinite(jc_dbl(s)) THEN jc_dbl(s) END;
     CREATE OR REPLACE TEMP MACRO jc_int(x) AS CASE WHEN x = trunc(x) AND abs(x) < 9e15 THEN CAST(x AS BIGINT) END;
     CREATE OR REPLACE TEMP MACRO jc_serial(s) AS regexp_full_match(s, '\\d{{5}}(\\.\\d+)?');

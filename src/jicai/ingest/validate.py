@@ -126,8 +126,9 @@ def build_typed(con: duckdb.DuckDBPyConnection, t: Table, sheets: list[tuple[She
         union = " UNION ALL ".join(sel.replace("{src}", s.table) for sel, (s, _) in zip(typed, sheets, strict=True))
         try:
             con.execute(f"CREATE OR REPLACE TABLE typed AS {outer}({union})")
-        except (duckdb.InvalidInputException, duckdb.IOException) as exc:
-            if not any(s.types for s, _ in sheets):
+        except duckdb.Error as exc:
+            if (not any(s.types for s, _ in sheets) or isinstance(exc, duckdb.OutOfMemoryException)
+                    or "No space left" in str(exc)):
                 raise
             # a Parquet file whose footer reads but whose data does not: the file's fault, said without SQL or paths
             why = clean_message(exc)

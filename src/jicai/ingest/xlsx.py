@@ -19,6 +19,7 @@ import datetime as dt
 import re
 import xml.etree.ElementTree as ET
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -115,22 +116,24 @@ def survey(info: FileInfo) -> Survey:
         if declared > max_xml:
             raise _refuse(*too_big)
         by_part = {s.part: s for s in result.sheets if s.part}
-        for item in z.infolist():
-            sheet = by_part.get(item.filename)
-            carry = b""
-            try:
-                with z.open(item) as f:
-                    while chunk := f.read(READ):
+        with open(info.path, "rb") as raw:
+            for item in z.infolist():
+                sheet, carry, size = by_part.get(item.filename), b"", 0
+                try:
+                    for chunk in _inflate(raw, item):
+                        size += len(chunk)
                         result.xml_bytes += len(chunk)
                         if result.xml_bytes > max_xml:
                             raise _refuse(*too_big)
                         if sheet is not None:
                             _extent(sheet, carry + chunk)
                             carry = chunk[-64:]
-            except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:  # CRC, truncation, method
-                raise FileError(f"Excel 文件已损坏：{item.filename} 无法解压（{clean_message(exc, info.path)}）",
-                                f"the Excel file is damaged: {item.filename} cannot be decompressed "
-                                f"({clean_message(exc, info.path)})") from None
+                    if size != item.file_size:
+                        raise zipfile.BadZipFile(f"{item.filename} holds {size} bytes, its header says {item.file_size}")
+                except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:  # sizes that lie, truncation
+                    raise FileError(f"Excel 文件已损坏：{item.filename} 无法解压（{clean_message(exc, info.path)}）",
+                                    f"the Excel file is damaged: {item.filename} cannot be decompressed "
+                                    f"({clean_message(exc, info.path)})") from None
         for s in result.sheets:
             if s.rows > max_rows:
                 raise _refuse(f"工作表“{s.name}”有 {s.rows:,} 行，超过上限 {max_rows:,}（JICAI_IMPORT_XLSX_MAX_ROWS）",
@@ -142,6 +145,37 @@ def survey(info: FileInfo) -> Survey:
                               f"sheet {s.name!r} spans {s.rows:,} rows × {max(s.cols, 26):,} columns, more than the "
                               f"limit of {max_cells:,} cells (JICAI_IMPORT_XLSX_MAX_CELLS)")
     return result
+
+
+def _inflate(raw, item: zipfile.ZipInfo):
+    """The decompressed bytes of one archive member, a chunk at a time, read from its compressed data itself (not
+    trusting the sizes its headers declare: calamine would not stop at them either)."""
+    raw.seek(item.header_offset)
+    head = raw.read(30)
+    if len(head) < 30 or head[:4] != b"PK\x03\x04":
+        raise zipfile.BadZipFile(f"{item.filename}: no local header")
+    raw.seek(item.header_offset + 30 + int.from_bytes(head[26:28], "little") + int.from_bytes(head[28:30], "little"))
+    left = item.compress_size
+    if item.compress_type == zipfile.ZIP_STORED:
+        while left > 0 and (chunk := raw.read(min(READ, left))):
+            left -= len(chunk)
+            yield chunk
+        return
+    if item.compress_type != zipfile.ZIP_DEFLATED:
+        raise zipfile.BadZipFile(f"{item.filename}: compression method {item.compress_type} is not supported")
+    d = zlib.decompressobj(-15)
+    while left > 0 and not d.eof:
+        data = raw.read(min(READ, left))
+        if not data:
+            raise zipfile.BadZipFile(f"{item.filename}: cut short")
+        left -= len(data)
+        while data and not d.eof:
+            out = d.decompress(data, READ)
+            data = d.unconsumed_tail
+            if out:
+                yield out
+    if not d.eof:
+        raise zipfile.BadZipFile(f"{item.filename}: cut short")
 
 
 def _extent(sheet: SheetPart, chunk: bytes) -> None:
