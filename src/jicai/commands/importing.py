@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import ibis
 import typer
@@ -22,8 +24,10 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from jicai.commands._runner import open_warehouse
-from jicai.console import console, fail, out
+from jicai.console import console, fail, fail_with, out
+from jicai.errors import BilingualError
 from jicai.ingest import QUARANTINE, LoadResult, import_paths
+from jicai.ingest.readers import clean_message
 from jicai.ingest.schema import table_schema
 
 IMPORT_HELP = "\n\n".join([
@@ -101,13 +105,19 @@ def import_cmd(
             with row_progress() as bar:
                 results = import_paths(wh, paths, table=table, strict=strict, progress=bar, force=force,
                                        hidden_sheets=hidden_sheets)
+        except BilingualError as e:  # a lock not had in time (another import, jicai serve writing), a bad setting
+            fail_with(e)
         except ValueError as e:
             fail(str(e), str(e))
+        except OSError as e:  # the disk is full, a temporary file cannot be written
+            disk_failure(e)
         except Exception as e:  # noqa: BLE001 — an engine error (out of memory, disk full): no traceback
             if type(e).__module__.split(".")[0] not in ("duckdb", "_duckdb", "psycopg"):
                 raise
-            fail(f"数据仓库出错，导入中止：{e}。出错文件的事务已回滚，之前的文件已导入；处理后重新运行同一命令即可（已导入的文件会显示“未变化”）",
-                 f"the warehouse failed and the import stopped: {e}. The failing file's transaction was rolled back, "
+            if "No space left" in str(e) or "Disk full" in str(e):
+                disk_failure(e)
+            fail(f"数据仓库出错，导入中止：{clean_message(e)}。出错文件的事务已回滚，之前的文件已导入；处理后重新运行同一命令即可（已导入的文件会显示“未变化”）",
+                 f"the warehouse failed and the import stopped: {clean_message(e)}. The failing file's transaction was rolled back, "
                  f"the files before it are loaded; fix the cause and run the same command again (loaded files "
                  f"report 'unchanged')")
     out.print(summary(results))
@@ -115,6 +125,21 @@ def import_cmd(
         _details(r)
     if any(r.status == "failed" for r in results):
         raise typer.Exit(1)
+
+
+def disk_failure(e: BaseException) -> NoReturn:
+    """The import stopped on the operating system's error (a full disk, most often): what to do, no traceback."""
+    full = isinstance(e, OSError) and e.errno == errno.ENOSPC or "No space left" in str(e) or "Disk full" in str(e)
+    if full:
+        fail("磁盘空间不足，导入中止：出错文件的事务已回滚，之前的文件已导入。请释放数据目录和临时目录（TMPDIR）所在磁盘的空间，"
+             "然后重新运行同一命令（已导入的文件会显示“未变化”）",
+             "the disk is full and the import stopped: the failing file's transaction was rolled back, the files "
+             "before it are loaded. Free space on the disk of the data directory and of the temporary directory "
+             "(TMPDIR), then run the same command again (loaded files report 'unchanged')")
+    why = e.strerror if isinstance(e, OSError) and e.strerror else type(e).__name__
+    fail(f"操作系统错误，导入中止：{why}。出错文件的事务已回滚，之前的文件已导入；处理后重新运行同一命令即可",
+         f"the operating system failed and the import stopped: {why}. The failing file's transaction was rolled "
+         f"back, the files before it are loaded; fix the cause and run the same command again")
 
 
 def quarantine_cmd(
