@@ -368,6 +368,19 @@ FILES["orders_typed.parquet"] = lambda: _parquet(_orders_table(
 FILES["orders_control.parquet"] = lambda: _parquet(_orders_table([row(1, order_id="O\u202e001"), row(2)]))
 
 
+def _products_control() -> bytes:
+    import pyarrow as pa
+
+    from helpers_ingest import CONSUMABLE, MANUFACTURER
+
+    return _parquet(pa.table({"product_code": [CONSUMABLE, DRUG], "name": ["气管\u202e架支", "阿托伐他汀钙片"],
+                              "spec": ["全覆膜", "20mg*7片"], "units_per_pack": [1.0, 7.0],
+                              "manufacturer_code": [MANUFACTURER, None], "category": ["consumable", "drug"]}))
+
+
+FILES["products_control.parquet"] = _products_control
+
+
 def corrupt_parquet() -> bytes:
     """A valid footer over data pages whose bytes were overwritten: DuckDB fails while reading the rows."""
     data = bytearray(_parquet(_orders_table([row(i) for i in range(1, 30)])))

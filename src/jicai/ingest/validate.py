@@ -37,7 +37,7 @@ import pyarrow as pa
 from jicai.contract.tables import TABLES, Column, Table
 from jicai.contract.validators import ROW_CHECKS, validator
 from jicai.ingest import codemap, plausible, stage
-from jicai.ingest.normalize import HeaderMap, cell_exprs, install_macros, type_reason
+from jicai.ingest.normalize import FREE_TEXT, HeaderMap, cell_exprs, install_macros, type_reason
 from jicai.ingest.readers import FileError, MalformedCsv, Sheet, clean_message
 from jicai.ingest.sql import lit, q
 from jicai.ingest.stage import Staged
@@ -67,16 +67,18 @@ def _label(c: Column) -> tuple[str, str]:
     return f"{c.zh}（{c.name}）", c.name
 
 
-def _sql_checks(t: Table, controls: bool = False) -> list[Check]:
+def _sql_checks(t: Table, controls: str | None = None) -> list[Check]:
     """Row checks that are SQL over the parsed values and ``_e_<col>`` (the cell is empty); ``controls``: text
-    values are checked for control characters (only when the file may hold any, see ``Sheet.controls``)."""
+    values are checked for control characters — "all" of them, or only the free "text" (names, specifications:
+    a Parquet file, written by a program, whose identifiers are not worth a scan of ten million rows), or none
+    (a CSV file whose bytes hold none, see ``Sheet.controls``). A code's validator refuses them already."""
     checks = []
     for c in t.columns:
         zh, en = _label(c)
         val, empty = q(c.name), q("_e_" + c.name)
         if c.required:
             checks.append(Check(empty, c.name, lit(f"{zh} 为必填项，值为空"), lit(f"{en} is required but empty")))
-        if controls and c.type == "str" and not c.choices:
+        if controls and c.type == "str" and not c.choices and not c.check and (controls == "all" or c.name in FREE_TEXT):
             checks.append(Check(f"jc_control({val}) IS NOT NULL", c.name,
                                 f"{lit(f'{zh} 含控制字符 ')} || jc_control({val}) || '，请从源数据中删除'",
                                 f"{lit(f'{en} holds the control character ')} || jc_control({val}) "
@@ -137,8 +139,11 @@ def build_typed(con: duckdb.DuckDBPyConnection, t: Table, sheets: list[tuple[She
     return con.execute("SELECT count(*) FROM typed").fetchone()[0]
 
 
-def _controls(sheets: list[tuple[Sheet, HeaderMap]]) -> bool:
-    return any(s.controls for s, _ in sheets)
+def _controls(sheets: list[tuple[Sheet, HeaderMap]]) -> str | None:
+    """Which text cells :func:`_sql_checks` checks for control characters (see there)."""
+    if any(s.controls and s.types is None for s, _ in sheets):
+        return "all"
+    return "text" if any(s.controls for s, _ in sheets) else None
 
 
 def _raw_view(con: duckdb.DuckDBPyConnection, t: Table, sheets: list[tuple[Sheet, HeaderMap]]) -> None:
