@@ -109,3 +109,17 @@ def test_limits_are_settings(wh, monkeypatch):
     monkeypatch.setenv("JICAI_IMPORT_XLSX_MAX_XML_MB", "0")
     (r,) = import_paths(wh, [CORPUS / "orders_formula.xlsx"])
     assert r.status == "failed" and any("解压后超过 0 MB" in m for m in r.messages)
+
+
+@pytest.mark.parametrize(("name", "scanned"), [("orders_blank_lines.csv", False), ("orders_crlf.csv", False),
+                                               ("orders_escaped_quotes.csv", False), ("orders_ragged_more.csv", True),
+                                               ("orders_quote_swallows.csv", True), ("orders_long_row.csv", True)])
+def test_only_malformed_csv_is_read_record_by_record(wh, monkeypatch, name, scanned):
+    """Record by record is Python and slow: a well-formed file (blank lines, CRLF, escaped quotes) stays with DuckDB."""
+    from jicai.ingest import csvscan
+
+    calls = []
+    real = csvscan.scan_into
+    monkeypatch.setattr(csvscan, "scan_into", lambda *a, **k: (calls.append(a[1]), real(*a, **k))[1])
+    (r,) = import_paths(wh, [CORPUS / name])
+    assert r.status == "loaded" and bool(calls) == scanned

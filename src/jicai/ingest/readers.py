@@ -122,6 +122,7 @@ class FileInfo:
     encoding: str | None = None  # CSV only: "utf-8" or the encoding it was transcoded from
     ends_with_newline: bool = True
     lines: int = 0  # CSV only: line breaks counted while hashing (a progress estimate of its rows)
+    blank: int = 0  # CSV only: empty lines (a line break right after another), which DuckDB skips
     controls: bool = False  # CSV only: the bytes hold a control character (:data:`CONTROL_BYTES`) somewhere
 
 
@@ -138,6 +139,7 @@ def inspect(path: Path) -> FileInfo:
     h = hashlib.sha256()
     dec = codecs.getincrementaldecoder("utf-8")()
     utf8, size, last, head, lines, wide, controls, tail = True, 0, b"", b"", 0, None, False, b""
+    blank, last_before = 0, b""
     with open(path, "rb") as f:
         while chunk := f.read(CHUNK):
             if not head:
@@ -148,6 +150,9 @@ def inspect(path: Path) -> FileInfo:
             last = chunk[-1:]
             if fmt == "csv":
                 lines += chunk.count(b"\n")
+                edge = last_before + chunk[:1]
+                blank += chunk.count(b"\n\n") + chunk.count(b"\n\r\n") + (edge == b"\n\n") + (edge == b"\n\r")
+                last_before = chunk[-1:]
                 if wide is not None:  # UTF-16/32: zero bytes are part of the text; decoded when transcoded
                     continue
                 if b"\x00" in chunk:
@@ -181,7 +186,7 @@ def inspect(path: Path) -> FileInfo:
                         "the file is not a Parquet file: it does not start with PAR1 (a renamed file?)")
     encoding = wide or ("utf-8" if utf8 else None)
     return FileInfo(path, fmt, h.hexdigest(), size, encoding, last in (b"\n", b"\r", b"\x00"), lines,
-                    controls or wide is not None)
+                    blank, controls or wide is not None)
 
 
 def _wide_encoding(head: bytes) -> str | None:
@@ -275,15 +280,16 @@ def _first_record(path: Path) -> tuple[list[str], str]:
 
 
 def read_csv(con: duckdb.DuckDBPyConnection, info: FileInfo, tmpdir: Path) -> list[Sheet]:
-    path, controls, lines = info.path, info.controls, info.lines
+    path, controls, lines, blank = info.path, info.controls, info.lines, info.blank
     if info.encoding != "utf-8":
         enc = info.encoding or _guess_encoding(path)
         path, controls, lines = _transcode(path, enc, tmpdir)
+        blank = 0  # not counted in the copy: a transcoded file with empty lines is read record by record
         info.encoding = enc
     headers, delim = _first_record(path)
     if not any(headers):
         raise FileError("CSV 第1行（表头）为空", "row 1 (the header) of the CSV is empty")
-    source = CsvSource(path, len(headers), delim, info.ends_with_newline, lines)
+    source = CsvSource(path, len(headers), delim, info.ends_with_newline, lines - blank)
     if path == info.path and info.ends_with_newline:
         # the common case: no copy here; the typed pass reads the file (a transcoded copy would be gone by then,
         # and a file cut mid-row needs its last row numbered now)
@@ -307,7 +313,7 @@ class CsvSource:
     def __init__(self, path: Path, ncols: int, delim: str, ends_with_newline: bool = True, lines: int | None = None):
         self.path, self.ncols, self.delim, self.ends_with_newline = path, ncols, delim, ends_with_newline
         self.max_bytes = max(int(setting("csv_max_row_kb")), 1) * 1024
-        self.lines = lines  # line breaks in the file, when counted
+        self.lines = lines  # line breaks in the file that end a record (empty lines not counted), when counted
 
     def check_records(self, records: int) -> None:
         """DuckDB read ``records`` data records: fewer than the file's lines (beyond the header) means a quoted
