@@ -99,6 +99,8 @@ def survey(info: FileInfo) -> Survey:
     if info.size > max_mb * MB:
         raise _refuse(f"文件 {info.size / MB:,.0f} MB，超过上限 {max_mb:,} MB（JICAI_IMPORT_XLSX_MAX_MB）",
                       f"it is {info.size / MB:,.0f} MB, more than the limit of {max_mb:,} MB (JICAI_IMPORT_XLSX_MAX_MB)")
+    if info.path.suffix.lower() == ".xls" and not zipfile.is_zipfile(info.path):
+        return Survey()  # an old binary workbook (not a zip archive): only its size is held to a limit
     try:
         z = zipfile.ZipFile(info.path)
     except (zipfile.BadZipFile, OSError) as exc:
@@ -272,7 +274,7 @@ def read_xlsx(con: duckdb.DuckDBPyConnection, info: FileInfo, header_score: Call
     becomes a Sheet."""
     from python_calamine import CalamineWorkbook
 
-    surveyed = survey(info) if info.path.suffix.lower() != ".xls" else Survey()
+    surveyed = survey(info)
     parts = {s.name: s for s in surveyed.sheets}
     try:
         wb = CalamineWorkbook.from_path(str(info.path))
