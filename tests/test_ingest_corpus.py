@@ -123,3 +123,14 @@ def test_only_malformed_csv_is_read_record_by_record(wh, monkeypatch, name, scan
     monkeypatch.setattr(csvscan, "scan_into", lambda *a, **k: (calls.append(a[1]), real(*a, **k))[1])
     (r,) = import_paths(wh, [CORPUS / name])
     assert r.status == "loaded" and bool(calls) == scanned
+
+
+def test_announcement_workbooks_are_held_to_the_same_limits():
+    """`jicai import-announcement` reads workbooks with openpyxl: the zip bomb is refused before it inflates."""
+    from jicai.ingest.announcement.workbook import read_sheets
+    from jicai.ingest.readers import FileError
+
+    for name in ("orders_zip_bomb.xlsx", "orders_zip_bomb_lying.xlsx"):
+        with pytest.raises(FileError) as e:
+            read_sheets(CORPUS / name)
+        assert "解压后超过 512 MB" in e.value.zh and "decompresses to more than 512 MB" in e.value.en
