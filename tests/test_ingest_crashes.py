@@ -98,7 +98,7 @@ def test_an_engine_error_shows_neither_sql_nor_paths(loaded, tmp_path, monkeypat
     res = _cli(loaded, "import", str(orders))
     assert res.exit_code == 2 and "Traceback" not in res.output
     flat = _flat(res.output)
-    assert "数据仓库出错，导入中止：Cannot open file \"x.parquet\": Permission denied" in flat
+    assert "数据仓库出错，导入中止" in flat and 'Cannot open file "x.parquet": Permission denied' in flat
     assert "/srv/jicai" not in flat and "SELECT" not in flat and "read_parquet" not in flat
 
 
