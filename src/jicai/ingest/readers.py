@@ -52,7 +52,8 @@ FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "xlsx", ".xlsm"
 # overrides and isolates U+202A–U+202E, U+2066–U+2069, which make a name read differently from what it is.
 CONTROL_BYTES = bytes([*range(1, 9), 11, 12, *range(14, 32), 127])
 BIDI_UTF8 = tuple(ch.encode() for ch in [*map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2066, 0x206A))])
-_CONTROL_TABLE = bytes(1 if b in CONTROL_BYTES else 0 for b in range(256))
+_NOT_CONTROL = bytes(b for b in range(256) if b not in CONTROL_BYTES)  # deleted: what is left are control bytes
+_BIDI_RE = re.compile(rb"\xe2(?:\x80[\xaa-\xae]|\x81[\xa6-\xa9])")
 UTF_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8"),
             (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 
@@ -122,7 +123,6 @@ class FileInfo:
     encoding: str | None = None  # CSV only: "utf-8" or the encoding it was transcoded from
     ends_with_newline: bool = True
     lines: int = 0  # CSV only: line breaks counted while hashing (a progress estimate of its rows)
-    blank: int = 0  # CSV only: empty lines (a line break right after another), which DuckDB skips
     controls: bool = False  # CSV only: the bytes hold a control character (:data:`CONTROL_BYTES`) somewhere
 
 
@@ -139,7 +139,6 @@ def inspect(path: Path) -> FileInfo:
     h = hashlib.sha256()
     dec = codecs.getincrementaldecoder("utf-8")()
     utf8, size, last, head, lines, wide, controls, tail = True, 0, b"", b"", 0, None, False, b""
-    blank, last_before = 0, b""
     with open(path, "rb") as f:
         while chunk := f.read(CHUNK):
             if not head:
@@ -150,16 +149,14 @@ def inspect(path: Path) -> FileInfo:
             last = chunk[-1:]
             if fmt == "csv":
                 lines += chunk.count(b"\n")
-                edge = last_before + chunk[:1]
-                blank += chunk.count(b"\n\n") + chunk.count(b"\n\r\n") + (edge == b"\n\n") + (edge == b"\n\r")
-                last_before = chunk[-1:]
                 if wide is not None:  # UTF-16/32: zero bytes are part of the text; decoded when transcoded
                     continue
                 if b"\x00" in chunk:
                     raise FileError("文件含二进制内容，不是文本 CSV 文件", "file contains binary data; it is not a text CSV file")
-                if not controls:
+                if not controls:  # (cheap: a byte deletion, and a search only where a U+2xxx character starts)
                     joined = tail + chunk
-                    controls = b"\x01" in joined.translate(_CONTROL_TABLE) or any(c in joined for c in BIDI_UTF8)
+                    controls = bool(chunk.translate(None, _NOT_CONTROL)) or (
+                        b"\xe2" in joined and _BIDI_RE.search(joined) is not None)
                     tail = chunk[-2:]
                 if utf8:
                     try:
@@ -186,7 +183,7 @@ def inspect(path: Path) -> FileInfo:
                         "the file is not a Parquet file: it does not start with PAR1 (a renamed file?)")
     encoding = wide or ("utf-8" if utf8 else None)
     return FileInfo(path, fmt, h.hexdigest(), size, encoding, last in (b"\n", b"\r", b"\x00"), lines,
-                    blank, controls or wide is not None)
+                    controls or wide is not None)
 
 
 def _wide_encoding(head: bytes) -> str | None:
@@ -280,16 +277,15 @@ def _first_record(path: Path) -> tuple[list[str], str]:
 
 
 def read_csv(con: duckdb.DuckDBPyConnection, info: FileInfo, tmpdir: Path) -> list[Sheet]:
-    path, controls, lines, blank = info.path, info.controls, info.lines, info.blank
+    path, controls, lines = info.path, info.controls, info.lines
     if info.encoding != "utf-8":
         enc = info.encoding or _guess_encoding(path)
         path, controls, lines = _transcode(path, enc, tmpdir)
-        blank = 0  # not counted in the copy: a transcoded file with empty lines is read record by record
         info.encoding = enc
     headers, delim = _first_record(path)
     if not any(headers):
         raise FileError("CSV 第1行（表头）为空", "row 1 (the header) of the CSV is empty")
-    source = CsvSource(path, len(headers), delim, info.ends_with_newline, lines - blank)
+    source = CsvSource(path, len(headers), delim, info.ends_with_newline, lines)
     if path == info.path and info.ends_with_newline:
         # the common case: no copy here; the typed pass reads the file (a transcoded copy would be gone by then,
         # and a file cut mid-row needs its last row numbered now)
@@ -313,13 +309,22 @@ class CsvSource:
     def __init__(self, path: Path, ncols: int, delim: str, ends_with_newline: bool = True, lines: int | None = None):
         self.path, self.ncols, self.delim, self.ends_with_newline = path, ncols, delim, ends_with_newline
         self.max_bytes = max(int(setting("csv_max_row_kb")), 1) * 1024
-        self.lines = lines  # line breaks in the file that end a record (empty lines not counted), when counted
+        self.lines = lines  # line breaks in the file, when counted
 
     def check_records(self, records: int) -> None:
-        """DuckDB read ``records`` data records: fewer than the file's lines (beyond the header) means a quoted
-        field holds a line break — legitimately, or a quote left open swallowed whole rows: read the file record
-        by record to tell (:mod:`.csvscan`). Blank lines land there too (rare, and read correctly)."""
-        if self.lines is not None and records != self.lines - 1 + (not self.ends_with_newline):
+        """DuckDB read ``records`` data records: fewer than the file's lines (beyond the header and the empty lines
+        DuckDB skips, counted only now) means a quoted field holds a line break — legitimately, or a quote left open
+        swallowed whole rows: read the file record by record to tell (:mod:`.csvscan`)."""
+        expected = None if self.lines is None else self.lines - 1 + (not self.ends_with_newline)
+        if expected is None or records == expected:
+            return
+        blank, carry = 0, b""
+        with open(self.path, "rb") as f:
+            while chunk := f.read(CHUNK):
+                joined = carry + chunk
+                blank += joined.count(b"\n\n") + joined.count(b"\n\r\n")
+                carry = chunk[-2:] if not chunk.endswith(b"\n\n") else b""
+        if records != expected - blank:
             raise MalformedCsv("CSV 记录数与行数不符", "CSV records do not match its lines")
 
     def relation(self, parallel: str) -> str:
