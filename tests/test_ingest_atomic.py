@@ -1,4 +1,5 @@
-"""A process killed inside the import transaction leaves nothing half-loaded, and a re-import then works."""
+"""A process killed inside the import transaction leaves nothing half-loaded but a "started" trace in _load_log, and
+a re-import then works and says the earlier one was interrupted."""
 
 from __future__ import annotations
 
@@ -38,8 +39,13 @@ def test_sigkill_inside_the_transaction_leaves_nothing(tmp_path):
     with connect(url) as wh:
         con = wh.con.con
         assert con.execute("SELECT count(*) FROM orders").fetchone() == (0,)
-        assert con.execute("SELECT count(*) FROM _load_log WHERE \"table\" = 'orders'").fetchone() == (0,)
+        # the one trace: the "started" row written before the file was read, in its own transaction
+        assert con.execute("SELECT status, rows_loaded, finished_at FROM _load_log WHERE \"table\" = 'orders'"
+                           ).fetchall() == [("started", 0, None)]
         assert con.execute("SELECT count(*) FROM _quarantine").fetchone() == (0,)
         (r,) = import_paths(wh, [orders])
         assert (r.status, r.rows_loaded) == ("loaded", 500)
+        assert any("此前一次导入（orders.csv" in m and "被中断" in m and "was interrupted" in m for m in r.messages)
+        assert con.execute("SELECT status FROM _load_log WHERE \"table\" = 'orders' ORDER BY started_at").fetchall() \
+            == [("interrupted",), ("ok",)]
         assert con.execute("SELECT count(*), count(DISTINCT order_line_id) FROM orders").fetchone() == (500, 500)

@@ -2,14 +2,19 @@
 
 Order: the ``--data-dir`` option, else ``$JICAI_DATA_DIR``, else ``./jicai-data``. The warehouse URL
 is ``$JICAI_WAREHOUSE_URL`` if set, else a DuckDB file inside the data directory.
+
+:data:`SETTINGS` declares the limits a bureau may tune through the environment (the importer's plausible dates
+and file-size caps); :func:`setting` reads one.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
+from jicai.errors import BilingualError
 from jicai.store import Warehouse, connect, default_url
 
 
@@ -29,3 +34,66 @@ class Settings:
         ``jicai serve``), "write" for those that change it (one at a time; see :mod:`jicai.store.locking`)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         return connect(self.warehouse_url, mode)
+
+
+# -- tunable limits: one declared table (documented in docs/data-contract.md, "Import settings") -----------------
+@dataclass(frozen=True)
+class Setting:
+    """A limit a bureau may change through the environment variable ``env``; ``kind`` is "int" (≥ 0) or "date"."""
+
+    name: str
+    env: str
+    default: int | str
+    kind: str
+    zh: str
+    en: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("date_floor", "JICAI_IMPORT_DATE_FLOOR", "2000-01-01", "date",
+            "任何日期不得早于此日", "no date in a file may be earlier than this day"),
+    Setting("years_before_cycle", "JICAI_IMPORT_YEARS_BEFORE_CYCLE", 2, "int",
+            "日期最早可在最早批次执行日之前多少年", "years a date may lie before the earliest batch's start"),
+    Setting("years_after_cycle", "JICAI_IMPORT_YEARS_AFTER_CYCLE", 2, "int",
+            "日期最晚可在最晚批次采购周期结束之后多少年", "years a date may lie after the latest batch's cycle ends"),
+    Setting("future_days", "JICAI_IMPORT_FUTURE_DAYS", 31, "int",
+            "已发生的事件（下单、配送、回款、结算等）最晚可在导入当日之后多少天",
+            "days an event that has happened (order, delivery, payment, settlement…) may lie after the import day"),
+    Setting("plan_years", "JICAI_IMPORT_PLAN_YEARS", 10, "int",
+            "计划日期（执行日、特殊期、生效日等）最晚可在导入当日之后多少年",
+            "years a planned date (a batch's start, a special period, an effective date…) may lie after the "
+            "import day"),
+    Setting("xlsx_max_mb", "JICAI_IMPORT_XLSX_MAX_MB", 200, "int",
+            "Excel 文件大小上限（MB，压缩后）", "largest Excel file accepted (MB, as stored, compressed)"),
+    Setting("xlsx_max_xml_mb", "JICAI_IMPORT_XLSX_MAX_XML_MB", 512, "int",
+            "Excel 文件解压后内容上限（MB）", "largest content of an Excel file once decompressed (MB)"),
+    Setting("xlsx_max_sheets", "JICAI_IMPORT_XLSX_MAX_SHEETS", 50, "int",
+            "Excel 文件工作表数上限", "most sheets an Excel file may have"),
+    Setting("xlsx_max_rows", "JICAI_IMPORT_XLSX_MAX_ROWS", 1_048_576, "int",
+            "每个工作表的行数上限", "most rows a sheet may have"),
+    Setting("xlsx_max_cells", "JICAI_IMPORT_XLSX_MAX_CELLS", 30_000_000, "int",
+            "每个工作表的单元格数上限（行数×列数）", "most cells a sheet may span (rows × columns)"),
+    Setting("csv_max_row_kb", "JICAI_IMPORT_CSV_MAX_ROW_KB", 1024, "int",
+            "CSV 单行长度上限（KB）；更长的行被隔离", "longest CSV row (KB); a longer row is quarantined"),
+)
+SETTING = {s.name: s for s in SETTINGS}
+
+
+class SettingError(BilingualError, ValueError):
+    """An environment variable of :data:`SETTINGS` holds a value of the wrong kind."""
+
+
+def setting(name: str, env: dict[str, str] | None = None) -> int | date:
+    """The value of setting ``name``: its environment variable when set, else its default."""
+    s = SETTING[name]
+    raw = str((os.environ if env is None else env).get(s.env, "")).strip() or str(s.default)
+    try:
+        if s.kind == "date":
+            return date.fromisoformat(raw)
+        value = int(raw)
+        if value >= 0:
+            return value
+    except ValueError:
+        pass
+    kind_zh, kind_en = ("日期（YYYY-MM-DD）", "a date (YYYY-MM-DD)") if s.kind == "date" else ("非负整数", "a whole number ≥ 0")
+    raise SettingError(f"环境变量 {s.env} 应为{kind_zh}：{raw}", f"{s.env} must be {kind_en}: {raw}")

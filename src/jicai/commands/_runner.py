@@ -49,12 +49,24 @@ def option(name: str, default: Any = ..., zh: str | None = None) -> Any:
     return typer.Option(default, p.option, help=f"{zh or p.zh} / {p.en}")
 
 
+# Days a measure can compute as of: the engines' date arithmetic (a day after, a cycle year ahead) overflows near
+# 9999-12-31 and 0001-01-01; no procurement data lies outside these years.
+DAY_RANGE = (date(1900, 1, 1), date(2999, 12, 31))
+
+
 def parse_day(text: str, option: str = "--as-of") -> date:
-    """A day from the option ``option`` (``YYYY-MM-DD``); the calendar's bilingual error, naming the option."""
+    """A day from the option ``option`` (``YYYY-MM-DD``, within :data:`DAY_RANGE`); the calendar's bilingual error,
+    naming the option."""
     try:
-        return calendar.parse_day(text)
+        day = calendar.parse_day(text)
     except calendar.CalendarError as exc:
         raise calendar.CalendarError(f"{option}:{exc.zh}", f"{option}: {exc.en}") from None
+    lo, hi = DAY_RANGE
+    if not lo <= day <= hi:
+        raise calendar.CalendarError(f"{option}:日期 {day.isoformat()} 超出可计算范围（{lo.isoformat()} 至 {hi.isoformat()}）",
+                                     f"{option}: {day.isoformat()} is outside the days jicai computes "
+                                     f"({lo.isoformat()} to {hi.isoformat()})")
+    return day
 
 
 def parse_param(name: str, raw: Any) -> Any:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import ibis
 import typer
@@ -26,6 +28,7 @@ from jicai.console import console, fail, fail_with, out
 from jicai.console import table as result_table
 from jicai.errors import BilingualError
 from jicai.ingest import QUARANTINE, LoadResult, import_paths
+from jicai.ingest.readers import clean_message
 from jicai.ingest.schema import table_schema
 
 IMPORT_HELP = "\n\n".join([
@@ -90,6 +93,9 @@ def import_cmd(
     strict: bool = typer.Option(False, "--strict", help="有任何问题行则不导入该文件 / load nothing from a file with a bad row"),
     force: bool = typer.Option(False, "--force", help="即使内容未变也重新校验并导入 / re-validate and re-load even "
                                                       "a file reported unchanged"),
+    hidden_sheets: bool = typer.Option(False, "--hidden-sheets", help="也导入 Excel 中隐藏的工作表（默认跳过并提示）/ "
+                                                                      "also import an Excel workbook's hidden sheets "
+                                                                      "(skipped with a warning by default)"),
 ) -> None:
     """导入平台导出文件（CSV/XLSX/Parquet）/ import platform exports (help: IMPORT_HELP)."""
     for p in paths:
@@ -98,23 +104,43 @@ def import_cmd(
     with open_warehouse(ctx.obj, "write") as wh:
         try:
             with row_progress() as bar:
-                results = import_paths(wh, paths, table=table, strict=strict, progress=bar, force=force)
-        except BilingualError as e:
+                results = import_paths(wh, paths, table=table, strict=strict, progress=bar, force=force,
+                                       hidden_sheets=hidden_sheets)
+        except BilingualError as e:  # a lock not had in time (another import, jicai serve writing), a bad setting
             fail_with(e)
         except ValueError as e:  # a message already in both languages ("中文 / English"): printed once
             fail(str(e), str(e))
+        except OSError as e:  # the disk is full, a temporary file cannot be written
+            disk_failure(e)
         except Exception as e:  # noqa: BLE001 — an engine error (out of memory, disk full): no traceback
             if type(e).__module__.split(".")[0] not in ("duckdb", "_duckdb", "psycopg"):
                 raise
+            if "No space left" in str(e) or "Disk full" in str(e):
+                disk_failure(e)
             fail("数据仓库出错，导入中止。出错文件的事务已回滚，之前的文件已导入；处理后重新运行同一命令即可（已导入的文件会显示“未变化”）",
                  "the warehouse failed and the import stopped. The failing file's transaction was rolled back, "
                  "the files before it are loaded; fix the cause and run the same command again (loaded files "
-                 "report 'unchanged')", detail=str(e))
+                 "report 'unchanged')", detail=clean_message(e))
     out.print(summary(results))
     for r in results:
         _details(r)
     if any(r.status == "failed" for r in results):
         raise typer.Exit(1)
+
+
+def disk_failure(e: BaseException) -> NoReturn:
+    """The import stopped on the operating system's error (a full disk, most often): what to do, no traceback."""
+    full = isinstance(e, OSError) and e.errno == errno.ENOSPC or "No space left" in str(e) or "Disk full" in str(e)
+    if full:
+        fail("磁盘空间不足，导入中止：出错文件的事务已回滚，之前的文件已导入。请释放数据目录和临时目录（TMPDIR）所在磁盘的空间，"
+             "然后重新运行同一命令（已导入的文件会显示“未变化”）",
+             "the disk is full and the import stopped: the failing file's transaction was rolled back, the files "
+             "before it are loaded. Free space on the disk of the data directory and of the temporary directory "
+             "(TMPDIR), then run the same command again (loaded files report 'unchanged')")
+    why = e.strerror if isinstance(e, OSError) and e.strerror else type(e).__name__
+    fail(f"操作系统错误，导入中止：{why}。出错文件的事务已回滚，之前的文件已导入；处理后重新运行同一命令即可",
+         f"the operating system failed and the import stopped: {why}. The failing file's transaction was rolled "
+         f"back, the files before it are loaded; fix the cause and run the same command again")
 
 
 def quarantine_cmd(

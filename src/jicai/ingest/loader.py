@@ -34,7 +34,9 @@ DuckDB warehouse, a compressed in-memory database attached to its own connection
   cannot be read as the table — then no data row is written). ``_load_log`` keeps every attempt: the
   history lives there.
 
-A process killed before COMMIT leaves none of these behind (tests/test_ingest_atomic.py).
+A process killed before COMMIT leaves none of these behind (tests/test_ingest_atomic.py), only the ``started``
+``_load_log`` row written in its own transaction before the file was read (the final row replaces it in the
+writing transaction); the next import marks it ``interrupted`` and says so.
 """
 
 from __future__ import annotations
@@ -161,10 +163,32 @@ def _forget_quarantine(sink: Sink, sha: str | None, table: str) -> None:
 
 
 def _write_log(sink: Sink, res: LoadResult, sha: str | None, started: dt.datetime, status: str) -> None:
+    """The attempt's ``_load_log`` row, replacing its "started" row (:func:`_write_started`) in the same
+    transaction as the data: a load is either started (and then interrupted) or finished, never both."""
     row = {"load_id": res.load_id, "file": str(res.file), "sha256": sha, "table": res.table,
            "rows_read": res.rows_read, "rows_loaded": res.rows_loaded, "rows_quarantined": res.rows_quarantined,
-           "started_at": started, "finished_at": _now(), "status": status}
+           "started_at": started, "finished_at": None if status == "started" else _now(), "status": status}
+    if status != "started":
+        sink.execute(f"DELETE FROM {q(LOAD_LOG)} WHERE load_id = ? AND status = 'started'", (res.load_id,))
     sink.insert(LOAD_LOG, pa.Table.from_pylist([row], schema=table_schema(LOAD_LOG)).to_reader())
+
+
+def _write_started(wh: Warehouse, res: LoadResult, sha: str, started: dt.datetime) -> None:
+    """A "started" ``_load_log`` row in a transaction of its own, before the file is read: a process killed during
+    the import leaves this trace (and nothing else), which the next import reports (:func:`_interrupted`)."""
+    with wh.transaction() as cur:
+        _write_log(sink_for(wh.engine, cur), res, sha, started, "started")
+
+
+def _interrupted(wh: Warehouse) -> list[tuple[str, dt.datetime]]:
+    """Imports that started and never finished (killed, power lost): marked "interrupted"; their file and start.
+    Called while holding the write lock, so no "started" row belongs to a running import."""
+    with wh.transaction() as cur:
+        sink = sink_for(wh.engine, cur)
+        rows = sink.fetch(f"SELECT file, started_at FROM {q(LOAD_LOG)} WHERE status = 'started' ORDER BY started_at")
+        if rows:
+            sink.execute(f"UPDATE {q(LOAD_LOG)} SET status = 'interrupted' WHERE status = 'started'")
+    return [(f, s) for f, s in rows]
 
 
 def _file_problem(res: LoadResult, zh: str, en: str) -> pa.Table:
@@ -212,9 +236,10 @@ def _pause_for_tests() -> None:
 
 
 def import_file(wh: Warehouse, path: Path, table: str | None, strict: bool = False, force: bool = False,
-                progress: RowProgress | None = None, defer_facts: bool = False) -> LoadResult:
+                progress: RowProgress | None = None, defer_facts: bool = False, hidden_sheets: bool = False) -> LoadResult:
     """Import one file (see the module docstring); ``force`` re-validates and re-loads even unchanged bytes;
-    ``defer_facts`` leaves the compact facts of the months it touches pending, for :func:`finish_facts`."""
+    ``defer_facts`` leaves the compact facts of the months it touches pending, for :func:`finish_facts`;
+    ``hidden_sheets`` reads an Excel workbook's hidden sheets too (:mod:`jicai.ingest.xlsx`)."""
     started = _now()
     res = LoadResult(file=Path(path).resolve(), table=table, status="failed", load_id=uuid.uuid4().hex)
     if table is None:
@@ -241,16 +266,31 @@ def import_file(wh: Warehouse, path: Path, table: str | None, strict: bool = Fal
                  + (" (nothing was loaded since, so its quarantined rows would stay; --force re-validates)"
                     if before else ""))
         return res
+    _write_started(wh, res, info.sha256, started)
     with tempfile.TemporaryDirectory(prefix="jicai-import-") as tmp:
         with wh.transaction() as cur:  # only to reach the connection to stage on (DuckDB: the warehouse's own)
             area = sink_for(wh.engine, cur).staging(Path(tmp))
         try:
             return _load(wh, area, t, info, res, started, strict, before, loaded_before,
-                         progress or RowProgress(None, []), defer_facts)
+                         progress or RowProgress(None, []), defer_facts, hidden_sheets)
         except FileError as e:
             return _fail_file(wh, res, info.sha256, started, e.zh, e.en)
+        except Exception:
+            _mark_failed(wh, res)  # an engine or disk error: the caller reports it
+            raise
         finally:
             area.close()
+
+
+def _mark_failed(wh: Warehouse, res: LoadResult) -> None:
+    """The attempt's "started" row becomes "failed" — best effort: on a full disk this may fail too, and the next
+    import then reports the attempt as interrupted."""
+    try:
+        with wh.transaction() as cur:
+            sink_for(wh.engine, cur).execute(f"UPDATE {q(LOAD_LOG)} SET status = 'failed', finished_at = ? "
+                                             f"WHERE load_id = ? AND status = 'started'", (_now(), res.load_id))
+    except Exception:  # noqa: BLE001, S110 - the original error is the one to report
+        pass
 
 
 def _mapped(t: Table, sheets: list[Sheet], res: LoadResult) -> list[tuple[Sheet, HeaderMap]]:
@@ -273,7 +313,8 @@ def _mapped(t: Table, sheets: list[Sheet], res: LoadResult) -> list[tuple[Sheet,
 
 
 def _load(wh: Warehouse, area: Stage, t: Table, info: readers.FileInfo, res: LoadResult, started: dt.datetime,
-          strict: bool, before: int, loaded_before: bool, progress: RowProgress, defer_facts: bool) -> LoadResult:
+          strict: bool, before: int, loaded_before: bool, progress: RowProgress, defer_facts: bool,
+          hidden_sheets: bool = False) -> LoadResult:
     """Stage, check and write one file in the staging ``area``.
 
     Reading and typing run outside any transaction: DuckDB scans and appends committed TEMP data about twice
@@ -281,7 +322,7 @@ def _load(wh: Warehouse, area: Stage, t: Table, info: readers.FileInfo, res: Loa
     are looked up in the warehouse); then ONE transaction writes the rows, the quarantine and the log."""
     con = area.con
     with progress.phase(con, "read"):
-        mapped = _mapped(t, readers.stage(con, info, lambda cells: header_score(t, cells)), res)
+        mapped = _mapped(t, readers.stage(con, info, lambda cells: header_score(t, cells), hidden_sheets), res)
         rows = build_typed(con, t, mapped)
     progress.counted(rows)
     names = [s.name for s, _ in mapped]
@@ -335,7 +376,7 @@ def _load(wh: Warehouse, area: Stage, t: Table, info: readers.FileInfo, res: Loa
 
 
 def import_paths(wh: Warehouse, paths: list[Path], table: str | None = None, strict: bool = False,
-                 progress: object = None, force: bool = False) -> list[LoadResult]:
+                 progress: object = None, force: bool = False, hidden_sheets: bool = False) -> list[LoadResult]:
     """Import files and folders (a folder: every file in it, in ``LOAD_ORDER``).
 
     ``table`` overrides the table named by each file's stem; ``strict`` loads nothing from a file with
@@ -349,6 +390,7 @@ def import_paths(wh: Warehouse, paths: list[Path], table: str | None = None, str
         raise ValueError(f"{wh.engine} 数据仓库不支持事务，无法导入 / the {wh.engine} warehouse has no transactions; "
                          "import into DuckDB or PostgreSQL")
     ensure_schema(wh)
+    interrupted = _interrupted(wh)
     files = collect(paths, table)
     report: Report | None = progress if callable(progress) else None
     if hasattr(progress, "add_task"):
@@ -365,10 +407,15 @@ def import_paths(wh: Warehouse, paths: list[Path], table: str | None = None, str
     results = []
     for (path, tname), estimate in zip(files, estimates, strict=True):
         tracker.start(path, estimate)
-        results.append(import_file(wh, path, tname, strict, force, tracker, defer))
+        results.append(import_file(wh, path, tname, strict, force, tracker, defer, hidden_sheets))
         tracker.finish()
     if defer:
         finish_facts(wh)
+    for file, at in interrupted if results else []:
+        results[0].note(f"此前一次导入（{Path(file).name}，开始于 {at:%Y-%m-%d %H:%M:%S}）被中断（进程被终止、断电或磁盘已满），"
+                        f"未写入任何数据；_load_log 中已记为 interrupted",
+                        f"an earlier import ({Path(file).name}, started {at:%Y-%m-%d %H:%M:%S}) was interrupted (killed, "
+                        f"power lost or disk full) and wrote no data; _load_log marks it interrupted")
     return results
 
 

@@ -123,6 +123,9 @@ CHOICE_WORDS: dict[str, str] = {
 ROLE_WORDS = {"主供": "primary", "备供": "backup"}
 DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S.%f",
                 "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%dT%H:%M", "%Y%m%d"]
+# Characters no cell may hold (documented in docs/data-contract.md, "Control characters"): C0 controls but TAB, LF
+# and CR, DEL, and the bidirectional overrides and isolates that make a name display differently from what it is.
+_CONTROL_CLASS = "[\\x01-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F\\x{202A}-\\x{202E}\\x{2066}-\\x{2069}]"
 FREE_TEXT = frozenset({"name", "spec", "unit", "kind"})  # kept as typed (full-width punctuation is meaningful)
 
 
@@ -136,9 +139,12 @@ def install_macros(con: duckdb.DuckDBPyConnection) -> None:
     CREATE OR REPLACE TEMP MACRO jc_fold(s) AS CASE WHEN strlen(s) = length(s) THEN s ELSE translate(s, '{_FW}', '{_HW}') END;
     CREATE OR REPLACE TEMP MACRO jc_half(s) AS CASE WHEN jc_plain(CAST(s AS VARCHAR)) THEN CAST(s AS VARCHAR)
         ELSE NULLIF(trim(jc_fold(CAST(s AS VARCHAR)), '{_WS}'), '') END;
-    CREATE OR REPLACE TEMP MACRO jc_dbl(s) AS COALESCE(TRY_CAST(s AS DOUBLE), TRY_CAST(
+    CREATE OR REPLACE TEMP MACRO jc_plain_dbl(s) AS COALESCE(TRY_CAST(s AS DOUBLE), TRY_CAST(
         CASE WHEN regexp_full_match(s, '[+-]?\\d{{1,3}}(,\\d{{3}})+(\\.\\d*)?') THEN replace(s, ',', '') ELSE s END
         AS DOUBLE));
+    CREATE OR REPLACE TEMP MACRO jc_dbl(s) AS COALESCE(jc_plain_dbl(s), CASE
+        WHEN starts_with(s, '¥') OR starts_with(s, '￥') OR ends_with(s, '元')
+        THEN jc_plain_dbl(trim(regexp_replace(s, '^[¥￥]|元$', '', 'g'))) END);
     CREATE OR REPLACE TEMP MACRO jc_num(s) AS CASE WHEN isfinite(jc_dbl(s)) THEN jc_dbl(s) END;
     CREATE OR REPLACE TEMP MACRO jc_int(x) AS CASE WHEN x = trunc(x) AND abs(x) < 9e15 THEN CAST(x AS BIGINT) END;
     CREATE OR REPLACE TEMP MACRO jc_serial(s) AS regexp_full_match(s, '\\d{{5}}(\\.\\d+)?');
@@ -148,6 +154,8 @@ def install_macros(con: duckdb.DuckDBPyConnection) -> None:
         try_strptime(s, '%Y-%m-%d %H:%M:%S'), try_strptime(s, '%Y-%m-%d'), CASE
         WHEN jc_serial(s) THEN TIMESTAMP '1899-12-30 00:00:00' + to_seconds(round(CAST(s AS DOUBLE) * 86400))
         ELSE try_strptime(replace(replace(replace(replace(s, '/', '-'), '年', '-'), '月', '-'), '日', ''), {fmts}) END);
+    CREATE OR REPLACE TEMP MACRO jc_control(s) AS CASE WHEN regexp_matches(s, '{_CONTROL_CLASS}') THEN
+        'U+' || upper(lpad(to_hex(unicode(regexp_extract(s, '{_CONTROL_CLASS}'))), 4, '0')) END;
     CREATE OR REPLACE TEMP MACRO jc_mm(s) AS TRY_CAST(regexp_extract(s, '^\\d{{4}}[-/.年]?(\\d{{1,2}})月?$', 1) AS INTEGER);
     CREATE OR REPLACE TEMP MACRO jc_month(s) AS CASE
         WHEN jc_serial(s) OR regexp_full_match(s, '\\d{{4}}[-/.年]\\d{{1,2}}[-/.月]\\d{{1,2}}.*') THEN

@@ -21,7 +21,8 @@ META_SCHEMAS: dict[str, pa.Schema] = {
         ("row", pa.int64()), ("column", pa.string()), ("value", pa.string()),
         ("reason_zh", pa.string()), ("reason_en", pa.string()), ("loaded_at", pa.timestamp("us")),
     ]),
-    # One row per import attempt that reached the warehouse; status "ok" or "failed".
+    # One row per import attempt that reached the warehouse; status "ok" or "failed", "started" while it runs,
+    # "interrupted" when it never finished (the process was killed).
     LOAD_LOG: pa.schema([
         ("load_id", pa.string()), ("file", pa.string()), ("sha256", pa.string()), ("table", pa.string()),
         ("rows_read", pa.int64()), ("rows_loaded", pa.int64()), ("rows_quarantined", pa.int64()),

@@ -4,8 +4,9 @@
 with any problem is quarantined, every other row loads. Checks, in order:
 
 1. row-local: required value empty, value does not parse as its type or is not one of the choices,
-   the column's ``check`` validator, two-column row checks (a region and its parent), a row cut short
-   at the end of a truncated file;
+   the column's ``check`` validator, two-column row checks (a region and its parent), a date outside its
+   plausible window (:mod:`.plausible`), a row cut short at the end of a truncated file, a row the reader
+   could not split into cells (``Sheet.rejected``: ragged, over-long, an unbalanced quote, a formula cell);
 2. duplicate keys among the rows that passed (1): **the first occurrence in the file is kept**, every
    later one is quarantined with the row number of the first (a file is one snapshot; two different
    rows for one key inside it is an error of the export, not an update);
@@ -35,9 +36,9 @@ import pyarrow as pa
 
 from jicai.contract.tables import TABLES, Column, Table
 from jicai.contract.validators import ROW_CHECKS, validator
-from jicai.ingest import codemap, stage
-from jicai.ingest.normalize import HeaderMap, cell_exprs, install_macros, type_reason
-from jicai.ingest.readers import Sheet
+from jicai.ingest import codemap, plausible, stage
+from jicai.ingest.normalize import FREE_TEXT, HeaderMap, cell_exprs, install_macros, type_reason
+from jicai.ingest.readers import FileError, MalformedCsv, Sheet, clean_message
 from jicai.ingest.sql import lit, q
 from jicai.ingest.stage import Staged
 
@@ -66,14 +67,22 @@ def _label(c: Column) -> tuple[str, str]:
     return f"{c.zh}（{c.name}）", c.name
 
 
-def _sql_checks(t: Table) -> list[Check]:
-    """Row checks that are SQL over the parsed values and ``_e_<col>`` (the cell is empty)."""
+def _sql_checks(t: Table, controls: str | None = None) -> list[Check]:
+    """Row checks that are SQL over the parsed values and ``_e_<col>`` (the cell is empty); ``controls``: text
+    values are checked for control characters — "all" of them, or only the free "text" (names, specifications:
+    a Parquet file, written by a program, whose identifiers are not worth a scan of ten million rows), or none
+    (a CSV file whose bytes hold none, see ``Sheet.controls``). A code's validator refuses them already."""
     checks = []
     for c in t.columns:
         zh, en = _label(c)
         val, empty = q(c.name), q("_e_" + c.name)
         if c.required:
             checks.append(Check(empty, c.name, lit(f"{zh} 为必填项，值为空"), lit(f"{en} is required but empty")))
+        if controls and c.type == "str" and not c.choices and not c.check and (controls == "all" or c.name in FREE_TEXT):
+            checks.append(Check(f"jc_control({val}) IS NOT NULL", c.name,
+                                f"{lit(f'{zh} 含控制字符 ')} || jc_control({val}) || '，请从源数据中删除'",
+                                f"{lit(f'{en} holds the control character ')} || jc_control({val}) "
+                                f"|| '; remove it at the source'"))
         if c.type != "str" or c.choices:
             rz, re_ = type_reason(c)
             checks.append(Check(f"NOT {empty} AND {val} IS NULL", c.name, lit(f"{zh} {rz}"), lit(f"{en} {re_}")))
@@ -102,18 +111,39 @@ def build_typed(con: duckdb.DuckDBPyConnection, t: Table, sheets: list[tuple[She
             tcols.append(f"{empty} AS {q('_e_' + c.name)}")
             tcols.append(f"{value} AS {q(c.name)}")
         typed.append(f"SELECT {', '.join(tcols)} FROM {{src}}")
-    local = " OR ".join(f"({ch.where})" for ch in _sql_checks(t))
+    local = " OR ".join(f"({ch.where})" for ch in _sql_checks(t, _controls(sheets)))
     cols = ", ".join(q(c.name) for c in t.columns)
     outer = f"SELECT _sheet, _row, {cols}, coalesce({local}, false) AS _local FROM "
     if len(sheets) == 1 and not sheets[0][0].numbered:
-        sheets[0][0].run(con, f"CREATE OR REPLACE TABLE typed0 AS {outer}({typed[0]})")
+        try:
+            sheets[0][0].run(con, f"CREATE OR REPLACE TABLE typed0 AS {outer}({typed[0]})")
+            sheets[0][0].source.check_records(con.execute("SELECT count(*) FROM typed0").fetchone()[0])
+        except MalformedCsv:  # a ragged or over-long row, an unbalanced quote: read record by record, then as below
+            sheets[0][0].rescan(con, 0)
+            return build_typed(con, t, sheets)
         first = con.execute("SELECT min(rowid) FROM typed0").fetchone()[0] or 0  # see CsvSource.numbered
         con.execute(f"CREATE OR REPLACE VIEW typed AS SELECT _sheet, rowid - {first} + 2 AS _row, "
                     f"* EXCLUDE (_sheet, _row) FROM {stage.t('typed0')}")
     else:
         union = " UNION ALL ".join(sel.replace("{src}", s.table) for sel, (s, _) in zip(typed, sheets, strict=True))
-        con.execute(f"CREATE OR REPLACE TABLE typed AS {outer}({union})")
+        try:
+            con.execute(f"CREATE OR REPLACE TABLE typed AS {outer}({union})")
+        except duckdb.Error as exc:
+            if (not any(s.types for s, _ in sheets) or isinstance(exc, duckdb.OutOfMemoryException)
+                    or "No space left" in str(exc)):
+                raise
+            # a Parquet file whose footer reads but whose data does not: the file's fault, said without SQL or paths
+            why = clean_message(exc)
+            raise FileError(f"无法读取 Parquet 文件的数据（文件损坏）：{why}",
+                            f"cannot read the Parquet file's data (damaged): {why}") from None
     return con.execute("SELECT count(*) FROM typed").fetchone()[0]
+
+
+def _controls(sheets: list[tuple[Sheet, HeaderMap]]) -> str | None:
+    """Which text cells :func:`_sql_checks` checks for control characters (see there)."""
+    if any(s.controls and s.types is None for s, _ in sheets):
+        return "all"
+    return "text" if any(s.controls for s, _ in sheets) else None
 
 
 def _raw_view(con: duckdb.DuckDBPyConnection, t: Table, sheets: list[tuple[Sheet, HeaderMap]]) -> None:
@@ -163,6 +193,12 @@ def _value_checks(con: duckdb.DuckDBPyConnection, t: Table) -> list[Check]:
             checks.append(Check(f"({q(a)}, {q(b)}) IN (SELECT (a, b) FROM bad_pairs)", b, "p.zh", "p.en",
                                 join=f"JOIN bad_pairs p ON f.{q(a)} = p.a AND f.{q(b)} IS NOT DISTINCT FROM p.b"))
     return checks
+
+
+def _date_checks(con: duckdb.DuckDBPyConnection, t: Table, sink: object = None) -> list[Check]:
+    """Dates outside their plausible window (:mod:`.plausible`; the batches' cycles are read from the warehouse)."""
+    batches = sink.fetch("SELECT start_date, cycle_years FROM batches") if sink is not None else []
+    return [Check(d.where, d.column, d.zh, d.en) for d in plausible.checks(con, t, plausible.cycles_of(batches))]
 
 
 def _duplicates(con: duckdb.DuckDBPyConnection, t: Table, ok: str) -> int:
@@ -269,9 +305,10 @@ def check(con: duckdb.DuckDBPyConnection, t: Table, sheets: list[tuple[Sheet, He
     With the warehouse's ``sink`` (:class:`jicai.ingest.sink.Sink`), order lines are 对码-ed first: confirmed
     local codes become national ones, and unknown ones get suggestions in their reason (:mod:`.codemap`)."""
     con.execute(PROBLEMS_DDL)
+    rejected, unread = _rejected(con, sheets)
     if sink is not None:
         codemap.apply_confirmed(con, t.name, sink)
-    value_checks = _value_checks(con, t)
+    value_checks = _value_checks(con, t) + _date_checks(con, t, sink)
     local = " OR ".join(["_local"] + [f"({ch.where})" for ch in value_checks])
     con.execute(f"CREATE OR REPLACE TABLE bad_local AS SELECT _sheet, _row FROM typed WHERE {local}")
     ok = ("NOT EXISTS (SELECT 1 FROM bad_local b WHERE b._sheet = typed._sheet AND b._row = typed._row)"
@@ -279,15 +316,41 @@ def check(con: duckdb.DuckDBPyConnection, t: Table, sheets: list[tuple[Sheet, He
     n_dups = _duplicates(con, t, ok)
     ref_checks = _references(con, t, absent, ok, sink)
     parts = ["SELECT _sheet, _row FROM bad_local", "SELECT _sheet, _row FROM dups"]
+    if rejected:
+        parts.append("SELECT _sheet, _row FROM rejected")
     if ref_checks:
         parts.append(f"SELECT _sheet, _row FROM typed WHERE {' OR '.join(f'({ch.where})' for ch in ref_checks)}")
     con.execute("CREATE OR REPLACE TABLE flagged AS " + " UNION ".join(parts))
     bad = con.execute("SELECT count(*) FROM flagged").fetchone()[0]
     if bad:
-        _detail(con, t, sheets, _sql_checks(t) + value_checks + ref_checks)
+        _detail(con, t, sheets, _sql_checks(t, _controls(sheets)) + value_checks + ref_checks)
         if n_dups:
             _dup_problems(con, t, [s.name for s, _ in sheets])
-    return Outcome(rows, bad, con.execute("SELECT count(*) FROM problems").fetchone()[0])
+        if rejected:  # the reader's reason replaces what the checks make of the same cell (a formula is not "empty")
+            con.execute("DELETE FROM problems p WHERE EXISTS (SELECT 1 FROM rejected r WHERE r._sheet = p._sheet "
+                        "AND r._row = p._row AND r.col = p.col)")
+            con.execute("INSERT INTO problems SELECT * FROM rejected")
+    return Outcome(rows + unread, bad, con.execute("SELECT count(*) FROM problems").fetchone()[0])
+
+
+def _rejected(con: duckdb.DuckDBPyConnection, sheets: list[tuple[Sheet, HeaderMap]]) -> tuple[int, int]:
+    """``rejected``: the problems the readers found (``Sheet.rejected``) as problem rows, their cells named by the
+    contract column (a cell of a column the table does not use is no problem); returns how many, and how many
+    of their rows never reached ``typed`` (CSV records that could not be split: they count as read)."""
+    parts = []
+    for i, (sheet, hm) in enumerate(sheets):
+        if sheet.rejected is None:
+            continue
+        names = "".join(f"WHEN {pos} THEN {lit(name)} " for name, pos in hm.columns.items())
+        col = f"CASE pos {names}END" if names else "CAST(NULL AS VARCHAR)"
+        parts.append(f"SELECT {i} AS _sheet, _row, {col} AS col, value, reason_zh, reason_en FROM {sheet.rejected} "
+                     f"WHERE pos IS NULL OR pos IN ({', '.join(str(p) for p in hm.columns.values()) or 'NULL'})")
+    if not parts:
+        return 0, 0
+    con.execute("CREATE OR REPLACE TABLE rejected AS " + " UNION ALL ".join(parts))
+    n, unread = con.execute("SELECT count(*), count(DISTINCT (_sheet, _row)) FILTER (WHERE NOT EXISTS (SELECT 1 FROM "
+                            "typed t WHERE t._sheet = r._sheet AND t._row = r._row)) FROM rejected r").fetchone()
+    return n, unread
 
 
 def _good(con: duckdb.DuckDBPyConnection, cols: str) -> str:

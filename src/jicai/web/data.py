@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import ibis
@@ -43,6 +43,7 @@ import pyarrow as pa
 
 from jicai import clock
 from jicai.errors import BilingualError
+from jicai.ingest import plausible
 from jicai.store import LockTimeout, Warehouse, connect, latest_version
 from jicai.web.cache import LRU
 from jicai.web.scope import Lookups
@@ -517,11 +518,15 @@ class DataService:
     # -- what the data covers ------------------------------------------------------------------------
     def data_span(self) -> tuple[date | None, date]:
         """(first, last) day with an order; the last is the default as-of date of every page (today when there
-        are no orders)."""
+        are no orders). Implausible dates (a 9999-12-31 loaded before the importer quarantined them) are ignored:
+        one such row must not move every page's figures (:mod:`jicai.ingest.plausible`)."""
         def compute(wh: Warehouse) -> pa.Table:
             first = last = None
             if wh.has_table("orders"):
                 o = wh.table("orders")
+                lo, hi = plausible.earliest_plausible(), plausible.latest_plausible() + timedelta(days=1)
+                o = o.filter((o.ordered_at >= datetime(lo.year, lo.month, lo.day))
+                             & (o.ordered_at < datetime(hi.year, hi.month, hi.day)))
                 r = o.aggregate(first=o.ordered_at.min(), last=o.ordered_at.max()).to_pyarrow().to_pylist()[0]
                 first, last = r["first"], r["last"]
             day = lambda t: t.date() if isinstance(t, datetime) else t  # noqa: E731

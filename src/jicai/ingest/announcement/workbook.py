@@ -82,7 +82,12 @@ def evaluate_formula(formula: str, cell) -> object:
 
 
 def read_sheets(path: Path) -> list[Grid]:
-    """Every worksheet of an .xlsx file, merged cells filled, formulas resolved."""
+    """Every worksheet of an .xlsx file, merged cells filled, formulas resolved; the archive is first held to the
+    importer's limits (a zip bomb is refused before openpyxl inflates it, :func:`jicai.ingest.xlsx.survey`)."""
+    from jicai.ingest.readers import FileInfo
+    from jicai.ingest.xlsx import survey
+
+    survey(FileInfo(Path(path), "xlsx", "", Path(path).stat().st_size))
     wb_f = openpyxl.load_workbook(path, data_only=False)
     wb_v = openpyxl.load_workbook(path, data_only=True)
     grids = []
