@@ -29,11 +29,21 @@ def lang_of(request: Request) -> str:
 
 
 def _fmt_money(v: Any) -> str:
-    return "—" if v is None else f"{v:,.2f}"
+    from jicai.contract.display import show
+
+    return show(v, "money") or "—"
 
 
-def _fmt_pct(v: Any, digits: int = 1) -> str:
-    return "—" if v is None else f"{v * 100:.{digits}f}%"
+def _fmt_pct(v: Any) -> str:
+    from jicai.contract.display import show
+
+    return show(v, "rate") or "—"
+
+
+def _fmt_volume(v: Any) -> str:
+    from jicai.contract.display import show
+
+    return show(v, "volume") or "—"
 
 
 def _replace_page(params: Any, page: int) -> str:
@@ -79,6 +89,7 @@ _env.filters["cell"] = _cell
 _env.filters["minute"] = _minute
 _env.filters["money"] = _fmt_money
 _env.filters["pct"] = _fmt_pct
+_env.filters["volume"] = _fmt_volume
 
 
 def render_fragment(request: Request, template: str, **context: Any) -> str:
