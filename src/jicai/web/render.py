@@ -31,6 +31,8 @@ def lang_of(request: Request) -> str:
 def _fmt_money(v: Any) -> str:
     from jicai.contract.display import show
 
+    if isinstance(v, float) and abs(v) < 0.005:
+        v = 0.0  # float residue of a sum (-0.001) is no debt: ¥0.00, not -¥0.00
     return show(v, "money") or "—"
 
 
@@ -105,6 +107,19 @@ def _data_status(request: Request) -> dict | None:
     return data.status() if data is not None else None
 
 
+def _scope_label(request: Request, principal: Any) -> str | None:
+    """The name of the signed-in user's scope for the page header (its code when the name is not known)."""
+    if principal is None or not principal.scope:
+        return None
+    try:
+        from jicai.web.names import names_of, scope_name
+
+        name = scope_name(names_of(request.app.state.data), principal.role, principal.regional, principal.scope)
+    except Exception:  # no data yet (a first start): the header still renders, with the code
+        name = None
+    return name or principal.scope
+
+
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     from jicai.web.auth import csrf_token
 
@@ -114,6 +129,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
         "lang": lang,
         "t": (lambda zh, en: en if lang == "en" else zh),
         "principal": getattr(request.state, "principal", None),
+        "scope_label": _scope_label(request, getattr(request.state, "principal", None)),
         "csrf_token": csrf_token(request),
         "data_status": _data_status(request),
         **context,
