@@ -99,7 +99,7 @@ def filter_controls(ds: Any, filterable: list[str], principal: Principal, data: 
         col = m.column(c)
         options: list[tuple[str, str, int]] | None = None
         if c == "region_code":
-            options = _regions(names, principal) if principal.regional else None
+            options = _regions(names, principal)  # a supplier's rows span the province: the whole tree
         elif col.kind == "level":
             options = [(str(k), v[1 if en else 0], 0) for k, v in LEVELS.items()]
         elif c in m.labels:
