@@ -64,3 +64,14 @@ def test_ranking_and_overview_show_regions_and_batches_by_name(client):
     assert "第一批" in text and "福州市" in text and "泉州市" in text
     assert "6.7%" in text  # Σ selected 200 / Σ agreed 3,000
     assert "60.0%" in text
+
+
+def test_order_lines_read_as_a_report(client):
+    """HA's two lines: 30 packs of the backup P1B and 20 of the primary P1, both accepted (10 tablets a pack)."""
+    login(client, "bureau")
+    html = client.get(f"/institutions/{HA}/orders", params={"as_of": AS_OF}).text
+    text = _main(html)
+    assert "备供" in text and "主供" in text and "鼓楼医院甲" in text
+    assert "300" in text and "200" in text  # accepted minimum units
+    assert not re.search(r"\b(backup|primary|nonselected|platform|offline)\b", text)
+    assert not re.search(r"\d{4}-\d{2}-\d{2}T\d", text)  # times as YYYY-MM-DD HH:MM

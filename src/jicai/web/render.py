@@ -89,6 +89,7 @@ def _cell(v: Any) -> str:
 _env.filters["replace_page"] = _replace_page
 _env.filters["cell"] = _cell
 _env.filters["minute"] = _minute
+minute = _minute  # the same time format for a page's Python-side cells
 _env.filters["money"] = _fmt_money
 _env.filters["pct"] = _fmt_pct
 _env.filters["volume"] = _fmt_volume

@@ -118,6 +118,43 @@ def institution_page(request: Request, code: str, as_of: str | None = None,
                  headers_en=VARIETY_HEADERS_EN)
 
 
+ORDER_KINDS = {"ordered_at": "datetime", "accepted_at": "datetime", "quantity": "volume",
+               "accepted_quantity": "volume", "units": "volume", "pack_price": "money"}
+
+
+def _order_cells(request: Request, r: dict, lang: str) -> list[list[str]]:
+    """The order lines as a reader reads them: times to the minute, prices in ¥, the product's class and the
+    channel by name, the product and the distributor by name (the code stays in the product column)."""
+    from datetime import datetime
+
+    from jicai.contract.display import show
+    from jicai.contract.enums import CHANNELS, SUPPLY_ROLES
+    from jicai.web.render import minute
+
+    classes = {**SUPPLY_ROLES, "nonselected": ("非中选", "non-selected")}
+    name = _namer(request)
+    out = []
+    for row in r["rows"]:
+        cells = []
+        for c in r["columns"]:
+            k, v = c["name"], row.get(c["name"])
+            if k in ("ordered_at", "accepted_at"):
+                text = minute(datetime.fromisoformat(v)) if isinstance(v, str) and "T" in v else minute(v)
+            elif k in ORDER_KINDS:
+                text = show(v, ORDER_KINDS[k], lang)
+            elif k == "product_class":
+                text = show(v, "enum", lang, classes)
+            elif k == "channel":
+                text = show(v, "enum", lang, CHANNELS)
+            elif k in ("distributor_code", "variety_id"):
+                text = (name(k, v) or v or "") if v else ""
+            else:
+                text = "" if v is None else str(v)
+            cells.append(text)
+        out.append(cells)
+    return out
+
+
 @router.get("/institutions/{code}/orders", response_class=HTMLResponse)
 def orders_page(request: Request, code: str, variety_id: str | None = None, as_of: str | None = None,
                 page: int = 1, principal: Principal = Depends(page_principal)):
@@ -127,7 +164,10 @@ def orders_page(request: Request, code: str, variety_id: str | None = None, as_o
         return _error(request, principal, exc)
     if r is None:
         return _not_found(request, principal)
-    return _page(request, "orders.html", principal, r=r)
+    from jicai.web.render import lang_of
+
+    return _page(request, "orders.html", principal, r=r, cells=_order_cells(request, r, lang_of(request)),
+                 name=_namer(request))
 
 
 @router.get("/data/{name}", response_class=HTMLResponse)
