@@ -227,6 +227,7 @@ def test_cli_alerts_continuity_periods(data_dir, tmp_path):
     r = run(app, base + ["supply-continuity", "--batch", "B2", "--format", "csv", "--out", str(tmp_path / "c.csv")])
     assert r.exit_code == 0, r.output
     assert "原供应厂家未中选 1 项" in r.output
+    assert "原 原供药业" in r.output and "改由 中选药业 供应" in r.output  # the enterprises by name, not code
     assert list(pd.read_csv(tmp_path / "c.csv").institution_code) == ["H2"]
     r = run(app, base + ["supply-continuity", "--batch", "NOPE"])
     assert r.exit_code == 2 and "批次不存在" in r.output

@@ -123,3 +123,20 @@ def test_citations_keep_the_clause_and_drop_the_quoted_wording():
     assert _citations("003 陕西 四(三)(非中选产品使用量不得超过中选产品使用量); 001 监测考核") == ["003 陕西 四(三)", "001 监测考核"]
     assert _citations("医保发〔2024〕31号 第三条") == ["医保发〔2024〕31号 第三条"]
     assert _citations("002 泉州 六(订单响应时间); DESIGN 供应(72 小时)") == ["002 泉州 六"]
+
+
+def test_a_calendar_year_has_no_thousands_separator():
+    m = measure("budget")
+    by = {c.name: c for c in layout(m, "zh")}
+    assert str(cell(by["year"], {"year": 2024}, m, Names(), "zh", False)) == "2024"
+    assert str(cell(by["months_counted"], {"months_counted": 12}, m, Names(), "zh", False)) == "12"
+
+
+def test_the_header_names_the_users_scope():
+    from jicai.web.names import scope_name
+
+    names = Names(by_kind={"region": {}, "institution": {"H35050200001": "泉州市第一医院"}})
+    assert scope_name(names, "bureau", True, "3505") == "泉州市"
+    assert scope_name(names, "institution", False, "H35050200001") == "泉州市第一医院"
+    assert scope_name(names, "enterprise", False, "91350000X") is None  # unknown: the header keeps the code
+    assert scope_name(names, "bureau", True, "") is None

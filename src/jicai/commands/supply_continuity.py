@@ -9,6 +9,24 @@ from jicai.console import out
 from jicai.reports.documents import Report
 
 
+def _enterprise_names(r: Run, rows: list[dict]) -> dict[str, str]:
+    """The names of the winning enterprises the printed rows mention (a reader knows a company by its name)."""
+    codes = {c for x in rows for c in (x["winner_enterprise_codes"] or "").split(";") if c and c != "…"}
+    if not codes:
+        return {}
+    e = r.warehouse.table("enterprises")
+    found = e.filter(e.enterprise_code.isin(sorted(codes))).select("enterprise_code", "name").to_pyarrow().to_pylist()
+    return {f["enterprise_code"]: f["name"] for f in found if f["name"]}
+
+
+def _winners(codes: str | None, names: dict[str, str]) -> str:
+    """"91…A;91…B;…" → "甲药业、乙制药等": each winner by its name (its code when the name is unknown)."""
+    parts = [c for c in (codes or "").split(";") if c]
+    more = parts[-1:] == ["…"]
+    shown = "、".join(names.get(c, c) for c in parts if c != "…")
+    return shown + ("等" if more else "")
+
+
 def register(app: typer.Typer) -> None:
     @computing_command(app, "supply-continuity", policy=POLICY)
     def supply_continuity_cmd(
@@ -46,7 +64,8 @@ def register(app: typer.Typer) -> None:
         if not rows:
             out.print("  执行日前的统计期内没有该批次品种的订单(数据从执行日开始时即为如此) / "
                       "no orders of the batch's varieties before its start date")
+        names = _enterprise_names(r, replace[:5])
         for x in replace[:5]:
             out.print(f"  {x['institution_name']}({x['institution_code']}){x['variety_name']}:原 {x['main_enterprise_name']},"
-                      f"月均 {x['monthly_units']:,.0f},改由 {x['winner_enterprise_codes']} 供应")
+                      f"月均 {x['monthly_units']:,.0f},改由 {_winners(x['winner_enterprise_codes'], names)} 供应")
         out.print(f"  报表:{path}")

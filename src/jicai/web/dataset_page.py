@@ -22,12 +22,19 @@ def _policy(data: Any, batch: str | None) -> Any:
     return data.value(("policy", batch), lambda wh: resolve_policy(data.data_dir, wh, batch, None))
 
 
-def row_reasons(ds: Any, rows: list[dict], params: dict, data: Any) -> list[str] | None:
+def _reason(ds: Any, r: dict, params: dict, data: Any, names: Names, lang: str) -> str:
+    """One row's reason under the policy of its batch (the page's batch, else the row's own: a list may span
+    batches whose policies differ)."""
+    policy = _policy(data, params.get("batch") or r.get("batch_id"))
+    return reason(ds.name, r, policy, names.unit(r.get("variety_id")), lang)
+
+
+def row_reasons(ds: Any, rows: list[dict], params: dict, data: Any, lang: str = "zh") -> list[str] | None:
     """Each row's reason (the page's 判定依据 column), for an export; None for a dataset without rules."""
     if not explains(ds.name):
         return None
-    names, policy = names_of(data), _policy(data, params.get("batch"))
-    return [reason(ds.name, r, policy, names.unit(r.get("variety_id"))) for r in rows]
+    names = names_of(data)
+    return [_reason(ds, r, params, data, names, lang) for r in rows]
 
 
 def table_of(ds: Any, pg: Any, params: dict, principal: Principal, data: Any, lang: str) -> dict:
@@ -35,15 +42,31 @@ def table_of(ds: Any, pg: Any, params: dict, principal: Principal, data: Any, la
     names = names_of(data)
     m = ds.measure
     why = explains(ds.name)
-    policy = _policy(data, params.get("batch")) if why else None
     shown = layout(m, lang, reasons=why)
     link = principal.role != "enterprise"
     rows = []
     for r in pg.rows:
         if why:
-            r = {**r, REASON: reason(ds.name, r, policy, names.unit(r.get("variety_id")))}
+            r = {**r, REASON: _reason(ds, r, params, data, names, lang)}
         rows.append([cell(c, r, m, names, lang, link) for c in shown])
     return {"ds": ds, "pg": pg, "shown": shown, "cells": rows}
+
+
+def pick_table(ds: Any, rows: list[dict], columns: tuple[str, ...], params: dict, data: Any, lang: str,
+               link: bool = False) -> dict:
+    """Some columns of a dataset's rows, laid out and formatted as its page shows them (the institution page's
+    varieties: the monitor's status, completion bar, volumes with units and the reason of each verdict)."""
+    names = names_of(data)
+    m = ds.measure
+    why = explains(ds.name)
+    wanted = set(columns) | ({REASON} if why else set())
+    shown = [c for c in layout(m, lang, reasons=why) if c.name in wanted]
+    cells = []
+    for r in rows:
+        if why:  # an institution's varieties span batches: each under its own batch's policy
+            r = {**r, REASON: _reason(ds, r, params, data, names, lang)}
+        cells.append([cell(c, r, m, names, lang, link) for c in shown])
+    return {"shown": shown, "cells": cells}
 
 
 def _regions(names: Names, principal: Principal) -> list[tuple[str, str, int]]:
@@ -76,7 +99,7 @@ def filter_controls(ds: Any, filterable: list[str], principal: Principal, data: 
         col = m.column(c)
         options: list[tuple[str, str, int]] | None = None
         if c == "region_code":
-            options = _regions(names, principal) if principal.regional else None
+            options = _regions(names, principal)  # a supplier's rows span the province: the whole tree
         elif col.kind == "level":
             options = [(str(k), v[1 if en else 0], 0) for k, v in LEVELS.items()]
         elif c in m.labels:

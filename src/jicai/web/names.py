@@ -74,3 +74,15 @@ def load_names(wh: Any) -> Names:
 def names_of(data: Any) -> Names:
     """The names of the data service's current data version (computed once per version, in the background)."""
     return data.value(("names",), load_names)
+
+
+def scope_name(names: Names, role: str, regional: bool, scope: str) -> str | None:
+    """What a user's scope is called: the region ("泉州市"), the hospital or the enterprise a login is tied to."""
+    if not scope:
+        return None
+    if regional:
+        from jicai.contract.regions import full_code
+
+        return region_name(full_code(scope), names.by_kind.get("region"))
+    kind = "institution" if role == "institution" else "enterprise" if role == "enterprise" else None
+    return names.by_kind.get(kind, {}).get(scope) if kind else None

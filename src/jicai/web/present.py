@@ -23,7 +23,8 @@ VERDICT_KINDS = ("status", "flags", "enum")
 REASON_TEXTS = ("rule", "failed_items_zh", "flags_zh", "finding_zh", "reason_zh")
 # a bool column saying something is wrong when true (shown in the warning colour)
 BAD_WHEN_TRUE = ("nonselected_excess", "not_onboarded", "over_budget", "price_missing", "proxy", "winner_new")
-REASON = "reason_zh"  # the column :mod:`jicai.web.reasons` adds to rows it explains
+REASON = "reason_zh"
+CALENDAR_YEARS = ("year",)  # int columns that hold a calendar year: no thousands separator  # the column :mod:`jicai.web.reasons` adds to rows it explains
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,8 @@ def cell(col: Shown, row: dict, measure: Any, names: Names, lang: str, link_inst
 
         return escape("、".join(VOCABULARY[x].zh if x in VOCABULARY and lang != "en" else x
                                 for x in str(v).split(";") if x))
+    if col.name in CALENDAR_YEARS and isinstance(v, int):
+        return escape(str(v))  # 2024, not 2,024
     text = show(v, col.kind, lang, labels)
     if col.kind == "status":
         return Markup(f'<span class="badge {tone(v)}">{escape(text)}</span>')

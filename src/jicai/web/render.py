@@ -29,11 +29,23 @@ def lang_of(request: Request) -> str:
 
 
 def _fmt_money(v: Any) -> str:
-    return "—" if v is None else f"{v:,.2f}"
+    from jicai.contract.display import show
+
+    if isinstance(v, float) and abs(v) < 0.005:
+        v = 0.0  # float residue of a sum (-0.001) is no debt: ¥0.00, not -¥0.00
+    return show(v, "money") or "—"
 
 
-def _fmt_pct(v: Any, digits: int = 1) -> str:
-    return "—" if v is None else f"{v * 100:.{digits}f}%"
+def _fmt_pct(v: Any) -> str:
+    from jicai.contract.display import show
+
+    return show(v, "rate") or "—"
+
+
+def _fmt_volume(v: Any) -> str:
+    from jicai.contract.display import show
+
+    return show(v, "volume") or "—"
 
 
 def _replace_page(params: Any, page: int) -> str:
@@ -77,8 +89,10 @@ def _cell(v: Any) -> str:
 _env.filters["replace_page"] = _replace_page
 _env.filters["cell"] = _cell
 _env.filters["minute"] = _minute
+minute = _minute  # the same time format for a page's Python-side cells
 _env.filters["money"] = _fmt_money
 _env.filters["pct"] = _fmt_pct
+_env.filters["volume"] = _fmt_volume
 
 
 def render_fragment(request: Request, template: str, **context: Any) -> str:
@@ -94,6 +108,19 @@ def _data_status(request: Request) -> dict | None:
     return data.status() if data is not None else None
 
 
+def _scope_label(request: Request, principal: Any) -> str | None:
+    """The name of the signed-in user's scope for the page header (its code when the name is not known)."""
+    if principal is None or not principal.scope:
+        return None
+    try:
+        from jicai.web.names import names_of, scope_name
+
+        name = scope_name(names_of(request.app.state.data), principal.role, principal.regional, principal.scope)
+    except Exception:  # no data yet (a first start): the header still renders, with the code
+        name = None
+    return name or principal.scope
+
+
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     from jicai.web.auth import csrf_token
 
@@ -103,6 +130,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
         "lang": lang,
         "t": (lambda zh, en: en if lang == "en" else zh),
         "principal": getattr(request.state, "principal", None),
+        "scope_label": _scope_label(request, getattr(request.state, "principal", None)),
         "csrf_token": csrf_token(request),
         "data_status": _data_status(request),
         **context,

@@ -4,7 +4,6 @@ there is none) and reads through the same views and queries as the API, so scope
 
 from __future__ import annotations
 
-import json
 from datetime import date
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
@@ -38,6 +37,25 @@ def _not_found(request: Request, principal: Principal) -> HTMLResponse:
     return _page(request, "error.html", principal, status_code=404, **NOT_IN_SCOPE)
 
 
+def _namer(request: Request):
+    """``name(column, code)``: the name a summary page shows beside a code (a region by its city, a batch by its
+    title), None when it has none — the same names the dataset pages use (:mod:`jicai.web.names`)."""
+    from jicai.contract.regions import parent_code, region_name
+    from jicai.web.names import names_of
+
+    names = names_of(request.app.state.data)
+
+    def name(column: str, code) -> str | None:
+        found = names.name(column, code)
+        if found and column in ("region_code", "city_code"):
+            parent = parent_code(str(code))
+            up = region_name(parent, names.by_kind.get("region")) if parent and not parent.endswith("0000") else None
+            return f"{up} {found}" if up else found
+        return found
+
+    return name
+
+
 def _as_of(raw: str | None) -> date | None:
     try:
         return date.fromisoformat(raw) if raw else None
@@ -53,7 +71,7 @@ def overview_page(request: Request, as_of: str | None = None, principal: Princip
         ov = view_of(request, principal, views.overview, _as_of(as_of))
     except DatasetError as exc:
         return _error(request, principal, exc)
-    return _page(request, "overview.html", principal, ov=ov, ov_json=json.dumps(ov, ensure_ascii=False))
+    return _page(request, "overview.html", principal, ov=ov, name=_namer(request))
 
 
 @router.get("/ranking", response_class=HTMLResponse)
@@ -65,7 +83,20 @@ def ranking_page(request: Request, as_of: str | None = None, level: int | None =
         r = view_of(request, principal, views.ranking, _as_of(as_of), level)
     except DatasetError as exc:
         return _error(request, principal, exc)
-    return _page(request, "ranking.html", principal, r=r, level=level)
+    from jicai.contract.display import LEVELS
+
+    return _page(request, "ranking.html", principal, r=r, level=level, levels=LEVELS, name=_namer(request))
+
+
+# the institution page's table of its varieties: the verdict and its reason first, then the figures
+VARIETY_COLUMNS = ("variety_id", "batch_id", "status", "completion", "time_progress", "shortfall_volume",
+                   "nonselected_share", "agreed_volume", "selected_volume", "backup_volume")
+# their headers on the English page (the columns' own English is a description, too long for a header)
+VARIETY_HEADERS_EN = {"variety_id": "Variety", "batch_id": "Batch", "status": "Status", "completion": "Completion",
+                      "time_progress": "Time progress", "shortfall_volume": "Short of time progress",
+                      "nonselected_share": "Non-selected share", "agreed_volume": "Agreed",
+                      "selected_volume": "Selected", "backup_volume": "Backup counted as selected",
+                      "reason_zh": "Why"}
 
 
 @router.get("/institutions/{code}", response_class=HTMLResponse)
@@ -77,7 +108,51 @@ def institution_page(request: Request, code: str, as_of: str | None = None,
         return _error(request, principal, exc)
     if d is None:
         return _not_found(request, principal)
-    return _page(request, "institution.html", principal, d=d, d_json=json.dumps(d, ensure_ascii=False))
+    from jicai.contract.display import LEVELS
+    from jicai.web.dataset_page import pick_table
+    from jicai.web.render import lang_of
+
+    table = pick_table(DATASETS["monitor"], d["varieties"], VARIETY_COLUMNS, {"as_of": d["as_of"]},
+                       request.app.state.data, lang_of(request))
+    return _page(request, "institution.html", principal, d=d, table=table, levels=LEVELS, name=_namer(request),
+                 headers_en=VARIETY_HEADERS_EN)
+
+
+ORDER_KINDS = {"ordered_at": "datetime", "accepted_at": "datetime", "quantity": "volume",
+               "accepted_quantity": "volume", "units": "volume", "pack_price": "money"}
+
+
+def _order_cells(request: Request, r: dict, lang: str) -> list[list[str]]:
+    """The order lines as a reader reads them: times to the minute, prices in ¥, the product's class and the
+    channel by name, the product and the distributor by name (the code stays in the product column)."""
+    from datetime import datetime
+
+    from jicai.contract.display import show
+    from jicai.contract.enums import CHANNELS, SUPPLY_ROLES
+    from jicai.web.render import minute
+
+    classes = {**SUPPLY_ROLES, "nonselected": ("非中选", "non-selected")}
+    name = _namer(request)
+    out = []
+    for row in r["rows"]:
+        cells = []
+        for c in r["columns"]:
+            k, v = c["name"], row.get(c["name"])
+            if k in ("ordered_at", "accepted_at"):
+                text = minute(datetime.fromisoformat(v)) if isinstance(v, str) and "T" in v else minute(v)
+            elif k in ORDER_KINDS:
+                text = show(v, ORDER_KINDS[k], lang)
+            elif k == "product_class":
+                text = show(v, "enum", lang, classes)
+            elif k == "channel":
+                text = show(v, "enum", lang, CHANNELS)
+            elif k in ("distributor_code", "variety_id"):
+                text = (name(k, v) or v or "") if v else ""
+            else:
+                text = "" if v is None else str(v)
+            cells.append(text)
+        out.append(cells)
+    return out
 
 
 @router.get("/institutions/{code}/orders", response_class=HTMLResponse)
@@ -89,7 +164,10 @@ def orders_page(request: Request, code: str, variety_id: str | None = None, as_o
         return _error(request, principal, exc)
     if r is None:
         return _not_found(request, principal)
-    return _page(request, "orders.html", principal, r=r)
+    from jicai.web.render import lang_of
+
+    return _page(request, "orders.html", principal, r=r, cells=_order_cells(request, r, lang_of(request)),
+                 name=_namer(request))
 
 
 @router.get("/data/{name}", response_class=HTMLResponse)
