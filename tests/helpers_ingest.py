@@ -49,3 +49,15 @@ def write_reference(folder: Path) -> list[Path]:
 def order_row(i: int, institution: str = HOSPITAL_A, product: str = DRUG, quantity: str = "10") -> list[str]:
     return [f"OL{i:07d}", f"O{i // 3:07d}", institution, product, DISTRIBUTOR, quantity, "12.5",
             f"2024-{1 + i % 12:02d}-{1 + i % 28:02d} 09:30:00", "platform" if i % 5 else "offline"]
+
+
+def reference_warehouse(tmp_path: Path):
+    """A DuckDB warehouse in ``tmp_path`` holding the reference tables of :func:`write_reference` (for a
+    ``wh`` fixture: ``yield from reference_warehouse(tmp_path)``)."""
+    from jicai.ingest import import_paths
+    from jicai.store import connect
+
+    w = connect(f"duckdb:///{tmp_path / 'wh.duckdb'}")
+    import_paths(w, [write_reference(tmp_path / "ref")[0].parent])
+    yield w
+    w.close()

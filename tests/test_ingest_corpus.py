@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers_ingest import write_reference
+from helpers_ingest import reference_warehouse, write_reference
 from jicai.contract.tables import TABLES
 from jicai.ingest import import_paths
-from jicai.store import connect
 
 CORPUS = Path(__file__).parent / "bad_inputs"
 MANIFEST = tomllib.loads((CORPUS / "expected.toml").read_text(encoding="utf-8"))["file"]
@@ -25,10 +24,7 @@ SQL_WORDS = ("SELECT", "read_csv", "read_parquet", "CREATE ", "LINE 1")
 
 @pytest.fixture
 def wh(tmp_path):
-    w = connect(f"duckdb:///{tmp_path / 'wh.duckdb'}")
-    import_paths(w, [write_reference(tmp_path / "ref")[0].parent])
-    yield w
-    w.close()
+    yield from reference_warehouse(tmp_path)
 
 
 def test_the_manifest_covers_the_whole_corpus():

@@ -10,7 +10,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from helpers_ingest import DISTRIBUTOR, DRUG, HOSPITAL_A, ORDER_HEADER, order_row, write_csv, write_reference
+from helpers_ingest import (
+    DISTRIBUTOR,
+    DRUG,
+    HOSPITAL_A,
+    ORDER_HEADER,
+    order_row,
+    reference_warehouse,
+    write_csv,
+    write_reference,
+)
 from jicai.ingest import import_paths
 from jicai.ingest.stage import MEMORY_ENV
 from jicai.store import connect
@@ -18,10 +27,7 @@ from jicai.store import connect
 
 @pytest.fixture
 def wh(tmp_path):
-    w = connect(f"duckdb:///{tmp_path / 'wh.duckdb'}")
-    import_paths(w, [write_reference(tmp_path / "ref")[0].parent])
-    yield w
-    w.close()
+    yield from reference_warehouse(tmp_path)
 
 
 def rows(wh, sql):

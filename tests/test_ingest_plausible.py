@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from helpers_ingest import ORDER_HEADER, order_row, write_csv, write_reference
+from helpers_ingest import ORDER_HEADER, order_row, reference_warehouse, write_csv
 from jicai import clock
 from jicai.cli import app
 from jicai.ingest import import_paths, plausible
@@ -31,10 +31,7 @@ def _fixed_clock(monkeypatch):
 
 @pytest.fixture
 def wh(tmp_path):
-    w = connect(f"duckdb:///{tmp_path / 'wh.duckdb'}")
-    import_paths(w, [write_reference(tmp_path / "ref")[0].parent])
-    yield w
-    w.close()
+    yield from reference_warehouse(tmp_path)
 
 
 def orders_with(path: Path, dates: list[str]) -> Path:
