@@ -164,3 +164,20 @@ def test_a_command_waiting_too_long_exits_in_both_languages_without_a_traceback(
         assert "Traceback" not in run.stderr
         assert "等待数据仓库锁超时" in run.stderr and "timed out after 0.5 s" in run.stderr
         assert f"pid {other.pid}" in run.stderr
+
+
+def test_memory_limit_setting(tmp_path, monkeypatch):
+    """JICAI_MEMORY_LIMIT caps DuckDB on every warehouse connection; a value that is no size is a bilingual error."""
+    from jicai.errors import BilingualError
+    from jicai.store.warehouse import memory_limit
+
+    assert memory_limit({}) is None and memory_limit({"JICAI_MEMORY_LIMIT": " 1500MB "}) == "1500MB"
+    with pytest.raises(BilingualError, match="JICAI_MEMORY_LIMIT"):
+        memory_limit({"JICAI_MEMORY_LIMIT": "lots"})
+    monkeypatch.setenv("JICAI_MEMORY_LIMIT", "300MB")
+    wh = connect(f"duckdb:///{tmp_path / 'w.duckdb'}")
+    try:
+        (limit,) = wh.con.con.execute("SELECT current_setting('memory_limit')").fetchone()
+        assert limit == "286.1 MiB"  # 300 MB as DuckDB prints it
+    finally:
+        wh.close()

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import ClassVar
 from urllib.parse import urlparse
@@ -172,10 +173,28 @@ class DuckDBWarehouse(Warehouse):
             raw.execute("COMMIT")
 
 
+MEMORY_ENV = "JICAI_MEMORY_LIMIT"  # e.g. "1GB": DuckDB's memory cap for every warehouse connection
+
+
+def memory_limit(env: Mapping[str, str] = os.environ) -> str | None:
+    """The DuckDB memory cap of ``$JICAI_MEMORY_LIMIT`` (None: DuckDB's own, 80 % of the machine's memory). A
+    province's measures then spill their joins to disk instead of growing: at 10^8 order lines the monitoring
+    peaks at 1.2 GB with "1GB" (2.4 GB without), in about twice the time (docs/benchmarks.md)."""
+    value = env.get(MEMORY_ENV, "").strip()
+    if not value:
+        return None
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", value, re.IGNORECASE):
+        raise BilingualError(f"{MEMORY_ENV} 应为内存大小,例如 1GB 或 1500MB(实为 {value!r})",
+                             f"{MEMORY_ENV} must be a memory size such as 1GB or 1500MB, not {value!r}")
+    return value
+
+
 def _duckdb(path: str, read_only: bool = False) -> ibis.BaseBackend:
     con = ibis.duckdb.connect(path, read_only=read_only)
     # DuckDB's own progress bar would interleave with the CLI's; the CLI shows progress itself.
     con.raw_sql("SET enable_progress_bar = false")
+    if limit := memory_limit():
+        con.raw_sql(f"SET memory_limit = '{limit}'")
     return con
 
 
