@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from tests.conftest import unavailable
 from typer.testing import CliRunner
 
 from helpers_ingest import ORDER_HEADER, order_row, write_csv, write_reference
@@ -136,7 +137,7 @@ def test_a_real_full_disk_then_freed(tmp_path):
     small.mkdir()
     if os.geteuid() != 0 or shutil.which("mount") is None or subprocess.run(
             ["mount", "-t", "tmpfs", "-o", "size=30m", "tmpfs", str(small)], capture_output=True).returncode:
-        pytest.skip("needs root to mount a small tmpfs")
+        unavailable("needs root to mount a small tmpfs")
     try:
         data = small / "data"
         assert _cli(data, "import", str(write_reference(tmp_path / "ref")[0].parent)).exit_code == 0

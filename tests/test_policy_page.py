@@ -177,9 +177,20 @@ def test_the_page_reads_like_a_notice(client):
     assert "nonselected_share_max" in en and "Maximum non-selected share" in en and "from 2019-01-01" in en
 
 
-def test_policy_show_prints_names_values_and_citations(tmp_path):
-    r = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "policy", "show", "--id", "fujian"],
-                           env={"COLUMNS": "3000"})  # no cell wraps
+@pytest.fixture
+def wide_terminal():
+    """A 3,000-column terminal, so that no cell wraps. The result console read COLUMNS and LINES once, when it was
+    made: where the shell that started pytest sets both (CI does), the env of one invocation cannot widen it."""
+    from jicai.console import out
+
+    kept = out._width
+    out.width = 3000
+    yield
+    out._width = kept
+
+
+def test_policy_show_prints_names_values_and_citations(tmp_path, wide_terminal):
+    r = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "policy", "show", "--id", "fujian"])
     assert r.exit_code == 0, r.output
     flat = re.sub(r"[\s│┃]+", "", r.output)
     assert POLICIES["fujian"].label.replace(" ", "") in flat
@@ -189,7 +200,7 @@ def test_policy_show_prints_names_values_and_citations(tmp_path):
     assert "end_of_next_month" not in r.output and "nonselected_share_max" not in r.output
 
 
-def test_policy_show_defaults_to_the_policy_the_batches_name(tmp_path):
+def test_policy_show_defaults_to_the_policy_the_batches_name(tmp_path, wide_terminal):
     import pyarrow as pa
 
     from jicai.store import connect, default_url
@@ -197,5 +208,5 @@ def test_policy_show_defaults_to_the_policy_the_batches_name(tmp_path):
     wh = connect(default_url(tmp_path))
     wh.write_table("batches", pa.table({"batch_id": ["B1"], "policy_id": ["fujian"]}))
     wh.close()
-    r = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "policy", "show"], env={"COLUMNS": "3000"})
+    r = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "policy", "show"])
     assert r.exit_code == 0 and r.output.startswith(POLICIES["fujian"].label), r.output[:200]
