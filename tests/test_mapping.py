@@ -22,7 +22,7 @@ from helpers_ingest import DISTRIBUTOR, HOSPITAL_A, HOSPITAL_B, REFERENCE, write
 from jicai.cli import app
 from jicai.contract.codes import make_uscc
 from jicai.ingest import QUARANTINE, import_paths
-from jicai.ingest.matching import describe_local, describe_product, propose
+from jicai.ingest.matching import compare, describe_local, describe_product, propose
 from jicai.store import connect
 
 PFIZER = make_uscc("91110000MA5F00011")
@@ -69,6 +69,26 @@ def test_no_match_for_another_drug():
     assert _ranked(describe_local("硝苯地平控释片", "30mg", 7, "拜耳")) == []
     # 瑞舒伐他汀钙片 vs 阿托伐他汀钙片: 71.4 < 80: another statin, not this one
     assert [c.product_code for c in propose(describe_local("瑞舒伐他汀钙片", "10mg", 7, "辉瑞"), _described())] == [P4]
+
+
+def test_a_bracketed_qualifier_is_part_of_the_drug():
+    """注射用紫杉醇（白蛋白结合型） is another product than 注射用紫杉醇. By hand (fuzz.ratio = 2·common / total):
+    plain local vs the albumin-bound product: 注射用紫杉醇 (6) vs 注射用紫杉醇白蛋白结合型 (12): 2·6/18 = 66.7 < 80,
+    never proposed; the albumin-bound local vs the plain product: its bracket is a qualifier of a product compared,
+    so the plain one lacks it: 66.7 again. Each finds only its own, exactly. A strength or a brand in brackets
+    qualifies nothing."""
+    plain = describe_product("PLAIN", "注射用紫杉醇", "30mg", 1, "海口市制药厂")
+    bound = describe_product("BOUND", "注射用紫杉醇（白蛋白结合型）", "100mg", 1, "石药集团欧意药业有限公司")
+    assert bound.qualifiers == frozenset({"白蛋白结合型"}) and plain.qualifiers == frozenset()
+    assert [(c.product_code, c.method) for c in propose(describe_local("注射用紫杉醇", "30mg", 1, "海口"),
+                                                           [plain, bound])] == [("PLAIN", "exact")]
+    assert [(c.product_code, c.method) for c in propose(describe_local("注射用紫杉醇(白蛋白结合型)", "100mg", 1, "石药"),
+                                                           [plain, bound])] == [("BOUND", "exact")]
+    assert compare(describe_local("注射用紫杉醇", "100mg", 1, "石药"), bound)["name"] == pytest.approx(66.67, abs=0.01)
+    assert describe_product("X", "阿托伐他汀钙片（20mg）", None, None, None).qualifiers == frozenset()
+    assert describe_product("X", "阿托伐他汀钙片(立普妥)", None, None, None).qualifiers == frozenset()
+    assert describe_local("精蛋白人胰岛素混合注射液（预混30R）", None, None, None).qualifiers == {"预混30r"}
+    assert _ranked(describe_local("阿托伐他汀钙片(立普妥)", "20mg", 7, "辉瑞")) == [(P1, 100.0, "exact")]
 
 
 # == the importer ==========================================================================================
