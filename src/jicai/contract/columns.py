@@ -45,6 +45,8 @@ KINDS = ("text", "code", "enum", "flags", "int", "volume", "money", "price", "ra
          "month", "bool", "level", "status", "rank")
 
 UNITS = {"money": "元", "price": "元", "rate": "%", "pp": "百分点"}
+# a figure of kind score whose unit is not the kind's: a multiple of something (1.53 倍)
+UNIT_OF = {"multiple": "倍", "ratio": "倍", "surge_ratio": "倍", "surge_factor": "倍"}
 
 
 class VocabularyError(BilingualError, KeyError):
@@ -173,7 +175,7 @@ _ROWS: tuple[tuple[str, str, str, str], ...] = (
     ('monthly_units', '月均采购量', 'ordered_units / EXPOSURE_MONTHS', 'volume'),
     ('months_counted', '已计月数', 'months of Y up to D with a fund_spending row', 'int'),
     ('months_since_start', '已执行月数', 'whole months from the batch start to the as-of date (2 on the first day of month 3)', 'int'),
-    ('multiple', '挂网价/最高中选价', 'listed / the highest primary winning price of the variety; null when either is missing or 0', 'score'),
+    ('multiple', '挂网价/最高中选价(倍)', 'listed / the highest primary winning price of the variety; null when either is missing or 0', 'score'),
     ('no_budget', '无预算机构数', 'institutions with spending and no budget', 'int'),
     ('nonselected_amount', '非中选产品采购金额', 'amount of the non-selected volume (yuan)', 'money'),
     ('nonselected_counted_volume', '计入占比的非中选量', 'non-selected volume outside supply-problem and special periods (share numerator)', 'volume'),
@@ -243,7 +245,7 @@ _ROWS: tuple[tuple[str, str, str, str], ...] = (
     ('quantity', '数量(最小单位)', 'quantity settled, minimum units', 'volume'),
     ('rank', '排名', 'position in a ranked list, 1 = first (ties share a rank)', 'rank'),
     ('rank_in_level', '同级排名', 'rank of the score among institutions of the same level in the batch and year (ties share)', 'rank'),
-    ('ratio', '报量/上年实际', 'reported / last-year actual (null when either is missing or the actual is 0)', 'score'),
+    ('ratio', '报量/上年实际(倍)', 'reported / last-year actual (null when either is missing or the actual is 0)', 'score'),
     ('reason', '说明', 'counts / unverified / not_selected / not_started', 'enum'),
     ('reasonable_spending', '合理支出', 'enrolled × ā, rounded to fen', 'money'),
     ('reasonable_surplus', '合理余量', 'R = P − enrolled × ā (negative: the standard is below ā)', 'money'),
@@ -301,7 +303,7 @@ _ROWS: tuple[tuple[str, str, str, str], ...] = (
     ('stock_recorded', '有进销存记录', 'false when the product was settled but has no pharmacy_stock row for the month', 'bool'),
     ('substituted_amount', '期间备供替代金额', 'amount of that backup volume (yuan)', 'money'),
     ('substituted_volume', '期间备供替代量', 'backup volume inside the period: counted as selected when the report counts', 'volume'),
-    ('surge_factor', '激增阈值', 'policy surge_factor: a surge is a ratio above it', 'score'),
+    ('surge_factor', '激增阈值(倍)', 'policy surge_factor: a surge is a ratio above it', 'score'),
     ('surge_ratio', '激增倍数', 'ordered_units / baseline_units', 'score'),
     ('surplus', '实际余量', 'S = P − actual_spending (negative: overspent)', 'money'),
     ('suspensions_ytd', '本年暂停结算次数', 'those cases with action = suspend (暂停医保联网结算)', 'int'),
@@ -330,7 +332,7 @@ _ROWS: tuple[tuple[str, str, str, str], ...] = (
     ('zero', '零采购数', 'rows with status zero', 'int'),
 )
 
-VOCABULARY: dict[str, Col] = {n: Col(n, zh, en, kind, UNITS.get(kind, "")) for n, zh, en, kind in _ROWS}
+VOCABULARY: dict[str, Col] = {n: Col(n, zh, en, kind, UNIT_OF.get(n, UNITS.get(kind, ""))) for n, zh, en, kind in _ROWS}
 
 
 def col(name: str, zh: str | None = None, en: str | None = None, kind: str | None = None) -> Col:

@@ -33,9 +33,10 @@ class Shown:
 
     name: str
     zh: str
-    en: str
+    en: str  # a short English header
     kind: str
     frozen: bool = False
+    about: str = ""  # what the column means (the vocabulary's description): the header's tooltip
 
     @property
     def numeric(self) -> bool:
@@ -84,20 +85,32 @@ def layout(measure: Any, lang: str, reasons: bool = False) -> list[Shown]:
         shown.append(Col(REASON, "判定依据", "why: rule, threshold, value and policy clause", "text"))
     shown.sort(key=lambda c: _group(c, subject))  # stable: the declaration order within a group
     by_name = {c.name: c for c in cols}
-    return [Shown(c.name, *header(c, by_name), c.kind, c.name == subject) for c in shown]
+    return [Shown(c.name, *header(c, by_name), c.kind, c.name == subject, c.en) for c in shown]
+
+
+def short_en(name: str) -> str:
+    """A short English header from a column's name (the vocabulary's English is a description, too long for a
+    header): ``nonselected_share`` → ``Nonselected share``, ``response_hours_p90`` → ``Response hours P90``.
+
+    >>> short_en("response_hours_p90"), short_en("institution_name")
+    ('Response hours P90', 'Institution name')
+    """
+    words = name.removesuffix("_zh").split("_")
+    words = [w.upper() if w[:1] == "p" and w[1:].isdigit() else w for w in words]
+    return " ".join(words)[:1].upper() + " ".join(words)[1:]
 
 
 def header(c: Any, columns: dict[str, Any]) -> tuple[str, str]:
     """A code column shows a name, so its header says what is named: 医疗机构, not 医疗机构编码."""
     if c.name not in CODE_KINDS:
-        return c.zh, c.en
+        return c.zh, short_en(c.name)
     twin = columns.get(_name_twin(c.name) or "")
     if twin is not None:
-        return twin.zh.removesuffix("名称"), twin.en.removesuffix(" name")
+        return twin.zh.removesuffix("名称"), short_en(twin.name).removesuffix(" name")
     for suffix in ("编码", "代码", "编号"):
         if c.zh.endswith(suffix) and len(c.zh) > len(suffix):
-            return c.zh.removesuffix(suffix), c.en
-    return c.zh, c.en
+            return c.zh.removesuffix(suffix), short_en(c.name).removesuffix(" code").removesuffix(" id")
+    return c.zh, short_en(c.name)
 
 
 def _code_cell(column: str, code: Any, row: dict, names: Names, lang: str, link: bool) -> Markup:
