@@ -81,3 +81,25 @@ def test_cli_demo_prints_where_everything_is(tmp_path):
     listed = CliRunner().invoke(app, ["--data-dir", str(tmp_path), "users", "list"])
     for name in ("admin", "bureau", "quanzhou", "hospital", "supplier", "auditor"):
         assert name in listed.output, name
+
+
+def test_the_demo_hospitals_keep_product_dictionaries_to_map(tmp_path_factory):
+    """The demo's 对码 page has work: the three largest tertiary hospitals' own dictionaries (simulate/dictionary.py).
+    Their own preparations (院内制剂) get no proposal; most codes find their product exactly; the ones without a
+    maker or a pack are fuzzy ties for the bureau to decide."""
+    from jicai.ingest.matching import describe_local
+    from jicai.workflow.mapping import _index
+
+    d = tmp_path_factory.mktemp("dictionaries")
+    wh = connect(f"duckdb:///{d / 'jicai.duckdb'}")
+    run_demo(d, wh, institutions=120, months=2, seed=11)
+    index = _index(wh)
+    rows = wh.table("local_products").to_pyarrow().to_pylist()
+    found = {(r["scope"], r["local_code"]): index.propose(describe_local(r["name"], r["spec"], r["units_per_pack"],
+                                                                         r["manufacturer"])) for r in rows}
+    wh.close()
+    assert len({r["scope"] for r in rows}) == 3 and len(rows) == 3 * (18 + 3)
+    own = [k for k in found if k[1].startswith("ZJ")]
+    assert len(own) == 9 and all(found[k] == [] for k in own)
+    methods = [c[0].method for k, c in found.items() if c and k not in own]
+    assert methods.count("exact") > len(rows) / 2 and "fuzzy" in methods

@@ -23,6 +23,7 @@ import numpy as np
 from jicai.contract.tables import TABLES
 from jicai.simulate.actors import make_enterprises, make_institutions
 from jicai.simulate.catalogue import make_catalogue
+from jicai.simulate.dictionary import local_products
 from jicai.simulate.fund import fund_tables
 from jicai.simulate.manifest import Manifest, Planted
 from jicai.simulate.model import batch_starts, build_world
@@ -76,6 +77,7 @@ def simulate(
     counts: dict[str, int] = {}
     small = reference_tables(world)
     small.update(fund_tables(world))
+    small["local_products"] = local_products(world)
     for name, data in small.items():
         counts[name] = write_table(out, name, data, fmt)
 
