@@ -139,6 +139,9 @@ def make_config(tmp_path: Path, workflow_url: str | None = None, **overrides) ->
     data_dir = tmp_path / "web"
     data_dir.mkdir(parents=True, exist_ok=True)
     overrides.setdefault("warm", False)
+    # a request waits this long for its figures before "computing, retry" (503): generous, so that a test asserting
+    # a 200 does not turn into a 503 on a loaded machine (tests of the 503 itself set their own)
+    overrides.setdefault("wait", 120.0)
     return WebConfig(data_dir=data_dir, warehouse_url=f"duckdb:///{data_dir / 'jicai.duckdb'}",
                      workflow_url=workflow_url or f"sqlite:///{data_dir / 'workflow.sqlite'}", secret_key=SECRET,
                      **overrides)
