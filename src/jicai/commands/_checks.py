@@ -235,12 +235,12 @@ def secret(p: Place) -> Check:
     production = p.env.get("JICAI_ENV", "").lower() == "production"
     key, where = p.env.get("JICAI_SECRET_KEY", ""), "JICAI_SECRET_KEY"
     file = p.data_dir / "secret_key"
+    if not key and production:  # production reads the variable only (web/config.py), never the file
+        return Check(*name, "error", "生产环境未设置 JICAI_SECRET_KEY", "JICAI_SECRET_KEY is not set in production",
+                     *_GENERATE)
     if not key and file.exists():
         key, where = file.read_text(encoding="utf-8").strip(), str(file.name)
     if not key:
-        if production:
-            return Check(*name, "error", "生产环境未设置 JICAI_SECRET_KEY", "JICAI_SECRET_KEY is not set in production",
-                         *_GENERATE)
         return Check(*name, "ok", "开发环境:首次启动时生成", "development: made at the first start")
     weak = _weakness(key)
     if weak is not None:
