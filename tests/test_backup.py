@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from tests.conftest import PG_URL, throwaway_pg_database, unavailable
+from tests.test_locking import held
 from tests.web_fixtures import FAST_HASHER
 from typer.testing import CliRunner
 
@@ -257,30 +258,6 @@ def test_restore_into_a_non_empty_directory_is_refused_unless_forced(backup, tmp
     kept = [p for p in tmp_path.iterdir() if p.name.startswith("occupied.replaced-")]
     assert len(kept) == 1 and (kept[0] / "notes.txt").read_text() == "keep me"  # renamed aside, not deleted
     assert str(kept[0]) in flat(r.output).replace(" ", "") or kept[0].name in r.output
-
-
-HOLD = """
-import sys
-from jicai.store.locking import acquire
-lock = acquire(sys.argv[1], sys.argv[2], timeout=60)
-print("locked", flush=True)
-sys.stdin.readline()
-"""
-
-
-@contextlib.contextmanager
-def held(db: Path, mode: str):
-    """Another process holding the warehouse lock of ``db`` in ``mode`` until the block ends."""
-    p = subprocess.Popen([sys.executable, "-c", HOLD, str(db), mode], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
-    try:
-        assert p.stdout.readline().strip() == "locked", p.stderr.read()
-        yield p
-    finally:
-        if p.poll() is None:
-            p.stdin.write("\n")
-            p.stdin.flush()
-        p.wait(timeout=60)
 
 
 def test_force_is_refused_while_the_target_warehouse_is_in_use(backup, data):

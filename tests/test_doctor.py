@@ -10,13 +10,12 @@ import secrets
 import shutil
 import signal
 import sqlite3
-import subprocess
-import sys
 from collections import namedtuple
 from pathlib import Path
 
 import pytest
 from tests.conftest import PG_URL, unavailable
+from tests.test_locking import held
 from typer.testing import CliRunner
 
 from helpers_ingest import ORDER_HEADER, order_row, write_csv, write_reference
@@ -109,26 +108,10 @@ def test_a_big_warehouse_on_a_small_disk_is_a_warning_below_twice_its_size(data,
     assert checks(data)[1]["disk space"]["status"] == "error"
 
 
-HOLD = """
-import sys
-from jicai.store.locking import acquire
-lock = acquire(sys.argv[1], "write", timeout=60)
-print("locked", flush=True)
-sys.stdin.readline()
-"""
-
-
 def test_a_held_lock_names_its_process_and_the_doctor_does_not_wait(data, monkeypatch):
     monkeypatch.setattr("jicai.commands._checks.LOCK_PEEK", 0.2)
-    p = subprocess.Popen([sys.executable, "-c", HOLD, str(data / "jicai.duckdb")], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert p.stdout.readline().strip() == "locked", p.stderr.read()
+    with held(data / "jicai.duckdb", "write") as p:
         code, found = checks(data)
-    finally:
-        p.stdin.write("\n")
-        p.stdin.flush()
-        p.wait(timeout=60)
     lock = found["warehouse lock"]
     assert code == 1 and lock["status"] == "warn" and f"pid {p.pid}" in lock["en"] and f"pid {p.pid}" in lock["zh"]
     assert f"kill {p.pid}" in lock["todo_en"]
@@ -136,11 +119,9 @@ def test_a_held_lock_names_its_process_and_the_doctor_does_not_wait(data, monkey
 
 
 def test_a_writer_killed_while_holding_the_lock_is_reported_as_stale(data):
-    p = subprocess.Popen([sys.executable, "-c", HOLD, str(data / "jicai.duckdb")], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert p.stdout.readline().strip() == "locked", p.stderr.read()
-    os.kill(p.pid, signal.SIGKILL)
-    p.wait(timeout=60)
+    with held(data / "jicai.duckdb", "write") as p:
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait(timeout=60)
     code, found = checks(data)
     lock = found["warehouse lock"]
     assert code == 1 and lock["status"] == "warn" and f"pid {p.pid}" in lock["en"] and "did not finish" in lock["en"]
@@ -148,15 +129,8 @@ def test_a_writer_killed_while_holding_the_lock_is_reported_as_stale(data):
 
 
 def test_readers_alone_are_fine(data):
-    p = subprocess.Popen([sys.executable, "-c", HOLD.replace('"write"', '"read"'), str(data / "jicai.duckdb")],
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert p.stdout.readline().strip() == "locked", p.stderr.read()
+    with held(data / "jicai.duckdb", "read"):
         code, found = checks(data)
-    finally:
-        p.stdin.write("\n")
-        p.stdin.flush()
-        p.wait(timeout=60)
     assert code == 0 and "reading" in found["warehouse lock"]["en"]
 
 

@@ -323,13 +323,10 @@ def _pg_unreachable(url: str) -> str | None:
     """None when a PostgreSQL server answers at ``url``, else the first line of why not (no password in it)."""
     import psycopg
 
-    from jicai.store.backup import pg_env
+    from jicai.store.backup import pg_connect, pg_error
 
-    env = pg_env(url)
     try:
-        with psycopg.connect(host=env["PGHOST"], port=env["PGPORT"], user=env["PGUSER"], dbname=env["PGDATABASE"],
-                             password=env.get("PGPASSWORD"), connect_timeout=3):
+        with pg_connect(url, timeout=3):
             return None
     except psycopg.Error as exc:
-        text = str(exc).strip().splitlines()
-        return text[0] if text else type(exc).__name__
+        return pg_error(exc)

@@ -176,18 +176,31 @@ def _snapshot_postgres(url: str, dst: Path) -> str | None:
     return revision
 
 
-def pg_revision(url: str) -> str | None:
+def pg_connect(url: str, timeout: int = 10):
+    """A psycopg connection to ``url`` that gives up after ``timeout`` seconds (no driver prefix needed)."""
     import psycopg
 
     env = pg_env(url)
+    return psycopg.connect(host=env["PGHOST"], port=env["PGPORT"], user=env["PGUSER"], dbname=env["PGDATABASE"],
+                           password=env.get("PGPASSWORD"), connect_timeout=timeout)
+
+
+def pg_error(exc: Exception) -> str:
+    """The first line of a driver's error (it names host and port, never the password)."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def pg_revision(url: str) -> str | None:
+    import psycopg
+
     try:
-        with psycopg.connect(host=env["PGHOST"], port=env["PGPORT"], user=env["PGUSER"], dbname=env["PGDATABASE"],
-                             password=env.get("PGPASSWORD"), connect_timeout=10) as con:
+        with pg_connect(url) as con:
             exists = con.execute("SELECT to_regclass('alembic_version')").fetchone()[0]
             row = con.execute("SELECT version_num FROM alembic_version").fetchone() if exists else None
     except psycopg.Error as exc:
-        raise BackupError("无法连接工作流数据库(PostgreSQL)", f"cannot reach the workflow database (PostgreSQL): "
-                          f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}") from None
+        raise BackupError(f"无法连接工作流数据库(PostgreSQL):{pg_error(exc)}",
+                          f"cannot reach the workflow database (PostgreSQL): {pg_error(exc)}") from None
     return row[0] if row else None
 
 
