@@ -261,11 +261,25 @@ def test_restore_into_a_non_empty_directory_is_refused_unless_forced(backup, tmp
 
 
 def test_force_is_refused_while_the_target_warehouse_is_in_use(backup, data):
-    before = sorted(p.name for p in data.iterdir())
-    with held(data / "jicai.duckdb", "read"):  # e.g. jicai serve reading it
+    def files() -> dict[str, bytes]:
+        return {p.name: p.read_bytes() for p in data.iterdir() if p.is_file()}
+
+    before = files()
+    with held(data / "jicai.duckdb", "read"):  # jicai serve reading it
         r = jicai("restore", backup, "--data-dir", data, "--force")
     assert r.exit_code == 2 and "stop them first" in flat(r.output) and "jicai serve" in r.output
-    assert sorted(p.name for p in data.iterdir()) == before
+    # untouched: not even the data version moved (the probe takes no lock a writer would leave a trace of)
+    assert files() == before
+    with held(data / "jicai.duckdb", "write"):  # an import writing it
+        r = jicai("restore", backup, "--data-dir", data, "--force")
+    assert r.exit_code == 2 and "stop them first" in flat(r.output)
+    assert (data / "jicai.duckdb").read_bytes() == before["jicai.duckdb"]
+
+
+def test_a_backup_runs_while_a_server_reads(data, tmp_path):
+    with held(data / "jicai.duckdb", "read"):  # what jicai serve holds while it computes
+        r = jicai("--data-dir", data, "backup", tmp_path / "bk", env={"JICAI_LOCK_TIMEOUT": "5"})
+    assert r.exit_code == 0, r.output
 
 
 TRY_LOCK = """

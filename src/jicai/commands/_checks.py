@@ -9,7 +9,6 @@ are documented in docs/operations.md.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import re
 import shutil
@@ -114,17 +113,8 @@ def lock(p: Place) -> Check:
                      f"the last writer (pid {dead}) is gone and left its record: that import did not finish",
                      "锁已自动释放;用 jicai quarantine 或导入日志确认,并重新运行那次导入",
                      "the lock itself was released; check the import log (jicai quarantine) and run that import again")
-    lock_file = locking.side_file(db, ".lock")
-    if lock_file.exists():
-        fd = os.open(lock_file, os.O_RDONLY)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                fcntl.flock(fd, fcntl.LOCK_UN)
-            except BlockingIOError:
-                return Check(*name, "ok", "空闲(有进程在读取,例如 jicai serve)", "free (processes are reading, e.g. jicai serve)")
-        finally:
-            os.close(fd)
+    if locking.in_use(db):
+        return Check(*name, "ok", "有进程在读取(例如 jicai serve)", "processes are reading it (e.g. jicai serve)")
     return Check(*name, "ok", "空闲", "free")
 
 

@@ -93,14 +93,9 @@ def _check_target(target: Path, force: bool) -> None:
         raise BackupError(f"目标数据目录非空:{target.name};如确要替换,请加 --force(原目录会改名保留)",
                           f"the target data directory is not empty: {target.name}; add --force to replace it "
                           f"(the old directory is renamed aside, not deleted)")
-    db = target / WAREHOUSE_FILE
-    if db.exists():
-        try:
-            locking.acquire(db, "write", timeout=0, notify=lambda _msg: None, join=False).release()
-        except locking.LockTimeout:
-            raise BackupError("目标数据目录的数据仓库正被使用(例如 jicai serve 或导入):请先停止它们",
-                              "the target directory's warehouse is in use (e.g. jicai serve or an import): "
-                              "stop them first") from None
+    if locking.in_use(target / WAREHOUSE_FILE):
+        raise BackupError("目标数据目录的数据仓库正被使用(例如 jicai serve 或导入):请先停止它们",
+                          "the target directory's warehouse is in use (e.g. jicai serve or an import): stop them first")
 
 
 def restore(src: Path, target: Path, *, force: bool = False, workflow_url: str | None = None,
