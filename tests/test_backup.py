@@ -276,6 +276,34 @@ def test_force_is_refused_while_the_target_warehouse_is_in_use(backup, data):
     assert (data / "jicai.duckdb").read_bytes() == before["jicai.duckdb"]
 
 
+OPEN_WORKFLOW = """
+import sqlite3, sys
+con = sqlite3.connect(sys.argv[1])
+con.execute("PRAGMA journal_mode = WAL")
+con.execute("SELECT count(*) FROM users").fetchall()
+print("open", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_force_is_refused_while_a_server_has_the_workflow_database_open(backup, data):
+    """jicai serve keeps its workflow connection open between requests (and holds no warehouse lock while idle):
+    replacing the directory under it would send its next decisions to the renamed-aside file."""
+    p = subprocess.Popen([sys.executable, "-c", OPEN_WORKFLOW, str(data / "workflow.sqlite")], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "open", p.stderr.read()
+        r = jicai("restore", backup, "--data-dir", data, "--force")
+        assert r.exit_code == 2 and "stop them first" in flat(r.output)
+        assert not list(data.parent.glob("source.replaced-*"))
+    finally:
+        p.kill()
+        p.wait(timeout=60)
+    assert (data / "workflow.sqlite-shm").exists()  # left by the killed process: a leftover, not a user
+    r = jicai("restore", backup, "--data-dir", data, "--force")
+    assert r.exit_code == 0, r.output
+
+
 def test_a_backup_runs_while_a_server_reads(data, tmp_path):
     with held(data / "jicai.duckdb", "read"):  # what jicai serve holds while it computes
         r = jicai("--data-dir", data, "backup", tmp_path / "bk", env={"JICAI_LOCK_TIMEOUT": "5"})

@@ -25,6 +25,7 @@ server makes a new one, and everyone signs in again. Reports (``reports/``) are 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -118,6 +119,31 @@ def sqlite_path(url: str) -> Path | None:
 
     db = make_url(url).database
     return None if db in (None, "", ":memory:") else Path(db).resolve()
+
+
+# SQLite's unix VFS: every connection to a WAL database holds a shared POSIX lock on this byte of the -shm file
+# for as long as it is open (os_unix.c, UNIX_SHM_DMS = (22 + 8) * 4 + 8). A -shm file alone may be left by a
+# crash; the lock is held only by a live connection.
+SQLITE_SHM_DMS = 128
+
+
+def sqlite_in_use(path: Path) -> bool:
+    """Whether another process has the SQLite database ``path`` open (e.g. ``jicai serve``'s workflow). Not for a
+    process that has it open itself: closing the probe's descriptor would drop that process's own POSIX locks."""
+    shm = path.with_name(path.name + "-shm")
+    try:
+        fd = os.open(shm, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, SQLITE_SHM_DMS)
+    except OSError:
+        return True
+    else:
+        fcntl.lockf(fd, fcntl.LOCK_UN, 1, SQLITE_SHM_DMS)
+        return False
+    finally:
+        os.close(fd)
 
 
 def pg_env(url: str) -> dict[str, str]:

@@ -3,8 +3,9 @@
 Order of work, so that a bad backup or a refused target never leaves anything half written:
 1. the manifest's own checksum, then every file's size and SHA-256 — the first damaged or missing file is named
    and nothing is written;
-2. the target: a data directory that holds anything is refused unless ``force``; with ``force`` its warehouse
-   must not be open (its lock is tried without waiting: a ``jicai serve`` on it must be stopped first);
+2. the target: a data directory that holds anything is refused unless ``force``; with ``force`` nothing may use
+   it — its warehouse locks and its workflow database are probed without waiting (a ``jicai serve`` keeps the
+   workflow database open even while idle: it must be stopped first);
 3. the files are copied into a folder beside the target (each hashed again as it is written: a backup that
    changed after the check is still caught), the workflow database included;
 4. one rename puts the folder in place. A replaced directory is renamed aside (``<dir>.replaced-<time>``), not
@@ -36,6 +37,7 @@ from jicai.store.backup import (
     pg_revision,
     pg_tool,
     run_pg,
+    sqlite_in_use,
 )
 
 
@@ -93,7 +95,7 @@ def _check_target(target: Path, force: bool) -> None:
         raise BackupError(f"目标数据目录非空:{target.name};如确要替换,请加 --force(原目录会改名保留)",
                           f"the target data directory is not empty: {target.name}; add --force to replace it "
                           f"(the old directory is renamed aside, not deleted)")
-    if locking.in_use(target / WAREHOUSE_FILE):
+    if locking.in_use(target / WAREHOUSE_FILE) or sqlite_in_use(target / WORKFLOW_SQLITE):
         raise BackupError("目标数据目录的数据仓库正被使用(例如 jicai serve 或导入):请先停止它们",
                           "the target directory's warehouse is in use (e.g. jicai serve or an import): stop them first")
 
