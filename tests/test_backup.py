@@ -361,6 +361,14 @@ def test_backup_refuses_a_non_empty_destination_and_other_engines(data, tmp_path
     assert not (tmp_path / "pg").exists()
 
 
+def test_a_postgresql_workflow_without_pg_dump_is_refused_bilingually(data, tmp_path, monkeypatch):
+    monkeypatch.setattr("jicai.store.backup.shutil.which", lambda name: None)
+    r = jicai("--data-dir", data, "backup", tmp_path / "bk", "--workflow-url", "postgres://postgres@127.0.0.1:1/wf")
+    text = flat(r.output)
+    assert r.exit_code == 2 and "pg_dump" in text and "postgresql-client" in text and "Traceback" not in text
+    assert list(tmp_path.iterdir()) == [data]  # neither the backup nor its stage
+
+
 def test_an_empty_data_directory_backs_up_and_restores(tmp_path):
     r = jicai("--data-dir", tmp_path / "empty", "backup", tmp_path / "bk")
     assert r.exit_code == 0, r.output

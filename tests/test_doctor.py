@@ -211,9 +211,11 @@ def test_the_memory_limit(data, value, status):
 
 
 def test_an_unreachable_postgresql_is_an_error_and_a_reachable_one_ok(data):
-    code, found = checks(data, {"JICAI_WORKFLOW_URL": "postgres://postgres:hunter2@127.0.0.1:1/jicai"})
+    down = "postgres://postgres:hunter2@127.0.0.1:1/jicai"
+    code, found = checks(data, {"JICAI_WORKFLOW_URL": down, "JICAI_WAREHOUSE_URL": down})
     pg = found["PostgreSQL"]
-    assert code == 2 and pg["status"] == "error" and "unreachable" in pg["en"] and "hunter2" not in json.dumps(pg)
+    assert code == 2 and pg["status"] == "error" and "unreachable" in pg["en"] and "hunter2" not in json.dumps(found)
+    assert found["warehouse schema"]["status"] == found["workflow schema"]["status"] == "error"
     try:
         import psycopg
 

@@ -131,6 +131,10 @@ def warehouse(p: Place, opener: Callable[[], object]) -> list[Check]:
     if db is not None and not db.exists():
         return [Check(*schema_name, "warn", "尚未导入任何数据", "nothing imported yet",
                       "用 jicai import 导入平台导出文件", "import the platform's exports with jicai import")]
+    if _is_pg(p.warehouse_url) and (down := _pg_unreachable(p.warehouse_url)) is not None:
+        # ibis's own connect has no timeout: a server that does not answer would hold the doctor for minutes
+        return [Check(*schema_name, "error", f"PostgreSQL 无法连接:{down}", f"PostgreSQL unreachable: {down}",
+                      "检查 JICAI_WAREHOUSE_URL、数据库服务与网络", "check JICAI_WAREHOUSE_URL, the server and the network")]
     try:
         wh = opener()
     except LockTimeout:
@@ -298,7 +302,7 @@ def postgres(p: Place) -> Check:
     name = ("PostgreSQL", "PostgreSQL")
     urls = [(zh, en, u) for zh, en, u in (("数据仓库", "warehouse", p.warehouse_url),
                                           ("工作流数据库", "workflow database", p.workflow_url))
-            if u.split("://", 1)[0].split("+", 1)[0] in ("postgres", "postgresql")]
+            if _is_pg(u)]
     if not urls:
         return Check(*name, "ok", "未使用", "not configured")
     for zh, en, url in urls:
@@ -307,6 +311,10 @@ def postgres(p: Place) -> Check:
                          "检查数据库服务、地址、端口与口令", "check the server, its address, port and password")
     return Check(*name, "ok", "可连接:" + "、".join(zh for zh, _, _ in urls),
                  "reachable: " + ", ".join(en for _, en, _ in urls))
+
+
+def _is_pg(url: str) -> bool:
+    return url.split("://", 1)[0].split("+", 1)[0] in ("postgres", "postgresql")
 
 
 def _pg_unreachable(url: str) -> str | None:

@@ -196,8 +196,9 @@ def sqlite_revision(path: Path) -> str | None:
 
 def _snapshot_postgres(url: str, dst: Path) -> str | None:
     dst.parent.mkdir(parents=True, exist_ok=True)
+    tool = pg_tool("pg_dump")
     revision = pg_revision(url)
-    run_pg([pg_tool("pg_dump"), "--format=custom", "--no-owner", "--no-privileges", f"--file={dst}"], url,
+    run_pg([tool, "--format=custom", "--no-owner", "--no-privileges", f"--file={dst}"], url,
            "工作流数据库备份(pg_dump)", "backing up the workflow database (pg_dump)")
     return revision
 
