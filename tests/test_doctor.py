@@ -200,6 +200,21 @@ def test_the_workflow_schema_behind_empty_or_newer_than_this_jicai(data):
     sqlite3.connect(db).close()
     workflow = checks(data)[1]["workflow schema"]
     assert workflow["status"] == "warn" and workflow["todo_en"] == "run jicai db upgrade"
+    db.write_bytes(b"not a database" * 1000)
+    code, found = checks(data)
+    assert code == 2 and "cannot be read" in found["workflow schema"]["en"]
+    assert "jicai restore" in found["workflow schema"]["todo_en"]
+
+
+def test_the_doctor_leaves_the_workflow_database_as_it_was(data):
+    """A restored workflow file is in SQLite's rollback mode; opening it through the server's engine would turn
+    it to WAL — the doctor reads it without changing a byte."""
+    db = data / "workflow.sqlite"
+    with sqlite3.connect(db) as con:
+        con.execute("PRAGMA journal_mode = DELETE")
+    before = db.read_bytes()
+    assert checks(data)[0] == 0
+    assert db.read_bytes() == before and not (data / "workflow.sqlite-wal").exists()
 
 
 @pytest.mark.parametrize(("value", "status"), [("lots", "error"), ("100MB", "warn"), ("1000TB", "warn"), ("1GB", "ok")])

@@ -9,6 +9,7 @@ are documented in docs/operations.md.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -67,10 +68,10 @@ def _gb(n: float) -> str:
 # -- disk --------------------------------------------------------------------------------------------------
 def disk(p: Place) -> Check:
     name = ("磁盘空间", "disk space")
-    where = p.data_dir
-    while not where.exists() and where != where.parent:  # a data directory not made yet: the disk it will be on
-        where = where.parent
     db = p.duckdb_file()
+    where = db.parent if db is not None else p.data_dir  # the warehouse's disk, when it lives elsewhere
+    while not where.exists() and where != where.parent:  # a directory not made yet: the disk it will be on
+        where = where.parent
     used = sum(f.stat().st_size for f in (db, db.with_name(db.name + ".wal")) if f.exists()) if db else 0
     free = shutil.disk_usage(where).free
     need = max(DISK_FACTOR * used, DISK_FLOOR)
@@ -104,8 +105,6 @@ def lock(p: Place) -> Check:
                      f"let it finish (new readers queue behind it); if that process hangs, stop it (kill {h['pid']})")
     if writer_file.exists():
         try:
-            import json
-
             dead = json.loads(writer_file.read_text(encoding="utf-8")).get("pid", "?")
         except (OSError, ValueError):
             dead = "?"
@@ -180,35 +179,36 @@ def warehouse(p: Place, opener: Callable[[], object]) -> list[Check]:
 
 # -- the workflow database ---------------------------------------------------------------------------------
 def workflow(p: Place) -> Check:
+    """The workflow database's Alembic revision against this jicai's, read without opening it through SQLAlchemy
+    (which would switch a SQLite file to WAL: the doctor changes nothing)."""
+    import sqlite3
+
     from alembic.script import ScriptDirectory
 
-    from jicai.store.backup import sqlite_path, workflow_kind
-    from jicai.workflow.db import Workflow, alembic_config
+    from jicai.store.backup import pg_revision, sqlite_path, sqlite_revision, workflow_kind
+    from jicai.workflow.db import alembic_config
 
     name = ("工作流数据库结构", "workflow schema")
     try:
         kind = workflow_kind(p.workflow_url)
     except BilingualError as exc:
         return Check(*name, "error", exc.zh, exc.en, "检查 JICAI_WORKFLOW_URL", "check JICAI_WORKFLOW_URL")
-    if kind == "sqlite":
+    if kind == "postgresql":
+        if (down := _pg_unreachable(p.workflow_url)) is not None:
+            return Check(*name, "error", f"PostgreSQL 无法连接:{down}", f"PostgreSQL unreachable: {down}",
+                         "检查 JICAI_WORKFLOW_URL、数据库服务与网络", "check JICAI_WORKFLOW_URL, the server and the network")
+        current = pg_revision(p.workflow_url)
+    else:
         path = sqlite_path(p.workflow_url)
-        if path is not None and not path.exists():
+        if path is None or not path.exists():
             return Check(*name, "warn", "尚未建立(还没有用户)", "not created yet (no users)",
                          "运行 jicai db upgrade,再用 jicai users add 添加管理员",
                          "run jicai db upgrade, then add an admin with jicai users add")
-    elif (down := _pg_unreachable(p.workflow_url)) is not None:
-        return Check(*name, "error", f"PostgreSQL 无法连接:{down}", f"PostgreSQL unreachable: {down}",
-                     "检查 JICAI_WORKFLOW_URL、数据库服务与网络", "check JICAI_WORKFLOW_URL, the server and the network")
-    try:
-        wf = Workflow.open(p.workflow_url, upgrade=False)
         try:
-            current = wf.current()
-        finally:
-            wf.close()
-    except Exception as exc:  # noqa: BLE001 — a damaged file, a refused login: say so, no traceback
-        return Check(*name, "error", f"无法读取:{type(exc).__name__}", f"cannot be read: {type(exc).__name__}",
-                     "从备份恢复(jicai restore)或检查 JICAI_WORKFLOW_URL",
-                     "restore it from a backup (jicai restore) or check JICAI_WORKFLOW_URL")
+            current = sqlite_revision(path)
+        except sqlite3.DatabaseError as exc:
+            return Check(*name, "error", f"无法读取:{exc}", f"cannot be read: {exc}",
+                         "从备份恢复(jicai restore)", "restore it from a backup (jicai restore)")
     script = ScriptDirectory.from_config(alembic_config())
     head = script.get_current_head()
     if current == head:

@@ -186,11 +186,12 @@ def _snapshot_sqlite(src: Path, dst: Path) -> str | None:
 
 
 def sqlite_revision(path: Path) -> str | None:
+    """The Alembic revision of SQLite file ``path``, read-only (None: no schema yet); a damaged file raises
+    :class:`sqlite3.DatabaseError`."""
     with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
-        try:
-            row = con.execute("SELECT version_num FROM alembic_version").fetchone()
-        except sqlite3.DatabaseError:
+        if not con.execute("SELECT 1 FROM sqlite_master WHERE name = 'alembic_version'").fetchone():
             return None
+        row = con.execute("SELECT version_num FROM alembic_version").fetchone()
     return row[0] if row else None
 
 
