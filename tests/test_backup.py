@@ -202,6 +202,19 @@ def test_the_manifest_names_every_file_with_its_size_checksum_and_the_versions(s
     assert m["warehouse"]["tables"]["orders"] == 40 and m["created_at"][:2] == "20"
 
 
+def test_check_verifies_a_backup_and_writes_nothing(backup, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    r = jicai("restore", backup, "--check")
+    assert r.exit_code == 0 and "the backup is whole" in flat(r.output) and "3 个文件 / files" in r.output
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+    raw = bytearray((backup / "workflow" / "workflow.sqlite").read_bytes())
+    raw[-1] ^= 0xFF
+    (backup / "workflow" / "workflow.sqlite").write_bytes(bytes(raw))
+    r = jicai("restore", backup, "--check")
+    assert r.exit_code == 2 and "workflow/workflow.sqlite" in flat(r.output)
+
+
 @pytest.mark.parametrize("damage", ["flip", "truncate", "missing"])
 def test_a_damaged_backup_is_refused_naming_the_file_and_nothing_is_written(backup, tmp_path, damage):
     target = backup / "warehouse" / "jicai.duckdb" if damage != "truncate" else backup / "workflow" / "workflow.sqlite"

@@ -92,10 +92,23 @@ def register(app: typer.Typer) -> None:
         workflow_url: str | None = typer.Option(
             None, "--workflow-url", help="仅当备份的工作流数据库来自 PostgreSQL:恢复到的空数据库 / only for a "
                                          "PostgreSQL workflow dump: the empty database to restore it into"),
+        check: bool = typer.Option(False, "--check", help="只校验备份,不写入任何数据 / verify the backup only, "
+                                                          "write nothing"),
     ) -> None:
         """校验并恢复备份到数据目录 / verify a backup, then restore it as a data directory."""
-        from jicai.store.restore import restore
+        from jicai.store.restore import restore, verify
 
+        if check:
+            try:
+                m = verify(src)
+                _accept(m)
+            except BilingualError as exc:
+                fail_with(exc)
+            total = sum(f["size"] for f in m["files"])
+            out.print(f"备份完好 / the backup is whole: {len(m['files'])} 个文件 / files, {_size(total)};备份于 / "
+                      f"backed up at {m['created_at'].replace('T', ' ')},jicai {m['jicai_version']},数据版本 / data "
+                      f"version {m['data_version']['number']}")
+            return
         target = data_dir or ctx.obj.data_dir
         try:
             done = restore(src, target, force=force, workflow_url=workflow_url, accept=_accept)
