@@ -13,9 +13,9 @@ Consistency. The warehouse file is copied while this process holds the warehouse
 read-only connection (store/locking.py): no jicai writer can be inside, so no import is half in, and DuckDB's
 own file lock shuts out a foreign writer (the duckdb shell). A shared lock, not the write lock, because readers —
 ``jicai serve``'s pages — go on reading while it is held; only writers wait (and, once a writer is queued, new
-readers wait behind it: writers are preferred). The workflow database is copied inside the same hold through
-its own online-backup API (SQLite's backup, or pg_dump's snapshot), so the two are taken at the same moment as
-far as imports are concerned. The folder is written beside its destination and renamed into place at the end:
+readers wait behind it: writers are preferred). The workflow database is copied inside the same hold, first,
+through its own online-backup API (SQLite's backup, or pg_dump's snapshot), so the two are taken at the same
+moment as far as imports are concerned. The folder is written beside its destination and renamed into place at the end:
 a backup that fails leaves nothing that looks like a backup.
 
 The secret key is not copied (a backup should not carry the key that signs sessions); a restored development
@@ -261,13 +261,15 @@ def take(source: Source, dest: Path, *, jicai_version: str) -> dict:
         version = locking.DataVersion(0, "", "")
         # the read lock and a read-only connection for the whole copy: no writer gets in (see the module doc)
         with connect(f"duckdb:///{db}", "read") as wh:
+            # the workflow first, the moment the lock is had: a web decision that commits during the (longer)
+            # warehouse copy then lies after both snapshots instead of in the workflow's but not the warehouse's
+            revision = _workflow_snapshot(source.workflow_url, kind, stage, files)
             if db.exists():
                 version = wh.data_version() or version
                 for name in (db.name, db.name + ".wal"):
                     if (db.parent / name).exists():
                         rel = f"warehouse/{WAREHOUSE_FILE}" + name[len(db.name):]
                         files[rel] = copy_hashed(db.parent / name, stage / rel)
-            revision = _workflow_snapshot(source.workflow_url, kind, stage, files)
         for folder in KEPT_FOLDERS:
             root = source.data_dir / folder
             for path in sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else []:
