@@ -362,6 +362,40 @@ def test_backup_waits_for_an_import_and_gives_up_in_both_languages(data, tmp_pat
     assert not (tmp_path / "bk").exists() and not list(tmp_path.glob(".bk.partial-*"))
 
 
+def test_a_full_disk_leaves_no_backup_and_no_traceback(data, tmp_path, monkeypatch):
+    import errno
+
+    from jicai.store import backup as backup_mod
+
+    def full(src: Path, dst: Path):
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_bytes(b"half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(backup_mod, "copy_hashed", full)
+    r = jicai("--data-dir", data, "backup", tmp_path / "bk")
+    text = flat(r.output)
+    assert r.exit_code == 2 and "备份失败" in text and "No space left on device" in text and "Traceback" not in text
+    assert list(tmp_path.iterdir()) == [data]  # neither the backup nor its half-written stage
+
+
+def test_a_restore_that_runs_out_of_disk_leaves_the_target_as_it_was(backup, data, tmp_path, monkeypatch):
+    import errno
+
+    from jicai.store import restore as restore_mod
+
+    def full(src: Path, dst: Path):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(restore_mod, "copy_hashed", full)
+    before = {p.name: p.read_bytes() for p in data.iterdir() if p.is_file()}
+    r = jicai("restore", backup, "--data-dir", data, "--force")
+    text = flat(r.output)
+    assert r.exit_code == 2 and "No space left on device" in text and "unchanged" in text and "Traceback" not in text
+    assert {p.name: p.read_bytes() for p in data.iterdir() if p.is_file()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["backup", "source"]  # no stage, nothing renamed aside
+
+
 def test_backup_refuses_a_non_empty_destination_and_other_engines(data, tmp_path):
     dest = tmp_path / "bk"
     dest.mkdir()
