@@ -409,7 +409,7 @@ def test_backup_refuses_a_non_empty_destination_and_other_engines(data, tmp_path
 
 
 def test_a_postgresql_workflow_without_pg_dump_is_refused_bilingually(data, tmp_path, monkeypatch):
-    monkeypatch.setattr("jicai.store.backup.shutil.which", lambda name: None)
+    monkeypatch.setattr("jicai.store.workflow_db.shutil.which", lambda name: None)
     r = jicai("--data-dir", data, "backup", tmp_path / "bk", "--workflow-url", "postgres://postgres@127.0.0.1:1/wf")
     text = flat(r.output)
     assert r.exit_code == 2 and "pg_dump" in text and "postgresql-client" in text and "Traceback" not in text

@@ -185,7 +185,7 @@ def workflow(p: Place) -> Check:
 
     from alembic.script import ScriptDirectory
 
-    from jicai.store.backup import pg_revision, sqlite_path, sqlite_revision, workflow_kind
+    from jicai.store.workflow_db import pg_revision, sqlite_path, sqlite_revision, workflow_kind
     from jicai.workflow.db import alembic_config
 
     name = ("工作流数据库结构", "workflow schema")
@@ -321,7 +321,7 @@ def _pg_unreachable(url: str) -> str | None:
     """None when a PostgreSQL server answers at ``url``, else the first line of why not (no password in it)."""
     import psycopg
 
-    from jicai.store.backup import pg_connect, pg_error
+    from jicai.store.workflow_db import pg_connect, pg_error
 
     try:
         with pg_connect(url, timeout=3):

@@ -33,12 +33,8 @@ from jicai.store.backup import (
     BackupError,
     copy_hashed,
     file_hash,
-    pg_env,
-    pg_revision,
-    pg_tool,
-    run_pg,
-    sqlite_in_use,
 )
+from jicai.store.workflow_db import pg_env, pg_revision, pg_tool, run_pg, sqlite_in_use
 
 
 class BackupCorrupt(BackupError):
