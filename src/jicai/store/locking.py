@@ -289,3 +289,22 @@ def acquire(db: Path, mode: str, timeout: float | None = None, *,
     except BaseException:
         _close(tuple(fd for fd in (main, turn) if fd >= 0))
         raise
+
+
+def in_use(db: Path) -> bool:
+    """Whether any process holds (or is queued for) a lock on ``db``, asked without waiting and without taking
+    anything a writer would leave a trace of (no ``.writer`` record, no version bump). For tools that must not
+    act under a running server: ``jicai restore --force``, ``jicai doctor``."""
+    for suffix in (".lock", ".turnstile"):
+        try:
+            fd = os.open(side_file(Path(db), suffix), os.O_RDONLY)
+        except FileNotFoundError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+    return False

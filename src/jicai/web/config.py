@@ -57,7 +57,7 @@ class WebConfig:
         return cls(
             data_dir=data_dir,
             warehouse_url=env.get("JICAI_WAREHOUSE_URL") or settings.warehouse_url,
-            workflow_url=env.get("JICAI_WORKFLOW_URL") or f"sqlite:///{(data_dir / 'workflow.sqlite').resolve()}",
+            workflow_url=env.get("JICAI_WORKFLOW_URL") or default_workflow_url(data_dir),
             secret_key=env.get("JICAI_SECRET_KEY") or _local_secret(data_dir),
             production=production,
             cache_mb=_number(env, "JICAI_WEB_CACHE_MB", 512, minimum=1),
@@ -66,6 +66,11 @@ class WebConfig:
             workers=int(_number(env, "JICAI_WEB_WORKERS", 1, minimum=1)),
             warm=env.get("JICAI_WEB_WARM", "1").strip().lower() not in ("0", "false", "no", "off"),
         )
+
+
+def default_workflow_url(data_dir: Path) -> str:
+    """The development workflow database: a SQLite file in the data directory."""
+    return f"sqlite:///{(Path(data_dir) / 'workflow.sqlite').resolve()}"
 
 
 def _number(env: dict[str, str], name: str, default: float, minimum: float) -> float:
