@@ -19,7 +19,8 @@ from jicai.workflow import Workflow
 from jicai.workflow.db import normalize_url, now
 from jicai.workflow.models import Base, SupplyReport, User
 
-TABLES = {"users", "supply_reports", "exemptions", "supervision_actions", "audit_log"}
+TABLES = {"users", "supply_reports", "exemptions", "supervision_actions", "audit_log", "warehouse_outbox"}
+HEAD = "0002"  # the newest revision (the outbox of decisions owed to the warehouse)
 
 
 @pytest.fixture(scope="session")
@@ -52,10 +53,10 @@ def test_upgrade_from_empty_downgrade_to_nothing_and_up_again(workflow_url):
         assert tables(wf) == set() and wf.current() is None
         wf.upgrade()
         assert tables(wf) == TABLES | {"alembic_version"}
-        assert wf.current() == Workflow.head() == "0001"
+        assert wf.current() == Workflow.head() == HEAD
         assert schema_diff(wf) == []  # the hand-written migration builds exactly the models' schema
         wf.upgrade()  # idempotent
-        assert wf.current() == "0001"
+        assert wf.current() == HEAD
         wf.downgrade("base")
         assert tables(wf) == set() and wf.current() is None
         wf.upgrade("head")
@@ -70,7 +71,7 @@ def test_open_upgrades_and_the_schema_enforces_its_constraints(workflow_url):
     wf = Workflow.open(workflow_url)
     wf.hasher = FAST_HASHER
     try:
-        assert wf.current() == "0001"
+        assert wf.current() == HEAD
         with wf.session() as s:
             s.add(User(name="u1", password_hash="h", role="bureau", scope="", active=True, session_version=1,
                        created_at=now()))
@@ -125,14 +126,14 @@ def test_db_command(workflow_url):
         return runner.invoke(cli, ["db", *args, "--url", workflow_url])
 
     r = db("current")
-    assert r.exit_code == 0 and "(空 / empty) (head 0001)" in r.output and "needs upgrade" in r.output
+    assert r.exit_code == 0 and f"(空 / empty) (head {HEAD})" in r.output and "needs upgrade" in r.output
     r = db("upgrade")
-    assert r.exit_code == 0 and "(空 / empty) → 0001" in r.output
+    assert r.exit_code == 0 and f"(空 / empty) → {HEAD}" in r.output
     assert "up to date" in db("current").output
     r = db("downgrade", "base")
     assert r.exit_code == 2 and "--yes" in r.output
-    assert "0001 (head 0001)" in db("current").output  # nothing happened
+    assert f"{HEAD} (head {HEAD})" in db("current").output  # nothing happened
     r = db("downgrade", "base", "--yes")
-    assert r.exit_code == 0 and "0001 → (空 / empty)" in r.output
+    assert r.exit_code == 0 and f"{HEAD} → (空 / empty)" in r.output
     r = db("upgrade", "nonexistent")
     assert r.exit_code == 2 and "migration failed" in r.output

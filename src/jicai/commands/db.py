@@ -1,5 +1,6 @@
-"""``jicai db``: the workflow database's schema — upgrade to the newest, downgrade, show the current revision —
-and ``jicai db facts``: rebuild the warehouse's compact facts from every order line.
+"""``jicai db``: the workflow database's schema — upgrade to the newest, downgrade, show the current revision —,
+``jicai db facts``: rebuild the warehouse's compact facts from every order line, and ``jicai db reconcile``:
+compare the workflow's decisions with the warehouse (and repair).
 
 The server upgrades the schema itself when it starts; run ``jicai db upgrade`` by hand in production before
 starting several workers, and ``jicai db current`` to see where a database stands.
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from jicai.commands._workflow import URL, open_workflow
+from jicai.commands._workflow import URL, DirectWarehouse, open_workflow
 from jicai.console import fail, out
 
 
@@ -74,3 +75,50 @@ def register(app: typer.Typer) -> None:
             rows = {f.name: wh.table(f.name).count().to_pyarrow().as_py() for f in facts.FACTS}
         for name, n in rows.items():
             out.print(f"{name}: {n:,} 行 / rows")
+
+    @db_app.command("reconcile")
+    def reconcile_cmd(ctx: typer.Context, repair: bool = typer.Option(
+            False, "--repair", help="把差异写回数据仓库 / write the decisions' rows back into the warehouse"),
+            url: str | None = URL) -> None:
+        """核对工作流的决定与数据仓库 / compare the workflow's decisions with the warehouse.
+
+        列出缺少、不一致和多出的行(供应问题、特殊品种认定、对码);--repair 按决定修复。仍有差异时退出码为 1。/
+        Lists rows missing, different or extra (supply problems, exemptions, mappings); --repair applies the
+        decisions. Exits 1 while differences remain."""
+        from jicai.workflow.outbox import pending
+        from jicai.workflow.reconcile import differences
+        from jicai.workflow.reconcile import repair as fix
+
+        wf = open_workflow(ctx, url)
+        direct = DirectWarehouse(ctx.obj)
+        try:
+            with wf.session() as s:
+                found = differences(s, direct.run)
+                owed = pending(s)
+            _say(found, owed)
+            if repair and (found or owed):
+                done = fix(wf, found, direct.write)
+                if done.error:
+                    out.print(f"修复失败(数据仓库写入出错):{done.error} / repair failed (the warehouse write "
+                              f"failed): {done.error}")
+                with wf.session() as s:
+                    found = differences(s, direct.run)
+                    owed = pending(s)
+                out.print("修复后 / after the repair:")
+                _say(found, owed)
+        finally:
+            wf.close()
+        if found or owed:
+            raise typer.Exit(1)
+
+
+def _say(found: list, owed: int) -> None:
+    for d in found:
+        zh, en = d.text()
+        out.print(f"{zh} / {en}", markup=False)
+    if owed:
+        out.print(f"另有 {owed} 项决定尚未写入数据仓库 / {owed} decision write(s) not yet applied to the warehouse")
+    if not found and not owed:
+        out.print("工作流的决定与数据仓库一致 / the workflow's decisions and the warehouse agree")
+    else:
+        out.print(f"共 {len(found)} 处差异 / {len(found)} difference(s); 用 --repair 修复 / --repair fixes them")

@@ -9,43 +9,16 @@ are :mod:`jicai.workflow.mapping` and :mod:`jicai.ingest.matching`; docs/mapping
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import typer
 
 from jicai.commands._runner import open_warehouse
-from jicai.commands._workflow import URL, workflow_session
+from jicai.commands._workflow import URL, DirectWarehouse, workflow_session
 from jicai.console import fail, out
 
 STATUS = typer.Option("open", "--status", help="open 待对码 / confirmed 已对码 / rejected 不予对码 / all 全部")
-
-
-class _Direct:
-    """The warehouse service the workflow asks for (:class:`jicai.workflow.warehouse.WarehouseService`), for a
-    command: each call opens the warehouse itself (to read, or to write one transaction)."""
-
-    generation = 0
-
-    def __init__(self, settings: Any):
-        self.settings = settings
-
-    def run(self, fn: Callable[[Any], Any]) -> Any:
-        with open_warehouse(self.settings, "read") as wh:
-            return fn(wh)
-
-    def upsert_rows(self, table: str, rows: list[dict[str, Any]], key: tuple[str, ...]) -> None:
-        from jicai.contract.arrow import from_pylist
-        from jicai.ingest import ensure_schema
-        from jicai.ingest.sink import sink_for
-
-        data = from_pylist(table, rows)
-        with open_warehouse(self.settings, "write") as wh:
-            ensure_schema(wh)
-            with wh.transaction() as cur:
-                sink = sink_for(wh.engine, cur)
-                sink.delete_keys(table, data.select(list(key)))
-                sink.insert(table, data)
 
 
 def _operator() -> Any:
@@ -65,8 +38,8 @@ def _operator() -> Any:
 def _context(ctx: typer.Context, url: str | None) -> Iterator[Any]:
     from jicai.workflow.decisions import Context
 
-    with workflow_session(ctx, url) as (_wf, s):
-        yield Context(s, _operator(), _Direct(ctx.obj), "cli")
+    with workflow_session(ctx, url, decides=True) as (_wf, s):
+        yield Context(s, _operator(), DirectWarehouse(ctx.obj), "cli")
 
 
 def _status(raw: str) -> str | None:
@@ -90,7 +63,7 @@ def register(app: typer.Typer) -> None:
         """列出本地编码及其医保编码候选(精确优先,再模糊,带得分) / local codes and their proposals with scores."""
         from jicai.workflow.mapping import METHOD_ZH, STATUS_ZH, local_codes
 
-        codes = [c for c in local_codes(_Direct(ctx.obj), _operator(), _status(status))
+        codes = [c for c in local_codes(DirectWarehouse(ctx.obj), _operator(), _status(status))
                  if scope is None or c.scope == scope]
         if not codes:
             out.print("没有符合条件的本地编码 / no local codes match")
@@ -151,7 +124,7 @@ def register(app: typer.Typer) -> None:
             t = t.filter((t["table"] == "orders") & (t["column"] == "product_code"))
             return sorted({r["file"] for r in t.select("file").distinct().to_pyarrow().to_pylist()})
 
-        waiting = _Direct(ctx.obj).run(files)
+        waiting = DirectWarehouse(ctx.obj).run(files)
         present = [Path(f) for f in waiting if Path(f).is_file()]
         for f in waiting:
             if not Path(f).is_file():

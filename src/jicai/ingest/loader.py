@@ -55,7 +55,7 @@ import pyarrow as pa
 
 from jicai import clock
 from jicai.contract.tables import LOAD_ORDER, TABLES, Table
-from jicai.ingest import facts, readers, stage
+from jicai.ingest import facts, overrides, readers, stage
 from jicai.ingest.normalize import HeaderMap, header_score, map_headers
 from jicai.ingest.progress import Report, RowProgress
 from jicai.ingest.readers import FileError, Sheet
@@ -362,6 +362,8 @@ def _load(wh: Warehouse, area: Stage, t: Table, info: readers.FileInfo, res: Loa
             elif res.rows_loaded:
                 sink.delete_keys(t.name, good_key_rows(con, t, schema))
                 sink.insert(t.name, good_rows(con, t, schema))
+            if res.rows_loaded and (redo := overrides.reapply_sql(t.name)) and wh.has_table(overrides.OVERRIDES[t.name].source):
+                sink.execute(redo)  # the workflow's exemptions win over the file's special periods
             if keys is not None:  # the compact facts of the months the file left or entered, in this transaction
                 facts.refresh(wh, sink, t.name, touched | facts.touched_months(sink, t.name, keys), defer_facts)
         if outcome.problems:

@@ -1,4 +1,5 @@
-"""Warehouse tables the importer writes: every contract table, ``_quarantine`` and ``_load_log``."""
+"""Warehouse tables the importer writes: every contract table, ``_quarantine``, ``_load_log`` and the
+workflow's overrides (:mod:`jicai.ingest.overrides`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pyarrow as pa
 
 from jicai.contract import arrow
 from jicai.contract.tables import TABLES
+from jicai.ingest import overrides
 from jicai.store import Warehouse
 
 QUARANTINE = "_quarantine"
@@ -28,6 +30,8 @@ META_SCHEMAS: dict[str, pa.Schema] = {
         ("rows_read", pa.int64()), ("rows_loaded", pa.int64()), ("rows_quarantined", pa.int64()),
         ("started_at", pa.timestamp("us")), ("finished_at", pa.timestamp("us")), ("status", pa.string()),
     ]),
+    # the workflow's standing special-variety exemptions, put back over re-imported varieties (ingest.overrides)
+    **overrides.SCHEMAS,
 }
 
 

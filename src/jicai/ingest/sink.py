@@ -45,6 +45,10 @@ class Sink:
         else:
             self.cur.execute(sql)
 
+    def exclusive(self, name: str) -> None:
+        """Hold the lock ``name`` until the transaction ends: writers that must not interleave (the workflow's
+        outbox appliers) take turns. A DuckDB file's write lock already admits one writer: nothing to do."""
+
     def staging(self, tmpdir: Path) -> Stage:
         """Where to stage this import (see :mod:`jicai.ingest.stage`); close it after the transaction."""
         return stage.private(tmpdir)
@@ -178,6 +182,9 @@ class DuckDBSink(Sink):
 
 class PostgresSink(Sink):
     param = "%s"
+
+    def exclusive(self, name: str) -> None:
+        self.cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (name,))
 
     def _copy(self, table: str, data: pa.RecordBatchReader | pa.Table) -> None:
         cols = ", ".join(q(n) for n in data.schema.names)

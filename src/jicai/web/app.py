@@ -24,6 +24,7 @@ def create_app(config: WebConfig) -> FastAPI:
     from jicai.web.data import DataService
     from jicai.web.warmup import warm
     from jicai.workflow.db import Workflow
+    from jicai.workflow.outbox import apply_pending
 
     workflow = Workflow.open(config.workflow_url)
     data = DataService(config.warehouse_url, config.data_dir, cache_mb=config.cache_mb,
@@ -32,6 +33,9 @@ def create_app(config: WebConfig) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        # warehouse writes decisions still owe (the server stopped, or the warehouse failed, before they were
+        # applied): applied first, so that the first figures include them (a failure is logged and retried)
+        apply_pending(workflow, data.write)
         data.start()  # the default figures, computed in the background: first views are warm
         yield
         data.close()

@@ -14,7 +14,7 @@ while the server runs. So the server never keeps the warehouse open and never co
   connection is not shared between threads). The cache is a least-recently-used map bounded by the Arrow bytes
   it holds (``WebConfig.cache_mb``); the memo of finished page figures is bounded by its entry count.
 - **New data without a restart.** Every writer of a DuckDB file bumps its data version (``<file>.version``);
-  the server's own writes (an upload, a workflow decision through :meth:`upsert_rows`) bump a counter of
+  the server's own writes (an upload, a workflow decision through :meth:`deliver`) bump a counter of
   its own as well (PostgreSQL and Spark warehouses record no file version: there the server notices only its
   own writes). A request that sees a new version (a stat, at most every quarter second)
   schedules a *refresh*: the default figures (``warm``, set by the app: every dataset for the default as-of)
@@ -567,24 +567,16 @@ class DataService:
                 wh.close()
                 self.invalidate()
 
-    def upsert_rows(self, table: str, rows: list[dict], key: tuple[str, ...]) -> None:
-        """Insert or replace ``rows`` of contract table ``table`` by ``key``, then recompute the figures (and
-        wait for them, bounded, so the decision's author sees its effect). Small tables only (supply_problems,
-        varieties): the table is rewritten whole."""
-        from jicai.contract.arrow import from_pylist, schema
+    def deliver(self, workflow: Any) -> Any:
+        """Apply the warehouse writes the workflow's decisions owe (:mod:`jicai.workflow.outbox`: keyed, under the
+        write lock, retried until applied), then recompute the figures and wait for them, bounded, so that a
+        decision's author sees its effect. A failed write leaves them owed (logged; the decision stands)."""
+        from jicai.workflow.outbox import apply_pending
 
-        new = from_pylist(table, rows)
-
-        def merge(wh: Warehouse) -> None:
-            s = schema(table)
-            old = wh.table(table).to_pyarrow().select(s.names).cast(s) if wh.has_table(table) else s.empty_table()
-            keys = {tuple(r[k] for k in key) for r in new.select(list(key)).to_pylist()}
-            kept = [r for r in old.to_pylist() if tuple(r[k] for k in key) not in keys]
-            merged = pa.concat_tables([from_pylist(table, kept), new]) if kept else new
-            wh.write_table(table, merged, overwrite=True)
-
-        self.write(merge)
-        self.wait_fresh(self.wait)
+        done = apply_pending(workflow, self.write)
+        if done.applied:
+            self.wait_fresh(self.wait)
+        return done
 
 
 __all__ = ["DataService", "LockTimeout", "NotReady"]

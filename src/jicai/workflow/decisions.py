@@ -6,13 +6,15 @@
   and the monitoring counts backup purchases inside it as selected and leaves non-selected purchases inside
   it out of the share — or rejects it (``verified = false``, the requested period kept).
 - **Exemptions.** The bureau declares a variety special (shortage/emergency/seasonal/demand_change) for a
-  period; the variety's ``special``/``special_start``/``special_end`` are written into the warehouse
-  ``varieties`` row, the other columns kept. Revoking restores the newest standing decision on the variety,
-  or the values it had before the first one.
+  period; the variety's ``special``/``special_start``/``special_end`` are set on the warehouse ``varieties``
+  row, the other columns kept, and the standing exemption is kept in ``_variety_exemptions``, which the
+  importer puts back over a re-imported ``varieties`` (:mod:`jicai.ingest.overrides`). Revoking restores the
+  newest standing decision on the variety, or the values it had before the first one.
 - **Supervision actions** (提醒/约谈/通报) on an institution or an enterprise: recorded, shown to the target.
 
-Every function here runs inside the caller's workflow transaction and adds its audit row to it; a failed
-warehouse write raises and so rolls the decision back. Visibility follows the principal's scope (an
+Every function here runs inside the caller's workflow transaction and adds its audit row to it, and the
+warehouse writes it owes as outbox entries (:mod:`jicai.workflow.outbox`), applied by the caller after the
+commit — so a decision and its warehouse rows never disagree for longer than the next retry. Visibility follows the principal's scope (an
 institution its own reports, an enterprise reports about its products, a district bureau its region); a
 report outside the scope is *not found* — its id does not tell that it exists.
 """
@@ -29,7 +31,8 @@ from sqlalchemy.orm import Session
 from jicai.contract.codes import institution_problem, institution_region
 from jicai.contract.roles import Principal
 from jicai.errors import BilingualError
-from jicai.workflow import lookups
+from jicai.ingest.overrides import EXEMPTIONS
+from jicai.workflow import lookups, outbox
 from jicai.workflow.audit import record
 from jicai.workflow.db import now
 from jicai.workflow.models import (
@@ -132,7 +135,7 @@ def warehouse_row(report: SupplyReport) -> dict:
 
 
 def _write_report(ctx: Context, report: SupplyReport) -> None:
-    ctx.data.upsert_rows("supply_problems", [warehouse_row(report)], ("report_id",))
+    outbox.enqueue(ctx.session, "supply_problems", [warehouse_row(report)], ("report_id",))
 
 
 def file_report(ctx: Context, product_code: str, problem: str, start: date, end: date | None,
@@ -205,11 +208,31 @@ def _require_province(ctx: Context) -> None:
                             "a special-variety exemption is decided province-wide (admin or an unscoped bureau)")
 
 
-def _write_variety(ctx: Context, variety_id: str, values: dict[str, Any]) -> None:
-    row = lookups.variety_row(ctx.data, variety_id)
-    if row is None:
-        raise WorkflowError(422, f"品种 {variety_id} 不在品种表中", f"variety {variety_id} is not in the varieties table")
-    ctx.data.upsert_rows("varieties", [{**row, **values}], ("variety_id",))
+def exemption_state(session: Session, variety_id: str) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """What the warehouse holds for a variety the workflow has exempted: its ``_variety_exemptions`` row (None
+    when no exemption stands) and its ``varieties`` special columns — the newest standing exemption's, or the
+    values the variety had before the first exemption."""
+    standing = session.scalar(select(Exemption).where(Exemption.variety_id == variety_id, Exemption.revoked == false())
+                              .order_by(Exemption.id.desc()).limit(1))
+    if standing is not None:
+        values = {"special": standing.special, "special_start": standing.start_date, "special_end": standing.end_date}
+        return {"variety_id": variety_id, **values, "exemption_id": standing.id}, {"variety_id": variety_id, **values}
+    first = session.scalar(select(Exemption).where(Exemption.variety_id == variety_id).order_by(Exemption.id).limit(1))
+    values = {k: first.prior.get(k) for k in SPECIAL_FIELDS}
+    for k in ("special_start", "special_end"):
+        values[k] = date.fromisoformat(values[k]) if values[k] else None
+    return None, {"variety_id": variety_id, **values}
+
+
+def _write_variety(ctx: Context, variety_id: str) -> dict[str, Any]:
+    """Owe the warehouse the variety's exemption state (:func:`exemption_state`); returns its special columns."""
+    row, values = exemption_state(ctx.session, variety_id)
+    if row is not None:
+        outbox.enqueue(ctx.session, EXEMPTIONS, [row], ("variety_id",))
+    else:
+        outbox.enqueue(ctx.session, EXEMPTIONS, [{"variety_id": variety_id}], ("variety_id",), op="delete")
+    outbox.enqueue(ctx.session, "varieties", [values], ("variety_id",), op="patch")
+    return values
 
 
 def add_exemption(ctx: Context, variety_id: str, special: str, start: date, end: date | None,
@@ -229,7 +252,7 @@ def add_exemption(ctx: Context, variety_id: str, special: str, start: date, end:
     ctx.session.flush()
     ctx.audit("exemption.add", f"variety:{variety_id}", special=special, start_date=start, end_date=end,
               reason=reason.strip(), exemption_id=ex.id, prior=prior)
-    _write_variety(ctx, variety_id, {"special": special, "special_start": start, "special_end": end})
+    _write_variety(ctx, variety_id)
     return ex
 
 
@@ -242,19 +265,9 @@ def revoke_exemption(ctx: Context, exemption_id: int) -> Exemption:
         raise WorkflowError(409, "该认定已撤销", "this exemption is already revoked")
     ex.revoked, ex.revoked_by, ex.revoked_at = True, ctx.principal.user_id, now()
     ctx.session.flush()
-    standing = ctx.session.scalar(select(Exemption).where(Exemption.variety_id == ex.variety_id,
-                                                          Exemption.revoked == false())
-                                  .order_by(Exemption.id.desc()).limit(1))
-    if standing is not None:
-        values = {"special": standing.special, "special_start": standing.start_date, "special_end": standing.end_date}
-    else:
-        first = ctx.session.scalar(select(Exemption).where(Exemption.variety_id == ex.variety_id)
-                                   .order_by(Exemption.id).limit(1))
-        values = {k: first.prior.get(k) for k in SPECIAL_FIELDS}
-        for k in ("special_start", "special_end"):
-            values[k] = date.fromisoformat(values[k]) if values[k] else None
-    ctx.audit("exemption.revoke", f"variety:{ex.variety_id}", exemption_id=ex.id, restored=values)
-    _write_variety(ctx, ex.variety_id, values)
+    values = _write_variety(ctx, ex.variety_id)
+    ctx.audit("exemption.revoke", f"variety:{ex.variety_id}", exemption_id=ex.id,
+              restored={k: values[k] for k in SPECIAL_FIELDS})
     return ex
 
 

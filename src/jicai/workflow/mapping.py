@@ -2,7 +2,8 @@
 
 The local codes come from ``local_products`` (each hospital's dictionary, imported like any table); the
 proposals are computed on demand by :mod:`jicai.ingest.matching` (exact first, then fuzzy with a score) and
-never stored; a decision is a ``product_mappings`` row written into the warehouse (``confirmed`` with its
+never stored; a decision is a ``product_mappings`` row owed to the warehouse through the outbox
+(:mod:`jicai.workflow.outbox`) (``confirmed`` with its
 product, or ``rejected`` = no national product) with an audit row in the same workflow transaction. The
 importer applies confirmed rows to incoming order lines (:mod:`jicai.ingest.codemap`).
 
@@ -20,6 +21,7 @@ from jicai.contract.codes import institution_problem, institution_region
 from jicai.contract.roles import Principal
 from jicai.ingest.matching import Candidate, ProductIndex, compare, describe_local, describe_product, score
 from jicai.store import Warehouse
+from jicai.workflow import outbox
 from jicai.workflow.db import now
 from jicai.workflow.decisions import Context, WorkflowError
 from jicai.workflow.warehouse import WarehouseService
@@ -151,7 +153,7 @@ def _decide(ctx: Context, code: LocalCode, row: dict[str, Any], action: str) -> 
 
 def _write(ctx: Context, rows: list[dict[str, Any]]) -> None:
     if rows:
-        ctx.data.upsert_rows("product_mappings", rows, KEY)
+        outbox.enqueue(ctx.session, "product_mappings", rows, KEY)
 
 
 def confirm(ctx: Context, scope: str, local_code: str, product_code: str) -> dict[str, Any]:

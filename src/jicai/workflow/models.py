@@ -152,3 +152,25 @@ class AuditEntry(_Row):
     region_code: Mapped[str] = mapped_column(String(12), default="")
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     client: Mapped[str] = mapped_column(String(64), default="")
+
+
+OUTBOX_OPS = ("upsert", "delete", "patch")
+
+
+class OutboxEntry(_Row):
+    """A warehouse write a decision owes, committed in the decision's own transaction (:mod:`.outbox`):
+    ``upsert`` replaces the row of ``target`` with key ``key`` by ``row``; ``delete`` removes it; ``patch``
+    sets the columns of ``row`` on the existing row (the varieties' special period, the rest kept). Applied
+    after the commit and marked ``applied_at``; until then retried."""
+
+    __tablename__ = "warehouse_outbox"
+    __table_args__ = (_choice("op", OUTBOX_OPS),)
+
+    target: Mapped[str] = mapped_column(String(64))
+    op: Mapped[str] = mapped_column(String(8))
+    key: Mapped[dict[str, Any]] = mapped_column(JSON)
+    row: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime]
+    applied_at: Mapped[datetime | None] = mapped_column(index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")

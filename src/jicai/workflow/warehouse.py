@@ -1,7 +1,7 @@
 """What the workflow asks of the warehouse service it is handed.
 
-The workflow reads reference rows (:mod:`.lookups`) and writes its decisions into contract tables
-(:mod:`.decisions`) through whoever serves the warehouse — the web's result cache
+The workflow reads reference rows (:mod:`.lookups`) and applies the warehouse writes its decisions owe
+(:mod:`.outbox`) through whoever serves the warehouse — the web's result cache
 (:class:`jicai.web.data.DataService`) today. The workflow sits below the web, so it names only the few
 methods it calls here, and any object that has them will do.
 """
@@ -9,7 +9,7 @@ methods it calls here, and any object that has them will do.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 from jicai.store import Warehouse
 
@@ -24,6 +24,7 @@ class WarehouseService(Protocol):
         """Run ``fn(warehouse)`` on a read connection of its own."""
         ...
 
-    def upsert_rows(self, table: str, rows: list[dict[str, Any]], key: tuple[str, ...]) -> None:
-        """Insert or replace ``rows`` of contract table ``table`` by ``key``, then drop cached results."""
+    def write(self, fn: Callable[[Warehouse], T]) -> T:
+        """Run ``fn(warehouse)`` on a write connection (under the warehouse's write lock), then drop cached
+        results: how the outbox applies decisions (:func:`jicai.workflow.outbox.apply_pending`)."""
         ...

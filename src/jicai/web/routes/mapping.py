@@ -58,6 +58,7 @@ def _decide(request: Request, principal: Principal, f: DecisionForm, decide) -> 
         from jicai.web.routes.pages import _page as layout
 
         return layout(request, "error.html", principal, status_code=e.status, **e.detail())
+    request.app.state.data.deliver(request.app.state.workflow)  # the decision's product_mappings rows
     return RedirectResponse("/mapping", status_code=303)
 
 

@@ -121,10 +121,20 @@ def _shown(ctx: wf.Context, rows: list, kind: Kind) -> list[dict]:
     return [to_dict(r, names) for r in rows]
 
 
-def _api_one(request: Request, principal: Principal, kind: Kind, act: Callable[[wf.Context], Any]) -> dict:
-    """One API call on one record (read, file or decide), in one transaction; the record as a dict."""
+def _api_one(request: Request, principal: Principal, kind: Kind, act: Callable[[wf.Context], Any],
+             decides: bool = False) -> dict:
+    """One API call on one record (read, file or decide), in one transaction; the record as a dict. A decision
+    is then delivered to the warehouse (:func:`delivered`)."""
     with _context(request, principal) as ctx:
-        return _shown(ctx, [act(ctx)], kind)[0]
+        shown = _shown(ctx, [act(ctx)], kind)[0]
+    if decides:
+        delivered(request)
+    return shown
+
+
+def delivered(request: Request) -> None:
+    """After a decision's commit: apply the warehouse writes it owes (and any earlier ones still owed)."""
+    request.app.state.data.deliver(request.app.state.workflow)
 
 
 def _page_rows(request: Request, principal: Principal, kind: Kind, read: Callable[[wf.Context], list]) -> list[dict]:
@@ -147,7 +157,7 @@ def api_reports(request: Request, principal: ApiPrincipal, status: Status | None
 def api_file_report(request: Request, body: ReportIn,
                     principal: Annotated[Principal, Depends(require_roles("institution"))]) -> dict:
     return _api_one(request, principal, REPORT, lambda ctx: wf.file_report(
-        ctx, body.product_code, body.problem, body.start_date, body.end_date, body.description))
+        ctx, body.product_code, body.problem, body.start_date, body.end_date, body.description), decides=True)
 
 
 @router.get("/api/supply-reports/{report_id}", tags=["workflow"], summary="一份报告 / one report (404 outside scope)")
@@ -159,7 +169,7 @@ def api_report(request: Request, report_id: Id, principal: ApiPrincipal) -> dict
              summary="核实或不予认定 / verify (with a period) or reject (with a comment)")
 def api_decide(request: Request, report_id: Id, body: DecisionIn, principal: Deciders) -> dict:
     return _api_one(request, principal, REPORT, lambda ctx: wf.decide_report(
-        ctx, report_id, body.decision, body.start_date, body.end_date, body.comment))
+        ctx, report_id, body.decision, body.start_date, body.end_date, body.comment), decides=True)
 
 
 @router.get("/api/exemptions", tags=["workflow"], summary="特殊品种认定 / special-variety exemptions")
@@ -172,12 +182,12 @@ def api_exemptions(request: Request, principal: ApiPrincipal, variety_id: str | 
              summary="认定特殊品种 / declare a variety special for a period (writes the varieties row)")
 def api_add_exemption(request: Request, body: ExemptionIn, principal: Deciders) -> dict:
     return _api_one(request, principal, EXEMPTION, lambda ctx: wf.add_exemption(
-        ctx, body.variety_id, body.special, body.start_date, body.end_date, body.reason))
+        ctx, body.variety_id, body.special, body.start_date, body.end_date, body.reason), decides=True)
 
 
 @router.post("/api/exemptions/{exemption_id}/revoke", tags=["workflow"], summary="撤销认定 / revoke an exemption")
 def api_revoke_exemption(request: Request, exemption_id: Id, principal: Deciders) -> dict:
-    return _api_one(request, principal, EXEMPTION, lambda ctx: wf.revoke_exemption(ctx, exemption_id))
+    return _api_one(request, principal, EXEMPTION, lambda ctx: wf.revoke_exemption(ctx, exemption_id), decides=True)
 
 
 @router.get("/api/actions", tags=["workflow"], summary="监管措施 / supervision actions in scope")
@@ -239,6 +249,7 @@ def _page_write(request: Request, principal: Principal, csrf_token: str, write, 
             result = write(wf.Context(s, principal, request.app.state.data, client_address(request)))
     except wf.WorkflowError as e:
         return _refused(request, principal, e)
+    delivered(request)
     return RedirectResponse(redirect.format(id=getattr(result, "id", "")), status_code=303)
 
 
