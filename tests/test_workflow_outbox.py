@@ -183,6 +183,42 @@ def test_applying_the_outbox_again_changes_nothing(warehouse_url, workflow):
     assert after["supply_problems"][0]["end_date"] == date(2024, 4, 30)
 
 
+def test_a_decision_whose_workflow_commit_fails_leaves_the_warehouse_as_it_was(tmp_path):
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    from jicai.workflow.models import SupplyReport
+
+    app = make_app(tmp_path)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        hospital, bureau = bearer(client, "institution"), bearer(client, "bureau")
+        rid = client.post("/api/supply-reports", json={"product_code": P1, "problem": "shortage",
+                                                       "start_date": "2024-03-01"}, headers=hospital).json()["id"]
+
+        def seen(session, _context, _instances) -> None:
+            if any(isinstance(o, SupplyReport) and o.status == "verified" for o in session.dirty):
+                session.info["verifying"] = True
+
+        def gone(session) -> None:  # the commit of the verification (only) fails
+            if session.info.pop("verifying", False):
+                raise RuntimeError("the workflow database went away")
+
+        event.listen(Session, "before_flush", seen)
+        event.listen(Session, "before_commit", gone)
+        try:
+            r = client.post(f"/api/supply-reports/{rid}/decision", json={"decision": "verify"}, headers=bureau)
+        finally:
+            event.remove(Session, "before_commit", gone)
+            event.remove(Session, "before_flush", seen)
+        assert r.status_code >= 500  # the server's own failure, not the user's
+        assert client.get(f"/api/supply-reports/{rid}", headers=bureau).json()["status"] == "pending"
+        [row] = [x for x in app.state.data.run(lambda wh: wh.table("supply_problems").to_pyarrow().to_pylist())
+                 if x["report_id"] == f"WF-{rid}"]
+        assert row["verified"] is False  # the warehouse never saw the verification that was not committed
+        with app.state.workflow.session() as s:
+            assert differences(s, app.state.data.run) == []
+
+
 # -- imports and decisions at the same time -----------------------------------------------------------------
 IMPORTER = """
 import sys, time
