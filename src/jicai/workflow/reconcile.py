@@ -2,8 +2,8 @@
 
 What each decision should have put in the warehouse is derived from the decisions themselves, with the same
 functions that owe the writes (so the two cannot drift): every supply-problem report is a ``supply_problems``
-row ``WF-<id>``; every exempted variety has its ``_variety_exemptions`` row (while an exemption stands) and its
-special columns on ``varieties``; every 对码 is the ``product_mappings`` row of its newest outbox entry (those
+row ``WF-<id>``; a variety with a standing exemption has its ``_variety_exemptions`` row and its special
+columns on ``varieties`` (once every exemption is revoked, a re-import of ``varieties`` decides them again); every 对码 is the ``product_mappings`` row of its newest outbox entry (those
 decisions live in the warehouse only). A difference is **missing** (the warehouse lacks the row), **different**
 (columns disagree) or **extra** (a ``WF-`` report or an exemption row no decision stands behind). Repairing
 owes the expected rows (or the deletion) through the outbox and applies it (:mod:`.outbox`), the same keyed
@@ -82,9 +82,9 @@ def expected_rows(session: Session) -> dict[str, list[dict[str, Any]]]:
     out["supply_problems"] = [warehouse_row(r) for r in session.scalars(select(SupplyReport).order_by(SupplyReport.id))]
     for variety_id in session.scalars(select(Exemption.variety_id).distinct().order_by(Exemption.variety_id)):
         row, values = exemption_state(session, variety_id)
-        if row is not None:
+        if row is not None:  # with none standing, the variety's columns are the last import's to decide
             out[EXEMPTIONS].append(row)
-        out["varieties"].append(values)
+            out["varieties"].append(values)
     newest: dict[str, dict[str, Any]] = {}
     for e in session.scalars(select(OutboxEntry).where(OutboxEntry.target == "product_mappings")
                              .order_by(OutboxEntry.id)):
