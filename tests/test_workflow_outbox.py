@@ -165,6 +165,25 @@ def test_a_failed_warehouse_write_keeps_the_decision_owed_until_the_next_decisio
         assert differences(s, service.run) == []
 
 
+def test_an_engine_error_is_shown_without_its_sql_and_kept_whole_on_the_entry(tmp_path, workflow, monkeypatch):
+    import duckdb
+
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    _load(url)
+    hospital = principal(workflow, "h", "institution", HA)
+    sql = 'INSERT INTO "supply_problems" SELECT * FROM _jicai_1234'
+
+    def broken(self, table, data):
+        raise duckdb.IOException(f"IO Error: could not write {tmp_path}/w.duckdb.wal: {sql}")
+
+    monkeypatch.setattr(DuckDBSink, "insert", broken)
+    _, done = decide(workflow, Service(url), hospital, lambda c: wf.file_report(c, P1, "other", date(2024, 3, 1), None))
+    assert done.applied == 0 and "IOException" in done.error and "see the server log" in done.error
+    assert "INSERT" not in done.error and str(tmp_path) not in done.error
+    [entry] = owed(workflow)
+    assert sql in entry.last_error  # the operator's record keeps the whole message
+
+
 def test_applying_the_outbox_again_changes_nothing(warehouse_url, workflow):
     service = Service(warehouse_url)
     hospital, bureau = principal(workflow, "h", "institution", HA), principal(workflow, "b", "bureau")

@@ -21,12 +21,13 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import pyarrow as pa
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from jicai.errors import BilingualError
 from jicai.ingest import ensure_schema, overrides
 from jicai.ingest.schema import table_schema
 from jicai.ingest.sink import sink_for
@@ -35,7 +36,6 @@ from jicai.workflow.db import now
 from jicai.workflow.models import OutboxEntry
 
 log = logging.getLogger("jicai.workflow")
-T = TypeVar("T")
 Write = Callable[[Callable[[Warehouse], int]], int]  # runs its argument on a warehouse write connection
 LOCK_NAME = "jicai.outbox"
 
@@ -86,6 +86,15 @@ class Applied:
     error: str = ""  # why the warehouse write failed (the entries stay pending), "" when it did not
 
 
+def _shown(exc: Exception) -> str:
+    """What a user may read of a failed write: our bilingual errors and the OS's (a full disk) whole; an
+    engine's message may quote SQL, so only its kind (the log and the entry's ``last_error`` keep the rest)."""
+    if isinstance(exc, BilingualError | OSError):
+        return str(exc)
+    return f"数据仓库写入失败({type(exc).__name__},详见服务器日志) / the warehouse write failed " \
+           f"({type(exc).__name__}; see the server log)"
+
+
 def pending(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(OutboxEntry).where(OutboxEntry.applied_at.is_(None)))
 
@@ -100,11 +109,10 @@ def apply_pending(workflow: Any, write: Write) -> Applied:
         return Applied(write(lambda wh: _apply(workflow, wh)))
     except Exception as exc:  # noqa: BLE001 - any engine or lock error: the entries stay pending, retried later
         log.warning("the warehouse outbox could not be applied (retried later): %s", exc)
-        text = str(exc)[:2000]
         with workflow.session() as s:
             for e in s.scalars(select(OutboxEntry).where(OutboxEntry.applied_at.is_(None))):
-                e.attempts, e.last_error = e.attempts + 1, text
-        return Applied(0, text)
+                e.attempts, e.last_error = e.attempts + 1, str(exc)[:2000]
+        return Applied(0, _shown(exc))
 
 
 def _apply(workflow: Any, wh: Warehouse) -> int:
