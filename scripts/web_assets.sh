@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Install the pages' front-end libraries (ECharts, htmx) from the npm registry, pinned by
-# web-assets/package-lock.json, and copy the files the pages load into src/jicai/web/static/vendor/.
+# Install the pages' front-end libraries (ECharts, htmx) and the API documentation's (Swagger UI at /docs, ReDoc
+# at /redoc) from the npm registry, pinned by web-assets/package-lock.json, and copy the files the pages load
+# into src/jicai/web/static/vendor/.
 # The pages never load anything from a CDN. A second run with the files present does nothing.
 # axe-core is a test asset: it stays in web-assets/node_modules, where the browser tests inject it into every
 # page to look for accessibility violations (tests/test_web_browser_pages.py); the pages never serve it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 vendor=src/jicai/web/static/vendor
-files=(echarts/dist/echarts.min.js htmx.org/dist/htmx.min.js)
+files=(echarts/dist/echarts.min.js htmx.org/dist/htmx.min.js swagger-ui-dist/swagger-ui-bundle.js
+       swagger-ui-dist/swagger-ui.css redoc/bundles/redoc.standalone.js)
 stamp="$vendor/.lock-$(sha256sum web-assets/package-lock.json | cut -c1-16)"
 [ -f "$stamp" ] && exit 0
 if ! command -v npm >/dev/null; then
@@ -15,7 +17,7 @@ if ! command -v npm >/dev/null; then
     apt-get update -qq >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
   else
-    echo "the web pages need npm to install ECharts and htmx (apt-get install nodejs npm)" >&2
+    echo "the web pages need npm to install ECharts, htmx, Swagger UI and ReDoc (apt-get install nodejs npm)" >&2
     exit 1
   fi
 fi

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from tests.web_fixtures import HA, HB, USERS, bearer, login, make_app
+from tests.web_fixtures import HA, HB, USERS, bearer, login, make_app, routes_of
 
 from jicai.web.datasets import DATASETS
 
@@ -114,7 +114,7 @@ GETS = {k: v for k, v in {**MATRIX, **WORKFLOW_MATRIX}.items() if v[1] is not No
 
 def _routes(app) -> list[tuple[str, str]]:
     out = []
-    for r in app.routes:
+    for r in routes_of(app):
         if isinstance(r, APIRoute):
             out += [(m, r.path) for m in sorted(r.methods)]
     return out
