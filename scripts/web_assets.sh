@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 vendor=src/jicai/web/static/vendor
 files=(echarts/dist/echarts.min.js htmx.org/dist/htmx.min.js swagger-ui-dist/swagger-ui-bundle.js
        swagger-ui-dist/swagger-ui.css redoc/bundles/redoc.standalone.js)
-stamp="$vendor/.lock-$(sha256sum web-assets/package-lock.json | cut -c1-16)"
+stamp="$vendor/.lock-$(cat web-assets/package-lock.json "$0" | sha256sum | cut -c1-16)"  # the pins and this script
 [ -f "$stamp" ] && exit 0
 if ! command -v npm >/dev/null; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -25,4 +25,8 @@ fi
 mkdir -p "$vendor"
 rm -f "$vendor"/.lock-*
 for f in "${files[@]}"; do cp "web-assets/node_modules/$f" "$vendor/$(basename "$f")"; done
+# ReDoc 2 draws its maker's logo in the side menu from the maker's CDN, the bundle's one reference to another site
+# (the page's policy would block it, and say so in the console). Without a source the image fails and ReDoc
+# hides it: /redoc loads nothing from elsewhere.
+sed -i 's#"https://cdn.redoc.ly/redoc/logo-mini.svg"#""#' "$vendor/redoc.standalone.js"
 touch "$stamp"

@@ -153,3 +153,14 @@ def test_docs_load_only_local_files(app, path, user):
 
                 unavailable(f"{u} is not installed (scripts/web_assets.sh copies it from npm)")
             assert c.get(u).status_code == 200, u
+
+
+def test_the_vendored_redoc_draws_no_logo_from_its_makers_site():
+    """scripts/web_assets.sh removes the one address of another site from ReDoc's bundle (its menu's logo)."""
+    bundle = TEMPLATES.parent / "static" / "vendor" / "redoc.standalone.js"
+    if not bundle.exists():
+        from tests.conftest import unavailable
+
+        unavailable(f"{bundle.name} is not installed (scripts/web_assets.sh copies it from npm)")
+    text = bundle.read_text(encoding="utf-8")
+    assert "Redoc" in text and "cdn.redoc.ly" not in text

@@ -10,6 +10,7 @@
     deepLinking: true,
     showExtensions: true,
     showCommonExtensions: true,
+    validatorUrl: null,  // no badge from the validator's site: the page loads nothing from elsewhere
     presets: [SwaggerUIBundle.presets.apis],  // BaseLayout: no top bar, so no standalone preset
     requestInterceptor: function (req) {
       req.headers["X-CSRF-Token"] = config.csrf;
