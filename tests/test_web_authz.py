@@ -55,6 +55,9 @@ MATRIX: dict[tuple[str, str], tuple[str, dict[str, int] | None]] = {
     ("POST", "/api/pharmacy/settlement-check"): ("", None),  # every role in tests/test_web_fund_supply.py
     ("GET", "/reports"): ("/reports", ALL),  # the page says who may download
     ("GET", "/reports/{kind}.{fmt}"): ("/reports/monthly.html?as_of=2024-06-30", only("admin", "bureau", "auditor")),
+    # the API documentation: the regional roles, a district bureau too (tests/test_web_headers.py: its content)
+    ("GET", "/docs"): ("/docs", only("admin", "bureau", "district", "auditor")),
+    ("GET", "/redoc"): ("/redoc", only("admin", "bureau", "district", "auditor")),
 }
 # the workflow (routes/workflow.py); report 1 is filed by `institution` (HA, 福州) about P1 (made by EA)
 DECIDERS = only("admin", "bureau", other=403)
