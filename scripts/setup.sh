@@ -32,5 +32,5 @@ if [ ${#pdf_missing[@]} -gt 0 ]; then
   fi
 fi
 
-# The pages' front-end libraries (ECharts, htmx) from the npm registry, served locally.
+# The pages' front-end libraries (ECharts, htmx, and Swagger UI and ReDoc for /docs) from the npm registry, served locally.
 bash scripts/web_assets.sh

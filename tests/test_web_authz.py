@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from tests.web_fixtures import HA, HB, USERS, bearer, login, make_app
+from tests.web_fixtures import HA, HB, USERS, bearer, login, make_app, routes_of
 
 from jicai.web.datasets import DATASETS
 
@@ -55,6 +55,9 @@ MATRIX: dict[tuple[str, str], tuple[str, dict[str, int] | None]] = {
     ("POST", "/api/pharmacy/settlement-check"): ("", None),  # every role in tests/test_web_fund_supply.py
     ("GET", "/reports"): ("/reports", ALL),  # the page says who may download
     ("GET", "/reports/{kind}.{fmt}"): ("/reports/monthly.html?as_of=2024-06-30", only("admin", "bureau", "auditor")),
+    # the API documentation: the regional roles, a district bureau too (tests/test_web_headers.py: its content)
+    ("GET", "/docs"): ("/docs", only("admin", "bureau", "district", "auditor")),
+    ("GET", "/redoc"): ("/redoc", only("admin", "bureau", "district", "auditor")),
 }
 # the workflow (routes/workflow.py); report 1 is filed by `institution` (HA, 福州) about P1 (made by EA)
 DECIDERS = only("admin", "bureau", other=403)
@@ -114,7 +117,7 @@ GETS = {k: v for k, v in {**MATRIX, **WORKFLOW_MATRIX}.items() if v[1] is not No
 
 def _routes(app) -> list[tuple[str, str]]:
     out = []
-    for r in app.routes:
+    for r in routes_of(app):
         if isinstance(r, APIRoute):
             out += [(m, r.path) for m in sorted(r.methods)]
     return out

@@ -3,7 +3,11 @@ simulated province with the demo's logins. Screenshots go to test-artifacts/ (ke
 
 What a person does: log in as each role and see only their rows; a hospital files a supply problem, the
 bureau verifies it, the hospital sees the decision and its completion rise; the bureau uploads a file with
-bad rows and sees them reported; the bureau downloads a report.
+bad rows and sees them reported; the bureau downloads a report; the bureau reads the API documentation
+(Swagger UI at /docs, ReDoc at /redoc), loaded from jicai alone.
+
+Every page opened here and in tests/test_web_browser_pages.py is watched for what the browser says about the
+Content-Security-Policy (jicai.web.security): any violation fails the test that opened the page.
 """
 
 from __future__ import annotations
@@ -23,6 +27,22 @@ CHROMIUM = os.environ.get("JICAI_CHROMIUM", "/usr/bin/chromium")
 PASSWORD = "jicai-demo"
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser")]
+
+# Chromium's console messages about the Content-Security-Policy ("Refused to execute inline script because it
+# violates the following Content Security Policy directive …"), from every page page_as opened in this test
+CSP_ERRORS: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def no_csp_violation():
+    """Fail a test whose pages broke the Content-Security-Policy (a blocked script or style is a broken page)."""
+    CSP_ERRORS.clear()
+    yield
+    assert not CSP_ERRORS, "Content-Security-Policy violations:\n" + "\n".join(CSP_ERRORS[:10])
+
+
+def watch_csp(page) -> None:
+    page.on("console", lambda msg: "Content Security Policy" in msg.text and CSP_ERRORS.append(f"{page.url}: {msg.text}"))
 
 
 def _free_port() -> int:
@@ -86,6 +106,7 @@ def browser():
 def page_as(browser, site, name: str, lang: str = "zh"):
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True, locale="zh-CN")
     page = ctx.new_page()
+    watch_csp(page)
     page.set_default_timeout(150_000)
     page.goto(f"{site['url']}/login?lang={lang}")
     page.fill("input[name=name]", name)
@@ -233,4 +254,20 @@ def test_download_a_report(browser, site, tmp_path):
     with page.expect_download() as dl:
         page.click("[data-testid=export-xlsx]")
     assert dl.value.suggested_filename.endswith(".xlsx")
+    page.context.close()
+
+
+@pytest.mark.parametrize(("path", "rendered"), [("/docs", ".swagger-ui .opblock"), ("/redoc", ".api-content h2")])
+def test_api_documentation_loads_from_jicai_alone(browser, site, path, rendered):
+    """Swagger UI and ReDoc render the API under the policy, every request going to jicai itself."""
+    page = page_as(browser, site, "bureau")
+    elsewhere: list[str] = []
+    page.on("request", lambda req: req.url.startswith(site["url"]) or req.url.startswith(("data:", "blob:"))
+            or elsewhere.append(req.url))
+    resp = page.goto(f"{site['url']}{path}")
+    assert resp.status == 200, (path, resp.status)
+    page.wait_for_selector(rendered, timeout=60_000)
+    assert page.locator(rendered).count() > 3  # the operations are listed, not an error box
+    shot(page, f"api_docs{path.replace('/', '_')}")
+    assert not elsewhere, elsewhere
     page.context.close()

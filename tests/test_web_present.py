@@ -85,7 +85,7 @@ def test_cells_name_their_codes():
     assert str(cell(by["shortfall_volume"], row, m, names, "zh", True)) == "还差 13,000 片"
     assert str(cell(by["status"], row, m, names, "zh", True)) == '<span class="badge warn">低于序时进度</span>'
     bar = str(cell(by["completion"], row, m, names, "zh", True))
-    assert bar.startswith('<span class="behind">62.0%</span>') and 'left:50.0%' in bar  # 0.75 of a 150% bar
+    assert bar.startswith('<span class="behind">62.0%</span>') and 'x1="50.0"' in bar  # 0.75 of a 150% bar
 
 
 class _Policy:

@@ -231,3 +231,24 @@ def empty_workflow(url: str) -> None:
                              "RESTART IDENTITY CASCADE"))
     finally:
         wf.close()
+
+
+# -- the app's routes ----------------------------------------------------------------------------------------
+def routes_of(app: FastAPI) -> list:
+    """Every route of ``app``, the included routers' too. FastAPI 0.165 keeps an included router whole in
+    ``app.routes`` (one ``_IncludedRouter`` entry holding ``original_router``), so a plain loop over
+    ``app.routes`` sees none of the routers' ``APIRoute`` objects."""
+    out: list = []
+
+    def walk(routes, prefix: str) -> None:
+        for r in routes:
+            inner = getattr(r, "original_router", None)
+            if inner is not None:
+                walk(inner.routes, prefix + r.include_context.prefix)
+            elif prefix:
+                raise AssertionError(f"a router included with prefix {prefix!r}: routes_of must rebuild its paths")
+            else:
+                out.append(r)
+
+    walk(app.routes, "")
+    return out

@@ -30,6 +30,7 @@ from jicai.errors import BilingualError
 from jicai.ingest import QUARANTINE, LoadResult, import_paths
 from jicai.ingest.readers import clean_message
 from jicai.ingest.schema import table_schema
+from jicai.reports.tabular import csv_safe
 
 IMPORT_HELP = "\n\n".join([
     "导入平台导出文件（CSV/XLSX/Parquet）/ import platform exports.",
@@ -167,7 +168,8 @@ def quarantine_cmd(
         cols = ["batch_id", "table", "file", "sheet", "row", "column", "value", "reason_zh", "reason_en", "loaded_at"]
         w = csv.DictWriter(sys.stdout, fieldnames=cols)
         w.writeheader()
-        w.writerows(rows)
+        # a rejected value is whatever the file held: quoted like every csv export (jicai.reports.tabular)
+        w.writerows({k: csv_safe(v) if isinstance(v, str) else v for k, v in r.items()} for r in rows)
     else:
         t = result_table("表 table", "文件 file", "行 row", "列 column", "值 value", "原因 reason",
                   title=f"隔离行 / quarantined rows ({len(rows)})")

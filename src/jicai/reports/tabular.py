@@ -5,6 +5,11 @@ dates in ISO 8601; booleans ``true``/``false``; a missing value empty (csv) or `
 at most 15 decimals, so binary noise (0.8470000000000001) does not reach a reader's spreadsheet. The first
 list goes to the path asked for; each further list of a csv report to ``<stem>_<key>.csv`` beside it.
 
+A csv text cell that a spreadsheet would read as a formula (it starts with ``=``, ``+``, ``-``, ``@``, a tab or a
+carriage return) is led by a single quote, per OWASP's CSV-injection advice: a name such as
+``=HYPERLINK(…)`` from an imported file must not run when a bureau opens the export in Excel. Only text is
+quoted: a number, a negative one too, is written as the number it is.
+
 >>> from jicai.reports.documents import Column, Table
 >>> t = Table("rows", "清单", [Column("a", "甲", "a"), Column("ok", "是否", "ok", "bool")],
 ...           [{"a": 0.1 + 0.2, "ok": True}, {"a": None, "ok": False}])
@@ -15,7 +20,6 @@ list goes to the path asked for; each further list of a csv report to ``<stem>_<
 from __future__ import annotations
 
 import csv
-import io
 import json
 import math
 from datetime import date, datetime
@@ -40,23 +44,46 @@ def plain(v: Any) -> Any:
     return v
 
 
+# the leading characters that make Excel, LibreOffice and Google Sheets read a csv cell as a formula (OWASP)
+FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(text: str) -> str:
+    """``text`` as a csv cell no spreadsheet runs: led by ``'`` when it starts like a formula.
+
+    >>> csv_safe("=SUM(1+1)"), csv_safe("-2+3"), csv_safe("阿托伐他汀")
+    ("'=SUM(1+1)", "'-2+3", '阿托伐他汀')
+    """
+    return "'" + text if text.startswith(FORMULA_LEADS) else text
+
+
 def _csv_cell(v: Any) -> str:
     v = plain(v)
     if v is None:
         return ""
     if isinstance(v, bool):
         return "true" if v else "false"
-    return str(v)
+    if isinstance(v, str):
+        return csv_safe(v)
+    return str(v)  # a number (int, float, Decimal): never quoted, so -200.0 stays a number
+
+
+class _Records(list):
+    """The csv writer's output, one string per row (it writes each row whole)."""
+
+    write = list.append
 
 
 def csv_text(t: Table) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    # rows end in "\n", but the writer quotes only the characters of its own line terminator: written with
+    # "\r\n", a text holding a lone CR (or LF) is quoted too instead of breaking its row in a reader's hands
+    records = _Records()
+    w = csv.writer(records, lineterminator="\r\n")
     names = [c.name for c in t.columns]
     w.writerow(names)
     for r in t.rows:
         w.writerow([_csv_cell(r.get(n)) for n in names])
-    return buf.getvalue()
+    return "".join(f"{rec[:-2]}\n" for rec in records)
 
 
 def csv_paths(report: Report, path: Path) -> list[Path]:

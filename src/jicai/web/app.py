@@ -2,7 +2,9 @@
 
 Every route module under :mod:`jicai.web.routes` exposes ``router``; pages render Jinja2 templates from
 ``web/templates`` and static files (ECharts, htmx — installed from npm by scripts/setup.sh) come from
-``web/static``. The OpenAPI schema lists the JSON API only (``/api/…``).
+``web/static``. The OpenAPI schema lists the JSON API only (``/api/…``); its browsable documentation (``/docs``,
+``/redoc``) is a route module too, behind login. Every response carries the security headers of
+:mod:`jicai.web.security`.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ from fastapi.staticfiles import StaticFiles
 from jicai.web.config import WebConfig
 
 HERE = Path(__file__).parent
-ROUTES = ("auth", "workflow", "mapping", "api", "pharmacy", "pages")
+ROUTES = ("auth", "workflow", "mapping", "api", "pharmacy", "pages", "apidocs")
 
 
 def create_app(config: WebConfig) -> FastAPI:
     from jicai.web.data import DataService
+    from jicai.web.security import SecurityHeaders
     from jicai.web.warmup import warm
     from jicai.workflow.db import Workflow
     from jicai.workflow.outbox import apply_pending
@@ -41,7 +44,8 @@ def create_app(config: WebConfig) -> FastAPI:
         data.close()
         workflow.close()
 
-    app = FastAPI(title="jicai 集采", version="0.1.0", lifespan=lifespan,
+    # docs_url/redoc_url None: FastAPI's own pages are public and load from a CDN (routes/apidocs.py replaces them)
+    app = FastAPI(title="jicai 集采", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="集采执行监测与医保基金监管 / VBP execution monitoring and fund supervision. "
                               "Authenticate with POST /api/auth/token (OAuth2 password flow); every endpoint "
                               "returns only the rows the caller's role and scope allow.")
@@ -53,6 +57,7 @@ def create_app(config: WebConfig) -> FastAPI:
         app.include_router(importlib.import_module(f"jicai.web.routes.{name}").router)
     _page_errors(app)
     _busy(app)
+    app.add_middleware(SecurityHeaders)
     return app
 
 
