@@ -17,9 +17,11 @@ from typer.testing import CliRunner
 from jicai.cli import app as cli
 from jicai.workflow import Workflow
 from jicai.workflow.db import normalize_url, now
-from jicai.workflow.models import Base, SupplyReport, User
+from jicai.workflow.models import Base, SupplyReport, User, WebSession
 
-TABLES = {"users", "supply_reports", "exemptions", "supervision_actions", "audit_log"}
+TABLES = {"users", "supply_reports", "exemptions", "supervision_actions", "audit_log", "web_sessions",
+          "login_attempts"}
+HEAD = "0002"
 
 
 @pytest.fixture(scope="session")
@@ -52,10 +54,10 @@ def test_upgrade_from_empty_downgrade_to_nothing_and_up_again(workflow_url):
         assert tables(wf) == set() and wf.current() is None
         wf.upgrade()
         assert tables(wf) == TABLES | {"alembic_version"}
-        assert wf.current() == Workflow.head() == "0001"
+        assert wf.current() == Workflow.head() == HEAD
         assert schema_diff(wf) == []  # the hand-written migration builds exactly the models' schema
         wf.upgrade()  # idempotent
-        assert wf.current() == "0001"
+        assert wf.current() == HEAD
         wf.downgrade("base")
         assert tables(wf) == set() and wf.current() is None
         wf.upgrade("head")
@@ -70,7 +72,7 @@ def test_open_upgrades_and_the_schema_enforces_its_constraints(workflow_url):
     wf = Workflow.open(workflow_url)
     wf.hasher = FAST_HASHER
     try:
-        assert wf.current() == "0001"
+        assert wf.current() == HEAD
         with wf.session() as s:
             s.add(User(name="u1", password_hash="h", role="bureau", scope="", active=True, session_version=1,
                        created_at=now()))
@@ -89,6 +91,30 @@ def test_open_upgrades_and_the_schema_enforces_its_constraints(workflow_url):
             s.add(_report())
         with wf.session() as s:
             assert s.query(SupplyReport).count() == 1 and s.query(User).count() == 1
+    finally:
+        wf.close()
+
+
+def test_0002_adds_the_session_and_login_tables_to_a_database_in_use(workflow_url):
+    """A database at 0001 with users in it gains the two tables and keeps its users; back down, they go."""
+    wf = Workflow.open(workflow_url, upgrade=False)
+    try:
+        wf.downgrade("base")
+        wf.upgrade("0001")
+        with wf.session() as s:
+            s.add(User(name="u1", password_hash="h", role="bureau", scope="", active=True, session_version=1,
+                       created_at=now()))
+        wf.upgrade()
+        assert {"web_sessions", "login_attempts"} <= tables(wf) and schema_diff(wf) == []
+        with wf.session() as s:
+            user = s.query(User).one()
+            s.add(WebSession(sid_hash="0" * 64, user_id=user.id, created=1.0, expires=2.0))
+        with pytest.raises(IntegrityError), wf.session() as s:  # the session's user must exist
+            s.add(WebSession(sid_hash="1" * 64, user_id=999, created=1.0, expires=2.0))
+        wf.downgrade("0001")
+        assert tables(wf) == TABLES - {"web_sessions", "login_attempts"} | {"alembic_version"}
+        with wf.session() as s:
+            assert s.query(User).count() == 1
     finally:
         wf.close()
 
@@ -125,14 +151,14 @@ def test_db_command(workflow_url):
         return runner.invoke(cli, ["db", *args, "--url", workflow_url])
 
     r = db("current")
-    assert r.exit_code == 0 and "(空 / empty) (head 0001)" in r.output and "needs upgrade" in r.output
+    assert r.exit_code == 0 and f"(空 / empty) (head {HEAD})" in r.output and "needs upgrade" in r.output
     r = db("upgrade")
-    assert r.exit_code == 0 and "(空 / empty) → 0001" in r.output
+    assert r.exit_code == 0 and f"(空 / empty) → {HEAD}" in r.output
     assert "up to date" in db("current").output
     r = db("downgrade", "base")
     assert r.exit_code == 2 and "--yes" in r.output
-    assert "0001 (head 0001)" in db("current").output  # nothing happened
+    assert f"{HEAD} (head {HEAD})" in db("current").output  # nothing happened
     r = db("downgrade", "base", "--yes")
-    assert r.exit_code == 0 and "0001 → (空 / empty)" in r.output
+    assert r.exit_code == 0 and f"{HEAD} → (空 / empty)" in r.output
     r = db("upgrade", "nonexistent")
     assert r.exit_code == 2 and "migration failed" in r.output

@@ -152,3 +152,26 @@ class AuditEntry(_Row):
     region_code: Mapped[str] = mapped_column(String(12), default="")
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     client: Mapped[str] = mapped_column(String(64), default="")
+
+
+class WebSession(_Row):
+    """A page login (migration 0002). The cookie carries a random session id; only its SHA-256 is kept, so a copy
+    of this table logs nobody in. Times are epoch seconds (the clock of :mod:`jicai.web.auth`)."""
+
+    __tablename__ = "web_sessions"
+
+    sid_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created: Mapped[float]
+    expires: Mapped[float] = mapped_column(index=True)
+
+
+class LoginAttempt(_Row):
+    """One login attempt, counted by the failure budgets (migration 0002; :mod:`jicai.workflow.logins`)."""
+
+    __tablename__ = "login_attempts"
+
+    at: Mapped[float] = mapped_column(index=True)
+    name: Mapped[str] = mapped_column(String(64), index=True)
+    client: Mapped[str] = mapped_column(String(64), index=True)
+    ok: Mapped[bool]
