@@ -11,7 +11,7 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from tests.web_fixtures import FAST_HASHER, PASSWORD, csrf, make_app
+from tests.web_fixtures import FAST_HASHER, PASSWORD, csrf, make_app, pg_database
 
 from jicai.workflow.models import AuditEntry
 
@@ -38,9 +38,19 @@ def bilingual(r) -> dict:
     return detail
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def workflow_url(request) -> str | None:
+    """The workflow database: SQLite in the data directory, or a PostgreSQL database of the test's own."""
+    if request.param == "sqlite":
+        yield None
+        return
+    with pg_database("jicai_wf_logins") as url:
+        yield url
+
+
 # -- the budgets, kept in the workflow database -----------------------------------------------------------------
-def test_spraying_one_password_over_many_names_from_one_address_is_blocked(tmp_path):
-    app = make_app(tmp_path, users=USERS, login_address_failures=10)
+def test_spraying_one_password_over_many_names_from_one_address_is_blocked(tmp_path, workflow_url):
+    app = make_app(tmp_path, users=USERS, login_address_failures=10, workflow_url=workflow_url)
     sprayer = TestClient(app, client=("10.1.1.1", 5000))
     codes = [token(sprayer, f"user{i:02d}").status_code for i in range(50)]
     assert codes == [400] * 10 + [429] * 40  # 10 failures per address, then refused without checking
@@ -53,18 +63,19 @@ def test_spraying_one_password_over_many_names_from_one_address_is_blocked(tmp_p
     assert actions.count("login.failed") == 10 and actions.count("login.throttled") == 42
 
 
-def test_the_block_survives_a_restart_and_is_shared_by_another_process(tmp_path):
-    app = make_app(tmp_path, users=USERS, login_address_failures=5)
+def test_the_block_survives_a_restart_and_is_shared_by_another_process(tmp_path, workflow_url):
+    app = make_app(tmp_path, users=USERS, login_address_failures=5, workflow_url=workflow_url)
     sprayer = TestClient(app, client=("10.1.1.1", 5000))
     assert [token(sprayer, f"u{i}").status_code for i in range(6)] == [400] * 5 + [429]
     app.state.workflow.close()
-    restarted = make_app(tmp_path, users=USERS, login_address_failures=5)  # the same workflow database
+    restarted = make_app(tmp_path, users=USERS, login_address_failures=5, workflow_url=workflow_url)  # same DB
     assert token(TestClient(restarted, client=("10.1.1.1", 5000)), "bureau", PASSWORD).status_code == 429
     assert token(TestClient(restarted, client=("10.9.9.9", 5000)), "bureau", PASSWORD).status_code == 200
 
 
-def test_a_spray_from_many_addresses_meets_the_global_budget(tmp_path):
-    app = make_app(tmp_path, users=USERS, login_address_failures=100, login_global_failures=20)
+def test_a_spray_from_many_addresses_meets_the_global_budget(tmp_path, workflow_url):
+    app = make_app(tmp_path, users=USERS, login_address_failures=100, login_global_failures=20,
+                   workflow_url=workflow_url)
     regular = TestClient(app, client=("10.0.0.5", 5000))
     assert token(regular, "bureau", PASSWORD).status_code == 200  # a user who logged in here before the attack
     codes = [token(TestClient(app, client=(f"172.16.{i}.1", 5000)), f"user{i}").status_code for i in range(30)]

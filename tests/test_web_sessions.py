@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import func, select
-from tests.web_fixtures import PASSWORD, SECRET, csrf, login, make_app
+from tests.web_fixtures import PASSWORD, SECRET, csrf, login, make_app, pg_database
 from typer.testing import CliRunner
 
 from jicai.cli import app as cli
@@ -19,6 +19,16 @@ from jicai.workflow.models import User, WebSession
 from jicai.workflow.users import disable_user, set_password
 
 USERS = {"bureau": ("bureau", ""), "admin": ("admin", "")}
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def workflow_url(request) -> str | None:
+    """The workflow database: SQLite in the data directory, or a PostgreSQL database of the test's own."""
+    if request.param == "sqlite":
+        yield None
+        return
+    with pg_database("jicai_wf_sessions") as url:
+        yield url
 
 
 @pytest.fixture
@@ -46,7 +56,8 @@ def sessions_of(app, name: str) -> int:
                         .where(User.name == name))
 
 
-def test_a_copied_cookie_stops_working_right_after_logout(app):
+def test_a_copied_cookie_stops_working_right_after_logout(tmp_path, workflow_url):
+    app = make_app(tmp_path, users=USERS, workflow_url=workflow_url)
     with TestClient(app) as client:
         login(client, "bureau")
         thief = copy_of(app, client)
@@ -67,8 +78,9 @@ def test_logout_ends_only_that_session(app):
         assert works(home) and sessions_of(app, "bureau") == 1
 
 
-def test_a_logout_on_one_server_process_ends_the_session_on_another(app, tmp_path):
-    other = make_app(tmp_path, users=USERS)  # a second process over the same workflow database
+def test_a_logout_on_one_server_process_ends_the_session_on_another(tmp_path, workflow_url):
+    app = make_app(tmp_path, users=USERS, workflow_url=workflow_url)
+    other = make_app(tmp_path, users=USERS, workflow_url=workflow_url)  # a second process, the same database
     with TestClient(app) as client:
         login(client, "bureau")
         elsewhere = copy_of(other, client)
