@@ -56,7 +56,8 @@ def test_spraying_one_password_over_many_names_from_one_address_is_blocked(tmp_p
     assert codes == [400] * 10 + [429] * 40  # 10 failures per address, then refused without checking
     r = token(sprayer, "bureau", PASSWORD)  # even a right password from that address
     assert r.status_code == 429 and r.headers["retry-after"] == "300" and "次数过多" in bilingual(r)["zh"]
-    assert page_login(sprayer, "bureau", PASSWORD).status_code == 429
+    page = page_login(sprayer, "bureau", PASSWORD)
+    assert page.status_code == 429 and page.headers["retry-after"] == "300" and "此地址登录失败次数过多" in page.text
     # another address is not blocked by it
     assert token(TestClient(app, client=("10.2.2.2", 5000)), "bureau", PASSWORD).status_code == 200
     actions = [a.action for a in audit_rows(app)]
@@ -255,3 +256,18 @@ def test_a_success_clears_its_name_but_not_its_address(tmp_path):
         from jicai.workflow.models import LoginAttempt
 
         assert {(a.name, a.ok) for a in s.scalars(select(LoginAttempt))} == {("bureau", True), ("x", False)}
+
+
+@pytest.mark.parametrize("name", ["bad\x00name", "evil\x1b[31m", "name with spaces", "\u202eslo"])
+def test_a_name_no_user_can_have_is_refused_without_hashing_and_audited_printable(tmp_path, workflow_url, name):
+    """Control characters (NUL breaks a PostgreSQL insert) never reach the database as they are, and a name that
+    cannot exist costs no argon2 check; the answer is the ordinary refusal."""
+    app = make_app(tmp_path, users=USERS, workflow_url=workflow_url)
+    hasher = app.state.workflow.hasher = CountingHasher()
+    client = TestClient(app, client=("10.8.8.8", 5000))
+    r = token(client, name)
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant" and bilingual(r)
+    assert page_login(client, name).status_code == 401
+    assert hasher.calls == 0
+    rows = [row for row in audit_rows(app) if row.action == "login.failed"]
+    assert len(rows) == 2 and all(row.user_name.isprintable() for row in rows)

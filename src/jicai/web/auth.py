@@ -46,7 +46,7 @@ from jicai.web.config import WebConfig
 from jicai.workflow import logins, sessions
 from jicai.workflow.audit import record
 from jicai.workflow.models import User
-from jicai.workflow.users import active_user, authenticate, principal_of
+from jicai.workflow.users import active_user, authenticate, could_be_name, principal_of
 
 SESSION_COOKIE = "jicai_session"
 CSRF_COOKIE = "jicai_csrf"
@@ -307,37 +307,52 @@ def _throttled(budget: str, window: int) -> LoginRefused:
                         retry_after=window)
 
 
+def _printable(name: str) -> str:
+    """``name`` capped to ``MAX_NAME`` with its control characters replaced (NUL cannot be stored in PostgreSQL,
+    and an escape sequence has no business in the audit log)."""
+    return "".join(c if c.isprintable() else "\ufffd" for c in name[:MAX_NAME])
+
+
 def login(request: Request, name: str, password: str, how: str) -> User:
     """Check a name and password under the login limits; audit the outcome. Raises :class:`LoginRefused`.
 
-    Only a capped name (``MAX_NAME`` characters) is ever written, to the audit log or the budgets' table."""
+    Only a capped, printable name (:func:`_printable`) is ever written, to the audit log or the budgets' table.
+    A name no user can have (:func:`jicai.workflow.users.could_be_name`) is refused like a wrong password but
+    without an argon2 check: its timing tells only that it is malformed, which the form of names tells anyway."""
     config = _config(request)
     client = client_address(request)
     budgets = _budgets(config)
     workflow = request.app.state.workflow
-    shown = name[:MAX_NAME]
+    shown = _printable(name)
     audit = {"user_name": shown, "target": f"user:{shown}", "client": client}
     too_long = _too_long(name, password)
+    malformed = False
     with workflow.session() as s:
         if too_long:  # counted as a failure: a flood of long names spends the address's budget too
             logins.note(s, shown, client, False, _now(), budgets)
             record(s, "login.refused", **audit, detail={"via": how, "why": "too long"})
             spent = None
         else:
-            spent = logins.spent(s, name, client, _now(), budgets)
+            spent = logins.spent(s, shown, client, _now(), budgets)
             if spent:
                 record(s, "login.throttled", **audit, detail={"via": how, "budget": spent})
+            elif not could_be_name(name):
+                malformed = True
+                logins.note(s, shown, client, False, _now(), budgets)
+                record(s, "login.failed", **audit, detail={"via": how})
     if too_long:
         raise LoginRefused(422, *too_long)
     if spent:
         raise _throttled(spent, config.login_window)
+    if malformed:
+        raise LoginRefused(401, "用户名或密码错误", "wrong user name or password")
     gate = argon2_gate(request)
     if not gate.acquire(timeout=config.login_wait):
         raise LoginRefused(503, "登录繁忙,请稍后再试", "too many logins at once; try again in a moment", retry_after=1)
     try:
         with workflow.session() as s:
             user = authenticate(workflow, s, name, password)
-            logins.note(s, name, client, user is not None, _now(), budgets)
+            logins.note(s, shown, client, user is not None, _now(), budgets)
             if user is None:
                 record(s, "login.failed", **audit, detail={"via": how})
             else:

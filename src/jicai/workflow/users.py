@@ -66,6 +66,11 @@ def _check(name: str, role: str, scope: str, password: str) -> None:
             raise UserError(*problem)
 
 
+def could_be_name(name: str) -> bool:
+    """Whether ``name`` has the form every user name has (a login with another cannot match anyone)."""
+    return bool(_NAME.match(name))
+
+
 def find_user(session: Session, name: str) -> User | None:
     return session.scalar(select(User).where(User.name == name))
 
