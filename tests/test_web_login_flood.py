@@ -271,3 +271,18 @@ def test_a_name_no_user_can_have_is_refused_without_hashing_and_audited_printabl
     assert hasher.calls == 0
     rows = [row for row in audit_rows(app) if row.action == "login.failed"]
     assert len(rows) == 2 and all(row.user_name.isprintable() for row in rows)
+
+
+@pytest.mark.parametrize("variable", ["JICAI_LOGIN_CONCURRENCY", "JICAI_LOGIN_ADDRESS_FAILURES",
+                                      "JICAI_LOGIN_GLOBAL_FAILURES"])
+def test_the_login_settings_are_read_and_checked(tmp_path, variable):
+    from jicai.settings import Settings
+    from jicai.web.config import ConfigError, WebConfig
+
+    settings = Settings.resolve(tmp_path)
+    field = variable.removeprefix("JICAI_").lower()
+    assert getattr(WebConfig.resolve(settings, {variable: "7"}), field) == 7
+    for bad in ("0", "many", "-3"):
+        with pytest.raises(ConfigError) as e:
+            WebConfig.resolve(settings, {variable: bad})
+        assert variable in e.value.zh and variable in e.value.en and bad in e.value.en
