@@ -76,6 +76,32 @@ class WebConfig:
         )
 
 
+def _number(env: dict[str, str], name: str, default: float, minimum: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise ConfigError(f"{name} 应为 ≥ {minimum:g} 的数:{raw}", f"{name} must be a number ≥ {minimum:g}: {raw}")
+    return value
+
+
+def _local_secret(data_dir: Path) -> str:
+    """A random key kept beside the data, so that sessions survive a restart of the development server."""
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    return key
+
+
 def _positive(env: dict[str, str], name: str) -> int:
     """A whole-number setting of :data:`jicai.settings.SETTINGS` that must be at least 1 (0 would refuse every
     login, which nobody means)."""
@@ -102,28 +128,3 @@ def _proxies(env: dict[str, str]) -> tuple[str, ...]:
                               f"JICAI_TRUSTED_PROXIES: {item!r} is not an IP address or network") from None
     return items
 
-
-def _number(env: dict[str, str], name: str, default: float, minimum: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = minimum - 1
-    if value < minimum:
-        raise ConfigError(f"{name} 应为 ≥ {minimum:g} 的数:{raw}", f"{name} must be a number ≥ {minimum:g}: {raw}")
-    return value
-
-
-def _local_secret(data_dir: Path) -> str:
-    """A random key kept beside the data, so that sessions survive a restart of the development server."""
-    path = data_dir / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(key)
-    return key
