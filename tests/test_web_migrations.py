@@ -22,6 +22,7 @@ from jicai.workflow.models import Base, SupplyReport, User, WebSession
 TABLES = {"users", "supply_reports", "exemptions", "supervision_actions", "audit_log", "web_sessions",
           "login_attempts"}
 HEAD = "0002"
+BEFORE_SESSIONS = "0001"  # the revision before the one that adds web_sessions and login_attempts
 
 
 @pytest.fixture(scope="session")
@@ -95,12 +96,13 @@ def test_open_upgrades_and_the_schema_enforces_its_constraints(workflow_url):
         wf.close()
 
 
-def test_0002_adds_the_session_and_login_tables_to_a_database_in_use(workflow_url):
-    """A database at 0001 with users in it gains the two tables and keeps its users; back down, they go."""
+def test_the_session_and_login_tables_are_added_to_a_database_in_use(workflow_url):
+    """A database of the revision before, with users in it, gains the two tables and keeps its users; back down,
+    they go."""
     wf = Workflow.open(workflow_url, upgrade=False)
     try:
         wf.downgrade("base")
-        wf.upgrade("0001")
+        wf.upgrade(BEFORE_SESSIONS)
         with wf.session() as s:
             s.add(User(name="u1", password_hash="h", role="bureau", scope="", active=True, session_version=1,
                        created_at=now()))
@@ -111,7 +113,7 @@ def test_0002_adds_the_session_and_login_tables_to_a_database_in_use(workflow_ur
             s.add(WebSession(sid_hash="0" * 64, user_id=user.id, created=1.0, expires=2.0))
         with pytest.raises(IntegrityError), wf.session() as s:  # the session's user must exist
             s.add(WebSession(sid_hash="1" * 64, user_id=999, created=1.0, expires=2.0))
-        wf.downgrade("0001")
+        wf.downgrade(BEFORE_SESSIONS)
         assert tables(wf) == TABLES - {"web_sessions", "login_attempts"} | {"alembic_version"}
         with wf.session() as s:
             assert s.query(User).count() == 1

@@ -155,7 +155,7 @@ class AuditEntry(_Row):
 
 
 class WebSession(_Row):
-    """A page login (migration 0002). The cookie carries a random session id; only its SHA-256 is kept, so a copy
+    """A page login (migration ``sessions_logins``). The cookie carries a random session id; only its SHA-256 is kept, so a copy
     of this table logs nobody in. Times are epoch seconds (the clock of :mod:`jicai.web.auth`)."""
 
     __tablename__ = "web_sessions"
@@ -167,7 +167,7 @@ class WebSession(_Row):
 
 
 class LoginAttempt(_Row):
-    """One login attempt, counted by the failure budgets (migration 0002; :mod:`jicai.workflow.logins`)."""
+    """One login attempt, counted by the failure budgets (migration ``sessions_logins``; :mod:`jicai.workflow.logins`)."""
 
     __tablename__ = "login_attempts"
 
