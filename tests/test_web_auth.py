@@ -240,24 +240,6 @@ def test_a_successful_login_clears_the_failures(client):
     assert post_login(client, "bureau", PASSWORD).status_code == 303
 
 
-def test_the_limiter_is_thread_safe():
-    import threading
-
-    limiter = auth.LoginLimiter(attempts=1000, window=60)
-    key = ("name", "1.2.3.4")
-
-    def hammer():
-        for _ in range(200):
-            limiter.fail(key)
-
-    threads = [threading.Thread(target=hammer) for _ in range(5)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert limiter.blocked(key) and len(limiter._failures[key]) == 1000
-
-
 # -- API tokens ---------------------------------------------------------------------------------------------
 def test_token_flow(client, app):
     r = client.post("/api/auth/token", data={"username": "institution", "password": PASSWORD})

@@ -17,10 +17,12 @@ from typer.testing import CliRunner
 from jicai.cli import app as cli
 from jicai.workflow import Workflow
 from jicai.workflow.db import normalize_url, now
-from jicai.workflow.models import Base, SupplyReport, User
+from jicai.workflow.models import Base, SupplyReport, User, WebSession
 
-TABLES = {"users", "supply_reports", "exemptions", "supervision_actions", "audit_log", "warehouse_outbox"}
-HEAD = "0002"  # the newest revision (the outbox of decisions owed to the warehouse)
+TABLES = {"users", "supply_reports", "exemptions", "supervision_actions", "audit_log", "warehouse_outbox",
+          "web_sessions", "login_attempts"}
+HEAD = "0003"  # the newest revision (web sessions and the login budgets)
+BEFORE_SESSIONS = "0002"  # the revision before the one that adds web_sessions and login_attempts
 
 
 @pytest.fixture(scope="session")
@@ -90,6 +92,31 @@ def test_open_upgrades_and_the_schema_enforces_its_constraints(workflow_url):
             s.add(_report())
         with wf.session() as s:
             assert s.query(SupplyReport).count() == 1 and s.query(User).count() == 1
+    finally:
+        wf.close()
+
+
+def test_the_session_and_login_tables_are_added_to_a_database_in_use(workflow_url):
+    """A database of the revision before, with users in it, gains the two tables and keeps its users; back down,
+    they go."""
+    wf = Workflow.open(workflow_url, upgrade=False)
+    try:
+        wf.downgrade("base")
+        wf.upgrade(BEFORE_SESSIONS)
+        with wf.session() as s:
+            s.add(User(name="u1", password_hash="h", role="bureau", scope="", active=True, session_version=1,
+                       created_at=now()))
+        wf.upgrade()
+        assert {"web_sessions", "login_attempts"} <= tables(wf) and schema_diff(wf) == []
+        with wf.session() as s:
+            user = s.query(User).one()
+            s.add(WebSession(sid_hash="0" * 64, user_id=user.id, created=1.0, expires=2.0))
+        with pytest.raises(IntegrityError), wf.session() as s:  # the session's user must exist
+            s.add(WebSession(sid_hash="1" * 64, user_id=999, created=1.0, expires=2.0))
+        wf.downgrade(BEFORE_SESSIONS)
+        assert tables(wf) == TABLES - {"web_sessions", "login_attempts"} | {"alembic_version"}
+        with wf.session() as s:
+            assert s.query(User).count() == 1
     finally:
         wf.close()
 

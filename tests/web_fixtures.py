@@ -227,7 +227,8 @@ def empty_workflow(url: str) -> None:
     wf = Workflow.open(url)
     try:
         with wf.engine.begin() as con:
-            con.execute(text("TRUNCATE warehouse_outbox, audit_log, supervision_actions, exemptions, supply_reports, users "
+            con.execute(text("TRUNCATE warehouse_outbox, audit_log, supervision_actions, exemptions, supply_reports, "
+                             "login_attempts, web_sessions, users "
                              "RESTART IDENTITY CASCADE"))
     finally:
         wf.close()

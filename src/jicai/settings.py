@@ -4,7 +4,7 @@ Order: the ``--data-dir`` option, else ``$JICAI_DATA_DIR``, else ``./jicai-data`
 is ``$JICAI_WAREHOUSE_URL`` if set, else a DuckDB file inside the data directory.
 
 :data:`SETTINGS` declares the limits a bureau may tune through the environment (the importer's plausible dates
-and file-size caps); :func:`setting` reads one.
+and file-size caps, the web's login budgets and trusted proxies); :func:`setting` reads one.
 """
 
 from __future__ import annotations
@@ -36,10 +36,11 @@ class Settings:
         return connect(self.warehouse_url, mode)
 
 
-# -- tunable limits: one declared table (documented in docs/data-contract.md, "Import settings") -----------------
+# -- tunable limits: one declared table (documented in docs/data-contract.md and docs/web.md) -----------------------
 @dataclass(frozen=True)
 class Setting:
-    """A limit a bureau may change through the environment variable ``env``; ``kind`` is "int" (≥ 0) or "date"."""
+    """A limit a bureau may change through the environment variable ``env``; ``kind`` is "int" (≥ 0), "date" or
+    "text" (read as given; its user parses it)."""
 
     name: str
     env: str
@@ -75,6 +76,20 @@ SETTINGS: tuple[Setting, ...] = (
             "每个工作表的单元格数上限（行数×列数）", "most cells a sheet may span (rows × columns)"),
     Setting("csv_max_row_kb", "JICAI_IMPORT_CSV_MAX_ROW_KB", 1024, "int",
             "CSV 单行长度上限（KB）；更长的行被隔离", "longest CSV row (KB); a longer row is quarantined"),
+    # the web's sign-in (documented in docs/web.md, "Signing in")
+    Setting("trusted_proxies", "JICAI_TRUSTED_PROXIES", "", "text",
+            "可信反向代理的地址（逗号分隔的 IP 或网段）；只有来自它们的 X-Forwarded-For 被采信",
+            "addresses of trusted reverse proxies (comma-separated IPs or networks); X-Forwarded-For is believed "
+            "from them only"),
+    Setting("login_address_failures", "JICAI_LOGIN_ADDRESS_FAILURES", 20, "int",
+            "同一客户端地址在时间窗内允许的登录失败次数（不论用户名）",
+            "failed logins one client address may make within the window, whatever the names"),
+    Setting("login_global_failures", "JICAI_LOGIN_GLOBAL_FAILURES", 200, "int",
+            "全平台在时间窗内允许的登录失败次数；超过后只有常用地址可登录",
+            "failed logins the whole platform may see within the window; beyond it only known addresses log in"),
+    Setting("login_concurrency", "JICAI_LOGIN_CONCURRENCY", 2, "int",
+            "每个服务进程同时进行的密码校验（argon2，每次 64 MiB）上限",
+            "password checks (argon2, 64 MiB each) one server process runs at once"),
 )
 SETTING = {s.name: s for s in SETTINGS}
 
@@ -83,10 +98,12 @@ class SettingError(BilingualError, ValueError):
     """An environment variable of :data:`SETTINGS` holds a value of the wrong kind."""
 
 
-def setting(name: str, env: dict[str, str] | None = None) -> int | date:
+def setting(name: str, env: dict[str, str] | None = None) -> int | date | str:
     """The value of setting ``name``: its environment variable when set, else its default."""
     s = SETTING[name]
     raw = str((os.environ if env is None else env).get(s.env, "")).strip() or str(s.default)
+    if s.kind == "text":
+        return raw
     try:
         if s.kind == "date":
             return date.fromisoformat(raw)

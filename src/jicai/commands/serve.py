@@ -37,6 +37,8 @@ def register(app: typer.Typer) -> None:
         if workers > 1:
             # uvicorn's workers import the app by name; the factory reads the same environment
             uvicorn.run("jicai.web.app:app_from_env", host=host, port=port, workers=workers, factory=True,
-                        proxy_headers=True)
+                        proxy_headers=False)
         else:
-            uvicorn.run(create_app(config), host=host, port=port, proxy_headers=True, log_level="warning")
+            # proxy_headers off: uvicorn would believe X-Forwarded-For from 127.0.0.1 by default; the app believes
+            # it from JICAI_TRUSTED_PROXIES only (jicai.web.app._proxies)
+            uvicorn.run(create_app(config), host=host, port=port, proxy_headers=False, log_level="warning")

@@ -58,7 +58,18 @@ def create_app(config: WebConfig) -> FastAPI:
     _page_errors(app)
     _busy(app)
     app.add_middleware(SecurityHeaders)
+    _proxies(app, config)
     return app
+
+
+def _proxies(app: FastAPI, config: WebConfig) -> None:
+    """Believe ``X-Forwarded-For`` from the configured proxies only (``JICAI_TRUSTED_PROXIES``); with none, the
+    socket's peer is the client, in the login limits and the audit log. Done here, not by uvicorn, whose own
+    default trusts 127.0.0.1 (``jicai serve`` turns that off)."""
+    if config.trusted_proxies:
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(config.trusted_proxies))
 
 
 def _busy(app: FastAPI) -> None:

@@ -1,17 +1,25 @@
-"""Who may ask: page sessions, CSRF tokens, the login rate limit, API bearer tokens, and the FastAPI
+"""Who may ask: page sessions, CSRF tokens, the login's limits, API bearer tokens, and the FastAPI
 dependencies that turn a request into a :class:`~jicai.contract.roles.Principal`.
 
 - **Sessions** (pages): the signed cookie ``jicai_session`` holds the user id, the user's session version and
   a random session id, signed with the secret key (itsdangerous) and refused after ``session_max_age``
-  seconds. HttpOnly, SameSite=Lax, Secure in production. Disabling a user or changing a password bumps the
-  session version, so every older cookie and token stops working at once.
+  seconds. HttpOnly, SameSite=Lax, Secure in production. The session is also a row of the workflow database
+  (:mod:`jicai.workflow.sessions`): a cookie whose row is gone — logout, a password change, a disabled user —
+  is refused at once, on every server process, however good its signature.
 - **CSRF**: every form carries ``csrf_token``, an HMAC of the session id (after login) or of the random
   ``jicai_csrf`` cookie (before login: the login form). Cookie-authenticated API calls that change
   something send the same token in the ``X-CSRF-Token`` header; bearer-token calls need none.
-- **Rate limit**: ``login_attempts`` failed logins per (name, client address) within ``login_window``
-  seconds → 429 until the oldest failure leaves the window. Counted in memory per process.
+- **Login limits**, in the order they apply (each before any more costly work): a name longer than
+  ``MAX_NAME`` or a password longer than ``MAX_PASSWORD`` characters → 422; a spent failure budget (per name
+  and address, per address, platform-wide: :mod:`jicai.workflow.logins`, in the workflow database) → 429
+  with ``Retry-After``; more than ``login_concurrency`` argon2 checks running in this process for longer than
+  ``login_wait`` seconds → 503 with ``Retry-After`` (a flood costs at most that many × 64 MiB, and waits in
+  no unbounded queue).
+- **Client address**: the socket's peer. ``X-Forwarded-For`` is believed only from ``trusted_proxies``
+  (``JICAI_TRUSTED_PROXIES``), by the proxy middleware :func:`jicai.web.app.create_app` adds then.
 - **API tokens**: ``POST /api/auth/token`` (OAuth2 password flow) returns a signed bearer token that
-  expires after ``token_ttl`` seconds.
+  expires after ``token_ttl`` seconds. Tokens are not stored: a password change or disabling the user ends
+  them (the session version), logout of a page session does not (they are not that session's).
 
 Dependencies: :func:`page_principal` (no session → 303 to ``/login?next=…``), :func:`api_principal`
 (no credentials → 401 with ``WWW-Authenticate: Bearer``), and :func:`require_roles` for either.
@@ -25,7 +33,6 @@ import re
 import secrets
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from urllib.parse import quote
 
@@ -36,15 +43,18 @@ from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSaf
 from jicai.contract.roles import Principal
 from jicai.errors import BilingualError
 from jicai.web.config import WebConfig
+from jicai.workflow import logins, sessions
 from jicai.workflow.audit import record
 from jicai.workflow.models import User
-from jicai.workflow.users import active_user, authenticate, principal_of
+from jicai.workflow.users import active_user, authenticate, could_be_name, principal_of
 
 SESSION_COOKIE = "jicai_session"
 CSRF_COOKIE = "jicai_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _NONCE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
+MAX_NAME = 64  # the users table's name column; no real name is longer
+MAX_PASSWORD = 1024  # argon2 takes any length, but nobody types more, and a megabyte is work for nothing
 
 
 def _now() -> float:
@@ -68,6 +78,8 @@ def api_error(status: int, zh: str, en: str, headers: dict[str, str] | None = No
 
 
 def client_address(request: Request) -> str:
+    """The client's address: the socket's peer, or what a trusted proxy forwarded (the app's proxy middleware
+    has rewritten ``request.client`` then; nobody else's ``X-Forwarded-For`` is read)."""
     return request.client.host if request.client else ""
 
 
@@ -84,11 +96,18 @@ def start_session(request: Request, response: Response, user: User) -> None:
     """Set the session cookie for ``user`` on ``response``."""
     config = _config(request)
     payload = {"u": user.id, "v": user.session_version, "s": secrets.token_urlsafe(16)}
+    with request.app.state.workflow.session() as s:
+        sessions.open_session(s, user, payload["s"], _now(), config.session_max_age)
     response.set_cookie(SESSION_COOKIE, _serializer(config, "jicai-session").dumps(payload),
                         **_cookie_options(config, config.session_max_age))
 
 
 def end_session(request: Request, response: Response) -> None:
+    """End the request's session: its row goes (so copies of the cookie stop working) and the cookie too."""
+    payload = _session_payload(request)
+    if payload:
+        with request.app.state.workflow.session() as s:
+            sessions.close_session(s, str(payload["s"]))
     config = _config(request)
     response.delete_cookie(SESSION_COOKIE, path="/", secure=config.production, httponly=True, samesite="lax")
 
@@ -112,18 +131,23 @@ def _session_payload(request: Request) -> dict | None:
     return payload
 
 
-def _principal_for(request: Request, user_id: object, version: object) -> Principal | None:
+def _principal_for(request: Request, user_id: object, version: object, sid: object = None) -> Principal | None:
+    """The principal of user ``user_id`` if still active at ``version`` — and, for a page session (``sid``),
+    if the session's row is still open."""
     if not isinstance(user_id, int) or not isinstance(version, int):
         return None
     with request.app.state.workflow.session() as s:
         user = active_user(s, user_id, version)
-        return principal_of(user) if user else None
+        if user is None or (sid is not None and not sessions.is_open(s, str(sid), user_id, _now())):
+            return None
+        return principal_of(user)
 
 
 def session_principal(request: Request) -> Principal | None:
-    """The principal of the request's session cookie, or None (none, bad, expired, or the user re-keyed)."""
+    """The principal of the request's session cookie, or None (none, bad, expired, ended, or the user
+    re-keyed)."""
     payload = _session_payload(request)
-    return _principal_for(request, payload["u"], payload["v"]) if payload else None
+    return _principal_for(request, payload["u"], payload["v"], payload["s"]) if payload else None
 
 
 def page_principal(request: Request) -> Principal:
@@ -235,83 +259,106 @@ def require_roles(*roles: str, page: bool = False) -> Callable[..., Principal]:
     return dependency
 
 
-# -- login and its rate limit -------------------------------------------------------------------------
-class LoginLimiter:
-    """Failed logins per key within a sliding window, in memory, thread-safe."""
-
-    def __init__(self, attempts: int, window: int) -> None:
-        self.attempts, self.window = attempts, window
-        self._failures: dict[tuple[str, str], deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
-        q = self._failures.get(key, deque())
-        while q and q[0] <= now - self.window:
-            q.popleft()
-        if not q:
-            self._failures.pop(key, None)
-        return q
-
-    def blocked(self, key: tuple[str, str]) -> bool:
-        with self._lock:
-            return len(self._recent(key, _now())) >= self.attempts
-
-    def fail(self, key: tuple[str, str]) -> None:
-        with self._lock:
-            now = _now()
-            if len(self._failures) > 100_000:  # keep memory bounded under a spray of names
-                for k in list(self._failures):
-                    self._recent(k, now)
-            q = self._recent(key, now)
-            q.append(now)
-            self._failures[key] = q
-
-    def reset(self, key: tuple[str, str]) -> None:
-        with self._lock:
-            self._failures.pop(key, None)
-
-
-_limiter_lock = threading.Lock()
-
-
-def login_limiter(request: Request) -> LoginLimiter:
-    state = request.app.state
-    with _limiter_lock:
-        if getattr(state, "login_limiter", None) is None:
-            config = _config(request)
-            state.login_limiter = LoginLimiter(config.login_attempts, config.login_window)
-        return state.login_limiter
-
-
+# -- login and its limits ------------------------------------------------------------------------------
 class LoginRefused(BilingualError):
-    """A refused login (bad password, disabled user, too many attempts) with its HTTP status."""
+    """A refused login (too long, bad password, disabled user, a budget spent, busy) with its HTTP status and,
+    when trying later may help, the seconds to wait."""
 
-    def __init__(self, status: int, zh: str, en: str) -> None:
+    def __init__(self, status: int, zh: str, en: str, retry_after: int | None = None) -> None:
         super().__init__(zh, en)
-        self.status = status
+        self.status, self.retry_after = status, retry_after
+
+
+_gate_lock = threading.Lock()
+
+
+def argon2_gate(request: Request) -> threading.BoundedSemaphore:
+    """This process's limit on argon2 checks at once (``login_concurrency``)."""
+    state = request.app.state
+    with _gate_lock:
+        if getattr(state, "argon2_gate", None) is None:
+            state.argon2_gate = threading.BoundedSemaphore(_config(request).login_concurrency)
+        return state.argon2_gate
+
+
+def _budgets(config: WebConfig) -> logins.Budgets:
+    return logins.Budgets(name=config.login_attempts, address=config.login_address_failures,
+                          platform=config.login_global_failures, window=config.login_window)
+
+
+def _too_long(name: str, password: str) -> tuple[str, str] | None:
+    if len(name) > MAX_NAME:
+        return f"用户名过长(最多 {MAX_NAME} 个字符)", f"the user name is too long (at most {MAX_NAME} characters)"
+    if len(password) > MAX_PASSWORD:
+        return (f"密码过长(最多 {MAX_PASSWORD} 个字符)",
+                f"the password is too long (at most {MAX_PASSWORD} characters)")
+    return None
+
+
+def _throttled(budget: str, window: int) -> LoginRefused:
+    minutes = max(1, round(window / 60))
+    zh, en = {
+        "name": ("登录失败次数过多", "too many failed logins"),
+        "address": ("此地址登录失败次数过多", "too many failed logins from this address"),
+        "platform": ("全平台登录失败次数过多,新地址的登录已暂停", "too many failed logins across the platform; "
+                                                  "logins from new addresses are paused"),
+    }[budget]
+    return LoginRefused(429, f"{zh},请 {minutes} 分钟后再试", f"{en}; try again in {minutes} minutes",
+                        retry_after=window)
+
+
+def _printable(name: str) -> str:
+    """``name`` capped to ``MAX_NAME`` with its control characters replaced (NUL cannot be stored in PostgreSQL,
+    and an escape sequence has no business in the audit log)."""
+    return "".join(c if c.isprintable() else "\ufffd" for c in name[:MAX_NAME])
 
 
 def login(request: Request, name: str, password: str, how: str) -> User:
-    """Check a name and password under the rate limit; audit the outcome. Raises :class:`LoginRefused`."""
+    """Check a name and password under the login limits; audit the outcome. Raises :class:`LoginRefused`.
+
+    Only a capped, printable name (:func:`_printable`) is ever written, to the audit log or the budgets' table.
+    A name no user can have (:func:`jicai.workflow.users.could_be_name`) is refused like a wrong password but
+    without an argon2 check: its timing tells only that it is malformed, which the form of names tells anyway."""
+    config = _config(request)
     client = client_address(request)
-    key = (name, client)
-    limiter = login_limiter(request)
+    budgets = _budgets(config)
     workflow = request.app.state.workflow
-    if limiter.blocked(key):
-        with workflow.session() as s:
-            record(s, "login.throttled", user_name=name, target=f"user:{name}", client=client, detail={"via": how})
-        minutes = max(1, round(limiter.window / 60))
-        raise LoginRefused(429, f"登录失败次数过多,请 {minutes} 分钟后再试",
-                           f"too many failed logins; try again in {minutes} minutes")
+    shown = _printable(name)
+    audit = {"user_name": shown, "target": f"user:{shown}", "client": client}
+    too_long = _too_long(name, password)
+    malformed = False
     with workflow.session() as s:
-        user = authenticate(workflow, s, name, password)
-        if user is None:
-            limiter.fail(key)
-            record(s, "login.failed", user_name=name, target=f"user:{name}", client=client, detail={"via": how})
+        if too_long:  # counted as a failure: a flood of long names spends the address's budget too
+            logins.note(s, shown, client, False, _now(), budgets)
+            record(s, "login.refused", **audit, detail={"via": how, "why": "too long"})
+            spent = None
         else:
-            limiter.reset(key)
-            record(s, "login", user_name=user.name, role=user.role, target=f"user:{name}", client=client,
-                   detail={"via": how})
+            spent = logins.spent(s, shown, client, _now(), budgets)
+            if spent:
+                record(s, "login.throttled", **audit, detail={"via": how, "budget": spent})
+            elif not could_be_name(name):
+                malformed = True
+                logins.note(s, shown, client, False, _now(), budgets)
+                record(s, "login.failed", **audit, detail={"via": how})
+    if too_long:
+        raise LoginRefused(422, *too_long)
+    if spent:
+        raise _throttled(spent, config.login_window)
+    if malformed:
+        raise LoginRefused(401, "用户名或密码错误", "wrong user name or password")
+    gate = argon2_gate(request)
+    if not gate.acquire(timeout=config.login_wait):
+        raise LoginRefused(503, "登录繁忙,请稍后再试", "too many logins at once; try again in a moment", retry_after=1)
+    try:
+        with workflow.session() as s:
+            user = authenticate(workflow, s, name, password)
+            logins.note(s, shown, client, user is not None, _now(), budgets)
+            if user is None:
+                record(s, "login.failed", **audit, detail={"via": how})
+            else:
+                record(s, "login", role=user.role, **audit, detail={"via": how})
+    finally:
+        gate.release()
     if user is None:
         raise LoginRefused(401, "用户名或密码错误", "wrong user name or password")
     return user

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jicai.errors import BilingualError
-from jicai.settings import Settings
+from jicai.settings import SETTING, SettingError, Settings, setting
 
 
 class ConfigError(BilingualError):
@@ -33,6 +33,11 @@ class WebConfig:
     token_ttl: int = 3600  # seconds an API bearer token lasts
     login_attempts: int = 5  # failed logins per name and client address …
     login_window: int = 300  # … within this many seconds, then refused until the window passes
+    login_address_failures: int = 20  # failed logins per client address (any names) within the window
+    login_global_failures: int = 200  # failed logins platform-wide within the window (see workflow/logins.py)
+    login_concurrency: int = 2  # argon2 checks at once in this process (64 MiB each)
+    login_wait: float = 0.5  # seconds a login waits for an argon2 slot before "busy, retry" (503)
+    trusted_proxies: tuple[str, ...] = ()  # whose X-Forwarded-For is believed (IPs or networks)
     cache_mb: float = 512  # the result cache's budget: megabytes of Arrow rows kept (least recently used go)
     memo_entries: int = 4096  # finished page figures kept
     wait: float = 20.0  # seconds a request waits for a computation (or the write lock) before "computing, retry"
@@ -65,6 +70,9 @@ class WebConfig:
             wait=_number(env, "JICAI_WEB_WAIT", 20.0, minimum=0),
             workers=int(_number(env, "JICAI_WEB_WORKERS", 1, minimum=1)),
             warm=env.get("JICAI_WEB_WARM", "1").strip().lower() not in ("0", "false", "no", "off"),
+            trusted_proxies=_proxies(env),
+            **{name: _positive(env, name) for name in ("login_address_failures", "login_global_failures",
+                                                       "login_concurrency")},
         )
 
 
@@ -97,3 +105,31 @@ def _local_secret(data_dir: Path) -> str:
     with os.fdopen(fd, "w") as f:
         f.write(key)
     return key
+
+
+def _positive(env: dict[str, str], name: str) -> int:
+    """A whole-number setting of :data:`jicai.settings.SETTINGS` that must be at least 1 (0 would refuse every
+    login, which nobody means)."""
+    try:
+        value = int(setting(name, env))
+    except SettingError as e:
+        raise ConfigError(e.zh, e.en) from None
+    if value < 1:
+        variable = SETTING[name].env
+        raise ConfigError(f"{variable} 应为 ≥ 1 的整数:{value}", f"{variable} must be a whole number ≥ 1: {value}")
+    return value
+
+
+def _proxies(env: dict[str, str]) -> tuple[str, ...]:
+    """``JICAI_TRUSTED_PROXIES``: IP addresses or networks, comma-separated (blank: trust no proxy)."""
+    import ipaddress
+
+    items = tuple(p.strip() for p in str(setting("trusted_proxies", env)).split(",") if p.strip())
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ConfigError(f"JICAI_TRUSTED_PROXIES 中的 {item!r} 不是 IP 地址或网段",
+                              f"JICAI_TRUSTED_PROXIES: {item!r} is not an IP address or network") from None
+    return items
+

@@ -174,3 +174,26 @@ class OutboxEntry(_Row):
     applied_at: Mapped[datetime | None] = mapped_column(index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class WebSession(_Row):
+    """A page login (migration ``sessions_logins``). The cookie carries a random session id; only its SHA-256 is kept, so a copy
+    of this table logs nobody in. Times are epoch seconds (the clock of :mod:`jicai.web.auth`)."""
+
+    __tablename__ = "web_sessions"
+
+    sid_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created: Mapped[float]
+    expires: Mapped[float] = mapped_column(index=True)
+
+
+class LoginAttempt(_Row):
+    """One login attempt, counted by the failure budgets (migration ``sessions_logins``; :mod:`jicai.workflow.logins`)."""
+
+    __tablename__ = "login_attempts"
+
+    at: Mapped[float] = mapped_column(index=True)
+    name: Mapped[str] = mapped_column(String(64), index=True)
+    client: Mapped[str] = mapped_column(String(64), index=True)
+    ok: Mapped[bool]

@@ -4,7 +4,8 @@ A user has one role (admin, bureau, institution, enterprise, auditor) and a scop
 the regional roles (blank = the whole province), an institution code (H/P + region + 5 digits) for an
 institution, a unified social credit code for an enterprise. Passwords are argon2id hashes; a hash made with
 other parameters than the workflow's hasher is replaced at the next successful login. Changing a password or
-disabling a user bumps ``session_version``, which ends every session and API token issued before.
+disabling a user bumps ``session_version``, which ends every API token issued before, and deletes the user's
+page sessions (:mod:`jicai.workflow.sessions`), which ends them on every server process at once.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from jicai.errors import BilingualError
 from jicai.workflow.audit import record
 from jicai.workflow.db import Workflow, now
 from jicai.workflow.models import User
+from jicai.workflow.sessions import close_all
 
 MIN_PASSWORD = 8
 _NAME = re.compile(r"^[\w.@-]{1,64}$")
@@ -64,6 +66,11 @@ def _check(name: str, role: str, scope: str, password: str) -> None:
             raise UserError(*problem)
 
 
+def could_be_name(name: str) -> bool:
+    """Whether ``name`` has the form every user name has (a login with another cannot match anyone)."""
+    return bool(_NAME.match(name))
+
+
 def find_user(session: Session, name: str) -> User | None:
     return session.scalar(select(User).where(User.name == name))
 
@@ -97,6 +104,7 @@ def ensure_user(workflow: Workflow, name: str, role: str, scope: str, password: 
             user.role, user.scope, user.active = role, scope, True
             user.password_hash = workflow.hasher.hash(password)
             user.session_version += 1
+            close_all(s, user.id)
             record(s, "user.update", user_name=actor, target=f"user:{name}", detail={"role": role, "scope": scope})
         return user
 
@@ -107,6 +115,7 @@ def set_password(workflow: Workflow, session: Session, name: str, password: str,
         raise UserError(*problem)
     user.password_hash = workflow.hasher.hash(password)
     user.session_version += 1
+    close_all(session, user.id)
     record(session, "user.passwd", user_name=actor, target=f"user:{name}")
     return user
 
@@ -115,6 +124,7 @@ def disable_user(session: Session, name: str, *, actor: str = "cli") -> User:
     user = _existing(session, name)
     user.active = False
     user.session_version += 1
+    close_all(session, user.id)
     record(session, "user.disable", user_name=actor, target=f"user:{name}")
     return user
 
@@ -134,8 +144,12 @@ _dummy: dict[int, str] = {}
 
 
 def authenticate(workflow: Workflow, session: Session, name: str, password: str) -> User | None:
-    """The active user with this name and password, else None. An unknown name costs one hash verification
-    too, so that the answer's timing does not tell which names exist. Rehashes an outdated hash."""
+    """The active user with this name and password, else None. Rehashes an outdated hash.
+
+    An unknown name costs one full verification too (against a dummy hash made with the same parameters), so
+    that the answer's timing does not tell which names exist. That is affordable because the web calls this
+    only under its argon2 concurrency limit and after the failure budgets (:mod:`jicai.web.auth`): the cost
+    of a flood of unknown names is bounded by those, not by skipping the hash."""
     user = find_user(session, name)
     if user is None:
         hasher = workflow.hasher

@@ -13,6 +13,7 @@ from jicai.web.auth import (
     LoginRefused,
     api_principal,
     check_csrf,
+    client_address,
     end_session,
     issue_token,
     login,
@@ -51,7 +52,10 @@ def login_submit(
     try:
         user = login(request, name.strip(), password, "page")
     except LoginRefused as e:
-        return _login_page(request, next_, e.status, (e.zh, e.en))
+        resp = _login_page(request, next_, e.status, (e.zh, e.en))
+        if e.retry_after:
+            resp.headers["Retry-After"] = str(e.retry_after)
+        return resp
     resp = RedirectResponse(safe_next(next_), status_code=303)
     start_session(request, resp, user)
     return resp
@@ -64,23 +68,29 @@ def logout(request: Request, csrf_token: Annotated[str, Form()] = "") -> Respons
         if not check_csrf(request, csrf_token):
             return JSONResponse({"detail": {"zh": "CSRF 校验失败", "en": "CSRF check failed"}}, status_code=403)
         with request.app.state.workflow.session() as s:
-            record(s, "logout", principal=principal, target=f"user:{principal.name}",
-                   client=request.client.host if request.client else "")
+            record(s, "logout", principal=principal, target=f"user:{principal.name}", client=client_address(request))
     resp = RedirectResponse("/login", status_code=303)
     end_session(request, resp)
     return resp
 
 
+# a refused login's OAuth2 error (RFC 6749 §5.2 answers 400 for a bad grant or request) and HTTP status
+_OAUTH_ERRORS = {401: ("invalid_grant", 400), 422: ("invalid_request", 400), 429: ("too_many_requests", 429),
+                 503: ("temporarily_unavailable", 503)}
+
+
 @router.post("/api/auth/token", tags=["auth"], summary="取得访问令牌 / get a bearer token (OAuth2 password flow)",
-             responses={400: {"description": "wrong name or password"}, 429: {"description": "too many failures"}})
+             responses={400: {"description": "wrong name or password, or either too long"},
+                        429: {"description": "too many failures (Retry-After)"},
+                        503: {"description": "too many logins at once (Retry-After)"}})
 def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> JSONResponse:
     try:
         user = login(request, form.username.strip(), form.password, "token")
     except LoginRefused as e:
-        body = {"error": "invalid_grant" if e.status == 401 else "too_many_requests", "error_description": e.en,
-                "detail": e.detail()}
-        headers = {"Retry-After": str(request.app.state.config.login_window)} if e.status == 429 else None
-        return JSONResponse(body, status_code=400 if e.status == 401 else e.status, headers=headers)
+        error, status = _OAUTH_ERRORS[e.status]
+        body = {"error": error, "error_description": e.en, "detail": e.detail()}
+        headers = {"Retry-After": str(e.retry_after)} if e.retry_after else None
+        return JSONResponse(body, status_code=status, headers=headers)
     config = request.app.state.config
     return JSONResponse({"access_token": issue_token(config, user), "token_type": "bearer",
                          "expires_in": config.token_ttl}, headers={"Cache-Control": "no-store"})
