@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
         if workers > 1 and config.warehouse_url.startswith("duckdb"):
             fail("DuckDB 数据仓库只能由一个进程打开:请用 --workers 1,或改用 PostgreSQL 数据仓库",
                  "a DuckDB warehouse is opened by one process only: use --workers 1 or a PostgreSQL warehouse")
-        out.print(f"jicai 网页服务 / web: http://{host}:{port}/  (API 文档 / API docs: http://{host}:{port}/docs)")
+        out.print(f"jicai 网页服务 / web: http://{host}:{port}/  (API 文档,登录后可见 / API docs, after login: http://{host}:{port}/docs)")
         if workers > 1:
             # uvicorn's workers import the app by name; the factory reads the same environment
             uvicorn.run("jicai.web.app:app_from_env", host=host, port=port, workers=workers, factory=True,
