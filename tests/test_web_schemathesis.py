@@ -15,6 +15,7 @@ explicit and generate phases only (no shrinking of a failure we only count, no e
 from __future__ import annotations
 
 import collections
+import time
 
 import pytest
 import schemathesis
@@ -81,8 +82,9 @@ def test_responses_conform_to_the_document(app):
     auth = {"bureau": bearer(c, "bureau"), "institution": bearer(c, "institution")}
     counts: collections.Counter = collections.Counter()
     failures: list = []
+    started = time.monotonic()
     for op in _operations(app):
-        seen = 0
+        seen, calls, t0 = 0, counts["calls"], time.monotonic()
 
         @given(case=op.as_strategy())
         @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
@@ -106,7 +108,9 @@ def test_responses_conform_to_the_document(app):
 
         run()
         counts["operations"] += 1
+        print(f"{op.method.upper()} {op.path}: {seen} examples, {counts['calls'] - calls} calls, "
+              f"{time.monotonic() - t0:.0f} s")
     summary = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
-    print(f"\nschemathesis: {summary}; 5xx: {counts['5xx']}, schema violations: {counts['schema violation']}, "
+    print(f"\nschemathesis in {time.monotonic() - started:.0f} s: {summary}; 5xx: {counts['5xx']}, schema violations: {counts['schema violation']}, "
           f"undocumented statuses: {counts['undocumented status']}")
     assert not failures, failures[:5]
