@@ -111,6 +111,6 @@ def test_responses_conform_to_the_document(app):
         print(f"{op.method.upper()} {op.path}: {seen} examples, {counts['calls'] - calls} calls, "
               f"{time.monotonic() - t0:.0f} s")
     summary = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
-    print(f"\nschemathesis in {time.monotonic() - started:.0f} s: {summary}; 5xx: {counts['5xx']}, schema violations: {counts['schema violation']}, "
-          f"undocumented statuses: {counts['undocumented status']}")
+    print(f"\nschemathesis in {time.monotonic() - started:.0f} s: {summary}; 5xx: {counts['5xx']}, "
+          f"schema violations: {counts['schema violation']}, undocumented statuses: {counts['undocumented status']}")
     assert not failures, failures[:5]

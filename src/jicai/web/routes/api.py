@@ -164,7 +164,8 @@ def _param_query(name: str):
     if name == "year":
         return Query(None, ge=1, le=query.CYCLE_YEAR_MAX, description=desc)
     if name == "month":
-        return Query(None, pattern=query.MONTH_PATTERN, description=f"{desc}, {query.YEAR_MIN}-01 … {query.YEAR_MAX}-12")
+        return Query(None, pattern=query.MONTH_PATTERN,
+                     description=f"{desc}, {query.YEAR_MIN}-01 … {query.YEAR_MAX}-12")
     if name == "as_of":
         return Query(None, description=AS_OF_DOC)
     if name in ("batch", "period"):

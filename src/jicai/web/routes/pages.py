@@ -191,7 +191,9 @@ def dataset_page(request: Request, name: str, principal: Principal = Depends(pag
                tuple(sorted((k, str(v)) for k, v in params.items())), tuple(sorted(filters.items())), sort, desc,
                page)
         pg = data.memo(key, compute)
-    except DatasetError as exc:
+    except (DatasetError, ValueError) as exc:  # arguments are checked by jicai.web.query; any other ValueError
+        if not isinstance(exc, DatasetError):  # of a computation is still the reader's 422, never a 500
+            exc = DatasetError("参数无效", "invalid argument")
         return _error(request, principal, exc)
     from jicai.web.dataset_page import filter_controls, table_of
     from jicai.web.render import lang_of, render_fragment
