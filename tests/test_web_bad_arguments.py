@@ -4,7 +4,7 @@
   API view still answers 200, as of the last plausible day (2024-04-30 in the small province).
 * Every bad argument — a date outside 2000-01-01 … 2100-12-31, a page of 2^62 or 1e20, a cycle year of 10^20,
   a batch that is not one, a month 0000-01, an upload named ``..`` — is a 4xx whose body (JSON or page) says
-  what was wrong in Chinese and in English, never a 500.
+  what was wrong in Chinese and in English, never a 500; and the OpenAPI document lists each such status.
 """
 
 from __future__ import annotations
@@ -140,3 +140,17 @@ def test_an_upload_named_dot_dot_is_refused_with_a_reason(client):
                         files={"file": (name, b"order_line_id\nX\n", "text/csv")})
         assert r.status_code == 422, (name, r.status_code, r.text[:300])
         assert "导入失败" in r.text and "Traceback" not in r.text
+
+
+def test_every_operation_documents_its_errors(client):
+    """The OpenAPI document lists the statuses the routes raise themselves, with the bilingual error body
+    (tests/test_web_schemathesis.py checks the responses against it)."""
+    doc = client.get("/openapi.json").json()
+    monitor = doc["paths"]["/api/monitor"]["get"]["responses"]
+    assert {"200", "401", "403", "422", "503"} <= set(monitor)
+    assert monitor["422"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+    assert "404" in doc["paths"]["/api/institutions/{code}"]["get"]["responses"]
+    assert "409" in doc["paths"]["/api/exemptions/{exemption_id}/revoke"]["post"]["responses"]
+    assert "429" in doc["paths"]["/api/auth/token"]["post"]["responses"]
+    assert "text/csv; charset=utf-8" in doc["paths"]["/api/monitor/export"]["get"]["responses"]["200"]["content"]
+    assert "HTTPValidationError" not in doc["components"]["schemas"]
