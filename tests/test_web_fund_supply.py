@@ -79,6 +79,20 @@ def test_settlement_gate(client, user, pharmacy, at, status, allowed):
         assert d["allowed"] is allowed and d["reason_zh"] and d["reason_en"]
 
 
+def test_settlement_gate_does_not_tell_a_district_which_codes_exist_elsewhere(client):
+    """Issue 14 finding 14: a district bureau asking about a pharmacy of another region and about a code that
+    exists nowhere gets the same answer (404, same body); a province-wide bureau learns the code is unknown."""
+    def ask(user, code):
+        return client.post("/api/pharmacy/settlement-check", headers=bearer(client, user),
+                           json={"pharmacy_code": code, "at": "2024-07-05T10:00:00"})
+
+    elsewhere, nowhere = ask("district", PA), ask("district", "P99999999999")
+    assert (elsewhere.status_code, elsewhere.json()) == (nowhere.status_code, nowhere.json())
+    assert nowhere.status_code == 404 and nowhere.json()["detail"]["zh"] and nowhere.json()["detail"]["en"]
+    province = ask("bureau", "P99999999999")
+    assert province.status_code == 200 and province.json()["allowed"] is False
+
+
 def test_settlement_gate_refuses_anonymous_and_bad_input(client):
     assert client.post("/api/pharmacy/settlement-check", json={"pharmacy_code": PA}).status_code == 401
     h = bearer(client, "bureau")

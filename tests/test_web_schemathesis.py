@@ -1,15 +1,42 @@
 """schemathesis against the OpenAPI schema: generated inputs to every API operation, as the bureau (who may
-call everything) and as a hospital (whose scope filters everything) — never a 5xx."""
+call everything) and as a hospital (whose scope filters everything). Each response is checked against the
+document (issue 14 finding 11): never a 5xx, every status documented, every body as its schema says, every
+media type as documented — 0 server errors and 0 schema violations.
+
+How many examples: most operations cost 10–50 ms a call, but a dataset computes its measure once per distinct
+argument (as_of, month, batch …), 0.1–0.3 s, and 4–5 s for ``/api/overview/trend`` (12 month ends); the token
+endpoint runs argon2 on every call. So the bureau, who reaches every operation and every figure, gets
+:data:`EXAMPLES` (1,000) per operation, and the hospital, whose requests go through the same code with a scope
+filter, gets :data:`HOSPITAL_EXAMPLES` (100): the first 100 of the bureau's cases, reusing the figures the bureau's
+computed. Hypothesis runs its explicit and generate phases only (no shrinking of failures we only count, no
+example database). Measured (2026-11-30, 2 cores shared with five other test runs, load 8–11): 55 operations,
+58,304 calls in 2,762 s — 0 server errors, 0 schema violations, 0 undocumented statuses; the slowest operations
+were the token endpoint (249 s), POST /api/exemptions (215 s) and the assessment export (127 s).
+Run with ``-s`` (or ``-rP``) to see each operation's time and the counts.
+"""
 
 from __future__ import annotations
+
+import collections
+import time
 
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 from tests.web_fixtures import bearer, make_app
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("schemathesis")]
+
+EXAMPLES = 1000  # per operation, as the bureau
+HOSPITAL_EXAMPLES = 100  # per operation, as a hospital: the first cases of the bureau's
+CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance, content_type_conformance]
 
 
 @pytest.fixture(scope="module")
@@ -27,21 +54,53 @@ def test_every_api_operation_is_fuzzed(app):
     assert ("GET", "/api/monitor") in ops and ("POST", "/api/supply-reports") in ops and len(ops) > 20
 
 
-def test_no_server_error(app):
+def _kind(failure: BaseException) -> str:
+    name = type(failure).__name__
+    if name == "ServerError":
+        return "5xx"
+    if name == "UndefinedStatusCode":
+        return "undocumented status"
+    if name in ("JsonSchemaError", "MalformedJson"):
+        return "schema violation"
+    if "ContentType" in name or "MediaType" in name:
+        return "content type"
+    return name
+
+
+def test_responses_conform_to_the_document(app):
     c = TestClient(app)
     auth = {"bureau": bearer(c, "bureau"), "institution": bearer(c, "institution")}
-    failures = []
+    counts: collections.Counter = collections.Counter()
+    failures: list = []
+    started = time.monotonic()
     for op in _operations(app):
+        seen, calls, t0 = 0, counts["calls"], time.monotonic()
 
         @given(case=op.as_strategy())
-        @settings(max_examples=5, deadline=None, derandomize=True, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+                  phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
         def run(case):
+            nonlocal seen
+            seen += 1
             for who, headers in auth.items():
+                if who != "bureau" and seen > HOSPITAL_EXAMPLES:
+                    continue
                 response = case.call(headers=headers, timeout=120)
-                if response.status_code >= 500:
-                    failures.append((who, case.method, case.formatted_path, case.query, case.body,
-                                     response.status_code, response.text[:300]))
+                counts["calls"] += 1
+                counts[f"status {response.status_code // 100}xx"] += 1
+                try:
+                    case.validate_response(response, checks=CHECKS, headers=headers)
+                except BaseException as group:  # noqa: BLE001 - schemathesis raises a FailureGroup of every check
+                    for failure in getattr(group, "exceptions", [group]):
+                        counts[_kind(failure)] += 1
+                        failures.append((who, case.method, case.formatted_path, case.query, case.body,
+                                         response.status_code, type(failure).__name__, response.text[:300]))
 
         run()
+        counts["operations"] += 1
+        print(f"{op.method.upper()} {op.path}: {seen} examples, {counts['calls'] - calls} calls, "
+              f"{time.monotonic() - t0:.0f} s")
+    summary = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
+    print(f"\nschemathesis in {time.monotonic() - started:.0f} s: {summary}; 5xx: {counts['5xx']}, "
+          f"schema violations: {counts['schema violation']}, undocumented statuses: {counts['undocumented status']}")
     assert not failures, failures[:5]

@@ -59,6 +59,9 @@ def create_app(config: WebConfig) -> FastAPI:
     _busy(app)
     app.add_middleware(SecurityHeaders)
     _proxies(app, config)
+    from jicai.web.openapi import install
+
+    install(app)  # the document lists every status each operation returns (jicai.web.openapi)
     return app
 
 
@@ -116,29 +119,45 @@ def _busy(app: FastAPI) -> None:
 
 
 def _page_errors(app: FastAPI) -> None:
-    """A refused or missing page is a page (error.html), not JSON; the API keeps its JSON errors."""
+    """A refused or missing page is a page (error.html), not JSON; the API keeps its JSON errors. A request
+    FastAPI cannot validate (a page number of 10^20, a date that is no date) is a bilingual 422 either way."""
     from fastapi import Request
     from fastapi.exception_handlers import http_exception_handler
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
     from starlette.exceptions import HTTPException
+
+    from jicai.web.invalid import detail as invalid_detail
 
     @app.exception_handler(HTTPException)
     async def _handler(request: Request, exc: HTTPException):
         if request.url.path.startswith(("/api/", "/static/")) or exc.status_code not in (403, 404, 422, 429):
             return await http_exception_handler(request, exc)
-        from jicai.web.auth import session_principal
-        from jicai.web.render import render
-
         detail = exc.detail if isinstance(exc.detail, dict) else {}
         zh = detail.get("zh") or {403: "无权查看", 404: "页面不存在", 422: "参数无效", 429: "尝试次数过多"}[exc.status_code]
         en = detail.get("en") or {403: "not allowed", 404: "not found", 422: "invalid argument",
                                   429: "too many attempts"}[exc.status_code]
-        principal = getattr(request.state, "principal", None) or session_principal(request)
-        if principal is None:
-            return render(request, "error.html", status_code=exc.status_code, zh=zh, en=en)
-        from jicai.web.routes.pages import _page
+        return _error_page(request, exc.status_code, zh, en)
 
-        request.state.principal = principal
-        return _page(request, "error.html", principal, status_code=exc.status_code, zh=zh, en=en)
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):
+        body = invalid_detail(exc.errors())
+        if request.url.path.startswith(("/api/", "/static/")):
+            return JSONResponse({"detail": body}, status_code=422)
+        return _error_page(request, 422, body["zh"], body["en"])
+
+
+def _error_page(request, status: int, zh: str, en: str):
+    from jicai.web.auth import session_principal
+    from jicai.web.render import render
+
+    principal = getattr(request.state, "principal", None) or session_principal(request)
+    if principal is None:
+        return render(request, "error.html", status_code=status, zh=zh, en=en)
+    from jicai.web.routes.pages import _page
+
+    request.state.principal = principal
+    return _page(request, "error.html", principal, status_code=status, zh=zh, en=en)
 
 
 def app_from_env() -> FastAPI:

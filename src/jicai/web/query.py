@@ -21,48 +21,118 @@ from jicai.web.datasets import Dataset, DatasetError, compute_rows
 from jicai.web.scope import restrict
 
 MAX_PAGE_SIZE = 5000
+# The bounds of every argument a page or the API takes (docs/web.md "Arguments and statuses"). A date outside the
+# window is a typo or a probe, never a question about procurement: refused (422) before any figure is computed, so
+# that no calendar arithmetic (a year added to 9999-12-31) can overflow and no offset can outgrow an integer.
+YEAR_MIN, YEAR_MAX = 2000, 2100
+DAY_MIN, DAY_MAX = date(YEAR_MIN, 1, 1), date(YEAR_MAX, 12, 31)
+PAGE_MAX = 1_000_000
+CYCLE_YEAR_MAX = 50  # a batch's cycle year k (1, 2, …); no cycle lasts 50 years
+MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 
 
 class QueryError(DatasetError):
     """Bad arguments (422)."""
 
 
+def day(value: str | date | None) -> date | None:
+    """An as-of day (``YYYY-MM-DD``) within DAY_MIN … DAY_MAX; None when not given."""
+    if value is None or value == "":
+        return None
+    try:
+        d = calendar.parse_day(value)
+    except calendar.CalendarError:
+        raise QueryError(f"截至日期格式应为 YYYY-MM-DD:{str(value)[:40]}",
+                         f"as_of must be YYYY-MM-DD: {str(value)[:40]}") from None
+    if not DAY_MIN <= d <= DAY_MAX:
+        raise QueryError(f"截至日期应在 {DAY_MIN} 至 {DAY_MAX} 之间:{d}",
+                         f"as_of must lie within {DAY_MIN} to {DAY_MAX}: {d}")
+    return d
+
+
+def _integer(value: str | int | None, name: str, lo: int, hi: int, zh: str) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        n = value if isinstance(value, int) else int(str(value).strip())
+    except ValueError:
+        raise QueryError(f"{zh}应为整数:{str(value)[:40]}",
+                         f"{name} must be a whole number: {str(value)[:40]}") from None
+    if not lo <= n <= hi:
+        raise QueryError(f"{zh}应在 {lo} 至 {hi} 之间", f"{name} must be {lo} to {hi}")
+    return n
+
+
+def page_number(value: str | int | None) -> int:
+    """A page number, 1 … PAGE_MAX (1 when not given)."""
+    return _integer(value, "page", 1, PAGE_MAX, "页码") or 1
+
+
+def cycle_year(value: str | int | None) -> int | None:
+    """A batch's cycle year k, 1 … CYCLE_YEAR_MAX."""
+    return _integer(value, "year", 1, CYCLE_YEAR_MAX, "采购年度")
+
+
+def month(value: str | date) -> str:
+    """A month ``YYYY-MM`` (month 1–12) of a year within YEAR_MIN … YEAR_MAX."""
+    try:
+        m = calendar.parse_month(value)
+    except calendar.CalendarError as exc:
+        raise QueryError(exc.zh, exc.en) from None
+    if not YEAR_MIN <= m.year <= YEAR_MAX:
+        raise QueryError(f"月份应在 {YEAR_MIN}-01 至 {YEAR_MAX}-12 之间:{value}",
+                         f"month must lie within {YEAR_MIN}-01 to {YEAR_MAX}-12: {value}")
+    return calendar.month_label(m)
+
+
+def period(value: str) -> str:
+    """A settlement period (``2024``, ``2024-06``, ``2024H1``, ``2024Q3`` …) ending within the window."""
+    from jicai.errors import BilingualError
+    from jicai.fund.capitation import period_end
+
+    try:
+        end = period_end(value)
+    except (BilingualError, ValueError):
+        raise QueryError(f"无法识别结算期:{value}(应为 2024、2024-06、2024H1 或 2024Q3)",
+                         f"cannot read the settlement period {value} (use 2024, 2024-06, 2024H1, 2024Q3)") from None
+    if not DAY_MIN <= end <= DAY_MAX:
+        raise QueryError(f"结算期应在 {YEAR_MIN} 至 {YEAR_MAX} 年之间:{value}",
+                         f"the settlement period must lie within {YEAR_MIN} to {YEAR_MAX}: {value}")
+    return str(value).strip()
+
+
+def batch(value: str | None, data: DataService) -> str:
+    """A batch id the warehouse holds (the first batch when not given)."""
+    batches = data.batches()
+    b = value or (batches[0]["batch_id"] if batches else None)
+    if b is None:
+        raise QueryError("没有批次数据", "no batches in the warehouse")
+    if b not in {x["batch_id"] for x in batches}:
+        raise QueryError(f"批次不存在:{b}", f"unknown batch: {b}")
+    return b
+
+
 def resolve_params(ds: Dataset, raw: dict[str, Any], data: DataService) -> dict[str, Any]:
     """The dataset's arguments with defaults: as-of = the last day with data, batch = the first batch,
-    year = the cycle year of that batch containing the as-of date, month = the as-of month."""
+    year = the cycle year of that batch containing the as-of date, month = the as-of month. Each argument
+    is checked against its bounds above (QueryError: 422)."""
     out: dict[str, Any] = {}
-    as_of = raw.get("as_of")
-    if isinstance(as_of, str) and as_of:
-        try:
-            as_of = calendar.parse_day(as_of)
-        except calendar.CalendarError:
-            raise QueryError(f"日期格式应为 YYYY-MM-DD:{as_of}", f"as_of must be YYYY-MM-DD: {as_of}") from None
-    as_of = as_of or data.data_end()
+    as_of = day(raw.get("as_of")) or data.data_end()
     batches = data.batches()
     if "as_of" in ds.params or "year" in ds.params or "month" in ds.params or "period" in ds.params:
         out["as_of"] = as_of
     if "batch" in ds.params:
-        b = raw.get("batch") or (batches[0]["batch_id"] if batches else None)
-        if b is None:
-            raise QueryError("没有批次数据", "no batches in the warehouse")
-        if b not in {x["batch_id"] for x in batches}:
-            raise QueryError(f"批次不存在:{b}", f"unknown batch: {b}")
-        out["batch"] = b
+        out["batch"] = batch(raw.get("batch"), data)
     if "year" in ds.params:
-        y = raw.get("year")
+        y = cycle_year(raw.get("year"))
         if y is None:
             start = next(x["start_date"] for x in batches if x["batch_id"] == out["batch"])
-            y = calendar.cycle_year_of(start, as_of)
-        if int(y) < 1:
-            raise QueryError("采购年度从 1 开始", "year starts at 1")
-        out["year"] = int(y)
+            y = min(max(calendar.cycle_year_of(start, as_of), 1), CYCLE_YEAR_MAX)
+        out["year"] = y
     if "month" in ds.params:
-        try:
-            out["month"] = calendar.month_label(calendar.parse_month(raw.get("month") or as_of))
-        except calendar.CalendarError as exc:
-            raise QueryError(exc.zh, exc.en) from None
+        out["month"] = month(raw.get("month") or as_of)
     if "period" in ds.params:
-        out["period"] = str(raw.get("period") or as_of.year)
+        out["period"] = period(raw.get("period") or str(as_of.year))
     return out
 
 
@@ -135,8 +205,7 @@ def page_of(t: ir.Table, default_sort: list, data: DataService, *, sort: str | N
         raise QueryError(f"不能按该列排序:{sort}", f"cannot sort by: {sort}")
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise QueryError(f"每页行数应在 1–{MAX_PAGE_SIZE}", f"page_size must be 1–{MAX_PAGE_SIZE}")
-    if page < 1:
-        raise QueryError("页码从 1 开始", "page starts at 1")
+    page = page_number(page)
     keys = [ibis.desc(sort) if desc else sort] if sort else []
     keys += [k for k in default_sort if not isinstance(k, str) or k != sort]
     total = int(data.scalar(t.count()))

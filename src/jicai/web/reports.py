@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from jicai import calendar, clock
+from jicai.web import query
 from jicai.web.data import DataService
 from jicai.web.datasets import DatasetError
 
@@ -22,7 +23,9 @@ def build_report_file(data: DataService, kind: str, fmt: str, as_of: date | None
     from jicai.reports.documents import ReportError
     from jicai.reports.output import write_report
 
-    day = as_of or data.data_end()
+    day = query.day(as_of) or data.data_end()  # within its window: no report of 9999 (a 422, not an overflow)
+    if batch or kind == "annual":
+        batch = query.batch(batch, data)  # a batch the warehouse holds, never an arbitrary string
     computed_at = clock.stamp()
     if kind == "monthly":
         from jicai.reports.monthly import monthly_report
@@ -38,11 +41,7 @@ def build_report_file(data: DataService, kind: str, fmt: str, as_of: date | None
     else:
         from jicai.reports.annual import annual_report
 
-        batches = data.batches()
-        batch = batch or (batches[0]["batch_id"] if batches else None)
-        if batch is None:
-            raise DatasetError("没有批次数据", "no batches in the warehouse")
-        year = year or 1
+        year = query.cycle_year(year) or 1
         stem = f"年度考核_{batch}_第{year}年度"
         build = lambda wh, p: annual_report(wh, batch, year, p, None, computed_at)  # noqa: E731
 

@@ -19,8 +19,10 @@ SHOWN_PROBLEMS = 200
 
 
 def _safe_name(name: str) -> str:
+    """The upload's file name without folders or leading dots: ``..``, ``.`` or ``a/..`` would name the
+    temporary directory itself (IsADirectoryError), a hidden file is no table."""
     base = Path(name.replace("\\", "/")).name
-    base = re.sub(r"[^\w.\-\u4e00-\u9fff]", "_", base)[:120]
+    base = re.sub(r"[^\w.\-\u4e00-\u9fff]", "_", base)[:120].lstrip(".")
     return base or "upload.csv"
 
 

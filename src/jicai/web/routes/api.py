@@ -18,10 +18,10 @@ from fastapi.responses import Response
 
 from jicai.contract.roles import Principal
 from jicai.errors import BilingualError
-from jicai.web import views
+from jicai.web import query, views
 from jicai.web.auth import api_principal
 from jicai.web.datasets import DATASETS, PARAMS, Dataset, DatasetError
-from jicai.web.query import MAX_PAGE_SIZE, filtered, jsonable, page_of, resolve_params, scoped
+from jicai.web.query import MAX_PAGE_SIZE, PAGE_MAX, filtered, jsonable, page_of, resolve_params, scoped
 
 router = APIRouter(prefix="/api", tags=["data"])
 
@@ -140,6 +140,19 @@ def _json_view(request: Request, principal: Principal, view: Callable[..., Any],
         raise bad(exc) from exc
 
 
+AS_OF_DOC = f"截至日期 / as-of date, {query.DAY_MIN} … {query.DAY_MAX} (default: the last day with data)"
+AsOf = Annotated[date | None, Query(description=AS_OF_DOC)]
+Page = Annotated[int, Query(ge=1, le=PAGE_MAX)]
+
+
+def _as_of(value: date | None) -> date | None:
+    """``as_of`` within its window (query.day), or a 422."""
+    try:
+        return query.day(value)
+    except DatasetError as exc:
+        raise bad(exc) from exc
+
+
 # the Python type of each dataset argument (FastAPI parses and documents the query parameter from it)
 ARG_TYPES = {"as_of": date | None, "batch": str | None, "year": int | None, "month": str | None,
              "period": str | None}
@@ -149,9 +162,12 @@ def _param_query(name: str):
     """The Query of a dataset argument, bounded so that no value reaches a database out of range."""
     desc = " / ".join(PARAMS[name])
     if name == "year":
-        return Query(None, ge=1, le=50, description=desc)
+        return Query(None, ge=1, le=query.CYCLE_YEAR_MAX, description=desc)
     if name == "month":
-        return Query(None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description=desc)
+        return Query(None, pattern=query.MONTH_PATTERN,
+                     description=f"{desc}, {query.YEAR_MIN}-01 … {query.YEAR_MAX}-12")
+    if name == "as_of":
+        return Query(None, description=AS_OF_DOC)
     if name in ("batch", "period"):
         return Query(None, max_length=64, pattern=TEXT, description=desc)
     return Query(None, description=desc)
@@ -179,7 +195,7 @@ def _dataset_endpoint(ds: Dataset):
     params += [
         P("sort", P.KEYWORD_ONLY, annotation=str | None, default=Query(None, max_length=64, pattern=TEXT)),
         P("desc", P.KEYWORD_ONLY, annotation=bool, default=Query(False)),
-        P("page", P.KEYWORD_ONLY, annotation=int, default=Query(1, ge=1, le=1_000_000)),
+        P("page", P.KEYWORD_ONLY, annotation=int, default=Query(1, ge=1, le=PAGE_MAX)),
         P("page_size", P.KEYWORD_ONLY, annotation=int, default=Query(100, ge=1, le=MAX_PAGE_SIZE)),
         P("principal", P.KEYWORD_ONLY, annotation=Principal, default=Depends(api_principal)),
     ]
@@ -236,31 +252,32 @@ for _ds in list(DATASETS.values()):
 
 
 @router.get("/overview", summary="总览 / overview KPIs")
-def overview(request: Request, as_of: date | None = None, principal: Principal = Depends(api_principal)) -> dict:
+def overview(request: Request, as_of: AsOf = None, principal: Principal = Depends(api_principal)) -> dict:
     """KPI cards, progress by batch, non-selected share by level and the monthly trend, over the caller's rows."""
-    return _json_view(request, principal, views.overview, as_of)
+    return _json_view(request, principal, views.overview, _as_of(as_of))
 
 
 @router.get("/overview/trend", summary="月度趋势 / monthly trend")
-def overview_trend(request: Request, as_of: date | None = None,
+def overview_trend(request: Request, as_of: AsOf = None,
                    principal: Principal = Depends(api_principal)) -> list[dict]:
     """Completion, non-selected share, payment rate at each month end of the last 12 months (caller's rows)."""
-    return _json_view(request, principal, views.trend, as_of)
+    return _json_view(request, principal, views.trend, _as_of(as_of))
 
 
 @router.get("/ranking", summary="机构排名 / institution ranking")
-def ranking(request: Request, as_of: date | None = None, level: int | None = Query(None, ge=0, le=3),
+def ranking(request: Request, as_of: AsOf = None, level: int | None = Query(None, ge=0, le=3),
             principal: Principal = Depends(api_principal)) -> dict:
     """Institutions by overall completion, with the decile band within their level (1 = top 10%)."""
     if principal.role == "enterprise":
         raise forbidden()
-    return _json_view(request, principal, views.ranking, as_of, level)
+    return _json_view(request, principal, views.ranking, _as_of(as_of), level)
 
 
 @router.get("/institutions/{code}", summary="机构详情 / institution detail")
-def institution(request: Request, code: Annotated[str, Path(pattern=CODE)], as_of: date | None = None,
+def institution(request: Request, code: Annotated[str, Path(pattern=CODE)], as_of: AsOf = None,
                 principal: Principal = Depends(api_principal)) -> dict:
     """One institution's monitoring rows (each variety's progress) — 404 outside the caller's scope."""
+    as_of = _as_of(as_of)
     d = _in_scope(lambda: view_of(request, principal, views.institution_detail, code, as_of))
     return {"data": request.app.state.data.status(), **d}
 
@@ -268,10 +285,10 @@ def institution(request: Request, code: Annotated[str, Path(pattern=CODE)], as_o
 @router.get("/institutions/{code}/order-lines", summary="订单明细 / order lines (drill-down)")
 def order_lines(request: Request, code: Annotated[str, Path(pattern=CODE)],
                 variety_id: str | None = Query(None, max_length=64, pattern=CODE),
-                as_of: date | None = None, page: int = Query(1, ge=1, le=1_000_000),
-                page_size: int = Query(100, ge=1, le=MAX_PAGE_SIZE),
+                as_of: AsOf = None, page: Page = 1, page_size: int = Query(100, ge=1, le=MAX_PAGE_SIZE),
                 principal: Principal = Depends(api_principal)) -> dict:
     """The order lines behind an institution's figures, with acceptance and the product's class."""
+    as_of = _as_of(as_of)
     d = _in_scope(lambda: views.order_lines(request.app.state.data, principal, code, variety_id, as_of, page,
                                             page_size))
     return {"data": request.app.state.data.status(), **d}

@@ -6,17 +6,17 @@ from __future__ import annotations
 
 from datetime import date
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from jicai.contract.roles import ROLE_ZH, Principal
 from jicai.errors import BilingualError
-from jicai.web import views
+from jicai.web import query, views
 from jicai.web.auth import page_principal, require_csrf
 from jicai.web.datasets import DATASETS, PARAMS, DatasetError
 from jicai.web.query import filtered, jsonable, page_of, resolve_params, scoped, severity_first
 from jicai.web.render import render
-from jicai.web.routes.api import FILTERABLE, NOT_IN_SCOPE, view_of
+from jicai.web.routes.api import FILTERABLE, NOT_IN_SCOPE, Page, view_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -57,10 +57,7 @@ def _namer(request: Request):
 
 
 def _as_of(raw: str | None) -> date | None:
-    try:
-        return date.fromisoformat(raw) if raw else None
-    except ValueError:
-        raise DatasetError(f"日期格式应为 YYYY-MM-DD:{raw}", f"date must be YYYY-MM-DD: {raw}") from None
+    return query.day(raw)  # within its window, or a QueryError (422)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -75,7 +72,7 @@ def overview_page(request: Request, as_of: str | None = None, principal: Princip
 
 
 @router.get("/ranking", response_class=HTMLResponse)
-def ranking_page(request: Request, as_of: str | None = None, level: int | None = None,
+def ranking_page(request: Request, as_of: str | None = None, level: int | None = Query(None, ge=0, le=3),
                  principal: Principal = Depends(page_principal)):
     if principal.role == "enterprise":
         return _page(request, "error.html", principal, status_code=403, zh="无权查看", en="not allowed for your role")
@@ -157,9 +154,9 @@ def _order_cells(request: Request, r: dict, lang: str) -> list[list[str]]:
 
 @router.get("/institutions/{code}/orders", response_class=HTMLResponse)
 def orders_page(request: Request, code: str, variety_id: str | None = None, as_of: str | None = None,
-                page: int = 1, principal: Principal = Depends(page_principal)):
+                page: Page = 1, principal: Principal = Depends(page_principal)):
     try:
-        r = views.order_lines(request.app.state.data, principal, code, variety_id, _as_of(as_of), max(1, page), 100)
+        r = views.order_lines(request.app.state.data, principal, code, variety_id, _as_of(as_of), page, 100)
     except DatasetError as exc:
         return _error(request, principal, exc)
     if r is None:
@@ -181,23 +178,21 @@ def dataset_page(request: Request, name: str, principal: Principal = Depends(pag
     data = request.app.state.data
     filters = {c: q[c] for c in FILTERABLE if c in ds.columns and c not in ds.params and q.get(c)}
     try:
-        page = int(q.get("page", "1") or 1)
+        page = query.page_number(q.get("page"))
         raw = {k: q.get(k) for k in ds.params if q.get(k)}
-        if "year" in raw:
-            raw["year"] = int(raw["year"])
         params = resolve_params(ds, raw, data)
         sort, desc = q.get("sort") or None, q.get("desc") == "1"
 
         def compute():
             t = filtered(scoped(ds, params, principal, data), ds, filters)
-            return page_of(t, severity_first(t, ds), data, sort=sort, desc=desc, page=max(1, page), page_size=50)
+            return page_of(t, severity_first(t, ds), data, sort=sort, desc=desc, page=page, page_size=50)
 
         key = ("page", ds.name, principal.role, principal.scope,
                tuple(sorted((k, str(v)) for k, v in params.items())), tuple(sorted(filters.items())), sort, desc,
                page)
         pg = data.memo(key, compute)
-    except (DatasetError, ValueError) as exc:
-        if isinstance(exc, ValueError):
+    except (DatasetError, ValueError) as exc:  # arguments are checked by jicai.web.query; any other ValueError
+        if not isinstance(exc, DatasetError):  # of a computation is still the reader's 422, never a 500
             exc = DatasetError("参数无效", "invalid argument")
         return _error(request, principal, exc)
     from jicai.web.dataset_page import filter_controls, table_of
@@ -284,7 +279,7 @@ def reports_page(request: Request, principal: Principal = Depends(page_principal
 
 @router.get("/reports/{kind}.{fmt}")
 def report_download(request: Request, kind: str, fmt: str, as_of: str | None = None, batch: str | None = None,
-                    year: int | None = None, principal: Principal = Depends(page_principal)):
+                    year: str | None = None, principal: Principal = Depends(page_principal)):
     """The province's reports hold every institution: province-wide bureau, admin and auditor users only."""
     if not (principal.regional and not principal.scope):
         return _page(request, "error.html", principal, status_code=403, zh="报告含全省机构,仅限全省权限用户",
@@ -295,7 +290,7 @@ def report_download(request: Request, kind: str, fmt: str, as_of: str | None = N
 
     data = request.app.state.data
     try:
-        body, media, filename = build_report_file(data, kind, fmt, _as_of(as_of), batch, year)
+        body, media, filename = build_report_file(data, kind, fmt, _as_of(as_of), batch, query.cycle_year(year))
     except DatasetError as exc:
         return _error(request, principal, exc)
     views.audit(request, principal, "export", f"report:{kind}", {"format": fmt, "as_of": as_of, "batch": batch,

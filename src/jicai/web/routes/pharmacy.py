@@ -48,9 +48,12 @@ def settlement_check(request: Request, body: SettlementCheck,
 
     region = data.memo(("pharmacy_regions",), regions).get(body.pharmacy_code)
     found = region is not None
+    # A code that exists nowhere gets the same 404 as one outside the caller's region, unless the caller sees the
+    # whole province: otherwise a district bureau could tell which codes exist in other regions. Province-wide
+    # users (who see every pharmacy anyway) get the gate's "unknown_pharmacy" answer, which refuses settlement.
     if principal.role not in ("admin", "bureau", "institution") or (
             found and not may_see_institution(principal, body.pharmacy_code, region)) or (
-            not found and not principal.regional):
+            not found and not principal.province_wide):
         raise HTTPException(404, detail={"zh": "没有该药店或无权查询", "en": "no such pharmacy in your scope"})
     decision = _gate(request).check(body.pharmacy_code, body.at)
     return decision.to_dict()

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from jicai import clock
 from jicai.contract.roles import DECIDERS, Principal
 from jicai.web.auth import api_principal, client_address, page_principal, require_csrf, require_roles
+from jicai.web.query import PAGE_MAX
 from jicai.workflow import decisions as wf
 from jicai.workflow import lookups
 from jicai.workflow.imported import imported_reports
@@ -327,8 +328,8 @@ def actions_add_form(request: Request, principal: PagePrincipal, f: Annotated[Ac
 
 
 @router.get("/audit", include_in_schema=False, response_class=HTMLResponse)
-def audit_page(request: Request, principal: PagePrincipal, action: str = "", page: Annotated[int, Query(ge=1)] = 1
-               ) -> Response:
+def audit_page(request: Request, principal: PagePrincipal, action: str = "",
+               page: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 1) -> Response:
     size = 100
     try:
         with request.app.state.workflow.session() as s:
