@@ -5,12 +5,13 @@ byte-level corruptions of a good file — imported into a copy of the reference 
 Whatever the input, the import never raises; a loaded file accounts for every row it read (loaded + quarantined),
 holds exactly the rows it says it loaded, keeps every untouched row of the file, and loads nothing twice; a failed
 file loads nothing; no message shows SQL or a server path. The counts of the run are printed (``-s``) for the
-notes."""
+notes, and written to test-artifacts/ingest-fuzz.json."""
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import shutil
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from jicai.store import connect
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ingest_fuzz")]
 
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 SQL_WORDS = ("SELECT", "read_csv", "read_parquet", "CREATE ", "LINE 1", "Traceback")
 ENCODINGS = ("utf-8", "utf-8-sig", "gb18030", "utf-16", "utf-16-le")
 ODD = st.sampled_from([
@@ -49,6 +51,8 @@ def reference(tmp_path_factory) -> Path:
 def _report():
     yield
     print(f"\n[ingest fuzz] {COUNTS}")
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "ingest-fuzz.json").write_text(json.dumps(COUNTS, indent=1))
 
 
 def _clean(text: str) -> None:
