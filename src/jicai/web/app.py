@@ -49,6 +49,9 @@ def create_app(config: WebConfig) -> FastAPI:
         app.include_router(importlib.import_module(f"jicai.web.routes.{name}").router)
     _page_errors(app)
     _busy(app)
+    from jicai.web.limits import QueryLimit
+
+    app.add_middleware(QueryLimit)  # outermost: an over-long query string reaches no route (414)
     return app
 
 
