@@ -11,6 +11,7 @@ process is at that moment (the outcome must not depend on it).
 
 from __future__ import annotations
 
+import math
 import os
 import queue
 import signal
@@ -268,7 +269,7 @@ def test_kill_9_of_the_server_and_of_imports_leaves_the_figures_of_a_run_never_k
     print(f"\nchaos: {len(kills)} kill points: {'; '.join(kills)}")
     assert "Traceback" not in err, err[-3000:]
     for path in COMPARED:
-        assert got[path] == expected[path], (path, _differences(got[path], expected[path]))
+        assert _differences(got[path], expected[path]) == [], path
     assert len(kills) >= 4
 
 
@@ -281,11 +282,16 @@ def _swallow(fn) -> None:
 
 
 def _differences(got: dict, expected: dict) -> list[str]:
-    """The first fields that differ between two JSON answers, as ``where: got != expected``."""
+    """The first fields that differ between two JSON answers, as ``where: got != expected``. Two numbers differ
+    when they differ beyond the last bits of a float: rows loaded in another order (an import killed, then run
+    again) are summed in another order, 0.031115349664148417 against …414 — not a different figure."""
     out: list[str] = []
 
     def walk(a, b, where: str) -> None:
         if len(out) >= 12 or a == b:
+            return
+        if isinstance(a, float | int) and isinstance(b, float | int) and not isinstance(a, bool) \
+                and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-6):
             return
         if isinstance(a, dict) and isinstance(b, dict):
             for k in sorted(set(a) | set(b), key=str):
