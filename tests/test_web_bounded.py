@@ -188,3 +188,13 @@ def test_the_import_form_reads_hidden_sheets_only_when_asked(app):
         assert "导入失败" not in read and "已按要求导入隐藏工作表" in read  # the warning, after the import
         skipped = upload("orders_hidden_sheets.xlsx")  # 2 visible rows, 6 on hidden sheets
         assert "读取 2" in skipped and "跳过隐藏的工作表" in skipped and "--hidden-sheets" not in skipped
+
+
+def test_the_header_links_keep_the_validated_arguments(app):
+    with TestClient(app) as client:
+        login(client, "bureau")
+        r = client.get("/data/monitor", params={"as_of": AS_OF, "variety_id": "V1", "sort": "completion", "z": "junk"})
+        assert r.status_code == 200
+        link = r.text.split('data-col="completion"><a href="?', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+        assert link.startswith(f"as_of={AS_OF}&variety_id=V1&sort=completion&page=1&sort=completion")
+        assert link.endswith("&desc=1") and "junk" not in link  # the sorted column's link sorts the other way
