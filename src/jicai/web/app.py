@@ -57,6 +57,11 @@ def create_app(config: WebConfig) -> FastAPI:
         app.include_router(importlib.import_module(f"jicai.web.routes.{name}").router)
     _page_errors(app)
     _busy(app)
+    from jicai.web.limits import QueryLimit
+
+    # the last added runs first: the proxy headers give the client's address, every response (a 414 too) gets
+    # the security headers, and an over-long query string reaches no route (414)
+    app.add_middleware(QueryLimit)
     app.add_middleware(SecurityHeaders)
     _proxies(app, config)
     from jicai.web.openapi import install

@@ -9,10 +9,14 @@ while the server runs. So the server never keeps the warehouse open and never co
   requests for the same missing dataset wait on the same job (the job *is* the per-dataset lock); no lock is
   held across a computation, so a slow measure blocks only the requests that need it. A request waits for a
   job at most ``WebConfig.wait`` seconds, then gets :class:`NotReady` ("正在计算 / computing, retry": 503).
-- **The result cache.** Finished rows are registered, zero-copy, in an in-memory DuckDB; every page and API
-  query — scope, filters, sorting, paging — is an Ibis expression on it, run one at a time (a DuckDB
-  connection is not shared between threads). The cache is a least-recently-used map bounded by the Arrow bytes
-  it holds (``WebConfig.cache_mb``); the memo of finished page figures is bounded by its entry count.
+- **The result cache.** Finished rows are copied into an in-memory DuckDB; every page and API query — scope,
+  filters, sorting, paging — is an Ibis expression on it, run on the asking thread's own cursor of that
+  database (a DuckDB connection is not shared between threads; cursors of one database run side by side), so
+  a long query — a computation's roll-up of a new as-of — never makes a cached page wait. The cache is a
+  least-recently-used map bounded by the Arrow bytes it holds (``WebConfig.cache_mb``); the memo of finished
+  page figures is bounded by its entry count (``WebConfig.memo_entries``) and by their approximate bytes (a
+  quarter of the cache's budget). Callers key both by validated, normalised arguments only (never a raw
+  query string), so junk parameters cannot add entries.
 - **New data without a restart.** Every writer of a DuckDB file bumps its data version (``<file>.version``);
   the server's own writes (an upload, a workflow decision through :meth:`deliver`) bump a counter of
   its own as well (PostgreSQL and Spark warehouses record no file version: there the server notices only its
@@ -45,7 +49,7 @@ from jicai import clock
 from jicai.errors import BilingualError
 from jicai.ingest import plausible
 from jicai.store import LockTimeout, Warehouse, connect, latest_version
-from jicai.web.cache import LRU
+from jicai.web.cache import LRU, approx_size
 from jicai.web.scope import Lookups
 
 log = logging.getLogger("jicai.web")
@@ -155,12 +159,12 @@ class DataService:
         self.wait = wait
         self.warm = warm  # the default figures a refresh recomputes (jicai.web.warmup.warm)
         self._lock = threading.Lock()  # the maps below; never held across a computation or a query
-        self._query = threading.Lock()  # the in-memory DuckDB runs one query at a time
+        self._query = threading.Lock()  # copies into the in-memory DuckDB and drops, one at a time (never reads)
         self._writing = threading.Lock()  # the server's own writes, one at a time
         self._pool_lock = threading.Lock()
         self._fresh = threading.Condition(self._lock)
         self._cache = LRU(int(cache_mb * 1024 * 1024))
-        self._memo = LRU(memo_entries)
+        self._memo = LRU(int(cache_mb * 1024 * 1024) // 4, max_items=memo_entries)
         self._jobs: dict[Hashable, Job] = {}
         self._retired: list[tuple[str, float]] = []
         self._local = threading.local()  # .wh/.version: a job's open connection; .stage; .worker
@@ -168,6 +172,7 @@ class DataService:
         self._pool: ThreadPoolExecutor | None = None
         self._names = itertools.count()
         self._mem: Any = None
+        self._cursors: list[Any] = []  # every thread's cursor of the query engine, closed by close()
         self._session = 0  # bumped by close(): work started before is not shown after
         self._writes = 0  # bumped by invalidate(): the server's own writes
         self._epoch = 0  # bumped when a refresh replaces the figures (memo entries of older epochs are stale)
@@ -283,7 +288,7 @@ class DataService:
             self._memo.clear()
             self._epoch += 1
         for key, value in stage.memo.items():
-            self._memo.put(key, (value, self._epoch))
+            self._memo.put(key, (value, self._epoch), approx_size(value))
         self._ready = stage.version
         self._ready_at = at or clock.stamp().isoformat()
         self._retire(released)
@@ -291,11 +296,27 @@ class DataService:
     # -- connections --------------------------------------------------------------------------------
     @property
     def mem(self):
-        """The in-memory query engine of the cached results (use under ``self._query``)."""
-        if self._mem is None:
-            self._mem = ibis.duckdb.connect()
-            self._mem.raw_sql("SET threads = 2")
-        return self._mem
+        """The in-memory query engine of the cached results (its own connection: copies and drops, under
+        ``self._query``; reads go through :meth:`_reader`)."""
+        with self._pool_lock:
+            if self._mem is None:
+                self._mem = ibis.duckdb.connect()
+                self._mem.raw_sql("SET threads = 2")
+            return self._mem
+
+    def _reader(self):
+        """This thread's cursor of the query engine: reads of two threads never wait for each other (a page's
+        query must not wait for a computation's long roll-up, issue 14 finding 3)."""
+        mem = self.mem
+        mine = getattr(self._local, "reader", None)
+        if mine is None or mine[0] is not mem:
+            cursor = ibis.duckdb.from_connection(mem.con.cursor())
+            with self._pool_lock:
+                if self._mem is not mem:  # closed meanwhile
+                    raise NotReady()
+                self._cursors.append(cursor)
+            self._local.reader = mine = (mem, cursor)
+        return mine[1]
 
     def _reading(self, fn: Callable[[Warehouse], Any]) -> tuple[Any, Version]:
         """``fn`` on this thread's open read connection, or on a new one held for the call only (so that a
@@ -330,7 +351,11 @@ class DataService:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
-        with self._query:
+        with self._query, self._pool_lock:
+            cursors, self._cursors = self._cursors, []
+            for c in cursors:  # a cursor keeps the in-memory database alive
+                with contextlib.suppress(Exception):
+                    c.disconnect()
             if self._mem is not None:
                 with contextlib.suppress(Exception):
                     self._mem.disconnect()
@@ -478,7 +503,7 @@ class DataService:
         value = compute()  # outside the lock: figures from cached rows take milliseconds
         with self._lock:
             if epoch == self._epoch:
-                self._memo.put(key, (value, epoch))
+                self._memo.put(key, (value, epoch), approx_size(value))
         return value
 
     def lookups(self) -> Lookups:
@@ -500,11 +525,10 @@ class DataService:
     def execute(self, expr: ir.Table) -> pa.Table:
         import duckdb
 
-        with self._query:
-            try:
-                return expr.to_pyarrow()
-            except duckdb.CatalogException:  # built on a result dropped meanwhile: the next try finds the new one
-                raise NotReady() from None
+        try:
+            return self._reader().to_pyarrow(expr)
+        except duckdb.CatalogException:  # built on a result dropped meanwhile: the next try finds the new one
+            raise NotReady() from None
 
     def scalar(self, expr) -> Any:
         return self.execute(expr).as_py()

@@ -26,7 +26,20 @@ def _safe_name(name: str) -> str:
     return base or "upload.csv"
 
 
-def import_upload(data: DataService, filename: str, body: bytes, table: str | None) -> dict:
+# the importer's advice names the command's option; on the page it is the form's checkbox
+CLI_ADVICE = (("请加 --hidden-sheets", "请勾选“导入隐藏的工作表”"), ("add --hidden-sheets", "tick \"import hidden sheets\""))
+
+
+def _for_the_page(message: str) -> str:
+    for cli, form in CLI_ADVICE:
+        message = message.replace(cli, form)
+    return message
+
+
+def import_upload(data: DataService, filename: str, body: bytes, table: str | None, *,
+                  hidden_sheets: bool = False) -> dict:
+    """Import one uploaded file; ``hidden_sheets`` reads an Excel workbook's hidden sheets too (the form's
+    checkbox, as ``jicai import --hidden-sheets``; the result says which were read)."""
     from jicai.contract.tables import TABLES
     from jicai.ingest import QUARANTINE, import_paths
 
@@ -44,9 +57,9 @@ def import_upload(data: DataService, filename: str, body: bytes, table: str | No
 
         def run(wh):
             try:
-                [res] = import_paths(wh, [path], table)
+                [res] = import_paths(wh, [path], table, hidden_sheets=hidden_sheets)
             except ValueError as exc:
-                return None, str(exc)
+                return None, _for_the_page(str(exc))
             rows = []
             if res.load_id and res.rows_quarantined:
                 q = wh.table(QUARANTINE)
@@ -61,6 +74,8 @@ def import_upload(data: DataService, filename: str, body: bytes, table: str | No
                 "rows_quarantined": 0, "messages": [rows], "quarantine": []}
     problems = rows or [{"sheet": p.sheet, "row": p.row, "column": p.column, "value": p.value,
                          "reason_zh": p.reason_zh, "reason_en": p.reason_en} for p in res.problems]
+    problems = [{**p, "reason_zh": _for_the_page(p["reason_zh"] or ""), "reason_en": _for_the_page(p["reason_en"] or "")}
+                for p in problems]
     return {"ok": res.status != "failed", "table": res.table, "file": filename, "status": res.status,
             "rows_read": res.rows_read, "rows_loaded": res.rows_loaded, "rows_quarantined": res.rows_quarantined,
-            "messages": res.messages, "quarantine": problems}
+            "messages": [_for_the_page(m) for m in res.messages], "quarantine": problems}
