@@ -128,6 +128,15 @@ def test_fastapi_validation_errors_keep_their_list_and_speak_both_languages(clie
     assert all("input" not in e for e in d["errors"])  # the value sent is not echoed back
 
 
+@pytest.mark.parametrize("at", ["0001-01-01T00:46:01+11:46", "9999-12-31T23:59:59-12:00", "1999-12-31T12:00:00"])
+def test_a_settlement_time_outside_the_window_is_a_422(client, at):
+    """schemathesis found it: 0001-01-01T00:46:01+11:46 cannot be converted to Beijing time (OverflowError, 500)."""
+    r = client.post("/api/pharmacy/settlement-check", json={"pharmacy_code": "0", "at": at})
+    assert r.status_code == 422, r.text[:300]
+    d = r.json()["detail"]
+    assert "结算时间" in d["zh"] and "at is invalid" in d["en"]
+
+
 def test_the_window_edges_are_accepted(client):
     for path in ("/api/monitor?as_of=2100-12-31", "/api/supply-scorecard?month=2100-12", "/api/monitor?page=1000000"):
         assert client.get(path).status_code == 200, path

@@ -277,11 +277,12 @@ def test_an_import_and_decisions_at_the_same_time_keep_each_others_rows(warehous
             time.sleep(0.05)
         decided, overlapped = [], False
         for n in range(6):
+            # made while the import runs (its write may then wait for the import's lock: DuckDB has one writer)
+            overlapped = overlapped or proc.poll() is None
             rid, done = decide(workflow, service, hospital, lambda c, n=n: wf.file_report(
                 c, P1, "shortage", date(2024, 3, 1 + n), None))
             assert done.applied == 1, done.error
             decided.append(f"WF-{rid}")
-            overlapped = overlapped or proc.poll() is None
         _, err = proc.communicate(timeout=300)
     finally:
         if proc.poll() is None:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from jicai.contract.roles import Principal
 from jicai.web.auth import api_principal
@@ -24,6 +24,18 @@ class SettlementCheck(BaseModel):
     model_config = ConfigDict(extra="forbid")
     pharmacy_code: str = Field(pattern=r"^[0-9A-Za-z]{1,32}$", description="定点药店编码 / pharmacy code")
     at: datetime | None = Field(None, description="结算时间(缺省为现在) / settlement time (default: now)")
+
+    @field_validator("at")
+    @classmethod
+    def _within_the_window(cls, at: datetime | None) -> datetime | None:
+        """A time of the years the platform knows (query.py's window): 0001-01-01T00:46+11:46 is no settlement
+        and cannot even be converted to Beijing time (an OverflowError, a 500, before this check)."""
+        from jicai.web.query import YEAR_MAX, YEAR_MIN
+
+        if at is not None and not YEAR_MIN <= at.year <= YEAR_MAX:
+            raise ValueError(f"结算时间须在 {YEAR_MIN}–{YEAR_MAX} 年之间 / the settlement time must be in the years "
+                             f"{YEAR_MIN}–{YEAR_MAX}")
+        return at
 
 
 def _gate(request: Request):
