@@ -63,6 +63,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def bureau_token(base: str, tries: int = 600) -> str:
+    """Wait (up to ``tries`` tenths of a second) until the ``jicai serve`` at ``base`` answers its login page, then
+    return an API token of the bureau user (shared by the tests that start a real server)."""
+    for _ in range(tries):
+        try:
+            if httpx.get(f"{base}/login", timeout=5).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    return httpx.post(f"{base}/api/auth/token", data={"username": "bureau", "password": PASSWORD},
+                      timeout=60).json()["access_token"]
+
+
 class Load:
     """Client threads requesting pages and API endpoints in a loop; every answer that is not a 200 is kept."""
 
@@ -129,14 +142,7 @@ def test_serve_import_and_monitor_side_by_side(tmp_path):
     server = subprocess.Popen([*CLI, "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
     try:
-        for _ in range(600):
-            try:
-                if httpx.get(f"{base}/login", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        token = httpx.post(f"{base}/api/auth/token", data={"username": "bureau", "password": PASSWORD},
-                           timeout=60).json()["access_token"]
+        token = bureau_token(base)
         auth = {"Authorization": f"Bearer {token}"}
         before = httpx.get(f"{base}/api/monitor", headers=auth, timeout=300).json()
         assert before["params"]["as_of"] < "2024-03-01"

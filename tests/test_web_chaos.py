@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 import pyarrow.parquet as pq
 import pytest
-from tests.test_concurrency import CLI, PASSWORD, free_port, split_by_month
+from tests.test_concurrency import CLI, PASSWORD, bureau_token, free_port, split_by_month
 from tests.web_fixtures import login
 
 from jicai.ingest.loader import PAUSE_ENV
@@ -79,14 +79,7 @@ class Server:
         self.proc = subprocess.Popen([*CLI, "serve", "--port", str(self.port)], env={**env, **extra},
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.lines = _lines(self.proc)
-        for _ in range(1200):
-            try:
-                if httpx.get(f"{self.base}/login", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        token = httpx.post(f"{self.base}/api/auth/token", data={"username": "bureau", "password": PASSWORD},
-                           timeout=60).json()["access_token"]
+        token = bureau_token(self.base, tries=1200)
         self.api = httpx.Client(base_url=self.base, timeout=300, headers={"Authorization": f"Bearer {token}"})
 
     def updating(self) -> bool:

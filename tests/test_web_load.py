@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import pyarrow.parquet as pq
 import pytest
-from tests.test_concurrency import CLI, PASSWORD, free_port, split_by_month
+from tests.test_concurrency import CLI, PASSWORD, bureau_token, free_port, split_by_month
 from tests.web_fixtures import csrf
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("load")]
@@ -134,14 +134,7 @@ def test_twenty_clients_for_two_minutes_during_an_import_and_a_decision(tmp_path
     server = subprocess.Popen([*CLI, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
                               stderr=log.open("w"))
     try:
-        for _ in range(600):
-            try:
-                if httpx.get(f"{base}/login", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        token = httpx.post(f"{base}/api/auth/token", data={"username": "bureau", "password": PASSWORD},
-                           timeout=60).json()["access_token"]
+        token = bureau_token(base)
         auth = {"Authorization": f"Bearer {token}"}
         for _ in range(1200):  # the start-up warm-up done: the idle figures are of cached pages
             if not httpx.get(f"{base}/api/monitor", headers=auth, timeout=300).json()["data"]["updating"]:

@@ -11,7 +11,7 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from tests.web_fixtures import FAST_HASHER, PASSWORD, csrf, make_app, pg_database
+from tests.web_fixtures import FAST_HASHER, PASSWORD, csrf, make_app, workflow_url_fixture
 
 from jicai.workflow.models import AuditEntry
 
@@ -38,14 +38,7 @@ def bilingual(r) -> dict:
     return detail
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def workflow_url(request) -> str | None:
-    """The workflow database: SQLite in the data directory, or a PostgreSQL database of the test's own."""
-    if request.param == "sqlite":
-        yield None
-        return
-    with pg_database("jicai_wf_logins") as url:
-        yield url
+workflow_url = workflow_url_fixture("jicai_wf_logins")  # SQLite and PostgreSQL
 
 
 # -- the budgets, kept in the workflow database -----------------------------------------------------------------

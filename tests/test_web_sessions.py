@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import func, select
-from tests.web_fixtures import PASSWORD, SECRET, csrf, login, make_app, pg_database
+from tests.web_fixtures import PASSWORD, SECRET, csrf, login, make_app, workflow_url_fixture
 from typer.testing import CliRunner
 
 from jicai.cli import app as cli
@@ -21,14 +21,7 @@ from jicai.workflow.users import disable_user, set_password
 USERS = {"bureau": ("bureau", ""), "admin": ("admin", "")}
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def workflow_url(request) -> str | None:
-    """The workflow database: SQLite in the data directory, or a PostgreSQL database of the test's own."""
-    if request.param == "sqlite":
-        yield None
-        return
-    with pg_database("jicai_wf_sessions") as url:
-        yield url
+workflow_url = workflow_url_fixture("jicai_wf_sessions")  # SQLite and PostgreSQL
 
 
 @pytest.fixture

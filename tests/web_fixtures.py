@@ -218,6 +218,23 @@ def pg_database(prefix: str = "jicai_wf") -> Iterator[str]:
         yield pg_url_for(name)
 
 
+def workflow_url_fixture(prefix: str):
+    """A ``workflow_url`` fixture running a test on both workflow databases: ``None`` (SQLite in the data
+    directory) and a PostgreSQL database of its own named from ``prefix``. Assign it in a test module:
+    ``workflow_url = workflow_url_fixture("jicai_wf_logins")``."""
+    import pytest
+
+    @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+    def workflow_url(request) -> Iterator[str | None]:
+        if request.param == "sqlite":
+            yield None
+            return
+        with pg_database(prefix) as url:
+            yield url
+
+    return workflow_url
+
+
 def empty_workflow(url: str) -> None:
     """Remove every row of the workflow tables (a PostgreSQL database reused by several tests)."""
     from sqlalchemy import text
