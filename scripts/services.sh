@@ -4,6 +4,9 @@
 #   PostgreSQL: use the server on 127.0.0.1:5432 when it answers; else start a throwaway cluster from
 #               Debian's `postgresql` package (installed if missing) on port 55432 under .services/.
 #   Java:       PySpark needs a JRE 17; installed from Debian's packages if `java` is missing.
+#   Spark:      a local cluster (master, two workers, Spark Connect on 127.0.0.1:15002) started by
+#               scripts/spark_cluster.sh unless the caller names one in JICAI_TEST_SPARK_URL; its tests'
+#               lake is .services/spark/lake-tests (or JICAI_TEST_SPARK_LAKE). Left running, like PostgreSQL.
 #   Chromium:   the browser tests drive Debian's chromium through Playwright (Playwright's own browser
 #               download is not used); installed if /usr/bin/chromium is missing.
 set -euo pipefail
@@ -46,6 +49,16 @@ if ! command -v java >/dev/null 2>&1; then
   apt_install openjdk-17-jre-headless
 fi
 
+if [ -n "${JICAI_TEST_SPARK_URL:-}" ]; then
+  log "Spark Connect: $JICAI_TEST_SPARK_URL (JICAI_TEST_SPARK_URL, set by the caller)"
+  SPARK_URL=$JICAI_TEST_SPARK_URL
+else
+  bash scripts/spark_cluster.sh start  # nothing when it already runs; progress on stderr, nothing on stdout
+  SPARK_URL=sc://127.0.0.1:${JICAI_SPARK_CONNECT_PORT:-15002}
+fi
+SPARK_LAKE=${JICAI_TEST_SPARK_LAKE:-$PWD/.services/spark/lake-tests}
+mkdir -p "$SPARK_LAKE"
+
 CHROMIUM=${JICAI_CHROMIUM:-/usr/bin/chromium}
 if [ ! -x "$CHROMIUM" ]; then
   log "no Chromium: installing Debian's chromium for the browser tests"
@@ -55,3 +68,5 @@ fi
 
 echo "export JICAI_TEST_PG_URL=$PG_URL"
 echo "export JICAI_CHROMIUM=$CHROMIUM"
+echo "export JICAI_TEST_SPARK_URL=$SPARK_URL"
+echo "export JICAI_TEST_SPARK_LAKE=$SPARK_LAKE"
