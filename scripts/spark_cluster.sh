@@ -12,6 +12,7 @@
 #   JICAI_SPARK_WORKER_PORTS ("0 0": one per worker, 0 = any free port), JICAI_SPARK_WORKERS (2),
 #   JICAI_SPARK_EXECUTOR_MEMORY (1g), JICAI_SPARK_DRIVER_MEMORY (1g), JICAI_SPARK_DAEMON_MEMORY (512m),
 #   JICAI_SPARK_SHUFFLE_PARTITIONS (8), JICAI_SPARK_STATE (.services/spark), JICAI_SPARK_START_TIMEOUT (240 s),
+#   JICAI_SPARK_UI_PORT (unset: the driver's web UI is off; a port: on there, with its REST API /api/v1),
 #   JICAI_PYTHON (.venv/bin/python).
 # Progress goes to stderr; stdout stays empty, so scripts/services.sh can call it.
 set -euo pipefail
@@ -35,6 +36,7 @@ EXECUTOR_MEMORY=${JICAI_SPARK_EXECUTOR_MEMORY:-1g}
 DRIVER_MEMORY=${JICAI_SPARK_DRIVER_MEMORY:-1g}
 SHUFFLE_PARTITIONS=${JICAI_SPARK_SHUFFLE_PARTITIONS:-8}
 TIMEOUT=${JICAI_SPARK_START_TIMEOUT:-240}
+UI_PORT=${JICAI_SPARK_UI_PORT:-}
 MASTER_URL=spark://127.0.0.1:$MASTER_PORT
 
 # Every process binds to the loopback only: this cluster is for one machine, and has no authentication.
@@ -92,6 +94,9 @@ start_worker() {  # start_worker N
 
 start_connect() {
   alive connect "$CONNECT_CLASS" && return
+  # The UI costs memory and a port; the fault tests turn it on to watch tasks through its REST API.
+  local UI_CONF=(--conf spark.ui.enabled=false)
+  [ -z "$UI_PORT" ] || UI_CONF=(--conf spark.ui.enabled=true --conf spark.ui.port="$UI_PORT")
   # Derby (the catalog's metastore) and spark-warehouse/ would land in the working directory: keep them here.
   launch connect "$SPARK_HOME/bin/spark-submit" --master "$MASTER_URL" --name jicai-connect \
     --driver-memory "$DRIVER_MEMORY" \
@@ -106,7 +111,7 @@ start_connect() {
     --conf spark.sql.shuffle.partitions="$SHUFFLE_PARTITIONS" \
     --conf spark.sql.warehouse.dir="$STATE/warehouse" \
     --conf spark.pyspark.python="$PY" \
-    --conf spark.ui.enabled=false \
+    "${UI_CONF[@]}" \
     --class "$CONNECT_CLASS" spark-internal
 }
 

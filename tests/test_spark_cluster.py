@@ -1,0 +1,224 @@
+"""A real Spark cluster (scripts/spark_cluster.sh: master, two worker JVMs, Connect server) under faults.
+
+These tests start their own cluster on free ports, its state in a temporary folder, and stop it at the end:
+they kill a worker and restart the Connect server, which would break the sessions that the other Spark tests
+hold on the shared cluster of scripts/services.sh.
+
+A kill "during a job" is made certain, not hoped for: the executor is frozen (SIGSTOP) while the driver's REST
+API counts a task running on it, and it is killed only if the driver still counts that task (so the task cannot
+have finished), with the job still unfinished.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import pytest
+from tests.conftest import unavailable
+
+pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.xdist_group("spark")]
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "scripts" / "spark_cluster.sh"
+EXECUTOR_CLASS = "org.apache.spark.executor.CoarseGrainedExecutorBackend"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get_json(url: str):
+    # generous: with both cores busy, the driver's UI thread can take seconds to answer
+    with urllib.request.urlopen(url, timeout=60) as r:
+        return json.load(r)
+
+
+@dataclass
+class Cluster:
+    state: Path
+    env: dict[str, str]
+
+    @property
+    def url(self) -> str:
+        return f"sc://127.0.0.1:{self.env['JICAI_SPARK_CONNECT_PORT']}"
+
+    def script(self, command: str) -> None:
+        done = subprocess.run(["bash", str(SCRIPT), command], env=self.env, capture_output=True, text=True,
+                              timeout=600)
+        assert done.returncode == 0, f"spark_cluster.sh {command} failed:\n{done.stderr}"
+
+    def pid(self, name: str) -> int:
+        return int((self.state / f"{name}.pid").read_text())
+
+    def granted_cores(self) -> int:
+        """Cores the master has granted the Connect server's application (one per live executor)."""
+        status = get_json(f"http://127.0.0.1:{self.env['JICAI_SPARK_MASTER_UI_PORT']}/json/")
+        return sum(app["cores"] for app in status["activeapps"])
+
+    def wait_for_cores(self, n: int, timeout: float = 240) -> None:
+        deadline = time.monotonic() + timeout
+        while self.granted_cores() < n:
+            assert time.monotonic() < deadline, f"the application did not get {n} executors in {timeout}s"
+            time.sleep(0.5)
+
+    def driver_api(self, path: str):
+        base = f"http://127.0.0.1:{self.env['JICAI_SPARK_UI_PORT']}/api/v1/applications"
+        app = get_json(base)[0]["id"]
+        return get_json(f"{base}/{app}/{path}")
+
+    def active_tasks(self, executor_id: str) -> int:
+        return sum(e["activeTasks"] for e in self.driver_api("executors") if e["id"] == executor_id)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    if shutil.which("java") is None:
+        unavailable("no Java: scripts/services.sh installs it")
+    try:
+        import pyspark.sql.connect.session  # noqa: F401
+    except ImportError as exc:
+        unavailable(f"pyspark[connect] not installed: {exc}")
+    env = dict(os.environ)
+    env.update({
+        "JICAI_SPARK_STATE": str(tmp_path_factory.mktemp("spark-cluster")),
+        "JICAI_PYTHON": sys.executable,
+        "JICAI_SPARK_CONNECT_PORT": str(free_port()),
+        "JICAI_SPARK_MASTER_PORT": str(free_port()),
+        "JICAI_SPARK_MASTER_UI_PORT": str(free_port()),
+        "JICAI_SPARK_UI_PORT": str(free_port()),
+        "JICAI_SPARK_WORKERS": "2",
+    })
+    c = Cluster(Path(env["JICAI_SPARK_STATE"]), env)
+    try:
+        c.script("start")
+        c.wait_for_cores(2)
+        yield c
+    finally:
+        c.script("stop")
+
+
+@pytest.fixture
+def session(cluster: Cluster):
+    from pyspark.sql import SparkSession
+
+    s = SparkSession.builder.remote(cluster.url).create()
+    yield s
+    s.stop()
+
+
+def executor_of(worker: psutil.Process, timeout: float = 60) -> tuple[psutil.Process, str]:
+    """The executor JVM a worker launched (its child), and the executor's id as the driver knows it.
+
+    The master counts an executor's cores when it asks the worker to launch it: the process follows."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for child in worker.children():
+            try:
+                cmd = child.cmdline()
+            except psutil.Error:  # spark-class's launcher, exited and never reaped by the JVM that replaced it
+                continue
+            if EXECUTOR_CLASS in cmd:
+                return child, cmd[cmd.index("--executor-id") + 1]
+        time.sleep(0.5)
+    raise AssertionError(f"worker {worker.pid} runs no executor after {timeout}s")
+
+
+def kill_worker_during_task(cluster: Cluster, n: int, job_done: Callable[[], bool]) -> str:
+    """SIGKILL worker ``n`` and its executor while that executor runs a task of the job; the executor's id."""
+    worker = psutil.Process(cluster.pid(f"worker-{n}"))
+    executor, executor_id = executor_of(worker)
+    deadline = time.monotonic() + 300
+    while True:
+        assert not job_done(), f"the job ended before a task ran on worker {n}'s executor"
+        assert time.monotonic() < deadline, f"no task ran on worker {n}'s executor in 300 s"
+        if cluster.active_tasks(executor_id):
+            executor.suspend()
+            # A task that finished just before the freeze has its status update on the way: give it time to
+            # arrive. If the driver still counts a task on the frozen executor, that task is unfinished.
+            time.sleep(1)
+            if cluster.active_tasks(executor_id):
+                break
+            executor.resume()
+        time.sleep(0.05)
+    for p in (executor, worker):
+        p.send_signal(signal.SIGKILL)
+    psutil.wait_procs([executor, worker], timeout=30)
+    assert not job_done(), "the job ended while the executor was frozen"
+    return executor_id
+
+
+def run_in_thread(fn: Callable[[], object]) -> tuple[threading.Thread, list]:
+    out: list = []
+
+    def target() -> None:
+        try:
+            out.append(fn())
+        except BaseException as exc:  # noqa: BLE001 — handed to the test to raise
+            out.append(exc)
+
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    return t, out
+
+
+N_ROWS = 3_000_000
+N_GROUPS = 7
+
+
+def expected_digest_sums() -> dict[int, tuple[int, int]]:
+    """Per group ``id % 7``: (sum of crc32(hex sha-256 of the id's decimal text), count), computed in Python."""
+    sums = dict.fromkeys(range(N_GROUPS), 0)
+    for i in range(N_ROWS):
+        sums[i % N_GROUPS] += zlib.crc32(hashlib.sha256(str(i).encode()).hexdigest().encode())
+    counts = {g: len(range(g, N_ROWS, N_GROUPS)) for g in range(N_GROUPS)}
+    return {g: (sums[g], counts[g]) for g in range(N_GROUPS)}
+
+
+def test_a_worker_killed_during_a_job_the_job_completes_with_the_same_result(cluster: Cluster, session) -> None:
+    from pyspark.sql import functions as F
+
+    # Work per row (a SHA-256) so the job's 16 map tasks last long enough to be caught running; a shuffle
+    # (group by) so the map outputs kept on the killed executor are lost too and must be computed again.
+    rows = session.range(0, N_ROWS, 1, 16).select(
+        (F.col("id") % N_GROUPS).alias("g"),
+        F.crc32(F.sha2(F.col("id").cast("string"), 256)).alias("digest"),
+    )
+    query = rows.groupBy("g").agg(F.sum("digest").alias("total"), F.count("*").alias("n")).orderBy("g")
+    job, out = run_in_thread(query.collect)
+    killed = kill_worker_during_task(cluster, 1, lambda: not job.is_alive())
+    job.join(600)
+    assert out, "the job did not end within 10 minutes of the kill"
+    if isinstance(out[0], BaseException):
+        raise out[0]
+    got = {r["g"]: (r["total"], r["n"]) for r in out[0]}
+    assert got == expected_digest_sums()
+
+    # The driver lost the executor and saw the task frozen on it fail (then ran it again elsewhere).
+    lost = [e for e in cluster.driver_api("allexecutors") if e["id"] == killed]
+    assert lost and not lost[0]["isActive"], lost
+    stages = cluster.driver_api("stages")
+    failed = [(s["stageId"], s["attemptId"], s["numFailedTasks"]) for s in stages if s["numFailedTasks"]]
+    assert failed, [(s["stageId"], s["attemptId"], s["status"], s["numFailedTasks"]) for s in stages]
+
+    # The script brings the worker back; the master gives the application a new executor on it.
+    cluster.script("start")
+    cluster.wait_for_cores(2)
+    new_executor, new_id = executor_of(psutil.Process(cluster.pid("worker-1")))
+    assert new_id != killed and new_executor.is_running()
