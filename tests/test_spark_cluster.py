@@ -4,9 +4,9 @@ These tests start their own cluster on free ports, its state in a temporary fold
 they kill a worker and restart the Connect server, which would break the sessions that the other Spark tests
 hold on the shared cluster of scripts/services.sh.
 
-A kill "during a job" is made certain, not hoped for: the executor is frozen (SIGSTOP) while the driver's REST
-API counts a task running on it, and it is killed only if the driver still counts that task (so the task cannot
-have finished), with the job still unfinished.
+A kill "during a job" is made certain, not hoped for: the worker's executor is frozen (SIGSTOP) before the job
+starts, and killed with its worker once the driver's REST API counts a task of the job on it: that task cannot
+have finished, and the job has not.
 """
 
 from __future__ import annotations
@@ -140,27 +140,29 @@ def executor_of(worker: psutil.Process, timeout: float = 60) -> tuple[psutil.Pro
     raise AssertionError(f"worker {worker.pid} runs no executor after {timeout}s")
 
 
-def kill_worker_during_task(cluster: Cluster, n: int, job_done: Callable[[], bool]) -> str:
-    """SIGKILL worker ``n`` and its executor while that executor runs a task of the job; the executor's id."""
+def kill_worker_during_task(cluster: Cluster, n: int, start_job: Callable[[], Callable[[], bool]]) -> str:
+    """Start a job with ``start_job()`` (it returns "has the job ended?") and SIGKILL worker ``n`` and its
+    executor while that executor holds one of the job's tasks; the executor's id.
+
+    The executor is frozen (SIGSTOP) before the job starts, so a task the driver gives it cannot finish: when
+    the driver counts a task on it, the kill is certainly mid-task, with the job unfinished."""
     worker = psutil.Process(cluster.pid(f"worker-{n}"))
     executor, executor_id = executor_of(worker)
-    deadline = time.monotonic() + 300
-    while True:
-        assert not job_done(), f"the job ended before a task ran on worker {n}'s executor"
-        assert time.monotonic() < deadline, f"no task ran on worker {n}'s executor in 300 s"
-        if cluster.active_tasks(executor_id):
-            executor.suspend()
-            # A task that finished just before the freeze has its status update on the way: give it time to
-            # arrive. If the driver still counts a task on the frozen executor, that task is unfinished.
-            time.sleep(1)
-            if cluster.active_tasks(executor_id):
-                break
-            executor.resume()
-        time.sleep(0.05)
+    executor.suspend()
+    try:
+        job_done = start_job()
+        deadline = time.monotonic() + 300
+        while not cluster.active_tasks(executor_id):
+            assert not job_done(), f"the job ended without giving worker {n}'s executor a task"
+            assert time.monotonic() < deadline, f"no task given to worker {n}'s executor in 300 s"
+            time.sleep(0.2)
+    except BaseException:
+        executor.resume()
+        raise
     for p in (executor, worker):
         p.send_signal(signal.SIGKILL)
     psutil.wait_procs([executor, worker], timeout=30)
-    assert not job_done(), "the job ended while the executor was frozen"
+    assert not job_done(), "the job ended while a task of it was held by the frozen executor"
     return executor_id
 
 
@@ -201,8 +203,14 @@ def test_a_worker_killed_during_a_job_the_job_completes_with_the_same_result(clu
         F.crc32(F.sha2(F.col("id").cast("string"), 256)).alias("digest"),
     )
     query = rows.groupBy("g").agg(F.sum("digest").alias("total"), F.count("*").alias("n")).orderBy("g")
-    job, out = run_in_thread(query.collect)
-    killed = kill_worker_during_task(cluster, 1, lambda: not job.is_alive())
+    started: list = []
+
+    def start_job() -> Callable[[], bool]:
+        started.extend(run_in_thread(query.collect))
+        return lambda: not started[0].is_alive()
+
+    killed = kill_worker_during_task(cluster, 1, start_job)
+    job, out = started
     job.join(600)
     assert out, "the job did not end within 10 minutes of the kill"
     if isinstance(out[0], BaseException):
