@@ -100,9 +100,12 @@ def connect_spark(lakes: Callable[[], str]) -> Warehouse:
     from jicai.store.spark_connect import ConnectUnreachable
 
     try:
-        return connect(SPARK_URL, lake=lakes())
+        wh = connect(SPARK_URL, lake=lakes())
     except ConnectUnreachable as exc:
         unavailable(f"Spark Connect not reachable at {SPARK_URL}: {exc.en}")
+    # test tables are tiny: the in-process session's 4 shuffle partitions, not the server's 200 for real data
+    wh.session.conf.set("spark.sql.shuffle.partitions", "4")
+    return wh
 
 
 @pytest.fixture(scope="session")
