@@ -137,7 +137,7 @@ def test_an_empty_table_keeps_its_schema_and_a_big_one_is_split_into_files(tmp_p
     assert sorted(pq.read_table(folder_of(lake, big)).column("k").to_pylist()) == list(range(25))
 
 
-def test_vacuum_keeps_the_last_manifests_folders_and_a_running_writers_new_ones(tmp_path):
+def test_vacuum_keeps_the_folders_of_the_last_and_of_recent_manifests_and_a_running_writers(tmp_path):
     lake = Lake(str(tmp_path))
     versions = []
     for i in range(5):
@@ -165,8 +165,13 @@ def test_vacuum_keeps_the_last_manifests_folders_and_a_running_writers_new_ones(
         d = json.loads(p.read_text(encoding="utf-8"))
         d["tables"]["t"] = versions[n - 1][len(f"file://{tmp_path}/"):]
         p.write_text(json.dumps(d), encoding="utf-8")
+    # the manifests are all recent: a reader may have opened any of them, so their folders stay; the abandoned
+    # staging goes
+    assert lake.vacuum(keep=3) == [old_staging]
+    for p in (tmp_path / "_jicai/manifests").iterdir():
+        os.utime(p, (time.time() - 7200, time.time() - 7200))
     deleted = lake.vacuum(keep=3)
-    assert sorted(deleted) == sorted([versions[0], versions[1], old_staging])
+    assert sorted(deleted) == sorted([versions[0], versions[1]])
     assert [folder_of(lake, f).exists() for f in versions] == [False, False, True, True, True]
     assert folder_of(lake, running).exists()
     assert lake.current().version == 5 and len(list((tmp_path / "_jicai/manifests").iterdir())) == 5
@@ -232,3 +237,12 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_docs_name_the_urls_settings_and_format():
+    doc = (Path(__file__).resolve().parents[1] / "docs/spark.md").read_text(encoding="utf-8")
+    for needle in ("sc://host:15002", ";lake=", "pyspark://local[2]", "--lake", "JICAI_LAKE", "JICAI_WAREHOUSE_URL",
+                   "JICAI_TEST_SPARK_URL", "JICAI_TEST_SPARK_LAKE", "s3a://", "hdfs://", "file://",
+                   "_jicai/manifests/<n>.json", "Delta Lake", "One writer at a time", "Vacuum", "TIMESTAMP_NTZ"):
+        assert needle in doc, f"docs/spark.md does not say {needle}"
+    assert f"vacuum(keep={Lake.vacuum.__defaults__[0]})" in doc

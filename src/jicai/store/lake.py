@@ -241,13 +241,19 @@ class Lake:
 
     # -- vacuum ----------------------------------------------------------------------------------------
     def vacuum(self, keep: int = 3, grace_seconds: float = 3600) -> list[str]:
-        """Delete the version folders none of the last ``keep`` manifests names (readers that opened one of
-        those still find their files), sparing folders younger than ``grace_seconds``: a running writer's
-        uncommitted versions. Manifest files stay (they are small, and a stale writer must still find its
-        number taken). The folders deleted, as Spark URIs."""
+        """Delete the version folders no manifest still in use names — the last ``keep`` ones and those
+        committed less than ``grace_seconds`` ago (a reader that opened one of them still finds its files) —
+        sparing folders younger than ``grace_seconds``: a running writer's uncommitted versions. Manifest
+        files stay (they are small, and a stale writer must still find its number taken). The folders
+        deleted, as Spark URIs."""
         numbers = self._manifest_numbers()
-        kept = {self._relative(u) for n in numbers[-max(keep, 1):] for u in self._read_manifest(n).tables.values()}
-        young = (time.time() - grace_seconds) * 1000
+        recent = time.time() - grace_seconds
+        in_use = set(numbers[-max(keep, 1):])
+        for info in self.fs.get_file_info([self._fs_path(f"_jicai/manifests/{n}.json") for n in numbers]):
+            if info.mtime is not None and info.mtime.timestamp() > recent:
+                in_use.add(int(info.base_name.split(".")[0]))
+        kept = {self._relative(u) for n in in_use for u in self._read_manifest(n).tables.values()}
+        young = recent * 1000
         deleted = []
         candidates = []
         for table in self.fs.get_file_info(pafs.FileSelector(self._fs_path("tables"), allow_not_found=True)):

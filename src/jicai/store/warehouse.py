@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from jicai.errors import BilingualError
 from jicai.store import locking
-from jicai.store.lake import LAKE_ENV, Lake, Manifest
+from jicai.store.lake import LAKE_ENV, Lake, LakeError, Manifest
 
 # The raw tables the importer's compact facts are built from (jicai.ingest.facts), and the table that says
 # the facts are complete. Writing a source any other way than through the importer makes the facts stale:
@@ -386,6 +386,9 @@ class SparkConnectWarehouse(SparkWarehouse):
             tx.rollback()
             raise
         manifest = tx.commit()
+        with contextlib.suppress(OSError, LakeError):
+            # old versions go as new ones come (never those of the last or of the last hour's manifests)
+            self.lake.vacuum()
         # the views already show the transaction's versions
         self._shown = (self._shown | {n for n, u in tx.pending.items() if u}) & set(manifest.tables)
         self.manifest = manifest
