@@ -11,7 +11,7 @@ The Connect client is imported only when a ``sc://`` warehouse is opened (the ``
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -93,8 +93,13 @@ class LakeTransaction:
     """What a writer does to the lake, published at once by :meth:`commit` (the warehouse's ``transaction()``
     calls it when the ``with`` block ends normally, :meth:`rollback` on an exception)."""
 
-    def __init__(self, session: SparkSession, lake: Lake, base: Manifest) -> None:
+    def __init__(self, session: SparkSession, lake: Lake, base: Manifest,
+                 show: Callable[[str], None] | None = None) -> None:
         self.session, self.lake, self.base = session, lake, base
+        # makes the view of a base table (the warehouse's, which remembers what it has shown); views are made
+        # when SQL first needs them: a one-table write of Arrow rows needs none
+        self._show = show or (lambda name: show_version(session, name, base.tables[name]))
+        self._views_ready = False
         self.pending: dict[str, str | None] = {}
         self._written: list[str] = []  # folders this transaction made: deleted unless committed
         self._staging: str | None = None
@@ -107,6 +112,7 @@ class LakeTransaction:
 
     def sql(self, text: str, args: Iterable[Any] | dict[str, Any] = ()) -> DataFrame:
         """Spark SQL over this transaction's tables (``?`` markers take ``args`` in order, ``:name`` a dict)."""
+        self._views()
         args = args if isinstance(args, dict) else list(args)
         return self.session.sql(text, args=args or None)
 
@@ -125,6 +131,7 @@ class LakeTransaction:
         keeps its schema: ``df``'s columns are taken in the table's order and cast to its types, a column
         ``df`` lacks is null; a column the table lacks is an error (it would be lost without a word).
         ``keep_schema=False``: the table takes ``df``'s schema (a table created anew)."""
+        self._views()
         if keep_schema and table in self.tables():
             df = conform(df, self.session.table(table).schema, table)
         folder = self.lake.new_version_dir(table)
@@ -151,6 +158,13 @@ class LakeTransaction:
         if table in self.tables():
             hide(self.session, [table])
         self.pending[table] = None
+
+    def _views(self) -> None:
+        if not self._views_ready:
+            for name in self.base.tables:
+                if name not in self.pending:  # a pending table's view already shows this transaction's version
+                    self._show(name)
+            self._views_ready = True
 
     def _point(self, table: str, folder: str) -> None:
         show_version(self.session, table, folder)

@@ -377,9 +377,7 @@ class SparkConnectWarehouse(SparkWarehouse):
         base = self.lake.current()
         if base.version != self.manifest.version:
             self._repoint(base)
-        for name in base.tables:  # the transaction's SQL may name any table
-            self._show(name)
-        tx = LakeTransaction(self.session, self.lake, base)
+        tx = LakeTransaction(self.session, self.lake, base, show=self._show)
         try:
             yield tx
         except BaseException:
