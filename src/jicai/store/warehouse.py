@@ -318,8 +318,12 @@ class SparkConnectWarehouse(SparkWarehouse):
             import ibis.common.exceptions as exc
 
             raise exc.TableNotFound(name)
-        self._show(name)
-        return super().table(name)
+        # cached in either mode: the view shows one version until this connection commits or re-points
+        # (both clear the cache), and each lookup is a round trip to the server
+        if name not in self._tables:
+            self._show(name)
+            self._tables[name] = self.con.table(name)
+        return self._tables[name]
 
     def list_tables(self) -> list[str]:
         # the manifest, not the server's catalog: other tools' tables on a shared server are not jicai's
