@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 import urllib.request
@@ -230,3 +232,137 @@ def test_a_worker_killed_during_a_job_the_job_completes_with_the_same_result(clu
     cluster.wait_for_cores(2)
     new_executor, new_id = executor_of(psutil.Process(cluster.pid("worker-1")))
     assert new_id != killed and new_executor.is_running()
+
+
+# --- with the lake: a table across a server restart; a real monitor run across a worker's death ------------
+
+def typed_table():
+    from datetime import date, datetime
+
+    import pyarrow as pa
+
+    return pa.table({
+        "region_code": pa.array(["340000", "340100", None], pa.string()),
+        "name": pa.array(["安徽省", "合肥市", "未知"], pa.string()),
+        "n": pa.array([2**40, -1, None], pa.int64()),
+        "start_date": pa.array([date(2024, 2, 29), date(2021, 1, 1), None], pa.date32()),
+        "stamp": pa.array([datetime(2024, 3, 1, 8, 30, 15, 123456), None, datetime(2024, 12, 31, 23, 59, 59)],
+                          pa.timestamp("us")),
+    })
+
+
+def jicai(*args: str) -> list[str]:
+    """The command line of ``jicai ARGS`` in a separate client process."""
+    return [sys.executable, "-c", "from jicai.cli import main; main()", *args]
+
+
+def client_env(tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + str(REPO),
+            "JICAI_DATA_DIR": str(tmp_path / "jicai-data")}
+
+
+def test_a_table_written_before_the_connect_server_restarts_is_read_after_it(cluster: Cluster, tmp_path) -> None:
+    from jicai.errors import BilingualError
+    from jicai.store import connect
+
+    lake = str(tmp_path / "lake")
+    with connect(cluster.url, "write", lake=lake) as wh:
+        wh.write_table("regions", typed_table())
+
+    others = {name: cluster.pid(name) for name in ("master", "worker-1", "worker-2")}
+    server = psutil.Process(cluster.pid("connect"))
+    server.terminate()
+    server.wait(120)
+    # While it is down, a client is told so in both languages, with the URL.
+    with pytest.raises(BilingualError) as down:
+        connect(cluster.url, "read", lake=lake)
+    assert cluster.url.split("//")[1] in down.value.en and down.value.zh
+
+    cluster.script("start")  # starts only what is missing: the Connect server
+    assert cluster.pid("connect") != server.pid
+    assert {name: cluster.pid(name) for name in others} == others
+    cluster.wait_for_cores(2)
+
+    # A new client process (nothing of the first one's session survives) reads the table.
+    read = subprocess.run([sys.executable, "-c", textwrap.dedent("""
+        import sys
+        from jicai.store import connect
+        with connect(sys.argv[1], "read", lake=sys.argv[2]) as wh:
+            wh.table("regions").to_pyarrow().to_pandas().to_json(sys.stdout, orient="records", date_format="iso")
+    """), cluster.url, lake], env=client_env(tmp_path), capture_output=True, text=True, timeout=600)
+    assert read.returncode == 0, read.stderr
+    got = json.loads(read.stdout)
+    assert got == json.loads(typed_table().to_pandas().to_json(orient="records", date_format="iso"))
+
+
+MONITOR_AS_OF = "2024-12-31"
+
+
+def assert_same_report(got: dict, exp: dict) -> None:
+    """The lists of two monitor reports hold the same rows in the same order; floats within 1e-9 relative."""
+    lists = [k for k, v in exp.items() if isinstance(v, list)]
+    assert lists and sorted(lists) == sorted(k for k, v in got.items() if isinstance(v, list))
+    for key in lists:
+        assert len(got[key]) == len(exp[key]), key
+        for i, (g, e) in enumerate(zip(got[key], exp[key], strict=True)):
+            assert g.keys() == e.keys(), (key, i)
+            for col, b in e.items():
+                a = g[col]
+                if isinstance(a, float) or isinstance(b, float):
+                    assert a is not None and b is not None and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9), \
+                        (key, i, col, a, b)
+                else:
+                    assert a == b, (key, i, col, a, b)
+
+
+def test_a_worker_killed_during_a_monitor_run_the_run_gives_the_rows_duckdb_gives(cluster: Cluster,
+                                                                                  tmp_path) -> None:
+    from datetime import date
+
+    from jicai.ingest import import_paths
+    from jicai.simulate import simulate
+    from jicai.store import connect
+    from jicai.store.warehouse import copy_tables
+
+    # A simulated province of 300,000 order lines, imported into DuckDB and copied into the cluster's lake.
+    manifest = simulate(tmp_path / "province", institutions=120, months=12, seed=15, order_lines=300_000,
+                        start=date(2024, 1, 1))
+    assert manifest.tables["orders"] >= 250_000
+    duck_url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    lake = str(tmp_path / "lake")
+    with connect(duck_url) as duck:
+        import_paths(duck, [tmp_path / "province"])
+        with connect(cluster.url, "write", lake=lake) as sc:
+            copy_tables(duck, sc)
+
+    env = client_env(tmp_path)
+    reference = subprocess.run(jicai("--warehouse", duck_url, "monitor", "--as-of", MONITOR_AS_OF,
+                                     "--out", str(tmp_path / "duckdb.json")),
+                               env=env, capture_output=True, text=True, timeout=600)
+    assert reference.returncode == 0, reference.stderr
+
+    # The same run on the cluster, in its own client process; worker 2 dies while it holds one of its tasks.
+    started: list[subprocess.Popen] = []
+
+    def start_run() -> Callable[[], bool]:
+        started.append(subprocess.Popen(
+            jicai("--warehouse", cluster.url, "--lake", lake, "monitor", "--as-of", MONITOR_AS_OF,
+                  "--out", str(tmp_path / "spark.json")),
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        return lambda: started[0].poll() is not None
+
+    try:
+        kill_worker_during_task(cluster, 2, start_run)
+        _, stderr = started[0].communicate(timeout=900)
+        assert started[0].returncode == 0, stderr
+    finally:
+        for p in started:
+            if p.poll() is None:
+                p.kill()
+        cluster.script("start")
+        cluster.wait_for_cores(2)
+
+    got = json.loads((tmp_path / "spark.json").read_text(encoding="utf-8"))
+    exp = json.loads((tmp_path / "duckdb.json").read_text(encoding="utf-8"))
+    assert len(exp["rows"]) > 100
+    assert_same_report(got, exp)
