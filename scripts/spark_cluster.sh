@@ -56,12 +56,11 @@ spark_home() {
 # A pid file counts only while its process is alive and is the JVM this cluster started (the main class and
 # this state folder on its command line), so a recycled pid is never taken for ours, nor killed.
 alive() {  # alive NAME CLASS
-  local pidfile=$STATE/$1.pid pid
+  local pidfile=$STATE/$1.pid pid cmd
   [ -f "$pidfile" ] || return 1
   pid=$(cat "$pidfile")
-  [ -r "/proc/$pid/cmdline" ] || return 1
-  tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q -- "$2" || return 1
-  tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q -- "$STATE" || return 1
+  cmd=$(tr '\0' ' ' 2>/dev/null < "/proc/$pid/cmdline") || return 1
+  [[ $cmd == *"$2"* && $cmd == *"$STATE"* ]]
 }
 
 launch() {  # launch NAME COMMAND...: detached from this shell's session, so a Ctrl-C in `make` spares it
