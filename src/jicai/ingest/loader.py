@@ -389,8 +389,9 @@ def import_paths(wh: Warehouse, paths: list[Path], table: str | None = None, str
     ``rows_total`` is an estimate until every file has been read.
     """
     if not wh.supports_transactions:
-        raise ValueError(f"{wh.engine} 数据仓库不支持事务，无法导入 / the {wh.engine} warehouse has no transactions; "
-                         "import into DuckDB or PostgreSQL")
+        raise ValueError(f"{wh.engine} 数据仓库（{wh.url}）不支持事务，无法导入；请导入 DuckDB、PostgreSQL 或 Spark Connect"
+                         f"（sc://，配合 --lake）数据仓库 / the {wh.engine} warehouse {wh.url} has no transactions; "
+                         "import into DuckDB, PostgreSQL or Spark Connect (sc://, with --lake)")
     ensure_schema(wh)
     interrupted = _interrupted(wh)
     files = collect(paths, table)
