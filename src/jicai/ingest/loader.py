@@ -168,9 +168,11 @@ def _write_log(sink: Sink, res: LoadResult, sha: str | None, started: dt.datetim
     row = {"load_id": res.load_id, "file": str(res.file), "sha256": sha, "table": res.table,
            "rows_read": res.rows_read, "rows_loaded": res.rows_loaded, "rows_quarantined": res.rows_quarantined,
            "started_at": started, "finished_at": None if status == "started" else _now(), "status": status}
+    data = pa.Table.from_pylist([row], schema=table_schema(LOAD_LOG)).to_reader()
     if status != "started":
-        sink.execute(f"DELETE FROM {q(LOAD_LOG)} WHERE load_id = ? AND status = 'started'", (res.load_id,))
-    sink.insert(LOAD_LOG, pa.Table.from_pylist([row], schema=table_schema(LOAD_LOG)).to_reader())
+        sink.delete_insert(LOAD_LOG, "load_id = ? AND status = 'started'", (res.load_id,), data)
+    else:
+        sink.insert(LOAD_LOG, data)
 
 
 def _write_started(wh: Warehouse, res: LoadResult, sha: str, started: dt.datetime) -> None:

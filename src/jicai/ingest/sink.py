@@ -64,6 +64,11 @@ class Sink:
         self.execute(f"DELETE FROM {q(table)} WHERE {where}")
         self.execute(f"INSERT INTO {q(table)} {query}")
 
+    def delete_insert(self, table: str, where: str, params: tuple, data: Rows) -> None:
+        """Delete the rows of ``table`` matching ``where`` (with ``params``), then insert ``data``."""
+        self.execute(f"DELETE FROM {q(table)} WHERE {where}", params)
+        self.insert(table, data)
+
     def reader(self, wh: Warehouse) -> Callable[[str], ibis.Table]:
         """The Ibis table of a name as this transaction sees it (for expressions compiled into its statements)."""
         return wh.table

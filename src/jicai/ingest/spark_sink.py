@@ -90,6 +90,11 @@ class SparkSink(Sink):
         old = self.tx.sql(kept)
         self.tx.replace(table, old.unionByName(self._typed_like(self.tx.sql(query), old)))
 
+    def delete_insert(self, table: str, where: str, params: tuple, data: Rows) -> None:
+        kept = rewrite.plan(f"DELETE FROM {q(table)} WHERE {where}", params, self._columns).sql("spark")
+        old = self.tx.sql(kept)
+        self.tx.replace(table, old.unionByName(self._typed_like(self._upload(data), old)))
+
     def create_empty(self, table: str, schema: pa.Schema) -> None:
         self.tx.create(table, schema)
 
