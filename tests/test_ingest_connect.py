@@ -9,6 +9,7 @@ inside its import transaction must leave the previous manifest current.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -131,24 +132,27 @@ def test_the_same_file_again_changes_nothing(places: Places, tmp_path: Path):
     assert places.manifest() == before  # not even a new manifest
 
 
-def _bad_supply_problems(root: Path) -> Path:
-    """A supply-problem file with a good row, an unknown institution, a bad date, a bad problem kind and a
-    repeated key."""
-    src = (root / "in" / "supply_problems.csv").read_text(encoding="utf-8").splitlines()
-    header, first = src[0], src[1].split(",")
-    cols = header.split(",")
-
-    def row(**kw: str) -> str:
-        r = dict(zip(cols, first, strict=True)) | kw
-        return ",".join(r[c] for c in cols)
-
-    lines = [header, row(report_id="SPX-1"), row(report_id="SPX-2", institution_code="H99999999999"),
-             row(report_id="SPX-3", reported_at="2024-13-45"), row(report_id="SPX-4", problem="nonsense"),
-             row(report_id="SPX-1")]
-    path = root / "bad" / "supply_problems_bad.csv"
+def _supply_problems(root: Path, name: str, changes: list[dict[str, str]]) -> Path:
+    """A supply-problem file of rows made from the demo's first one, each with ``changes``."""
+    with (root / "in" / "supply_problems.csv").open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        first = next(reader)
+        cols = reader.fieldnames
+    path = root / name
     path.parent.mkdir(exist_ok=True)
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with path.open("w", encoding="utf-8", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=cols)
+        w.writeheader()
+        w.writerows(first | c for c in changes)
     return path
+
+
+def _bad_supply_problems(root: Path) -> Path:
+    """A good row, an unknown institution, a bad date, a bad problem kind and a repeated key."""
+    return _supply_problems(root, "bad/supply_problems_bad.csv", [
+        {"report_id": "SPX-1"}, {"report_id": "SPX-2", "institution_code": "H99999999999"},
+        {"report_id": "SPX-3", "reported_at": "2024-13-45"}, {"report_id": "SPX-4", "problem": "nonsense"},
+        {"report_id": "SPX-1"}])
 
 
 def _quarantine(env: dict[str, str]) -> list[tuple]:
@@ -173,11 +177,8 @@ def test_bad_rows_are_quarantined_with_the_duckdb_problems(places: Places):
 
 
 def test_a_client_killed_mid_import_leaves_the_previous_manifest(places: Places):
-    late = places.root / "late" / "supply_problems_late.csv"
-    late.parent.mkdir(exist_ok=True)
-    src = (places.root / "in" / "supply_problems.csv").read_text(encoding="utf-8").splitlines()
-    late.write_text("\n".join([src[0], *(line.replace(line.split(",")[0], f"LATE-{i}", 1)
-                                         for i, line in enumerate(src[1:3]))]) + "\n", encoding="utf-8")
+    late = _supply_problems(places.root, "late/supply_problems_late.csv", [{"report_id": "LATE-0"},
+                                                                             {"report_id": "LATE-1"}])
     before = places.manifest()
     env = {**places.spark, "JICAI_TEST_PAUSE_IN_TRANSACTION": "300"}
     proc = subprocess.Popen([*CLI, "import", str(late)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -207,7 +208,7 @@ def test_a_client_killed_mid_import_leaves_the_previous_manifest(places: Places)
         assert [r["status"] for r in wh.table("_load_log").to_pyarrow().to_pylist()
                 if r["file"].endswith("supply_problems_late.csv")] == ["started"]
     res = _run(places.spark, "import", str(late))
-    assert "被中断" in res.stdout and "interrupted" in res.stdout
+    assert "被中断" in res.stderr and "was interrupted" in res.stderr  # the notes go to stderr
     with connect(URL, "read", lake=places.lake) as wh:
         ids = {r["report_id"] for r in wh.table("supply_problems").to_pyarrow().to_pylist()}
         assert {"LATE-0", "LATE-1"} <= ids

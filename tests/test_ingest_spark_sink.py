@@ -69,7 +69,7 @@ def _sorted(rows: list) -> list[tuple]:
 
 def _spark_rows(wh, table: str) -> list[tuple]:
     with wh.transaction() as tx:
-        return _sorted(tx.session.table(table).collect())
+        return _sorted(tx.sql(f"SELECT * FROM `{table}`").collect())
 
 
 SHAPES = [

@@ -42,10 +42,15 @@ class SparkSink(Sink):
         self.tx = cur
         self.session = cur.session
 
+    def _table(self, name: str) -> DataFrame:
+        """The transaction's pending version of ``name``. Through its SQL, which makes the views of the base
+        tables when first needed (a bare ``session.table`` of a fresh connection would find none)."""
+        return self.tx.sql(f"SELECT * FROM `{name.replace('`', '``')}`")
+
     # -- SQL as text ---------------------------------------------------------------------------------------
     def _columns(self, table: str) -> list[tuple[str, exp.DataType]]:
         return [(f.name, exp.DataType.build(f.dataType.simpleString(), dialect="spark"))
-                for f in self.session.table(table).schema.fields]
+                for f in self._table(table).schema.fields]
 
     def _plan(self, sql: str, params: tuple) -> rewrite.Plan:
         return rewrite.plan(sql, params, self._columns)
@@ -100,7 +105,10 @@ class SparkSink(Sink):
 
     def reader(self, wh: Warehouse) -> Any:
         # the transaction's own views (a table it created is not in the connection's manifest yet)
-        return wh.con.table
+        def table(name: str) -> Any:
+            self._table(name)  # the views exist from then on
+            return wh.con.table(name)
+        return table
 
     # -- rows of the client ----------------------------------------------------------------------------------
     def _upload(self, data: pa.Table | Staged | pa.RecordBatchReader) -> DataFrame:
@@ -123,24 +131,24 @@ class SparkSink(Sink):
             self.session.catalog.dropTempView(name)
 
     def absent(self, table: str, column: str, values: Staged, into: str) -> int:
-        known = self.session.table(table).select(column).withColumnRenamed(column, "v")
+        known = self._table(table).select(column).withColumnRenamed(column, "v")
         unknown = self._upload(self._distinct_values(values)).join(known, "v", "left_anti")
         found = [r[0] for r in unknown.collect()]  # the few unknown values: they name problems in the file
         return self._stage_values(values, into, pa.table({"v": pa.array(found, pa.string())}))
 
     def delete_keys(self, table: str, keys: pa.Table | Staged) -> None:
         names = list(keys.schema.names)
-        rows, gone = self.session.table(table), self._upload(keys)
+        rows, gone = self._table(table), self._upload(keys)
         if not rows.join(gone, names, "left_semi").limit(1).count():
             return  # no row has these keys (a new month's file): no new version
         self.tx.replace(table, rows.join(gone, names, "left_anti"))
 
     def insert(self, table: str, data: Rows) -> None:
-        rows = self.session.table(table)
+        rows = self._table(table)
         self.tx.replace(table, rows.unionByName(self._typed_like(self._upload(data), rows)))
 
     def insert_missing(self, table: str, key: tuple[str, ...] | list[str], data: Rows) -> int:
-        rows = self.session.table(table)
+        rows = self._table(table)
         new = self._upload(data).join(rows.select(*key), list(key), "left_anti")
         n = new.count()
         if n:
