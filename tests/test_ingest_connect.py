@@ -214,3 +214,18 @@ def test_a_client_killed_mid_import_leaves_the_previous_manifest(places: Places)
         assert {"LATE-0", "LATE-1"} <= ids
         assert sorted(r["status"] for r in wh.table("_load_log").to_pyarrow().to_pylist()
                       if r["file"].endswith("supply_problems_late.csv")) == ["interrupted", "ok"]
+
+
+def test_a_spark_error_mid_import_is_a_message_without_traceback(places: Places, tmp_path: Path):
+    # a lake whose regions version folder was deleted behind jicai's back: Spark cannot read it
+    from jicai.store.lake import Lake
+
+    env = {**places.spark, "JICAI_LAKE": str(tmp_path / "lake"), "JICAI_DATA_DIR": str(tmp_path / "data")}
+    _run(env, "import", str(places.root / "in" / "regions.csv"))
+    lake = Lake(env["JICAI_LAKE"])
+    shutil.rmtree(lake.current().tables["regions"].removeprefix("file://"))
+    res = subprocess.run([*CLI, "import", str(places.root / "in" / "institutions.csv")], env=env,
+                         capture_output=True, text=True, timeout=900)
+    assert res.returncode != 0
+    assert "数据仓库出错" in res.stderr and "the warehouse failed" in res.stderr
+    assert "Traceback" not in res.stderr + res.stdout
