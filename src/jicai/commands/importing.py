@@ -114,7 +114,8 @@ def import_cmd(
         except OSError as e:  # the disk is full, a temporary file cannot be written
             disk_failure(e)
         except Exception as e:  # noqa: BLE001 — an engine error (out of memory, disk full): no traceback
-            if type(e).__module__.split(".")[0] not in ("duckdb", "_duckdb", "psycopg"):
+            # a Spark job or the Connect channel failing mid-import is an engine error too (pyspark.errors)
+            if type(e).__module__.split(".")[0] not in ("duckdb", "_duckdb", "psycopg", "pyspark"):
                 raise
             if "No space left" in str(e) or "Disk full" in str(e):
                 disk_failure(e)

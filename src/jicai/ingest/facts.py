@@ -264,7 +264,7 @@ def touched_months(sink: Sink, table: str, keys: Staged) -> set[date]:
 
 
 def _exists(sink: Sink, name: str) -> bool:
-    return bool(sink.fetch("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", (name,))[0][0])
+    return sink.has_table(name)
 
 
 GROUP_LINES = 5_000_000  # order lines one refresh statement covers at most: its memory stays bounded
@@ -332,7 +332,7 @@ def refresh(wh: Warehouse, sink: Sink, table: str, months: set[date], defer: boo
     if state == "absent":
         for f in FACTS:
             sink.execute(f"DROP TABLE IF EXISTS {q(f.name)}")
-            sink.execute(f"CREATE TABLE {q(f.name)} AS {wh.con.compile(f.build(wh.table).limit(0))}")
+            sink.create_as(f.name, wh.con.compile(f.build(sink.reader(wh)).limit(0)))
         facts, months = FACTS, _all_months(sink)
     elif state == "pending":
         facts = FACTS  # the pending months may be stale in any fact
@@ -356,8 +356,10 @@ def _spanned(wh: Warehouse, sink: Sink, group: list[date]) -> Get:
     lo, hi = sink.fetch(f"SELECT min(order_line_id), max(order_line_id) FROM {q('orders')} WHERE {ranges}",
                         tuple(x for m in group for x in (m, next_month(m))))[0]
 
+    table = sink.reader(wh)
+
     def get(name: str) -> ir.Table:
-        t = wh.table(name)
+        t = table(name)
         return t.filter(t.order_line_id.between(lo, hi)) if name in ("deliveries", "payments") else t
     return get
 
@@ -370,9 +372,8 @@ def _recompute(wh: Warehouse, sink: Sink, facts: Sequence[Fact], months: set[dat
         get = _spanned(wh, sink, group)
         for f in facts:  # day facts come before the month facts rolled up from them
             t0 = time.perf_counter()
-            sink.execute(f"DELETE FROM {q(f.name)} WHERE part_month IN ({listed})")
-            rows = f.rollup(wh.table, group) if f.of else f.day_build(get, group)
-            sink.execute(f"INSERT INTO {q(f.name)} {wh.con.compile(rows)}")
+            rows = f.rollup(sink.reader(wh), group) if f.of else f.day_build(get, group)
+            sink.replace_rows(f.name, f"part_month IN ({listed})", wh.con.compile(rows))
             log.debug("%s %s..%s: %.2f s", f.name, group[0], group[-1], time.perf_counter() - t0)
 
 

@@ -168,9 +168,11 @@ def _write_log(sink: Sink, res: LoadResult, sha: str | None, started: dt.datetim
     row = {"load_id": res.load_id, "file": str(res.file), "sha256": sha, "table": res.table,
            "rows_read": res.rows_read, "rows_loaded": res.rows_loaded, "rows_quarantined": res.rows_quarantined,
            "started_at": started, "finished_at": None if status == "started" else _now(), "status": status}
+    data = pa.Table.from_pylist([row], schema=table_schema(LOAD_LOG)).to_reader()
     if status != "started":
-        sink.execute(f"DELETE FROM {q(LOAD_LOG)} WHERE load_id = ? AND status = 'started'", (res.load_id,))
-    sink.insert(LOAD_LOG, pa.Table.from_pylist([row], schema=table_schema(LOAD_LOG)).to_reader())
+        sink.delete_insert(LOAD_LOG, "load_id = ? AND status = 'started'", (res.load_id,), data)
+    else:
+        sink.insert(LOAD_LOG, data)
 
 
 def _write_started(wh: Warehouse, res: LoadResult, sha: str, started: dt.datetime) -> None:
@@ -389,8 +391,9 @@ def import_paths(wh: Warehouse, paths: list[Path], table: str | None = None, str
     ``rows_total`` is an estimate until every file has been read.
     """
     if not wh.supports_transactions:
-        raise ValueError(f"{wh.engine} 数据仓库不支持事务，无法导入 / the {wh.engine} warehouse has no transactions; "
-                         "import into DuckDB or PostgreSQL")
+        raise ValueError(f"{wh.engine} 数据仓库（{wh.url}）不支持事务，无法导入；请导入 DuckDB、PostgreSQL 或 Spark Connect"
+                         f"（sc://，配合 --lake）数据仓库 / the {wh.engine} warehouse {wh.url} has no transactions; "
+                         "import into DuckDB, PostgreSQL or Spark Connect (sc://, with --lake)")
     ensure_schema(wh)
     interrupted = _interrupted(wh)
     files = collect(paths, table)

@@ -50,9 +50,16 @@ def ensure_schema(wh: Warehouse) -> list[str]:
     True
     """
     existing = set(wh.list_tables())
-    created = []
-    for name in [*TABLES, *META_SCHEMAS]:
-        if name not in existing:
-            wh.con.create_table(name, schema=ibis.Schema.from_pyarrow(table_schema(name)))
-            created.append(name)
+    created = [name for name in [*TABLES, *META_SCHEMAS] if name not in existing]
+    if created and getattr(wh, "uses_lake", False):
+        # a lake's table is its first (empty) Parquet version: all of them in one commit, written by the client
+        from jicai.ingest.sink import sink_for
+
+        with wh.transaction() as cur:
+            sink = sink_for(wh.engine, cur)
+            for name in created:
+                sink.create_empty(name, table_schema(name))
+        return created
+    for name in created:
+        wh.con.create_table(name, schema=ibis.Schema.from_pyarrow(table_schema(name)))
     return created

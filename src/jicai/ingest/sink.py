@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import io
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -21,6 +22,11 @@ import pyarrow.csv as pacsv
 from jicai.ingest import stage
 from jicai.ingest.sql import q  # ``table``, ``row`` and ``column`` are column names of ``_quarantine``
 from jicai.ingest.stage import Stage, Staged
+
+if TYPE_CHECKING:
+    import ibis
+
+    from jicai.store import Warehouse
 
 Rows = pa.RecordBatchReader | Staged
 SMALL = 100_000  # rows of a referenced table below which reading it whole beats narrowing it to a range
@@ -44,6 +50,32 @@ class Sink:
             self.cur.execute(sql.replace("?", self.param), params)
         else:
             self.cur.execute(sql)
+
+    def has_table(self, name: str) -> bool:
+        """Whether the warehouse (as this transaction sees it) has a table ``name``."""
+        return bool(self.fetch("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", (name,))[0][0])
+
+    def create_as(self, table: str, query: str) -> None:
+        """Create ``table`` with the rows of ``query`` (SQL of the warehouse's own dialect: compiled Ibis)."""
+        self.execute(f"CREATE TABLE {q(table)} AS {query}")
+
+    def replace_rows(self, table: str, where: str, query: str) -> None:
+        """Delete the rows of ``table`` matching ``where`` and insert those of ``query`` (the warehouse's dialect)."""
+        self.execute(f"DELETE FROM {q(table)} WHERE {where}")
+        self.execute(f"INSERT INTO {q(table)} {query}")
+
+    def delete_insert(self, table: str, where: str, params: tuple, data: Rows) -> None:
+        """Delete the rows of ``table`` matching ``where`` (with ``params``), then insert ``data``."""
+        self.execute(f"DELETE FROM {q(table)} WHERE {where}", params)
+        self.insert(table, data)
+
+    def reader(self, wh: Warehouse) -> Callable[[str], ibis.Table]:
+        """The Ibis table of a name as this transaction sees it (for expressions compiled into its statements)."""
+        return wh.table
+
+    def create_empty(self, table: str, schema: pa.Schema) -> None:
+        """Create an empty ``table`` (a warehouse whose tables Ibis cannot create: the Spark lake's)."""
+        raise NotImplementedError
 
     def exclusive(self, name: str) -> None:
         """Hold the lock ``name`` until the transaction ends: writers that must not interleave (the workflow's
@@ -234,7 +266,14 @@ class PostgresSink(Sink):
         return max(self.cur.rowcount, 0)
 
 
-SINKS: dict[str, type[Sink]] = {"duckdb": DuckDBSink, "postgres": PostgresSink}
+def _spark(cur: object) -> Sink:
+    # its module brings the statement rewriting (sqlglot): loaded when a Spark Connect warehouse is written
+    from jicai.ingest.spark_sink import SparkSink
+
+    return SparkSink(cur)
+
+
+SINKS: dict[str, Callable[[object], Sink]] = {"duckdb": DuckDBSink, "postgres": PostgresSink, "pyspark": _spark}
 
 
 def sink_for(engine: str, cur: object) -> Sink:
@@ -242,4 +281,4 @@ def sink_for(engine: str, cur: object) -> Sink:
         return SINKS[engine](cur)
     except KeyError:
         raise ValueError(f"导入不支持 {engine} 数据仓库 / importing into a {engine} warehouse is not supported "
-                         f"(DuckDB or PostgreSQL)") from None
+                         f"(DuckDB, PostgreSQL or Spark Connect sc://)") from None

@@ -1,0 +1,195 @@
+"""The importer's sink on a Spark Connect lake (jicai.ingest.spark_sink), operation by operation.
+
+Each statement shape the importer sends runs on DuckDB and through the SparkSink on the same rows in the lake;
+the tables must then hold the same rows. The keyed operations (insert, delete_keys, insert_missing, absent,
+query_with) are checked against hand-written expectations, and a write that would change nothing must leave
+the table's version alone (a rewrite of the order lines costs a pass over all of them).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from conftest import unavailable
+from jicai.ingest import stage
+from jicai.ingest.loader import import_paths
+from jicai.ingest.overrides import patch_sql, reapply_sql
+from jicai.ingest.sink import sink_for
+from jicai.ingest.stage import Staged
+from jicai.store import connect
+from test_ingest_rewrite import FACTS, LOG, VARIETIES
+
+URL = os.environ.get("JICAI_TEST_SPARK_URL", "").strip() or "sc://127.0.0.1:15002"
+LAKE_ROOT = os.environ.get("JICAI_TEST_SPARK_LAKE", "").strip()
+
+
+
+def spark(test):
+    return pytest.mark.spark(pytest.mark.slow(test))
+
+
+@pytest.fixture
+def lake_wh(tmp_path: Path):
+    """A Connect warehouse over a fresh lake (tiny tables: 4 shuffle partitions, not the server's 200)."""
+    from jicai.store.spark_connect import split_url
+
+    host, port, _ = split_url(URL)
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+    except OSError as exc:
+        unavailable(f"Spark Connect not reachable at {URL}: {exc}")
+    root = Path(LAKE_ROOT) if LAKE_ROOT else tmp_path
+    wh = connect(URL, lake=str(root / f"lake-{tmp_path.name}"))
+    wh.session.conf.set("spark.sql.shuffle.partitions", "4")
+    yield wh
+    wh.close()
+
+
+def _load(wh, setup: str) -> duckdb.DuckDBPyConnection:
+    """The tables of ``setup`` in a DuckDB database and, with the same rows, in the lake (one commit)."""
+    con = duckdb.connect()
+    con.execute(setup)
+    names = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()]
+    with wh.transaction() as tx:
+        for n in names:
+            tx.write_arrow(n, con.execute(f'SELECT * FROM "{n}"').to_arrow_table())
+    return con
+
+
+def _sorted(rows: list) -> list[tuple]:
+    return sorted((tuple(r) for r in rows), key=repr)
+
+
+def _spark_rows(wh, table: str) -> list[tuple]:
+    with wh.transaction() as tx:
+        return _sorted(tx.sql(f"SELECT * FROM `{table}`").collect())
+
+
+SHAPES = [
+    (LOG, "_quarantine", 'DELETE FROM "_quarantine" WHERE batch_id IN (SELECT load_id FROM "_load_log" '
+                         'WHERE sha256 = ? AND "table" = ?)', ("h2", "orders")),
+    (LOG, "_load_log", "UPDATE \"_load_log\" SET status = 'failed', finished_at = ? WHERE load_id = ? AND status = 'started'",
+     (dt.datetime(2024, 1, 5, 9, 30, 1, 250), "b")),
+    (LOG, "_load_log", 'INSERT INTO "_load_log" (load_id, file, status) VALUES (?, ?, \'ok?\')', ("e", "C:\\导入\\it's?.csv")),
+    (VARIETIES, "varieties", reapply_sql("varieties"), ()),
+    (VARIETIES, "varieties", patch_sql("varieties", ["variety_id"], ["special", "special_end"]), ("demand_change", None, "v2")),
+    (FACTS, "_facts_ordered_month", "DELETE FROM \"_facts_ordered_month\" WHERE part_month IN (DATE '2024-01-01')", ()),
+    (FACTS, "_facts_pending", 'INSERT INTO "_facts_pending" VALUES (?)', (dt.date(2024, 2, 1),)),
+    (FACTS, "_facts_state", 'INSERT INTO "_facts_state" VALUES (TRUE, ?)', (dt.datetime(2024, 6, 1, 8, 0, 0),)),
+]
+
+
+@spark
+@pytest.mark.parametrize("setup,table,sql,params", SHAPES, ids=[s[2][:40] for s in SHAPES])
+def test_each_statement_shape_leaves_the_duckdb_rows(lake_wh, setup, table, sql, params):
+    con = _load(lake_wh, setup)
+    con.execute(sql, list(params))
+    with lake_wh.transaction() as tx:
+        sink_for(lake_wh.engine, tx).execute(sql, params)
+    assert _spark_rows(lake_wh, table) == _sorted(con.execute(f'SELECT * FROM "{table}"').fetchall())
+
+
+@spark
+def test_create_drop_and_has_table(lake_wh):
+    with lake_wh.transaction() as tx:
+        sink = sink_for(lake_wh.engine, tx)
+        sink.execute('CREATE TABLE IF NOT EXISTS "_facts_pending" (part_month DATE)')
+        sink.execute('CREATE TABLE IF NOT EXISTS "_facts_pending" (part_month DATE)')  # exists: nothing
+        sink.execute('INSERT INTO "_facts_pending" VALUES (?)', (dt.date(2024, 3, 1),))
+        assert sink.has_table("_facts_pending") and not sink.has_table("_facts_state")
+        assert sink.fetch('SELECT part_month FROM "_facts_pending"') == [(dt.date(2024, 3, 1),)]
+    assert "_facts_pending" in lake_wh.lake.current().tables
+    with lake_wh.transaction() as tx:
+        sink = sink_for(lake_wh.engine, tx)
+        sink.execute('DROP TABLE IF EXISTS "_facts_pending"')
+        sink.execute('DROP TABLE IF EXISTS "_facts_pending"')
+        assert not sink.has_table("_facts_pending")
+    assert "_facts_pending" not in lake_wh.lake.current().tables
+
+
+def _keyed(wh) -> None:
+    with wh.transaction() as tx:
+        tx.write_arrow("t", pa.table({"k": ["a", "b", "c"], "n": [1, 2, 3], "d": [dt.date(2024, 1, 1)] * 3}))
+
+
+@spark
+def test_keyed_writes(lake_wh):
+    _keyed(lake_wh)
+    with lake_wh.transaction() as tx:
+        sink = sink_for(lake_wh.engine, tx)
+        sink.delete_keys("t", pa.table({"k": ["b", "x"]}))
+        # column order of the data need not be the table's; a missing column is NULL
+        sink.insert("t", pa.table({"n": [20], "k": ["b"]}).to_reader())
+        added = sink.insert_missing("t", ["k"], pa.table({"k": ["a", "d"], "n": [100, 4], "d": [None, None]},
+                                                         schema=pa.schema([("k", pa.string()), ("n", pa.int64()),
+                                                                           ("d", pa.date32())])).to_reader())
+        assert added == 1
+    assert _spark_rows(lake_wh, "t") == _sorted([("a", 1, dt.date(2024, 1, 1)), ("b", 20, None),
+                                                 ("c", 3, dt.date(2024, 1, 1)), ("d", 4, None)])
+
+
+@spark
+def test_a_write_that_changes_nothing_keeps_the_version(lake_wh):
+    _keyed(lake_wh)
+    before = lake_wh.lake.current()
+    with lake_wh.transaction() as tx:
+        sink = sink_for(lake_wh.engine, tx)
+        sink.delete_keys("t", pa.table({"k": ["x", "y"]}))
+        assert sink.insert_missing("t", ["k"], pa.table({"k": ["a"], "n": [9], "d": [dt.date(2024, 1, 1)]}).to_reader()) == 0
+    assert lake_wh.lake.current() == before  # nothing written, nothing committed
+
+
+@spark
+def test_absent_and_query_with_take_staged_rows(lake_wh, tmp_path):
+    _keyed(lake_wh)
+    with stage.private(tmp_path) as area:
+        area.con.execute("CREATE TABLE typed AS SELECT * FROM (VALUES ('a'), ('z'), ('z'), (NULL), ('y')) v(code)")
+        values = Staged(area.con, "SELECT code AS v FROM typed", pa.schema([("v", pa.string())]))
+        with lake_wh.transaction() as tx:
+            sink = sink_for(lake_wh.engine, tx)
+            assert sink.absent("t", "k", values, "unknown_code") == 2
+            got = sink.query_with(pa.table({"k": ["a", "c", "q"]}), "t",
+                                  "SELECT s.k, t.n FROM {src} s JOIN \"t\" t ON t.k = s.k ORDER BY s.k")
+        assert sorted(area.con.execute("SELECT v FROM unknown_code").fetchall()) == [("y",), ("z",)]
+    assert got == [("a", 1), ("c", 3)]
+
+
+@spark
+def test_an_error_in_the_transaction_publishes_nothing(lake_wh):
+    _keyed(lake_wh)
+    before = lake_wh.lake.current()
+    with pytest.raises(RuntimeError), lake_wh.transaction() as tx:
+        sink_for(lake_wh.engine, tx).insert("t", pa.table({"k": ["e"], "n": [5]}).to_reader())
+        raise RuntimeError("the import failed")
+    assert lake_wh.lake.current() == before
+    assert [r[0] for r in _spark_rows(lake_wh, "t")] == ["a", "b", "c"]
+
+
+def test_the_in_process_spark_warehouse_is_refused_in_both_languages(tmp_path):
+    class InProcess:  # what connect("pyspark://local[2]") opens: no transactions
+        engine, url, supports_transactions = "pyspark", "pyspark://local[2]", False
+
+    with pytest.raises(ValueError) as e:
+        import_paths(InProcess(), [tmp_path])
+    assert "不支持事务" in str(e.value) and "has no transactions" in str(e.value) and "sc://" in str(e.value)
+
+
+@spark
+def test_delete_insert_swaps_a_log_row_as_on_duckdb(lake_wh):
+    # loader._write_log: the attempt's "started" row becomes its final row, in one new version on the lake
+    con = _load(lake_wh, LOG)
+    row = pa.Table.from_pylist([{"load_id": "b", "status": "ok", "rows_read": 3}],
+                               schema=con.execute('SELECT * FROM "_load_log" LIMIT 0').to_arrow_table().schema)
+    where = "load_id = ? AND status = 'started'"
+    sink_for("duckdb", con).delete_insert("_load_log", where, ("b",), row.to_reader())
+    with lake_wh.transaction() as tx:
+        sink_for(lake_wh.engine, tx).delete_insert("_load_log", where, ("b",), row.to_reader())
+        assert list(tx.pending) == ["_load_log"]
+    assert _spark_rows(lake_wh, "_load_log") == _sorted(con.execute('SELECT * FROM "_load_log"').fetchall())
