@@ -47,7 +47,8 @@ def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
 def jvm_rss() -> dict[str, float]:
     """RSS (MB) of the local cluster's JVMs, by role, from the pid files of scripts/spark_cluster.sh."""
     found = {}
-    for pid_file in sorted((ROOT / ".services" / "spark").glob("*.pid")):
+    state = Path(os.environ.get("JICAI_SPARK_STATE", ROOT / ".services" / "spark"))  # as the script reads it
+    for pid_file in sorted((ROOT / state).glob("*.pid")):
         try:
             status = Path(f"/proc/{pid_file.read_text().strip()}/status").read_text()
         except (OSError, ValueError):

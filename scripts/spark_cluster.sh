@@ -10,7 +10,7 @@
 # Settings (environment; docs/spark.md "A local cluster" lists them):
 #   JICAI_SPARK_CONNECT_PORT (15002), JICAI_SPARK_MASTER_PORT (7077), JICAI_SPARK_MASTER_UI_PORT (8080),
 #   JICAI_SPARK_WORKER_PORTS ("0 0": one per worker, 0 = any free port), JICAI_SPARK_WORKERS (2),
-#   JICAI_SPARK_EXECUTOR_MEMORY (1g), JICAI_SPARK_DRIVER_MEMORY (1g), JICAI_SPARK_DAEMON_MEMORY (512m),
+#   JICAI_SPARK_EXECUTOR_MEMORY (1g), JICAI_SPARK_DRIVER_MEMORY (2g), JICAI_SPARK_DAEMON_MEMORY (512m),
 #   JICAI_SPARK_SHUFFLE_PARTITIONS (8), JICAI_SPARK_STATE (.services/spark), JICAI_SPARK_START_TIMEOUT (240 s),
 #   JICAI_SPARK_UI_PORT (unset: the driver's web UI is off; a port: on there, with its REST API /api/v1),
 #   JICAI_PYTHON (.venv/bin/python).
@@ -33,7 +33,7 @@ MASTER_UI_PORT=${JICAI_SPARK_MASTER_UI_PORT:-8080}
 WORKERS=${JICAI_SPARK_WORKERS:-2}
 read -r -a WORKER_PORTS <<< "${JICAI_SPARK_WORKER_PORTS:-}"
 EXECUTOR_MEMORY=${JICAI_SPARK_EXECUTOR_MEMORY:-1g}
-DRIVER_MEMORY=${JICAI_SPARK_DRIVER_MEMORY:-1g}
+DRIVER_MEMORY=${JICAI_SPARK_DRIVER_MEMORY:-2g}
 SHUFFLE_PARTITIONS=${JICAI_SPARK_SHUFFLE_PARTITIONS:-8}
 TIMEOUT=${JICAI_SPARK_START_TIMEOUT:-240}
 UI_PORT=${JICAI_SPARK_UI_PORT:-}
@@ -110,6 +110,7 @@ start_connect() {
     --conf spark.sql.shuffle.partitions="$SHUFFLE_PARTITIONS" \
     --conf spark.sql.warehouse.dir="$STATE/warehouse" \
     --conf spark.pyspark.python="$PY" \
+    --conf spark.sql.ui.retainedExecutions=50 --conf spark.ui.retainedJobs=100 --conf spark.ui.retainedStages=100 \
     "${UI_CONF[@]}" \
     --class "$CONNECT_CLASS" spark-internal
 }

@@ -166,5 +166,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         elif engine == "pyspark":
             item.add_marker(pytest.mark.spark)
             item.add_marker(pytest.mark.slow)
-            # one xdist worker runs every Spark test, so only one JVM starts
-            item.add_marker(pytest.mark.xdist_group("spark"))
+            # In-process Spark: one xdist worker runs every Spark test, so only one JVM starts. On a Connect
+            # server each test has its own session and lake and the client starts no JVM, so the Spark tests
+            # spread over the workers like the rest (their time is mostly round trips, not the server's cores).
+            if not os.environ.get("JICAI_TEST_SPARK_URL"):
+                item.add_marker(pytest.mark.xdist_group("spark"))

@@ -33,7 +33,8 @@ import psutil
 import pytest
 from tests.conftest import unavailable
 
-pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.xdist_group("spark")]
+# each test starts a cluster of its own: one at a time
+pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.xdist_group("spark-cluster")]
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "spark_cluster.sh"

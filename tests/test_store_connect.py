@@ -22,7 +22,7 @@ from tests.conftest import SPARK_URL, unavailable
 from jicai.store import connect
 from jicai.store.lake import Lake, LakeConflict
 
-pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.xdist_group("spark")]
+pytestmark = [pytest.mark.spark, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[1]
 
 REGIONS = pa.table({
