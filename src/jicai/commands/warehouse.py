@@ -20,13 +20,13 @@ def _same_warehouse(a: str, b: str) -> bool:
     return a.rstrip("/") == b.rstrip("/")
 
 
-def _open_destination(url: str):
+def _open_destination(url: str, lake: str | None):
     from jicai.store import connect
     from jicai.store.copy import redact
 
     shown = redact(url)
     try:
-        return connect(url, "write")
+        return connect(url, "write", **({"lake": lake} if lake else {}))
     except BilingualError as exc:
         fail_with(exc)
     except ValueError as exc:  # an unknown scheme: the store's message is already bilingual
@@ -45,7 +45,10 @@ def register(app: typer.Typer) -> None:
     def copy_cmd(
         ctx: typer.Context,
         to: str = typer.Option(..., "--to", help="目标数据仓库地址 / destination warehouse URL (duckdb:///…, "
-                                                 "postgres://…)"),
+                                                 "postgres://…, sc://host:15002)"),
+        to_lake: str | None = typer.Option(None, "--to-lake", help="目标为 sc:// 时的数据湖(缺省:地址中的 ;lake= "
+                                                                   "或 JICAI_LAKE)/ the lake of an sc:// destination "
+                                                                   "(default: the URL's ;lake=, else JICAI_LAKE)"),
         tables: str | None = typer.Option(None, "--tables", help="只复制这些表(逗号分隔;缺省:全部)/ only these "
                                                                  "tables, comma-separated (default: all)"),
         resume: bool = typer.Option(False, "--resume", help="继续被中断的复制:跳过已复制并校验的表 / go on with "
@@ -56,7 +59,7 @@ def register(app: typer.Typer) -> None:
         another engine, each verified by row count and checksum; resumable."""
         from jicai.commands._runner import open_warehouse
         from jicai.store.copy import CopyError, TableCopy, copy_warehouse, redact
-        from jicai.store.copy_engines import DESTINATIONS
+        from jicai.store.copy_engines import destination_for
 
         settings = ctx.obj
         if _same_warehouse(settings.warehouse_url, to):
@@ -66,12 +69,12 @@ def register(app: typer.Typer) -> None:
             if names is None and not src.list_tables():
                 fail(f"当前数据仓库没有表:{redact(src.url)}(请先 jicai import)",
                      f"the current warehouse has no tables: {redact(src.url)} (run jicai import first)")
-            dst = _open_destination(to)
+            dst = _open_destination(to, to_lake)
             try:
-                if dst.engine not in DESTINATIONS:
-                    fail(f"不能复制到 {dst.engine} 数据仓库 {redact(to)}(进程内会话随命令结束):请复制到 DuckDB 或 "
-                         f"PostgreSQL", f"cannot copy into the {dst.engine} warehouse {redact(to)} (an in-process "
-                         f"session that ends with the command): copy to DuckDB or PostgreSQL")
+                if not destination_for(dst).streamed:
+                    fail(f"不能复制到 {redact(to)}(进程内会话,随命令结束):请复制到 DuckDB、PostgreSQL 或 sc://",
+                         f"cannot copy into {redact(to)} (an in-process session that ends with the command): copy "
+                         f"to DuckDB, PostgreSQL or sc://")
                 console.print(f"复制 / copying {redact(src.url)} → {redact(to)}")
                 current = {"table": ""}
                 status = console.status("")
@@ -102,7 +105,8 @@ def register(app: typer.Typer) -> None:
                 dst.close()
         _summary(results)
         out.print(f"复制完成并逐表校验 / copied and verified, table by table: {redact(to)}")
-        out.print(f"  切换到新数据仓库 / to use it: export JICAI_WAREHOUSE_URL='{redact(to)}'")
+        lake = f" JICAI_LAKE='{to_lake}'" if to_lake else ""
+        out.print(f"  切换到新数据仓库 / to use it: export JICAI_WAREHOUSE_URL='{redact(to)}'{lake}")
 
 
 def _summary(results) -> None:

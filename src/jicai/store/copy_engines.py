@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import ibis
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from jicai import clock
@@ -57,12 +58,58 @@ _CSV_TYPES = (pa.string(), pa.large_string(), pa.int16(), pa.int32(), pa.int64()
 
 
 def read_table(wh: Warehouse, name: str) -> pa.RecordBatchReader:
-    """The table ``name`` of ``wh`` as a stream of record batches."""
+    """The table ``name`` of ``wh`` as a stream of record batches, timestamps as naive Beijing wall clock (the
+    contract's form, whatever zone an engine attaches)."""
+    return _naive_times(_read(wh, name))
+
+
+def _read(wh: Warehouse, name: str) -> pa.RecordBatchReader:
+    if getattr(wh, "uses_lake", False):
+        return spark_batches(wh.session.read.parquet(wh.manifest.tables[name]))
     if wh.engine == "postgres":
         schema = wh.con.table(name).schema().to_pyarrow()
         if all(f.type in _CSV_TYPES for f in schema):
             return _pg_copy_out(wh, f"SELECT {', '.join(q(n) for n in schema.names)} FROM {q(name)}", schema)
     return wh.con.table(name).to_pyarrow_batches(chunk_size=BATCH_ROWS)
+
+
+def _naive_times(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
+    """Spark hands a TIMESTAMP column back as instants with a zone: their wall clock in Beijing, naive."""
+    schema = reader.schema
+    aware = [i for i, f in enumerate(schema) if pa.types.is_timestamp(f.type) and f.type.tz is not None]
+    if not aware:
+        return reader
+    target = schema
+    for i in aware:
+        target = target.set(i, pa.field(schema[i].name, pa.timestamp("us"), schema[i].nullable))
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for batch in reader:
+            columns = list(batch.columns)
+            for i in aware:
+                local = columns[i].cast(pa.timestamp(schema[i].type.unit, str(clock.TZ)))
+                columns[i] = pc.cast(pc.local_timestamp(local), pa.timestamp("us"))
+            yield pa.RecordBatch.from_arrays(columns, schema=target)
+
+    return pa.RecordBatchReader.from_batches(target, batches())
+
+
+def spark_batches(df) -> pa.RecordBatchReader:
+    """A Spark Connect DataFrame's rows as the server streams them in Arrow (``toArrow`` would gather the whole
+    table in this process first), through the client call ``toLocalIterator`` is built on."""
+    client = df.sparkSession.client
+    stream = (t for t in client.to_table_as_iterator(df._plan.to_proto(client), df._plan.observations)
+              if isinstance(t, pa.Table))  # a Spark schema comes first
+    head = next(stream, None)
+    if head is None:  # no rows at all: the schema of an empty result
+        return pa.RecordBatchReader.from_batches(df.limit(0).toArrow().schema, iter(()))
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        yield from head.to_batches()
+        for t in stream:
+            yield from (t if t.schema == head.schema else t.cast(head.schema)).to_batches()
+
+    return pa.RecordBatchReader.from_batches(head.schema, batches())
 
 
 class _CopyOut(io.RawIOBase):
@@ -115,6 +162,8 @@ def _pg_copy_out(wh: Warehouse, query: str, schema: pa.Schema) -> pa.RecordBatch
 # -- writing ----------------------------------------------------------------------------------------------------
 class Destination:
     """A warehouse a copy writes into: stage a table, read it back, publish it (or discard it)."""
+
+    streamed = True  # writes batch by batch, reads back through the engine, publishes atomically
 
     def __init__(self, wh: Warehouse, record: bool = True) -> None:
         self.wh = wh
@@ -221,7 +270,7 @@ class DuckDBDestination(SqlDestination):
             raw.unregister(view)
 
     def read(self, staged: str) -> pa.RecordBatchReader:
-        return self.wh.con.con.execute(f"SELECT * FROM {q(staged)}").fetch_record_batch(BATCH_ROWS)
+        return self.wh.con.con.execute(f"SELECT * FROM {q(staged)}").to_arrow_reader(BATCH_ROWS)
 
 
 class PostgresDestination(SqlDestination):
@@ -245,6 +294,8 @@ class WholeTableDestination(Destination):
     """An engine without a streamed write (the in-process ``pyspark://local`` of the tests): each table goes
     whole through :meth:`Warehouse.write_table`, unverified and not atomic — for small test tables only."""
 
+    streamed = False
+
     def rows(self, name: str) -> int | None:
         return self.wh.table(name).count().to_pyarrow().as_py() if self.wh.has_table(name) else None
 
@@ -263,8 +314,88 @@ class WholeTableDestination(Destination):
         self._pending = None
 
 
+class LakeDestination(Destination):
+    """A Spark Connect warehouse: the client writes a new version folder of the table into the lake, Spark reads
+    it back for the verification, and one lake commit publishes it (with the copy state's new version) — the
+    warehouse's own transaction, so its snapshot follows. A folder left by a killed copy is named by no manifest:
+    the lake's vacuum removes it."""
+
+    def __init__(self, wh: Warehouse, record: bool = True) -> None:
+        super().__init__(wh, record)
+        self._open: dict[str, tuple[contextlib.AbstractContextManager, object]] = {}
+
+    def _uri(self, name: str) -> str | None:
+        return self.wh.lake.current().tables.get(name)
+
+    def records(self) -> dict[str, Record]:
+        uri = self._uri(STATE_TABLE)
+        if uri is None:
+            return {}
+        rows = self.wh.session.read.parquet(uri).toArrow().to_pylist()
+        return {r["table_name"]: Record(r["table_name"], r["source_url"], r["source_version"], r["rows"],
+                                        r["checksum"], r["seconds"]) for r in rows}
+
+    def forget(self) -> None:
+        with self.wh.transaction() as tx:
+            if STATE_TABLE in tx.tables():
+                tx.drop(STATE_TABLE)
+
+    def rows(self, name: str) -> int | None:
+        uri = self._uri(name)
+        return None if uri is None else self.wh.session.read.parquet(uri).count()
+
+    def stage(self, name: str, reader: pa.RecordBatchReader) -> str:
+        cm = self.wh.transaction()  # open until publish (commit) or discard (rollback)
+        tx = cm.__enter__()
+        try:
+            folder = tx.write_arrow(name, reader)
+        except BaseException as exc:
+            cm.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        self._open[folder] = (cm, tx)
+        return folder
+
+    def read(self, staged: str) -> pa.RecordBatchReader:
+        return read_table_at(self.wh, staged)
+
+    def publish(self, name: str, staged: str, record: Record, drops: tuple[str, ...] = ()) -> None:
+        cm, tx = self._open.pop(staged)
+        try:
+            for t in drops:
+                if t in tx.tables():
+                    tx.drop(t)
+            if self.record:
+                tx.write_arrow(STATE_TABLE, self._state(tx, record))
+        except BaseException as exc:
+            cm.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        cm.__exit__(None, None, None)  # the commit: one new manifest
+
+    def _state(self, tx, record: Record) -> pa.Table:
+        uri = tx.base.tables.get(STATE_TABLE)
+        rows = [r for r in (self.wh.session.read.parquet(uri).toArrow().to_pylist() if uri else [])
+                if r["table_name"] != record.table_name]
+        rows.append({"table_name": record.table_name, "source_url": record.source_url,
+                     "source_version": record.source_version, "rows": record.rows, "checksum": record.checksum,
+                     "seconds": record.seconds, "copied_at": clock.local_now()})
+        return pa.Table.from_pylist(rows, schema=STATE_SCHEMA)
+
+    def discard(self, staged: str) -> None:
+        opened = self._open.pop(staged, None)
+        if opened is not None:
+            reason = RuntimeError("copy discarded")
+            opened[0].__exit__(RuntimeError, reason, None)  # the rollback: the folder deleted
+
+
+def read_table_at(wh: Warehouse, uri: str) -> pa.RecordBatchReader:
+    """The rows of a lake folder as Spark reads them."""
+    return _naive_times(spark_batches(wh.session.read.parquet(uri)))
+
+
 DESTINATIONS: dict[str, type[Destination]] = {"duckdb": DuckDBDestination, "postgres": PostgresDestination}
 
 
 def destination_for(wh: Warehouse, record: bool = True) -> Destination:
+    if getattr(wh, "uses_lake", False):
+        return LakeDestination(wh, record)
     return DESTINATIONS.get(wh.engine, WholeTableDestination)(wh, record)
