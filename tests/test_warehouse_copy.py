@@ -7,19 +7,22 @@ import datetime as dt
 import hashlib
 import os
 import re
+import shutil
 import signal
 import struct
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from tests.conftest import PG_URL, throwaway_pg_database
+from tests.conftest import PG_URL, throwaway_pg_database, unavailable
 from tests.reference.random_data import AS_OFS, random_tables
+from tests.test_monitor_reference import assert_frames_equal
 from typer.testing import CliRunner
 
 from jicai.cli import app
@@ -176,11 +179,11 @@ def _duckdb_source(path: Path, tables: dict[str, pa.Table]) -> str:
     return url
 
 
-def _digests(url: str) -> dict[str, tuple[int, str]]:
+def _digests(url: str, lake: str | None = None) -> dict[str, tuple[int, str]]:
     from jicai.store.copy import copyable
     from jicai.store.copy_engines import read_table
 
-    with connect(url, "read") as wh:
+    with connect(url, "read", **({"lake": lake} if lake else {})) as wh:
         out = {}
         for name in copyable(wh.list_tables()):
             c = checksum(read_table(wh, name))
@@ -188,14 +191,21 @@ def _digests(url: str) -> dict[str, tuple[int, str]]:
         return out
 
 
-def _monitor_rows(url: str) -> list[dict]:
-    with connect(url, "read") as wh:
-        t = monitor(wh, AS_OFS[2], policy=load_policy())
-        return t.order_by(["institution_code", "batch_id", "variety_id"]).to_pyarrow().to_pylist()
+def _assert_same_monitoring(url: str, expected_url: str) -> None:
+    """The monitoring's rows off both warehouses: the same rows, floats equal to 1e-9 (DuckDB sums in parallel,
+    so a sum's last bit depends on the order its threads meet, even on one file)."""
+    frames = []
+    for u in (url, expected_url):
+        with connect(u, "read") as wh:
+            frames.append(monitor(wh, AS_OFS[2], policy=load_policy()).to_pandas())
+    assert len(frames[1]) > 0
+    assert_frames_equal(*frames)
 
 
-def _copy(data_dir: Path, src: str, *args: str) -> subprocess.CompletedProcess:
+def _copy(data_dir: Path, src: str, *args: str, lake: str | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "JICAI_DATA_DIR": str(data_dir), "JICAI_WAREHOUSE_URL": src, "COLUMNS": "200"}
+    if lake:
+        env["JICAI_LAKE"] = lake
     return subprocess.run([sys.executable, "-m", "jicai.cli", "warehouse", "copy", *args], env=env,
                           capture_output=True, text=True, timeout=600)
 
@@ -216,16 +226,52 @@ def test_duckdb_to_postgres_and_back_is_identical(tmp_path, province):
         assert _digests(pg) == expected
         with connect(pg, "read") as wh:
             assert facts.complete(wh)
-            state = {r["table_name"]: r for r in wh.con.table(STATE_TABLE).to_pyarrow().to_pylist()}
+            state = {r["table_name"]: r for r in wh.table(STATE_TABLE).to_pyarrow().to_pylist()}
             assert {n: (r["rows"], r["checksum"]) for n, r in state.items()} == expected
     assert _digests(back) == expected
     assert expected["orders"][0] == province["orders"].num_rows
     # the monitoring reads the same figures off the copy
-    assert _monitor_rows(back) == _monitor_rows(src)
+    _assert_same_monitoring(back, src)
     # progress on stderr per table, the summary on stdout with each table's rows and checksum
     assert re.search(r"orders: [\d,]+ 行 / rows,[\d.]+ s,[\d,]+ 行/秒 / rows/s", there.stderr), there.stderr
     rows, digest = expected["orders"]
     assert re.search(rf"│ orders\s+│ {rows:,}\s+│ {digest} │", there.stdout), there.stdout
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_duckdb_to_spark_connect_and_back_is_identical(tmp_path, province):
+    from jicai.store.spark_connect import ConnectUnreachable
+
+    url = os.environ.get("JICAI_TEST_SPARK_URL", "").strip() or "sc://127.0.0.1:15002"
+    shared = os.environ.get("JICAI_TEST_SPARK_LAKE", "").strip()  # a folder the cluster reaches too
+    lake = str(Path(shared) / f"copy-{uuid.uuid4().hex[:10]}") if shared else str(tmp_path / "lake")
+    try:
+        connect(url, "read", lake=lake).close()
+    except ConnectUnreachable as exc:
+        unavailable(f"Spark Connect not reachable at {url}: {exc.en}")
+    try:
+        src = _duckdb_source(tmp_path / "src.duckdb", province)
+        there = _copy(tmp_path, src, "--to", url, "--to-lake", lake)
+        assert there.returncode == 0, there.stderr
+        expected = _digests(src)
+        assert _digests(url, lake) == expected
+        with connect(url, "read", lake=lake) as wh:
+            assert facts.complete(wh)
+            state = wh.table(STATE_TABLE).to_pyarrow().to_pylist()
+            assert {r["table_name"]: (r["rows"], r["checksum"]) for r in state} == expected
+        back = f"duckdb:///{tmp_path / 'back.duckdb'}"
+        again = _copy(tmp_path, url, "--to", back, lake=lake)
+        assert again.returncode == 0, again.stderr
+        assert _digests(back) == expected
+        _assert_same_monitoring(back, src)
+        # started again with --resume after it finished: every table is skipped, nothing rewritten
+        resumed = _copy(tmp_path, src, "--to", url, "--to-lake", lake, "--resume")
+        assert resumed.returncode == 0, resumed.stderr
+        assert resumed.stderr.count("skipped") == len(expected), resumed.stderr
+    finally:
+        if shared:
+            shutil.rmtree(lake, ignore_errors=True)
 
 
 @pytest.mark.slow
@@ -250,7 +296,7 @@ def test_killed_copy_resumes_where_it_stopped(tmp_path, province):
     third = line.split()[-1]
     with connect(dst, "read") as wh:
         tables = wh.list_tables()
-        done = {r["table_name"] for r in wh.con.table(STATE_TABLE).to_pyarrow().to_pylist()}
+        done = {r["table_name"] for r in wh.table(STATE_TABLE).to_pyarrow().to_pylist()}
     assert len(done) == 2 and done <= set(tables)
     assert third not in tables and any(t.startswith(TEMP_PREFIX) for t in tables)  # staged, never published
     resumed = _copy(tmp_path, src, "--to", dst, "--resume")

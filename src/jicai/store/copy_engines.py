@@ -74,14 +74,13 @@ def _read(wh: Warehouse, name: str) -> pa.RecordBatchReader:
 
 
 def _naive_times(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
-    """Spark hands a TIMESTAMP column back as instants with a zone: their wall clock in Beijing, naive."""
+    """The batches of ``reader`` under one schema they all match: every column nullable (Ibis declares a key NOT
+    NULL in the reader's schema while DuckDB's batches say nothing, and Parquet writers insist they agree), and
+    a timestamp with a zone — Spark hands TIMESTAMP columns back as instants — as its naive wall clock in Beijing."""
     schema = reader.schema
-    aware = [i for i, f in enumerate(schema) if pa.types.is_timestamp(f.type) and f.type.tz is not None]
-    if not aware:
-        return reader
-    target = schema
-    for i in aware:
-        target = target.set(i, pa.field(schema[i].name, pa.timestamp("us"), schema[i].nullable))
+    aware = {i for i, f in enumerate(schema) if pa.types.is_timestamp(f.type) and f.type.tz is not None}
+    target = pa.schema([pa.field(f.name, pa.timestamp("us") if i in aware else f.type, True)
+                        for i, f in enumerate(schema)])
 
     def batches() -> Iterator[pa.RecordBatch]:
         for batch in reader:
