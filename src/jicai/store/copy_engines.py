@@ -20,6 +20,7 @@ import ibis
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import sqlglot
 
 from jicai import clock
 from jicai.store.warehouse import Warehouse
@@ -47,7 +48,9 @@ STATE_SCHEMA = pa.schema([("table_name", pa.string()), ("source_url", pa.string(
 
 
 def q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+    """``name`` as a quoted SQL identifier (DuckDB and PostgreSQL quote alike), by sqlglot — Ibis's own SQL
+    builder — rather than by hand: the project quotes SQL in one place per layer (tests/test_leaves.py)."""
+    return sqlglot.exp.to_identifier(name, quoted=True).sql("postgres")
 
 
 # -- reading ----------------------------------------------------------------------------------------------------
