@@ -3,6 +3,7 @@ killed midway and resumed, a destination that corrupts or cannot be reached, and
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import os
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -210,14 +212,23 @@ def _copy(data_dir: Path, src: str, *args: str, lake: str | None = None) -> subp
                           capture_output=True, text=True, timeout=600)
 
 
+@contextlib.contextmanager
+def _empty_warehouse(engine: str, path: Path) -> Iterator[str]:
+    """The URL of a new, empty warehouse on ``engine`` (a PostgreSQL database dropped afterwards)."""
+    if engine == "duckdb":
+        yield f"duckdb:///{path}"
+        return
+    with throwaway_pg_database("jicai_copy") as db:
+        u = urlparse(PG_URL)
+        yield f"postgres://{u.username or 'postgres'}@{u.hostname}:{u.port or 5432}/{db}"
+
+
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_duckdb_to_postgres_and_back_is_identical(tmp_path, province):
     src = _duckdb_source(tmp_path / "src.duckdb", province)
     back = f"duckdb:///{tmp_path / 'back.duckdb'}"
-    with throwaway_pg_database("jicai_copy") as db:
-        u = urlparse(PG_URL)
-        pg = f"postgres://{u.username or 'postgres'}@{u.hostname}:{u.port or 5432}/{db}"
+    with _empty_warehouse("postgres", tmp_path / "unused") as pg:
         there = _copy(tmp_path, src, "--to", pg)
         assert there.returncode == 0, there.stderr
         again = _copy(tmp_path, pg, "--to", back)
@@ -275,9 +286,14 @@ def test_duckdb_to_spark_connect_and_back_is_identical(tmp_path, province):
 
 
 @pytest.mark.slow
-def test_killed_copy_resumes_where_it_stopped(tmp_path, province):
+@pytest.mark.parametrize("engine", ["duckdb", "postgres"])
+def test_killed_copy_resumes_where_it_stopped(tmp_path, province, engine):
+    with _empty_warehouse(engine, tmp_path / "dst.duckdb") as dst:
+        _kill_and_resume(tmp_path, province, dst)
+
+
+def _kill_and_resume(tmp_path: Path, province: dict[str, pa.Table], dst: str) -> None:
     src = _duckdb_source(tmp_path / "src.duckdb", province)
-    dst = f"duckdb:///{tmp_path / 'dst.duckdb'}"
     env = {**os.environ, "JICAI_DATA_DIR": str(tmp_path), "JICAI_WAREHOUSE_URL": src,
            "JICAI_TEST_PAUSE_IN_COPY": "2:60"}
     proc = subprocess.Popen([sys.executable, "-m", "jicai.cli", "warehouse", "copy", "--to", dst], env=env,
