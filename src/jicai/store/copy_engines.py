@@ -325,6 +325,7 @@ class LakeDestination(Destination):
     def __init__(self, wh: Warehouse, record: bool = True) -> None:
         super().__init__(wh, record)
         self._open: dict[str, tuple[contextlib.AbstractContextManager, object]] = {}
+        self._state_rows: list[dict] | None = None  # the copy state as last committed by this copy
 
     def _uri(self, name: str) -> str | None:
         return self.wh.lake.current().tables.get(name)
@@ -341,6 +342,7 @@ class LakeDestination(Destination):
         with self.wh.transaction() as tx:
             if STATE_TABLE in tx.tables():
                 tx.drop(STATE_TABLE)
+        self._state_rows = []
 
     def rows(self, name: str) -> int | None:
         uri = self._uri(name)
@@ -374,12 +376,14 @@ class LakeDestination(Destination):
         cm.__exit__(None, None, None)  # the commit: one new manifest
 
     def _state(self, tx, record: Record) -> pa.Table:
-        uri = tx.base.tables.get(STATE_TABLE)
-        rows = [r for r in (self.wh.session.read.parquet(uri).toArrow().to_pylist() if uri else [])
-                if r["table_name"] != record.table_name]
+        if self._state_rows is None:  # a resumed copy: the state an earlier run committed, read once
+            uri = tx.base.tables.get(STATE_TABLE)
+            self._state_rows = self.wh.session.read.parquet(uri).toArrow().to_pylist() if uri else []
+        rows = [r for r in self._state_rows if r["table_name"] != record.table_name]
         rows.append({"table_name": record.table_name, "source_url": record.source_url,
                      "source_version": record.source_version, "rows": record.rows, "checksum": record.checksum,
                      "seconds": record.seconds, "copied_at": clock.local_now()})
+        self._state_rows = rows  # (if the commit fails, the copy stops: no later table reuses it)
         return pa.Table.from_pylist(rows, schema=STATE_SCHEMA)
 
     def discard(self, staged: str) -> None:
