@@ -3,7 +3,9 @@
 Phases: scan (bare DuckDB group-by of the raw lines), monitor (from the compact facts), monitor-lines (from
 the raw lines), pandas (the independent reference), assess, supply, budget.
 
-Usage: python benchmarks/phase.py PHASE WAREHOUSE_PATH AS_OF REPEATS
+Usage: python benchmarks/phase.py PHASE WAREHOUSE AS_OF REPEATS
+WAREHOUSE is a DuckDB file's path, or a warehouse URL (``sc://host:port`` with ``$JICAI_LAKE``, benchmarks/spark.py):
+the measures' phases run on any engine, scan and pandas read a DuckDB file.
 Prints one JSON line: {"phase", "seconds": [...], "rows", "peak_rss_mb"}.
 """
 
@@ -24,11 +26,15 @@ MONITOR_INPUTS = ("batches", "varieties", "products", "selected_products", "agre
                   "orders", "deliveries", "payments", "supply_problems")
 
 
+def _url(wh_path: str) -> str:
+    return wh_path if "://" in wh_path else f"duckdb:///{wh_path}"
+
+
 def _rows_of(wh_path: str, compute) -> int:
     """Open the warehouse to read (as the CLI and the server do), materialise ``compute(wh)``, close."""
     from jicai.store import connect
 
-    wh = connect(f"duckdb:///{wh_path}", "read")
+    wh = connect(_url(wh_path), "read")
     try:
         return compute(wh).to_pyarrow().num_rows
     finally:
@@ -55,7 +61,7 @@ def _assess(wh_path: str, as_of: date) -> int:
     from jicai.measures.cycles import cycle_calendar
     from jicai.store import connect
 
-    wh = connect(f"duckdb:///{wh_path}", "read")
+    wh = connect(_url(wh_path), "read")
     try:
         years = cycle_calendar(wh.table("batches"), as_of).select("batch_id", "cycle_year").to_pyarrow().to_pylist()
         return sum(assess(wh, y["batch_id"], y["cycle_year"], as_of=as_of).to_pyarrow().num_rows for y in years)

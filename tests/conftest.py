@@ -1,7 +1,9 @@
 """Shared fixtures: a temporary data directory for every test, and warehouses on every engine.
 
 ``engine_warehouse(engine, tables)`` puts the given Arrow tables on DuckDB, PostgreSQL or PySpark
-and returns a :class:`jicai.store.Warehouse`. PostgreSQL tests use a throwaway database named with a
+and returns a :class:`jicai.store.Warehouse`. PySpark is the Spark Connect server of ``$JICAI_TEST_SPARK_URL``
+(``sc://…``, started by ``scripts/services.sh``; each test its own lake folder under ``$JICAI_TEST_SPARK_LAKE``
+or a temporary one) when that is set, else an in-process ``pyspark://local[2]`` session. PostgreSQL tests use a throwaway database named with a
 nonce (created here, dropped at the end); its server is ``$JICAI_TEST_PG_URL`` (started by
 ``scripts/services.sh`` when none runs).
 
@@ -13,8 +15,9 @@ silently skipped. test_suite_rules.py fails on any other way of skipping.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
@@ -27,6 +30,8 @@ from jicai.store import Warehouse, connect
 
 ENGINES = ("duckdb", "postgres", "pyspark")
 PG_URL = os.environ.get("JICAI_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+SPARK_URL = os.environ.get("JICAI_TEST_SPARK_URL", "").strip()  # sc://host:port, or "" for pyspark://local[2]
+SPARK_LAKE = os.environ.get("JICAI_TEST_SPARK_LAKE", "").strip()  # a folder the Connect server reaches too
 IN_CI = os.environ.get("CI", "").lower() == "true"
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
@@ -44,6 +49,7 @@ def _isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     d = tmp_path / "jicai-data"
     monkeypatch.setenv("JICAI_DATA_DIR", str(d))
     monkeypatch.delenv("JICAI_WAREHOUSE_URL", raising=False)
+    monkeypatch.delenv("JICAI_LAKE", raising=False)
     return d
 
 
@@ -76,12 +82,38 @@ def pg_database() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def spark_warehouse() -> Warehouse:
+def spark_lakes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[], str]]:
+    """Factory of fresh lake folders for Spark Connect warehouses of this test session (removed at its end)."""
+    root = Path(SPARK_LAKE) / f"test-{uuid.uuid4().hex[:10]}" if SPARK_LAKE else tmp_path_factory.mktemp("lakes")
+    yield lambda: str(root / uuid.uuid4().hex[:10])
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def connect_spark(lakes: Callable[[], str]) -> Warehouse:
+    """A Spark warehouse: on the Connect server of $JICAI_TEST_SPARK_URL over a fresh lake, else in-process."""
     try:
         import pyspark  # noqa: F401
     except ImportError as exc:
         unavailable(f"PySpark not installed: {exc}")
-    return connect("pyspark://local[2]")
+    if not SPARK_URL:
+        return connect("pyspark://local[2]")
+    from jicai.store.spark_connect import ConnectUnreachable
+
+    try:
+        wh = connect(SPARK_URL, lake=lakes())
+    except ConnectUnreachable as exc:
+        unavailable(f"Spark Connect not reachable at {SPARK_URL}: {exc.en}")
+    # test tables are tiny: the in-process session's 4 shuffle partitions, not the server's 200 for real data
+    wh.session.conf.set("spark.sql.shuffle.partitions", "4")
+    return wh
+
+
+@pytest.fixture(scope="session")
+def spark_warehouse(spark_lakes: Callable[[], str]) -> Iterator[Warehouse]:
+    wh = connect_spark(spark_lakes)
+    yield wh
+    if SPARK_URL:
+        wh.close()
 
 
 @pytest.fixture
@@ -94,6 +126,9 @@ def engine_warehouse(request: pytest.FixtureRequest):
             wh = connect("duckdb://")
         elif engine == "postgres":
             wh = connect(request.getfixturevalue("pg_database"))
+        elif engine == "pyspark" and SPARK_URL:
+            # a Connect session and a lake of its own: nothing of another test is seen, closing it is cheap
+            wh = connect_spark(request.getfixturevalue("spark_lakes"))
         elif engine == "pyspark":
             wh = request.getfixturevalue("spark_warehouse")
             # The session is shared by every Spark test: a temporary view left by another test would

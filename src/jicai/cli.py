@@ -8,6 +8,7 @@ Commands are registered the way a bureau's own extension would register one: eac
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -62,8 +63,16 @@ def _global(
     warehouse: str = typer.Option(
         None, "--warehouse", envvar="JICAI_WAREHOUSE_URL", help="数据仓库地址 / warehouse URL (default DuckDB in the data directory)"
     ),
+    lake: str = typer.Option(
+        None, "--lake", envvar="JICAI_LAKE",
+        help="数据湖(sc:// 数据仓库用,客户端与集群都能访问的目录)/ lake of a sc:// warehouse (a folder the client and "
+             "the cluster both reach)",
+    ),
 ) -> None:
-    ctx.obj = Settings.resolve(data_dir, warehouse)
+    if lake:
+        # the commands that open the warehouse themselves, and `jicai serve`'s server, find it there too
+        os.environ["JICAI_LAKE"] = lake
+    ctx.obj = Settings.resolve(data_dir, warehouse, lake)
 
 
 def _register_commands() -> None:

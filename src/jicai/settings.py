@@ -1,7 +1,8 @@
 """Where jicai keeps its data, resolved once for the CLI and the library.
 
 Order: the ``--data-dir`` option, else ``$JICAI_DATA_DIR``, else ``./jicai-data``. The warehouse URL
-is ``$JICAI_WAREHOUSE_URL`` if set, else a DuckDB file inside the data directory.
+is ``$JICAI_WAREHOUSE_URL`` if set, else a DuckDB file inside the data directory. A Spark Connect warehouse
+(``sc://host:port``) also needs a lake, ``--lake`` / ``$JICAI_LAKE`` (docs/spark.md).
 
 :data:`SETTINGS` declares the limits a bureau may tune through the environment (the importer's plausible dates
 and file-size caps, the web's login budgets and trusted proxies); :func:`setting` reads one.
@@ -22,18 +23,20 @@ from jicai.store import Warehouse, connect, default_url
 class Settings:
     data_dir: Path
     warehouse_url: str
+    lake: str | None = None  # the lake of a sc:// warehouse; None: the URL's ;lake= or $JICAI_LAKE
 
     @classmethod
-    def resolve(cls, data_dir: Path | None = None, warehouse_url: str | None = None) -> Settings:
+    def resolve(cls, data_dir: Path | None = None, warehouse_url: str | None = None,
+                lake: str | None = None) -> Settings:
         d = Path(data_dir or os.environ.get("JICAI_DATA_DIR") or "jicai-data")
         url = warehouse_url or os.environ.get("JICAI_WAREHOUSE_URL") or default_url(d)
-        return cls(data_dir=d, warehouse_url=url)
+        return cls(data_dir=d, warehouse_url=url, lake=lake or os.environ.get("JICAI_LAKE") or None)
 
     def warehouse(self, mode: str = "write") -> Warehouse:
         """The warehouse opened to ``mode`` it: "read" for commands that only compute (many at once, beside
         ``jicai serve``), "write" for those that change it (one at a time; see :mod:`jicai.store.locking`)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        return connect(self.warehouse_url, mode)
+        return connect(self.warehouse_url, mode, lake=self.lake)
 
 
 # -- tunable limits: one declared table (documented in docs/data-contract.md and docs/web.md) -----------------------

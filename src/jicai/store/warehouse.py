@@ -4,6 +4,8 @@ URLs:
   ``duckdb:///path/to/jicai.duckdb``  (default, under the data directory; ``duckdb://`` = in memory)
   ``postgres://user@host:port/db``    (``postgresql://`` too)
   ``pyspark://local[2]``              (a local Spark session; ``pyspark://`` = ``local[*]``)
+  ``sc://host:15002``                 (a Spark cluster through Spark Connect, over the lake of ``--lake`` /
+                                      ``$JICAI_LAKE`` or ``sc://host:15002/;lake=URL``: docs/spark.md)
 
 Mode: ``connect(url, "read")`` for everything that only computes, ``connect(url, "write")`` (the default) for
 what changes the warehouse. On a DuckDB file the mode decides the lock (:mod:`jicai.store.locking`: many
@@ -28,6 +30,7 @@ import pyarrow as pa
 
 from jicai.errors import BilingualError
 from jicai.store import locking
+from jicai.store.lake import LAKE_ENV, Lake, LakeError, Manifest
 
 # The raw tables the importer's compact facts are built from (jicai.ingest.facts), and the table that says
 # the facts are complete. Writing a source any other way than through the importer makes the facts stale:
@@ -54,6 +57,8 @@ class Warehouse:
     engine: ClassVar[str] = "base"
     # Whether a multi-statement write can be made atomic (the importer refuses engines without it).
     supports_transactions: ClassVar[bool] = False
+    # Whether the URL needs a lake beside it (connect's ``lake``): the Spark Connect warehouse.
+    uses_lake: ClassVar[bool] = False
 
     def __init__(self, con: ibis.BaseBackend, url: str, mode: str = "write"):
         self.con = con
@@ -275,19 +280,157 @@ def _spark_schema(schema: pa.Schema):
     return T.StructType([T.StructField(f.name, simple[f.type], True) for f in schema])
 
 
+class SparkConnectWarehouse(SparkWarehouse):
+    """A Spark cluster through Spark Connect, over a Parquet lake (:mod:`jicai.store.lake`).
+
+    Each connection is its own Connect session reading one manifest of the lake: a table is a temp view of the
+    session over the table's version folder (made when first asked for), so a connection reads one consistent
+    snapshot. Writes go to new version folders and are published by one new manifest: :meth:`write_table` for
+    one table, :meth:`transaction` for several at once. The SQL dialect is Spark's, as for ``pyspark://``.
+    """
+
+    supports_transactions = True
+    uses_lake = True
+
+    def __init__(self, con: ibis.BaseBackend, url: str, mode: str, lake: Lake) -> None:
+        super().__init__(con, url, mode)
+        self.session = con._session
+        self.lake = lake
+        self.manifest = lake.current()
+        self._shown: set[str] = set()
+
+    @classmethod
+    def open(cls, url: str, mode: str = "write", timeout: float | None = None, join: bool = True,
+             lake: str | None = None) -> SparkConnectWarehouse:
+        from jicai.store.spark_connect import open_session
+
+        the_lake = Lake(resolve_lake(url, lake))
+        session = open_session(url)
+        try:
+            return cls(ibis.pyspark.connect(session), url, mode, the_lake)
+        except BaseException:
+            session.stop()
+            raise
+
+    # -- reading a snapshot ------------------------------------------------------------------------------
+    def table(self, name: str) -> ibis.Table:
+        if name not in self.manifest.tables:
+            import ibis.common.exceptions as exc
+
+            raise exc.TableNotFound(name)
+        # cached in either mode: the view shows one version until this connection commits or re-points
+        # (both clear the cache), and each lookup is a round trip to the server
+        if name not in self._tables:
+            self._show(name)
+            self._tables[name] = self.con.table(name)
+        return self._tables[name]
+
+    def list_tables(self) -> list[str]:
+        # the manifest, not the server's catalog: other tools' tables on a shared server are not jicai's
+        return sorted(self.manifest.tables)
+
+    def _show(self, name: str) -> None:
+        from jicai.store.spark_connect import show_version
+
+        if name not in self._shown:
+            show_version(self.session, name, self.manifest.tables[name])
+            self._shown.add(name)
+
+    def _repoint(self, manifest: Manifest) -> None:
+        """Read ``manifest`` from now on (after this connection's own commit, or before a write)."""
+        from jicai.store.spark_connect import hide, show_version
+
+        for name in sorted(self._shown):
+            if name not in manifest.tables:
+                hide(self.session, [name])
+            elif manifest.tables[name] != self.manifest.tables.get(name):
+                show_version(self.session, name, manifest.tables[name])
+        self._shown &= set(manifest.tables)
+        self.manifest = manifest
+        self._tables.clear()
+        self._listing = None
+
+    def data_version(self) -> locking.DataVersion:
+        return locking.DataVersion(self.manifest.version, self.manifest.at, self.manifest.by)
+
+    # -- writing -----------------------------------------------------------------------------------------
+    def write_table(self, name: str, data: pa.Table | ibis.Table, *, overwrite: bool = True) -> ibis.Table:
+        """A new version of ``name`` (Arrow written by this client; an Ibis expression written by the
+        cluster), published at once by a one-table commit."""
+        with self.transaction() as tx:
+            if name in tx.tables() and not overwrite:
+                raise ValueError(f"table {name} exists")
+            if isinstance(data, pa.Table):
+                tx.write_arrow(name, data)
+            else:
+                self.con._run_pre_execute_hooks(data)  # an in-memory table inside the expression
+                tx.replace(name, self.session.sql(self.con.compile(data)), keep_schema=False)
+            if name in FACT_SOURCES:  # see FACT_SOURCES: the facts are stale now, in the same commit
+                for t in (FACTS_STATE, FACTS_PENDING):
+                    if t in tx.tables():
+                        tx.drop(t)
+        return self.table(name)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[object]:
+        """A :class:`~jicai.store.spark_connect.LakeTransaction` over the lake's newest manifest, committed
+        (one new manifest) when the block ends, rolled back on an exception; a conflict with another writer
+        raises :class:`~jicai.store.lake.LakeConflict` and publishes nothing."""
+        from jicai.store.spark_connect import LakeTransaction
+
+        base = self.lake.current()
+        if base.version != self.manifest.version:
+            self._repoint(base)
+        tx = LakeTransaction(self.session, self.lake, base, show=self._show)
+        try:
+            yield tx
+        except BaseException:
+            tx.rollback()
+            raise
+        manifest = tx.commit()
+        with contextlib.suppress(OSError, LakeError):
+            # old versions go as new ones come (never those of the last or of the last hour's manifests)
+            self.lake.vacuum()
+        # the views already show the transaction's versions
+        self._shown = (self._shown | {n for n, u in tx.pending.items() if u}) & set(manifest.tables)
+        self.manifest = manifest
+        self._tables.clear()
+        self._listing = None
+
+    def close(self) -> None:
+        Warehouse.close(self)  # stops this connection's Connect session (the server keeps running)
+
+
+def resolve_lake(url: str, lake: str | None = None) -> str:
+    """The lake of a ``sc://`` warehouse: ``lake``, else the URL's ``;lake=`` parameter, else ``$JICAI_LAKE``."""
+    from jicai.store.spark_connect import split_url
+
+    found = lake or split_url(url)[2] or os.environ.get(LAKE_ENV, "").strip()
+    if not found:
+        raise BilingualError(
+            f"Spark Connect 数据仓库 {url} 需要一个数据湖:用 --lake 或环境变量 {LAKE_ENV} 指定客户端与集群都能访问的"
+            f"目录(本地路径、file://、hdfs:// 或 s3a://)",
+            f"the Spark Connect warehouse {url} needs a lake: give --lake or {LAKE_ENV}, a folder both this client "
+            f"and the cluster reach (a local path, file://, hdfs:// or s3a://)")
+    return found
+
+
 ENGINES: dict[str, type[Warehouse]] = {
     "duckdb": DuckDBWarehouse,
     "postgres": PostgresWarehouse,
     "postgresql": PostgresWarehouse,
     "pyspark": SparkWarehouse,
+    "sc": SparkConnectWarehouse,
 }
 
 
-def connect(url: str, mode: str = "write", *, timeout: float | None = None, join: bool = True) -> Warehouse:
+def connect(url: str, mode: str = "write", *, timeout: float | None = None, join: bool = True,
+            lake: str | None = None) -> Warehouse:
     """Open the warehouse named by ``url`` to ``mode`` it ("read" or "write"); on a DuckDB file wait at most
     ``timeout`` seconds (default ``$JICAI_LOCK_TIMEOUT``, 600) for the lock, then a bilingual
     :class:`~jicai.store.locking.LockTimeout`. ``join=False``: wait for this process's own writer too, instead of
-    sharing its hold (:func:`jicai.store.locking.acquire`).
+    sharing its hold (:func:`jicai.store.locking.acquire`). ``lake``: the lake of a ``sc://`` warehouse (default
+    the URL's ``;lake=`` parameter, else ``$JICAI_LAKE``); other engines have none.
 
     >>> wh = connect("duckdb://")
     >>> wh.engine, wh.mode
@@ -302,12 +445,18 @@ def connect(url: str, mode: str = "write", *, timeout: float | None = None, join
         raise ValueError(
             f"不支持的数据仓库地址 / unsupported warehouse URL {url!r}: scheme must be one of {', '.join(ENGINES)}"
         ) from None
+    if engine.uses_lake:
+        return engine.open(url, mode, timeout, join, lake=lake)
     return engine.open(url, mode, timeout, join)
 
 
-def latest_version(url: str) -> locking.DataVersion | None:
+def latest_version(url: str, lake: str | None = None) -> locking.DataVersion | None:
     """The data version last committed to the DuckDB file of ``url`` (a stat and a tiny read, no lock and no
-    connection: cheap enough for every request); None for other engines, which record none."""
+    connection: cheap enough for every request) or to the lake of a ``sc://`` URL (its newest manifest: a
+    listing and a small read, no Spark); None for other engines, which record none."""
+    if url.startswith("sc://"):
+        m = Lake(resolve_lake(url, lake)).current()
+        return locking.DataVersion(m.version, m.at, m.by)
     if not url.startswith("duckdb://"):
         return None
     path = urlparse(url).path

@@ -1,0 +1,130 @@
+"""Spark Connect against DuckDB on the same machine: `python benchmarks/spark.py [--order-lines N]`.
+
+The same simulated province (benchmarks/run.py's dataset, cached under benchmarks/data/N/) is imported with
+`jicai import` twice — into a fresh DuckDB file, and into the Spark Connect warehouse at ``--url`` with a fresh
+lake — then the monitoring runs on each (benchmarks/phase.py, one process per phase, median of --repeats).
+Prints seconds, the ratios Spark / DuckDB, order lines per second per core, the client's peak RSS and the
+cluster's JVMs' RSS after the runs; writes benchmarks/results/spark-N.json.
+
+The cluster is the project's local one (scripts/spark_cluster.sh: a master, two 1-core workers, a Connect
+server); ``--start-cluster`` starts it when it is not running. Run on a quiet machine: both engines share its
+2 cores, and nothing else may.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+PY = sys.executable
+JICAI = str(Path(PY).with_name("jicai"))
+sys.path.insert(0, str(HERE))
+
+from run import _run_phase  # noqa: E402 - benchmarks/ is not a package
+
+# A child's own peak RSS: RUSAGE_CHILDREN of a fresh wrapper, which waits for that child only.
+_TIMED = ("import resource, subprocess, sys, time; t = time.perf_counter(); subprocess.run(sys.argv[1:], check=True, "
+          "stdout=subprocess.DEVNULL); print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN)"
+          ".ru_maxrss / 1024)")
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(seconds, peak RSS MB) of running ``cmd`` to completion."""
+    out = subprocess.run([PY, "-c", _TIMED, *cmd], check=True, capture_output=True, text=True, env=env)
+    seconds, peak = out.stdout.split()
+    return float(seconds), float(peak)
+
+
+def jvm_rss() -> dict[str, float]:
+    """RSS (MB) of the local cluster's JVMs, by role, from the pid files of scripts/spark_cluster.sh."""
+    found = {}
+    for pid_file in sorted((ROOT / ".services" / "spark").glob("*.pid")):
+        try:
+            status = Path(f"/proc/{pid_file.read_text().strip()}/status").read_text()
+        except (OSError, ValueError):
+            continue
+        kb = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+        found[pid_file.stem] = round(kb / 1024, 1)
+    return found
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--order-lines", type=int, default=10_000_000)
+    ap.add_argument("--institutions", type=int, default=1000)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--url", default=os.environ.get("JICAI_TEST_SPARK_URL", "sc://127.0.0.1:15002"))
+    ap.add_argument("--cores", type=int, default=2, help="the cluster's executor cores (the local cluster: 2 × 1)")
+    ap.add_argument("--start-cluster", action="store_true", help="start scripts/spark_cluster.sh if it is not running")
+    args = ap.parse_args()
+    n = args.order_lines
+
+    if args.start_cluster:
+        subprocess.run(["bash", str(ROOT / "scripts" / "spark_cluster.sh"), "start"], check=True)
+    data = HERE / "data" / str(n)
+    dataset = data / "dataset"
+    if not (dataset / "manifest.json").exists():  # the same dataset as benchmarks/run.py's
+        from jicai.simulate import simulate
+
+        simulate(dataset, institutions=args.institutions, months=12, seed=7, order_lines=n, start=date(2024, 1, 1))
+    as_of = date(2024, 12, 31)  # every simulated order line is in scope
+    rows = sum(json.loads((dataset / "manifest.json").read_text())["tables"].values())
+
+    # both imports from scratch in this run, so their figures compare
+    duck_dir, lake = data / "bench-duckdb", data / "bench-lake"
+    for d in (duck_dir, lake):
+        shutil.rmtree(d, ignore_errors=True)
+    env = {**os.environ, "JICAI_DATA_DIR": str(duck_dir)}
+    env.pop("JICAI_WAREHOUSE_URL", None)
+    duck_import = timed([JICAI, "import", str(dataset)], env)
+    print(f"DuckDB import: {duck_import[0]:.1f} s, peak RSS {duck_import[1]:.0f} MB", flush=True)
+    spark_env = {**os.environ, "JICAI_DATA_DIR": str(data / "bench-spark-data"), "JICAI_WAREHOUSE_URL": args.url,
+                 "JICAI_LAKE": str(lake)}
+    spark_import = timed([JICAI, "import", str(dataset)], spark_env)
+    print(f"Spark import: {spark_import[0]:.1f} s, client peak RSS {spark_import[1]:.0f} MB", flush=True)
+
+    duck_wh = str(duck_dir / "jicai.duckdb")
+    os.environ["JICAI_LAKE"] = str(lake)  # phase.py's Spark runs read the lake from the environment
+    monitor = {"duckdb": _run_phase("monitor", Path(duck_wh), as_of, args.repeats)}
+    monitor["spark"] = _run_phase("monitor", args.url, as_of, args.repeats)  # type: ignore[arg-type]
+    med = {k: statistics.median(v["seconds"]) for k, v in monitor.items()}
+    if monitor["duckdb"]["rows"] != monitor["spark"]["rows"]:
+        raise SystemExit(f"the engines disagree: {monitor['duckdb']['rows']} vs {monitor['spark']['rows']} rows")
+
+    jvms = jvm_rss()
+    lake_mb = sum(f.stat().st_size for f in lake.rglob("*") if f.is_file()) / 2**20
+    duck_mb = Path(duck_wh).stat().st_size / 2**20
+    res = {
+        "order_lines": n, "rows_imported": rows, "repeats": args.repeats, "url": args.url, "cores": args.cores,
+        "import": {"duckdb": {"seconds": duck_import[0], "peak_rss_mb": duck_import[1]},
+                   "spark": {"seconds": spark_import[0], "client_peak_rss_mb": spark_import[1]}},
+        "monitor": monitor, "monitor_median": med,
+        "ratios": {"import": spark_import[0] / duck_import[0], "monitor": med["spark"] / med["duckdb"]},
+        "order_lines_per_core_second": {"duckdb": n / med["duckdb"] / 2, "spark": n / med["spark"] / args.cores},
+        "cluster_jvm_rss_mb": jvms, "storage_mb": {"duckdb": duck_mb, "lake": lake_mb},
+    }
+    print(f"\norder lines: {n:,}   rows imported: {rows:,}   repeats: {args.repeats}   (medians)")
+    print(f"{'':10}{'import s':>10}{'monitor s':>11}{'lines/core·s':>14}")
+    for k, imp in (("duckdb", duck_import[0]), ("spark", spark_import[0])):
+        print(f"{k:10}{imp:>10.1f}{med[k]:>11.2f}{res['order_lines_per_core_second'][k]:>14,.0f}")
+    print(f"Spark / DuckDB: import {res['ratios']['import']:.2f} ×, monitor {res['ratios']['monitor']:.2f} ×")
+    print(f"monitor peak RSS of the client: DuckDB {monitor['duckdb']['peak_rss_mb']:.0f} MB, "
+          f"Spark {monitor['spark']['peak_rss_mb']:.0f} MB; cluster JVMs: {jvms}")
+    print(f"storage: DuckDB file {duck_mb:,.0f} MB, lake {lake_mb:,.0f} MB (every version it keeps)")
+    out = HERE / "results" / f"spark-{n}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(res, indent=2))
+    print(f"written {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,212 @@
+"""Spark Connect over the lake: the session, the views of a snapshot, and the lake transaction.
+
+A connection reads one manifest of the lake (:mod:`jicai.store.lake`): each of its tables is a TEMP VIEW of the
+Connect session over the table's version folder, so every query of the connection sees one consistent snapshot
+however many imports commit meanwhile. A :class:`LakeTransaction` writes new version folders, re-points its
+own views at them (its SQL sees its own changes) and publishes them all in one manifest when it ends.
+
+The Connect client is imported only when a ``sc://`` warehouse is opened (the ``spark`` extra).
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from jicai.errors import BilingualError
+from jicai.store.lake import Lake, Manifest
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+DEFAULT_PORT = 15002
+REACH_SECONDS = 5.0  # how long to wait for the server's port before saying it is unreachable
+
+
+class ConnectUnreachable(BilingualError, ConnectionError):
+    """Nothing answers at the Spark Connect URL."""
+
+
+def split_url(url: str) -> tuple[str, int, str | None]:
+    """``sc://host:port/;k=v;lake=…`` → (host, port, lake or None). ``lake`` is jicai's own parameter (the
+    URL then names the whole warehouse, e.g. for ``JICAI_WAREHOUSE_URL``); Spark's are kept for Spark.
+
+    >>> split_url("sc://spark.example:15002/;lake=s3a://bureau/lake")
+    ('spark.example', 15002, 's3a://bureau/lake')
+    >>> split_url("sc://127.0.0.1")
+    ('127.0.0.1', 15002, None)
+    """
+    rest = url.split("://", 1)[1]
+    address, _, params = rest.partition("/")
+    host, _, port = address.rpartition(":") if ":" in address else (address, "", "")
+    lake = None
+    for p in params.lstrip(";").split(";"):
+        key, _, value = p.partition("=")
+        if key == "lake":
+            lake = value
+    try:
+        return host.strip("[]"), int(port) if port else DEFAULT_PORT, lake
+    except ValueError:
+        raise BilingualError(f"Spark Connect 地址的端口不是数字:{url}",
+                             f"the port of the Spark Connect URL is not a number: {url}") from None
+
+
+def spark_url(url: str) -> str:
+    """The URL given to Spark: ``url`` without jicai's ``lake`` parameter."""
+    head, _, params = url.partition("/;")
+    kept = [p for p in params.split(";") if p and not p.startswith("lake=")]
+    return head.rstrip("/") + ("/;" + ";".join(kept) if kept else "")
+
+
+def open_session(url: str) -> SparkSession:
+    """A new Connect session at ``url`` (its own temp views); :class:`ConnectUnreachable` within seconds when
+    nothing listens there — the gRPC client itself would retry for minutes."""
+    host, port, _ = split_url(url)
+    try:
+        with socket.create_connection((host, port), timeout=REACH_SECONDS):
+            pass
+    except OSError as exc:
+        raise ConnectUnreachable(
+            f"无法连接 Spark Connect 服务 {spark_url(url)}({exc.strerror or exc});请检查服务是否已启动、"
+            f"地址与端口是否正确(JICAI_WAREHOUSE_URL / --warehouse)",
+            f"cannot reach the Spark Connect server at {spark_url(url)} ({exc.strerror or exc}); check that it "
+            f"is running and the host and port (JICAI_WAREHOUSE_URL / --warehouse)") from None
+    from pyspark.sql import SparkSession  # optional dependency: jicai[spark]
+
+    return SparkSession.builder.remote(spark_url(url)).create()
+
+
+def show_version(session: SparkSession, name: str, uri: str) -> None:
+    """Make the temp view ``name`` read the version folder ``uri``."""
+    session.read.parquet(uri).createOrReplaceTempView(name)
+
+
+def hide(session: SparkSession, names: Iterable[str]) -> None:
+    for name in names:
+        session.catalog.dropTempView(name)
+
+
+class LakeTransaction:
+    """What a writer does to the lake, published at once by :meth:`commit` (the warehouse's ``transaction()``
+    calls it when the ``with`` block ends normally, :meth:`rollback` on an exception)."""
+
+    def __init__(self, session: SparkSession, lake: Lake, base: Manifest,
+                 show: Callable[[str], None] | None = None) -> None:
+        self.session, self.lake, self.base = session, lake, base
+        # makes the view of a base table (the warehouse's, which remembers what it has shown); views are made
+        # when SQL first needs them: a one-table write of Arrow rows needs none
+        self._show = show or (lambda name: show_version(session, name, base.tables[name]))
+        self._views_ready = False
+        self.pending: dict[str, str | None] = {}
+        self._written: list[str] = []  # folders this transaction made: deleted unless committed
+        self._staging: str | None = None
+        self._uploads = 0
+
+    # -- reading ---------------------------------------------------------------------------------------
+    def tables(self) -> list[str]:
+        names = set(self.base.tables) | {n for n, u in self.pending.items() if u is not None}
+        return sorted(names - {n for n, u in self.pending.items() if u is None})
+
+    def sql(self, text: str, args: Iterable[Any] | dict[str, Any] = ()) -> DataFrame:
+        """Spark SQL over this transaction's tables (``?`` markers take ``args`` in order, ``:name`` a dict)."""
+        self._views()
+        args = args if isinstance(args, dict) else list(args)
+        return self.session.sql(text, args=args or None)
+
+    def upload(self, data: pa.Table | pa.RecordBatchReader) -> DataFrame:
+        """Rows of the client as a DataFrame of the cluster: written to the lake's staging, read by Spark."""
+        if self._staging is None:
+            self._staging = self.lake.staging_dir()
+        folder = f"{self._staging}/{self._uploads}"
+        self._uploads += 1
+        self.lake.write_arrow(folder, data)
+        return self.session.read.parquet(folder)
+
+    # -- writing ---------------------------------------------------------------------------------------
+    def replace(self, table: str, df: DataFrame, *, keep_schema: bool = True) -> str:
+        """``table`` becomes the rows of ``df``, written to a new version folder (its URI). A table that exists
+        keeps its schema: ``df``'s columns are taken in the table's order and cast to its types, a column
+        ``df`` lacks is null; a column the table lacks is an error (it would be lost without a word).
+        ``keep_schema=False``: the table takes ``df``'s schema (a table created anew)."""
+        self._views()
+        if keep_schema and table in self.tables():
+            df = conform(df, self.session.table(table).schema, table)
+        folder = self.lake.new_version_dir(table)
+        self._written.append(folder)
+        df.write.mode("error").parquet(folder)  # a fresh folder: never overwrite
+        self._point(table, folder)
+        return folder
+
+    def write_arrow(self, table: str, data: pa.Table | pa.RecordBatchReader) -> str:
+        """``table`` becomes ``data`` as written by the client (no trip through Spark)."""
+        folder = self.lake.new_version_dir(table)
+        self._written.append(folder)
+        self.lake.write_arrow(folder, data)
+        self._point(table, folder)
+        return folder
+
+    def create(self, table: str, schema: pa.Schema | Any) -> str:
+        """An empty ``table`` of ``schema`` (Arrow, or a Spark StructType)."""
+        if isinstance(schema, pa.Schema):
+            return self.write_arrow(table, schema.empty_table())
+        return self.replace(table, self.session.createDataFrame([], schema))
+
+    def drop(self, table: str) -> None:
+        if table in self.tables():
+            hide(self.session, [table])
+        self.pending[table] = None
+
+    def _views(self) -> None:
+        if not self._views_ready:
+            for name in self.base.tables:
+                if name not in self.pending:  # a pending table's view already shows this transaction's version
+                    self._show(name)
+            self._views_ready = True
+
+    def _point(self, table: str, folder: str) -> None:
+        show_version(self.session, table, folder)
+        self.pending[table] = folder
+
+    # -- ending ----------------------------------------------------------------------------------------
+    def commit(self) -> Manifest:
+        try:
+            manifest = self.lake.commit(self.base, self.pending) if self.pending else self.base
+        except BaseException:
+            self.rollback()
+            raise
+        self._written.clear()
+        self._drop_staging()
+        return manifest
+
+    def rollback(self) -> None:
+        """Delete what this transaction wrote and show the base manifest's tables again."""
+        for folder in self._written:
+            self.lake.remove(folder)
+        self._written.clear()
+        self._drop_staging()
+        for name in self.pending:
+            if name in self.base.tables:
+                show_version(self.session, name, self.base.tables[name])
+            else:
+                hide(self.session, [name])
+        self.pending.clear()
+
+    def _drop_staging(self) -> None:
+        if self._staging is not None:
+            self.lake.remove(self._staging)
+            self._staging = None
+
+
+def conform(df: DataFrame, schema: Any, table: str) -> DataFrame:
+    """``df`` with the columns of ``schema`` (a Spark StructType), in its order and types."""
+    from pyspark.sql import functions as F
+
+    extra = [c for c in df.columns if c not in schema.names]
+    if extra:
+        raise BilingualError(f"写入表 {table} 的数据有表中没有的列:{', '.join(extra)}",
+                             f"the rows written to {table} have columns the table lacks: {', '.join(extra)}")
+    return df.select([(F.col(f.name) if f.name in df.columns else F.lit(None)).cast(f.dataType).alias(f.name)
+                      for f in schema.fields])
