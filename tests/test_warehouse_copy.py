@@ -276,6 +276,8 @@ def test_duckdb_to_spark_connect_and_back_is_identical(tmp_path, province):
         assert again.returncode == 0, again.stderr
         assert _digests(back) == expected
         _assert_same_monitoring(back, src)
+        same = _copy(tmp_path, url, "--to", url, lake=lake)  # JICAI_LAKE names the source's lake: the same
+        assert same.returncode == 2 and "the destination uses the current warehouse's lake" in same.stderr
         # started again with --resume after it finished: every table is skipped, nothing rewritten
         resumed = _copy(tmp_path, src, "--to", url, "--to-lake", lake, "--resume")
         assert resumed.returncode == 0, resumed.stderr

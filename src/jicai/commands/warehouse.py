@@ -14,6 +14,9 @@ from jicai.errors import BilingualError
 
 
 def _same_warehouse(a: str, b: str) -> bool:
+    """Whether URLs ``a`` and ``b`` name one warehouse (``sc://`` ones are told apart by their lakes, once open)."""
+    if a.startswith("sc://") or b.startswith("sc://"):
+        return False
     if a.startswith("duckdb://") and b.startswith("duckdb://"):
         pa, pb = urlparse(a).path, urlparse(b).path
         return pa not in ("", "/", ":memory:") and Path(pa).resolve() == Path(pb).resolve()
@@ -71,6 +74,11 @@ def register(app: typer.Typer) -> None:
                      f"the current warehouse has no tables: {redact(src.url)} (run jicai import first)")
             dst = _open_destination(to, to_lake)
             try:
+                if getattr(src, "uses_lake", False) and getattr(dst, "uses_lake", False) \
+                        and src.lake.spark_uri("tables") == dst.lake.spark_uri("tables"):
+                    fail(f"目标与当前数据仓库使用同一数据湖:{dst.lake.url}(用 --to-lake 指定另一个)",
+                         f"the destination uses the current warehouse's lake: {dst.lake.url} (give another with "
+                         f"--to-lake)")
                 if not destination_for(dst).streamed:
                     fail(f"不能复制到 {redact(to)}(进程内会话,随命令结束):请复制到 DuckDB、PostgreSQL 或 sc://",
                          f"cannot copy into {redact(to)} (an in-process session that ends with the command): copy "
