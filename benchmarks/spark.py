@@ -65,6 +65,9 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--url", default=os.environ.get("JICAI_TEST_SPARK_URL", "sc://127.0.0.1:15002"))
     ap.add_argument("--cores", type=int, default=2, help="the cluster's executor cores (the local cluster: 2 × 1)")
+    ap.add_argument("--load", choices=("import", "copy"), default="import",
+                    help="fill the lake with `jicai import` of the files (the default), or with `jicai warehouse copy` "
+                         "of the DuckDB warehouse just imported (the bulk path: no per-file validation on the cluster)")
     ap.add_argument("--start-cluster", action="store_true", help="start scripts/spark_cluster.sh if it is not running")
     args = ap.parse_args()
     n = args.order_lines
@@ -90,8 +93,12 @@ def main() -> None:
     print(f"DuckDB import: {duck_import[0]:.1f} s, peak RSS {duck_import[1]:.0f} MB", flush=True)
     spark_env = {**os.environ, "JICAI_DATA_DIR": str(data / "bench-spark-data"), "JICAI_WAREHOUSE_URL": args.url,
                  "JICAI_LAKE": str(lake)}
-    spark_import = timed([JICAI, "import", str(dataset)], spark_env)
-    print(f"Spark import: {spark_import[0]:.1f} s, client peak RSS {spark_import[1]:.0f} MB", flush=True)
+    if args.load == "import":
+        spark_import = timed([JICAI, "import", str(dataset)], spark_env)
+    else:
+        spark_import = timed([JICAI, "--data-dir", str(duck_dir), "warehouse", "copy", "--to", args.url,
+                              "--to-lake", str(lake)], env)
+    print(f"Spark load ({args.load}): {spark_import[0]:.1f} s, client peak RSS {spark_import[1]:.0f} MB", flush=True)
 
     duck_wh = str(duck_dir / "jicai.duckdb")
     os.environ["JICAI_LAKE"] = str(lake)  # phase.py's Spark runs read the lake from the environment
@@ -105,7 +112,7 @@ def main() -> None:
     lake_mb = sum(f.stat().st_size for f in lake.rglob("*") if f.is_file()) / 2**20
     duck_mb = Path(duck_wh).stat().st_size / 2**20
     res = {
-        "order_lines": n, "rows_imported": rows, "repeats": args.repeats, "url": args.url, "cores": args.cores,
+        "order_lines": n, "rows_imported": rows, "spark_load": args.load, "repeats": args.repeats, "url": args.url, "cores": args.cores,
         "import": {"duckdb": {"seconds": duck_import[0], "peak_rss_mb": duck_import[1]},
                    "spark": {"seconds": spark_import[0], "client_peak_rss_mb": spark_import[1]}},
         "monitor": monitor, "monitor_median": med,
@@ -114,6 +121,7 @@ def main() -> None:
         "cluster_jvm_rss_mb": jvms, "storage_mb": {"duckdb": duck_mb, "lake": lake_mb},
     }
     print(f"\norder lines: {n:,}   rows imported: {rows:,}   repeats: {args.repeats}   (medians)")
+    print(f"Spark's lake filled by: {args.load}")
     print(f"{'':10}{'import s':>10}{'monitor s':>11}{'lines/core·s':>14}")
     for k, imp in (("duckdb", duck_import[0]), ("spark", spark_import[0])):
         print(f"{k:10}{imp:>10.1f}{med[k]:>11.2f}{res['order_lines_per_core_second'][k]:>14,.0f}")
