@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import math
 from datetime import date
+from urllib.parse import urlparse
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from tests.conftest import PG_URL, throwaway_pg_database
 
 from jicai.ingest import facts, import_paths
 from jicai.measures.monitor import monitor
@@ -230,12 +232,17 @@ def test_deferred_facts_are_pending_until_finished(files, tmp_path):
 
 
 @pytest.mark.postgres
-def test_facts_follow_each_import_on_postgres(files, pg_database):
-    wh = connect(pg_database)
-    _steps(wh, files)
-    assert_monitor_parity(wh, AS_OFS[1:3])
-    assert_cost_growth_parity(wh)
-    wh.close()
+def test_facts_follow_each_import_on_postgres(files):
+    # a database of its own: the session's shared one may hold facts another test's import built
+    with throwaway_pg_database("jicai_facts") as name:
+        u = urlparse(PG_URL)
+        wh = connect(f"postgres://{u.username or 'postgres'}@{u.hostname}:{u.port or 5432}/{name}")
+        try:
+            _steps(wh, files)
+            assert_monitor_parity(wh, AS_OFS[1:3])
+            assert_cost_growth_parity(wh)
+        finally:
+            wh.close()
 
 
 @pytest.mark.slow

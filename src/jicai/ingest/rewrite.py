@@ -38,6 +38,7 @@ from sqlglot import exp
 from sqlglot.tokens import TokenType
 
 from jicai.errors import BilingualError
+from jicai.ingest.sql import lit
 
 Columns = Callable[[str], list[tuple[str, exp.DataType]]]  # a table's columns and types, in its order
 READ = "duckdb"
@@ -108,7 +109,7 @@ def literal(value: object) -> str:
     if isinstance(value, dt.date):
         return f"DATE '{value.isoformat()}'"
     if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
+        return lit(value)
     raise UnsupportedStatement("不支持的参数类型", f"unsupported parameter type {type(value).__name__}: {value!r}")
 
 

@@ -247,7 +247,7 @@ class Lake:
         files stay (they are small, and a stale writer must still find its number taken). The folders
         deleted, as Spark URIs."""
         numbers = self._manifest_numbers()
-        recent = time.time() - grace_seconds
+        recent = clock.now().timestamp() - grace_seconds  # epoch seconds, as the files' mtimes
         in_use = set(numbers[-max(keep, 1):])
         for info in self.fs.get_file_info([self._fs_path(f"_jicai/manifests/{n}.json") for n in numbers]):
             if info.mtime is not None and info.mtime.timestamp() > recent:
