@@ -6,7 +6,7 @@ media type as documented — 0 server errors and 0 schema violations.
 How many examples: most operations cost 10–50 ms a call, but a dataset computes its measure once per distinct
 argument (as_of, month, batch …), 0.1–0.3 s, and 4–5 s for ``/api/overview/trend`` (12 month ends); the token
 endpoint runs argon2 on every call. So the bureau, who reaches every operation and every figure, gets
-:data:`EXAMPLES` (1,000) per operation, and the hospital, whose requests go through the same code with a scope
+:data:`EXAMPLES` (400) per operation, and the hospital, whose requests go through the same code with a scope
 filter, gets :data:`HOSPITAL_EXAMPLES` (100): the first 100 of the bureau's cases, reusing the figures the bureau's
 computed. Hypothesis runs its explicit and generate phases only (no shrinking of failures we only count, no
 example database). Measured (2026-11-30, 2 cores shared with five other test runs, load 8–11): 55 operations,
@@ -39,8 +39,10 @@ from tests.web_fixtures import bearer, make_app
 
 pytestmark = [pytest.mark.slow]
 
-# per operation, as the bureau; JICAI_SCHEMATHESIS_EXAMPLES lowers it for a quick look while developing
-EXAMPLES = int(os.environ.get("JICAI_SCHEMATHESIS_EXAMPLES", "1000"))
+# per operation, as the bureau; JICAI_SCHEMATHESIS_EXAMPLES changes it (lower for a quick look while developing).
+# 400, not the 1,000 of issue 14's runs (58,304 calls, no error): the Spark tests on the Connect cluster need
+# the CI time (90 minutes in all).
+EXAMPLES = int(os.environ.get("JICAI_SCHEMATHESIS_EXAMPLES", "400"))
 HOSPITAL_EXAMPLES = min(100, EXAMPLES)  # per operation, as a hospital: the first cases of the bureau's
 SHARDS = 4  # tests the operations are dealt into (operation i goes to shard i mod SHARDS)
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
