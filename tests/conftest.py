@@ -43,6 +43,26 @@ def unavailable(reason: str) -> NoReturn:
     pytest.skip(reason)
 
 
+def kill_at_marker(proc, marker: str, timeout: float) -> str:
+    """Read ``proc``'s stderr until a line holds ``marker`` (a test hook's "paused here"), then SIGKILL it and
+    wait; returns that line. Fails with the child's stderr if it ends first, or after ``timeout`` seconds."""
+    import signal
+    import time
+
+    deadline, line = time.time() + timeout, ""
+    try:
+        while marker not in line:
+            assert time.time() < deadline and proc.poll() is None, proc.stderr.read() if proc.poll() is not None \
+                else "timeout"
+            line = proc.stderr.readline()
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return line
+
+
 @pytest.fixture(autouse=True)
 def _isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """No test reads or writes a developer's own jicai-data or warehouse."""

@@ -7,7 +7,8 @@ import os
 import signal
 import subprocess
 import sys
-import time
+
+from tests.conftest import kill_at_marker
 
 from helpers_ingest import ORDER_HEADER, order_row, write_csv, write_reference
 from jicai.ingest import import_paths
@@ -23,18 +24,8 @@ def test_sigkill_inside_the_transaction_leaves_nothing(tmp_path):
     env = {**os.environ, "JICAI_DATA_DIR": str(data_dir), "JICAI_TEST_PAUSE_IN_TRANSACTION": "60"}
     proc = subprocess.Popen([sys.executable, "-m", "jicai.cli", "import", str(orders)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        # the loader prints this line after its inserts and before COMMIT
-        deadline = time.time() + 120
-        line = ""
-        while "JICAI_PAUSED_IN_TRANSACTION" not in line:
-            assert time.time() < deadline and proc.poll() is None, proc.stderr.read() if proc.poll() is not None else "timeout"
-            line = proc.stderr.readline()
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    # the loader prints this line after its inserts and before COMMIT
+    kill_at_marker(proc, "JICAI_PAUSED_IN_TRANSACTION", 120)
     assert proc.returncode == -signal.SIGKILL
     with connect(url) as wh:
         con = wh.con.con

@@ -17,11 +17,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import pytest
+from tests.conftest import kill_at_marker
 
 from conftest import unavailable
 from jicai.store import connect
@@ -183,17 +183,7 @@ def test_a_client_killed_mid_import_leaves_the_previous_manifest(places: Places)
     env = {**places.spark, "JICAI_TEST_PAUSE_IN_TRANSACTION": "300"}
     proc = subprocess.Popen([*CLI, "import", str(late)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
-    try:
-        deadline = time.time() + 900
-        line = ""
-        while "JICAI_PAUSED_IN_TRANSACTION" not in line:  # printed after every write, before the commit
-            assert time.time() < deadline and proc.poll() is None, proc.stderr.read() if proc.poll() is not None else "timeout"
-            line = proc.stderr.readline()
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    kill_at_marker(proc, "JICAI_PAUSED_IN_TRANSACTION", 900)  # printed after every write, before the commit
     assert proc.returncode == -signal.SIGKILL
     after = places.manifest()
     # one commit only, the "started" row of _load_log written before the file was read; every other table

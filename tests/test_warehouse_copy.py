@@ -9,11 +9,9 @@ import hashlib
 import os
 import re
 import shutil
-import signal
 import struct
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +20,7 @@ from urllib.parse import urlparse
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from tests.conftest import PG_URL, throwaway_pg_database, unavailable
+from tests.conftest import PG_URL, kill_at_marker, throwaway_pg_database, unavailable
 from tests.reference.random_data import AS_OFS, random_tables
 from tests.test_monitor_reference import assert_frames_equal
 from typer.testing import CliRunner
@@ -300,17 +298,8 @@ def _kill_and_resume(tmp_path: Path, province: dict[str, pa.Table], dst: str) ->
            "JICAI_TEST_PAUSE_IN_COPY": "2:60"}
     proc = subprocess.Popen([sys.executable, "-m", "jicai.cli", "warehouse", "copy", "--to", dst], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline, line = time.time() + 300, ""
-        while "JICAI_PAUSED_IN_COPY" not in line:  # two tables published, the third staged and verified
-            assert time.time() < deadline and proc.poll() is None, proc.stderr.read() if proc.poll() is not None \
-                else "timeout"
-            line = proc.stderr.readline()
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    # two tables published, the third staged and verified
+    line = kill_at_marker(proc, "JICAI_PAUSED_IN_COPY", 300)
     third = line.split()[-1]
     with connect(dst, "read") as wh:
         tables = wh.list_tables()
