@@ -97,6 +97,10 @@ start_connect() {
   local UI_CONF=(--conf spark.ui.enabled=false)
   [ -z "$UI_PORT" ] || UI_CONF=(--conf spark.ui.enabled=true --conf spark.ui.port="$UI_PORT")
   # Derby (the catalog's metastore) and spark-warehouse/ would land in the working directory: keep them here.
+  # The launcher sizes the Connect server's heap like a daemon's (SPARK_DAEMON_MEMORY, 512m above), not by
+  # --driver-memory: with 512 MB its old generation filled within half an hour of tests (hundreds of full GCs,
+  # then OutOfMemoryError). So the daemon setting is the driver's for this one JVM.
+  SPARK_DAEMON_MEMORY="$DRIVER_MEMORY" \
   launch connect "$SPARK_HOME/bin/spark-submit" --master "$MASTER_URL" --name jicai-connect \
     --driver-memory "$DRIVER_MEMORY" \
     --driver-java-options "-Dderby.system.home=$STATE" \

@@ -91,7 +91,7 @@ class Cluster:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def module_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     if shutil.which("java") is None:
         unavailable("no Java: scripts/services.sh installs it")
     try:
@@ -118,10 +118,19 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 
 @pytest.fixture
-def session(cluster: Cluster):
-    from pyspark.sql import SparkSession
+def cluster(module_cluster: Cluster) -> Cluster:
+    """The module's cluster, whole: a test that failed after killing a worker leaves it one short, and the next
+    kill would then leave the job no executor at all (it waits for one for ever)."""
+    module_cluster.script("start")  # starts only what is missing
+    module_cluster.wait_for_cores(2)
+    return module_cluster
 
-    s = SparkSession.builder.remote(cluster.url).create()
+
+@pytest.fixture
+def session(cluster: Cluster):
+    from jicai.store.spark_connect import open_session
+
+    s = open_session(cluster.url)
     yield s
     s.stop()
 

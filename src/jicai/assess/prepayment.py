@@ -156,9 +156,10 @@ def _monthly_selected(wh: Warehouse, t: dict[str, ir.Table], agreements: ir.Tabl
     """Selected purchase amount (integer micro-yuan) per (institution, month) in one pass over the lines."""
     b = t["batches"].filter(t["batches"].batch_id == batch_id)
     cal = b.select("batch_id", batch_start=b.start_date, cycle_start=ibis.literal(cycle_start))
-    scope = scope_products(t["varieties"], t["products"], cal, batch_id)
-    periods = supply_problem_periods(t["supply_problems"], t["products"], t["selected_products"],
-                                     t["institutions"], last_day)
+    # small, and read many times over: once on Spark (wh.reuse)
+    scope = wh.reuse(scope_products(t["varieties"], t["products"], cal, batch_id))
+    periods = wh.reuse(supply_problem_periods(t["supply_problems"], t["products"], t["selected_products"],
+                                              t["institutions"], last_day))
     if (f := open_facts(wh)) is not None:
         if pv("volume_basis") == "accepted":
             lines = facts_accepted(f, scope, periods, last_day, pv("payment_due"), with_payments=False)

@@ -50,8 +50,13 @@ class Facts:
 
     def __init__(self, wh: Warehouse, stored: bool | None = None):
         stored = kept.complete(wh) if stored is None else stored
+        self.wh = wh
         self._t = {f.name: wh.table(f.name) if stored else f.build(wh.table) for f in kept.FACTS}
         self._months: dict[object, list[date]] = {}
+
+    def day_months(self, scope: ir.Table, periods: ir.Table, as_of: date) -> ir.Table:
+        """:func:`day_months`, which a measure reads three times: computed once on Spark (``wh.reuse``)."""
+        return self.wh.reuse(day_months(scope, periods, as_of))
 
     def months(self, need: ir.Table) -> list[date]:
         """The distinct months of ``need`` (a few rows, computed now, once per measure): as constant ranges
@@ -122,7 +127,7 @@ def accepted_lines(f: Facts, scope: ir.Table, periods: ir.Table, as_of: date, pa
 
     Amount rows carry volume, amount and on_time; balance rows (``with_payments``) carry the changes of the
     outstanding amount and of the open lines up to D, which the summary adds where the line is overdue."""
-    need = day_months(scope, periods, as_of)
+    need = f.day_months(scope, periods, as_of)
     s = scope.select(*SCOPE_COLUMNS)
     k = DUE_MONTHS[payment_due]
     months = f.months(need)
@@ -147,7 +152,7 @@ def accepted_lines(f: Facts, scope: ir.Table, periods: ir.Table, as_of: date, pa
 def ordered_lines(f: Facts, scope: ir.Table, periods: ir.Table, as_of: date) -> ir.Table:
     """The order lines of :func:`jicai.measures.purchases.ordered_lines` (plus ``offline_amount``), summed
     per day or month."""
-    need = day_months(scope, periods, as_of)
+    need = f.day_months(scope, periods, as_of)
     s = scope.select(*SCOPE_COLUMNS)
     o = _by_grain(f, "ordered", need, f.months(need), as_of).join(s, "product_code")
     return o.select(*SCOPE_COLUMNS[1:], "institution_code", "product_code", at=o.day.cast("timestamp"),

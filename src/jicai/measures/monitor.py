@@ -90,15 +90,16 @@ def monitor(wh: Warehouse, as_of: date, batch_id: str | None = None, policy: Pol
 
     t = {name: wh.table(name) for name in INPUT_TABLES}
     batches = t["batches"] if batch_id is None else t["batches"].filter(t["batches"].batch_id == batch_id)
-    cal = cycle_calendar(batches, as_of)
-    scope = scope_products(t["varieties"], t["products"], cal, batch_id)
+    # the calendar, the scope and the periods are small and read many times over (wh.reuse: once on Spark)
+    cal = wh.reuse(cycle_calendar(batches, as_of))
+    scope = wh.reuse(scope_products(t["varieties"], t["products"], cal, batch_id))
 
     ag = t["agreements"]
     ag = ag.select("batch_id", "cycle_year", "institution_code", "variety_id", "agreed_volume")
     ag = ag.join(cal, ["batch_id", "cycle_year"])
 
-    periods = supply_problem_periods(t["supply_problems"], t["products"], t["selected_products"],
-                                     t["institutions"], as_of)
+    periods = wh.reuse(supply_problem_periods(t["supply_problems"], t["products"], t["selected_products"],
+                                              t["institutions"], as_of))
     sp_pairs = periods.select("institution_code", "variety_id").distinct()
     due = pv("payment_due")
     if (f := open_facts(wh, source)) is not None:
@@ -110,11 +111,11 @@ def monitor(wh: Warehouse, as_of: date, batch_id: str | None = None, policy: Pol
         acc = accepted_lines(t["orders"], t["deliveries"], t["payments"], scope, as_of, due)
         ordered = ordered_lines(t["orders"], scope, as_of)
         off = offline(t["orders"], scope, as_of)
-    paid = summarize(acc, sp_pairs, as_of, due)
+    paid = wh.reuse(summarize(acc, sp_pairs, as_of, due))  # one row per institution × product: volumes, payments
     if pv("volume_basis") == "accepted":  # one stream of accepted lines serves volumes and payments
         volume_summary = paid
     else:
-        volume_summary = summarize(ordered, sp_pairs, as_of, due)
+        volume_summary = wh.reuse(summarize(ordered, sp_pairs, as_of, due))
     # classes only matter where there is a row: the agreements × the selected products of their variety
     classes = product_classes(ag.select("institution_code", "variety_id", "batch_id"), t["institutions"],
                               t["selected_products"])

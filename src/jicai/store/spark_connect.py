@@ -76,7 +76,22 @@ def open_session(url: str) -> SparkSession:
             f"is running and the host and port (JICAI_WAREHOUSE_URL / --warehouse)") from None
     from pyspark.sql import SparkSession  # optional dependency: jicai[spark]
 
+    keep_release_pool()
     return SparkSession.builder.remote(spark_url(url)).create()
+
+
+def keep_release_pool() -> None:
+    """Stop closing one session from breaking every other session of the process (pyspark 4.0).
+
+    The Connect client hands its "release this result" calls to one thread pool shared by all the process's
+    sessions, and closing any session shuts that pool down. A session is also closed when the garbage
+    collector frees it, which can happen in the middle of another session's hand-over, in the same thread:
+    that session then fails with "cannot schedule new futures after shutdown". It happened twice in one run
+    of the Spark tests, which open and close a session per test; the web server and the CLI open several.
+    The pool is left running instead: its threads are idle between calls and end with the process."""
+    from pyspark.sql.connect.client.reattach import ExecutePlanResponseReattachableIterator as Iterator_
+
+    Iterator_.shutdown = classmethod(lambda cls: None)
 
 
 def show_version(session: SparkSession, name: str, uri: str) -> None:

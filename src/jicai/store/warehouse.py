@@ -81,6 +81,12 @@ class Warehouse:
     def has_table(self, name: str) -> bool:
         return name in self.list_tables()
 
+    def reuse(self, expr: ibis.Table) -> ibis.Table:
+        """``expr`` — a small intermediate a measure reads more than once — computed once. DuckDB and
+        PostgreSQL already compute a repeated subquery once: ``expr`` itself. Spark inlines it at every
+        reference, so its warehouses keep it (:mod:`jicai.store.spark_reuse`)."""
+        return expr
+
     def list_tables(self) -> list[str]:
         if self.mode != "read":
             return list(self.con.list_tables())
@@ -230,6 +236,16 @@ class PostgresWarehouse(Warehouse):
 class SparkWarehouse(Warehouse):
     engine = "pyspark"
 
+    def __init__(self, con: ibis.BaseBackend, url: str, mode: str = "write"):
+        from jicai.store.spark_reuse import ReuseCache
+
+        super().__init__(con, url, mode)
+        self._reused = ReuseCache(con)
+        self._writing = False  # inside a transaction: the views show versions not yet committed
+
+    def reuse(self, expr: ibis.Table) -> ibis.Table:
+        return expr if self._writing else self._reused.get(expr)
+
     @classmethod
     def open(cls, url: str, mode: str = "write", timeout: float | None = None, join: bool = True) -> SparkWarehouse:
         from pyspark.sql import SparkSession  # optional dependency: jicai[spark]
@@ -251,7 +267,9 @@ class SparkWarehouse(Warehouse):
             .getOrCreate()
         )
         spark.sparkContext.setLogLevel("ERROR")
-        return cls(ibis.pyspark.connect(spark), url, mode)
+        from jicai.store import spark_backend
+
+        return cls(spark_backend.connect(spark), url, mode)
 
     def write_table(self, name: str, data: pa.Table | ibis.Table, *, overwrite: bool = True) -> ibis.Table:
         """Arrow tables go to Spark straight from Arrow: ibis goes through pandas, which turns a null
@@ -259,6 +277,7 @@ class SparkWarehouse(Warehouse):
         if not isinstance(data, pa.Table):
             return super().write_table(name, data, overwrite=overwrite)
         self._stale_facts(name)
+        self._reused.clear()
         session = self.con._session
         if session.catalog.tableExists(name) and not overwrite:
             raise ValueError(f"table {name} exists")
@@ -268,7 +287,7 @@ class SparkWarehouse(Warehouse):
 
     def close(self) -> None:
         # The Spark session is process-wide and slow to start; tests and the CLI share it.
-        pass
+        self._reused.clear()
 
 
 def _spark_schema(schema: pa.Schema):
@@ -302,12 +321,13 @@ class SparkConnectWarehouse(SparkWarehouse):
     @classmethod
     def open(cls, url: str, mode: str = "write", timeout: float | None = None, join: bool = True,
              lake: str | None = None) -> SparkConnectWarehouse:
+        from jicai.store import spark_backend
         from jicai.store.spark_connect import open_session
 
         the_lake = Lake(resolve_lake(url, lake))
         session = open_session(url)
         try:
-            return cls(ibis.pyspark.connect(session), url, mode, the_lake)
+            return cls(spark_backend.connect(session), url, mode, the_lake)
         except BaseException:
             session.stop()
             raise
@@ -349,6 +369,7 @@ class SparkConnectWarehouse(SparkWarehouse):
         self.manifest = manifest
         self._tables.clear()
         self._listing = None
+        self._reused.clear()
 
     def data_version(self) -> locking.DataVersion:
         return locking.DataVersion(self.manifest.version, self.manifest.at, self.manifest.by)
@@ -382,11 +403,14 @@ class SparkConnectWarehouse(SparkWarehouse):
         if base.version != self.manifest.version:
             self._repoint(base)
         tx = LakeTransaction(self.session, self.lake, base, show=self._show)
+        self._writing = True
         try:
             yield tx
         except BaseException:
             tx.rollback()
             raise
+        finally:
+            self._writing = False
         manifest = tx.commit()
         with contextlib.suppress(OSError, LakeError):
             # old versions go as new ones come (never those of the last or of the last hour's manifests)
@@ -396,8 +420,10 @@ class SparkConnectWarehouse(SparkWarehouse):
         self.manifest = manifest
         self._tables.clear()
         self._listing = None
+        self._reused.clear()
 
     def close(self) -> None:
+        self._reused.clear()
         Warehouse.close(self)  # stops this connection's Connect session (the server keeps running)
 
 
