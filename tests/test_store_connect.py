@@ -188,3 +188,18 @@ def test_write_table_of_an_ibis_expression_is_written_by_the_cluster(lake):
         wh.write_table("u", t.filter(t.n > 0).select("region_code", "stamp"))
         assert wh.table("u").to_pyarrow().to_pylist() == [
             {"region_code": "340000", "stamp": datetime(2024, 3, 1, 8, 30, 15, 123456)}]
+
+
+def test_closing_a_session_leaves_the_other_sessions_their_release_pool():
+    """pyspark 4.0 shuts down the thread pool all of a process's Connect sessions share when any one session
+    closes (also from the garbage collector, in the middle of another session's call): with the pool kept,
+    a call handed to it after such a close still runs."""
+    from pyspark.sql.connect.client.reattach import ExecutePlanResponseReattachableIterator as Iterator_
+
+    from jicai.store.spark_connect import keep_release_pool
+
+    keep_release_pool()
+    pool = Iterator_._get_or_create_release_thread_pool()
+    Iterator_.shutdown()  # what SparkConnectClient.close() calls
+    assert pool.submit(lambda: 42).result(timeout=10) == 42
+    assert Iterator_._get_or_create_release_thread_pool() is pool

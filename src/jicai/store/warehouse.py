@@ -241,10 +241,11 @@ class SparkWarehouse(Warehouse):
 
         super().__init__(con, url, mode)
         self._reused = ReuseCache(con)
-        self._writing = False  # inside a transaction: the views show versions not yet committed
 
     def reuse(self, expr: ibis.Table) -> ibis.Table:
-        return expr if self._writing else self._reused.get(expr)
+        # In-process Spark (a test fixture) has no snapshot: its tables change under every connection of the
+        # process, so only a reader keeps results (as only a reader caches its table lookups).
+        return self._reused.get(expr) if self.mode == "read" else expr
 
     @classmethod
     def open(cls, url: str, mode: str = "write", timeout: float | None = None, join: bool = True) -> SparkWarehouse:
@@ -317,6 +318,7 @@ class SparkConnectWarehouse(SparkWarehouse):
         self.lake = lake
         self.manifest = lake.current()
         self._shown: set[str] = set()
+        self._writing = False  # inside a transaction: the views show versions not yet committed
 
     @classmethod
     def open(cls, url: str, mode: str = "write", timeout: float | None = None, join: bool = True,
@@ -373,6 +375,11 @@ class SparkConnectWarehouse(SparkWarehouse):
 
     def data_version(self) -> locking.DataVersion:
         return locking.DataVersion(self.manifest.version, self.manifest.at, self.manifest.by)
+
+    def reuse(self, expr: ibis.Table) -> ibis.Table:
+        # a connection reads one manifest, and every change of it clears the kept results; inside a
+        # transaction the views show versions not yet committed, which are not kept
+        return expr if self._writing else self._reused.get(expr)
 
     # -- writing -----------------------------------------------------------------------------------------
     def write_table(self, name: str, data: pa.Table | ibis.Table, *, overwrite: bool = True) -> ibis.Table:

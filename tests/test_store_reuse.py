@@ -1,0 +1,67 @@
+"""Warehouse.reuse: the rows of the expression on every engine; on Spark kept once per snapshot, and never stale."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+from tests.conftest import ENGINES, SPARK_URL, unavailable
+
+
+def rows(t) -> list[tuple]:
+    return sorted(tuple(r.values()) for r in t.to_pyarrow().to_pylist())
+
+
+def table(values: list[int]) -> pa.Table:
+    return pa.table({"k": pa.array(values, pa.int64()), "v": pa.array([k * 1.5 for k in values], pa.float64())})
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_reuse_gives_the_rows_of_the_expression(engine, engine_warehouse):
+    wh = engine_warehouse(engine, {"t": table([1, 2, 3, 4])})
+    t = wh.table("t")
+    kept = wh.reuse(t.filter(t.k > 1).mutate(w=t.v * 2))
+    # read twice in one statement, as the measures do
+    joined = kept.join(kept.select("k", w2="w"), "k")
+    assert rows(joined) == [(2, 3.0, 6.0, 6.0), (3, 4.5, 9.0, 9.0), (4, 6.0, 12.0, 12.0)]
+
+
+def connect_warehouse(engine_warehouse):
+    """A Spark Connect warehouse (its results are kept per snapshot; in-process Spark keeps them in read mode
+    only, and the tests' in-process session writes)."""
+    if not SPARK_URL:
+        unavailable("JICAI_TEST_SPARK_URL not set: no Spark Connect server (make services starts one)")
+    return engine_warehouse("pyspark", {"t": table([1, 2, 3])})
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_spark_keeps_one_result_per_expression_and_drops_it_when_the_data_changes(engine_warehouse):
+    wh = connect_warehouse(engine_warehouse)
+
+    def kept():
+        t = wh.table("t")
+        return wh.reuse(t.filter(t.k >= 2))
+
+    first = kept()
+    assert kept() is first  # the same expression, built again: the result kept, no second job
+    assert rows(first) == [(2, 3.0), (3, 4.5)]
+    wh.write_table("t", table([2, 5, 7]))
+    # a new snapshot: the kept result would be stale, so the expression is computed again
+    assert rows(kept()) == [(2, 3.0), (5, 7.5), (7, 10.5)]
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_spark_keeps_a_bounded_number_of_results(engine_warehouse, monkeypatch):
+    from jicai.store import spark_reuse
+
+    monkeypatch.setattr(spark_reuse, "MAX_ENTRIES", 2)
+    wh = connect_warehouse(engine_warehouse)
+    t = wh.table("t")
+    views = []
+    for k in (1, 2, 3):
+        views.append(wh.reuse(t.filter(t.k == k)).get_name())
+    temp = {v.name for v in wh.con._session.catalog.listTables() if v.isTemporary}
+    assert views[0] not in temp  # the least recently used result was let go: its view and its cache
+    assert {views[1], views[2]} <= temp
+    assert rows(wh.reuse(t.filter(t.k == 3))) == [(3, 4.5)]
