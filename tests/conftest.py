@@ -191,3 +191,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             # spread over the workers like the rest (their time is mostly round trips, not the server's cores).
             if not os.environ.get("JICAI_TEST_SPARK_URL"):
                 item.add_marker(pytest.mark.xdist_group("spark"))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # `--dist loadgroup` keeps each xdist_group on one worker (one browser, one private Spark cluster, one
+    # schemathesis shard at a time) by suffixing the test ids with the group. pytest 9.2 silently undoes that
+    # suffix (pytest-dev/pytest-xdist#1386): every group was spread over both workers, and two tests that each
+    # start a Spark cluster ran side by side. constraints.txt pins a pytest that keeps it; this says so loudly
+    # if that ever changes.
+    if not getattr(session.config.option, "loadgroup", False):
+        return
+    lost = [i.nodeid for i in session.items if i.get_closest_marker("xdist_group") and "@" not in i.nodeid]
+    if lost:
+        pytest.exit(f"--dist loadgroup has no effect with pytest {pytest.__version__} (pytest-xdist#1386): "
+                    f"{len(lost)} grouped tests lost their group, e.g. {lost[0]}", returncode=4)
