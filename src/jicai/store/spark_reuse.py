@@ -45,7 +45,11 @@ class ReuseCache:
                 return self._entries[key][0]
             self.con._run_pre_execute_hooks(expr)  # an in-memory table inside the expression
             df = self.con._session.sql(self.con.compile(expr)).cache()
-            df.count()  # computed now, once, by the cluster: the measure's references read the cache
+            try:
+                df.count()  # computed now, once, by the cluster: the measure's references read the cache
+            except BaseException:
+                df.unpersist()  # nothing half-kept: the error goes to the measure
+                raise
             name = f"_jicai_reuse_{next(_names)}"
             df.createOrReplaceTempView(name)
             table = self.con.table(name)
