@@ -55,16 +55,17 @@ class ReuseCache:
             table = self.con.table(name)
             self._entries[key] = (table, df, name)
             while len(self._entries) > MAX_ENTRIES:
-                self._release(*self._entries.popitem(last=False)[1])
+                self._release(self._entries.popitem(last=False)[1])
             return table
 
     def clear(self) -> None:
         """Forget every entry (the snapshot changed) and free the cluster's memory of them."""
         with self._lock:
             while self._entries:
-                self._release(*self._entries.popitem()[1])
+                self._release(self._entries.popitem()[1])
 
-    def _release(self, table: ir.Table, df: Any, name: str) -> None:
+    def _release(self, entry: tuple[ir.Table, Any, str]) -> None:
+        _, df, name = entry
         try:
             df.unpersist()
             self.con._session.catalog.dropTempView(name)

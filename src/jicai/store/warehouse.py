@@ -275,10 +275,10 @@ class SparkWarehouse(Warehouse):
     def write_table(self, name: str, data: pa.Table | ibis.Table, *, overwrite: bool = True) -> ibis.Table:
         """Arrow tables go to Spark straight from Arrow: ibis goes through pandas, which turns a null
         string into the text "NaN" (a blank ``regions`` would then match no region)."""
+        self._reused.clear()  # whichever way the table is written, what was kept of it is stale
         if not isinstance(data, pa.Table):
             return super().write_table(name, data, overwrite=overwrite)
         self._stale_facts(name)
-        self._reused.clear()
         session = self.con._session
         if session.catalog.tableExists(name) and not overwrite:
             raise ValueError(f"table {name} exists")
@@ -368,6 +368,10 @@ class SparkConnectWarehouse(SparkWarehouse):
             elif manifest.tables[name] != self.manifest.tables.get(name):
                 show_version(self.session, name, manifest.tables[name])
         self._shown &= set(manifest.tables)
+        self._read(manifest)
+
+    def _read(self, manifest: Manifest) -> None:
+        """Read ``manifest`` from now on: what was looked up or kept for the previous one is dropped."""
         self.manifest = manifest
         self._tables.clear()
         self._listing = None
@@ -424,10 +428,7 @@ class SparkConnectWarehouse(SparkWarehouse):
             self.lake.vacuum()
         # the views already show the transaction's versions
         self._shown = (self._shown | {n for n, u in tx.pending.items() if u}) & set(manifest.tables)
-        self.manifest = manifest
-        self._tables.clear()
-        self._listing = None
-        self._reused.clear()
+        self._read(manifest)
 
     def close(self) -> None:
         self._reused.clear()
