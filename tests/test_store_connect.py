@@ -203,3 +203,26 @@ def test_closing_a_session_leaves_the_other_sessions_their_release_pool():
     Iterator_.shutdown()  # what SparkConnectClient.close() calls
     assert pool.submit(lambda: 42).result(timeout=10) == 42
     assert Iterator_._get_or_create_release_thread_pool() is pool
+
+
+def test_a_table_of_several_files_comes_back_whole_one_query_per_file(lake, monkeypatch):
+    """The copy's read-back and a copy out of the lake read one file per query (the Connect server's result
+    limit), with small splits that put the session's setting back afterwards."""
+    from jicai.store import copy_engines
+    from jicai.store import lake as lake_module
+
+    monkeypatch.setattr(lake_module, "ROWS_PER_FILE", 2)
+    rows = pa.table({"k": pa.array(range(7), pa.int64()), "s": pa.array(list("abcdefg"), pa.string())})
+    with open_wh(lake) as wh:
+        wh.write_table("several", pa.Table.from_batches(rows.to_batches(max_chunksize=1)))  # a batch a row
+        uri = wh.manifest.tables["several"]
+        assert len(wh.lake.files(uri)) == 4  # 2 + 2 + 2 + 1 rows
+        wh.session.conf.set(copy_engines.SPLIT_CONF, "64m")
+        queries = []
+        real = copy_engines.spark_batches
+        monkeypatch.setattr(copy_engines, "spark_batches", lambda df: queries.append(df) or real(df))
+        back = copy_engines.read_table_at(wh, uri).read_all()
+        assert len(queries) == 4
+        assert sorted(back.column("k").to_pylist()) == list(range(7))
+        assert dict(zip(back.column("k").to_pylist(), back.column("s").to_pylist(), strict=True)) == dict(enumerate("abcdefg"))
+        assert wh.session.conf.get(copy_engines.SPLIT_CONF) == "64m"

@@ -28,6 +28,10 @@ from jicai.store.warehouse import Warehouse
 STATE_TABLE = "_jicai_copy_state"  # on the destination: the tables a copy published, verified
 TEMP_PREFIX = "_jicai_copy_tmp_"   # a table on its way in; one left by a killed copy is dropped by the next
 BATCH_ROWS = 65_536
+# Spark's file split when a table is read back to the client (spark_batches): small enough that one task's
+# Arrow result fits a 1 GB executor with room to spare
+SPLIT_CONF = "spark.sql.files.maxPartitionBytes"
+READ_SPLIT = "16m"
 
 
 @dataclass
@@ -68,7 +72,7 @@ def read_table(wh: Warehouse, name: str) -> pa.RecordBatchReader:
 
 def _read(wh: Warehouse, name: str) -> pa.RecordBatchReader:
     if getattr(wh, "uses_lake", False):
-        return spark_batches(wh.session.read.parquet(wh.manifest.tables[name]))
+        return lake_batches(wh, wh.manifest.tables[name])
     if wh.engine == "postgres":
         schema = wh.con.table(name).schema().to_pyarrow()
         if all(f.type in _CSV_TYPES for f in schema):
@@ -98,11 +102,25 @@ def _naive_times(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
 
 def spark_batches(df) -> pa.RecordBatchReader:
     """A Spark Connect DataFrame's rows as the server streams them in Arrow (``toArrow`` would gather the whole
-    table in this process first), through the client call ``toLocalIterator`` is built on."""
-    client = df.sparkSession.client
-    stream = (t for t in client.to_table_as_iterator(df._plan.to_proto(client), df._plan.observations)
-              if isinstance(t, pa.Table))  # a Spark schema comes first
-    head = next(stream, None)
+    table in this process first), through the client call ``toLocalIterator`` is built on.
+
+    Each task sends its whole partition as one Arrow result, built in the executor's heap: with Spark's
+    default split of 128 MB of Parquet, a partition of a 10^7-line table's facts ran a 1 GB executor out of
+    memory. So the read is planned with splits of :data:`READ_SPLIT` (the session's setting is put back once
+    the plan has started: Spark plans the splits when the query starts)."""
+    session = df.sparkSession
+    client = session.client
+    before = session.conf.get(SPLIT_CONF, None)
+    session.conf.set(SPLIT_CONF, READ_SPLIT)
+    try:
+        stream = (t for t in client.to_table_as_iterator(df._plan.to_proto(client), df._plan.observations)
+                  if isinstance(t, pa.Table))  # a Spark schema comes first
+        head = next(stream, None)
+    finally:
+        if before is None:
+            session.conf.unset(SPLIT_CONF)
+        else:
+            session.conf.set(SPLIT_CONF, before)
     if head is None:  # no rows at all: the schema of an empty result
         return pa.RecordBatchReader.from_batches(df.limit(0).toArrow().schema, iter(()))
 
@@ -395,7 +413,26 @@ class LakeDestination(Destination):
 
 def read_table_at(wh: Warehouse, uri: str) -> pa.RecordBatchReader:
     """The rows of a lake folder as Spark reads them."""
-    return _naive_times(spark_batches(wh.session.read.parquet(uri)))
+    return _naive_times(lake_batches(wh, uri))
+
+
+def lake_batches(wh: Warehouse, uri: str) -> pa.RecordBatchReader:
+    """The rows of the lake folder ``uri`` as Spark reads them, one query per Parquet file: the Connect server
+    gathers a query's task results faster than a client takes them, and a whole 10^7-line table passed its
+    1 GB result limit (``spark.driver.maxResultSize``). A file is at most ``lake.ROWS_PER_FILE`` rows."""
+    files = wh.lake.files(uri) or [uri]
+    first = spark_batches(wh.session.read.parquet(files[0]))
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        yield from first
+        for f in files[1:]:
+            for batch in spark_batches(wh.session.read.parquet(f)):
+                if batch.schema == first.schema:
+                    yield batch
+                else:  # a file written by another writer may differ in nullability or an integer's width
+                    yield from pa.Table.from_batches([batch]).cast(first.schema).to_batches()
+
+    return pa.RecordBatchReader.from_batches(first.schema, batches())
 
 
 DESTINATIONS: dict[str, type[Destination]] = {"duckdb": DuckDBDestination, "postgres": PostgresDestination}

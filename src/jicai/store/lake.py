@@ -49,7 +49,10 @@ from jicai.errors import BilingualError
 from jicai.store.locking import this_command  # the words the DuckDB version file records too
 
 LAKE_ENV = "JICAI_LAKE"
-ROWS_PER_FILE = 4_000_000  # a Parquet file per this many rows: Spark reads one file per task at least
+# A Parquet file per this many rows. Spark reads one file per task at least; and a table goes back to a client
+# (the copy's verification, a copy out of the lake) one file per query, so a file's rows in Arrow must fit the
+# Connect server's result limit (spark.driver.maxResultSize, 1 GB): 4 million facts rows were about 430 MB.
+ROWS_PER_FILE = 1_000_000
 TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -127,6 +130,13 @@ class Lake:
 
     def _fs_path(self, relative: str) -> str:
         return f"{self._root}/{relative.strip('/')}"
+
+    def files(self, dir_uri: str) -> list[str]:
+        """The Parquet files of the version folder ``dir_uri``, as Spark URIs, in name order."""
+        relative = self._relative(dir_uri)
+        selector = pafs.FileSelector(self._fs_path(relative), allow_not_found=True)
+        return sorted(self.spark_uri(f"{relative}/{info.base_name}") for info in self.fs.get_file_info(selector)
+                      if info.type == pafs.FileType.File and info.base_name.endswith(".parquet"))
 
     # -- manifests -------------------------------------------------------------------------------------
     def _manifest_numbers(self) -> list[int]:
