@@ -80,7 +80,8 @@ def slow_adopters(wh: Warehouse, as_of: date, policy: Policy | None = None) -> i
     r = r.left_join(i, "institution_code").drop("institution_code_right")
     as_of_month = ibis.literal(as_of.replace(day=1))
     r = r.mutate(
-        required_selected_share=ibis.literal(level),
+        # a text cast to double: PostgreSQL types a bare 0.5 as numeric, which Arrow will not read as a double
+        required_selected_share=ibis.literal(repr(level)).cast("float64"),
         passed=r.passed_month_first.notnull(),
         months_to_pass=ibis.ifelse(r.passed_month_first.notnull(), _month_index(r.passed_month_first, r.batch_start),
                                    ibis.null("int64")),
