@@ -97,3 +97,38 @@ def test_change_detection_refuses_a_minimum_above_the_window():
     with pytest.raises(ChangeError) as e:
         change_events(wh, date(2024, 6, 30), policy)
     assert "参考期" in e.value.zh and "change_min_months" in e.value.en
+
+
+def test_a_third_series_plugs_in_by_one_declaration():
+    """Cost per DDD waits for the DDD table; any further series is one ``Series`` (its ``extend`` joins its own
+    monthly figures). Here a stand-in: each institution's monthly selected volume in thousands of units, joined
+    from a table of its own — H1 bought 100 packs (1,000 units) a month in 2024, 50 in 2025: a fall of 0.5 against
+    a flat reference (σ 0 → floor 0.1, h 0.5, k 0.05): 1 − 0.05 − 0.5 = 0.45 in 2025-01 (≤ 0.5), 0.9 in 2025-02
+    (> 0.5) → one event started 2025-01, detected 2025-02, deteriorating (high is good)."""
+    from pathlib import Path
+
+    import ibis
+    from tests.scenarios.runner import load
+
+    from jicai.analytics.change import SERIES, Series, detect
+    from jicai.store import connect
+
+    s = load(Path(__file__).parent / "scenarios" / "change" / "01_percentile_swap_and_share_rise.toml")
+    wh = connect("duckdb://")
+    for name, table in s.tables.items():
+        wh.write_table(name, table)
+
+    def extend(wh, as_of, policy, t):
+        own = t.select("institution_code", "month_first", thousands=t.selected_volume / 1000.0)
+        return t.join(own, ["institution_code", "month_first"])
+
+    volume = Series("selected_thousands", "中选采购量(千)", "selected volume (thousands)", low_is_good=False,
+                    sd_floor=0.1, value=lambda t: ibis.ifelse(t.thousands > 0, t.thousands, ibis.null("float64")),
+                    extend=extend)
+    steps, found = detect(wh, s.args["as_of"], s.policy, (*SERIES, volume))
+    mine = [e for e in found if e["series"] == "selected_thousands" and e["institution_code"] == "H1"]
+    assert [(e["change_start"], e["alarm_month"], e["direction"]) for e in mine] == [("2025-01", "2025-02",
+                                                                                      "deteriorating")]
+    assert mine[0]["cusum"] == pytest.approx(0.9) and mine[0]["threshold"] == pytest.approx(0.5)
+    # the declared series are unchanged by the extra one
+    assert {e["series"] for e in found} == {"completion_percentile", "nonselected_share", "selected_thousands"}
