@@ -51,6 +51,10 @@ NAMES: dict[str, tuple[str, str]] = {
     "capitation_return_rate_beyond": ("超过最高分档的返还比例", "Return rate beyond the last tier"),
     "pharmacy_large_amount": ("定点药店大额购药标准", "Large pharmacy purchase"),
     "budget_ahead_margin": ("预算执行超序时进度预警线", "Budget ahead-of-time margin"),
+    "change_window_months": ("变化监测参考期月数", "Change detection reference window"),
+    "change_threshold_sd": ("变化监测报警阈值(标准差倍数)", "Change detection threshold (standard deviations)"),
+    "change_allowance_sd": ("变化监测容许偏移(标准差倍数)", "Change detection allowance (standard deviations)"),
+    "change_min_months": ("变化监测参考期最少有数据月数", "Change detection minimum months of data in the window"),
 }
 
 # a policy file's unit → (单位 as printed, unit in English); "ratio" values print as % and need no unit word
@@ -65,6 +69,7 @@ UNITS: dict[str, tuple[str, str]] = {
     "multiple": ("倍", "times"),
     "institutions": ("家", "institutions"),
     "order lines": ("条订单行", "order lines"),
+    "sd": ("倍标准差", "standard deviations"),
     "bool": ("是/否", "yes/no"),
     "": ("选项", "choice"),
     "[score, ratio]": ("分档表", "tiers"),
@@ -82,7 +87,8 @@ CHOICES: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 # a value read better as a phrase than as "number unit"
-PHRASES: dict[str, str] = {"onboarding_from_month": "执行第 {} 个月起", "surge_baseline_months": "前 {} 个月平均"}
+PHRASES: dict[str, str] = {"onboarding_from_month": "执行第 {} 个月起", "surge_baseline_months": "前 {} 个月平均",
+                           "change_window_months": "前 {} 个月", "change_min_months": "至少 {} 个月有数据"}
 
 # tiered parameters: the headings of their two columns (中文, English) and how each number is shown
 TIER_COLUMNS: dict[str, tuple[tuple[str, str, str], tuple[str, str, str]]] = {

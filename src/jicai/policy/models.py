@@ -150,6 +150,11 @@ SPECS: dict[str, ParameterSpec] = {
     "capitation_return_rate_beyond": _RATIO,
     "pharmacy_large_amount": ParameterSpec(type=float, minimum=0.0),
     "budget_ahead_margin": _RATIO,
+    # change detection (CUSUM, jicai.analytics.change): OpenPrescribing's window, threshold and allowance
+    "change_window_months": ParameterSpec(type=int, minimum=2, maximum=60),
+    "change_threshold_sd": ParameterSpec(type=float, minimum=0.5),
+    "change_allowance_sd": ParameterSpec(type=float, minimum=0.0),
+    "change_min_months": ParameterSpec(type=int, minimum=2, maximum=60),
 }
 
 class ParameterNotInForce(BilingualError, LookupError):
