@@ -21,6 +21,12 @@ end). Per window:
   ordered_at, where a line not answered by ``end`` counts with its waiting time so far (end − ordered_at,
   ≥ deliver_within_hours): a lower bound, so an unanswered order pushes the median up, never down.
 
+**Same distributors.** Both trends compare each distributor that delivered the product to the city in both
+windows with itself (:func:`_compared`): the recent rate is theirs together, the baseline rate is each one's
+baseline rate weighted by its recent due quantity, and the response hours are each one's median weighted by
+its recent lines. Orders that merely moved to a slower distributor are no trend of the product (the scorecard
+flags that distributor); ``recent_lines`` and ``baseline_lines`` count the compared distributors' lines.
+
 **Factors** (``risk_factors``, each adds its weight; the score is their sum, at most 100):
 
 * ``delivery_drop`` — baseline rate − recent rate ≥ ``risk_delivery_drop`` (exactly the drop fires), both
@@ -256,7 +262,7 @@ def _scored(g: ir.Table, pv, d: date, min_lines: int, look: int) -> ir.Table:
         "delivery_drop": "配送率由 " + percent(g.baseline_delivery_rate) + " 降至 " + percent(g.recent_delivery_rate)
         + ",下降 " + one_decimal(-g.delivery_rate_change * 100) + f" 个百分点(≥ {_num(drop_t * 100)} 个百分点,"
         "risk_delivery_drop)" + pts(w["delivery"], "delivery"),
-        "response_rise": "响应时间中位数由 " + one_decimal(g.baseline_response_hours) + " 小时增至 "
+        "response_rise": "响应时间由 " + one_decimal(g.baseline_response_hours) + " 小时增至 "
         + one_decimal(g.recent_response_hours) + " 小时,增加 " + one_decimal(g.response_hours_change)
         + f" 小时(≥ {_num(rise_t)} 小时,risk_response_rise_hours)" + pts(w["response"], "response"),
         "few_winners": "本地市中选企业 " + g.winners.cast("string") + f" 家(≤ {winners_max} 家,risk_winners_max)"
