@@ -115,6 +115,12 @@ def _day(d: date | str) -> date:
     return d if isinstance(d, date) else date.fromisoformat(str(d))
 
 
+def _double(x: float) -> ir.FloatingScalar:
+    """A float constant typed double: PostgreSQL and Spark type a bare 30.0 as numeric (a Decimal in Python),
+    and ``ibis.literal(30.0, "float64")`` still compiles to the bare number (as jicai.measures.exact does)."""
+    return ibis.literal(repr(float(x))).cast("float64")
+
+
 def _num(x: float) -> str:
     """A policy constant as a reader writes it: 30.0 → '30', 0.5 → '0.5'."""
     return f"{float(x):g}"
@@ -217,11 +223,12 @@ def _compared(wh: Warehouse, lines: ir.Table, keys: list[str]) -> ir.Table:
         d = d.left_join(m, dk).drop(*(f"{k}_right" for k in dk))
     b_rate = ibis.ifelse(d.b_due > 0, d.b_on / d.b_due, ibis.null("float64"))
     # a distributor with nothing due in a window (all its lines shipped nothing yet counted) weighs nothing
-    w_due = ibis.ifelse(b_rate.notnull(), d.r_due, 0.0)
+    zero = _double(0.0)
+    w_due = ibis.ifelse(b_rate.notnull(), d.r_due, zero)
     g = d.group_by(keys).agg(
         recent_lines=d.r_lines.sum().cast("int64"), baseline_lines=d.b_lines.sum().cast("int64"),
-        r_on=ibis.ifelse(b_rate.notnull(), d.r_on, 0.0).sum(), r_due=w_due.sum(),
-        b_weighted=(w_due * b_rate.fill_null(0.0)).sum(),
+        r_on=ibis.ifelse(b_rate.notnull(), d.r_on, zero).sum(), r_due=w_due.sum(),
+        b_weighted=(w_due * b_rate.fill_null(zero)).sum(),
         r_resp=(d.r_lines * d.r_med).sum(), b_resp=(d.r_lines * d.b_med).sum(),
     )
     g = g.mutate(recent_delivery_rate=ratio(g.r_on, g.r_due), baseline_delivery_rate=ratio(g.b_weighted, g.r_due),
@@ -250,10 +257,11 @@ def _scored(g: ir.Table, pv, d: date, min_lines: int, look: int) -> ir.Table:
     fired = (("delivery_drop", drop, w["delivery"]), ("response_rise", rise, w["response"]),
              ("few_winners", few, w["few_winners"]), ("injectable", injectable, w["injectable"]),
              ("past_problems", past, w["past_problems"]))
-    total = ibis.literal(0.0)
+    zero = _double(0.0)
+    total = zero
     for _, cond, weight in fired:
-        total = total + ibis.ifelse(cond, weight, 0.0)
-    score = ibis.least(total, 100.0)
+        total = total + ibis.ifelse(cond, _double(weight), zero)
+    score = ibis.least(total, _double(100.0))
 
     def pts(weight: float, param: str) -> str:
         return f":+{_num(weight)} 分(risk_weight_{param})"
