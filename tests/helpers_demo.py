@@ -129,7 +129,9 @@ def score(wh, m: Manifest) -> Scores:  # noqa: C901 — one checklist, read top 
 
     # -- supply: sentinel, surge, scorecard --------------------------------------------------------------
     short = planted["shortage"][0]
-    short_months = {mo for mo in months if short.start[:7] <= mo <= short.end[:7]}
+    # from the precursor start the product's deliveries already degrade (jicai.simulate.planted): alerts in those
+    # weeks are the shortage, seen early
+    short_months = {mo for mo in months if short.expected.get("precursor_start", short.start)[:7] <= mo <= short.end[:7]}
     surge = planted.get("surge", [])
     slow = planted["slow_distributor"][0].enterprise_codes[0]
     fam = families["sentinel"] = Family()

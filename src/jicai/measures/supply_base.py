@@ -141,7 +141,7 @@ def timed_lines(orders: ir.Table, deliveries: ir.Table, lo: date, hi: date, with
     docstring). ``stored``: the warehouse's ``_facts_delivery_lines`` (:func:`stored_delivery_lines`), read
     instead of joining ``orders`` with ``deliveries`` — the same rows.
 
-    Columns: order_line_id, institution_code, product_code, distributor_code, month, quantity,
+    Columns: order_line_id, institution_code, product_code, distributor_code, ordered_at, month, quantity,
     pack_price, response_seconds, ship_seconds, shipped_packs, accepted_packs, on_time_packs, due_packs.
     """
     # the data's end, read from the window's first month on: when the data reaches the window it is the latest
@@ -165,7 +165,7 @@ def timed_lines(orders: ir.Table, deliveries: ir.Table, lo: date, hi: date, with
     on_time = ibis.ifelse(j.shipped_at.notnull() & (ship <= within_hours * HOUR), shipped, 0.0)
     not_due = j.shipped_at.isnull() & (seconds_between(data_end, j.ordered_at) < within_hours * HOUR)
     return j.select(
-        "order_line_id", "institution_code", "product_code", "distributor_code",
+        "order_line_id", "institution_code", "product_code", "distributor_code", "ordered_at",
         month=month_of(j.ordered_at),
         quantity=j.quantity.fill_null(0.0), pack_price=j.pack_price.fill_null(0.0),
         response_seconds=seconds_between(j.responded_at, j.ordered_at),

@@ -142,6 +142,17 @@ SPECS: dict[str, ParameterSpec] = {
     "sentinel_min_lines": ParameterSpec(type=int, minimum=1),
     "surge_factor": ParameterSpec(type=float, minimum=1.0),
     "surge_baseline_months": ParameterSpec(type=int, minimum=1),
+    # supply risk score (供应风险评分, jicai.analytics.supply_risk): windows, trend thresholds, weights, alert level
+    "risk_recent_days": ParameterSpec(type=int, minimum=1),
+    "risk_baseline_days": ParameterSpec(type=int, minimum=1),
+    "risk_min_lines": ParameterSpec(type=int, minimum=1),
+    "risk_delivery_drop": _RATIO,
+    "risk_response_rise_hours": ParameterSpec(type=float, minimum=0.0),
+    "risk_winners_max": ParameterSpec(type=int, minimum=0),
+    "risk_problem_lookback_days": ParameterSpec(type=int, minimum=1),
+    **{f"risk_weight_{item}": ParameterSpec(type=float, minimum=0.0, maximum=100.0)
+       for item in ("delivery", "response", "few_winners", "injectable", "past_problems")},
+    "risk_alert_score": ParameterSpec(type=float, minimum=0.0, maximum=100.0),
     # fund supervision (基金监管): capitation 中值最优法, pharmacies, budget progress
     # a deviation up to and including max_deviation gets the rate of the first tier that holds; beyond the
     # last tier, capitation_return_rate_beyond

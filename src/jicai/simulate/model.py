@@ -32,6 +32,9 @@ class Shortage:
     backup: int
     start: date
     end: date  # inclusive
+    # the weeks before start in which the product's deliveries already degrade everywhere (a real shortage shows
+    # in slower answers and late shipments before anyone reports it): see jicai.simulate.purchasing
+    precursor_days: int = 0
 
 
 @dataclass

@@ -23,6 +23,7 @@ from jicai.simulate.manifest import Planted
 from jicai.simulate.model import Shortage, Surge, World, report_time
 
 VID = {v.vid: j for j, v in enumerate(VARIETIES)}
+PRECURSOR_DAYS = 56  # the planted shortage shows in the product's deliveries eight weeks before it is reported
 
 
 def season_window(start: date) -> tuple[date, date]:
@@ -70,19 +71,26 @@ def plant_all(world: World, rng: np.random.Generator) -> None:
     e = min(s + timedelta(days=55), w.end - timedelta(days=1))
     product = int(w.sel_prod[who[0], v])
     who = [i for i in who if w.sel_prod[i, v] == product]
-    w.shortages.append(Shortage(np.array(who), v, product, cat.backup[v], s, e))
+    w.shortages.append(Shortage(np.array(who), v, product, cat.backup[v], s, e, PRECURSOR_DAYS))
+    precursor = max(w.start, s - timedelta(days=PRECURSOR_DAYS))
     w.planted.append(Planted(
         "shortage", "中选产品供应短缺（已核实）",
         "A selected product could not be supplied to these institutions in [start, end]; they reported it "
         "(verified) and bought the backup product instead. Backup purchases inside the period count as "
         "selected; non-selected volume inside it is excluded; the supply measure should warn (≥2 "
-        "institutions, a sentinel).",
+        "institutions, a sentinel). From precursor_start the product is answered a day later and part of "
+        "its lines ship after the delivery window, everywhere: the supply risk score should flag it a month "
+        "before the reports.",
         institution_codes=codes(who), variety_ids=[SHORTAGE_VARIETY], product_codes=[cat.code[product]],
         enterprise_codes=[ent.code[cat.manufacturer[product]]], batch_id=DRUG_BATCH,
         start=s.isoformat(), end=e.isoformat(),
         expected={"backup_product_code": cat.code[cat.backup[v]], "verified": True,
                   "sentinel_codes": [str(inst.code[b[i]]) for i in who if inst.sentinel[b[i]]],
-                  "supply_warning": True},
+                  "supply_warning": True,
+                  # from this day the product's deliveries degrade province-wide (answers a day later, part of
+                  # the lines shipped after the window): the signal a supply risk score should catch before the
+                  # reports; a bureau's data show it, the manifest only names it for the evaluation
+                  "precursor_start": precursor.isoformat()},
     ))
 
     # --- lagging hospitals: buy selected products at 30% of their normal rate, all varieties ---

@@ -23,6 +23,11 @@ US_MIN = 60 * US_SEC
 US_HOUR = 60 * US_MIN
 US_DAY = 24 * US_HOUR
 _EPOCH = date(1970, 1, 1)
+# the precursor of a planted shortage (World.shortages[i].precursor_days before its start)
+PRE_DELAY_H = 24.0  # every line of the product answered (and shipped) a day later
+PRE_LATE_SHARE = 0.4  # of those lines, this share ships PRE_LATE_H later still, after the 72 h window
+PRE_LATE_H = 72.0
+GOLDEN = 0.6180339887498949  # k × φ⁻¹ mod 1 spreads the late lines evenly over a chunk's lines
 
 
 def us(d: date) -> int:
@@ -148,8 +153,11 @@ class Generator:
         # everyone else gets only part of what they order of that product during the period
         unfilled = np.zeros(L, dtype=bool)
         short = np.zeros(L, dtype=bool)
+        pre = np.zeros(L, dtype=bool)
         for sh in w.shortages:
             t0, t1 = us(sh.start), us(sh.end + timedelta(days=1))
+            # before the period the maker is already short: its lines of the product are served late
+            pre |= (prod == sh.product) & (ordered >= t0 - sh.precursor_days * US_DAY) & (ordered < t0)
             inside = (prod == sh.product) & (ordered >= t0) & (ordered < t1)
             mine = inside & np.isin(lb, sh.buyers)
             reroute = mine & (rng.random(L) < 0.9)
@@ -165,8 +173,8 @@ class Generator:
         order_num = (day_abs * self.n_inst + gi) * self.n_ent + dist
 
         o = np.lexsort((prod, order_num, ordered))
-        lb, gi, prod, qty, pack_price, dist, offline, ordered, order_num, unfilled, short = (
-            x[o] for x in (lb, gi, prod, qty, pack_price, dist, offline, ordered, order_num, unfilled, short))
+        lb, gi, prod, qty, pack_price, dist, offline, ordered, order_num, unfilled, short, pre = (
+            x[o] for x in (lb, gi, prod, qty, pack_price, dist, offline, ordered, order_num, unfilled, short, pre))
         line_no = line0 + 1 + np.arange(L)
         line_ids = ids("OL", line_no, 11)
         orders = pa.Table.from_arrays([
@@ -175,16 +183,23 @@ class Generator:
             pa.array(qty), pa.array(pack_price), ts(ordered), self.channels.take(pa.array(offline.astype(np.int8))),
         ], schema=schema("orders"))
 
-        deliveries, accepted_q, acc_at, has_acc = self._deliveries(rng, L, line_ids, dist, qty, ordered, unfilled, short)
+        deliveries, accepted_q, acc_at, has_acc = self._deliveries(rng, L, line_ids, dist, qty, ordered, unfilled, short,
+                                                                   pre)
         payments = self._payments(rng, line_no, lb, accepted_q, pack_price, acc_at, has_acc)
         return Chunk(orders, deliveries, payments)
 
-    def _deliveries(self, rng, L, line_ids, dist, qty, ordered, unfilled, short):
+    def _deliveries(self, rng, L, line_ids, dist, qty, ordered, unfilled, short, pre):
         slow = dist == self.w.slow_distributor
         # a well-run distributor answers within hours and ships within a day or two, practically never after
         # 72 h (the tails are narrow so that its monthly 配送率 stays above 95 %); the planted slow one does not
         resp_h = np.where(slow, rng.lognormal(np.log(40), 0.35, L), rng.lognormal(np.log(3), 0.6, L))
         ship_h = resp_h + np.where(slow, rng.lognormal(np.log(70), 0.3, L), rng.lognormal(np.log(16), 0.35, L))
+        # the weeks before a shortage (pre): every line is answered PRE_DELAY_H later and PRE_LATE_SHARE of them
+        # ship PRE_LATE_H later still, past the window. The late ones are picked by a fixed sequence, not by a
+        # draw of rng, so every other line of the province stays exactly what it was without the precursor.
+        resp_h = np.where(pre, resp_h + PRE_DELAY_H, resp_h)
+        late = pre & (((np.arange(L) * GOLDEN) % 1.0) < PRE_LATE_SHARE)
+        ship_h = np.where(pre, ship_h + PRE_DELAY_H, ship_h) + np.where(late, PRE_LATE_H, 0.0)
         acc_h = ship_h + rng.uniform(2, 40, L)
         shipped_q = qty.copy()
         # now and then a line of several packs ships a few packs short
