@@ -19,7 +19,7 @@ rows, never order lines) and returned to the measures as a small Ibis table:
 
 The DDDs are the bundled table ``jicai/analytics/data/who_ddd.csv`` (WHO ATC/DDD Index, the year in each row),
 overridden row by row by the warehouse's optional ``ddd`` table (same ATC code and route: the bureau's row
-wins; a new code is added). docs/analytics.md says how to update either.
+wins; a new code is added). docs/classes.md says how to update either.
 
 >>> from jicai.store import connect
 >>> from jicai.contract.arrow import from_pylist, empty

@@ -375,7 +375,7 @@ _table(Table("ddd", "限定日剂量(DDD)", ("atc_code", "route"), (
     C("source", "str", "来源", required=False, aliases=("来源", "依据"),
       doc="where the value comes from, e.g. WHO ATC/DDD Index 2025 or the bureau's own decision"),
 ), optional=True, doc="The bureau's DDDs: each row replaces the bundled WHO DDD of the same ATC code and route "
-                      "(jicai/analytics/data/who_ddd.csv) or adds one (docs/analytics.md)."))
+                      "(jicai/analytics/data/who_ddd.csv) or adds one (docs/classes.md)."))
 
 
 def table(name: str) -> Table:

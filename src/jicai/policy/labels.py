@@ -51,6 +51,10 @@ NAMES: dict[str, tuple[str, str]] = {
     "capitation_return_rate_beyond": ("超过最高分档的返还比例", "Return rate beyond the last tier"),
     "pharmacy_large_amount": ("定点药店大额购药标准", "Large pharmacy purchase"),
     "budget_ahead_margin": ("预算执行超序时进度预警线", "Budget ahead-of-time margin"),
+    "substitution_baseline_months": ("替代使用基期月数(截至执行首月)", "Substitution baseline months"),
+    "substitution_followup_months": ("替代使用观察期月数", "Substitution follow-up months"),
+    "substitution_did_min": ("替代使用预警线(较同级升幅)", "Substitution threshold (rise beyond peers)"),
+    "substitution_min_ddd": ("替代使用判断最低用量", "Minimum use for a substitution judgement"),
 }
 
 # a policy file's unit → (单位 as printed, unit in English); "ratio" values print as % and need no unit word
@@ -65,6 +69,7 @@ UNITS: dict[str, tuple[str, str]] = {
     "multiple": ("倍", "times"),
     "institutions": ("家", "institutions"),
     "order lines": ("条订单行", "order lines"),
+    "DDD": ("DDD", "DDDs"),
     "bool": ("是/否", "yes/no"),
     "": ("选项", "choice"),
     "[score, ratio]": ("分档表", "tiers"),
