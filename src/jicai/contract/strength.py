@@ -30,6 +30,7 @@ True
 from __future__ import annotations
 
 import re
+import unicodedata
 
 _UNITS = {"mg": "mg", "g": "g", "mcg": "mcg", "μg": "mcg", "µg": "mcg", "ug": "mcg", "iu": "IU", "u": "U",
           "万iu": "万IU", "万u": "万U", "万单位": "万U"}
@@ -40,9 +41,8 @@ _PACK = re.compile(r"[*×xX]")
 
 
 def _normal(spec: str) -> str:
-    full = "０１２３４５６７８９．＊：／"
-    half = "0123456789.*:/"
-    return spec.translate(str.maketrans(full, half)).strip().lower()
+    # NFKC turns full-width digits, letters and signs into their ASCII forms (２０ｍｇ＊７ → 20mg*7)
+    return unicodedata.normalize("NFKC", spec).strip().lower()
 
 
 def _parse(spec: str | None) -> tuple[tuple[float, str] | None, tuple[str, str] | None]:
