@@ -88,6 +88,19 @@ def class_names() -> dict[str, tuple[str, str]]:
     return {r["atc4"]: (r["zh"], r["en"]) for r in _data(CLASSES)}
 
 
+def class_table() -> ir.Table:
+    """atc4, atc4_name (中文) of the named classes: a small table the measures join for the class's name."""
+    names = class_names()
+    return ibis.memtable({"atc4": list(names), "atc4_name": [zh for zh, _ in names.values()]},
+                         schema={"atc4": "string", "atc4_name": "string"})
+
+
+def with_class_name(t: ir.Table) -> ir.Table:
+    """``t`` (with an ``atc4`` column) and ``atc4_name`` beside it (null for a class the table does not name)."""
+    c = class_table().rename(c_atc4="atc4")
+    return t.left_join(c, t.atc4 == c.c_atc4).drop("c_atc4")
+
+
 def ddd_table(wh: Warehouse) -> list[Ddd]:
     """The bundled DDDs with the warehouse's ``ddd`` rows in force: same (ATC code, route) replaced, new ones added."""
     rows = {(d.atc_code, d.route): d for d in bundled()}

@@ -30,7 +30,7 @@ import ibis.expr.types as ir
 
 from jicai.analytics.class_use import INPUT_TABLES, USE_CLASSES, class_use
 from jicai.analytics.ddd import __doc__ as ddd_doc
-from jicai.analytics.ddd import class_names, product_ddd
+from jicai.analytics.ddd import product_ddd, with_class_name
 from jicai.calendar import shift_month
 from jicai.contract.columns import cols
 from jicai.measures.registry import Dims, Measure
@@ -40,13 +40,8 @@ from jicai.store import Warehouse
 MONTHS = 12  # the months ddd-volume covers, ending with the as-of month
 
 
-def class_labels() -> dict[str, tuple[str, str]]:
-    """ATC class code → names shown with the code (C10AA HMG-CoA还原酶抑制剂(他汀类))."""
-    return {k: (f"{k} {zh}", f"{k} {en}") for k, (zh, en) in class_names().items()}
-
-
 DDD_COLUMNS = cols(
-    "month", "institution_code", "level", "atc4", "variety_id", "product_code", "use_class", "accepted_units", "amount",
+    "month", "institution_code", "level", "atc4", "atc4_name", "variety_id", "product_code", "use_class", "accepted_units", "amount",
     "ddd", "cost_per_ddd", "ddd_per_unit",
     month=("月份", "month of acceptance (YYYY-MM)"),
     accepted_units=("验收数量(最小单位)", "accepted_quantity × units_per_pack of the month"),
@@ -54,7 +49,7 @@ DDD_COLUMNS = cols(
 )
 
 PRODUCT_COLUMNS = cols(
-    "product_code", "atc4", "atc_code", "route", "ddd_value", "ddd_unit", "strength", "ddd_per_unit", "ddd_source",
+    "product_code", "atc4", "atc4_name", "atc_code", "route", "ddd_value", "ddd_unit", "strength", "ddd_per_unit", "ddd_source",
     "ddd_note",
 )
 
@@ -62,9 +57,10 @@ PRODUCT_COLUMNS = cols(
 def ddd_volume(wh: Warehouse, as_of: date, policy: Policy | None = None) -> ir.Table:
     """The rows of ``ddd-volume`` (see the module doc); ``policy`` is not read (accepted volumes always)."""
     first = shift_month(as_of.replace(day=1), -(MONTHS - 1))
-    u = class_use(wh, first, as_of)
+    u = with_class_name(class_use(wh, first, as_of))
     return u.select(
         month=u.month.strftime("%Y-%m"), institution_code=u.institution_code, level=u.level, atc4=u.atc4,
+        atc4_name=u.atc4_name,
         variety_id=u.variety_id, product_code=u.product_code, use_class=u.use_class, accepted_units=u.volume,
         amount=u.amount, ddd=u.ddd,
         cost_per_ddd=ibis.ifelse(u.ddd > 0, u.amount / u.ddd, ibis.null("float64")),
@@ -74,8 +70,8 @@ def ddd_volume(wh: Warehouse, as_of: date, policy: Policy | None = None) -> ir.T
 
 def product_ddd_list(wh: Warehouse, policy: Policy | None = None) -> ir.Table:
     """The rows of ``product-ddd``: every product with its class and DDD facts (or why it has none)."""
-    p = product_ddd(wh)
-    return p.select("product_code", "atc4", "atc_code", "route", ddd_value=p.ddd, ddd_unit=p.ddd_unit,
+    p = with_class_name(product_ddd(wh))
+    return p.select("product_code", "atc4", "atc4_name", "atc_code", "route", ddd_value=p.ddd, ddd_unit=p.ddd_unit,
                     strength=p.strength, ddd_per_unit=p.ddd_per_unit, ddd_source=p.ddd_source, ddd_note=p.ddd_note)
 
 
@@ -88,7 +84,7 @@ MEASURES = (
         params=("as_of",), inputs=INPUT_TABLES, columns=DDD_COLUMNS,
         dims=Dims(institution="institution_code", product="product_code", variety="variety_id"),
         roles=_ROLES, sort=("month", "institution_code", "atc4", "product_code"),
-        labels={"atc4": class_labels(), "use_class": USE_CLASSES}, totals=("accepted_units", "amount", "ddd"),
+        labels={"use_class": USE_CLASSES}, totals=("accepted_units", "amount", "ddd"),
         note_zh="按ATC类别、品种、产品、月份的DDD数与每DDD费用(近12个月)",
         note_en="DDDs and cost per DDD by class, variety, product and month (12 months)", doc=__doc__,
     ),
@@ -96,7 +92,7 @@ MEASURES = (
         name="product-ddd", title_zh="产品ATC类别与DDD", title_en="Products' ATC classes and DDDs",
         compute=lambda wh, a: product_ddd_list(wh, a.policy),
         params=(), inputs=("products", "varieties"), columns=PRODUCT_COLUMNS, dims=Dims(product="product_code"),
-        sort=("product_code",), labels={"atc4": class_labels()},
+        sort=("product_code",),
         note_zh="每个产品的ATC类别、DDD值、每单位含量与DDD数;无法换算时说明原因",
         note_en="each product's class, DDD, strength and DDDs per unit, or why it has none",
         doc=ddd_doc,

@@ -51,8 +51,8 @@ import ibis
 import ibis.expr.types as ir
 
 from jicai.analytics.class_use import INPUT_TABLES, class_use
-from jicai.analytics.ddd import product_ddd
-from jicai.analytics.ddd_volume import MONTHS, class_labels
+from jicai.analytics.ddd import product_ddd, with_class_name
+from jicai.analytics.ddd_volume import MONTHS
 from jicai.calendar import shift_month
 from jicai.contract.columns import cols
 from jicai.measures.registry import Dims, Measure
@@ -65,13 +65,13 @@ FLAGS: dict[str, tuple[str, str]] = {
 }
 
 MONTH_COLUMNS = cols(
-    "month", "institution_code", "level", "atc4", "selected_ddd", "nonselected_ddd", "nonvbp_ddd", "nonvbp_share",
+    "month", "institution_code", "level", "atc4", "atc4_name", "selected_ddd", "nonselected_ddd", "nonvbp_ddd", "nonvbp_share",
     "selected_amount", "nonvbp_amount",
     month=("月份", "month of acceptance (YYYY-MM)"),
 )
 
 FLAG_COLUMNS = cols(
-    "institution_code", "level", "atc4", "batch_id", "base_months", "follow_months", "base_ddd", "follow_ddd",
+    "institution_code", "level", "atc4", "atc4_name", "batch_id", "base_months", "follow_months", "base_ddd", "follow_ddd",
     "base_share", "follow_share", "peer_base_share", "peer_follow_share", "did", "excess_ddd",
     "nonvbp_cost_per_ddd", "selected_cost_per_ddd", "yuan_effect", "flags", "flags_zh",
     flags=("替代使用标记", "`;`-separated: nonvbp_rise, low_volume"),
@@ -108,9 +108,11 @@ def substitution(wh: Warehouse, as_of: date, policy: Policy | None = None) -> ir
         nonvbp_ddd=part("nonvbp", u.ddd).sum(), selected_amount=part("selected", u.amount).sum(),
         nonvbp_amount=part("nonvbp", u.amount).sum(),
     )
+    g = with_class_name(g)
     total = g.selected_ddd + g.nonselected_ddd + g.nonvbp_ddd
     return g.select(
         month=g.month.strftime("%Y-%m"), institution_code=g.institution_code, level=g.level, atc4=g.atc4,
+        atc4_name=g.atc4_name,
         selected_ddd=g.selected_ddd, nonselected_ddd=g.nonselected_ddd, nonvbp_ddd=g.nonvbp_ddd,
         nonvbp_share=_ratio(g.nonvbp_ddd, total), selected_amount=g.selected_amount, nonvbp_amount=g.nonvbp_amount,
     )
@@ -176,7 +178,7 @@ def substitution_flags(wh: Warehouse, batch_id: str, as_of: date, policy: Policy
     lv = own.group_by(["level", "atc4"]).agg(l_b_tot=own.b_tot.sum(), l_b_alt=own.b_alt.sum(),
                                               l_f_tot=own.f_tot.sum(), l_f_alt=own.f_alt.sum())
     lv = lv.rename(l_level="level", l_atc4="atc4")
-    j = own.left_join(lv, [own.level == lv.l_level, own.atc4 == lv.l_atc4])
+    j = with_class_name(own.left_join(lv, [own.level == lv.l_level, own.atc4 == lv.l_atc4]))
     base_share, follow_share = _ratio(j.b_alt, j.b_tot), _ratio(j.f_alt, j.f_tot)
     peer_base = _ratio(j.l_b_alt - j.b_alt, j.l_b_tot - j.b_tot)
     peer_follow = _ratio(j.l_f_alt - j.f_alt, j.l_f_tot - j.f_tot)
@@ -193,7 +195,7 @@ def substitution_flags(wh: Warehouse, batch_id: str, as_of: date, policy: Policy
 
     label = (lambda a, b: _label(a, b)) if w else (lambda a, b: "")
     return j.select(
-        institution_code=j.institution_code, level=j.level, atc4=j.atc4,
+        institution_code=j.institution_code, level=j.level, atc4=j.atc4, atc4_name=j.atc4_name,
         batch_id=ibis.literal(batch_id, "string"),
         base_months=ibis.literal(label(base_first, base_last), "string"),
         follow_months=ibis.literal(label(follow_first, as_of), "string"),
@@ -214,7 +216,7 @@ MEASURES = (
         name="substitution", title_zh="替代使用监测", title_en="Substitution by class",
         compute=lambda wh, a: substitution(wh, a.as_of, a.policy),
         params=("as_of",), inputs=INPUT_TABLES, columns=MONTH_COLUMNS, dims=Dims(institution="institution_code"),
-        roles=_ROLES, sort=("month", "institution_code", "atc4"), labels={"atc4": class_labels()},
+        roles=_ROLES, sort=("month", "institution_code", "atc4"),
         totals=("selected_ddd", "nonselected_ddd", "nonvbp_ddd", "selected_amount", "nonvbp_amount"),
         note_zh="按机构、ATC类别、月份的中选、同品种非中选与非集采同类DDD数",
         note_en="DDDs of selected, non-selected and non-VBP products per institution, class and month",
@@ -225,7 +227,7 @@ MEASURES = (
         compute=lambda wh, a: substitution_flags(wh, a.batch, a.as_of, a.policy),
         params=("batch", "as_of"), inputs=(*INPUT_TABLES, "batches"), columns=FLAG_COLUMNS,
         dims=Dims(institution="institution_code"), roles=_ROLES, sort=("flags", "institution_code", "atc4"),
-        policy=_POLICY, labels={"atc4": class_labels(), "flags": FLAGS}, group="assessment",
+        policy=_POLICY, labels={"flags": FLAGS}, group="assessment",
         note_zh="集采执行后非集采同类药品占比较同级机构上升(双重差分),及按中选价计算的金额影响",
         note_en="non-VBP share of a class rising after the batch start beyond same-level peers (DiD), with the ¥ effect",
         doc=__doc__,
