@@ -38,13 +38,14 @@ USE_CLASSES: dict[str, tuple[str, str]] = {
 INPUT_TABLES = ("products", "varieties", "selected_products", "institutions", "orders", "deliveries", "payments")
 
 
-def class_use(wh: Warehouse, first: date, last: date) -> ir.Table:
+def class_use(wh: Warehouse, first: date, last: date, pd: ir.Table | None = None) -> ir.Table:
     """Rows institution_code, product_code, month (date, the 1st), atc4, variety_id, use_class, level, volume,
-    amount, ddd, ddd_per_unit for acceptance days in [first, last]."""
+    amount, ddd, ddd_per_unit for acceptance days in [first, last]. ``pd``: the products' DDD facts when the
+    caller has them already (:func:`jicai.analytics.ddd.product_ddd` reads the products table each time)."""
     a = accepted_between(Facts(wh), first, last, [])
     a = a.mutate(month=month_of(a.day))
     g = a.group_by(["institution_code", "product_code", "month"]).agg(packs=a.packs.sum(), amount=a.amount.sum())
-    pd = product_ddd(wh)
+    pd = product_ddd(wh) if pd is None else pd
     pd = pd.filter(pd.atc4.notnull()).select("product_code", "atc4", "ddd_per_unit")
     p = wh.table("products").select("product_code", "units_per_pack", p_variety="variety_id")
     v = wh.table("varieties").select(v_variety="variety_id")

@@ -79,9 +79,9 @@ FLAG_COLUMNS = cols(
 )
 
 
-def vbp_classes(wh: Warehouse, batch_id: str | None = None) -> ir.Table:
-    """ATC classes (atc4) holding a product of a VBP variety (of ``batch_id`` when given)."""
-    pd = product_ddd(wh)
+def vbp_classes(wh: Warehouse, pd: ir.Table, batch_id: str | None = None) -> ir.Table:
+    """ATC classes (atc4) holding a product of a VBP variety (of ``batch_id`` when given); ``pd``: the products'
+    DDD facts (:func:`jicai.analytics.ddd.product_ddd`)."""
     p = wh.table("products").select("product_code", "variety_id")
     v = wh.table("varieties")
     if batch_id is not None:
@@ -97,8 +97,9 @@ def _ratio(num: ir.FloatingValue, den: ir.FloatingValue) -> ir.FloatingValue:
 def substitution(wh: Warehouse, as_of: date, policy: Policy | None = None) -> ir.Table:
     """The rows of ``substitution`` (see the module doc)."""
     first = shift_month(as_of.replace(day=1), -(MONTHS - 1))
-    u = class_use(wh, first, as_of)
-    u = u.filter(u.ddd.notnull()).semi_join(vbp_classes(wh), "atc4")
+    pd = product_ddd(wh)
+    u = class_use(wh, first, as_of, pd)
+    u = u.filter(u.ddd.notnull()).semi_join(vbp_classes(wh, pd), "atc4")
 
     def part(cls: str, x: ir.Value) -> ir.Value:
         return ibis.ifelse(u.use_class == cls, x, 0.0)
@@ -157,8 +158,9 @@ def substitution_flags(wh: Warehouse, batch_id: str, as_of: date, policy: Policy
     start = _batch_start(wh, batch_id)
     w = windows(start, as_of, nb, nf) if start is not None else None
     base_first, follow_first, base_last = w or (as_of, as_of, as_of)
-    u = class_use(wh, base_first, as_of)
-    u = u.filter(u.ddd.notnull()).semi_join(vbp_classes(wh, batch_id), "atc4")
+    pd = product_ddd(wh)
+    u = class_use(wh, base_first, as_of, pd)
+    u = u.filter(u.ddd.notnull()).semi_join(vbp_classes(wh, pd, batch_id), "atc4")
     if w is None:
         u = u.filter(ibis.literal(False))
     in_base = u.month <= ibis.literal(base_last)
