@@ -192,3 +192,29 @@ def test_substitution_flags_find_the_planted_hospitals(tmp_path):
     assert len(flagged & planted) / len(flagged) >= 0.8, flagged - planted
     for p in m.of_kind("substitution"):  # the planted alternative is a valid code of the class, of no variety
         assert atc4(p.product_codes[0]) == p.expected["atc4"]
+
+
+# -- pages and API ---------------------------------------------------------------------------------------------
+
+def test_the_class_measures_have_pages_and_api_scoped_to_the_user(tmp_path):
+    from fastapi.testclient import TestClient
+    from tests.web_fixtures import HA, bearer, login, make_app
+
+    with TestClient(make_app(tmp_path)) as c:
+        bureau = bearer(c, "bureau")
+        for url in ("/api/product-ddd", "/api/ddd-volume?as_of=2024-06-30", "/api/substitution?as_of=2024-06-30",
+                    "/api/substitution-flags?batch=B1&as_of=2024-06-30"):
+            r = c.get(url, headers=bureau)
+            assert r.status_code == 200, (url, r.text[:300])
+            assert {"atc4", "atc4_name"} <= {col["name"] for col in r.json()["columns"]}, url
+        rows = c.get("/api/ddd-volume?as_of=2024-06-30", headers=bureau).json()["rows"]
+        assert HA in {r["institution_code"] for r in rows}
+        mine = c.get("/api/ddd-volume?as_of=2024-06-30", headers=bearer(c, "institution")).json()["rows"]
+        assert mine and {r["institution_code"] for r in mine} == {HA}
+        other = c.get("/api/ddd-volume?as_of=2024-06-30", headers=bearer(c, "institution_b")).json()["rows"]
+        assert HA not in {r["institution_code"] for r in other}
+        login(c, "bureau")
+        for url in ("/data/ddd-volume?as_of=2024-06-30", "/data/substitution-flags?batch=B1&as_of=2024-06-30",
+                    "/data/product-ddd"):
+            r = c.get(url)
+            assert r.status_code == 200 and "ATC类别" in r.text, url
