@@ -167,10 +167,11 @@ def test_a_bureau_ddd_row_replaces_the_bundled_one_and_adds_a_substance():
         {"product_code": "XA02BCA100A001010100003", "name": "注射用奥美拉唑钠", "spec": "40mg*1支"},
     ])
     wh.write_table("ddd", from_pylist("ddd", [
-        {"atc_code": "C10AA05", "route": "O", "ddd": 10.0, "unit": "mg", "source": "本局2025年第3号决定"},
+        {"atc_code": "C10AA05", "route": "o", "ddd": 10.0, "unit": "MG", "source": "本局2025年第3号决定"},
         {"atc_code": "A02BC01", "route": "P", "ddd": 20.0, "unit": "mg"},
     ]))
     got = {r["product_code"][-1]: r for r in product_ddd_rows(wh)}
+    # route and unit in any case: o is O, MG is mg
     assert (got["1"]["ddd_per_unit"], got["1"]["ddd_source"]) == (2.0, "本局2025年第3号决定")
     assert (got["3"]["atc_code"], got["3"]["ddd_per_unit"], got["3"]["ddd_source"]) == ("A02BC01", 2.0, "本地DDD表(ddd)")
 

@@ -101,16 +101,25 @@ def with_class_name(t: ir.Table) -> ir.Table:
     return t.left_join(c, t.atc4 == c.c_atc4).drop("c_atc4")
 
 
+ROUTES = {r.lower(): r for r in ("O", "P", "Inhal", "R", "SL", "TD", "N", "V")}
+UNITS = {u.lower(): u for u in ("mg", "g", "mcg", "IU", "U")} | {"μg": "mcg", "µg": "mcg", "ug": "mcg"}
+
+
 def ddd_table(wh: Warehouse) -> list[Ddd]:
-    """The bundled DDDs with the warehouse's ``ddd`` rows in force: same (ATC code, route) replaced, new ones added."""
+    """The bundled DDDs with the warehouse's ``ddd`` rows in force: same (ATC code, route) replaced, new ones added.
+
+    A bureau's route and unit are read in any case (o → O, MG → mg); an unknown one is kept as written and then
+    matches no product (the product's ``ddd_note`` says so)."""
     rows = {(d.atc_code, d.route): d for d in bundled()}
     if wh.has_table("ddd"):
         names = {d.atc_code: d.inn_zh for d in bundled()}
         for r in wh.table("ddd").to_pyarrow().to_pylist():
             code = (r["atc_code"] or "").strip().upper()
             inn = (r.get("inn_zh") or "").strip() or names.get(code, "")
-            rows[(code, r["route"])] = Ddd(code, inn, r["route"], float(r["ddd"]), r["unit"],
-                                           (r.get("source") or "").strip() or "本地DDD表(ddd)")
+            route = ROUTES.get((r["route"] or "").strip().lower(), (r["route"] or "").strip())
+            unit = UNITS.get((r["unit"] or "").strip().lower(), (r["unit"] or "").strip())
+            source = (r.get("source") or "").strip() or "本地DDD表(ddd)"
+            rows[(code, route)] = Ddd(code, inn, route, float(r["ddd"]), unit, source)
     return list(rows.values())
 
 

@@ -367,11 +367,12 @@ _table(Table("vbp_agreed_volumes", "首年约定采购量", ("batch_id", "variet
 _table(Table("ddd", "限定日剂量(DDD)", ("atc_code", "route"), (
     C("atc_code", "str", "ATC编码", aliases=("ATC编码", "ATC代码", "ATC"), doc="ATC level 5, e.g. C10AA05"),
     C("inn_zh", "str", "通用名", required=False, aliases=("通用名", "药品通用名"),
-      doc="the substance's Chinese name as product names write it (阿托伐他汀); blank = keep the bundled one"),
-    C("route", "str", "给药途径", choices=("O", "P", "Inhal", "R", "SL", "TD", "N", "V"),
-      aliases=("给药途径", "途径", "Adm.R"), doc="WHO's administration route: O oral, P parenteral, …"),
+      doc="the substance's Chinese name as product names write it (阿托伐他汀); blank = keep the bundled one "
+          "(a substance the bundled table lacks needs it: products are matched by it)"),
+    C("route", "str", "给药途径", aliases=("给药途径", "途径", "Adm.R"),
+      doc="WHO's administration route as the Index writes it: O oral, P parenteral, Inhal inhaled, R, SL, TD, N, V"),
     C("ddd", "float", "DDD值", check="positive", aliases=("DDD值", "DDD", "限定日剂量")),
-    C("unit", "str", "DDD单位", choices=("mg", "g", "mcg", "IU", "U", "万IU", "万U"), aliases=("DDD单位", "单位")),
+    C("unit", "str", "DDD单位", aliases=("DDD单位", "单位"), doc="mg, g, mcg, IU, U (any case)"),
     C("source", "str", "来源", required=False, aliases=("来源", "依据"),
       doc="where the value comes from, e.g. WHO ATC/DDD Index 2025 or the bureau's own decision"),
 ), optional=True, doc="The bureau's DDDs: each row replaces the bundled WHO DDD of the same ATC code and route "
