@@ -126,6 +126,8 @@ _table(Table("products", "产品", ("product_code",), (
     C("manufacturer_code", "str", "生产企业代码", required=False, check="uscc", ref=("enterprises", "enterprise_code"),
       aliases=("生产企业代码", "生产企业统一社会信用代码")),
     C("category", "str", "类别", choices=("drug", "consumable", "reagent"), aliases=("类别", "产品类别")),
+    C("strength", "str", "每最小单位含量", required=False, aliases=("含量", "每单位含量", "制剂规格"),
+      doc="active substance in one minimum unit, e.g. 20mg; blank = read from `spec` (jicai.contract.strength)"),
 )))
 
 _table(Table("selected_products", "中选产品", ("batch_id", "variety_id", "product_code"), (
@@ -361,6 +363,20 @@ _table(Table("vbp_agreed_volumes", "首年约定采购量", ("batch_id", "variet
     C("source_row", "int", "来源行号", required=False, aliases=("来源行号", "行号")),
 ), optional=True, doc="First-year agreed volumes of a national VBP batch per variety × strength × province "
                       "(× pilot city for 4+7), as announced (约定采购量表)."))
+
+_table(Table("ddd", "限定日剂量(DDD)", ("atc_code", "route"), (
+    C("atc_code", "str", "ATC编码", aliases=("ATC编码", "ATC代码", "ATC"), doc="ATC level 5, e.g. C10AA05"),
+    C("inn_zh", "str", "通用名", required=False, aliases=("通用名", "药品通用名"),
+      doc="the substance's Chinese name as product names write it (阿托伐他汀); blank = keep the bundled one "
+          "(a substance the bundled table lacks needs it: products are matched by it)"),
+    C("route", "str", "给药途径", aliases=("给药途径", "途径", "Adm.R"),
+      doc="WHO's administration route as the Index writes it: O oral, P parenteral, Inhal inhaled, R, SL, TD, N, V"),
+    C("ddd", "float", "DDD值", check="positive", aliases=("DDD值", "DDD", "限定日剂量")),
+    C("unit", "str", "DDD单位", aliases=("DDD单位", "单位"), doc="mg, g, mcg, IU, U (any case)"),
+    C("source", "str", "来源", required=False, aliases=("来源", "依据"),
+      doc="where the value comes from, e.g. WHO ATC/DDD Index 2025 or the bureau's own decision"),
+), optional=True, doc="The bureau's DDDs: each row replaces the bundled WHO DDD of the same ATC code and route "
+                      "(jicai/analytics/data/who_ddd.csv) or adds one (docs/classes.md)."))
 
 
 def table(name: str) -> Table:

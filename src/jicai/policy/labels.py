@@ -68,6 +68,10 @@ NAMES: dict[str, tuple[str, str]] = {
     "change_threshold_sd": ("变化监测报警阈值(标准差倍数)", "Change detection threshold (standard deviations)"),
     "change_allowance_sd": ("变化监测容许偏移(标准差倍数)", "Change detection allowance (standard deviations)"),
     "change_min_months": ("变化监测参考期最少有数据月数", "Change detection minimum months of data in the window"),
+    "substitution_baseline_months": ("替代使用基期月数(截至执行首月)", "Substitution baseline months"),
+    "substitution_followup_months": ("替代使用观察期月数", "Substitution follow-up months"),
+    "substitution_did_min": ("替代使用预警线(较同级升幅)", "Substitution threshold (rise beyond peers)"),
+    "substitution_min_ddd": ("替代使用判断最低用量", "Minimum use for a substitution judgement"),
 }
 
 # a policy file's unit → (单位 as printed, unit in English); "ratio" values print as % and need no unit word
@@ -85,6 +89,7 @@ UNITS: dict[str, tuple[str, str]] = {
     "institutions": ("家", "institutions"),
     "order lines": ("条订单行", "order lines"),
     "sd": ("倍标准差", "standard deviations"),
+    "DDD": ("DDD", "DDDs"),
     "bool": ("是/否", "yes/no"),
     "": ("选项", "choice"),
     "[score, ratio]": ("分档表", "tiers"),

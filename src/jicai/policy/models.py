@@ -123,6 +123,11 @@ SPECS: dict[str, ParameterSpec] = {
     "under_report_ratio": _RATIO,
     "over_report_multiple": ParameterSpec(type=float, minimum=1.0),
     "nonselected_price_multiple": ParameterSpec(type=float, minimum=1.0),
+    # substitution (替代使用) of VBP products by non-VBP alternatives of the class (jicai.analytics.substitution)
+    "substitution_baseline_months": ParameterSpec(type=int, minimum=1),
+    "substitution_followup_months": ParameterSpec(type=int, minimum=1),
+    "substitution_did_min": _RATIO,
+    "substitution_min_ddd": ParameterSpec(type=float, minimum=0.0),
     # annual assessment (考核) and its score
     "min_completion": ParameterSpec(type=float, minimum=0.0, maximum=2.0),
     **{f"score_weight_{item}": ParameterSpec(type=float, minimum=0.0, maximum=100.0) for item in _SCORE_BANDS},

@@ -19,6 +19,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 
 from jicai.contract.tables import TABLES
 from jicai.simulate.actors import make_enterprises, make_institutions
@@ -30,6 +31,7 @@ from jicai.simulate.model import batch_starts, build_world
 from jicai.simulate.planted import plant_all
 from jicai.simulate.purchasing import Generator
 from jicai.simulate.reference import reference_tables
+from jicai.simulate.substitution import plant_substitution
 from jicai.simulate.writer import FORMATS, TableSink, write_table
 
 __all__ = ["simulate", "Manifest", "Planted", "MIN_INSTITUTIONS"]
@@ -71,6 +73,7 @@ def simulate(
     cat = make_catalogue(np.random.default_rng([seed, 3]), ent.manufacturers, batch_starts(start))
     world = build_world(seed, inst, ent, cat, start, months, np.random.default_rng([seed, 4]))
     plant_all(world, np.random.default_rng([seed, 5]))
+    substitution = plant_substitution(world, np.random.default_rng([seed, 6]))  # its own stream: the rest unchanged
     if order_lines is not None:
         world.scale = order_lines / world.expected_lines()
 
@@ -78,6 +81,8 @@ def simulate(
     small = reference_tables(world)
     small.update(fund_tables(world))
     small["local_products"] = local_products(world)
+    small["products"] = pa.concat_tables([small["products"], substitution.products(world)])
+    small["listings"] = pa.concat_tables([small["listings"], substitution.listings(world)])
     for name, data in small.items():
         counts[name] = write_table(out, name, data, fmt)
 
@@ -93,6 +98,13 @@ def simulate(
             done += chunk.orders.num_rows
             if progress is not None:
                 progress(done, max(total, done))
+        extra = substitution.chunk(world, done)  # the alternatives' lines, numbered after the generator's
+        sinks["orders"].write(extra.orders)
+        sinks["deliveries"].write(extra.deliveries)
+        sinks["payments"].write(extra.payments)
+        done += extra.orders.num_rows
+        if progress is not None:
+            progress(done, max(total, done))
     finally:
         for s in sinks.values():
             s.close()
