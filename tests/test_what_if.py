@@ -91,6 +91,15 @@ def test_csv_writes_the_changed_rows_and_the_other_lists_beside(data_dir, tmp_pa
     assert "w.csv" in written and len(written) >= 3, written
 
 
+def test_html_shows_the_changes_and_the_flip(data_dir, tmp_path):
+    alt = _policy_file(tmp_path, "min_completion", "0.999")
+    out = tmp_path / "w.html"
+    r = _run(data_dir, "--policy", str(alt), "--out", str(out))
+    assert r.exit_code == 0, r.output
+    html = out.read_text(encoding="utf-8")
+    assert "约定采购量最低完成率由 100% 改为 99.9%" in html and "由不合格转为合格" in html and "医院三" in html
+
+
 def test_the_same_policy_changes_nothing(data_dir, tmp_path):
     same = tmp_path / "same.toml"
     same.write_text(DEFAULT, encoding="utf-8")

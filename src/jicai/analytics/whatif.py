@@ -360,7 +360,8 @@ MEASURES = (
         note_zh="同一批次、年度在现行政策与测算政策下的考核结果、结余留用奖励与预付冲抵对比(每家机构一行)",
         note_en="Per institution: assessment, retention reward and prepayment offsets under the current and an "
                 "alternative policy",
-        doc=__doc__ or "", command=False, web=False,  # `jicai what-if` and /what-if take the alternative
+        # the command is hand-written (commands/what_if.py: it takes the alternative policy); the page is /what-if
+        doc=__doc__ or "", web=False,
     ),
     Measure(
         name="what-if-by-region", title_zh="政策测算分地区汇总", title_en="Policy what-if by city",

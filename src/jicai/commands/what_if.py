@@ -30,7 +30,7 @@ def _signed(x: float) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    @computing_command(app, "what-if", policy=ALTERNATIVE)
+    @computing_command(app, "what-if", policy=ALTERNATIVE, formats=("xlsx", "csv", "json", "html"))
     def what_if_cmd(
         r: Run,
         batch: str = option("batch"),

@@ -72,7 +72,7 @@ _COLUMNS_MARKER = re.compile(r"<!-- (columns:[\w.]+:\w+):start")
 _MEASURE_MARKER = re.compile(r"<!-- (measure-columns:[\w-]+):start")
 
 # The documents holding rules: each rule's prose and its generated tables. Tests read them all.
-RULE_DOCS = ("rules.md", "supply.md", "fund.md")
+RULE_DOCS = ("rules.md", "supply.md", "fund.md", "analytics.md")
 
 
 def _columns_from_marker(name: str) -> dict[str, tuple[str, str]]:
