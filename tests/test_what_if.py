@@ -134,6 +134,21 @@ def test_a_missing_or_broken_alternative_file_is_refused(data_dir, tmp_path):
     assert r.exit_code == 2 and "不是有效的 TOML" in r.output and "Traceback" not in r.output
 
 
+def test_a_provisional_what_if_compares_up_to_the_as_of_date(data_dir, tmp_path):
+    """As of 2024-06-30 every purchase of the world is in (accepted 2024-05-01): the same flip, the ledgers cut
+    at that day, the report says it is provisional."""
+    alt = _policy_file(tmp_path, "min_completion", "0.999")
+    out = tmp_path / "p.json"
+    r = _run(data_dir, "--policy", str(alt), "--as-of", "2024-06-30", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    assert "截至 2024-06-30,预测算" in r.output
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    rows = {x["institution_code"]: x for x in doc["rows"]}
+    assert {x["as_of"] for x in doc["rows"]} == {"2024-06-30"}
+    assert (rows["H3"]["flip"], rows["H3"]["reward_change"], rows["H3"]["offset_current"]) == ("to_pass", 15010.0,
+                                                                                                 5994.0)
+
+
 def test_an_as_of_outside_the_cycle_year_is_refused(data_dir, tmp_path):
     alt = _policy_file(tmp_path, "min_completion", "0.999")
     r = _run(data_dir, "--policy", str(alt), "--as-of", "2026-01-01")
