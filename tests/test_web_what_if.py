@@ -51,6 +51,28 @@ def test_the_form_is_prefilled_with_the_current_values(client):
     assert "约定采购量最低完成率" in text and "结余留用比例分档" in text and "医保基金预付比例" in text
 
 
+def _form_values(html: str) -> dict[str, str]:
+    """What a browser sends for the form as shown: every input, the selected option, each textarea."""
+    from html import unescape
+
+    form = re.search(r'<form method="get" action="/what-if".*?</form>', html, re.S).group(0)
+    out = {m[0]: unescape(m[1]) for m in re.findall(r'<input(?: type="\w+")? name="(\w+)" value="([^"]*)"', form)}
+    out |= {m[0]: unescape(m[1]) for m in re.findall(r'<textarea name="(\w+)"[^>]*>(.*?)</textarea>', form, re.S)}
+    for name, body in re.findall(r'<select name="(\w+)">(.*?)</select>', form, re.S):
+        out[name] = re.search(r'<option value="([^"]*)" selected>', body).group(1)
+    return out
+
+
+def test_the_form_sent_back_unchanged_changes_nothing(client):
+    """A browser sends every field: each value as shown must read back as the current one."""
+    login(client, "bureau")
+    sent = _form_values(client.get("/what-if", params=ARGS).text)
+    assert len(sent) == 3 + 26, sorted(sent)  # batch, year, as_of and the 26 parameters
+    r = client.get("/what-if", params={**sent, "run": "1"})
+    assert r.status_code == 200, _text(r.text)[:800]
+    assert "未改动任何参数" in r.text and 'data-testid="no-flips"' in r.text
+
+
 def test_the_page_shows_the_flip_its_reasons_and_the_money(client):
     login(client, "bureau")
     r = client.get("/what-if", params=FORM)
@@ -71,6 +93,25 @@ def test_the_page_shows_the_flip_its_reasons_and_the_money(client):
     assert "福州市" in regions and "泉州市" in regions
     # the typed values stay in the form
     assert 'name="min_completion" value="20"' in r.text
+
+
+def test_the_workbook_of_the_page_holds_the_callers_rows(client):
+    import io
+
+    import openpyxl
+
+    login(client, "bureau")
+    page = client.get("/what-if", params=FORM).text
+    link = re.search(r'href="(/what-if\.xlsx\?[^"]+)"', page).group(1).replace("&amp;", "&")
+    r = client.get(link)
+    assert r.status_code == 200 and r.headers["content-disposition"].startswith("attachment")
+    wb = openpyxl.load_workbook(io.BytesIO(r.content))
+    changed = [c for row in wb["考核结果与金额变化"].iter_rows(values_only=True) for c in row if c is not None]
+    assert HA in changed and "由不合格转为合格" in changed
+    login(client, "district")
+    wb = openpyxl.load_workbook(io.BytesIO(client.get(link).content))
+    every = [c for row in wb["全部机构"].iter_rows(values_only=True) for c in row if c is not None]
+    assert HA not in every and "鲤城医院丙" in every
 
 
 def test_a_district_bureau_sees_its_own_institutions_and_totals(client):
@@ -174,10 +215,11 @@ def test_the_result_is_kept_once_per_policy_not_per_request(client):
     """Twenty identical what-ifs compute once; each distinct one adds one entry to the bounded caches."""
     data = client.app.state.data
     h = bearer(client, "bureau")
+    assert client.post("/api/what-if", json=BODY, headers=h).status_code == 200
     before = len(data._cache)
     for _ in range(20):
         assert client.post("/api/what-if", json=BODY, headers=h).status_code == 200
-    assert len(data._cache) == before  # already computed by the test above
+    assert len(data._cache) == before
     other = {**BODY, "changes": {"prepay_ratio": 0.31}}
     assert client.post("/api/what-if", json=other, headers=h).status_code == 200
     assert len(data._cache) == before + 1

@@ -85,11 +85,52 @@ def what_if_page(request: Request, principal: Principal = Depends(page_principal
         except BilingualError as exc:  # a field that cannot be read, a value out of range, a zero-width band
             ctx["problem"], status = exc.detail(), 422
     ctx["fields"] = fields(s.current, s.period.as_of, raw)
+    from urllib.parse import urlencode
+
+    # the workbook's link: the validated arguments and the submitted parameters only (never other junk)
+    ctx["query"] = urlencode({"batch": s.batch, "year": s.year, "as_of": s.period.as_of.isoformat(), **raw})
     from jicai.web.routes.pages import _namer
 
     name = _namer(request)
     ctx["city"] = lambda code: name("city_code", code)
     return _page(request, principal, status, **ctx)
+
+
+@router.get("/what-if.xlsx", include_in_schema=False)
+def what_if_workbook(request: Request, principal: Principal = Depends(page_principal)):
+    """The what-if of the form's arguments as the workbook ``jicai what-if`` writes (the caller's rows only)."""
+    import tempfile
+    from pathlib import Path
+    from urllib.parse import quote
+
+    from jicai import clock
+    from jicai.analytics.whatif import POLICY
+    from jicai.reports.output import write
+    from jicai.reports.whatif import what_if_report
+    from jicai.web import views
+    from jicai.web.routes.pages import _error
+    from jicai.web.whatif import alternative, comparison, setting
+
+    if principal.role not in ROLES:
+        return _error(request, principal, BilingualError(REFUSED["zh"], REFUSED["en"]), 403)
+    data = request.app.state.data
+    q = request.query_params
+    raw = {k: q[k] for k in POLICY if k in q}
+    try:
+        s = setting(data, q)
+        c = comparison(data, principal, s, alternative(s.current, s.period.as_of, raw))
+    except BUSY:
+        raise
+    except BilingualError as exc:
+        return _error(request, principal, exc)
+    with tempfile.TemporaryDirectory() as d:
+        body = write(what_if_report(c, clock.stamp()), "xlsx", Path(d) / "w.xlsx").read_bytes()
+    views.audit(request, principal, "export", "what-if", {"format": "xlsx", "batch": s.batch, "year": s.year,
+                                                          "as_of": s.period.as_of.isoformat(),
+                                                          "changes": {x.name: x.alt for x in c.changes}})
+    name = quote(f"政策测算_{s.batch}_第{s.year}年度.xlsx")
+    return Response(body, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"})
 
 
 @router.post("/api/what-if", summary="政策测算 / policy what-if", tags=["data"])
