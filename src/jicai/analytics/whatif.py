@@ -136,7 +136,7 @@ def labels(current: Policy, alt: Policy) -> tuple[str, str]:
     and edition date, so when the labels are equal each gets its content fingerprint."""
     if current.label != alt.label:
         return current.label, alt.label
-    return f"{current.label}[{current.version}]", f"{alt.label}[{alt.version}]"
+    return f"{current.label} · {current.version}", f"{alt.label} · {alt.version}"
 
 
 def shown(policy: Policy, name: str, on: date) -> str:
