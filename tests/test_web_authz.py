@@ -58,6 +58,11 @@ MATRIX: dict[tuple[str, str], tuple[str, dict[str, int] | None]] = {
     # the API documentation: the regional roles, a district bureau too (tests/test_web_headers.py: its content)
     ("GET", "/docs"): ("/docs", only("admin", "bureau", "district", "auditor")),
     ("GET", "/redoc"): ("/redoc", only("admin", "bureau", "district", "auditor")),
+    # the policy what-if: the bureau's own question (a district bureau over its own institutions)
+    ("GET", "/what-if"): ("/what-if", only("admin", "bureau", "district")),
+    ("GET", "/what-if.xlsx"): ("/what-if.xlsx?batch=B1&year=1&as_of=2024-12-31&min_completion=20",
+                               only("admin", "bureau", "district")),
+    ("POST", "/api/what-if"): ("", None),  # every role with bodies in tests/test_web_what_if.py
 }
 # the workflow (routes/workflow.py); report 1 is filed by `institution` (HA, 福州) about P1 (made by EA)
 DECIDERS = only("admin", "bureau", other=403)
