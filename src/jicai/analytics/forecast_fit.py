@@ -1,0 +1,97 @@
+"""The statistics of the 报量 assistant: one institution × variety's monthly use → its use in the months ahead.
+
+Pure Python on one short series (never a warehouse table): the series is at most :data:`MAX_MONTHS` monthly
+totals, already aggregated by the engine (:mod:`jicai.analytics.forecast`). Which rule depends on how long the
+history is (``n`` months, counted from the first month with any use):
+
+* ``seasonal`` — n ≥ :data:`SEASONAL_MIN` (two whole years, what a seasonal model needs to tell a season from
+  a one-off month): Holt–Winters exponential smoothing with a level and an additive 12-month season, no trend
+  (statsmodels ``ExponentialSmoothing(trend=None, seasonal="add", seasonal_periods=12)``, initial states
+  estimated with the smoothing weights). No trend on purpose: two or three years of a hospital's use rarely
+  show a trend that holds for another year, and a trend fitted to them is what makes a forecast run away.
+* ``level`` — :data:`LEVEL_MIN` ≤ n < :data:`SEASONAL_MIN`: simple exponential smoothing (the same class
+  without season): every month ahead is the smoothed level.
+* ``mean`` — 1 ≤ n < :data:`LEVEL_MIN`: too short to fit anything; every month ahead is the mean of the
+  months there are (the run rate).
+
+A month ahead is never negative (an additive season can dip below 0 for a small user: it is cut at 0). When
+statsmodels cannot fit a series (it raises, or returns a non-finite forecast) the next simpler rule is used
+and named in the result — the row then says ``level`` or ``mean``, never a method that did not run.
+
+>>> path = forecast_path([100.0] * 30, 3)
+>>> path.method, [round(x, 6) for x in path.months]
+('seasonal', [100.0, 100.0, 100.0])
+>>> forecast_path([5.0, 7.0], 2).months
+[6.0, 6.0]
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+SEASON = 12  # months in a season: use repeats by calendar month
+SEASONAL_MIN = 2 * SEASON  # months of history from which the seasonal model is fitted
+LEVEL_MIN = 6  # months of history from which simple exponential smoothing is fitted
+MAX_MONTHS = 60  # the bound: at most the last five years of a series are read and fitted
+
+METHODS: dict[str, tuple[str, str]] = {
+    "seasonal": ("季节性指数平滑", "Holt–Winters: level + additive 12-month season (history ≥ 24 months)"),
+    "level": ("指数平滑(无季节)", "simple exponential smoothing: the smoothed level (history 6–23 months)"),
+    "mean": ("历史月均外推", "too short to fit (history 1–5 months): the mean of the months there are"),
+    "none": ("无历史用量", "no use in the history: no forecast"),
+}
+
+
+@dataclass(frozen=True)
+class Path:
+    """The rule that ran and its forecast for each of the months ahead (1, 2, …)."""
+
+    method: str
+    months: list[float]
+
+
+def _fit(y: np.ndarray, h: int, seasonal: bool) -> np.ndarray:
+    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+    model = ExponentialSmoothing(y, trend=None, seasonal="add" if seasonal else None,
+                                 seasonal_periods=SEASON if seasonal else None, initialization_method="estimated")
+    with warnings.catch_warnings():
+        # a flat or very regular series makes the optimizer report that it stopped early: the fit is still the
+        # best it found, and the forecast is checked for being finite below
+        warnings.simplefilter("ignore")
+        return np.asarray(model.fit().forecast(h), dtype=float)
+
+
+def forecast_path(history: Sequence[float], h: int) -> Path:
+    """The forecast of the ``h`` months after ``history`` (monthly totals, oldest first, from the first month
+    with use; only the last :data:`MAX_MONTHS` are used)."""
+    y = np.asarray(list(history)[-MAX_MONTHS:], dtype=float)
+    n = len(y)
+    if n == 0 or h < 1:
+        return Path("none", [])
+    rules = [r for r, need in (("seasonal", SEASONAL_MIN), ("level", LEVEL_MIN)) if n >= need]
+    for rule in rules:
+        try:
+            path = _fit(y, h, seasonal=rule == "seasonal")
+        except (ValueError, np.linalg.LinAlgError):
+            continue
+        if np.all(np.isfinite(path)):
+            return Path(rule, [max(0.0, float(x)) for x in path])
+    return Path("mean", [float(y.mean())] * h)
+
+
+def round_volume(x: float) -> float:
+    """A forecast volume to whole minimum units, half up (a report is in whole 片/支)."""
+    return float(math.floor(x + 0.5))
+
+
+def floor_volume(ratio: float, prior_annual_use: float) -> float:
+    """The smallest whole volume that is at least ``ratio`` × ``prior_annual_use`` (the 80 % floor): rounded to
+    1e-6 first, so a product that is a whole number in decimal (0.8 × 1,250 = 1,000) is not pushed up by the
+    binary representation of 0.8."""
+    return float(math.ceil(round(ratio * prior_annual_use, 6)))
