@@ -9,8 +9,8 @@ when its last day is ≤ D); it starts at the institution's first month with use
 
 **Forecast.** The months from the end of the history through the 12 months of cycle year k (the 12 calendar
 months from the month of its start) are forecast in Python by :func:`jicai.analytics.forecast_fit.forecast_path`
-(``seasonal`` Holt–Winters for ≥ 24 months, ``level`` exponential smoothing for 6–23, the ``mean`` of the months
-for 1–5); ``forecast_volume`` is the sum of the 12 cycle months, rounded half up to whole units.
+(``seasonal`` Holt–Winters for ≥ 24 months, ``last_year``'s same months for 12–23, ``level`` exponential
+smoothing for 6–11, the ``mean`` of the months for 1–5); ``forecast_volume`` is the sum of the 12 cycle months, rounded half up to whole units.
 
 **Floor and recommendation** (the 11th national batch: 年度需求量原则上不少于近两年平均使用量的 80%).
 ``prior_annual_use`` = 12 × the mean monthly use of the last ``report_floor_years`` × 12 months of the history

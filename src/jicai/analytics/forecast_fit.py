@@ -9,20 +9,28 @@ history is (``n`` months, counted from the first month with any use):
   (statsmodels ``ExponentialSmoothing(trend=None, seasonal="add", seasonal_periods=12)``, initial states
   estimated with the smoothing weights). No trend on purpose: two or three years of a hospital's use rarely
   show a trend that holds for another year, and a trend fitted to them is what makes a forecast run away.
-* ``level`` — :data:`LEVEL_MIN` ≤ n < :data:`SEASONAL_MIN`: simple exponential smoothing (the same class
+* ``last_year`` — :data:`SEASON` ≤ n < :data:`SEASONAL_MIN`: one season is too little to fit a seasonal model
+  and a level without season misreads it (fitted in a flu winter it forecasts a winter all year: the back-test's
+  oseltamivir was 145 % off); each month ahead is the same calendar month of the last 12 — the year ahead is
+  the last year's use (the seasonal naive rule).
+* ``level`` — :data:`LEVEL_MIN` ≤ n < :data:`SEASON`: simple exponential smoothing (statsmodels, the same class
   without season): every month ahead is the smoothed level.
 * ``mean`` — 1 ≤ n < :data:`LEVEL_MIN`: too short to fit anything; every month ahead is the mean of the
   months there are (the run rate).
 
 A month ahead is never negative (an additive season can dip below 0 for a small user: it is cut at 0). When
 statsmodels cannot fit a series (it raises, or returns a non-finite forecast) the next simpler rule is used
-and named in the result — the row then says ``level`` or ``mean``, never a method that did not run.
+and named in the result (``last_year`` for a seasonal fit, ``mean`` for a level) — never a method that did not
+run.
 
 >>> path = forecast_path([100.0] * 30, 3)
 >>> path.method, [round(x, 6) for x in path.months]
 ('seasonal', [100.0, 100.0, 100.0])
 >>> forecast_path([5.0, 7.0], 2).months
 [6.0, 6.0]
+>>> p = forecast_path([float(m) for m in range(1, 16)], 13)  # 15 months: next year = the last 12, repeated
+>>> p.method, p.months[:3], p.months[-1]
+('last_year', [4.0, 5.0, 6.0], 4.0)
 """
 
 from __future__ import annotations
@@ -41,7 +49,8 @@ MAX_MONTHS = 60  # the bound: at most the last five years of a series are read a
 
 METHODS: dict[str, tuple[str, str]] = {
     "seasonal": ("季节性指数平滑", "Holt–Winters: level + additive 12-month season (history ≥ 24 months)"),
-    "level": ("指数平滑(无季节)", "simple exponential smoothing: the smoothed level (history 6–23 months)"),
+    "last_year": ("按上年同月", "seasonal naive: each month ahead = the same month of the last 12 (history 12–23 months)"),
+    "level": ("指数平滑(无季节)", "simple exponential smoothing: the smoothed level (history 6–11 months)"),
     "mean": ("历史月均外推", "too short to fit (history 1–5 months): the mean of the months there are"),
     "none": ("无历史用量", "no use in the history: no forecast"),
 }
@@ -55,16 +64,21 @@ class Path:
     months: list[float]
 
 
-def _fit(y: np.ndarray, h: int, seasonal: bool) -> np.ndarray:
+def _fitted(y: np.ndarray, h: int, seasonal: bool) -> list[float] | None:
+    """statsmodels' forecast of the ``h`` months ahead, cut at 0; None when it cannot fit the series."""
     from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
     model = ExponentialSmoothing(y, trend=None, seasonal="add" if seasonal else None,
                                  seasonal_periods=SEASON if seasonal else None, initialization_method="estimated")
-    with warnings.catch_warnings():
-        # a flat or very regular series makes the optimizer report that it stopped early: the fit is still the
-        # best it found, and the forecast is checked for being finite below
-        warnings.simplefilter("ignore")
-        return np.asarray(model.fit().forecast(h), dtype=float)
+    try:
+        with warnings.catch_warnings():
+            # a flat or very regular series makes the optimizer report that it stopped early: the fit is still
+            # the best it found, and the forecast is checked for being finite below
+            warnings.simplefilter("ignore")
+            path = np.asarray(model.fit().forecast(h), dtype=float)
+    except (ValueError, np.linalg.LinAlgError):
+        return None
+    return [max(0.0, float(x)) for x in path] if np.all(np.isfinite(path)) else None
 
 
 def forecast_path(history: Sequence[float], h: int) -> Path:
@@ -74,14 +88,12 @@ def forecast_path(history: Sequence[float], h: int) -> Path:
     n = len(y)
     if n == 0 or h < 1:
         return Path("none", [])
-    rules = [r for r, need in (("seasonal", SEASONAL_MIN), ("level", LEVEL_MIN)) if n >= need]
-    for rule in rules:
-        try:
-            path = _fit(y, h, seasonal=rule == "seasonal")
-        except (ValueError, np.linalg.LinAlgError):
-            continue
-        if np.all(np.isfinite(path)):
-            return Path(rule, [max(0.0, float(x)) for x in path])
+    if n >= SEASONAL_MIN and (path := _fitted(y, h, seasonal=True)) is not None:
+        return Path("seasonal", path)
+    if n >= SEASON:
+        return Path("last_year", [float(y[n - SEASON + j % SEASON]) for j in range(h)])
+    if n >= LEVEL_MIN and (path := _fitted(y, h, seasonal=False)) is not None:
+        return Path("level", path)
     return Path("mean", [float(y.mean())] * h)
 
 
