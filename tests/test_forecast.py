@@ -18,10 +18,10 @@ PATTERN = [120.0, 100.0, 90.0, 80.0, 70.0, 60.0, 60.0, 70.0, 80.0, 90.0, 100.0, 
 
 
 def test_each_rule_by_the_length_of_the_history():
-    assert forecast_path([], 12).method == "none"
-    assert forecast_path([10.0] * 5, 12).method == "mean"
-    assert forecast_path([10.0] * 6, 12).method == "level"
-    assert forecast_path([10.0] * 11, 12).method == "level"
+    assert forecast_path([], 12).method == "no_history"
+    assert forecast_path([10.0] * 5, 12).method == "run_rate"
+    assert forecast_path([10.0] * 6, 12).method == "smoothed"
+    assert forecast_path([10.0] * 11, 12).method == "smoothed"
     assert forecast_path(PATTERN, 12).method == "last_year"
     assert forecast_path(PATTERN * 2, 12).method == "seasonal"
 
@@ -47,7 +47,7 @@ def test_when_statsmodels_cannot_fit_the_next_simpler_rule_runs_and_is_named(mon
     assert forecast_path(PATTERN * 2, 12).method == "last_year"
     assert forecast_path(PATTERN * 2, 12).months == PATTERN
     path = forecast_path([10.0, 20.0, 30.0, 40.0, 50.0, 60.0], 2)
-    assert path.method == "mean" and path.months == [35.0, 35.0]
+    assert path.method == "run_rate" and path.months == [35.0, 35.0]
 
 
 def test_only_the_last_max_months_are_fitted():
@@ -105,4 +105,4 @@ def test_the_generated_command_writes_the_rows_and_counts_the_flags(scenario_war
     assert "报量低于下限 below_floor: 3" in res.output and "报量远低于预测 below_forecast: 1" in res.output
     rows = {r["institution_code"]: r for r in json.loads(out.read_text(encoding="utf-8"))["rows"]}
     assert rows["s0:H2"]["flags_zh"] == "报量低于下限;报量远低于预测" and rows["s0:H"]["forecast_volume"] == 1200.0
-    assert rows["s4:H18"]["basis"] == "floor" and rows["s4:H18"]["recommended_volume"] == 2155.0
+    assert rows["s4:H18"]["basis"] == "by_floor" and rows["s4:H18"]["recommended_volume"] == 2155.0

@@ -9,14 +9,14 @@ when its last day is ≤ D); it starts at the institution's first month with use
 
 **Forecast.** The months from the end of the history through the 12 months of cycle year k (the 12 calendar
 months from the month of its start) are forecast in Python by :func:`jicai.analytics.forecast_fit.forecast_path`
-(``seasonal`` Holt–Winters for ≥ 24 months, ``last_year``'s same months for 12–23, ``level`` exponential
-smoothing for 6–11, the ``mean`` of the months for 1–5); ``forecast_volume`` is the sum of the 12 cycle months, rounded half up to whole units.
+(``seasonal`` Holt–Winters for ≥ 24 months, ``last_year``'s same months for 12–23, ``smoothed``
+exponential smoothing for 6–11, the ``run_rate`` of the months for 1–5); ``forecast_volume`` is the sum of the 12 cycle months, rounded half up to whole units.
 
 **Floor and recommendation** (the 11th national batch: 年度需求量原则上不少于近两年平均使用量的 80%).
 ``prior_annual_use`` = 12 × the mean monthly use of the last ``report_floor_years`` × 12 months of the history
 (of all of it when shorter); ``floor_volume`` = the smallest whole volume ≥ ``report_floor_ratio`` ×
-``prior_annual_use``; ``recommended_volume`` = max(forecast, floor), with ``basis`` ``floor`` when the floor is
-higher, else ``forecast``.
+``prior_annual_use``; ``recommended_volume`` = max(forecast, floor), with ``basis`` ``by_floor`` when the floor
+is higher, else ``by_forecast``.
 
 **The report against both** (the latest volume report of (batch, k), if any), flags in this order:
 
@@ -25,7 +25,7 @@ higher, else ``forecast``.
   (exactly that much lower is not flagged).
 
 ``report_gap`` is what to add to reach the recommendation. A report without any history gets a row with method
-``none`` and no forecast; a missing report gets no flag here (the volume audit's 用而不报 covers it). This is
+``no_history`` and no forecast; a missing report gets no flag here (the volume audit's 用而不报 covers it). This is
 where ``jicai audit-volume``'s "far below the forecast" lives: the audit (layer 3) may not import analytics.
 
 **Bound.** Python sees only the aggregated series: at most 60 monthly totals per institution × variety of one
@@ -71,8 +71,8 @@ FLAGS: dict[str, tuple[str, str]] = {
     "below_forecast": ("报量远低于预测", "reported < (1 − forecast_shortfall_ratio) × forecast_volume"),
 }
 BASES: dict[str, tuple[str, str]] = {
-    "forecast": ("按预测用量", "the forecast is at or above the floor"),
-    "floor": ("按报量下限", "the floor (report_floor_ratio × average prior use) is above the forecast"),
+    "by_forecast": ("按预测用量", "the forecast is at or above the floor"),
+    "by_floor": ("按报量下限", "the floor (report_floor_ratio × average prior use) is above the forecast"),
 }
 
 COLUMNS = cols(
@@ -148,7 +148,7 @@ def forecast_row(series: list[float], last: date | None, cycle_start: date, poli
     ratio, years, shortfall = (policy_values[k] for k in ("report_floor_ratio", "report_floor_years",
                                                           "forecast_shortfall_ratio"))
     row: dict[str, Any] = {"history_months": len(series), "last_history_month": month_label(last) if last else None,
-                           "method": "none", "forecast_volume": None, "prior_annual_use": 0.0, "floor_volume": 0.0,
+                           "method": "no_history", "forecast_volume": None, "prior_annual_use": 0.0, "floor_volume": 0.0,
                            "recommended_volume": None, "basis": None, "reported_volume": reported, "ratio": None,
                            "report_gap": None, "flags": "", "flags_zh": ""}
     if not series or last is None:
@@ -161,7 +161,7 @@ def forecast_row(series: list[float], last: date | None, cycle_start: date, poli
     floor = floor_volume(ratio, prior)
     recommended = max(forecast, floor)
     row.update(method=path.method, forecast_volume=forecast, prior_annual_use=prior, floor_volume=floor,
-               recommended_volume=recommended, basis="floor" if floor > forecast else "forecast")
+               recommended_volume=recommended, basis="by_floor" if floor > forecast else "by_forecast")
     if reported is not None:
         fired = [code for code, hit in (("below_floor", reported < floor),
                                         ("below_forecast", reported < (1.0 - shortfall) * forecast)) if hit]

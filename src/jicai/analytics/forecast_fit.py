@@ -13,14 +13,14 @@ history is (``n`` months, counted from the first month with any use):
   and a level without season misreads it (fitted in a flu winter it forecasts a winter all year: the back-test's
   oseltamivir was 145 % off); each month ahead is the same calendar month of the last 12 — the year ahead is
   the last year's use (the seasonal naive rule).
-* ``level`` — :data:`LEVEL_MIN` ≤ n < :data:`SEASON`: simple exponential smoothing (statsmodels, the same class
+* ``smoothed`` — :data:`LEVEL_MIN` ≤ n < :data:`SEASON`: simple exponential smoothing (statsmodels, the same class
   without season): every month ahead is the smoothed level.
-* ``mean`` — 1 ≤ n < :data:`LEVEL_MIN`: too short to fit anything; every month ahead is the mean of the
+* ``run_rate`` — 1 ≤ n < :data:`LEVEL_MIN`: too short to fit anything; every month ahead is the mean of the
   months there are (the run rate).
 
 A month ahead is never negative (an additive season can dip below 0 for a small user: it is cut at 0). When
 statsmodels cannot fit a series (it raises, or returns a non-finite forecast) the next simpler rule is used
-and named in the result (``last_year`` for a seasonal fit, ``mean`` for a level) — never a method that did not
+and named in the result (``last_year`` for a seasonal fit, ``run_rate`` for a level) — never a method that did not
 run.
 
 >>> path = forecast_path([100.0] * 30, 3)
@@ -50,9 +50,9 @@ MAX_MONTHS = 60  # the bound: at most the last five years of a series are read a
 METHODS: dict[str, tuple[str, str]] = {
     "seasonal": ("季节性指数平滑", "Holt–Winters: level + additive 12-month season (history ≥ 24 months)"),
     "last_year": ("按上年同月", "seasonal naive: each month ahead = the same month of the last 12 (history 12–23 months)"),
-    "level": ("指数平滑(无季节)", "simple exponential smoothing: the smoothed level (history 6–11 months)"),
-    "mean": ("历史月均外推", "too short to fit (history 1–5 months): the mean of the months there are"),
-    "none": ("无历史用量", "no use in the history: no forecast"),
+    "smoothed": ("指数平滑(无季节)", "simple exponential smoothing: the smoothed level (history 6–11 months)"),
+    "run_rate": ("历史月均外推", "too short to fit (history 1–5 months): the mean of the months there are"),
+    "no_history": ("无历史用量", "no use in the history: no forecast"),
 }
 
 
@@ -87,14 +87,14 @@ def forecast_path(history: Sequence[float], h: int) -> Path:
     y = np.asarray(list(history)[-MAX_MONTHS:], dtype=float)
     n = len(y)
     if n == 0 or h < 1:
-        return Path("none", [])
+        return Path("no_history", [])
     if n >= SEASONAL_MIN and (path := _fitted(y, h, seasonal=True)) is not None:
         return Path("seasonal", path)
     if n >= SEASON:
         return Path("last_year", [float(y[n - SEASON + j % SEASON]) for j in range(h)])
     if n >= LEVEL_MIN and (path := _fitted(y, h, seasonal=False)) is not None:
-        return Path("level", path)
-    return Path("mean", [float(y.mean())] * h)
+        return Path("smoothed", path)
+    return Path("run_rate", [float(y.mean())] * h)
 
 
 def round_volume(x: float) -> float:
