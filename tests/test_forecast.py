@@ -20,8 +20,7 @@ PATTERN = [120.0, 100.0, 90.0, 80.0, 70.0, 60.0, 60.0, 70.0, 80.0, 90.0, 100.0, 
 def test_each_rule_by_the_length_of_the_history():
     assert forecast_path([], 12).method == "no_history"
     assert forecast_path([10.0] * 5, 12).method == "run_rate"
-    assert forecast_path([10.0] * 6, 12).method == "smoothed"
-    assert forecast_path([10.0] * 11, 12).method == "smoothed"
+    assert forecast_path([10.0] * 11, 12).method == "run_rate"
     assert forecast_path(PATTERN, 12).method == "last_year"
     assert forecast_path(PATTERN * 2, 12).method == "seasonal"
 
@@ -43,11 +42,20 @@ def test_an_additive_season_never_forecasts_below_zero():
 
 
 def test_when_statsmodels_cannot_fit_the_next_simpler_rule_runs_and_is_named(monkeypatch):
-    monkeypatch.setattr(forecast_fit, "_fitted", lambda y, h, seasonal: None)
+    monkeypatch.setattr(forecast_fit, "_fitted", lambda y, h: None)
     assert forecast_path(PATTERN * 2, 12).method == "last_year"
     assert forecast_path(PATTERN * 2, 12).months == PATTERN
-    path = forecast_path([10.0, 20.0, 30.0, 40.0, 50.0, 60.0], 2)
-    assert path.method == "run_rate" and path.months == [35.0, 35.0]
+
+
+def test_statsmodels_that_raises_is_caught(monkeypatch):
+    import statsmodels.tsa.holtwinters as hw
+
+    class Broken:
+        def __init__(self, *a, **k):
+            raise ValueError("cannot fit")
+
+    monkeypatch.setattr(hw, "ExponentialSmoothing", Broken)
+    assert forecast_path(PATTERN * 2, 12).method == "last_year"
 
 
 def test_only_the_last_max_months_are_fitted():

@@ -9,8 +9,8 @@ when its last day is ≤ D); it starts at the institution's first month with use
 
 **Forecast.** The months from the end of the history through the 12 months of cycle year k (the 12 calendar
 months from the month of its start) are forecast in Python by :func:`jicai.analytics.forecast_fit.forecast_path`
-(``seasonal`` Holt–Winters for ≥ 24 months, ``last_year``'s same months for 12–23, ``smoothed``
-exponential smoothing for 6–11, the ``run_rate`` of the months for 1–5); ``forecast_volume`` is the sum of the 12 cycle months, rounded half up to whole units.
+(``seasonal`` Holt–Winters for ≥ 24 months, ``last_year``'s same months for 12–23, the ``run_rate`` of
+the months for 1–11); ``forecast_volume`` is the sum of the 12 cycle months, rounded half up to whole units.
 
 **Floor and recommendation** (the 11th national batch: 年度需求量原则上不少于近两年平均使用量的 80%).
 ``prior_annual_use`` = 12 × the mean monthly use of the last ``report_floor_years`` × 12 months of the history
@@ -29,8 +29,8 @@ is higher, else ``by_forecast``.
 where ``jicai audit-volume``'s "far below the forecast" lives: the audit (layer 3) may not import analytics.
 
 **Bound.** Python sees only the aggregated series: at most 60 monthly totals per institution × variety of one
-batch, plus one report row per pair. Fitting costs about 12 ms per seasonal series and 3 ms per shorter one on
-a 2-core machine (docs/rules.md), so 10^4 pairs take about two minutes: the assistant is for a city or a
+batch, plus one report row per pair. Fitting costs about 12 ms per series of two years or more (the shorter ones
+need no fit) on a 2-core machine (docs/rules.md), so 10^4 pairs take about two minutes: the assistant is for a city or a
 province's batch at a time, computed in the background, not for the nation in one call.
 
 >>> from jicai.store import connect

@@ -4,7 +4,7 @@ then compare with what was used in it.
 ``python -m jicai.analytics.forecast_backtest --institutions 300 --months 36 --seed 1`` simulates the province
 (:func:`jicai.simulate.simulate`; the drug batch starts with the data), loads it into an in-memory DuckDB
 warehouse and runs :func:`jicai.analytics.forecast.volume_forecast` for cycle years of the drug batch that lie
-wholly inside the data: k = 2 as of 2024-06-30 (6 months of history: the ``smoothed`` rule) and as of 2024-12-31
+wholly inside the data: k = 2 as of 2024-06-30 (6 months of history: the ``run_rate`` rule) and as of 2024-12-31
 (12 months: ``last_year``), k = 3 as of 2025-12-31 (24 months: ``seasonal``), and sets each institution × variety's ``forecast_volume`` against
 its accepted use in the 12 months of the cycle (the same aggregation, :func:`~jicai.analytics.forecast.monthly_use`).
 

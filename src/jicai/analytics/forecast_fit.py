@@ -9,19 +9,20 @@ history is (``n`` months, counted from the first month with any use):
   (statsmodels ``ExponentialSmoothing(trend=None, seasonal="add", seasonal_periods=12)``, initial states
   estimated with the smoothing weights). No trend on purpose: two or three years of a hospital's use rarely
   show a trend that holds for another year, and a trend fitted to them is what makes a forecast run away.
-* ``last_year`` — :data:`SEASON` ≤ n < :data:`SEASONAL_MIN`: one season is too little to fit a seasonal model
-  and a level without season misreads it (fitted in a flu winter it forecasts a winter all year: the back-test's
-  oseltamivir was 145 % off); each month ahead is the same calendar month of the last 12 — the year ahead is
-  the last year's use (the seasonal naive rule).
-* ``smoothed`` — :data:`LEVEL_MIN` ≤ n < :data:`SEASON`: simple exponential smoothing (statsmodels, the same class
-  without season): every month ahead is the smoothed level.
-* ``run_rate`` — 1 ≤ n < :data:`LEVEL_MIN`: too short to fit anything; every month ahead is the mean of the
-  months there are (the run rate).
+* ``last_year`` — :data:`SEASON` ≤ n < :data:`SEASONAL_MIN`: one season is too little to fit a seasonal model;
+  each month ahead is the same calendar month of the last 12 — the year ahead is the last year's use (the
+  seasonal naive rule).
+* ``run_rate`` — 1 ≤ n < :data:`SEASON`: less than a year; every month ahead is the mean of the months there
+  are (the run rate).
+
+Why no fitted model below two years: the back-test (docs/rules.md) first used simple exponential smoothing for
+6–23 months. It was worse than these rules for every variety, and badly for the seasonal one: a level fitted in
+a flu winter forecast a winter all year (oseltamivir 145 % off with 12 months of history), one fitted in a
+waning spring forecast 66 % too little (6 months) — an under-report in the flu season.
 
 A month ahead is never negative (an additive season can dip below 0 for a small user: it is cut at 0). When
-statsmodels cannot fit a series (it raises, or returns a non-finite forecast) the next simpler rule is used
-and named in the result (``last_year`` for a seasonal fit, ``run_rate`` for a level) — never a method that did not
-run.
+statsmodels cannot fit a series (it raises, or returns a non-finite forecast) the ``last_year`` rule is used
+and named in the result — never a method that did not run.
 
 >>> path = forecast_path([100.0] * 30, 3)
 >>> path.method, [round(x, 6) for x in path.months]
@@ -44,14 +45,12 @@ import numpy as np
 
 SEASON = 12  # months in a season: use repeats by calendar month
 SEASONAL_MIN = 2 * SEASON  # months of history from which the seasonal model is fitted
-LEVEL_MIN = 6  # months of history from which simple exponential smoothing is fitted
 MAX_MONTHS = 60  # the bound: at most the last five years of a series are read and fitted
 
 METHODS: dict[str, tuple[str, str]] = {
     "seasonal": ("季节性指数平滑", "Holt–Winters: level + additive 12-month season (history ≥ 24 months)"),
     "last_year": ("按上年同月", "seasonal naive: each month ahead = the same month of the last 12 (history 12–23 months)"),
-    "smoothed": ("指数平滑(无季节)", "simple exponential smoothing: the smoothed level (history 6–11 months)"),
-    "run_rate": ("历史月均外推", "too short to fit (history 1–5 months): the mean of the months there are"),
+    "run_rate": ("历史月均外推", "less than a year of history (1–11 months): the mean of the months there are"),
     "no_history": ("无历史用量", "no use in the history: no forecast"),
 }
 
@@ -64,13 +63,13 @@ class Path:
     months: list[float]
 
 
-def _fitted(y: np.ndarray, h: int, seasonal: bool) -> list[float] | None:
-    """statsmodels' forecast of the ``h`` months ahead, cut at 0; None when it cannot fit the series."""
+def _fitted(y: np.ndarray, h: int) -> list[float] | None:
+    """statsmodels' Holt–Winters forecast of the ``h`` months ahead, cut at 0; None when it cannot fit."""
     from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
-    model = ExponentialSmoothing(y, trend=None, seasonal="add" if seasonal else None,
-                                 seasonal_periods=SEASON if seasonal else None, initialization_method="estimated")
     try:
+        model = ExponentialSmoothing(y, trend=None, seasonal="add", seasonal_periods=SEASON,
+                                     initialization_method="estimated")
         with warnings.catch_warnings():
             # a flat or very regular series makes the optimizer report that it stopped early: the fit is still
             # the best it found, and the forecast is checked for being finite below
@@ -88,12 +87,10 @@ def forecast_path(history: Sequence[float], h: int) -> Path:
     n = len(y)
     if n == 0 or h < 1:
         return Path("no_history", [])
-    if n >= SEASONAL_MIN and (path := _fitted(y, h, seasonal=True)) is not None:
+    if n >= SEASONAL_MIN and (path := _fitted(y, h)) is not None:
         return Path("seasonal", path)
     if n >= SEASON:
         return Path("last_year", [float(y[n - SEASON + j % SEASON]) for j in range(h)])
-    if n >= LEVEL_MIN and (path := _fitted(y, h, seasonal=False)) is not None:
-        return Path("smoothed", path)
     return Path("run_rate", [float(y.mean())] * h)
 
 

@@ -173,7 +173,7 @@ _ROWS: tuple[tuple[str, str, str, str], ...] = (
     ('manufacturer_name', '生产企业名称', 'manufacturer name', 'text'),
     ('max_days_late', '最长签约逾期天数', 'largest days late of the agreements: signed_date − deadline, or as-of date − deadline when unsigned; 0 when none is late', 'int'),
     ('max_overdue_days', '最长逾期天数', 'as-of date − oldest_overdue_due, in days (1 the day after the due day); null when nothing is overdue', 'int'),
-    ('method', '预测方法', 'seasonal (Holt–Winters, ≥ 24 months), last_year (the last 12 months again, 12–23), smoothed (simple exponential smoothing, 6–11), run_rate (1–5) or no_history', 'enum'),
+    ('method', '预测方法', 'seasonal (Holt–Winters, ≥ 24 months), last_year (the last 12 months again, 12–23), run_rate (the mean month, 1–11) or no_history', 'enum'),
     ('mean_score', '平均得分', 'mean score of the institutions assessed', 'score'),
     ('month', '月份', 'month checked (YYYY-MM)', 'month'),
     ('month_end', '截至日期', 'last day of the month; the cycle end in the last month, the as-of date in the as-of month', 'date'),
