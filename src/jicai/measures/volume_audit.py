@@ -24,6 +24,10 @@ Flags, in this order (codes ``;``-separated in ``flags``, Chinese labels in ``fl
 A missing report compares as unknown (only ``used_not_reported`` can flag it). Everything is an Ibis
 expression over the warehouse tables; the parameters are the latest entries of the policy.
 
+A report far below the *forecast* use (and below the 11th national batch's floor of 80 % of average prior use)
+is flagged by the 报量 assistant, ``jicai volume-forecast`` (:mod:`jicai.analytics.forecast`, same keys and the
+same accepted use): the forecast is fitted in the analytics layer, which this layer may not import.
+
 >>> from jicai.store import connect
 >>> from jicai.contract.arrow import empty
 >>> wh = connect("duckdb://")
@@ -174,7 +178,9 @@ MEASURES = (
         dims=Dims(institution="institution_code", variety="variety_id"),
         roles=("admin", "bureau", "auditor", "institution"), sort=("institution_code", "variety_id"),
         policy=("under_report_ratio", "over_report_multiple"), labels={"flags": FLAGS}, group="assessment",
-        note_zh="报量偏低、用而不报、续签低于上年约定、报量偏高", note_en="volume reports against last year's use",
+        note_zh="报量偏低、用而不报、续签低于上年约定、报量偏高(报量远低于预测用量或低于下限见 jicai volume-forecast 报量助手)",
+        note_en="volume reports against last year's use (reports far below the forecast or below the floor: "
+                "jicai volume-forecast)",
         cli="audit-volume", doc=__doc__,
     ),
 )

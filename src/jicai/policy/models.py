@@ -122,6 +122,10 @@ SPECS: dict[str, ParameterSpec] = {
     "price_tolerance": ParameterSpec(type=float, minimum=0.0),
     "under_report_ratio": _RATIO,
     "over_report_multiple": ParameterSpec(type=float, minimum=1.0),
+    # the 报量 assistant (jicai.analytics.forecast): the floor of a report and a report far below the forecast
+    "report_floor_ratio": _RATIO,
+    "report_floor_years": ParameterSpec(type=int, minimum=1, maximum=5),
+    "forecast_shortfall_ratio": _RATIO,
     "nonselected_price_multiple": ParameterSpec(type=float, minimum=1.0),
     # substitution (替代使用) of VBP products by non-VBP alternatives of the class (jicai.analytics.substitution)
     "substitution_baseline_months": ParameterSpec(type=int, minimum=1),

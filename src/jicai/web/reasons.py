@@ -106,6 +106,23 @@ AUDIT: tuple[Rule, ...] = (
      lambda r, p, u: f"reported {_n(r.get('reported_volume'))} > last year's actual "
                      f"{_n(r.get('last_year_actual'))} × {_h(p['over_report_multiple'])}"),
 )
+# volume-forecast (the 报量 assistant): a report against the floor and the forecast, with what to add
+FORECAST: tuple[Rule, ...] = (
+    ("flags:below_floor", ("report_floor_ratio", "report_floor_years"),
+     lambda r, p, u: f"报量 {_n(r.get('reported_volume'))} {u} < 报量下限 {_n(r.get('floor_volume'))} {u}(近 "
+                     f"{p['report_floor_years']} 年年均使用量 {_n(r.get('prior_annual_use'))} {u} × "
+                     f"{_r(p['report_floor_ratio'])}),建议报量 {_n(r.get('recommended_volume'))} {u},"
+                     f"需补报 {_n(r.get('report_gap'))} {u} 或书面说明理由",
+     lambda r, p, u: f"reported {_n(r.get('reported_volume'))} < the floor {_n(r.get('floor_volume'))} (average use "
+                     f"of the last {p['report_floor_years']} years {_n(r.get('prior_annual_use'))} × "
+                     f"{_r(p['report_floor_ratio'])}); recommended {_n(r.get('recommended_volume'))}, add "
+                     f"{_n(r.get('report_gap'))} or explain in writing"),
+    ("flags:below_forecast", ("forecast_shortfall_ratio",),
+     lambda r, p, u: f"报量 {_n(r.get('reported_volume'))} {u} 为预测用量 {_n(r.get('forecast_volume'))} {u} 的 "
+                     f"{_r(r.get('ratio'))},低于 1 − {_r(p['forecast_shortfall_ratio'])}",
+     lambda r, p, u: f"reported {_n(r.get('reported_volume'))} is {_r(r.get('ratio'))} of the forecast use "
+                     f"{_n(r.get('forecast_volume'))}, below 1 − {_r(p['forecast_shortfall_ratio'])}"),
+)
 ASSESSMENT: tuple[Rule, ...] = (
     ("failed_items:completion", ("min_completion",),
      lambda r, p, u: f"未完成约定采购量(完成率 {_r(r.get('completion'))},须 ≥ {_r(p['min_completion'])})",
@@ -234,6 +251,7 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "supply-distributors": SUPPLY, "volume-audit": AUDIT, "assessment": ASSESSMENT, "budget": BUDGET,
     "listing": LISTING, "supply-sentinel": SENTINEL, "supply-surge": SURGE,
     "pharmacy-violations": PHARMACY_VIOLATIONS, "pharmacy-risk": PHARMACY_RISK, "prepayment": PREPAYMENT,
+    "volume-forecast": FORECAST,
 }
 LISTS = ("flags", "failed_items", "triggers")  # ';'-separated codes
 
