@@ -100,8 +100,8 @@ def test_change_detection_refuses_a_minimum_above_the_window():
 
 
 def test_a_third_series_plugs_in_by_one_declaration():
-    """Cost per DDD waits for the DDD table; any further series is one ``Series`` (its ``extend`` joins its own
-    monthly figures). Here a stand-in: each institution's monthly selected volume in thousands of units, joined
+    """Cost per DDD came in this way (``SERIES``' third); any further series is one ``Series`` (its ``extend``
+    joins its own monthly figures). Here another: each institution's monthly selected volume in thousands of units, joined
     from a table of its own — H1 bought 100 packs (1,000 units) a month in 2024, 50 in 2025: a fall of 0.5 against
     a flat reference (σ 0 → floor 0.1, h 0.5, k 0.05): 1 − 0.05 − 0.5 = 0.45 in 2025-01 (≤ 0.5), 0.9 in 2025-02
     (> 0.5) → one event started 2025-01, detected 2025-02, deteriorating (high is good)."""
@@ -130,5 +130,6 @@ def test_a_third_series_plugs_in_by_one_declaration():
     assert [(e["change_start"], e["alarm_month"], e["direction"]) for e in mine] == [("2025-01", "2025-02",
                                                                                       "deteriorating")]
     assert mine[0]["cusum"] == pytest.approx(0.9) and mine[0]["threshold"] == pytest.approx(0.5)
-    # the declared series are unchanged by the extra one
+    # the declared series are unchanged by the extra one (this world's products have no ATC class: no
+    # cost-per-DDD values, so no cost-per-DDD events)
     assert {e["series"] for e in found} == {"completion_percentile", "nonselected_share", "selected_thousands"}

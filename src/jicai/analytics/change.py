@@ -19,9 +19,12 @@ The series, per institution i and calendar month m from the batch starts through
 * ``nonselected_share`` — 非中选占比 of the month, in percent: 100 × Σ counted non-selected / Σ (selected +
   counted non-selected), none when nothing counted was bought. Lower is better. σ floor 1 percentage point.
 
+* ``cost_per_ddd`` — 每DDD费用(日均费用) of the month, in yuan: Σ accepted amount / Σ DDDs of i's purchases
+  in m of every product with DDDs in an ATC class holding a VBP variety (selected, non-selected and non-VBP
+  alike: :mod:`jicai.analytics.class_use`), none when no such DDDs were bought. Lower is better: a rise is
+  dearer products or a move to non-VBP alternatives. σ floor ¥0.01.
+
 A month without a value (no purchase of agreed varieties; no agreement in force) is skipped, not zero.
-Cost per DDD (日均费用) is the third series of issue 16; it plugs in as one more :class:`Series` once the DDD
-table exists (its ``extend`` joins the DDD costs per institution × month onto the monthly table).
 
 **Bound.** The aggregation runs on the warehouse's engine (Ibis); only the result — one row per institution ×
 month with a value, e.g. 10^4 institutions × 60 months = 6 × 10^5 rows of a few numbers — comes to Python,
@@ -47,7 +50,10 @@ import ibis
 import ibis.expr.types as ir
 
 from jicai.analytics import cusum as cs
-from jicai.analytics.monthly import INPUT_TABLES, KEYS, monthly_classes, monthly_expected
+from jicai.analytics.class_use import class_use
+from jicai.analytics.ddd import product_ddd
+from jicai.analytics.monthly import INPUT_TABLES, KEYS, monthly_classes, monthly_expected, started_batches
+from jicai.analytics.substitution import vbp_classes
 from jicai.calendar import month_label, shift_month
 from jicai.contract.columns import cols
 from jicai.errors import BilingualError
@@ -86,9 +92,10 @@ class Series:
     prefix: str = ""  # before a value: "第"
     suffix: str = ""  # after a value when unit is empty: " 百分位"
     extend: Callable[[Warehouse, date, Policy, ir.Table], ir.Table] | None = None
+    digits: int = 1  # decimals shown in the event's sentence (yuan per DDD need 2)
 
     def show(self, v: float) -> str:
-        return f"{self.prefix}{v:.1f}{self.unit}{self.suffix}"
+        return f"{self.prefix}{v:.{self.digits}f}{self.unit}{self.suffix}"
 
 
 def _completion_percentile(t: ir.Table) -> ir.NumericValue:
@@ -104,12 +111,34 @@ def _nonselected_share(t: ir.Table) -> ir.NumericValue:
     return ibis.ifelse(den > 0, 100.0 * t.nonselected_counted_volume / den, ibis.null("float64"))
 
 
+def _with_ddd_costs(wh: Warehouse, as_of: date, policy: Policy, t: ir.Table) -> ir.Table:
+    """``t`` with ``ddd_amount`` and ``ddd_total`` of the month: accepted amount and DDDs of the products with
+    DDDs in a class holding a VBP variety (null when none), from the first batch start through the as-of date."""
+    b = started_batches(wh, as_of)
+    first = b.start_date.min().to_pyarrow().as_py()
+    if first is None:  # no batch has started: the monthly table is empty too
+        return t.mutate(ddd_amount=ibis.null("float64"), ddd_total=ibis.null("float64"))
+    pd = product_ddd(wh)
+    u = class_use(wh, first.replace(day=1), as_of, pd)
+    u = u.filter(u.ddd.notnull()).semi_join(vbp_classes(wh, pd), "atc4")
+    g = u.group_by(["institution_code", "month"]).agg(ddd_amount=u.amount.sum(), ddd_total=u.ddd.sum())
+    g = g.rename(d_code="institution_code", d_month="month")
+    return t.left_join(g, [t.institution_code == g.d_code, t.month_first == g.d_month]).drop("d_code", "d_month")
+
+
+def _cost_per_ddd(t: ir.Table) -> ir.NumericValue:
+    return ibis.ifelse(t.ddd_total > 0, t.ddd_amount / t.ddd_total, ibis.null("float64"))
+
+
 SERIES: tuple[Series, ...] = (
     Series("completion_percentile", "月度完成率同级百分位", "monthly completion percentile among same-level peers",
            low_is_good=False, sd_floor=1.0, value=_completion_percentile, prefix="第 ", suffix=" 百分位",
            points=" 个百分位"),
     Series("nonselected_share", "非中选占比", "non-selected share of the month (%)", low_is_good=True,
            sd_floor=1.0, value=_nonselected_share, unit="%", points=" 个百分点"),
+    Series("cost_per_ddd", "每DDD费用", "cost per DDD of the month (yuan), classes holding a VBP variety",
+           low_is_good=True, sd_floor=0.01, value=_cost_per_ddd, unit=" 元", points=" 元", extend=_with_ddd_costs,
+           digits=2),
 )
 BY_NAME = {s.name: s for s in SERIES}
 SERIES_LABELS = {s.name: (s.zh, s.en) for s in SERIES}
@@ -213,10 +242,11 @@ def _last_valued(steps: list[cs.Step]) -> int:
 def _event_row(s: Series, e: cs.Event, months: list[date], p: dict, ongoing: bool) -> dict:
     start, alarm, end = (month_label(months[i]) for i in (e.start, e.alarm, e.end))
     moved = "上升" if e.side > 0 else "下降"
+    d = s.digits
     tail = "仍在持续" if ongoing else f"持续至 {end}"
     rule = (f"{s.zh}自 {start} 起{moved},{alarm} 超过报警阈值:当月 {s.show(e.value)},参考均值 {s.show(e.mean)}"
-            f"(前 {p['change_window_months']} 个月,标准差 {e.sd:.1f}{s.points}),累积和 {e.cusum:.1f}{s.points} > "
-            f"阈值 {e.threshold:.1f}{s.points}({p['change_threshold_sd']:g} 倍标准差);{tail}")
+            f"(前 {p['change_window_months']} 个月,标准差 {e.sd:.{d}f}{s.points}),累积和 {e.cusum:.{d}f}{s.points} > "
+            f"阈值 {e.threshold:.{d}f}{s.points}({p['change_threshold_sd']:g} 倍标准差);{tail}")
     return {"series": s.name, "direction": _direction(s, e.side), "change_start": start, "alarm_month": alarm,
             "last_alarm_month": end, "alarm_months": e.months, "ongoing": ongoing, "series_value": e.value,
             "reference_mean": e.mean, "reference_sd": e.sd, "threshold": e.threshold, "cusum": e.cusum,
@@ -264,8 +294,8 @@ MEASURES = (
         compute=lambda wh, a: change_events(wh, a.as_of, a.policy), params=("as_of",), inputs=INPUT_TABLES,
         columns=EVENTS, dims=_DIMS, roles=_ROLES, sort=("institution_code", "series", "alarm_month"),
         policy=POLICY, labels={"series": SERIES_LABELS, "direction": DIRECTIONS},
-        note_zh="各机构月度完成率同级百分位、非中选占比的持续变化(OpenPrescribing 的 CUSUM 方法):恶化或改善、起始月与报警月",
-        note_en="Lasting changes of each institution's monthly completion percentile and non-selected share "
+        note_zh="各机构月度完成率同级百分位、非中选占比、每DDD费用的持续变化(OpenPrescribing 的 CUSUM 方法):恶化或改善、起始月与报警月",
+        note_en="Lasting changes of each institution's monthly completion percentile, non-selected share and cost per DDD "
                 "(OpenPrescribing's CUSUM): deteriorating or improving, when it started and when it was detected",
         doc=__doc__,
     ),
