@@ -27,7 +27,7 @@ from jicai.simulate.dictionary import local_products
 from jicai.simulate.fund import fund_tables
 from jicai.simulate.manifest import Manifest, Planted
 from jicai.simulate.model import batch_starts, build_world
-from jicai.simulate.planted import plant_all
+from jicai.simulate.planted import plant_all, plant_clues
 from jicai.simulate.purchasing import Generator
 from jicai.simulate.reference import reference_tables
 from jicai.simulate.writer import FORMATS, TableSink, write_table
@@ -71,6 +71,7 @@ def simulate(
     cat = make_catalogue(np.random.default_rng([seed, 3]), ent.manufacturers, batch_starts(start))
     world = build_world(seed, inst, ent, cat, start, months, np.random.default_rng([seed, 4]))
     plant_all(world, np.random.default_rng([seed, 5]))
+    plant_clues(world)  # after every other plant: its institutions are none of theirs, and it draws no rng
     if order_lines is not None:
         world.scale = order_lines / world.expected_lines()
 
