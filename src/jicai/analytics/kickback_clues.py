@@ -162,8 +162,8 @@ def kickback_clues(wh: Warehouse, as_of: date | str, policy: Policy | None = Non
                    finding_zh="finding_zh")
     cand = cand.left_join(lg, cand.product_code == lg.l_product).drop("l_product")
     e = t["enterprises"]
-    cand = cand.left_join(e.select(e_code="enterprise_code", enterprise_name=e.name),
-                          cand.enterprise_code == e.e_code).drop("e_code")
+    e = e.select(e_code="enterprise_code", enterprise_name=e.name)
+    cand = cand.left_join(e, cand.enterprise_code == e.e_code).drop("e_code")
     cand = cand.mutate(
         share_vs_peers=cand.recent_share - cand.peer_median_share,
         share_rise=cand.recent_share - cand.early_share,

@@ -109,8 +109,8 @@ def selective_delivery(wh: Warehouse, month: str, policy: Policy | None = None) 
                  response_hours_gap=g.small_response_hours - g.large_response_hours)
     p, e = t["products"], t["enterprises"]
     g = g.left_join(p.select("product_code", product_name=p.name), "product_code").drop("product_code_right")
-    g = g.left_join(e.select(d_code="enterprise_code", distributor_name=e.name),
-                    g.distributor_code == e.d_code).drop("d_code")
+    e = e.select(d_code="enterprise_code", distributor_name=e.name)
+    g = g.left_join(e, g.distributor_code == e.d_code).drop("d_code")
     return _flagged(g, pv, month_label(first)).select(*(c.name for c in COLUMNS))
 
 
