@@ -5,11 +5,13 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pyarrow.parquet as pq
 import pytest
 
 from jicai.analytics import clue_actions, kickback_clues, selective_delivery
-from jicai.calendar import month_label, parse_month, shift_month
+from jicai.calendar import month_label, shift_month
 from jicai.simulate import simulate
 from jicai.store import connect
 
@@ -35,17 +37,23 @@ def test_kickback_clues_find_every_planted_institution_and_little_else(province)
     planted = {(i, plant.product_codes[0]) for i in plant.institution_codes}
     found = {(r["institution_code"], r["product_code"]) for r in rows if "peer_overuse" in r["clue_factors"]}
     assert planted <= found, (planted, rows)
-    true = [r for r in rows if (r["institution_code"], r["product_code"]) in planted]
+    # a clue is right when the manifest plants non-selected use there: the kickback itself, or an institution buying
+    # the variety's non-selected products instead of the selected one (nonselected_overuse, zero_purchase) — 31号 asks
+    # for those too ("无故不按规定优先使用中选药品"); anything else (a lagging hospital, noise) is a false clue
+    other = {(c, v) for p in m.planted if p.kind in ("nonselected_overuse", "zero_purchase")
+             for c in p.institution_codes for v in p.variety_ids}
+    true = [r for r in rows if (r["institution_code"], r["product_code"]) in planted
+            or (r["institution_code"], r["variety_id"]) in other]
     assert len(true) >= PRECISION_MIN * len(rows), [(r["institution_code"], r["product_code"], r["clue_factors"])
                                                     for r in rows]
-    assert all(r["enterprise_code"] == plant.enterprise_codes[0] for r in true)
+    assert all(r["enterprise_code"] == plant.enterprise_codes[0] for r in rows if r["product_code"] in plant.product_codes)
     assert [r["rank"] for r in rows] == list(range(1, len(rows) + 1))
 
 
 def test_selective_delivery_finds_the_planted_distributor_and_little_else(province):
     wh, m = province
     plant = m.one("selective_delivery")
-    first = parse_month(m.start)
+    first = date.fromisoformat(m.start)
     rows, months_found = [], set()
     for k in range(12):
         month = month_label(shift_month(first, k))
