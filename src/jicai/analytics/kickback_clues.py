@@ -68,6 +68,8 @@ COLUMNS = cols(
     "recent_share", "early_share", "peer_median_share", "share_vs_peers", "share_rise", "listed_unit_price",
     "winning_price", "above_win_amount", "province_share", "clue_factors", "suggested_action", "clue_reasons",
     rank=("线索排序", "1 = first: both signals, then the larger above_win_amount, then the larger share_vs_peers"),
+    as_of=("截至日期", "the as-of date D (inclusive)"),
+    enterprise_code=("生产企业代码", "maker of the non-selected product (products.manufacturer_code)"),
     enterprise_name=("生产企业名称", "maker of the non-selected product"),
     recent_lines=("近期订单行数", "order lines of the product at the institution in the recent window"),
     product_code=("医保编码", "the non-selected product"),
