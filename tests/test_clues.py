@@ -79,3 +79,18 @@ def test_the_planted_clues_touch_no_other_plant(province):
     others = {c for p in m.planted if p.kind != "kickback" for c in p.institution_codes}
     assert kick and not kick & others
     assert m.one("selective_delivery").enterprise_codes != m.one("slow_distributor").enterprise_codes
+
+
+def test_the_clue_pages_and_api_say_clues_not_verdicts(tmp_path):
+    from fastapi.testclient import TestClient
+    from tests.web_fixtures import bearer, login, make_app
+
+    app = make_app(tmp_path)
+    with TestClient(app) as c:
+        for path, params in (("kickback-clues", {"as_of": "2024-06-30"}), ("selective-delivery", {"month": "2024-06"})):
+            r = c.get(f"/api/{path}", params=params, headers=bearer(c, "bureau"))
+            assert r.status_code == 200, r.text
+            assert "items" in r.json() or "rows" in r.json(), r.json().keys()
+        login(c, "bureau")
+        page = c.get("/data/kickback-clues", params={"as_of": "2024-06-30"})
+        assert page.status_code == 200 and "线索仅供核查,不作认定" in page.text and "/actions" in page.text
