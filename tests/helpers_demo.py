@@ -134,6 +134,8 @@ def score(wh, m: Manifest) -> Scores:  # noqa: C901 — one checklist, read top 
     short_months = {mo for mo in months if short.expected.get("precursor_start", short.start)[:7] <= mo <= short.end[:7]}
     surge = planted.get("surge", [])
     slow = planted["slow_distributor"][0].enterprise_codes[0]
+    # the planted selective distributor serves its small customers late: its delivery flags are that plant, seen
+    selective = {c for p in planted.get("selective_delivery", []) for c in p.enterprise_codes}
     fam = families["sentinel"] = Family()
     sen = _rows(sentinel_alerts(wh, months[-1], months[0], None, pol))
     for r in sen:
@@ -164,7 +166,7 @@ def score(wh, m: Manifest) -> Scores:  # noqa: C901 — one checklist, read top 
     def explained(flag: str, r: dict) -> bool:
         shortage = r["product_code"] in short.product_codes and r["month"] in short_months
         if flag in ("slow_response", "low_delivery_rate"):
-            return r["distributor_code"] == slow or shortage
+            return r["distributor_code"] == slow or r["distributor_code"] in selective or shortage
         if flag == "surge":
             return any(r["variety_id"] in p.variety_ids and r["month"] == p.start for p in surge) or in_season(
                 r["variety_id"], r["month"])

@@ -367,7 +367,9 @@ def test_planted_slow_distributor(sim, db):
                     FROM orders o JOIN deliveries d USING (order_line_id) GROUP BY 1""")
     stats = {r[0]: r[1:] for r in rows}
     assert stats[slow][0] > 24 and stats[slow][1] < 0.95
-    assert all(med < 24 for code, (med, _) in stats.items() if code != slow)
+    # the planted selective distributor answers its small customers late on purpose (tests/test_clues.py grades it)
+    selective = set(m.one("selective_delivery").enterprise_codes)
+    assert all(med < 24 for code, (med, _) in stats.items() if code != slow and code not in selective)
 
 
 def test_planted_listings(sim, db):

@@ -63,6 +63,15 @@ NAMES: dict[str, tuple[str, str]] = {
     "risk_weight_injectable": ("供应风险权重:注射剂", "Supply risk weight: injectable"),
     "risk_weight_past_problems": ("供应风险权重:既往核实问题", "Supply risk weight: past verified problems"),
     "risk_alert_score": ("供应风险预警分", "Supply risk alert score"),
+    "clue_window_months": ("线索比较窗口月数", "Clues: months of each comparison window"),
+    "clue_min_lines": ("线索最少订单行数", "Clues: minimum order lines of the product"),
+    "clue_peer_excess": ("带金线索:高出同级中位占比", "Kickback clue: share above the same-level median"),
+    "clue_share_rise": ("带金线索:占比上升幅度", "Kickback clue: rise of the share since the batch began"),
+    "clue_concentration_share": ("带金线索:占全省采购量比例", "Kickback clue: share of the province's volume"),
+    "selective_small_level_max": ("选择性配送:小客户等级上限", "Selective delivery: highest level of a small customer"),
+    "selective_min_lines": ("选择性配送:每组最少订单行数", "Selective delivery: minimum order lines per group"),
+    "selective_rate_gap": ("选择性配送:配送率差距判定线", "Selective delivery: delivery-rate gap"),
+    "selective_response_gap_hours": ("选择性配送:响应时间差距判定线", "Selective delivery: response-time gap"),
     "capitation_return_tiers": ("中值最优法返还比例分档", "Median-optimal return tiers"),
     "capitation_return_rate_beyond": ("超过最高分档的返还比例", "Return rate beyond the last tier"),
     "pharmacy_large_amount": ("定点药店大额购药标准", "Large pharmacy purchase"),
@@ -94,6 +103,7 @@ UNITS: dict[str, tuple[str, str]] = {
     "order lines": ("条订单行", "order lines"),
     "sd": ("倍标准差", "standard deviations"),
     "DDD": ("DDD", "DDDs"),
+    "level": ("级", "level"),
     "bool": ("是/否", "yes/no"),
     "": ("选项", "choice"),
     "[score, ratio]": ("分档表", "tiers"),
@@ -112,7 +122,8 @@ CHOICES: dict[str, dict[str, tuple[str, str]]] = {
 
 # a value read better as a phrase than as "number unit"
 PHRASES: dict[str, str] = {"onboarding_from_month": "执行第 {} 个月起", "surge_baseline_months": "前 {} 个月平均",
-                           "change_window_months": "前 {} 个月", "change_min_months": "至少 {} 个月有数据"}
+                           "change_window_months": "前 {} 个月", "change_min_months": "至少 {} 个月有数据",
+                           "selective_small_level_max": "{} 级及以下"}
 
 # tiered parameters: the headings of their two columns (中文, English) and how each number is shown
 TIER_COLUMNS: dict[str, tuple[tuple[str, str, str], tuple[str, str, str]]] = {

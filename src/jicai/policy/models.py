@@ -162,6 +162,16 @@ SPECS: dict[str, ParameterSpec] = {
     **{f"risk_weight_{item}": ParameterSpec(type=float, minimum=0.0, maximum=100.0)
        for item in ("delivery", "response", "few_winners", "injectable", "past_problems")},
     "risk_alert_score": ParameterSpec(type=float, minimum=0.0, maximum=100.0),
+    # clues (线索, jicai.analytics.kickback_clues and selective_delivery): windows, thresholds
+    "clue_window_months": ParameterSpec(type=int, minimum=1, maximum=24),
+    "clue_min_lines": ParameterSpec(type=int, minimum=1),
+    "clue_peer_excess": _RATIO,
+    "clue_share_rise": _RATIO,
+    "clue_concentration_share": _RATIO,
+    "selective_small_level_max": ParameterSpec(type=int, minimum=0, maximum=3),
+    "selective_min_lines": ParameterSpec(type=int, minimum=1),
+    "selective_rate_gap": _RATIO,
+    "selective_response_gap_hours": ParameterSpec(type=float, minimum=0.0),
     # fund supervision (基金监管): capitation 中值最优法, pharmacies, budget progress
     # a deviation up to and including max_deviation gets the rate of the first tier that holds; beyond the
     # last tier, capitation_return_rate_beyond

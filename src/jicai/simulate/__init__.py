@@ -28,7 +28,7 @@ from jicai.simulate.dictionary import local_products
 from jicai.simulate.fund import fund_tables
 from jicai.simulate.manifest import Manifest, Planted
 from jicai.simulate.model import batch_starts, build_world
-from jicai.simulate.planted import plant_all
+from jicai.simulate.planted import plant_all, plant_clues
 from jicai.simulate.purchasing import Generator
 from jicai.simulate.reference import reference_tables
 from jicai.simulate.substitution import plant_substitution
@@ -74,6 +74,7 @@ def simulate(
     world = build_world(seed, inst, ent, cat, start, months, np.random.default_rng([seed, 4]))
     plant_all(world, np.random.default_rng([seed, 5]))
     substitution = plant_substitution(world, np.random.default_rng([seed, 6]))  # its own stream: the rest unchanged
+    plant_clues(world)  # after every other plant: its institutions are none of theirs, and it draws no rng
     if order_lines is not None:
         world.scale = order_lines / world.expected_lines()
 

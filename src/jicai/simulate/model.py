@@ -38,6 +38,17 @@ class Shortage:
 
 
 @dataclass
+class Kickback:
+    """A planted 带金销售 clue (jicai.simulate.planted.plant_clues): at these buyers a growing share of the selected
+    lines of the variety moves to one non-selected product, from none in the first month to ``share`` in the last."""
+
+    buyers: np.ndarray  # buyer indices
+    variety: int
+    product: int  # the non-selected product
+    share: float
+
+
+@dataclass
 class Surge:
     prefecture: int
     variety: int
@@ -72,6 +83,10 @@ class World:
     # gains prescriptions (the agreement is set on the reported use, the purchases follow the new one)
     uplift: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     slow_distributor: int = -1  # enterprise index
+    # planted clues (jicai.simulate.planted.plant_clues): 带金销售 at a few buyers, a distributor serving its small
+    # customers late (enterprise index; -1: none)
+    kickbacks: list[Kickback] = field(default_factory=list)
+    selective_distributor: int = -1
     shortages: list[Shortage] = field(default_factory=list)
     surges: list[Surge] = field(default_factory=list)
     scale: float = 1.0  # multiplies lam to reach --order-lines

@@ -20,7 +20,7 @@ from jicai.simulate.catalogue import (
 )
 from jicai.simulate.geography import PREFECTURES
 from jicai.simulate.manifest import Planted
-from jicai.simulate.model import Shortage, Surge, World, report_time
+from jicai.simulate.model import Kickback, Shortage, Surge, World, report_time
 
 VID = {v.vid: j for j, v in enumerate(VARIETIES)}
 PRECURSOR_DAYS = 56  # the planted shortage shows in the product's deliveries eight weeks before it is reported
@@ -240,6 +240,58 @@ def plant_all(world: World, rng: np.random.Generator) -> None:
             w.report_factor[(who[0], j)] = factor
             w.planted.append(Planted(kind, zh, desc, institution_codes=codes(who), variety_ids=[vid],
                                      batch_id=DRUG_BATCH, start=t.isoformat(), expected={"cycle_year": 2}))
+
+
+# --- clues (医保发〔2024〕31号: 带金销售, 选择性配送), planted by plant_clues after every other plant ---
+KICKBACK_VARIETY = "YP08"  # 头孢呋辛酯片: no other plant uses it
+KICKBACK_INSTITUTIONS = 2
+KICKBACK_SHARE = 0.65  # share of the selected lines moved to the non-selected product by the last month
+SELECTIVE_PREFECTURE = "350100"  # 福州: not the slow distributor's 厦门
+
+
+def plant_clues(world: World) -> None:
+    """Plant the clues a bureau should find with jicai.analytics.kickback_clues and selective_delivery.
+
+    The kickback institutions are 二级 hospitals (the most numerous hospital level: a median of many peers) that
+    no other plant names, the largest first; nothing here draws from a random generator, so every other plant and
+    every other line of the data are what they were without these."""
+    w = world
+    inst, b, cat, ent = w.inst, w.buyers, w.cat, w.ent
+    taken = {c for p in w.planted for c in p.institution_codes}
+    j = VID[KICKBACK_VARIETY]
+    order = np.argsort(-inst.size[b], kind="stable")
+    who = [int(i) for i in order if w.uses[i, j] and inst.kind[b[i]] == "hospital" and inst.level[b[i]] == 2
+           and inst.agreement[b[i]] and not inst.sentinel[b[i]] and str(inst.code[b[i]]) not in taken]
+    who = who[:KICKBACK_INSTITUTIONS]
+    if w.months >= 6 and who:
+        product = int(cat.nonselected[j][-1])
+        w.kickbacks.append(Kickback(np.array(who), j, product, KICKBACK_SHARE))
+        w.planted.append(Planted(
+            "kickback", "带金销售线索",
+            "At these hospitals a growing share of the variety's selected volume moves to one enterprise's "
+            "non-selected product: none in the first month, about 65% of the selected lines in the last. The "
+            "kickback clues should name each institution with this product (share far above same-level peers and "
+            "rising since the batch began); a clue, not a verdict.",
+            institution_codes=[str(inst.code[b[i]]) for i in who], variety_ids=[KICKBACK_VARIETY],
+            product_codes=[cat.code[product]], enterprise_codes=[ent.code[cat.manufacturer[product]]],
+            batch_id=DRUG_BATCH, expected={"signal": "peer_overuse", "final_moved_share": KICKBACK_SHARE},
+        ))
+    else:
+        w.notes.append("kickback clue not planted: needs at least 6 months of data (two 3-month windows)")
+
+    pi = next(i for i, p in enumerate(PREFECTURES) if p[0] == SELECTIVE_PREFECTURE)
+    d = int(ent.distributors_by_prefecture[pi, 1])
+    if d == w.slow_distributor:
+        d = int(ent.distributors_by_prefecture[pi, 0])
+    w.selective_distributor = d
+    w.planted.append(Planted(
+        "selective_delivery", "选择性配送",
+        "This distributor answers its small customers (level ≤ 1) 30 h later and ships them 70 h later than its "
+        "other customers, for every product and month: their 72 h delivery rate is near 0 while its large "
+        "customers' stays near 100%. The selective-delivery clues should name it; a clue, not a verdict.",
+        enterprise_codes=[ent.code[d]], region_codes=[SELECTIVE_PREFECTURE],
+        expected={"small_level_max": 1, "signals": ["rate_gap", "response_gap"]},
+    ))
 
 
 def _highest_win(w: World, j: int) -> float:

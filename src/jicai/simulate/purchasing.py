@@ -28,6 +28,8 @@ PRE_DELAY_H = 24.0  # every line of the product answered (and shipped) a day lat
 PRE_LATE_SHARE = 0.4  # of those lines, this share ships PRE_LATE_H later still, after the 72 h window
 PRE_LATE_H = 72.0
 GOLDEN = 0.6180339887498949  # k × φ⁻¹ mod 1 spreads the late lines evenly over a chunk's lines
+SELECTIVE_DELAY_H = 30.0  # the planted selective distributor answers its small customers this much later
+SELECTIVE_LATE_H = 40.0  # and ships them this much later still: past the 72 h window
 
 
 def us(d: date) -> int:
@@ -140,6 +142,7 @@ class Generator:
         cls = np.where(u < p_sel, 0, np.where(u < p_sel + p_bak, 1, 2))
         non = self.nonpad[lv, (rng.random(L) * self.nn[lv]).astype(np.int64)]
         prod = np.where(cls == 0, w.sel_prod[lb, lv], np.where(cls == 1, self.backup[lv], non))
+        prod = self._kickbacks(prod, cls, lb, lv, m)
 
         # when: all lines of an institution on a day share the order time
         month0 = w.month_start(m)
@@ -183,12 +186,24 @@ class Generator:
             pa.array(qty), pa.array(pack_price), ts(ordered), self.channels.take(pa.array(offline.astype(np.int8))),
         ], schema=schema("orders"))
 
+        # planted selective delivery: the distributor's lines to small customers (level ≤ 1)
+        small = (dist == w.selective_distributor) & (w.inst.level[gi] <= 1)
         deliveries, accepted_q, acc_at, has_acc = self._deliveries(rng, L, line_ids, dist, qty, ordered, unfilled, short,
-                                                                   pre)
+                                                                   pre, small)
         payments = self._payments(rng, line_no, lb, accepted_q, pack_price, acc_at, has_acc)
         return Chunk(orders, deliveries, payments)
 
-    def _deliveries(self, rng, L, line_ids, dist, qty, ordered, unfilled, short, pre):
+    def _kickbacks(self, prod, cls, lb, lv, m):
+        """Planted 带金销售 clues: a selected line of a kickback buyer moves to the non-selected product with a
+        probability growing from 0 in the first month to the plant's share in the last. The moved lines are picked by
+        the fixed GOLDEN sequence, not by rng, so every other line stays what it was without the plant."""
+        for kb in self.w.kickbacks:
+            r = kb.share * m / max(1, self.w.months - 1)
+            moved = (cls == 0) & (lv == kb.variety) & np.isin(lb, kb.buyers) & (((np.arange(len(prod)) * GOLDEN) % 1.0) < r)
+            prod = np.where(moved, kb.product, prod)
+        return prod
+
+    def _deliveries(self, rng, L, line_ids, dist, qty, ordered, unfilled, short, pre, small):
         slow = dist == self.w.slow_distributor
         # a well-run distributor answers within hours and ships within a day or two, practically never after
         # 72 h (the tails are narrow so that its monthly 配送率 stays above 95 %); the planted slow one does not
@@ -200,6 +215,9 @@ class Generator:
         resp_h = np.where(pre, resp_h + PRE_DELAY_H, resp_h)
         late = pre & (((np.arange(L) * GOLDEN) % 1.0) < PRE_LATE_SHARE)
         ship_h = np.where(pre, ship_h + PRE_DELAY_H, ship_h) + np.where(late, PRE_LATE_H, 0.0)
+        # planted selective delivery: small customers answered and shipped late (no draw of rng, as above)
+        resp_h = np.where(small, resp_h + SELECTIVE_DELAY_H, resp_h)
+        ship_h = np.where(small, ship_h + SELECTIVE_DELAY_H + SELECTIVE_LATE_H, ship_h)
         acc_h = ship_h + rng.uniform(2, 40, L)
         shipped_q = qty.copy()
         # now and then a line of several packs ships a few packs short

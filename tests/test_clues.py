@@ -1,0 +1,97 @@
+"""The clues of 医保发〔2024〕31号 (issue 16 item 8) against the simulator's planted ones: a small simulated province
+(120 institutions, 12 months, DuckDB), the measures read only the warehouse, the manifest grades them. Recall 100%
+(every planted kickback institution with its product, the planted selective distributor) and precision ≥ 80%
+(of the clue rows, those the manifest plants)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pyarrow.parquet as pq
+import pytest
+
+from jicai.analytics import clue_actions, kickback_clues, selective_delivery
+from jicai.calendar import month_label, shift_month
+from jicai.simulate import simulate
+from jicai.store import connect
+
+PRECISION_MIN = 0.8
+
+
+@pytest.fixture(scope="module")
+def province(tmp_path_factory):
+    out = tmp_path_factory.mktemp("clues-sim")
+    m = simulate(out, institutions=120, months=12, seed=7, chunk_rows=20_000)
+    wh = connect("duckdb://")
+    names = set(kickback_clues.INPUT_TABLES) | set(selective_delivery.INPUT_TABLES)
+    for name in names:  # what a bureau has: the tables, never the manifest
+        wh.write_table(name, pq.read_table(out / f"{name}.parquet"))
+    yield wh, m
+    wh.close()
+
+
+def test_kickback_clues_find_every_planted_institution_and_little_else(province):
+    wh, m = province
+    plant = m.one("kickback")
+    rows = kickback_clues.kickback_clues(wh, m.as_of).to_pyarrow().to_pylist()
+    planted = {(i, plant.product_codes[0]) for i in plant.institution_codes}
+    found = {(r["institution_code"], r["product_code"]) for r in rows if "peer_overuse" in r["clue_factors"]}
+    assert planted <= found, (planted, rows)
+    # a clue is right when the manifest plants non-selected use there: the kickback itself, or an institution buying
+    # the variety's non-selected products instead of the selected one (nonselected_overuse, zero_purchase) — 31号 asks
+    # for those too ("无故不按规定优先使用中选药品"); anything else (a lagging hospital, noise) is a false clue
+    other = {(c, v) for p in m.planted if p.kind in ("nonselected_overuse", "zero_purchase")
+             for c in p.institution_codes for v in p.variety_ids}
+    true = [r for r in rows if (r["institution_code"], r["product_code"]) in planted
+            or (r["institution_code"], r["variety_id"]) in other]
+    assert len(true) >= PRECISION_MIN * len(rows), [(r["institution_code"], r["product_code"], r["clue_factors"])
+                                                    for r in rows]
+    assert all(r["enterprise_code"] == plant.enterprise_codes[0] for r in rows if r["product_code"] in plant.product_codes)
+    assert [r["rank"] for r in rows] == list(range(1, len(rows) + 1))
+
+
+def test_selective_delivery_finds_the_planted_distributor_and_little_else(province):
+    wh, m = province
+    plant = m.one("selective_delivery")
+    first = date.fromisoformat(m.start)
+    rows, months_found = [], set()
+    for k in range(12):
+        month = month_label(shift_month(first, k))
+        got = selective_delivery.selective_delivery(wh, month).to_pyarrow().to_pylist()
+        rows += got
+        months_found |= {month for r in got if r["distributor_code"] in plant.enterprise_codes}
+    assert len(months_found) == 12, months_found  # every month of the data shows it
+    true = [r for r in rows if r["distributor_code"] in plant.enterprise_codes]
+    assert len(true) >= PRECISION_MIN * len(rows), [(r["month"], r["distributor_code"], r["product_code"],
+                                                    r["clue_factors"]) for r in rows if r not in true]
+
+
+def test_clue_actions_are_the_workflows():
+    from jicai.workflow.models import ACTION_ZH, ACTIONS
+
+    assert set(clue_actions.ACTIONS) == set(ACTIONS)
+    assert {k: v[0][:2] for k, v in clue_actions.ACTIONS.items()} == {k: v[:2] for k, v in ACTION_ZH.items()}
+
+
+def test_the_planted_clues_touch_no_other_plant(province):
+    _, m = province
+    kick = set(m.one("kickback").institution_codes)
+    others = {c for p in m.planted if p.kind != "kickback" for c in p.institution_codes}
+    assert kick and not kick & others
+    assert m.one("selective_delivery").enterprise_codes != m.one("slow_distributor").enterprise_codes
+
+
+def test_the_clue_pages_and_api_say_clues_not_verdicts(tmp_path):
+    from fastapi.testclient import TestClient
+    from tests.web_fixtures import bearer, login, make_app
+
+    app = make_app(tmp_path)
+    with TestClient(app) as c:
+        for path, params in (("kickback-clues", {"as_of": "2024-06-30"}), ("selective-delivery", {"month": "2024-06"})):
+            r = c.get(f"/api/{path}", params=params, headers=bearer(c, "bureau"))
+            assert r.status_code == 200, r.text
+            assert "items" in r.json() or "rows" in r.json(), r.json().keys()
+        login(c, "bureau")
+        page = c.get("/data/kickback-clues", params={"as_of": "2024-06-30"})
+        assert page.status_code == 200 and "线索仅供核查,不作认定" in page.text
+        assert '<a href="/actions">' in page.text  # every clue page links to where the action is recorded
