@@ -120,7 +120,10 @@ class Substitution:
             pa.array(["platform"] * L, pa.string()),
         ], schema=schema("orders"))
         none = np.zeros(L, dtype=bool)
-        deliveries, accepted_q, acc_at, has_acc = gen._deliveries(rng, L, line_ids, dist, qty, ordered, none, none, none)  # no shortage precursor
+        # no shortage precursor here; the planted selective distributor serves small customers late here too
+        small = (dist == w.selective_distributor) & (w.inst.level[gi] <= 1)
+        deliveries, accepted_q, acc_at, has_acc = gen._deliveries(rng, L, line_ids, dist, qty, ordered, none, none,
+                                                                  none, small)
         payments = gen._payments(rng, line_no, lb, accepted_q, pack_price, acc_at, has_acc)
         return Chunk(orders, deliveries, payments)
 
