@@ -28,12 +28,13 @@ def test_grouped(n, text):
     assert value(grouped(ibis.literal(n))) == text
 
 
-@pytest.mark.parametrize(("x", "text"), [(0.5, "¥1"), (48210.4, "¥48,210"), (1234.5, "¥1,235")])
+@pytest.mark.parametrize(("x", "text"), [(0.01, "¥0.01"), (0.5, "¥0.50"), (0.995, "¥1"), (1.4, "¥1"),
+                                         (48210.4, "¥48,210"), (1234.5, "¥1,235")])
 def test_yuan_text(x, text):
     assert value(yuan_text(ibis.literal(x))) == text
 
 
-@pytest.mark.parametrize(("x", "text"), [(9999.4, "¥9,999"), (9999.5, "¥1.00 万"), (17890.0, "¥1.79 万"),
+@pytest.mark.parametrize(("x", "text"), [(0.01, "¥0.01"), (9999.4, "¥9,999"), (9999.5, "¥1.00 万"), (17890.0, "¥1.79 万"),
                                          (32000.0, "¥3.20 万"), (123_456_789.0, "¥12,345.68 万")])
 def test_stake_text(x, text):
     assert value(stake_text(ibis.literal(x))) == text
@@ -59,6 +60,7 @@ def test_the_key_is_the_same_on_every_rerun_of_the_month(wh):
         return sorted(r["alert_key"] for r in alerts(wh, day, kinds=["payment_overdue"]).to_pyarrow().to_pylist())
 
     assert keys(date(2024, 4, 17)) == keys(date(2024, 4, 17)) == ["payment_overdue:2024-04:H1:D1:-",
+                                                                  "payment_overdue:2024-04:H2:D1:-",
                                                                   "payment_overdue:2024-04:H3:D2:-"]
     assert keys(date(2024, 4, 30)) == keys(date(2024, 4, 17))  # later in the month: the same alerts
     assert keys(date(2024, 5, 2))[0].startswith("payment_overdue:2024-05:")  # next month: new ones

@@ -2,7 +2,7 @@
 
 Integers print alike on every engine, floats do not (see :mod:`jicai.assess.text`), so every figure is
 rounded to an integer first and the text assembled from it: volumes and yuan with thousands separators
-(``12,400``, ``¥48,210``), amounts at stake from ten thousand yuan on in 万 with two decimals (``¥1.79 万``).
+(``12,400``, ``¥48,210``; below ¥1 to the fen, ``¥0.01``), amounts at stake from ten thousand yuan on in 万 with two decimals (``¥1.79 万``).
 """
 
 from __future__ import annotations
@@ -42,8 +42,10 @@ def whole_yuan(x: ir.NumericValue) -> ir.IntegerValue:
 
 
 def yuan_text(x: ir.NumericValue) -> ir.StringValue:
-    """An amount owed, to the yuan: 48210.4 → "¥48,210"."""
-    return "¥" + grouped(whole_yuan(x))
+    """An amount owed, to the yuan: 48210.4 → "¥48,210"; below ¥1 (after rounding) to the fen, so that a fen
+    left unpaid reads "¥0.01", not "¥0"."""
+    fen = (x.cast("float64") * 100.0 + 0.5).floor().cast("int64")
+    return ibis.ifelse(fen < 100, "¥0." + fen.cast("string").lpad(2, "0"), "¥" + grouped(whole_yuan(x)))
 
 
 def stake_text(x: ir.NumericValue) -> ir.StringValue:
