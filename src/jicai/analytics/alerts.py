@@ -12,9 +12,10 @@ words. The kinds:
   to be on time progress then. ``monthly_volume`` = ⌈agreed ÷ 12⌉, the agreement's monthly average.
   "本月底前还需采购 12,400 片 才能达到序时进度（月均 1,000 片）". Severity high for zero purchase, else medium.
   Policy: ``min_completion`` (the year's gate the pace leads to).
-* ``payment_overdue`` 回款逾期 — a receivables row (:mod:`jicai.measures.receivables`, distributor ×
-  institution) with an overdue amount: "向 <distributor> 回款逾期 ¥48,210，已超期 17 天". The distributor is the
-  row's enterprise, so it sees the alert too. Severity high. Policy: ``payment_deadline`` … ``payment_due``.
+* ``payment_overdue`` 回款逾期 — the receivables (:mod:`jicai.measures.receivables`) of a distributor ×
+  institution with an overdue amount, summed over the manufacturers (the institution pays the distributor):
+  "向 <distributor> 回款逾期 ¥48,210，已超期 17 天". The distributor is the row's enterprise, so it sees the
+  alert too. Severity high. Policy: ``payment_due``.
 * ``assessment_at_risk`` 考核不合格风险 — an institution that would fail the annual assessment of a cycle year
   containing D (not yet ended) if it kept its current pace: a non-exempt variety (the assessment's own rows,
   :mod:`jicai.assess.basis`) whose selected volume is below ``min_completion`` × agreed × time progress
@@ -53,7 +54,7 @@ from jicai.assess.text import percent, threshold
 from jicai.contract.columns import cols
 from jicai.errors import BilingualError
 from jicai.measures.cycles import cycle_calendar
-from jicai.measures.exact import basis_points, scaled_share, snap, yuan
+from jicai.measures.exact import basis_points, fen, scaled_share, snap, yuan
 from jicai.measures.monitor import INPUT_TABLES as MONITOR_INPUTS
 from jicai.measures.monitor import monitor
 from jicai.measures.progress import ratio
@@ -138,6 +139,11 @@ def behind_schedule(m: ir.Table, wh: Warehouse, as_of: date, policy: Policy) -> 
 def payment_overdue(wh: Warehouse, as_of: date, policy: Policy) -> ir.Table:
     r = receivables(wh, as_of, policy)
     r = r.filter(r.overdue_amount > 0)
+    # the receivables are per distributor × manufacturer × institution; the institution pays the distributor
+    keys = ["distributor_code", "distributor_name", "institution_code", "institution_name", "region_code"]
+    r = r.group_by(keys).agg(overdue_amount=yuan(fen(r.overdue_amount).sum()),
+                             overdue_lines=r.overdue_lines.sum(), oldest_overdue_due=r.oldest_overdue_due.min(),
+                             max_overdue_days=r.max_overdue_days.max())
     i = wh.table("institutions")
     r = r.left_join(i.select("institution_code", level=i.level), "institution_code").drop("institution_code_right")
     dist = r.distributor_name.fill_null(r.distributor_code)
