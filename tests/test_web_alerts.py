@@ -31,7 +31,7 @@ def client(tmp_path):
 
 
 def ids(client, headers) -> dict[str, int]:
-    r = client.get("/api/alerts", headers=headers)
+    r = client.get("/api/alert-inbox", headers=headers)
     assert r.status_code == 200, r.text
     return {i["institution_code"]: i["id"] for i in r.json()["items"]}
 
@@ -55,20 +55,20 @@ def test_a_hospital_page_shows_its_own_and_marks_them_read(client):
     assert r.status_code == 303
     assert "未读 0" in client.get("/alerts").text
     # the bureau has not read it
-    assert client.get("/api/alerts", headers=bearer(client, "bureau")).json()["unread"] == 3
+    assert client.get("/api/alert-inbox", headers=bearer(client, "bureau")).json()["unread"] == 3
 
 
 def test_another_hospitals_alert_is_not_found(client):
     theirs = ids(client, bearer(client, "bureau"))[HB]
     h = bearer(client, "institution")
-    assert client.post(f"/api/alerts/{theirs}/read", headers=h).status_code == 404
+    assert client.post(f"/api/alert-inbox/{theirs}/read", headers=h).status_code == 404
     login(client, "institution")
     assert client.post(f"/alerts/{theirs}/read", data={"csrf_token": csrf(client)}).status_code == 404
-    assert client.get("/api/alerts", headers=bearer(client, "bureau")).json()["unread"] == 3
+    assert client.get("/api/alert-inbox", headers=bearer(client, "bureau")).json()["unread"] == 3
 
 
-@pytest.mark.parametrize("path", ["/api/alerts?month=2024-13", "/api/alerts?month=x", "/api/alerts?limit=0",
-                                  "/api/alerts?offset=-1"])
+@pytest.mark.parametrize("path", ["/api/alert-inbox?month=2024-13", "/api/alert-inbox?month=x", "/api/alert-inbox?limit=0",
+                                  "/api/alert-inbox?offset=-1"])
 def test_odd_api_input_is_a_4xx(client, path):
     assert client.get(path, headers=bearer(client, "bureau")).status_code == 422
 
@@ -80,3 +80,15 @@ def test_odd_page_input_is_no_500(client):
     assert client.post("/alerts/0/read", data={"csrf_token": csrf(client)}).status_code == 422
     assert client.post("/alerts/99999999999/read", data={"csrf_token": csrf(client)}).status_code == 422
     assert client.post("/alerts/5/read", data={"csrf_token": "wrong"}).status_code in (400, 403)
+
+
+def test_the_measure_behind_the_inbox_is_scoped_too(client):
+    """/api/alerts is the alerts measure itself (the generated endpoint): a hospital gets only its own rows."""
+    every = client.get("/api/alerts?as_of=2024-04-30", headers=bearer(client, "bureau"))
+    assert every.status_code == 200, every.text
+    rows = every.json()["rows"] if "rows" in every.json() else every.json()["items"]
+    assert {r["institution_code"] for r in rows} >= {HA}
+    mine = client.get("/api/alerts?as_of=2024-04-30", headers=bearer(client, "institution")).json()
+    mine = mine["rows"] if "rows" in mine else mine["items"]
+    assert mine and {r["institution_code"] for r in mine} == {HA}
+    assert client.get("/api/alerts?as_of=soon", headers=bearer(client, "bureau")).status_code == 422

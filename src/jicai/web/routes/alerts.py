@@ -1,4 +1,4 @@
-"""The alerts' inbox: the page ``/alerts`` and ``/api/alerts`` — the user's alerts, read/unread per user.
+"""The alerts' inbox: the page ``/alerts`` and ``/api/alert-inbox`` — the user's alerts, read/unread per user.
 
 Filled by ``jicai alerts send`` (:mod:`jicai.workflow.alert_inbox`); what a user sees follows the scope
 rules of the measures (a hospital only its own). An alert outside the scope is not found, like a record.
@@ -24,7 +24,7 @@ PagePrincipal = Annotated[Principal, Depends(page_principal)]
 NOT_FOUND = {"zh": "预警不存在或不在您的权限范围内", "en": "no such alert in your scope"}
 
 
-@router.get("/api/alerts", tags=["workflow"], summary="预警收件箱 / the user's alerts (read/unread)")
+@router.get("/api/alert-inbox", tags=["workflow"], summary="预警收件箱 / the user's alerts (read/unread)")
 def api_inbox(request: Request, principal: ApiPrincipal, month: Month | None = None, unread: bool = False,
               limit: Annotated[int, Query(ge=1, le=1000)] = 200,
               offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0) -> dict:
@@ -33,7 +33,7 @@ def api_inbox(request: Request, principal: ApiPrincipal, month: Month | None = N
         return {"items": items, "unread": alert_inbox.unread_count(s, principal)}
 
 
-@router.post("/api/alerts/{item_id}/read", tags=["workflow"], summary="标为已读 / mark an alert read")
+@router.post("/api/alert-inbox/{item_id}/read", tags=["workflow"], summary="标为已读 / mark an alert read")
 def api_read(request: Request, item_id: Id, principal: ApiPrincipal) -> dict:
     with request.app.state.workflow.session() as s:
         if not alert_inbox.mark_read(s, principal, item_id):
