@@ -17,11 +17,22 @@ from typer.testing import CliRunner
 from jicai.cli import app as cli
 from jicai.workflow import Workflow
 from jicai.workflow.db import normalize_url, now
-from jicai.workflow.models import Base, SupplyReport, User, WebSession
+from jicai.workflow.models import (
+    AlertDelivery,
+    AlertItem,
+    AlertRead,
+    AlertSubscription,
+    Base,
+    SupplyReport,
+    User,
+    WebSession,
+)
 
+ALERT_TABLES = {"alert_items", "alert_reads", "alert_subscriptions", "alert_deliveries"}
 TABLES = {"users", "supply_reports", "exemptions", "supervision_actions", "audit_log", "warehouse_outbox",
-          "web_sessions", "login_attempts"}
-HEAD = "0003"  # the newest revision (web sessions and the login budgets)
+          "web_sessions", "login_attempts"} | ALERT_TABLES
+HEAD = "0004"  # the newest revision (the alerts' inbox and digests)
+BEFORE_ALERTS = "0003"  # the revision before the one that adds the alert tables
 BEFORE_SESSIONS = "0002"  # the revision before the one that adds web_sessions and login_attempts
 
 
@@ -114,7 +125,7 @@ def test_the_session_and_login_tables_are_added_to_a_database_in_use(workflow_ur
         with pytest.raises(IntegrityError), wf.session() as s:  # the session's user must exist
             s.add(WebSession(sid_hash="1" * 64, user_id=999, created=1.0, expires=2.0))
         wf.downgrade(BEFORE_SESSIONS)
-        assert tables(wf) == TABLES - {"web_sessions", "login_attempts"} | {"alembic_version"}
+        assert tables(wf) == TABLES - {"web_sessions", "login_attempts"} - ALERT_TABLES | {"alembic_version"}
         with wf.session() as s:
             assert s.query(User).count() == 1
     finally:
@@ -126,6 +137,49 @@ def _report(**kw) -> SupplyReport:
               "problem": "shortage", "description": "", "start_date": date(2024, 3, 1), "filed_by": 1,
               "filed_at": now(), "status": "pending", "comment": ""}
     return SupplyReport(**{**values, **kw})
+
+
+def test_the_alert_tables_are_added_to_a_database_in_use(workflow_url):
+    """A database of the revision before keeps its users and gains the alert tables, whose keys hold: an alert
+    once by its key, a read mark once per user, a delivery once per subscription; back down, they go."""
+    wf = Workflow.open(workflow_url, upgrade=False)
+    try:
+        wf.downgrade("base")
+        wf.upgrade(BEFORE_ALERTS)
+        with wf.session() as s:
+            s.add(User(name="u1", password_hash="h", role="bureau", scope="", active=True, session_version=1,
+                       created_at=now()))
+        wf.upgrade()
+        assert ALERT_TABLES <= tables(wf) and schema_diff(wf) == []
+
+        def item(key: str) -> AlertItem:
+            return AlertItem(alert_key=key, month="2024-04", kind="payment_overdue", severity="high",
+                             message="回款逾期", clause="", created_at=now())
+
+        with wf.session() as s:
+            user = s.query(User).one()
+            s.add(item("k1"))
+            s.flush()
+            sub = AlertSubscription(recipient_kind="bureau", channel="wecom", target="https://x", created_at=now())
+            s.add(sub)
+            s.flush()
+            first = s.query(AlertItem).one()
+            s.add(AlertRead(item_id=first.id, user_id=user.id, read_at=now()))
+            s.add(AlertDelivery(item_id=first.id, subscription_id=sub.id, status="sent"))
+        with pytest.raises(IntegrityError), wf.session() as s:
+            s.add(item("k1"))
+        with pytest.raises(IntegrityError), wf.session() as s:
+            s.add(AlertRead(item_id=first.id, user_id=user.id, read_at=now()))
+        with pytest.raises(IntegrityError), wf.session() as s:
+            s.add(AlertDelivery(item_id=first.id, subscription_id=sub.id, status="failed"))
+        with pytest.raises(IntegrityError), wf.session() as s:
+            s.add(AlertSubscription(recipient_kind="hospital", channel="wecom", target="https://x", created_at=now()))
+        wf.downgrade(BEFORE_ALERTS)
+        assert tables(wf) == TABLES - ALERT_TABLES | {"alembic_version"}
+        with wf.session() as s:
+            assert s.query(User).count() == 1
+    finally:
+        wf.close()
 
 
 def test_sqlite_runs_with_foreign_keys_and_wal(tmp_path):

@@ -93,6 +93,27 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("login_concurrency", "JICAI_LOGIN_CONCURRENCY", 2, "int",
             "每个服务进程同时进行的密码校验（argon2，每次 64 MiB）上限",
             "password checks (argon2, 64 MiB each) one server process runs at once"),
+    # the alerts' digests (documented in docs/web.md, "Alerts"; jicai.workflow.alert_inbox)
+    Setting("alerts_min_severity", "JICAI_ALERTS_MIN_SEVERITY", "medium", "text",
+            "进入月度摘要的最低严重程度（medium 或 high）",
+            "lowest severity an alert needs to enter the monthly digest (medium or high)"),
+    Setting("alerts_min_stake", "JICAI_ALERTS_MIN_STAKE", 0, "int",
+            "涉及金额低于此数（元）的预警不进入摘要；无金额的预警不受此限",
+            "an alert whose amount at stake is below this (yuan) stays out of the digest; alerts without one are kept"),
+    Setting("alerts_quiet_months", "JICAI_ALERTS_QUIET_MONTHS", 0, "int",
+            "静默期：同一预警在此前若干个月已发送过的，本月只进收件箱、不再发送邮件或群消息",
+            "quiet period: an alert already sent in the previous N months goes to the inbox only, not by e-mail or webhook"),
+    Setting("alerts_quiet_hours", "JICAI_ALERTS_QUIET_HOURS", "", "text",
+            "免打扰时段（本地时间，如 22-8）：此时段内不发送，仅写入收件箱",
+            "quiet hours (local time, e.g. 22-8): nothing is sent then, the inbox is still filled"),
+    Setting("alerts_smtp_host", "JICAI_ALERTS_SMTP_HOST", "", "text",
+            "发送预警邮件的 SMTP 服务器地址（空：不发邮件）", "SMTP server the alert e-mails go through (blank: no e-mail)"),
+    Setting("alerts_smtp_port", "JICAI_ALERTS_SMTP_PORT", 25, "int",
+            "SMTP 端口", "SMTP port"),
+    Setting("alerts_mail_from", "JICAI_ALERTS_MAIL_FROM", "jicai@localhost", "text",
+            "预警邮件的发件人地址", "sender address of the alert e-mails"),
+    Setting("alerts_webhook_timeout", "JICAI_ALERTS_WEBHOOK_TIMEOUT", 10, "int",
+            "调用群机器人 webhook 的超时（秒）", "timeout of a group-robot webhook call (seconds)"),
 )
 SETTING = {s.name: s for s in SETTINGS}
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, MetaData, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from jicai.contract import enums
@@ -197,3 +197,76 @@ class LoginAttempt(_Row):
     name: Mapped[str] = mapped_column(String(64), index=True)
     client: Mapped[str] = mapped_column(String(64), index=True)
     ok: Mapped[bool]
+
+
+# -- alerts (issue 16 item 5; migration ``alerts``, :mod:`jicai.workflow.alert_inbox`) -----------------------
+SUBSCRIBERS = ("bureau", "institution", "enterprise")
+CHANNELS = ("email", "wecom", "dingtalk")
+DELIVERY_STATUSES = ("sent", "failed")
+
+
+class AlertItem(_Row):
+    """One alert of the ``alerts`` measure, kept once by its stable key (a rerun adds nothing). Who sees it
+    follows the scope rules: the institution, the enterprise named, the bureaus whose region prefix covers
+    ``region_code``."""
+
+    __tablename__ = "alert_items"
+
+    alert_key: Mapped[str] = mapped_column(String(255), unique=True)
+    month: Mapped[str] = mapped_column(String(7), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(16))
+    institution_code: Mapped[str] = mapped_column(String(64), default="", index=True)
+    region_code: Mapped[str] = mapped_column(String(12), default="", index=True)
+    enterprise_code: Mapped[str] = mapped_column(String(64), default="", index=True)
+    message: Mapped[str] = mapped_column(Text)
+    stake_amount: Mapped[float | None]
+    policy_parameter: Mapped[str] = mapped_column(String(64), default="")
+    clause: Mapped[str] = mapped_column(Text, default="")
+    # delivered by e-mail or webhook (False: a repeat inside the quiet period, shown in the inbox only)
+    notify: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime]
+
+
+class AlertRead(_Row):
+    """A user has read an alert: read/unread is per user (a district bureau reading it does not read it for
+    the province)."""
+
+    __tablename__ = "alert_reads"
+    __table_args__ = (UniqueConstraint("item_id", "user_id", name="uq_alert_reads_item_user"),)
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("alert_items.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    read_at: Mapped[datetime]
+
+
+class AlertSubscription(_Row):
+    """Where a recipient's monthly digest goes: a bureau (``code`` its region prefix, blank for the province),
+    an institution or an enterprise (its code), by e-mail (``target`` an address) or a WeCom / DingTalk group
+    robot (``target`` the robot's webhook URL)."""
+
+    __tablename__ = "alert_subscriptions"
+    __table_args__ = (_choice("recipient_kind", SUBSCRIBERS), _choice("channel", CHANNELS))
+
+    recipient_kind: Mapped[str] = mapped_column(String(16))
+    recipient_code: Mapped[str] = mapped_column(String(64), default="")
+    channel: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(512))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime]
+
+
+class AlertDelivery(_Row):
+    """An alert sent (or tried) to one subscription. One row per (alert, subscription): an alert once ``sent``
+    is never sent to that subscription again; a ``failed`` one is retried by the next run."""
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (UniqueConstraint("item_id", "subscription_id", name="uq_alert_deliveries_item_subscription"),
+                      _choice("status", DELIVERY_STATUSES))
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("alert_items.id"), index=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("alert_subscriptions.id"), index=True)
+    status: Mapped[str] = mapped_column(String(8))
+    attempts: Mapped[int] = mapped_column(default=0)
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str] = mapped_column(Text, default="")
