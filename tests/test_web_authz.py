@@ -80,6 +80,10 @@ WORKFLOW_MATRIX: dict[tuple[str, str], tuple[str, dict[str, int] | None]] = {
     ("GET", "/actions"): ("/actions", ALL),
     ("GET", "/audit"): ("/audit", only("admin", "bureau", "district", "auditor")),
     ("GET", "/mapping"): ("/mapping", only("admin", "bureau", "district", "auditor")),
+    # the alert inbox: every user has one, of the alerts in scope (scope and read marks: tests/test_web_alerts.py)
+    ("GET", "/api/alert-inbox"): ("/api/alert-inbox", ALL),
+    ("GET", "/alerts"): ("/alerts", ALL),
+    ("POST", "/api/alert-inbox/{item_id}/read"): ("", None), ("POST", "/alerts/{item_id}/read"): ("", None),
     ("POST", "/mapping/confirm"): ("", None), ("POST", "/mapping/reject"): ("", None),  # tests/test_web_mapping.py
     # writes: tested with bodies in test_write_matrix
     ("POST", "/api/supply-reports"): ("", None), ("POST", "/api/supply-reports/{report_id}/decision"): ("", None),

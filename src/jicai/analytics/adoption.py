@@ -108,6 +108,7 @@ def slow_adopters(wh: Warehouse, as_of: date, policy: Policy | None = None) -> i
 
 MEASURES = (
     Measure(
+        warm=False,  # computed when first asked for (web/warmup.py)
         name="slow-adopters", title_zh="中选产品使用进度慢的机构", title_en="Slow adopters of the selected products",
         compute=lambda wh, a: slow_adopters(wh, a.as_of, a.policy), params=("as_of",), inputs=INPUT_TABLES,
         columns=COLUMNS, dims=Dims(institution="institution_code", region="region_code"),

@@ -261,6 +261,7 @@ INPUT_TABLES = (*MONITOR_INPUTS, "enterprises")
 
 MEASURES = (
     Measure(
+        warm=False,  # computed when first asked for (web/warmup.py)
         name="alerts", title_zh="预警与行动建议", title_en="Alerts that say what to do",
         compute=lambda wh, a: alerts(wh, a.as_of, a.policy), params=("as_of",), inputs=INPUT_TABLES, cli="alerts-list",
         columns=COLUMNS, dims=Dims(institution="institution_code", region="region_code",

@@ -290,6 +290,7 @@ _ROLES = ("admin", "bureau", "auditor", "institution")
 
 MEASURES = (
     Measure(
+        warm=False,  # computed when first asked for (web/warmup.py)
         name="change-events", title_zh="变化监测(CUSUM)", title_en="Change detection (CUSUM)",
         compute=lambda wh, a: change_events(wh, a.as_of, a.policy), params=("as_of",), inputs=INPUT_TABLES,
         columns=EVENTS, dims=_DIMS, roles=_ROLES, sort=("institution_code", "series", "alarm_month"),
@@ -300,6 +301,7 @@ MEASURES = (
         doc=__doc__,
     ),
     Measure(
+        warm=False,  # computed when first asked for (web/warmup.py)
         name="change-series", title_zh="变化监测月度序列", title_en="Change detection series",
         compute=lambda wh, a: change_series(wh, a.as_of, a.policy), params=("as_of",), inputs=INPUT_TABLES,
         columns=STEPS, dims=_DIMS, roles=_ROLES, sort=("institution_code", "series", "month"), policy=POLICY,

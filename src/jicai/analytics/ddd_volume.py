@@ -79,6 +79,7 @@ _ROLES = ("admin", "bureau", "auditor", "institution")
 
 MEASURES = (
     Measure(
+        warm=False,  # computed when first asked for (web/warmup.py)
         name="ddd-volume", title_zh="DDD用量与日均费用", title_en="Use in DDDs and cost per DDD",
         compute=lambda wh, a: ddd_volume(wh, a.as_of, a.policy),
         params=("as_of",), inputs=INPUT_TABLES, columns=DDD_COLUMNS,
@@ -89,6 +90,7 @@ MEASURES = (
         note_en="DDDs and cost per DDD by class, variety, product and month (12 months)", doc=__doc__,
     ),
     Measure(
+        warm=False,  # computed when first asked for (web/warmup.py)
         name="product-ddd", title_zh="产品ATC类别与DDD", title_en="Products' ATC classes and DDDs",
         compute=lambda wh, a: product_ddd_list(wh, a.policy),
         params=(), inputs=("products", "varieties"), columns=PRODUCT_COLUMNS, dims=Dims(product="product_code"),

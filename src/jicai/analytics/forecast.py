@@ -205,6 +205,7 @@ def volume_forecast(wh: Warehouse, batch_id: str, cycle_year: int, as_of: date,
 
 MEASURES = (
     Measure(
+        warm=False,  # computed when first asked for (web/warmup.py)
         name="volume-forecast", title_zh="报量助手", title_en="Volume report assistant",
         compute=lambda wh, a: volume_forecast(wh, a.batch, a.year, a.as_of, a.policy),
         params=("batch", "year", "as_of"), inputs=INPUT_TABLES, columns=COLUMNS,

@@ -213,6 +213,7 @@ def _flagged(c: ir.Table, pv, d: date, n: int) -> ir.Table:
 
 MEASURES = (
     Measure(
+        warm=False,  # computed when first asked for (web/warmup.py)
         name="kickback-clues", title_zh="带金销售线索", title_en="Kickback clues",
         compute=lambda wh, a: kickback_clues(wh, a.as_of, a.policy),
         params=("as_of",), inputs=INPUT_TABLES, columns=COLUMNS,

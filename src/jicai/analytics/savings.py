@@ -162,6 +162,7 @@ _NOTE = "按同级机构第10百分位每DDD费用采购可节省的金额(OpenP
 
 MEASURES = (
     Measure(
+        warm=False,  # computed when first asked for (web/warmup.py)
         name="ddd-savings", title_zh="每DDD费用同级比较与节省潜力", title_en="Cost per DDD: peers, deciles, savings",
         compute=lambda wh, a: ddd_savings(wh, a.as_of, a.policy),
         params=("as_of",), inputs=INPUT_TABLES, columns=ROW_COLUMNS,
@@ -173,6 +174,7 @@ MEASURES = (
         doc=__doc__,
     ),
     Measure(
+        warm=False,  # computed when first asked for (web/warmup.py)
         name="ddd-savings-by-class", title_zh="每DDD费用同级比较(按ATC类别)", title_en="Cost per DDD by class: peers, savings",
         compute=lambda wh, a: ddd_savings(wh, a.as_of, a.policy, unit="class"),
         params=("as_of",), inputs=INPUT_TABLES, columns=ROW_COLUMNS,
@@ -183,6 +185,7 @@ MEASURES = (
         doc=__doc__,
     ),
     Measure(
+        warm=False,  # computed when first asked for (web/warmup.py)
         name="ddd-savings-by-institution", title_zh="节省潜力(按机构)", title_en="Savings by institution",
         compute=lambda wh, a: savings_by_institution(wh, a.as_of, a.policy),
         params=("as_of",), inputs=INPUT_TABLES, columns=INSTITUTION_COLUMNS,
@@ -192,6 +195,7 @@ MEASURES = (
         doc=__doc__,
     ),
     Measure(
+        warm=False,  # computed when first asked for (web/warmup.py)
         name="ddd-savings-by-region", title_zh="节省潜力(按区划)", title_en="Savings by region",
         compute=lambda wh, a: savings_by_region(wh, a.as_of, a.policy),
         params=("as_of",), inputs=INPUT_TABLES, columns=REGION_COLUMNS, dims=Dims(region="region_code"),

@@ -143,6 +143,7 @@ def _flagged(g: ir.Table, pv, month: str) -> ir.Table:
 
 MEASURES = (
     Measure(
+        warm=False,  # computed when first asked for (web/warmup.py)
         name="selective-delivery", title_zh="选择性配送线索", title_en="Selective-delivery clues",
         compute=lambda wh, a: selective_delivery(wh, a.month, a.policy),
         params=("month",), inputs=INPUT_TABLES, columns=COLUMNS,

@@ -215,6 +215,7 @@ _POLICY = ("substitution_baseline_months", "substitution_followup_months", "subs
 
 MEASURES = (
     Measure(
+        warm=False,  # computed when first asked for (web/warmup.py)
         name="substitution", title_zh="替代使用监测", title_en="Substitution by class",
         compute=lambda wh, a: substitution(wh, a.as_of, a.policy),
         params=("as_of",), inputs=INPUT_TABLES, columns=MONTH_COLUMNS, dims=Dims(institution="institution_code"),
@@ -225,6 +226,7 @@ MEASURES = (
         doc=__doc__,
     ),
     Measure(
+        warm=False,  # computed when first asked for (web/warmup.py)
         name="substitution-flags", title_zh="替代使用预警", title_en="Substitution flags",
         compute=lambda wh, a: substitution_flags(wh, a.batch, a.as_of, a.policy),
         params=("batch", "as_of"), inputs=(*INPUT_TABLES, "batches"), columns=FLAG_COLUMNS,

@@ -293,6 +293,7 @@ def _scored(g: ir.Table, pv, d: date, min_lines: int, look: int) -> ir.Table:
 
 MEASURES = (
     Measure(
+        warm=False,  # computed when first asked for (web/warmup.py)
         name="supply-risk", title_zh="供应风险评分", title_en="Supply risk score",
         compute=lambda wh, a: supply_risk(wh, a.as_of, a.policy),
         params=("as_of",), inputs=INPUT_TABLES, columns=COLUMNS,

@@ -353,6 +353,7 @@ MONEY = ("reward_current", "reward_alt", "reward_change", "overspend_shared_curr
 
 MEASURES = (
     Measure(
+        warm=False,  # computed when first asked for (web/warmup.py)
         name="what-if", title_zh="政策测算", title_en="Policy what-if", compute=_rows, params=_PARAMS,
         optional=("as_of",), inputs=INPUT_TABLES, columns=COLUMNS,
         dims=Dims(institution="institution_code", region="region_code"), roles=ROLES,
@@ -364,6 +365,7 @@ MEASURES = (
         doc=__doc__ or "", web=False,
     ),
     Measure(
+        warm=False,  # computed when first asked for (web/warmup.py)
         name="what-if-by-region", title_zh="政策测算分地区汇总", title_en="Policy what-if by city",
         compute=lambda wh, a: what_if_totals(_rows(wh, a)), params=_PARAMS, optional=("as_of",),
         inputs=INPUT_TABLES, columns=(*cols("batch_id", "cycle_year", "city_code"), *TOTALS_COLUMNS),

@@ -25,6 +25,7 @@ bool       是/否
 level      an institution level 3/2/1/0, shown 三级/二级/一级/未定级
 status     the monitoring status, shown by its Chinese name
 rank       a rank (1 = first)
+key        a key for other systems (an alert's de-duplication key): in the API and the exports, never on a page
 =========  ==================================================================================
 
 >>> col("region_code").zh, col("region_code").kind
@@ -42,7 +43,7 @@ from dataclasses import dataclass, replace
 from jicai.errors import BilingualError
 
 KINDS = ("text", "code", "enum", "flags", "int", "volume", "money", "price", "rate", "pp", "score", "date", "datetime",
-         "month", "bool", "level", "status", "rank")
+         "month", "bool", "level", "status", "rank", "key")
 
 UNITS = {"money": "元", "price": "元", "rate": "%", "pp": "百分点"}
 # a figure of kind score whose unit is not the kind's: a multiple of something (1.53 倍)
@@ -85,7 +86,7 @@ _ROWS: tuple[tuple[str, str, str, str], ...] = (
     ('ahead_amount', '超序时金额', 'spending − total_budget × time_progress (negative: below the pro-rata budget)', 'money'),
     ('alarm_month', '报警月', 'first month the cumulative sum was above the threshold (YYYY-MM)', 'month'),
     ('alarm_months', '报警月数', 'months in alarm in the event', 'int'),
-    ('alert_key', '预警编号', 'kind:month:institution:(batch or distributor):variety — the same on every rerun of the month, what delivery de-duplicates on', 'code'),
+    ('alert_key', '预警编号', 'kind:month:institution:(batch or distributor):variety — the same on every rerun of the month, what delivery de-duplicates on', 'key'),
     ('alert_kind', '预警类型', 'behind_schedule / payment_overdue / assessment_at_risk / nonselected_high', 'enum'),
     ('amount', '金额', 'settlement amount (yuan)', 'money'),
     ('amount_due', '应回款金额', 'accepted amount of lines due on or before the as-of date', 'money'),

@@ -119,6 +119,10 @@ class Measure:
     command: bool = True  # a generated `jicai <cli or name>` command, unless a hand-written one takes the name
     cli: str | None = None  # the command's name when it is not the measure's (audit-volume for volume-audit)
     web: bool = True  # a page and an API endpoint
+    # computed by the web server for its default arguments at start and after every import (web/warmup.py);
+    # False for the heavier analyses a page opens rarely: they are computed when first asked for, so that they
+    # do not hold back the figures of every page after an import
+    warm: bool = True
 
     def __post_init__(self) -> None:
         bad = [p for p in self.params if p not in PARAMS]

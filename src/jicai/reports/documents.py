@@ -29,7 +29,7 @@ from jicai.errors import BilingualError
 KINDS = ("text", "int", "pct", "pp", "money", "price", "volume", "score", "date", "bool", "level", "status", "rank",
          "enum", "flags")
 # the vocabulary's kinds (jicai.contract.columns) as a report shows them
-_FROM_VOCABULARY = {"rate": "pct", "code": "text", "month": "text", "datetime": "text"}
+_FROM_VOCABULARY = {"rate": "pct", "code": "text", "month": "text", "datetime": "text", "key": "text"}
 
 LEVELS = {3: "三级", 2: "二级", 1: "一级", 0: "未定级"}
 

@@ -74,6 +74,7 @@ def layout(measure: Any, lang: str, reasons: bool = False) -> list[Shown]:
     cols = list(measure.columns)
     names = {c.name for c in cols}
     hidden = {_name_twin(c.name) for c in cols if c.name in CODE_KINDS} & names
+    hidden |= {c.name for c in cols if c.kind == "key"}  # for other systems, not for readers
     for c in cols:  # a coded column and its Chinese text: one of the two per language
         if c.name + "_zh" in names:
             hidden.add(c.name if lang != "en" else c.name + "_zh")

@@ -1,5 +1,7 @@
 """The figures the server computes before anyone asks: every dataset for its default arguments (as-of = the
-last day with an order), and the overview, its monthly trend and the ranking of the province.
+last day with an order) but those whose measure says ``warm=False`` (the heavier analyses of
+:mod:`jicai.analytics`, computed when first asked for), and the overview, its monthly trend and the ranking of the
+province.
 
 :class:`jicai.web.data.DataService` runs :func:`warm` in a background job at startup and again after every
 import or workflow decision, so the first view of a page reads cached rows instead of waiting for a measure.
@@ -29,7 +31,8 @@ def warm(data: DataService) -> None:
     # the most visited first (monitoring, overview, ranking), the twelve month ends of the trend last
     steps = [("monitor", lambda d, p, a: dataset(DATASETS["monitor"], d, p, a)), ("overview", views.overview),
              ("ranking", lambda d, p, a: views.ranking_table(d, d.data_end()))]
-    steps += [(ds.name, lambda d, p, a, ds=ds: dataset(ds, d, p, a)) for ds in DATASETS.values() if ds.name != "monitor"]
+    steps += [(ds.name, lambda d, p, a, ds=ds: dataset(ds, d, p, a)) for ds in DATASETS.values()
+              if ds.name != "monitor" and (ds.measure is None or ds.measure.warm)]  # Measure.warm: see there
     steps.append(("trend", views.trend))
     for name, step in steps:
         try:
