@@ -18,9 +18,9 @@ from __future__ import annotations
 from datetime import datetime as d
 
 import pyarrow as pa
+from tests.web_fixtures import EA, EB, HA, HC, P1, P1N, world_rows
 
 from jicai.contract.arrow import from_pylist
-from tests.web_fixtures import EA, EB, HA, HC, P1, P1N, world_rows
 
 
 def _line(n: int, inst: str, product: str, packs: float, price: float, accepted: d, dist: str = EA):

@@ -20,6 +20,8 @@ from datetime import date
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.summary_world import summary_tables
+from tests.web_fixtures import HA, HB, HC, csrf, login, make_app
 from typer.testing import CliRunner
 
 from jicai.cli import app
@@ -28,8 +30,6 @@ from jicai.contract.tables import TABLES
 from jicai.reports.documents import ReportError
 from jicai.reports.summary import summary_report
 from jicai.store import connect
-from tests.summary_world import summary_tables
-from tests.web_fixtures import HA, HB, HC, csrf, login, make_app
 
 D = date(2024, 6, 30)
 

@@ -15,7 +15,7 @@ from jicai.errors import BilingualError
 
 FORMATS = ("xlsx", "html", "pdf")
 
-report_app = typer.Typer(help="报告：月度监测、季度通报、年度考核 / official reports (xlsx, html, pdf).",
+report_app = typer.Typer(help="报告：月度监测、季度通报、年度考核、一页摘要 / official reports (xlsx, html, pdf).",
                          no_args_is_help=True)
 
 
