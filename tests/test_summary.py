@@ -199,3 +199,45 @@ def test_pages_scope_and_odd_input(tmp_path):
         login(client, "bureau")
         assert client.get("/regions/990000/summary.html?as_of=2024-06-30").status_code == 422  # no institution
         assert client.get("/regions/350100/summary.xlsx?as_of=2024-06-30").status_code == 200
+
+
+def test_changes_improving_first_and_counted(wh, monkeypatch):
+    """The summary's list of CUSUM events (change detection is tested in its own scenarios): the unit's events
+    only, improving first, then the latest start; the paragraph counts them."""
+    import ibis
+
+    import jicai.analytics.change as change
+
+    def events(wh, as_of, policy=None):
+        base = {"region_code": "350102", "level": 3, "change_start": "2024-02", "alarm_month": "2024-05",
+                "last_alarm_month": "2024-06", "alarm_months": 2, "ongoing": True, "series_value": 1.0,
+                "reference_mean": 1.0, "reference_sd": 1.0, "threshold": 5.0, "cusum": 6.0}
+        rows = [
+            {**base, "institution_code": HA, "institution_name": "鼓楼医院甲", "series": "nonselected_share",
+             "direction": "deteriorating", "change_start": "2024-04", "rule": "非中选占比上升"},
+            {**base, "institution_code": HA, "institution_name": "鼓楼医院甲", "series": "completion_percentile",
+             "direction": "improving", "rule": "完成率百分位上升"},
+            {**base, "institution_code": HA, "institution_name": "鼓楼医院甲", "series": "cost_per_ddd",
+             "direction": "improving", "change_start": "2024-03", "rule": "每DDD费用下降"},
+            {**base, "institution_code": HC, "institution_name": "鲤城医院丙", "region_code": "350502",
+             "series": "nonselected_share", "direction": "improving", "rule": "另一家"},
+        ]
+        return ibis.memtable(rows)
+
+    monkeypatch.setattr(change, "change_events", events)
+    r = summary_report(wh, D, institution=HA)
+    assert [(c["series"], c["direction"], c["change_start"], c["rule"]) for c in r.table("changes").rows] == [
+        (change.SERIES_LABELS["cost_per_ddd"][0], "改善", "2024-03", "每DDD费用下降"),
+        (change.SERIES_LABELS["completion_percentile"][0], "改善", "2024-02", "完成率百分位上升"),
+        (change.SERIES_LABELS["nonselected_share"][0], "恶化", "2024-04", "非中选占比上升"),
+    ]
+    assert r.paragraphs[2].endswith("持续变化监测(CUSUM):改善 2 项、恶化 1 项。")
+
+
+@pytest.mark.parametrize("engine", ["postgres"])  # Spark: run once by hand (docs/reports.md), too slow for CI
+def test_the_same_summary_on_another_engine(engine, engine_warehouse, ha):
+    t = summary_tables()
+    w = engine_warehouse(engine, {name: t.get(name, empty(name)) for name in TABLES})
+    other = summary_report(w, D, institution=HA, computed_at=ha.computed_at)
+    assert other.paragraphs == ha.paragraphs and other.headline == ha.headline
+    assert [t.rows for t in other.tables] == [t.rows for t in ha.tables]
