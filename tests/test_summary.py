@@ -16,6 +16,7 @@ Expected figures by hand (as of 2024-06-30, cycle year 1 = 2024, time progress 1
 
 from __future__ import annotations
 
+import copy
 from datetime import date
 
 import pytest
@@ -108,6 +109,12 @@ def test_alone_in_its_level_is_not_ranked(wh):
     assert hb.paragraphs[1] == "同级可比对象不足两个,各项指标未排名。"
 
 
+def test_before_the_batch_starts(wh):
+    r = summary_report(wh, date(2023, 1, 15), institution=HA)
+    assert r.paragraphs[1] == "截至该日尚无执行数据(没有执行中的采购年度或约定采购量)。"
+    assert [x["value"] for x in r.table("measures").rows] == ["—", "—", "—"] and not r.table("alerts").rows
+
+
 def test_region_summary(wh):
     r = summary_report(wh, D, region="350100")
     assert r.title == "地区集采执行一页摘要" and r.period == "福州市 · 2024年6月"
@@ -135,7 +142,7 @@ def test_fits_one_a4_page(wh, ha):
 
     from jicai.reports.pdf import render_pdf
 
-    for r in (ha, summary_report(wh, D, region="350000")):
+    for r in (copy.deepcopy(ha), summary_report(wh, D, region="350000")):  # a copy: ``ha`` is shared
         # many alerts and changes would not print more than the lists' limits: fill them beyond
         r.table("alerts").rows = r.table("alerts").rows * 20
         r.table("changes").rows = [{"series": "非中选占比", "direction": "改善", "change_start": "2024-01",

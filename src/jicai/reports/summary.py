@@ -325,6 +325,8 @@ def savings_of(wh: Warehouse, as_of: date, policy: Policy, unit: Unit) -> float:
 
 def _best_worst(ms: list[Measured]) -> str:
     ranked = [m for m in ms if m.position is not None]
+    if all(m.value == "—" for m in ms):
+        return "截至该日尚无执行数据(没有执行中的采购年度或约定采购量)。"
     if not ranked:
         return "同级可比对象不足两个,各项指标未排名。"
     best = min(ranked, key=lambda m: m.position)  # min/max keep the first of equals: the table's order
