@@ -48,6 +48,11 @@ MATRIX: dict[tuple[str, str], tuple[str, dict[str, int] | None]] = {
                                                                  other=404)),
     ("GET", "/institutions/{code}/orders"): (f"/institutions/{HA}/orders",
                                              only("admin", "bureau", "auditor", "institution", other=404)),
+    ("GET", "/institutions/{code}/summary.{fmt}"): (f"/institutions/{HA}/summary.html",
+                                                    only("admin", "bureau", "auditor", "institution", other=404)),
+    # a region's summary: bureaus whose scope holds it; the district bureau (3505) gets 404 for Fuzhou
+    ("GET", "/regions/{code}/summary.{fmt}"): ("/regions/350100/summary.html",
+                                               {**only("admin", "bureau", "auditor"), "district": 404}),
     ("GET", "/data/{name}"): ("/data/monitor", by_role(DATASETS["monitor"])),
     ("GET", "/policy"): ("/policy", ALL),
     ("GET", "/import"): ("/import", only("admin", "bureau")),  # a district bureau gets no form it may not use

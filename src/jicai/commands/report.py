@@ -1,7 +1,8 @@
-"""``jicai report monthly|quarterly|annual``: the reports a bureau sends, as xlsx, HTML and PDF.
+"""``jicai report monthly|quarterly|annual|summary``: the reports a bureau sends, as xlsx, HTML and PDF.
 
 每月监测、季度通报、年度考核 (seed 003 四(五)). Each subcommand builds one report document from the
-measures and writes it in the formats asked for into ``--out`` (default ``<data>/reports/``).
+measures and writes it in the formats asked for into ``--out`` (default ``<data>/reports/``). ``summary`` is
+the one-page summary of one institution or region (:mod:`jicai.reports.summary`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from jicai.errors import BilingualError
 
 FORMATS = ("xlsx", "html", "pdf")
 
-report_app = typer.Typer(help="报告：月度监测、季度通报、年度考核 / official reports (xlsx, html, pdf).",
+report_app = typer.Typer(help="报告：月度监测、季度通报、年度考核、一页摘要 / official reports (xlsx, html, pdf).",
                          no_args_is_help=True)
 
 
@@ -80,6 +81,21 @@ def annual_cmd(
     d = parse_day(as_of) if as_of else None
     stem = f"年度考核_{batch}_第{year}年度" + (f"_{d.isoformat()}" if d else "")
     _write(r, lambda wh, policy: annual_report(wh, batch, year, policy, d, r.computed_at), stem, batch)
+
+
+@_document("summary")
+def summary_cmd(
+    r: Run,
+    as_of: str = typer.Option(..., "--as-of", help="数据截至日(含当日) / as-of date, YYYY-MM-DD"),
+    institution: str = typer.Option(None, "--institution", help="机构编码 / institution code"),
+    region: str = typer.Option(None, "--region", help="行政区划代码(如 350100) / region code"),
+) -> None:
+    """一页摘要：机构或地区的最好与最差指标、改善情况、预警与涉及金额 / one-page summary of an institution or region."""
+    from jicai.reports.summary import summary_report
+
+    d = parse_day(as_of)
+    stem = f"一页摘要_{institution or region}_{d.isoformat()}"
+    _write(r, lambda wh, policy: summary_report(wh, d, institution, region, policy, r.computed_at), stem, None)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,4 +1,4 @@
-"""The command line's reports (``jicai report monthly|quarterly|annual``) as downloads, cached per arguments
+"""The command line's reports (``jicai report monthly|quarterly|annual|summary``) as downloads, cached per arguments
 (the report's computed-at is that of the cached file)."""
 
 from __future__ import annotations
@@ -55,6 +55,33 @@ def build_report_file(data: DataService, kind: str, fmt: str, as_of: date | None
     try:
         # computed in the background and kept until the data change: a retry after "computing" finds it
         body = data.value(("report", kind, fmt, day.isoformat(), batch, year), make)
+    except ReportError as exc:
+        raise DatasetError(exc.zh, exc.en) from exc
+    return body, MEDIA[fmt], quote(f"{stem}.{fmt}")
+
+
+def build_summary_file(data: DataService, kind: str, code: str, fmt: str, as_of: date | None) -> tuple[bytes, str, str]:
+    """The one-page summary (:mod:`jicai.reports.summary`) of an institution (``kind="institution"``) or a region,
+    cached per arguments like the reports; the caller has checked the principal may see it."""
+    from jicai.policy.registry import resolve_policy
+    from jicai.reports.documents import ReportError
+    from jicai.reports.output import write_report
+    from jicai.reports.summary import summary_report
+
+    day = query.day(as_of) or data.data_end()
+    computed_at = clock.stamp()
+    stem = f"一页摘要_{code}_{day.isoformat()}"
+    args = {"institution": code} if kind == "institution" else {"region": code}
+
+    def make(wh) -> bytes:
+        policy = resolve_policy(data.data_dir, wh, None, None)
+        report = summary_report(wh, day, policy=policy, computed_at=computed_at, **args)
+        with tempfile.TemporaryDirectory() as d:
+            [path] = write_report(report, Path(d), stem, [fmt])
+            return path.read_bytes()
+
+    try:
+        body = data.value(("summary", kind, code, fmt, day.isoformat()), make)
     except ReportError as exc:
         raise DatasetError(exc.zh, exc.en) from exc
     return body, MEDIA[fmt], quote(f"{stem}.{fmt}")

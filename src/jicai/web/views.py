@@ -114,6 +114,9 @@ def _institution(data: DataService, code: str) -> dict | None:
     return r[0] if r else None
 
 
+institution_info = _institution  # the routes' check of scope before a download about one institution
+
+
 def institution_detail(data: DataService, principal: Principal, code: str, as_of: date | None) -> dict | None:
     info = _institution(data, code)
     if info is None or not may_see_institution(principal, code, info["region_code"]):

@@ -309,3 +309,47 @@ def report_download(request: Request, kind: str, fmt: str, as_of: str | None = N
     # HTML and PDF open in the browser (a notice is read, then printed or saved); a workbook is downloaded
     disposition = "attachment" if fmt == "xlsx" else "inline"
     return Response(body, media_type=media, headers={"Content-Disposition": f"{disposition}; filename*=UTF-8''{filename}"})
+
+
+SUMMARY_FORMATS = ("pdf", "html", "xlsx")
+
+
+def _summary_file(request: Request, principal: Principal, kind: str, code: str, fmt: str, as_of: str | None):
+    from jicai.web.reports import build_summary_file
+
+    if fmt not in SUMMARY_FORMATS:
+        raise HTTPException(404)
+    data = request.app.state.data
+    try:
+        body, media, filename = build_summary_file(data, kind, code, fmt, _as_of(as_of))
+    except DatasetError as exc:
+        return _error(request, principal, exc)
+    views.audit(request, principal, "export", f"summary:{kind}:{code}", {"format": fmt, "as_of": as_of})
+    disposition = "attachment" if fmt == "xlsx" else "inline"
+    return Response(body, media_type=media, headers={"Content-Disposition": f"{disposition}; filename*=UTF-8''{filename}"})
+
+
+@router.get("/institutions/{code}/summary.{fmt}")
+def institution_summary(request: Request, code: str, fmt: str, as_of: str | None = None,
+                        principal: Principal = Depends(page_principal)):
+    """一页摘要 of one institution (PDF, HTML or xlsx): the institution itself, or a bureau whose region holds it."""
+    from jicai.web.scope import may_see_institution
+
+    info = views.institution_info(request.app.state.data, code)
+    if info is None or not may_see_institution(principal, code, info["region_code"]):
+        return _not_found(request, principal)
+    return _summary_file(request, principal, "institution", code, fmt, as_of)
+
+
+@router.get("/regions/{code}/summary.{fmt}")
+def region_summary(request: Request, code: str, fmt: str, as_of: str | None = None,
+                   principal: Principal = Depends(page_principal)):
+    """一页摘要 of one region (a 6-digit division code): bureau, admin and auditor users whose scope holds it."""
+    from jicai.reports.summary import region_prefix
+
+    if not principal.regional:
+        return _page(request, "error.html", principal, status_code=403, zh="地区摘要仅限医保部门用户",
+                     en="region summaries are for bureau users")
+    if not (code.isdigit() and len(code) == 6) or not region_prefix(code).startswith(principal.scope or ""):
+        return _not_found(request, principal)
+    return _summary_file(request, principal, "region", code, fmt, as_of)
