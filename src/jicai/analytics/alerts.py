@@ -40,7 +40,6 @@ The one Python step lists the batches whose cycle year contains D (a few rows) t
 
 from __future__ import annotations
 
-import calendar
 from datetime import date
 
 import ibis
@@ -51,6 +50,7 @@ from jicai.assess.basis import variety_rows
 from jicai.assess.period import assessment_period
 from jicai.assess.retention import trace_columns
 from jicai.assess.text import percent, threshold
+from jicai.calendar import month_end
 from jicai.contract.columns import cols
 from jicai.errors import BilingualError
 from jicai.measures.cycles import cycle_calendar
@@ -111,7 +111,7 @@ def _finish(t: ir.Table, kind: str, month: str, policy: Policy, param: str, on: 
 
 
 def _month_end(d: date) -> date:
-    return d.replace(day=calendar.monthrange(d.year, d.month)[1])
+    return month_end(d)
 
 
 def _units(wh: Warehouse) -> ir.Table:

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, false, select, true
 from sqlalchemy.orm import Session
 
+from jicai.calendar import month_end as calendar_month_end
 from jicai.contract.roles import Principal
 from jicai.errors import BilingualError
 from jicai.settings import setting
@@ -279,7 +280,5 @@ def deliver(workflow: Any, month: str, send: Callable[[Digest], None]) -> list[t
 
 
 def month_end(month: str) -> date:
-    import calendar
-
     y, m = parse_month(month)
-    return date(y, m, calendar.monthrange(y, m)[1])
+    return calendar_month_end(date(y, m, 1))
