@@ -110,10 +110,6 @@ def _finish(t: ir.Table, kind: str, month: str, policy: Policy, param: str, on: 
     return t.mutate(alert_key=key).select(*NAMES)
 
 
-def _month_end(d: date) -> date:
-    return month_end(d)
-
-
 def _units(wh: Warehouse) -> ir.Table:
     v = wh.table("varieties")
     return v.select("variety_id", unit=v.unit.fill_null(""))
@@ -122,7 +118,7 @@ def _units(wh: Warehouse) -> ir.Table:
 def behind_schedule(m: ir.Table, wh: Warehouse, as_of: date, policy: Policy) -> ir.Table:
     m = m.filter(m.status.isin(["zero", "behind"]) & (m.agreed_volume > 0))
     m = m.left_join(_units(wh), "variety_id").drop("variety_id_right")
-    end = ibis.least(ibis.literal(_month_end(as_of)), m.cycle_end)
+    end = ibis.least(ibis.literal(month_end(as_of)), m.cycle_end)
     days = m.cycle_end.delta(m.cycle_start, unit="day") + 1
     p = ibis.least(1.0, (end.delta(m.cycle_start, unit="day") + 1).cast("float64") / days.cast("float64"))
     m = m.mutate(need=up(m.agreed_volume * p - m.selected_volume), monthly=up(m.agreed_volume / 12.0))
