@@ -130,6 +130,39 @@ def test_the_bundled_table_is_dated_unique_and_names_its_classes():
             assert out["ddd_per_unit"] is not None, (v.name, out["ddd_note"])
 
 
+MASS = {"mg": 1.0, "g": 1000.0, "mcg": 0.001}
+CHECKED_ROW = re.compile(r"^\| ([A-Z]\d\d[A-Z]{2}\d\d) \| .+? \| ([\d.]+) (\w+) (\w+) \| ([\d.]+) (\w+) (\w+) \| agrees")
+
+
+def test_every_bundled_ddd_is_the_value_docs_record_as_checked_against_the_index():
+    """docs/classes.md ("Checked against") records for every bundled row the WHO value it was checked against, in
+    the unit WHO writes; the data and that record may not drift apart, and the row's edition is the one checked."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "classes.md").read_text(encoding="utf-8")
+    edition = re.search(r"\| WHO (20\d\d) \(as WHO writes it\) \|", text).group(1)
+    checked = {m.group(1): m.groups()[1:] for m in map(CHECKED_ROW.match, text.splitlines()) if m}
+    rows = bundled()
+    assert sorted(checked) == sorted(d.atc_code for d in rows)
+    for d in rows:
+        ddd, unit, route, who_ddd, who_unit, who_route = checked[d.atc_code]
+        assert (float(ddd), unit, route) == (d.ddd, d.unit, d.route), d
+        assert who_route == d.route and float(who_ddd) * MASS[who_unit] == pytest.approx(d.ddd * MASS[d.unit]), d
+        assert d.source == f"WHO ATC/DDD Index {edition}", d
+
+
+def test_the_ddds_that_who_changed_have_their_current_value():
+    """Old copies of the Index still circulate; these are the bundled DDDs WHO changed since 2005 (docs/classes.md,
+    WHO's cumulative list of DDD alterations), each at its value since the change, not the one before it."""
+    got = {d.atc_code: (d.ddd, d.unit) for d in bundled() if d.route == "O"}
+    assert got["C10AA05"] == (20.0, "mg")   # atorvastatin, 10 mg before 2009
+    assert got["C10AA01"] == (30.0, "mg")   # simvastatin, 15 mg before 2009
+    assert got["A10BB09"] == (60.0, "mg")   # gliclazide, 0.16 g before 2011
+    assert got["A02BC05"] == (30.0, "mg")   # esomeprazole, 20 mg before 2005
+    assert got["N03AX14"] == (1.5, "g")     # levetiracetam, 2 g before 2005
+    assert got["B01AF01"] == (20.0, "mg")   # rivaroxaban, 10 mg before 2016
+    assert got["B01AF02"] == (10.0, "mg")   # apixaban, 5 mg before 2016
+    assert got["J01CA04"] == (1.5, "g")     # amoxicillin oral, 1 g before 2019
+
+
 def _catalogue(rows: list[dict]):
     wh = connect("duckdb://")
     wh.write_table("varieties", empty("varieties"))
