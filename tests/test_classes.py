@@ -122,7 +122,8 @@ def test_the_bundled_table_is_dated_unique_and_names_its_classes():
         assert d.ddd > 0 and d.unit in ("mg", "g", "mcg", "IU", "U") and d.route in ("O", "P")
         assert re.fullmatch(r"WHO ATC/DDD Index 20\d\d", d.source), d
         assert d.inn_zh and not d.inn_zh.endswith(("片", "胶囊")), d
-    # every simulated drug variety but the adsorbent (WHO assigns diosmectite no DDD here) has its substance
+    # every simulated drug variety but the adsorbent has its substance (WHO gives diosmectite, A07BC05, 9 g oral,
+    # but the table does not bundle it: docs/classes.md)
     for v in VARIETIES:
         if v.category == "drug" and v.group != "A07BC":
             out = resolve({"product_code": f"X{v.group}A100A001010100001", "name": v.name, "spec": f"{v.spec}*7片"},
