@@ -29,7 +29,7 @@ router = APIRouter(prefix="/api", tags=["data"])
 TEXT = r"^[^\x00-\x1f\x7f]*$"
 CODE = r"^[0-9A-Za-z][0-9A-Za-z\-_.]{0,63}$"
 FILTERABLE = ("institution_code", "region_code", "level", "batch_id", "variety_id", "product_code", "status",
-              "enterprise_code", "distributor_code", "month", "finding", "passed")
+              "enterprise_code", "distributor_code", "month", "finding", "passed", "series")
 
 
 def column_doc(ds: Dataset, name: str) -> dict:
@@ -306,11 +306,20 @@ def institution(request: Request, code: Annotated[str, Path(pattern=CODE)], as_o
 def order_lines(request: Request, code: Annotated[str, Path(pattern=CODE)],
                 variety_id: str | None = Query(None, max_length=64, pattern=CODE),
                 as_of: AsOf = None, page: Page = 1, page_size: int = Query(100, ge=1, le=MAX_PAGE_SIZE),
+                month_from: str | None = Query(None, pattern=query.MONTH_PATTERN,
+                                               description="验收月份起 / first acceptance month (YYYY-MM)"),
+                month_to: str | None = Query(None, pattern=query.MONTH_PATTERN,
+                                             description="验收月份止 / last acceptance month (YYYY-MM)"),
                 principal: Principal = Depends(api_principal)) -> dict:
-    """The order lines behind an institution's figures, with acceptance and the product's class."""
+    """The order lines behind an institution's figures, with acceptance and the product's class; with
+    month_from / month_to, those accepted in those months (a change series' months)."""
     as_of = _as_of(as_of)
+    try:
+        months = [query.month(m) if m else None for m in (month_from, month_to)]
+    except DatasetError as exc:
+        raise bad(exc) from exc
     d = _in_scope(lambda: views.order_lines(request.app.state.data, principal, code, variety_id, as_of, page,
-                                            page_size))
+                                            page_size, *months))
     return {"data": request.app.state.data.status(), **d}
 
 

@@ -154,9 +154,12 @@ def _order_cells(request: Request, r: dict, lang: str) -> list[list[str]]:
 
 @router.get("/institutions/{code}/orders", response_class=HTMLResponse)
 def orders_page(request: Request, code: str, variety_id: str | None = None, as_of: str | None = None,
-                page: Page = 1, principal: Principal = Depends(page_principal)):
+                page: Page = 1, month_from: str | None = None, month_to: str | None = None,
+                principal: Principal = Depends(page_principal)):
     try:
-        r = views.order_lines(request.app.state.data, principal, code, variety_id, _as_of(as_of), page, 100)
+        months = [query.month(m) if m else None for m in (month_from, month_to)]  # a bad month: 422
+        r = views.order_lines(request.app.state.data, principal, code, variety_id, _as_of(as_of), page, 100,
+                              *months)
     except DatasetError as exc:
         return _error(request, principal, exc)
     if r is None:
