@@ -26,8 +26,10 @@ least ``clue_min_lines`` lines in the recent window):
   ``clue_concentration_share`` of the product's recent units province-wide (a high price bought at few
   places). ``above_win_amount`` is what it paid above the winning price: Σ amount − winning price × units.
 
-The non-VBP same-class alternative (a statin of another molecule, ATC level 4) is **not** covered: it needs
-the therapeutic classes of issue 16 item 1, built elsewhere; a bureau sees same-variety products only.
+* ``class_overuse`` 非集采同类产品用量远超同级且上升 — the same test for a **non-VBP product of an ATC-4 class**
+  holding a VBP variety (a product in no variety, with DDDs: :mod:`jicai.analytics.ddd`), its share counted in
+  DDDs of the class (molecules and strengths differ), the early window being the first N months of the
+  class's first started batch. A product without DDDs is not a candidate and not in the class's DDDs.
 
 ``suggested_action``: 提醒教育 for one signal, 约谈 for both (:mod:`jicai.analytics.clue_actions`). ``rank``:
 both signals first, then the larger ``above_win_amount``, then the larger ``share_vs_peers``.
@@ -285,10 +287,11 @@ MEASURES = (
         labels={"clue_factors": FACTORS, "suggested_action": ACTIONS}, group="fund",
         note_zh="线索仅供核查,不作认定(医保发〔2024〕31号 分析研判“带金销售”线索):非中选产品用量远超同级且上升、"
                 "高于中选价挂网产品集中采购;建议措施(提醒教育/约谈)在“监管措施”页 /actions 登记。"
-                "同类非集采替代品(ATC 分类)尚未纳入。",
+                "非集采同类产品(同一ATC类别,按DDD计)用量远超同级且上升亦列为线索。",
         note_en="Clues, never verdicts (医保发〔2024〕31号): a non-selected product's share far above same-level peers "
                 "and rising; products listed above the winning price bought mostly at one institution. Record the "
-                "action taken on /actions. Same-class non-VBP alternatives are not covered yet.",
+                "action taken on /actions. A non-VBP product of the same ATC class (in DDDs) far above peers and rising "
+                "is a clue too.",
         doc=__doc__,
     ),
 )
