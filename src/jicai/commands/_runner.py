@@ -316,12 +316,29 @@ def computing_command(app: typer.Typer, name: str, *, policy: Any = POLICY_OF_BA
     return decorate
 
 
+UNIT = typer.Option("min", "--unit", help="计量单位:min 最小单位;ddd 另加DDD数与每DDD费用 / unit: min (minimum "
+                                          "units) or ddd (adds each volume in DDDs and the cost per DDD)")
+
+
+def unit_option(raw: str | None) -> str:
+    """``--unit``: min or ddd (a bilingual error for another)."""
+    from jicai.analytics.ddd_units import unit
+
+    return unit(raw)
+
+
 def measure_command(m: Measure):
     """The ``jicai <m.name>`` command of a registered measure: its parameters as options, then the runner."""
 
     def body(r: Run, **kw: Any) -> None:
-        args, rows = compute_measure(r, m, kw)
-        path = r.write(measure_report(m, rows, args, r.computed_at), _stem(m, args))
+        shown_in = m
+        if unit_option(kw.pop("unit", None)) == "ddd":  # the rows with their DDD columns (analytics.ddd_units)
+            from jicai.analytics.ddd_units import in_ddd
+
+            shown_in = in_ddd(m)
+        args, rows = compute_measure(r, shown_in, kw)
+        stem = _stem(m, args) + ("_ddd" if shown_in is not m else "")
+        path = r.write(measure_report(shown_in, rows, args, r.computed_at), stem)
         shown = " ".join(f"{PARAMS[p].zh} {args.of(p)}" for p in m.params if args.of(p) is not None)
         out.print(f"{m.title_zh} {shown}(政策 {args.policy.label}):{len(rows)} 行")
         for line in summary_lines(m, rows):
@@ -331,6 +348,10 @@ def measure_command(m: Measure):
     P = inspect.Parameter
     own = [P(name, P.KEYWORD_ONLY, annotation=int if PARAMS[name].kind == "int" else str,
              default=option(name, None if name in m.optional else ...)) for name in m.params]
+    from jicai.analytics.ddd_units import convertible
+
+    if convertible(m):
+        own.append(P("unit", P.KEYWORD_ONLY, annotation=str, default=UNIT))
     command = _wrapped(body, own, POLICY_OF_BATCH, FORMATS)
     command.__name__ = m.command_name.replace("-", "_")
     command.__doc__ = f"{m.title_zh}{':' + m.note_zh if m.note_zh else ''} / {m.title_en}."

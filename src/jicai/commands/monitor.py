@@ -16,7 +16,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 import typer
 
-from jicai.commands._runner import Run, computing_command, measure_table, option, parse_day
+from jicai.commands._runner import UNIT, Run, computing_command, measure_table, option, parse_day, unit_option
 from jicai.console import console, out
 from jicai.reports.documents import Report
 
@@ -58,7 +58,7 @@ def stored_rows(wh, as_of: date, batch_id: str | None) -> ir.Table:
 
 
 def monitor_report(wh, as_of: date, batch_id: str | None, policy: Any, computed_at: datetime,
-                   store: Callable[[Callable[[Any], pa.Table]], pa.Table] | None = None) -> Report:
+                   store: Callable[[Callable[[Any], pa.Table]], pa.Table] | None = None, unit: str = "min") -> Report:
     """Compute the monitoring on ``wh``, store it (:func:`store_results`) and make its report: the detail, then
     the roll-ups of the stored rows. ``store(write)`` runs ``write(warehouse)`` on a warehouse open to write —
     the command's :meth:`Run.store`, which takes the write lock only for the write; without it, ``wh`` is
@@ -68,6 +68,10 @@ def monitor_report(wh, as_of: date, batch_id: str | None, policy: Any, computed_
 
     m = measure("monitor")
     result = monitor(wh, as_of, batch_id, policy).order_by(list(m.sort)).to_pyarrow()
+    if unit == "ddd":  # read before the store: the command's store closes this connection to write
+        from jicai.analytics.ddd_units import factor_rows
+
+        factors = factor_rows(wh)
     write = lambda w: store_results(w, result, as_of, batch_id, policy.version, computed_at)  # noqa: E731
     stored = ibis.memtable(write(wh) if store is None else store(write))  # the stored rows of this run
     params = {"as_of": as_of, "batch": batch_id}
@@ -75,7 +79,14 @@ def monitor_report(wh, as_of: date, batch_id: str | None, policy: Any, computed_
                     period=f"截至 {as_of:%Y-%m-%d}" + (f",批次 {batch_id}" if batch_id else ""), as_of=as_of,
                     batch_id=batch_id, policy_version=policy.version, policy_label=policy.label, computed_at=computed_at,
                     paragraphs=[m.note_zh], params=params)
-    report.tables.append(measure_table(m, result.to_pylist(), key="rows", title="监测明细"))
+    if unit == "ddd":  # the detail with its DDD columns (analytics.ddd_units); the stored rows stay in units
+        from jicai.analytics.ddd_units import in_ddd, with_ddd
+
+        shown = with_ddd(m, ibis.memtable(result), ibis.memtable(factors)).order_by(list(m.sort)).to_pyarrow()
+        m = in_ddd(m)
+        report.tables.append(measure_table(m, shown.to_pylist(), key="rows", title="监测明细(含DDD)"))
+    else:
+        report.tables.append(measure_table(m, result.to_pylist(), key="rows", title="监测明细"))
     for by, key, title in ROLLUP_LISTS:
         r = measure(f"monitor-by-{by}")
         rows = rollup(stored, by).order_by(list(r.sort)).to_pyarrow().to_pylist()
@@ -104,16 +115,18 @@ def register(app: typer.Typer) -> None:
         r: Run,
         as_of: str = option("as_of", zh="监测日期(含当日)"),
         batch: str = option("batch", None, "批次编号(默认全部)"),
+        unit: str = UNIT,
     ) -> None:
         """月度监测:完成率、序时进度、非中选占比、线下采购、回款、进院 / monthly monitoring."""
         from jicai.measures.monitor import INPUT_TABLES
 
         d = parse_day(as_of)
+        u = unit_option(unit)
         r.require(INPUT_TABLES)
         policy = r.policy(batch)
         with console.status("正在计算月度监测 / computing…"):
-            report = monitor_report(r.warehouse, d, batch, policy, r.computed_at, store=r.store)
-        path = r.write(report, f"monitor_{d.isoformat()}" + (f"_{batch}" if batch else ""))
+            report = monitor_report(r.warehouse, d, batch, policy, r.computed_at, store=r.store, unit=u)
+        path = r.write(report, f"monitor_{d.isoformat()}" + (f"_{batch}" if batch else "") + ("_ddd" if u == "ddd" else ""))
         out.print(f"月度监测 {d.isoformat()}" + (f" 批次 {batch}" if batch else " 全部批次") + f"(政策 {policy.label})")
         for line in summary(report.table("rows").rows):
             out.print(line)

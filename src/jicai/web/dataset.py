@@ -43,6 +43,9 @@ class Dataset:
     note_en: str = ""
     group: str = "execution"  # menu group: execution, assessment, supply, fund
     measure: Measure | None = None  # the registered measure behind it
+    # a unit view (jicai.web.units): the dataset whose cached rows this one converts, and its unit code
+    base: Dataset | None = None
+    unit: str = "min"
 
     @classmethod
     def of(cls, m: Measure) -> Dataset:

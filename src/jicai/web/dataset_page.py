@@ -39,16 +39,28 @@ def row_reasons(ds: Any, rows: list[dict], params: dict, data: Any, lang: str = 
 
 def table_of(ds: Any, pg: Any, params: dict, principal: Principal, data: Any, lang: str) -> dict:
     """The columns and the rendered cells of one page of rows."""
+    from markupsafe import Markup, escape
+
+    from jicai.web import drill
+    from jicai.web.present import Shown
+
     names = names_of(data)
     m = ds.measure
     why = explains(ds.name)
     shown = layout(m, lang, reasons=why)
+    if drill.drills(ds.name):  # links to what the row's figures are made of (jicai.web.drill)
+        shown.append(Shown(drill.COLUMN, "明细", "Drill down", "text"))
     link = principal.role != "enterprise"
     rows = []
     for r in pg.rows:
         if why:
             r = {**r, REASON: _reason(ds, r, params, data, names, lang)}
-        rows.append([cell(c, r, m, names, lang, link) for c in shown])
+        cells = [cell(c, r, m, names, lang, link) for c in shown if c.name != drill.COLUMN]
+        if drill.drills(ds.name):
+            cells.append(Markup(" · ").join(
+                Markup(f'<a href="{escape(url)}" data-testid="drill">{escape(en if lang == "en" else zh)}</a>')
+                for zh, en, url in drill.links(ds.name, r, params)))
+        rows.append(cells)
     return {"ds": ds, "pg": pg, "shown": shown, "cells": rows}
 
 

@@ -24,6 +24,8 @@ REASON_TEXTS = ("rule", "failed_items_zh", "flags_zh", "finding_zh", "reason_zh"
 # a bool column saying something is wrong when true (shown in the warning colour)
 BAD_WHEN_TRUE = ("nonselected_excess", "not_onboarded", "over_budget", "price_missing", "proxy", "winner_new")
 REASON = "reason_zh"
+
+DDD_SUFFIXES = ("_ddd", "_cost_per_ddd")  # the columns a DDD view adds (jicai.analytics.ddd_units), with ddd_per_unit
 CALENDAR_YEARS = ("year",)  # int columns that hold a calendar year: no thousands separator  # the column :mod:`jicai.web.reasons` adds to rows it explains
 
 
@@ -152,6 +154,8 @@ def _progress(row: dict, lang: str) -> Markup:
 
 def _volume(v: Any, row: dict, names: Names, lang: str, column: str) -> str:
     text = show(v, "volume")
+    if "ddd" in column:  # a figure in defined daily doses (jicai.analytics.ddd_units), not in the variety's unit
+        return f"{text} DDD" if text else text
     unit = names.unit(row.get("variety_id")) if "packs" not in column else ("包" if lang != "en" else "packs")
     if column == "shortfall_volume":
         if not v:
@@ -163,6 +167,10 @@ def _volume(v: Any, row: dict, names: Names, lang: str, column: str) -> str:
 def cell(col: Shown, row: dict, measure: Any, names: Names, lang: str, link_institutions: bool) -> Markup:
     """The HTML of one cell (escaped)."""
     v = row.get(col.name)
+    if v is None and "ddd_note" in row and (col.name.endswith(DDD_SUFFIXES) or col.name == "ddd_per_unit"):
+        # a row without DDDs: a dash that says why (the DDD说明 column has the reason too), never a silent blank
+        why = row.get("ddd_note") or ("未采购,无每DDD费用" if lang != "en" else "nothing bought: no cost per DDD")
+        return Markup(f'<span class="na" title="{escape(why)}">—</span>')
     if v is None and col.name != "completion":
         return Markup("")
     labels = measure.labels.get(col.name) if col.name != REASON else None

@@ -141,8 +141,10 @@ ORDER_LINE_COLUMNS = {
 
 
 def order_lines(data: DataService, principal: Principal, code: str, variety_id: str | None, as_of: date | None,
-                page: int, page_size: int) -> dict | None:
-    """The order lines of one institution (and variety) up to the as-of date, newest first."""
+                page: int, page_size: int, month_from: str | None = None, month_to: str | None = None) -> dict | None:
+    """The order lines of one institution (and variety) up to the as-of date, newest first; with ``month_from``
+    / ``month_to`` (YYYY-MM, inclusive) those accepted in those months — the lines behind a monthly figure
+    (a change series counts accepted volumes and amounts: jicai.web.drill)."""
     info = _institution(data, code)
     if info is None or not may_see_institution(principal, code, info["region_code"]):
         return None
@@ -165,8 +167,12 @@ def order_lines(data: DataService, principal: Principal, code: str, variety_id: 
     t = data.result(("order_lines", code, day.isoformat()), compute)  # may_see_institution allowed it above
     if variety_id:
         t = t.filter(t.variety_id == variety_id)
+    if month_from or month_to:
+        accepted = t.accepted_at.strftime("%Y-%m")
+        t = t.filter(accepted.notnull() & (accepted >= (month_from or "0000-00")) & (accepted <= (month_to or "9999-99")))
     pg = page_of(t, [ibis.desc("ordered_at"), "order_line_id"], data, page=page, page_size=page_size)
-    return {"as_of": day.isoformat(), "institution_code": code, "variety_id": variety_id, "total": pg.total,
+    return {"as_of": day.isoformat(), "institution_code": code, "variety_id": variety_id, "month_from": month_from,
+            "month_to": month_to, "total": pg.total,
             "page": pg.page, "page_size": pg.page_size,
             "columns": [{"name": c, "zh": z, "en": e} for c, (z, e) in ORDER_LINE_COLUMNS.items()],
             "rows": [{k: jsonable(v) for k, v in r.items()} for r in pg.rows]}

@@ -18,7 +18,7 @@ from fastapi.responses import Response
 
 from jicai.contract.roles import Principal
 from jicai.errors import BilingualError
-from jicai.web import query, views
+from jicai.web import query, units, views
 from jicai.web.auth import api_principal
 from jicai.web.datasets import DATASETS, PARAMS, Dataset, DatasetError
 from jicai.web.query import MAX_PAGE_SIZE, PAGE_MAX, filtered, jsonable, page_of, resolve_params, scoped
@@ -29,7 +29,7 @@ router = APIRouter(prefix="/api", tags=["data"])
 TEXT = r"^[^\x00-\x1f\x7f]*$"
 CODE = r"^[0-9A-Za-z][0-9A-Za-z\-_.]{0,63}$"
 FILTERABLE = ("institution_code", "region_code", "level", "batch_id", "variety_id", "product_code", "status",
-              "enterprise_code", "distributor_code", "month", "finding", "passed")
+              "enterprise_code", "distributor_code", "month", "finding", "passed", "series")
 
 
 def column_doc(ds: Dataset, name: str) -> dict:
@@ -59,13 +59,16 @@ def check_role(ds: Dataset, principal: Principal) -> None:
 
 
 def dataset_response(request: Request, ds: Dataset, principal: Principal, raw: dict[str, Any],
-                     filters: dict[str, str], sort: str | None, desc: bool, page: int, page_size: int) -> Response:
+                     filters: dict[str, str], sort: str | None, desc: bool, page: int, page_size: int,
+                     unit: str | None = None) -> Response:
     """One page of a dataset as JSON bytes. Identical requests of principals with the same role and scope see
-    the same rows, so the serialized page is kept until the data changes (``DataService.invalidate``)."""
+    the same rows, so the serialized page is kept until the data changes (``DataService.invalidate``).
+    ``unit="ddd"``: the dataset's DDD view (:mod:`jicai.web.units`)."""
     data = request.app.state.data
     check_role(ds, principal)
     try:
         params = resolve_params(ds, raw, data)
+        ds, params = units.apply(ds, unit, params)
     except DatasetError as exc:
         raise bad(exc) from exc
     key = ("api", ds.name, principal.role, principal.scope, tuple(sorted((k, str(v)) for k, v in params.items())),
@@ -173,6 +176,19 @@ def _param_query(name: str):
     return Query(None, description=desc)
 
 
+UNIT_DOC = ("计量单位 / unit: min = 最小单位 (minimum units, the default); ddd = 另加DDD数与每DDD费用列 (adds each "
+            "volume in DDDs and the cost per DDD beside its amount, with ddd_per_unit and ddd_note)")
+
+
+def _unit_param(ds: Dataset) -> list[inspect.Parameter]:
+    """The ``unit`` query parameter of a dataset with a DDD view (:mod:`jicai.web.units`); none for the others."""
+    if not units.switchable(ds):
+        return []
+    P = inspect.Parameter
+    return [P("unit", P.KEYWORD_ONLY, annotation=str | None,
+              default=Query(None, pattern="^(min|ddd)$", description=UNIT_DOC))]
+
+
 def _dataset_endpoint(ds: Dataset):
     """An endpoint whose signature lists exactly this dataset's arguments and filters (for OpenAPI)."""
     filters = [c for c in FILTERABLE if c in ds.columns and c not in ds.params]
@@ -182,7 +198,7 @@ def _dataset_endpoint(ds: Dataset):
         raw = {k: kw.pop(k) for k in ARG_TYPES if k in kw}
         flt = {c: kw.pop(c) for c in filters if kw.get(c) not in (None, "")}
         return dataset_response(request, ds, principal, raw, flt, kw.get("sort"), kw.get("desc", False),
-                                kw.get("page", 1), kw.get("page_size", 100))
+                                kw.get("page", 1), kw.get("page_size", 100), kw.get("unit"))
 
     P = inspect.Parameter
     params = [P("request", P.POSITIONAL_OR_KEYWORD, annotation=Request)]
@@ -192,6 +208,7 @@ def _dataset_endpoint(ds: Dataset):
         params.append(P(c, P.KEYWORD_ONLY, annotation=str | None,
                         default=Query(None, max_length=64, pattern=TEXT,
                                       description=f"{ds.columns[c][0]} = (region_code: prefix)")))
+    params += _unit_param(ds)
     params += [
         P("sort", P.KEYWORD_ONLY, annotation=str | None, default=Query(None, max_length=64, pattern=TEXT)),
         P("desc", P.KEYWORD_ONLY, annotation=bool, default=Query(False)),
@@ -210,11 +227,12 @@ def _export_endpoint(ds: Dataset):
         principal = kw.pop("principal")
         fmt = kw.pop("format")
         raw = {k: kw.pop(k) for k in ARG_TYPES if k in kw}
-        return export_dataset(request, ds, principal, raw, fmt)
+        return export_dataset(request, ds, principal, raw, fmt, kw.get("unit"))
 
     P = inspect.Parameter
     params = [P("request", P.POSITIONAL_OR_KEYWORD, annotation=Request)]
     params += [P(n, P.KEYWORD_ONLY, annotation=ARG_TYPES[n], default=_param_query(n)) for n in ds.params]
+    params += _unit_param(ds)
     params += [P("format", P.KEYWORD_ONLY, annotation=str, default=Query("xlsx", pattern="^(xlsx|csv)$")),
                P("principal", P.KEYWORD_ONLY, annotation=Principal, default=Depends(api_principal))]
     endpoint.__signature__ = inspect.Signature(params)
@@ -223,13 +241,15 @@ def _export_endpoint(ds: Dataset):
     return endpoint
 
 
-def export_dataset(request: Request, ds: Dataset, principal: Principal, raw: dict, fmt: str) -> Response:
+def export_dataset(request: Request, ds: Dataset, principal: Principal, raw: dict, fmt: str,
+                   unit: str | None = None) -> Response:
     from jicai.web.exports import export_rows
 
     data = request.app.state.data
     check_role(ds, principal)
     try:
         params = resolve_params(ds, raw, data)
+        ds, params = units.apply(ds, unit, params)
         t = scoped(ds, params, principal, data)
         rows = data.execute(t.order_by([k for k in ds.sort if k in t.columns]))
     except DatasetError as exc:
@@ -286,11 +306,20 @@ def institution(request: Request, code: Annotated[str, Path(pattern=CODE)], as_o
 def order_lines(request: Request, code: Annotated[str, Path(pattern=CODE)],
                 variety_id: str | None = Query(None, max_length=64, pattern=CODE),
                 as_of: AsOf = None, page: Page = 1, page_size: int = Query(100, ge=1, le=MAX_PAGE_SIZE),
+                month_from: str | None = Query(None, pattern=query.MONTH_PATTERN,
+                                               description="验收月份起 / first acceptance month (YYYY-MM)"),
+                month_to: str | None = Query(None, pattern=query.MONTH_PATTERN,
+                                             description="验收月份止 / last acceptance month (YYYY-MM)"),
                 principal: Principal = Depends(api_principal)) -> dict:
-    """The order lines behind an institution's figures, with acceptance and the product's class."""
+    """The order lines behind an institution's figures, with acceptance and the product's class; with
+    month_from / month_to, those accepted in those months (a change series' months)."""
     as_of = _as_of(as_of)
+    try:
+        months = [query.month(m) if m else None for m in (month_from, month_to)]
+    except DatasetError as exc:
+        raise bad(exc) from exc
     d = _in_scope(lambda: views.order_lines(request.app.state.data, principal, code, variety_id, as_of, page,
-                                            page_size))
+                                            page_size, *months))
     return {"data": request.app.state.data.status(), **d}
 
 

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from jicai.contract.roles import ROLE_ZH, Principal
 from jicai.errors import BilingualError
-from jicai.web import query, views
+from jicai.web import query, units, views
 from jicai.web.auth import page_principal, require_csrf
 from jicai.web.datasets import DATASETS, PARAMS, DatasetError
 from jicai.web.query import filtered, jsonable, page_of, resolve_params, scoped, severity_first
@@ -154,9 +154,12 @@ def _order_cells(request: Request, r: dict, lang: str) -> list[list[str]]:
 
 @router.get("/institutions/{code}/orders", response_class=HTMLResponse)
 def orders_page(request: Request, code: str, variety_id: str | None = None, as_of: str | None = None,
-                page: Page = 1, principal: Principal = Depends(page_principal)):
+                page: Page = 1, month_from: str | None = None, month_to: str | None = None,
+                principal: Principal = Depends(page_principal)):
     try:
-        r = views.order_lines(request.app.state.data, principal, code, variety_id, _as_of(as_of), page, 100)
+        months = [query.month(m) if m else None for m in (month_from, month_to)]  # a bad month: 422
+        r = views.order_lines(request.app.state.data, principal, code, variety_id, _as_of(as_of), page, 100,
+                              *months)
     except DatasetError as exc:
         return _error(request, principal, exc)
     if r is None:
@@ -181,6 +184,7 @@ def dataset_page(request: Request, name: str, principal: Principal = Depends(pag
         page = query.page_number(q.get("page"))
         raw = {k: q.get(k) for k in ds.params if q.get(k)}
         params = resolve_params(ds, raw, data)
+        ds, params = units.apply(ds, q.get("unit"), params)  # 计量单位: the DDD view when ?unit=ddd
         sort, desc = q.get("sort") or None, q.get("desc") == "1"
 
         def compute():
@@ -201,7 +205,7 @@ def dataset_page(request: Request, name: str, principal: Principal = Depends(pag
     lang = lang_of(request)
     # keyed and linked by the validated arguments only: junk parameters neither add memo entries nor reach the
     # links (issue 14 finding 2: 1,500 views of ?z=<junk> grew the server by 600 MB)
-    shown = {**{k: str(jsonable(params[k])) for k in raw if k in params}, **filters}
+    shown = {**{k: str(jsonable(params[k])) for k in (*raw, "unit") if k in params}, **filters}
     shown.update({"sort": sort} if sort else {})
     shown.update({"desc": "1"} if desc else {})
     table_html = data.memo(("page.html", lang, key),
@@ -210,7 +214,8 @@ def dataset_page(request: Request, name: str, principal: Principal = Depends(pag
     filterable = [c for c in FILTERABLE if c in ds.columns and c not in ds.params]
     return _page(request, "dataset.html", principal, ds=ds, pg=pg, table_html=table_html, params={k: jsonable(v) for k, v in params.items()},
                  filters=filters, controls=filter_controls(ds, filterable, principal, data, lang), param_labels=PARAMS,
-                 batches=data.batches(), query=dict(q))
+                 batches=data.batches(), query=dict(q), unit_switch=units.switchable(ds.base or ds),
+                 unit=ds.unit, unit_names=units.UNITS)
 
 
 @router.get("/policy", response_class=HTMLResponse)

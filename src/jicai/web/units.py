@@ -1,0 +1,64 @@
+"""The unit switch of the dataset pages, the API and the exports (计量单位：最小单位 / DDD).
+
+A dataset whose measure has a variety or a product dimension and volumes in minimum units
+(:func:`jicai.analytics.ddd_units.convertible`) can be shown in DDDs too: ``?unit=ddd`` on its page, its API
+endpoint and its export. The DDD view is a dataset of its own — the measure with the DDD columns added
+(:func:`jicai.analytics.ddd_units.in_ddd`), so the page layout, the API's column descriptions and the workbook
+pick the new columns up like any other — whose rows are the base dataset's cached rows joined, in the result
+cache, to the factor table (one more small cached result): switching the unit never recomputes a measure.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ibis.expr.types as ir
+
+from jicai.analytics.ddd_units import UNITS, DddUnitError, convertible, factor_rows, in_ddd, unit, with_ddd
+from jicai.web.dataset import Dataset, DatasetError
+
+__all__ = ["UNITS", "apply", "converted", "switchable"]
+
+
+def switchable(ds: Dataset) -> bool:
+    """Whether ``ds`` has the unit switch (its page shows it, its endpoint takes ``unit``)."""
+    return ds.measure is not None and ds.base is None and convertible(ds.measure)
+
+
+_VIEWS: dict[str, Dataset] = {}
+
+
+def _ddd_view(ds: Dataset) -> Dataset:
+    if ds.name in _VIEWS and _VIEWS[ds.name].base is ds:
+        return _VIEWS[ds.name]
+    view = Dataset.of(in_ddd(ds.measure))
+    # same name and URL, same scope and roles: only the columns and how the rows are obtained differ
+    view = Dataset(ds.name, ds.title_zh, ds.title_en, view.columns, ds.dims, ds.params, view.compute, ds.roles,
+                   ds.sort, ds.requires, ds.note_zh, ds.note_en, ds.group, view.measure, base=ds, unit="ddd")
+    _VIEWS[ds.name] = view  # one per dataset: the registry is fixed at import
+    return view
+
+
+def apply(ds: Dataset, raw: Any, params: dict[str, Any]) -> tuple[Dataset, dict[str, Any]]:
+    """The dataset and arguments for the unit asked for (``raw``: the request's ``unit``, None when absent).
+    ``min`` is the dataset itself; ``ddd`` its DDD view, with ``unit`` among the arguments (so that the cache
+    keys, the links and the export carry it). A bad unit, or ``ddd`` for a dataset without the switch, is a
+    bilingual :class:`DatasetError` (422)."""
+    try:
+        u = unit(raw)
+    except DddUnitError as exc:
+        raise DatasetError(exc.zh, exc.en) from None
+    if u == "min":
+        return ds, params
+    if not switchable(ds):
+        from jicai.analytics.ddd_units import why_not
+
+        zh, en = why_not(ds.measure) if ds.measure is not None else ("该数据不能按DDD显示", "no DDD view")
+        raise DatasetError(f"不能按DDD显示:{zh}", f"no DDD view: {en}")
+    return _ddd_view(ds), {**params, "unit": u}
+
+
+def converted(ds: Dataset, base_rows: ir.Table, data: Any) -> ir.Table:
+    """The base dataset's cached rows with the DDD columns (an expression on the result cache)."""
+    factors = data.result(("ddd_factors",), factor_rows)
+    return with_ddd(ds.base.measure, base_rows, factors)

@@ -1,0 +1,168 @@
+"""Volumes in DDDs wherever volumes are shown (jicai.analytics.ddd_units, jicai.web.units): which measures convert
+and how, the unit switch of the pages, the API and the exports, and the command line's ``--unit ddd``.
+
+The rows themselves are checked by hand-computed scenarios on every engine (tests/scenarios/ddd_units/). Here
+the web province of tests/web_fixtures.py, its V1 products given a strength of 20 mg (atorvastatin, WHO DDD
+20 mg: 1 DDD per tablet) and HA an agreement for V2 氨氯地平片, whose product code is of class C10AA (so the name
+and the code disagree: no DDDs, and the row says why). As of 2024-06-30 HA bought 200 selected tablets for ¥400
+(200 DDD, ¥2.00 per DDD) and 300 of the backup, counted non-selected, for ¥600 (300 DDD, ¥2.00 per DDD).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from fastapi.testclient import TestClient
+from tests.web_fixtures import HA, HB, bearer, login, make_app, world_rows
+
+from jicai.analytics.ddd_units import DddUnitError, convertible, ddd_columns, plan, unit, why_not
+from jicai.contract.arrow import from_pylist
+from jicai.measures.registry import measure
+
+AS_OF = "2024-06-30"
+NOTE_V2 = "名称中的氨氯地平不属于编码的ATC类别C10AA"
+
+
+def test_the_plan_is_read_from_the_registry():
+    monitor = plan(measure("monitor"))
+    assert monitor.key == "variety_id" and monitor.by == "variety"
+    assert dict(monitor.pairs) == {
+        "agreed_volume": None, "selected_volume": "selected_amount", "backup_volume": "backup_amount",
+        "nonselected_volume": "nonselected_amount", "nonselected_counted_volume": None, "shortfall_volume": None}
+    scorecard = plan(measure("supply-scorecard"))  # a product dimension wins; packs are not minimum units
+    assert scorecard.key == "product_code" and dict(scorecard.pairs) == {"ordered_units": "ordered_amount"}
+    names = {c.name: c for c in ddd_columns(measure("monitor"))}
+    assert names["selected_volume_ddd"].zh == "中选产品采购量(DDD)" and names["selected_volume_ddd"].unit == "DDD"
+    assert names["selected_cost_per_ddd"].zh == "中选产品采购量每DDD费用" and names["selected_cost_per_ddd"].kind == "price"
+    assert names["ddd_note"].zh == "DDD说明"
+
+
+@pytest.mark.parametrize(("name", "why"), [
+    ("ddd-volume", "已按DDD计量"), ("substitution", "已按DDD计量"), ("slow-adopters", "不属于某一品种或产品"),
+    ("selective-delivery", "没有以最小单位计的数量列"),
+])
+def test_measures_without_a_ddd_view_say_why(name, why):
+    assert not convertible(measure(name))
+    assert why in why_not(measure(name))[0]
+    with pytest.raises(DddUnitError):
+        plan(measure(name))
+
+
+def test_a_bad_unit_is_refused_in_both_languages():
+    assert unit(None) == "min" and unit("DDD") == "ddd"
+    with pytest.raises(DddUnitError) as exc:
+        unit("boxes")
+    assert "计量单位" in exc.value.zh and "unit must be" in exc.value.en
+
+
+def _tables():
+    rows = world_rows()
+    for p in rows["products"]:
+        if p["variety_id"] == "V1":
+            p["spec"] = "20mg*10片/盒"
+    rows["agreements"].append({"batch_id": "B1", "cycle_year": 1, "institution_code": HA, "variety_id": "V2",
+                               "agreed_volume": 500.0})
+    return {name: from_pylist(name, r) for name, r in rows.items()}
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    return make_app(tmp_path_factory.mktemp("dddunits"), _tables())
+
+
+@pytest.fixture
+def client(app):
+    with TestClient(app) as c:
+        yield c
+
+
+def _api(client, user, path, **params):
+    return client.get(path, params=params, headers=bearer(client, user))
+
+
+def test_the_api_adds_the_ddd_columns_with_their_labels(client):
+    body = _api(client, "bureau", "/api/monitor", as_of=AS_OF, unit="ddd").json()
+    assert body["params"]["unit"] == "ddd"
+    cols = {c["name"]: c for c in body["columns"]}
+    assert cols["selected_volume_ddd"]["zh"] == "中选产品采购量(DDD)" and cols["selected_volume_ddd"]["unit"] == "DDD"
+    assert cols["selected_cost_per_ddd"]["kind"] == "price"
+    rows = {(r["institution_code"], r["variety_id"]): r for r in body["rows"]}
+    ha = rows[(HA, "V1")]
+    assert (ha["selected_volume"], ha["selected_volume_ddd"], ha["selected_cost_per_ddd"]) == (200, 200, 2.0)
+    assert (ha["nonselected_volume_ddd"], ha["nonselected_cost_per_ddd"], ha["agreed_volume_ddd"]) == (300, 2.0, 1000)
+    assert ha["ddd_per_unit"] == 1.0 and ha["ddd_note"] is None
+    v2 = rows[(HA, "V2")]
+    assert v2["agreed_volume_ddd"] is None and v2["ddd_note"] == NOTE_V2
+    # the default unit is unchanged: no DDD column
+    plain = _api(client, "bureau", "/api/monitor", as_of=AS_OF).json()
+    assert "selected_volume_ddd" not in {c["name"] for c in plain["columns"]} and "unit" not in plain["params"]
+
+
+def test_the_ddd_view_is_scoped_like_the_rows(client):
+    body = _api(client, "institution_b", "/api/monitor", as_of=AS_OF, unit="ddd").json()
+    assert {r["institution_code"] for r in body["rows"]} == {HB} and body["total"] == 1
+    assert body["rows"][0]["agreed_volume_ddd"] == 1000 and body["rows"][0]["selected_volume_ddd"] == 0
+
+
+def test_bad_units_are_422_never_500(client):
+    r = _api(client, "bureau", "/api/monitor", as_of=AS_OF, unit="boxes")
+    assert r.status_code == 422
+    r = _api(client, "bureau", "/api/slow-adopters", as_of=AS_OF, unit="ddd")  # no unit parameter: ignored
+    assert r.status_code == 200 and "unit" not in r.json()["params"]
+    login(client, "bureau")
+    page = client.get("/data/slow-adopters", params={"unit": "ddd"})
+    assert page.status_code == 422 and "不能按DDD显示" in page.text
+    assert client.get("/data/monitor", params={"unit": "x"}).status_code == 422
+
+
+def test_the_page_has_the_switch_and_shows_dashes_with_the_reason(client):
+    login(client, "bureau")
+    plain = client.get("/data/monitor", params={"as_of": AS_OF})
+    assert plain.status_code == 200 and 'data-testid="unit-switch"' in plain.text
+    assert "计量单位" in plain.text and "中选产品采购量(DDD)" not in plain.text
+    page = client.get("/data/monitor", params={"as_of": AS_OF, "unit": "ddd"})
+    assert page.status_code == 200
+    for header in ("中选产品采购量(DDD)", "中选产品采购量每DDD费用", "每单位DDD数", "DDD说明"):
+        assert header in page.text, header
+    assert "1,000 DDD" in page.text and "¥2.0000" in page.text
+    assert f'title="{NOTE_V2}">—</span>' in page.text  # a dash that says why, and the reason in its column
+    assert "unit=ddd" in page.text  # the export links and sort links keep the unit
+    # a dataset without DDDs has no switch
+    assert 'data-testid="unit-switch"' not in client.get("/data/slow-adopters").text
+
+
+def test_the_export_carries_the_ddd_columns(client):
+    r = client.get("/api/monitor/export", params={"as_of": AS_OF, "unit": "ddd", "format": "csv"},
+                   headers=bearer(client, "institution"))
+    assert r.status_code == 200 and "ddd" in r.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert {x["institution_code"] for x in rows} == {HA}
+    v1 = next(x for x in rows if x["variety_id"] == "V1")
+    assert float(v1["selected_volume_ddd"]) == 200 and float(v1["selected_cost_per_ddd"]) == 2.0
+
+
+def test_the_command_line_writes_the_ddd_columns(tmp_path):
+    from typer.testing import CliRunner
+
+    from jicai.cli import app as cli
+    from jicai.contract.arrow import empty
+    from jicai.contract.tables import TABLES
+    from jicai.store import connect
+
+    wh = connect(f"duckdb:///{tmp_path / 'jicai.duckdb'}")
+    tables = _tables()
+    for name in TABLES:
+        wh.write_table(name, tables.get(name, empty(name)), overwrite=True)
+    wh.close()
+    out = tmp_path / "audit.csv"
+    env = {"JICAI_DATA_DIR": str(tmp_path)}
+    r = CliRunner().invoke(cli, ["monitor", "--as-of", AS_OF, "--unit", "ddd", "--format", "csv", "--out", str(out)],
+                           env=env)
+    assert r.exit_code == 0, r.output
+    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
+    ha = next(x for x in rows if x["institution_code"] == HA and x["variety_id"] == "V1")
+    assert float(ha["selected_volume_ddd"]) == 200 and float(ha["nonselected_cost_per_ddd"]) == 2.0
+    bad = CliRunner().invoke(cli, ["monitor", "--as-of", AS_OF, "--unit", "box"], env=env)
+    assert bad.exit_code != 0 and "计量单位" in bad.output
