@@ -58,10 +58,21 @@ def test_spark_keeps_a_bounded_number_of_results(engine_warehouse, monkeypatch):
     monkeypatch.setattr(spark_reuse, "MAX_ENTRIES", 2)
     wh = connect_warehouse(engine_warehouse)
     t = wh.table("t")
-    views = []
-    for k in (1, 2, 3):
-        views.append(wh.reuse(t.filter(t.k == k)).get_name())
-    temp = {v.name for v in wh.con._session.catalog.listTables() if v.isTemporary}
-    assert views[0] not in temp  # the least recently used result was let go: its view and its cache
-    assert {views[1], views[2]} <= temp
-    assert rows(wh.reuse(t.filter(t.k == 3))) == [(3, 4.5)]
+    kept = [wh.reuse(t.filter(t.k == k)) for k in (1, 2, 3)]
+    assert len(wh._reused._entries) == 2
+    assert wh.reuse(t.filter(t.k == 3)) is kept[2]  # the most recent: kept
+    assert wh.reuse(t.filter(t.k == 1)) is not kept[0]  # the least recently used was let go: computed again
+    assert rows(wh.reuse(t.filter(t.k == 1))) == [(1, 1.5)]
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_spark_connect_keeps_its_results_on_the_client(engine_warehouse):
+    """A kept result is an in-memory table: the cluster's next query takes it along, the client reads it."""
+    import ibis.expr.operations as ops
+
+    wh = connect_warehouse(engine_warehouse)
+    t = wh.table("t")
+    kept = wh.reuse(t.filter(t.k >= 2))
+    assert isinstance(kept.op(), ops.InMemoryTable)
+    assert rows(kept.join(t, "k").select("k", "v")) == [(2, 3.0), (3, 4.5)]

@@ -138,6 +138,14 @@ class Lake:
         return sorted(self.spark_uri(f"{relative}/{info.base_name}") for info in self.fs.get_file_info(selector)
                       if info.type == pafs.FileType.File and info.base_name.endswith(".parquet"))
 
+    def fs_paths(self, dir_uri: str) -> list[str]:
+        """The Parquet files of the version folder ``dir_uri``, as paths of :attr:`fs` (the client's view)."""
+        return [self._fs_path(self._relative(uri)) for uri in self.files(dir_uri)]
+
+    def size(self, dir_uri: str) -> int:
+        """The bytes of the Parquet files of the version folder ``dir_uri``."""
+        return sum(info.size or 0 for info in self.fs.get_file_info(self.fs_paths(dir_uri)))
+
     # -- manifests -------------------------------------------------------------------------------------
     def _manifest_numbers(self) -> list[int]:
         selector = pafs.FileSelector(self._fs_path("_jicai/manifests"), allow_not_found=True)

@@ -11,6 +11,11 @@ spills to disk and which Spark recomputes from its lineage when an executor is l
 be recomputed) and gives it back as a temp view that the measure's SQL reads like a table. An entry is valid
 for the snapshot the connection reads: the warehouse clears the cache whenever that changes, and the cache
 keeps the last :data:`MAX_ENTRIES` only, so a long-lived connection (the web server's) holds a bounded amount.
+
+A Spark Connect warehouse keeps its results on the client instead (:class:`ClientReuse`): a reused result is
+small (a summary per institution × product, a calendar, a scope), and as an in-memory table it serves both the
+cluster's next query (sent along with it) and the client's part of the measure
+(:mod:`jicai.store.spark_client`), which could not read a table cached in the cluster.
 """
 
 from __future__ import annotations
@@ -71,3 +76,32 @@ class ReuseCache:
             self.con._session.catalog.dropTempView(name)
         except Exception:  # noqa: BLE001 - a session already gone holds nothing more
             pass
+
+
+class ClientReuse:
+    """The reused expressions of one Spark Connect connection, computed once per snapshot (on the cluster or
+    on the client, wherever the expression runs) and kept on the client as in-memory tables."""
+
+    def __init__(self, con: ibis.BaseBackend) -> None:
+        self.con = con
+        self._entries: OrderedDict[Any, ir.Table] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, expr: ir.Table) -> ir.Table:
+        key = expr.op()
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return self._entries[key]
+        # computed outside the lock: another thread's measure need not wait for this one's query
+        table = ibis.memtable(self.con.to_pyarrow(expr))
+        with self._lock:
+            table = self._entries.setdefault(key, table)
+            self._entries.move_to_end(key)
+            while len(self._entries) > MAX_ENTRIES:
+                self._entries.popitem(last=False)  # Ibis drops the cluster's view of it with the last reference
+        return table
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()

@@ -29,8 +29,9 @@ import ibis
 import pyarrow as pa
 
 from jicai.errors import BilingualError
-from jicai.store import locking
+from jicai.store import locking, spark_client
 from jicai.store.lake import LAKE_ENV, Lake, LakeError, Manifest
+from jicai.store.spark_reuse import ClientReuse
 
 # The raw tables the importer's compact facts are built from (jicai.ingest.facts), and the table that says
 # the facts are complete. Writing a source any other way than through the importer makes the facts stale:
@@ -319,6 +320,13 @@ class SparkConnectWarehouse(SparkWarehouse):
         self.manifest = lake.current()
         self._shown: set[str] = set()
         self._writing = False  # inside a transaction: the views show versions not yet committed
+        # what runs on the client (jicai.store.spark_client): the small tables, and the results kept
+        self.client_tables = None
+        if max_bytes := spark_client.limit_bytes():
+            time_zone = self.session.conf.get("spark.sql.session.timeZone")
+            self.client_tables = spark_client.ClientTables(con, lake, self.manifest, max_bytes, time_zone)
+            self._reused = ClientReuse(con)
+        con.client_tables = self.client_tables
 
     @classmethod
     def open(cls, url: str, mode: str = "write", timeout: float | None = None, join: bool = True,
@@ -376,6 +384,8 @@ class SparkConnectWarehouse(SparkWarehouse):
         self._tables.clear()
         self._listing = None
         self._reused.clear()
+        if self.client_tables is not None:
+            self.client_tables.point(manifest)
 
     def data_version(self) -> locking.DataVersion:
         return locking.DataVersion(self.manifest.version, self.manifest.at, self.manifest.by)
@@ -414,14 +424,14 @@ class SparkConnectWarehouse(SparkWarehouse):
         if base.version != self.manifest.version:
             self._repoint(base)
         tx = LakeTransaction(self.session, self.lake, base, show=self._show)
-        self._writing = True
+        self._write_mode(True)
         try:
             yield tx
         except BaseException:
             tx.rollback()
             raise
         finally:
-            self._writing = False
+            self._write_mode(False)
         manifest = tx.commit()
         with contextlib.suppress(OSError, LakeError):
             # old versions go as new ones come (never those of the last or of the last hour's manifests)
@@ -430,8 +440,16 @@ class SparkConnectWarehouse(SparkWarehouse):
         self._shown = (self._shown | {n for n, u in tx.pending.items() if u}) & set(manifest.tables)
         self._read(manifest)
 
+    def _write_mode(self, writing: bool) -> None:
+        # inside a transaction the views show versions not yet committed: the cluster reads them, not the client
+        self._writing = writing
+        if self.client_tables is not None:
+            self.client_tables.enabled = not writing
+
     def close(self) -> None:
         self._reused.clear()
+        if self.client_tables is not None:
+            self.client_tables.close()
         Warehouse.close(self)  # stops this connection's Connect session (the server keeps running)
 
 
