@@ -69,6 +69,9 @@ def main() -> None:
                     help="fill the lake with `jicai import` of the files (the default), or with `jicai warehouse copy` "
                          "of the DuckDB warehouse just imported (the bulk path: no per-file validation on the cluster)")
     ap.add_argument("--start-cluster", action="store_true", help="start scripts/spark_cluster.sh if it is not running")
+    ap.add_argument("--monitor-only", action="store_true",
+                    help="time the monitoring only, on the DuckDB file and the lake a previous run loaded "
+                         "(data/N/bench-duckdb, data/N/bench-lake); the load figures are not measured again")
     args = ap.parse_args()
     n = args.order_lines
 
@@ -83,12 +86,17 @@ def main() -> None:
     as_of = date(2024, 12, 31)  # every simulated order line is in scope
     rows = sum(json.loads((dataset / "manifest.json").read_text())["tables"].values())
 
-    # both imports from scratch in this run, so their figures compare
     duck_dir, lake = data / "bench-duckdb", data / "bench-lake"
-    for d in (duck_dir, lake):
-        shutil.rmtree(d, ignore_errors=True)
     env = {**os.environ, "JICAI_DATA_DIR": str(duck_dir)}
     env.pop("JICAI_WAREHOUSE_URL", None)
+    if args.monitor_only:
+        if not (duck_dir / "jicai.duckdb").exists() or not lake.exists():
+            raise SystemExit(f"--monitor-only needs {duck_dir}/jicai.duckdb and {lake} from a previous run")
+        monitor_only(args, duck_dir, lake, date(2024, 12, 31))
+        return
+    # both imports from scratch in this run, so their figures compare
+    for d in (duck_dir, lake):
+        shutil.rmtree(d, ignore_errors=True)
     duck_import = timed([JICAI, "import", str(dataset)], env)
     print(f"DuckDB import: {duck_import[0]:.1f} s, peak RSS {duck_import[1]:.0f} MB", flush=True)
     spark_env = {**os.environ, "JICAI_DATA_DIR": str(data / "bench-spark-data"), "JICAI_WAREHOUSE_URL": args.url,
@@ -130,6 +138,29 @@ def main() -> None:
           f"Spark {monitor['spark']['peak_rss_mb']:.0f} MB; cluster JVMs: {jvms}")
     print(f"storage: DuckDB file {duck_mb:,.0f} MB, lake {lake_mb:,.0f} MB (every version it keeps)")
     out = HERE / "results" / f"spark-{n}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(res, indent=2))
+    print(f"written {out.relative_to(ROOT)}")
+
+
+def monitor_only(args: argparse.Namespace, duck_dir: Path, lake: Path, as_of: date) -> None:
+    """The monitoring's medians on both engines, over data loaded before; prints and writes spark-N-monitor.json."""
+    os.environ["JICAI_LAKE"] = str(lake)
+    monitor = {"duckdb": _run_phase("monitor", duck_dir / "jicai.duckdb", as_of, args.repeats)}
+    monitor["spark"] = _run_phase("monitor", args.url, as_of, args.repeats)  # type: ignore[arg-type]
+    scan = _run_phase("scan", duck_dir / "jicai.duckdb", as_of, args.repeats)
+    med = {k: statistics.median(v["seconds"]) for k, v in monitor.items()}
+    if monitor["duckdb"]["rows"] != monitor["spark"]["rows"]:
+        raise SystemExit(f"the engines disagree: {monitor['duckdb']['rows']} vs {monitor['spark']['rows']} rows")
+    res = {"order_lines": args.order_lines, "repeats": args.repeats, "url": args.url, "cores": args.cores,
+           "monitor": monitor, "monitor_median": med, "scan_median": statistics.median(scan["seconds"]),
+           "ratio": med["spark"] / med["duckdb"], "cluster_jvm_rss_mb": jvm_rss()}
+    print(f"order lines: {args.order_lines:,}   repeats: {args.repeats}   (medians)")
+    print(f"monitor: DuckDB {med['duckdb']:.2f} s {monitor['duckdb']['seconds']}, "
+          f"Spark {med['spark']:.2f} s {monitor['spark']['seconds']}, Spark / DuckDB {res['ratio']:.2f} ×")
+    print(f"bare DuckDB scan of the lines: {res['scan_median']:.2f} s; client peak RSS: DuckDB "
+          f"{monitor['duckdb']['peak_rss_mb']:.0f} MB, Spark {monitor['spark']['peak_rss_mb']:.0f} MB")
+    out = HERE / "results" / f"spark-{args.order_lines}-monitor.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(res, indent=2))
     print(f"written {out.relative_to(ROOT)}")

@@ -112,6 +112,7 @@ def monitor(wh: Warehouse, as_of: date, batch_id: str | None = None, policy: Pol
         ordered = ordered_lines(t["orders"], scope, as_of)
         off = offline(t["orders"], scope, as_of)
     paid = wh.reuse(summarize(acc, sp_pairs, as_of, due))  # one row per institution × product: volumes, payments
+    off = wh.reuse(off)  # one row per institution × variety: the passes over order lines end here
     if pv("volume_basis") == "accepted":  # one stream of accepted lines serves volumes and payments
         volume_summary = paid
     else:
