@@ -118,7 +118,8 @@ def _summary(t: ir.Table) -> ir.StringValue:
     name = t.metric.substitute({k: m.zh for k, m in METRICS.items()})
     item = ibis.ifelse(t.item == "", "", "(" + t.item_name + ")")
     level = t.level.substitute(LEVEL_ZH, else_="未定级")
-    basis = ibis.ifelse(t.peer_basis == "group", "对比组「" + t.peer_group + "」", "同级(" + level + ")")
+    group = ibis.ifelse(t.peer_group == "", "对比组", "对比组「" + t.peer_group + "」")  # a list of codes has no name
+    basis = ibis.ifelse(t.peer_basis == "group", group, "同级(" + level + ")")
     value = value_text(t.unit, t.value).fill_null("未达标")
     way = ibis.ifelse(t.low_is_good, "越低越好", "越高越好")
     decile = ibis.ifelse(t.decile.isnull(), "", ",第" + t.decile.cast("string") + "十分位")

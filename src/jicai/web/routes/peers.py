@@ -99,7 +99,7 @@ def _page_of(request: Request, principal: Principal, status_code: int = 200, err
         return _page(request, "error.html", principal, status_code=403, **FORBIDDEN)
     with request.app.state.workflow.session() as s:
         groups = pg.listing(s, principal, _names(request))
-    return _page(request, "workflow/peers.html", principal, status_code=status_code, groups=groups, error=error,
+    return _page(request, "workflow/peers.html", principal, status_code=status_code, peer_groups=groups, error=error,
                  form=form or {}, creators=pg.CREATORS, sharers=pg.SHARERS, max_members=pg.MAX_MEMBERS,
                  min_others=pg.MIN_OTHERS_FOR_INSTITUTION)
 
