@@ -124,7 +124,11 @@ def register(app: typer.Typer) -> None:
         args = Args(r.policy(None), as_of=day, peers=group)
         rows = measure_rows(r, m, args)
         stem = f"institution_deciles_{day.isoformat()}" + (f"_{group.digest}" if group else "")
-        path = r.write(measure_report(m, rows, args, r.computed_at), stem)
+        report = measure_report(m, rows, args, r.computed_at)
+        # the report names the group, not its members' digest (str of a PeerGroup: the figures' cache key)
+        report.params["peers"] = group.name if group else None
+        report.period = f"截至日期 {day}" + (f",对比组 {group.name}" if group else "")
+        path = r.write(report, stem)
         basis = f"对比组 {group.name}({len(group.members)} 家)" if group else "同级机构"
         out.print(f"{m.title_zh} 截至 {day}(比较范围:{basis}):{len(rows)} 行")
         out.print(f"  报表:{path}")

@@ -51,7 +51,9 @@ def _refused(exc: pg.PeerGroupError) -> HTTPException:
 
 
 def _save(request: Request, principal: Principal, body: GroupIn, group_id: int | None) -> dict:
-    _may_view(principal)
+    if principal.role not in pg.CREATORS:
+        raise HTTPException(403, detail={"zh": "只有医保局和医疗机构用户可以保存对比组",
+                                         "en": "only bureau and institution users save peer groups"})
     try:
         with request.app.state.workflow.session() as s:
             g = pg.save(s, principal, body.name, body.members, _names(request), shared=body.shared, group_id=group_id)
