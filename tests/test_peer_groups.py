@@ -179,3 +179,30 @@ def test_the_cli_saves_lists_uses_and_removes_a_users_group(app, tmp_path):
     assert run(cli, ["peers", "remove", "命令组", "--user", "bureau"], env=env).exit_code == 0
     r = run(cli, ["peers", "remove", "命令组", "--user", "bureau"], env=env)
     assert r.exit_code != 0 and "没有名为 命令组 的对比组" in r.output
+
+
+def test_the_migration_adds_peer_groups_unique_per_owner_and_name(tmp_path):
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import IntegrityError
+
+    from jicai.workflow import Workflow
+    from jicai.workflow.db import now
+    from jicai.workflow.models import PeerGroupRow, User
+
+    wf = Workflow.open(f"sqlite:///{tmp_path / 'wf.sqlite'}", upgrade=False)
+    try:
+        wf.upgrade("0004")
+        with wf.session() as s:
+            s.add(User(name="u1", password_hash="h", role="bureau", scope="", active=True, session_version=1,
+                       created_at=now()))
+        wf.upgrade()
+        assert "peer_groups" in inspect(wf.engine).get_table_names()
+        with wf.session() as s:
+            uid = s.query(User).one().id
+            s.add(PeerGroupRow(owner_id=uid, name="组", members=[HA], created_at=now(), updated_at=now()))
+        with pytest.raises(IntegrityError), wf.session() as s:
+            s.add(PeerGroupRow(owner_id=uid, name="组", members=[HB], created_at=now(), updated_at=now()))
+        wf.downgrade("0004")
+        assert "peer_groups" not in inspect(wf.engine).get_table_names()
+    finally:
+        wf.close()
