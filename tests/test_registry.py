@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from jicai.analytics.deciles import PeerGroup
 from jicai.contract.arrow import empty
 from jicai.contract.columns import KINDS, VOCABULARY
 from jicai.contract.tables import TABLES
@@ -27,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ALL = sorted(measures())
 # arguments for a run on an empty warehouse: any valid value of each parameter
 SAMPLE = {"as_of": date(2024, 6, 30), "batch": "B1", "year": 1, "month": "2024-06", "period": "2024",
-          "quarter": "2024Q2"}
+          "quarter": "2024Q2", "peers": PeerGroup.of("样例组", ["H1", "H2"])}  # peers: a resolved saved group
 
 
 def test_the_builtin_packages_register_through_the_entry_point():

@@ -89,6 +89,12 @@ WORKFLOW_MATRIX: dict[tuple[str, str], tuple[str, dict[str, int] | None]] = {
     ("GET", "/api/alert-inbox"): ("/api/alert-inbox", ALL),
     ("GET", "/alerts"): ("/alerts", ALL),
     ("POST", "/api/alert-inbox/{item_id}/read"): ("", None), ("POST", "/alerts/{item_id}/read"): ("", None),
+    # peer groups: every role that ranks institutions has its own (rules and writes: tests/test_peer_groups.py)
+    ("GET", "/api/peer-groups"): ("/api/peer-groups", only(*[u for u in ROLES if not u.startswith("enterprise")])),
+    ("GET", "/peers"): ("/peers", only(*[u for u in ROLES if not u.startswith("enterprise")])),
+    ("POST", "/api/peer-groups"): ("", None), ("PUT", "/api/peer-groups/{group_id}"): ("", None),
+    ("DELETE", "/api/peer-groups/{group_id}"): ("", None), ("POST", "/peers"): ("", None),
+    ("POST", "/peers/{group_id}"): ("", None), ("POST", "/peers/{group_id}/delete"): ("", None),
     ("POST", "/mapping/confirm"): ("", None), ("POST", "/mapping/reject"): ("", None),  # tests/test_web_mapping.py
     # writes: tested with bodies in test_write_matrix
     ("POST", "/api/supply-reports"): ("", None), ("POST", "/api/supply-reports/{report_id}/decision"): ("", None),

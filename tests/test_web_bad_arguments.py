@@ -106,6 +106,10 @@ BAD = [  # (path, status, a word the Chinese names, a word the English names)
     ("/reports/monthly.html?as_of=9999-12-31", 422, "截至日期", "as_of"),
     ("/reports/quarterly.html?as_of=0001-01-01", 422, "截至日期", "as_of"),
     ("/reports/monthly.xlsx?batch=nope", 422, "批次", "batch"),
+    # a peer group the caller has not saved (tests/test_peer_groups.py: names, members, others' groups)
+    ("/api/institution-deciles?peers=没有这个组", 422, "对比组", "peer group"),
+    ("/api/institution-deciles/export?peers=%3Cscript%3E", 422, "对比组", "peer group"),
+    ("/data/institution-deciles?peers=nope", 422, "对比组", "peer group"),
 ]
 
 

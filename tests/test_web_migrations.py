@@ -30,8 +30,8 @@ from jicai.workflow.models import (
 
 ALERT_TABLES = {"alert_items", "alert_reads", "alert_subscriptions", "alert_deliveries"}
 TABLES = {"users", "supply_reports", "exemptions", "supervision_actions", "audit_log", "warehouse_outbox",
-          "web_sessions", "login_attempts"} | ALERT_TABLES
-HEAD = "0004"  # the newest revision (the alerts' inbox and digests)
+          "web_sessions", "login_attempts", "peer_groups"} | ALERT_TABLES
+HEAD = "0005"  # the newest revision (peer groups saved per user)
 BEFORE_ALERTS = "0003"  # the revision before the one that adds the alert tables
 BEFORE_SESSIONS = "0002"  # the revision before the one that adds web_sessions and login_attempts
 
@@ -125,7 +125,7 @@ def test_the_session_and_login_tables_are_added_to_a_database_in_use(workflow_ur
         with pytest.raises(IntegrityError), wf.session() as s:  # the session's user must exist
             s.add(WebSession(sid_hash="1" * 64, user_id=999, created=1.0, expires=2.0))
         wf.downgrade(BEFORE_SESSIONS)
-        assert tables(wf) == TABLES - {"web_sessions", "login_attempts"} - ALERT_TABLES | {"alembic_version"}
+        assert tables(wf) == TABLES - {"web_sessions", "login_attempts"} - ALERT_TABLES - {"peer_groups"} | {"alembic_version"}
         with wf.session() as s:
             assert s.query(User).count() == 1
     finally:
@@ -175,7 +175,7 @@ def test_the_alert_tables_are_added_to_a_database_in_use(workflow_url):
         with pytest.raises(IntegrityError), wf.session() as s:
             s.add(AlertSubscription(recipient_kind="hospital", channel="wecom", target="https://x", created_at=now()))
         wf.downgrade(BEFORE_ALERTS)
-        assert tables(wf) == TABLES - ALERT_TABLES | {"alembic_version"}
+        assert tables(wf) == TABLES - ALERT_TABLES - {"peer_groups"} | {"alembic_version"}  # 0005 goes too
         with wf.session() as s:
             assert s.query(User).count() == 1
     finally:

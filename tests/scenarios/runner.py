@@ -314,6 +314,17 @@ def _prefix(i: int) -> str:
     return f"s{i}:"
 
 
+# arguments holding a list of ids of a column (a peer group's institution codes): each element is prefixed
+LIST_ARGS = {"peers": "institution_code"}
+
+
+def _arg(i: int, k: str, v: Any, columns: tuple[str, ...]) -> Any:
+    """An argument of scenario i on the shared warehouse: its ids prefixed; a list as a tuple (hashable)."""
+    if isinstance(v, list):
+        return tuple(_prefix(i) + x if LIST_ARGS.get(k) in columns and isinstance(x, str) else x for x in v)
+    return _prefix(i) + v if k in columns and isinstance(v, str) else v
+
+
 def _prefixed(row: dict, p: str, columns: tuple[str, ...]) -> dict:
     return {k: (p + v if k in columns and isinstance(v, str) else v) for k, v in row.items()}
 
@@ -347,8 +358,7 @@ def run_combined_and_check(scenarios: list[Scenario], wh, columns: tuple[str, ..
     """
     groups: dict[tuple, list[int]] = {}
     for i, s in enumerate(scenarios):
-        args = tuple(sorted((k, _prefix(i) + v if k in columns and isinstance(v, str) else v)
-                            for k, v in s.args.items() if k != merged_arg))
+        args = tuple(sorted((k, _arg(i, k, v, columns)) for k, v in s.args.items() if k != merged_arg))
         groups.setdefault((s.measure, args, s.policy.version), []).append(i)
     failures = []
     for (measure, args, _version), members in groups.items():

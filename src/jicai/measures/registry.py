@@ -65,6 +65,10 @@ PARAMS: dict[str, Param] = {p.name: p for p in (
     Param("month", "--month", "月份", "month (YYYY-MM)", "month"),
     Param("period", "--period", "结算期", "settlement period", "period"),
     Param("quarter", "--quarter", "季度", "quarter (YYYYQn)", "quarter"),
+    # a peer group saved by the user (workflow); the CLI and the web resolve its name to its members for the
+    # user asking, so a measure receives the members (jicai.analytics.deciles.PeerGroup), never a name
+    Param("peers", "--peers", "对比组", "peer group name (saved with jicai peers add; default: the same level)",
+          "peers"),
 )}
 
 
@@ -91,6 +95,7 @@ class Args:
     month: str | None = None
     period: str | None = None
     quarter: str | None = None
+    peers: Any = None  # a resolved peer group (jicai.analytics.deciles.PeerGroup), or None: the same level
 
     def of(self, name: str) -> Any:
         return getattr(self, name)

@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from jicai.web.config import WebConfig
 
 HERE = Path(__file__).parent
-ROUTES = ("auth", "workflow", "alerts", "mapping", "api", "pharmacy", "whatif", "pages", "apidocs")
+ROUTES = ("auth", "workflow", "alerts", "peers", "mapping", "api", "pharmacy", "whatif", "pages", "apidocs")
 
 
 def create_app(config: WebConfig) -> FastAPI:

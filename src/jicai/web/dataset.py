@@ -50,7 +50,7 @@ class Dataset:
     @classmethod
     def of(cls, m: Measure) -> Dataset:
         def compute(wh: Warehouse, p: dict[str, Any], policy: Any) -> pa.Table:
-            args = Args(policy, **{k: p.get(k) for k in ("as_of", "batch", "year", "month", "period", "quarter")})
+            args = Args(policy, **{k: p.get(k) for k in ("as_of", "batch", "year", "month", "period", "quarter", "peers")})
             return m.rows(wh, args).to_pyarrow()
 
         return cls(m.name, m.title_zh, m.title_en, {c.name: (c.zh, c.en) for c in m.columns}, m.dims, m.params,

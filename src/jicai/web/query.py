@@ -112,10 +112,29 @@ def batch(value: str | None, data: DataService) -> str:
     return b
 
 
-def resolve_params(ds: Dataset, raw: dict[str, Any], data: DataService) -> dict[str, Any]:
+def peers(value: str | None, principal: Principal | None, workflow: Any) -> Any:
+    """The peer group ``value`` names for ``principal`` (:func:`jicai.workflow.peer_groups.resolve`: its own
+    group, or one shared with it), as the members a measure ranks against; None (the same level) when not
+    given. An unknown name is a 422 (an argument, like an unknown batch)."""
+    if value is None or str(value).strip() == "":
+        return None
+    from jicai.workflow.peer_groups import PeerGroupError, resolve
+
+    if principal is None or workflow is None:
+        raise QueryError("对比组只能由登录用户使用", "a peer group needs a signed-in user")
+    try:
+        with workflow.session() as s:
+            return resolve(s, principal, str(value))
+    except PeerGroupError as exc:
+        raise QueryError(exc.zh, exc.en) from None
+
+
+def resolve_params(ds: Dataset, raw: dict[str, Any], data: DataService, principal: Principal | None = None,
+                   workflow: Any = None) -> dict[str, Any]:
     """The dataset's arguments with defaults: as-of = the last day with data, batch = the first batch,
-    year = the cycle year of that batch containing the as-of date, month = the as-of month. Each argument
-    is checked against its bounds above (QueryError: 422)."""
+    year = the cycle year of that batch containing the as-of date, month = the as-of month, peers = none (the
+    same level; a group is resolved for ``principal`` in ``workflow``). Each argument is checked against its
+    bounds above (QueryError: 422)."""
     out: dict[str, Any] = {}
     as_of = day(raw.get("as_of")) or data.data_end()
     batches = data.batches()
@@ -133,6 +152,10 @@ def resolve_params(ds: Dataset, raw: dict[str, Any], data: DataService) -> dict[
         out["month"] = month(raw.get("month") or as_of)
     if "period" in ds.params:
         out["period"] = period(raw.get("period") or str(as_of.year))
+    if "peers" in ds.params:
+        group = peers(raw.get("peers"), principal, workflow)
+        if group is not None:  # left out when not given: the level's figures keep their cache keys
+            out["peers"] = group
     return out
 
 
@@ -219,6 +242,10 @@ def page_of(t: ir.Table, default_sort: list, data: DataService, *, sort: str | N
 
 
 def jsonable(v: Any) -> Any:
+    from jicai.analytics.deciles import PeerGroup
+
+    if isinstance(v, PeerGroup):  # its name: what the caller gave (str() is the name with the members' digest)
+        return v.name
     if isinstance(v, (date, datetime)):
         return v.isoformat()
     if isinstance(v, float) and v != v:  # NaN

@@ -270,3 +270,19 @@ class AlertDelivery(_Row):
     attempts: Mapped[int] = mapped_column(default=0)
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+# -- peer groups (issue 16 item 3; migration ``peer_groups``, :mod:`jicai.workflow.peer_groups`) -------------
+class PeerGroupRow(_Row):
+    """A peer group a user saved: a name unique per owner and the institution codes it compares against.
+    ``shared``: a bureau user's group that the other bureau and auditor users may use (never edit)."""
+
+    __tablename__ = "peer_groups"
+    __table_args__ = (UniqueConstraint("owner_id", "name", name="uq_peer_groups_owner_name"),)
+
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(40))
+    members: Mapped[list[str]] = mapped_column(JSON, default=list)
+    shared: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

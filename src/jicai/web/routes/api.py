@@ -67,7 +67,7 @@ def dataset_response(request: Request, ds: Dataset, principal: Principal, raw: d
     data = request.app.state.data
     check_role(ds, principal)
     try:
-        params = resolve_params(ds, raw, data)
+        params = resolve_params(ds, raw, data, principal, request.app.state.workflow)
         ds, params = units.apply(ds, unit, params)
     except DatasetError as exc:
         raise bad(exc) from exc
@@ -158,7 +158,7 @@ def _as_of(value: date | None) -> date | None:
 
 # the Python type of each dataset argument (FastAPI parses and documents the query parameter from it)
 ARG_TYPES = {"as_of": date | None, "batch": str | None, "year": int | None, "month": str | None,
-             "period": str | None}
+             "period": str | None, "peers": str | None}
 
 
 def _param_query(name: str):
@@ -173,6 +173,8 @@ def _param_query(name: str):
         return Query(None, description=AS_OF_DOC)
     if name in ("batch", "period"):
         return Query(None, max_length=64, pattern=TEXT, description=desc)
+    if name == "peers":  # a group name, or owner/name of a shared one (jicai.workflow.peer_groups)
+        return Query(None, max_length=128, pattern=TEXT, description=desc)
     return Query(None, description=desc)
 
 
@@ -248,7 +250,7 @@ def export_dataset(request: Request, ds: Dataset, principal: Principal, raw: dic
     data = request.app.state.data
     check_role(ds, principal)
     try:
-        params = resolve_params(ds, raw, data)
+        params = resolve_params(ds, raw, data, principal, request.app.state.workflow)
         ds, params = units.apply(ds, unit, params)
         t = scoped(ds, params, principal, data)
         rows = data.execute(t.order_by([k for k in ds.sort if k in t.columns]))

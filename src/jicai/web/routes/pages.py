@@ -183,7 +183,7 @@ def dataset_page(request: Request, name: str, principal: Principal = Depends(pag
     try:
         page = query.page_number(q.get("page"))
         raw = {k: q.get(k) for k in ds.params if q.get(k)}
-        params = resolve_params(ds, raw, data)
+        params = resolve_params(ds, raw, data, principal, request.app.state.workflow)
         ds, params = units.apply(ds, q.get("unit"), params)  # 计量单位: the DDD view when ?unit=ddd
         sort, desc = q.get("sort") or None, q.get("desc") == "1"
 
