@@ -209,11 +209,12 @@ class Fact:
     days: tuple[str, ...] = ()
     sums: tuple[str, ...] = ()
     of: str | None = None  # the day fact it rolls up
-    # The order its rows are written in. The measures read a fact by ranges of ``day`` (a few months by day,
-    # the others by month, :mod:`jicai.measures.facts`): rows in day order let every engine skip the blocks
-    # outside those ranges by their min/max — DuckDB's row groups, the lake's Parquet row groups on Spark —
-    # where rows in the order an aggregation leaves them span the whole year in every block.
-    layout: tuple[str, ...] = ("part_month", "day")
+    # The order its rows are written in. The measures read a day fact by (month, products) pairs — a few
+    # products' days in a few months, the rest from the month fact (:mod:`jicai.measures.facts`): rows in
+    # month, product and day order let every engine skip the blocks outside those pairs by their min/max —
+    # DuckDB's row groups, the lake's Parquet row groups on Spark — where rows in the order an aggregation
+    # leaves them span the whole year and every product in every block.
+    layout: tuple[str, ...] = ("part_month", "product_code", "day")
 
     def ordered(self, rows: ir.Table) -> ir.Table:
         """``rows`` in the fact's :attr:`layout`."""

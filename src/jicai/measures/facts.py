@@ -52,18 +52,23 @@ class Facts:
         stored = kept.complete(wh) if stored is None else stored
         self.wh = wh
         self._t = {f.name: wh.table(f.name) if stored else f.build(wh.table) for f in kept.FACTS}
-        self._months: dict[object, list[date]] = {}
+        self._months: dict[object, dict[date, list[str]]] = {}
 
     def day_months(self, scope: ir.Table, periods: ir.Table, as_of: date) -> ir.Table:
         """:func:`day_months`, which a measure reads three times: computed once on Spark (``wh.reuse``)."""
         return self.wh.reuse(day_months(scope, periods, as_of))
 
-    def months(self, need: ir.Table) -> list[date]:
-        """The distinct months of ``need`` (a few rows, computed now, once per measure): as constant ranges
-        of ``day`` they let the engine skip, by its blocks' min/max, every part of a day table outside them."""
+    def months(self, need: ir.Table) -> dict[date, list[str]]:
+        """The months of ``need`` with their products (a few rows, computed now, once per measure): as
+        constant ranges of ``day`` and lists of ``product_code`` they let the engine skip, by its blocks'
+        min/max, every part of a day table outside them (the day facts are written in month, product and day
+        order: ``ingest.facts.Fact.layout``)."""
         key = need.op()  # an expression node: hashable and equal by structure
         if key not in self._months:
-            self._months[key] = sorted(need.select("month").distinct().to_pyarrow().column("month").to_pylist())
+            pairs: dict[date, list[str]] = {}
+            for row in need.select("month", "product_code").distinct().to_pyarrow().to_pylist():
+                pairs.setdefault(row["month"], []).append(row["product_code"])
+            self._months[key] = {m: sorted(p for p in pairs[m] if p is not None) for m in sorted(pairs)}
         return self._months[key]
 
     def __getitem__(self, name: str) -> ir.Table:
@@ -100,16 +105,24 @@ def _within(day: ir.DateValue, months: list[date]) -> ir.BooleanValue:
     return ibis.or_(*((day >= ibis.literal(m)) & (day < ibis.literal(kept.next_month(m))) for m in months))
 
 
-def _by_grain(f: Facts, name: str, need: ir.Table, months: list[date], as_of: date,
+def _pairs_within(d: ir.Table, months: dict[date, list[str]]) -> ir.BooleanValue:
+    """Rows of ``d`` whose day falls in one of ``months`` and whose product is one of that month's."""
+    tests = [(d.day >= ibis.literal(m)) & (d.day < ibis.literal(kept.next_month(m))) & d.product_code.isin(products)
+             for m, products in months.items() if products]
+    return ibis.or_(*tests) if tests else ibis.literal(False)
+
+
+def _by_grain(f: Facts, name: str, need: ir.Table, months: dict[date, list[str]], as_of: date,
               cut_month: date | None = None) -> ir.Table:
     """The day rows of the (product, month) pairs in ``need`` and the month rows of every other pair, through D
-    (``months``: the months of ``need``). ``cut_month``: balance changes of that month (D's, when D is not its
-    last day) come from the day table whatever their acceptance month."""
+    (``months``: the pairs of ``need``, by month). ``cut_month``: balance changes of that month (D's, when D is
+    not its last day) come from the day table whatever their acceptance month."""
     D = ibis.literal(as_of)
     on = ["product_code", "month"]
     d = f[f"{name}_day"]
     d = d.filter(d.day <= D)
-    day_rows = d.filter(_within(d.day, months)).mutate(month=kept.month_of(d.day)).semi_join(need, on)
+    # the constant test skips blocks; the semi-join is the exact one
+    day_rows = d.filter(_pairs_within(d, months)).mutate(month=kept.month_of(d.day)).semi_join(need, on)
     m = f[f"{name}_month"]
     m = m.filter(m.day <= D).mutate(month=m.day)
     month_rows = m.anti_join(need, on)
