@@ -24,6 +24,7 @@ import pyarrow as pa
 from jicai.contract.tables import TABLES
 from jicai.simulate.actors import make_enterprises, make_institutions
 from jicai.simulate.catalogue import make_catalogue
+from jicai.simulate.class_kickback import plant_class_kickback
 from jicai.simulate.dictionary import local_products
 from jicai.simulate.fund import fund_tables
 from jicai.simulate.manifest import Manifest, Planted
@@ -75,6 +76,7 @@ def simulate(
     plant_all(world, np.random.default_rng([seed, 5]))
     substitution = plant_substitution(world, np.random.default_rng([seed, 6]))  # its own stream: the rest unchanged
     plant_clues(world)  # after every other plant: its institutions are none of theirs, and it draws no rng
+    class_kickback = plant_class_kickback(world, np.random.default_rng([seed, 29]))  # after it; its own stream
     if order_lines is not None:
         world.scale = order_lines / world.expected_lines()
 
@@ -82,8 +84,10 @@ def simulate(
     small = reference_tables(world)
     small.update(fund_tables(world))
     small["local_products"] = local_products(world)
-    small["products"] = pa.concat_tables([small["products"], substitution.products(world)])
-    small["listings"] = pa.concat_tables([small["listings"], substitution.listings(world)])
+    small["products"] = pa.concat_tables([small["products"], substitution.products(world),
+                                          class_kickback.products(world)])
+    small["listings"] = pa.concat_tables([small["listings"], substitution.listings(world),
+                                          class_kickback.listings(world)])
     for name, data in small.items():
         counts[name] = write_table(out, name, data, fmt)
 
@@ -99,13 +103,15 @@ def simulate(
             done += chunk.orders.num_rows
             if progress is not None:
                 progress(done, max(total, done))
-        extra = substitution.chunk(world, done)  # the alternatives' lines, numbered after the generator's
-        sinks["orders"].write(extra.orders)
-        sinks["deliveries"].write(extra.deliveries)
-        sinks["payments"].write(extra.payments)
-        done += extra.orders.num_rows
-        if progress is not None:
-            progress(done, max(total, done))
+        # the alternatives' lines, then the class kickback product's, numbered after the generator's
+        for extra_of in (substitution.chunk, class_kickback.chunk):
+            extra = extra_of(world, done)
+            sinks["orders"].write(extra.orders)
+            sinks["deliveries"].write(extra.deliveries)
+            sinks["payments"].write(extra.payments)
+            done += extra.orders.num_rows
+            if progress is not None:
+                progress(done, max(total, done))
     finally:
         for s in sinks.values():
             s.close()
