@@ -10,7 +10,7 @@ import ibis
 import pytest
 from tests.scenarios.runner import load
 
-from jicai.analytics.alert_text import grouped, stake_text, up, yuan_text
+from jicai.analytics.alert_text import grouped, points, stake_text, up, yuan_text
 from jicai.analytics.alerts import AlertError, alerts
 from jicai.contract.arrow import from_pylist
 from jicai.store import connect
@@ -38,6 +38,11 @@ def test_yuan_text(x, text):
                                          (32000.0, "¥3.20 万"), (123_456_789.0, "¥12,345.68 万")])
 def test_stake_text(x, text):
     assert value(stake_text(ibis.literal(x))) == text
+
+
+@pytest.mark.parametrize(("x", "text"), [(70.0, "70"), (100.0, "100"), (62.5, "62.5"), (0.0, "0")])
+def test_points(x, text):
+    assert value(points(ibis.literal(x))) == text
 
 
 @pytest.mark.parametrize(("x", "n"), [(12400.0000001, 12400), (330.6, 331), (1.0, 1)])
@@ -69,3 +74,28 @@ def test_the_key_is_the_same_on_every_rerun_of_the_month(wh):
 def test_an_unknown_kind_is_a_bilingual_error(wh):
     with pytest.raises(AlertError, match="unknown alert kinds"):
         alerts(wh, date(2024, 4, 17), kinds=["everything"])
+
+
+def warehouse_of(name: str):
+    s = load(HERE / "scenarios" / "alerts" / name)
+    w = connect("duckdb://")
+    for table, rows in s.rows.items():
+        w.write_table(table, from_pylist(table, rows), overwrite=True)
+    return w, s
+
+
+@pytest.mark.parametrize(("name", "kind", "days", "expected"), [
+    ("07_supply_risk_at_the_threshold.toml", "supply_risk_high", (date(2024, 6, 30), date(2024, 6, 29)),
+     ["supply_risk_high:2024-06:350500:E1:P1"]),  # city : winning enterprise : product
+    ("05_change_deteriorating_still_in_alarm.toml", "change_deteriorating", (date(2025, 2, 28), date(2025, 2, 27)),
+     ["change_deteriorating:2025-02:H1:completion_percentile:2025-01",  # institution : series : change start
+      "change_deteriorating:2025-02:H2:nonselected_share:2025-01"]),
+])
+def test_the_new_kinds_keys_are_stable_within_the_month(name, kind, days, expected):
+    w, s = warehouse_of(name)
+    try:
+        for day in days:
+            rows = alerts(w, day, s.policy, kinds=kind).to_pyarrow().to_pylist()
+            assert sorted(r["alert_key"] for r in rows) == expected
+    finally:
+        w.close()

@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from jicai.cli import app as cli
 from jicai.contract.codes import make_uscc
 from jicai.contract.roles import Principal
+from jicai.settings import SettingError
 from jicai.store import connect
 from jicai.workflow import Workflow, alert_delivery, alert_inbox
 from jicai.workflow.models import AlertDelivery, AlertItem
@@ -112,6 +113,22 @@ def test_thresholds_of_the_settings(wf):
                                                                                 ROWS[1]["alert_key"]}
     with pytest.raises(alert_inbox.AlertsError):
         alert_inbox.kept(ROWS, {"JICAI_ALERTS_MIN_SEVERITY": "urgent"})
+
+
+def test_a_minimum_overdue_amount_holds_back_small_payment_alerts_only(wf):
+    fen = row(f"{H2}:{D1}:-", inst=H2, region="620102", ent=D1, stake=0.01, message="向 配送一 回款逾期 ¥0.01，已超期 10 天")
+    risk = row(f"350500:{D9}:P1", kind="supply_risk_high", region="350500", inst=None, ent=D9,
+               message="中选产品 中选片（中选药业）在 泉州市 供应风险 70 分")
+    rows = [{**r, "overdue_amount": r["stake_amount"] if r["alert_kind"] == "payment_overdue" else None}
+            for r in (*ROWS, fen, risk)]
+    # ¥48,210.40 and ¥1,234.50 are at least ¥1, ¥0.01 is not; the other kinds have no overdue amount
+    assert keys(alert_inbox.kept(rows, {"JICAI_ALERTS_MIN_OVERDUE": "1"})) == {
+        ROWS[0]["alert_key"], ROWS[1]["alert_key"], ROWS[2]["alert_key"], risk["alert_key"]}
+    assert keys(alert_inbox.kept(rows, {"JICAI_ALERTS_MIN_OVERDUE": "2000"})) == {
+        ROWS[0]["alert_key"], ROWS[1]["alert_key"], risk["alert_key"]}
+    assert len(alert_inbox.kept(rows, {})) == 5  # by default a fen unpaid is reported
+    with pytest.raises(SettingError, match="JICAI_ALERTS_MIN_OVERDUE must be a whole number"):
+        alert_inbox.kept(rows, {"JICAI_ALERTS_MIN_OVERDUE": "-1"})
 
 
 @pytest.mark.parametrize(("raw", "hour", "quiet"), [
@@ -317,3 +334,32 @@ def test_alerts_send_computes_fills_the_inbox_and_sends_once(tmp_path, robot, mo
                 ["--month", "2024-04", "--as-of", "soon"]):
         r = runner.invoke(cli, [*base, "send", *bad, "--url", wf_url])
         assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+
+
+def test_an_enterprise_digest_holds_its_products_supply_risks(wf, robot):
+    """The measure's supply risk alert (tests/scenarios/alerts/07) into the inbox and out: the winning enterprise
+    and the city's bureau get it, a bureau of another province does not."""
+    from jicai.analytics.alerts import alerts
+    from jicai.contract.arrow import from_pylist
+
+    url, got, _ = robot
+    scenario = load(HERE / "scenarios" / "alerts" / "07_supply_risk_at_the_threshold.toml")
+    wh = connect("duckdb://")
+    for name, rows in scenario.rows.items():
+        wh.write_table(name, from_pylist(name, rows), overwrite=True)
+    rows = alerts(wh, scenario.args["as_of"], scenario.policy, kinds="supply_risk_high").to_pyarrow().to_pylist()
+    wh.close()
+    assert [r["alert_key"] for r in rows] == ["supply_risk_high:2024-06:350500:E1:P1"]
+    with wf.session() as s:
+        assert alert_inbox.store(s, "2024-06", rows, env={"JICAI_ALERTS_MIN_STAKE": "100"}) == 1  # no amount: kept
+        alert_inbox.subscribe(s, "enterprise", "E1", "wecom", f"{url}/e1")
+        alert_inbox.subscribe(s, "enterprise", "E2", "wecom", f"{url}/e2")
+        alert_inbox.subscribe(s, "bureau", "3505", "wecom", f"{url}/quanzhou")
+        alert_inbox.subscribe(s, "bureau", "61", "wecom", f"{url}/xian")
+    out = alert_inbox.deliver(wf, "2024-06", lambda d: alert_delivery.send(d, {}))
+    assert [e for _, e in out] == [None, None]
+    assert sorted(path for path, _ in got) == ["/e1", "/quanzhou"]
+    text = dict(got)["/e1"]["markdown"]["content"]
+    assert "**[高] 供应风险高**" in text and "请 中选药业 核实库存与产能、保障配送" in text
+    assert "（依据：泉州市医保局通知(2024-05-30) 六(提前发现集采中选产品供应问题)）" in text
+    assert alert_inbox.deliver(wf, "2024-06", lambda d: alert_delivery.send(d, {})) == []  # sent once

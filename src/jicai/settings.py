@@ -100,6 +100,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("alerts_min_stake", "JICAI_ALERTS_MIN_STAKE", 0, "int",
             "涉及金额低于此数（元）的预警不进入摘要；无金额的预警不受此限",
             "an alert whose amount at stake is below this (yuan) stays out of the digest; alerts without one are kept"),
+    Setting("alerts_min_overdue", "JICAI_ALERTS_MIN_OVERDUE", 0, "int",
+            "逾期未回款金额低于此数（元）的回款逾期预警不进入收件箱和摘要（0：一分钱也提醒）",
+            "a payment-overdue alert whose overdue amount is below this (yuan) stays out of the inbox and the digest "
+            "(0: even a fen is reported)"),
     Setting("alerts_quiet_months", "JICAI_ALERTS_QUIET_MONTHS", 0, "int",
             "静默期：同一预警在此前若干个月已发送过的，本月只进收件箱、不再发送邮件或群消息",
             "quiet period: an alert already sent in the previous N months goes to the inbox only, not by e-mail or webhook"),

@@ -17,12 +17,19 @@ since the batch start.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 import pandas as pd
 
 SPECIAL = {"shortage", "emergency", "seasonal", "demand_change"}
 KEYS = ["institution_code", "variety_id", "batch_id"]
+
+
+def _fen(x: float) -> int:
+    """Yuan as fen, half up, by decimal arithmetic: the float's value to 6 decimals (the float noise of a
+    product of packs and a 4-decimal price is far below), then 四舍五入 to the fen."""
+    return int((Decimal(repr(round(float(x), 6))) * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def _add_years(d: date, n: int) -> date:
@@ -170,8 +177,9 @@ def monitor_reference(tables: dict[str, pd.DataFrame], as_of: date, batch_id: st
     pl = pl.merge(per_line, on="order_line_id", how="left")
     pl[["by_due", "to_date"]] = pl[["by_due", "to_date"]].fillna(0.0)
     pl["paid_by_due"] = np.minimum(pl["amount"], pl["by_due"])
-    remainder = pl["amount"] - pl["to_date"]
-    outstanding = np.where(remainder >= 0.005, remainder, 0.0)  # under half a fen counts as paid
+    # a line owes its amount rounded to the fen once, half up, less its payments (in fen), at least 0
+    owed = [max(0, _fen(a) - _fen(p)) / 100 for a, p in zip(pl["amount"], pl["to_date"], strict=True)]
+    outstanding = np.array(owed, dtype="float64")
     late = (pl["due"] < D) & (outstanding > 0)
     pl["overdue_amount"] = np.where(late, outstanding, 0.0)
     pl["overdue_lines"] = late.astype("int64")

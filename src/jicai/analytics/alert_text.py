@@ -54,3 +54,10 @@ def stake_text(x: ir.NumericValue) -> ir.StringValue:
     hundredths = (x.cast("float64") / 100.0 + 0.5).floor().cast("int64")  # of 万
     wan = "¥" + grouped(hundredths // 100) + "." + (hundredths % 100).cast("string").lpad(2, "0") + " 万"
     return ibis.ifelse(whole_yuan(x) >= 10_000, wan, yuan_text(x))
+
+
+def points(x: ir.NumericValue) -> ir.StringValue:
+    """A score in points, half up to one decimal, the decimal left out when it is 0: 78.0 → "78", 77.5 → "77.5"."""
+    tenths = (x.cast("float64") * 10.0 + 0.5).floor().cast("int64")
+    whole = (tenths // 10).cast("string")
+    return ibis.ifelse(tenths % 10 == 0, whole, whole + "." + (tenths % 10).cast("string"))

@@ -33,9 +33,26 @@ words. The kinds:
   selected volume), or the lowest winning unit price of the variety when it bought none.
   "非中选占比 18.0%（同级中位 6.0%，上限 10%），替换为中选产品可节省 ¥3.20 万". Severity medium.
 
+* ``supply_risk_high`` 供应风险高 — a row of the supply risk score (:mod:`jicai.analytics.supply_risk`, selected
+  product × city) at or above ``risk_alert_score`` (the score's own ``risk_alert``): "中选产品 X（企业）在 福州市
+  供应风险 70 分（<the score's reasons, each with its figures and points>；预警线 50 分），请 <enterprise> 核实库存与产能、
+  保障配送；医保部门请核实医疗机构库存并准备备供". No institution: the row is the city's (``region_code`` the
+  city code), so the city's bureau sees it, and the winning enterprise (``enterprise_code``) sees its own
+  products' risks. ``risk_score`` carries the score. Severity high. Policy: ``risk_alert_score``.
+* ``change_deteriorating`` 指标持续恶化 — a change-detection event (:mod:`jicai.analytics.change`) of an
+  institution's series moving the bad way that is still going on: in alarm in the series' last month with a
+  value, that month being D's or the one before (a month's purchases may still come in). "非中选占比自 2024-03
+  起持续恶化：变化前参考均值 4.0%，2024-06 为 30.0%（2024-05 起累积和超过 5 倍标准差的报警阈值，已报警 2 个月）；
+  请核查非中选产品的使用原因，优先使用中选产品" — the reference mean in force at the alarm (the level before the
+  change) and the value of the last alarm month, with an action per series (:data:`CHANGE_ACTIONS`). The
+  institution and its (district) bureau see it. Severity medium. Policy: ``change_threshold_sd`` (the method,
+  OpenPrescribing's CUSUM).
+
 ``alert_key`` = kind:month:institution:(batch or distributor):variety — the same alert of the same month has
-the same key on every rerun (what delivery de-duplicates on); a new month is a new alert.
-The one Python step lists the batches whose cycle year contains D (a few rows) to run their assessments.
+the same key on every rerun (what delivery de-duplicates on); a new month is a new alert. A supply risk's key is
+kind:month:city:enterprise:product, a change's kind:month:institution:series:change start month.
+The Python steps: the batches whose cycle year contains D (a few rows) to run their assessments, and the CUSUM
+of change detection on the aggregated monthly series (bounded in :mod:`jicai.analytics.change`).
 """
 
 from __future__ import annotations
@@ -45,12 +62,17 @@ from datetime import date
 import ibis
 import ibis.expr.types as ir
 
-from jicai.analytics.alert_text import grouped, stake_text, up, yuan_text
+from jicai.analytics.alert_text import grouped, points, stake_text, up, yuan_text
+from jicai.analytics.change import BY_NAME as CHANGE_SERIES
+from jicai.analytics.change import INPUT_TABLES as CHANGE_INPUTS
+from jicai.analytics.change import detect
+from jicai.analytics.supply_risk import INPUT_TABLES as RISK_INPUTS
+from jicai.analytics.supply_risk import supply_risk
 from jicai.assess.basis import variety_rows
 from jicai.assess.period import assessment_period
 from jicai.assess.retention import trace_columns
 from jicai.assess.text import percent, threshold
-from jicai.calendar import month_end
+from jicai.calendar import month_end, month_label, shift_month
 from jicai.contract.columns import cols
 from jicai.errors import BilingualError
 from jicai.measures.cycles import cycle_calendar
@@ -68,6 +90,8 @@ KINDS = {
     "payment_overdue": ("回款逾期", "payment overdue"),
     "assessment_at_risk": ("考核不合格风险", "would fail the annual assessment"),
     "nonselected_high": ("非中选占比超标", "non-selected share above the maximum"),
+    "supply_risk_high": ("供应风险高", "high supply risk of a selected product"),
+    "change_deteriorating": ("指标持续恶化", "a lasting deterioration found by change detection"),
 }
 SEVERITY = {"high": ("高", "high"), "medium": ("中", "medium")}
 RECIPIENTS = {"institution": ("医疗机构", "institution"), "enterprise": ("企业", "enterprise"),
@@ -78,36 +102,58 @@ class AlertError(BilingualError, ValueError):
     """Bad arguments for the alerts (an unknown kind)."""
 
 
+RISK_POLICY = ("risk_alert_score",)
+CHANGE_POLICY = ("change_threshold_sd",)
 POLICY = ("min_completion", "payment_due", "retention_tiers", "nonselected_share_max", "fund_payment_ratio",
-          "overspend_share")
+          "overspend_share", *RISK_POLICY, *CHANGE_POLICY)
 
 COLUMNS = cols(
     "alert_key", "month", "alert_kind", "severity", "recipient", "institution_code", "institution_name",
     "region_code", "level", "enterprise_code", "enterprise_name", "batch_id", "variety_id", "variety_name",
-    "message", "needed_volume", "monthly_volume", "overdue_amount", "max_overdue_days", "nonselected_share",
-    "peer_median_share", "stake_amount", "policy_parameter", "clause",
+    "product_code", "product_name", "message", "needed_volume", "monthly_volume", "overdue_amount",
+    "max_overdue_days", "nonselected_share", "peer_median_share", "risk_score", "series", "change_start",
+    "stake_amount", "policy_parameter", "clause",
+    alert_key=("预警编号", "kind:month:institution:(batch or distributor):variety; supply_risk_high: "
+                           "kind:month:city:enterprise:product; change_deteriorating: kind:month:institution:series:"
+                           "change start — the same on every rerun of the month, what delivery de-duplicates on"),
     month=("预警月份", "the month of the as-of date (YYYY-MM): the digest the alert belongs to"),
-    enterprise_code=("企业代码", "the enterprise concerned (the distributor to be paid); empty for others"),
+    alert_kind=("预警类型", "behind_schedule / payment_overdue / assessment_at_risk / nonselected_high / "
+                            "supply_risk_high / change_deteriorating"),
+    institution_code=("医疗机构编码", "institution code; empty for a supply risk, which is a product's in a city"),
+    region_code=("所属区划", "region code of the institution; for a supply risk the city (first 4 digits + 00)"),
+    enterprise_code=("企业代码", "the enterprise concerned: the distributor to be paid, or the winning enterprise "
+                                 "of a product at supply risk; empty for others"),
     enterprise_name=("企业名称", "enterprise name"),
+    product_code=("医保编码", "the selected product at supply risk; empty for others"),
+    risk_score=("供应风险分", "the supply risk score (0–100) of a supply_risk_high alert"),
+    series=("监测指标", "the series of a change_deteriorating alert: completion_percentile, nonselected_share or "
+                       "cost_per_ddd"),
 )
 NAMES = tuple(c.name for c in COLUMNS)
-_STR = ("enterprise_code", "enterprise_name", "batch_id", "variety_id", "variety_name")
+_STR = ("enterprise_code", "enterprise_name", "batch_id", "variety_id", "variety_name", "product_code",
+        "product_name", "series", "change_start")
 _NUM = {"needed_volume": "int64", "monthly_volume": "int64", "overdue_amount": "float64",
         "max_overdue_days": "int64", "nonselected_share": "float64", "peer_median_share": "float64",
-        "stake_amount": "float64"}
+        "risk_score": "float64", "stake_amount": "float64"}
 
 
-def _finish(t: ir.Table, kind: str, month: str, policy: Policy, param: str, on: date, **values) -> ir.Table:
-    """Give an alert table every column: the given values, nulls for the figures it has none of."""
+def _finish(t: ir.Table, kind: str, month: str, policy: Policy, param: str, on: date, recipient: str = "institution",
+            key: tuple[ir.StringValue, ir.StringValue, ir.StringValue] | None = None, **values) -> ir.Table:
+    """Give an alert table every column: the given values, nulls for the figures it has none of.
+
+    ``key``: the last three parts of the alert key (who, what, which), by default institution, batch or
+    distributor, variety."""
     filled = {c: ibis.null("string") for c in _STR} | {c: ibis.null(k) for c, k in _NUM.items()}
     filled |= values
     filled = {c: v.cast(_NUM[c]) if c in _NUM else v for c, v in filled.items()}
-    t = t.mutate(alert_kind=ibis.literal(kind), month=ibis.literal(month), recipient=ibis.literal("institution"),
+    parts = {f"_k{i}": k for i, k in enumerate(key or ())}  # on the table given, before the columns change
+    t = t.mutate(alert_kind=ibis.literal(kind), month=ibis.literal(month), recipient=ibis.literal(recipient),
                  policy_parameter=ibis.literal(param), clause=ibis.literal(policy.entry(param, on).source),
-                 level=t.level.cast("int64"), **filled)
-    key = t.alert_kind + ":" + t.month + ":" + t.institution_code + ":" + t.batch_id.fill_null(
-        t.enterprise_code.fill_null("-")) + ":" + t.variety_id.fill_null("-")
-    return t.mutate(alert_key=key).select(*NAMES)
+                 level=t.level.cast("int64"), **parts, **filled)
+    if key is None:
+        t = t.mutate(_k0=t.institution_code, _k1=t.batch_id.fill_null(t.enterprise_code.fill_null("-")),
+                     _k2=t.variety_id.fill_null("-"))
+    return t.mutate(alert_key=t.alert_kind + ":" + t.month + ":" + t._k0 + ":" + t._k1 + ":" + t._k2).select(*NAMES)
 
 
 def _units(wh: Warehouse) -> ir.Table:
@@ -227,6 +273,70 @@ def nonselected_high(m: ir.Table, wh: Warehouse, as_of: date, policy: Policy) ->
                    nonselected_share=h.nonselected_share, peer_median_share=h.peer_median, stake_amount=h.saving)
 
 
+# what to do about a lasting deterioration of each change-detection series
+CHANGE_ACTIONS = {
+    "completion_percentile": "请核查中选产品采购进度，按约定采购量及时采购",
+    "nonselected_share": "请核查非中选产品的使用原因，优先使用中选产品",
+    "cost_per_ddd": "请核查高价产品与非集采同类药品的使用，优先使用中选产品",
+}
+
+
+def supply_risk_high(wh: Warehouse, as_of: date, policy: Policy) -> ir.Table:
+    """Rows of the supply risk score (:mod:`jicai.analytics.supply_risk`) at or above ``risk_alert_score``."""
+    r = supply_risk(wh, as_of, policy)
+    r = r.filter(r.risk_alert)
+    at = float(policy.value("risk_alert_score", on=as_of))
+    what = ibis.ifelse(r.role == "backup", "备供产品 ", "中选产品 ")
+    ent = r.enterprise_name.fill_null(r.enterprise_code)
+    msg = (what + r.product_name.fill_null(r.product_code) + "（" + ent + "）在 " + r.city_name + " 供应风险 "
+           + points(r.risk_score) + " 分（" + r.risk_reasons + f"；预警线 {at:g} 分），请 " + ent
+           + " 核实库存与产能、保障配送；医保部门请核实医疗机构库存并准备备供")
+    r = r.mutate(severity=ibis.literal("high"), message=msg, level=ibis.null("int64"),
+                 institution_code=ibis.null("string"), institution_name=ibis.null("string"))
+    return _finish(r, "supply_risk_high", as_of.strftime("%Y-%m"), policy, "risk_alert_score", as_of,
+                   recipient="bureau", key=(r.region_code, r.enterprise_code, r.product_code),
+                   enterprise_code=r.enterprise_code, enterprise_name=r.enterprise_name, variety_id=r.variety_id,
+                   variety_name=r.variety_name, product_code=r.product_code, product_name=r.product_name,
+                   risk_score=r.risk_score)
+
+
+def _change_rows(wh: Warehouse, as_of: date, policy: Policy) -> list[dict]:
+    """The deteriorating change events still in alarm: ongoing, last in alarm in the as-of month or the month
+    before (a month's purchases may still be coming in), each with the series' value in that last month."""
+    steps, events = detect(wh, as_of, policy)
+    recent = {month_label(as_of), month_label(shift_month(as_of.replace(day=1), -1))}
+    now = {(s["institution_code"], s["series"], s["month"]): s["series_value"] for s in steps}
+    k = float(policy.value("change_threshold_sd", on=as_of))
+    out = []
+    for e in events:
+        if e["direction"] != "deteriorating" or not e["ongoing"] or e["last_alarm_month"] not in recent:
+            continue
+        s = CHANGE_SERIES[e["series"]]
+        value = now[(e["institution_code"], e["series"], e["last_alarm_month"])]
+        msg = (f"{s.zh}自 {e['change_start']} 起持续恶化：变化前参考均值 {s.show(e['reference_mean'])}，"
+               f"{e['last_alarm_month']} 为 {s.show(value)}（{e['alarm_month']} 起累积和超过 {k:g} 倍标准差的报警阈值，"
+               f"已报警 {e['alarm_months']} 个月）；{CHANGE_ACTIONS[e['series']]}")
+        out.append({"institution_code": e["institution_code"], "institution_name": e["institution_name"],
+                    "region_code": e["region_code"], "level": e["level"], "series": e["series"],
+                    "change_start": e["change_start"], "message": msg})
+    return out
+
+
+def change_deteriorating(wh: Warehouse, as_of: date, policy: Policy) -> ir.Table:
+    """Change-detection events (:mod:`jicai.analytics.change`) of an institution getting worse, still going on.
+
+    The CUSUM runs in Python on the aggregated monthly series (its bound is in that module); the few alert rows
+    come back as a table, their sentences written in Python from the events' figures — the same on every engine,
+    since the figures are the same."""
+    rows = _change_rows(wh, as_of, policy)
+    schema = {"institution_code": "string", "institution_name": "string", "region_code": "string",
+              "level": "int64", "series": "string", "change_start": "string", "message": "string"}
+    t = ibis.memtable({c: [r[c] for r in rows] for c in schema}, schema=schema)
+    t = t.mutate(severity=ibis.literal("medium"))
+    return _finish(t, "change_deteriorating", as_of.strftime("%Y-%m"), policy, "change_threshold_sd", as_of,
+                   key=(t.institution_code, t.series, t.change_start), series=t.series, change_start=t.change_start)
+
+
 def alerts(wh: Warehouse, as_of: date, policy: Policy | None = None,
            kinds: str | tuple[str, ...] | list[str] = tuple(KINDS)) -> ir.Table:
     """Every alert of ``as_of``'s month, as of ``as_of``, of the ``kinds`` asked (all by default; a string is
@@ -248,12 +358,16 @@ def alerts(wh: Warehouse, as_of: date, policy: Policy | None = None,
         parts.extend(assessment_at_risk(wh, as_of, policy))
     if "nonselected_high" in kinds:
         parts.append(nonselected_high(m, wh, as_of, policy))
+    if "supply_risk_high" in kinds:
+        parts.append(supply_risk_high(wh, as_of, policy))
+    if "change_deteriorating" in kinds:
+        parts.append(change_deteriorating(wh, as_of, policy))
     if not parts:  # only assessments were asked and no cycle year is open: an empty table of the columns
         return nonselected_high(wh.reuse(monitor(wh, as_of, None, policy)), wh, as_of, policy).limit(0)
     return ibis.union(*parts) if len(parts) > 1 else parts[0]
 
 
-INPUT_TABLES = (*MONITOR_INPUTS, "enterprises")
+INPUT_TABLES = tuple(dict.fromkeys((*MONITOR_INPUTS, "enterprises", *RISK_INPUTS, *CHANGE_INPUTS)))
 
 MEASURES = (
     Measure(
@@ -264,7 +378,7 @@ MEASURES = (
                                    enterprise=("enterprise_code",), variety="variety_id"),
         sort=("severity", "alert_kind", "institution_code", "alert_key"), policy=POLICY,
         labels={"alert_kind": KINDS, "severity": SEVERITY, "recipient": RECIPIENTS},
-        note_zh="每条预警写明应采取的行动、涉及的数量或金额及所依据的政策条款(低于序时进度、回款逾期、考核不合格风险、非中选占比超标)",
+        note_zh="每条预警写明应采取的行动、涉及的数量或金额及所依据的政策条款(低于序时进度、回款逾期、考核不合格风险、非中选占比超标、供应风险高、指标持续恶化)",
         note_en="Each alert names the action, the volume or yuan at stake and the policy clause behind it",
         doc=__doc__,
     ),

@@ -19,8 +19,9 @@ reads the day rows of just those (product, month) pairs and the month rows of ev
 * ``_facts_outstanding_*`` — what an accepted line still owes, as **changes**: on the acceptance day a line
   starts owing its amount less what was paid by then, and on each later payment day the amount owed
   changes. Summing the changes up to a day D gives, for every line at once, its outstanding amount at D
-  (each line's own remainder under half a fen counts as settled, as the measures' rule says) and whether it
-  is still open. Grain: institution × product × acceptance day (month) × event day (month).
+  (each line's amount due rounded to the fen once, half up, less its payments: an exact number of fen, the
+  measures' rule, :func:`jicai.measures.purchases.outstanding_yuan`) and whether it is still open. Grain:
+  institution × product × acceptance day (month) × event day (month).
 * ``_facts_ordered_*`` — order lines (volume basis ``ordered``, the offline share): per institution ×
   product × order day (month): Σ packs, Σ amount, Σ offline amount.
 * ``_facts_delivery_lines`` — each order line joined to its delivery, not summed: the supply measures take
@@ -49,7 +50,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from jicai import clock
-from jicai.contract.money import HALF_FEN, MICRO
+from jicai.contract.money import MICRO, MICRO_PER_FEN
 from jicai.ingest.sink import Sink
 from jicai.ingest.sql import q
 from jicai.ingest.stage import Staged
@@ -71,6 +72,16 @@ def month_of(ts: ir.TimestampValue | ir.DateValue) -> ir.DateValue:
 def _double(x: float) -> ir.FloatingScalar:
     # a bare float literal is numeric on PostgreSQL and Spark; the sums must stay double everywhere
     return ibis.literal(repr(float(x))).cast("float64")
+
+
+def _fen(x: ir.NumericValue) -> ir.IntegerValue:
+    """Yuan as integer fen, halves away from zero via the micro-yuan snap: :func:`jicai.measures.exact.fen`,
+    written again here because the importer sits below the measures (tests/test_facts.py compares them)."""
+    def half_away(v: ir.FloatingValue) -> ir.IntegerValue:
+        return ((v.abs() + _double(0.5)).floor() * v.sign()).cast("int64")
+    m = half_away(x.cast("float64") * _double(MICRO))
+    step = MICRO_PER_FEN
+    return (((m.abs() + step // 2).cast("float64") / _double(step)).floor() * m.sign().cast("float64")).cast("int64")
 
 
 def _int_sum(x: ir.IntegerValue) -> ir.IntegerScalar:
@@ -152,8 +163,10 @@ def outstanding_day(get: Get, months: Sequence[date] | None = None) -> ir.Table:
         paid=ibis.ifelse(j.pay_day <= j.event_day, j.pay, 0.0).sum().fill_null(0.0),
         next_day=ibis.ifelse(j.pay_day > j.event_day, j.pay_day, ibis.null("date")).min())
     ev = ev.join(a.select("part_month", *KEYS, "order_line_id", "day", "amount"), "order_line_id")
-    remainder = ev.amount - ev.paid
-    owed = ibis.ifelse(remainder >= _double(HALF_FEN), remainder, 0.0)
+    # what the line owes on the day: its amount due rounded to the fen once, half up, less what was paid in fen
+    # (the rule of jicai.measures.purchases.outstanding_yuan; an exact number of fen)
+    rest = _fen(ev.amount) - _fen(ev.paid)
+    owed = ibis.greatest(rest, 0).cast("float64") / _double(100.0)
     ev = ev.mutate(owed=owed, open=ibis.ifelse(owed > 0, 1, 0))
     # the balance holds from its day until the next change: +owed on the day, −owed on the next change's day,
     # so the changes summed up to a day D give every line's balance at D

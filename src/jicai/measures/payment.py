@@ -9,8 +9,9 @@ the as-of date D (payment always follows acceptance, whatever the volume basis):
 * ``amount_due`` = Σ line amount of lines due on or before D;
 * ``paid_by_due`` = Σ over those lines of min(line amount, payments with paid_at on or before the due
   date) — a payment on the due day is on time; overpayment of a line never covers another line;
-* ``overdue_amount`` / ``overdue_lines`` = outstanding amount (line amount − payments through D, ≥ 0)
-  and count of lines whose due date is before D and that are not fully paid by D;
+* ``overdue_amount`` / ``overdue_lines`` = outstanding amount (the line amount rounded to the fen once,
+  half up, − payments through D, ≥ 0: :func:`jicai.measures.purchases.outstanding_yuan`) and count of lines
+  whose due date is before D and that are not fully paid by D;
 * ``payment_rate`` = paid_by_due / amount_due, null when nothing is due yet.
 All products of the variety count (selected, backup and non-selected): the institution owes every
 supplier. Lines accepted in an earlier cycle year belong to that year's rows.

@@ -33,7 +33,7 @@ import ibis.expr.types as ir
 
 from jicai.measures.classes import in_special_period
 from jicai.measures.cycles import day_after, first_of_month
-from jicai.measures.exact import at_least_one_fen
+from jicai.measures.exact import fen, yuan
 
 LINE_KEYS = ["institution_code", "product_code", "variety_id", "batch_id"]
 FLAG_KEYS = [*LINE_KEYS, "in_cycle", "since_start", "in_special", "sp_day"]
@@ -59,12 +59,31 @@ def due_next(day: ir.DateValue | ir.TimestampValue, payment_due: str) -> ir.Date
     return first_of_month(day.year(), day.month() - 1 + DUE_MONTHS[payment_due] + 1)
 
 
+def outstanding_yuan(amount: ir.NumericValue, paid: ir.NumericValue) -> ir.FloatingValue:
+    """What a line still owes, in yuan holding whole fen: max(0, due − paid), where due is the line amount
+    (packs × a pack price of up to 4 decimals) rounded to the fen **once, half up** (四舍五入,
+    :func:`jicai.measures.exact.fen`) and paid is the sum of its payments, also in fen.
+
+    Why one rounding and why half up: payments are made in fen, so what a hospital owes for a line is a whole
+    number of fen — the amount of the supplier's invoice, rounded 四舍五入 as Chinese accounts are and as jicai
+    rounds every amount (measures/exact.py) — and a line paid that amount is settled: 3 packs × 12.3456 =
+    37.0368 is due as 37.04; paid 37.04 it is settled, paid 37.03 one fen is overdue. Rounding each line,
+    not the sum of lines, keeps sub-fen digits from adding up across lines to a debt nobody invoiced;
+    comparing fen, not floats, makes the outstanding amount an exact number of fen on every engine. With
+    payments in whole fen, a line is open exactly when line amount − paid ≥ half a fen
+    (:func:`jicai.measures.exact.at_least_one_fen`), and what it owes is whole fen.
+    """
+    rest = fen(amount) - fen(paid)
+    return yuan(ibis.greatest(rest, 0))
+
+
 def accepted_lines(orders: ir.Table, deliveries: ir.Table, payments: ir.Table, scope: ir.Table, as_of: date,
                    payment_due: str) -> ir.Table:
     """Accepted order lines of products in scope through D, with ``on_time`` and ``outstanding`` (yuan).
 
-    on_time = min(line amount, payments with paid_at before due_next); outstanding = max(0, line amount −
-    payments through D), 0 under half a fen. Payments are summed per line first (a line's overpayment never covers another).
+    on_time = min(line amount, payments with paid_at before due_next); outstanding =
+    :func:`outstanding_yuan` of the line amount and its payments through D. Payments are summed per line
+    first (a line's overpayment never covers another).
     """
     d = deliveries.filter(
         deliveries.accepted_at.notnull()
@@ -83,10 +102,7 @@ def accepted_lines(orders: ir.Table, deliveries: ir.Table, payments: ir.Table, s
     j = o.join(d, "order_line_id").join(s, "product_code")
     j = j.left_join(paid, "order_line_id").drop("order_line_id_right")
     amount = j.accepted_quantity * j.pack_price
-    # Payments are made in fen while line amounts (packs × a 4-decimal price) may carry sub-fen digits, and
-    # float sums leave ~1e-13: a remainder that rounds to 0 fen (under half a fen) is settled, not overdue
-    remainder = amount - j.paid_to_date.fill_null(0.0)
-    outstanding = ibis.ifelse(at_least_one_fen(remainder), remainder, 0.0)
+    outstanding = outstanding_yuan(amount, j.paid_to_date.fill_null(0.0))
     return j.select(
         *SCOPE_COLUMNS[1:], "institution_code", "product_code",
         at=j.accepted_at,

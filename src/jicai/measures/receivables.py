@@ -12,9 +12,11 @@ VBP varieties of one cycle year):
   rule as the monitoring's 回款, :func:`jicai.measures.purchases.due_next`); a line accepted on 31 January
   is due on the last day of February;
 * ``amount_due`` = Σ line amounts of lines due on or before D;
-* a line's outstanding amount = line amount − its payments with ``paid_at`` on or before D, and 0 when that
-  remainder is under half a fen (payments are made in fen, line amounts may carry sub-fen digits) or
-  negative (a line's overpayment never covers another line); ``outstanding_amount`` = Σ of them and
+* a line's amount due = its amount rounded to the fen **once, half up** (四舍五入: 3 packs × 12.3456 =
+  37.0368 is due as 37.04) and its outstanding amount = max(0, amount due − its payments with ``paid_at`` on
+  or before D), in whole fen (:func:`jicai.measures.purchases.outstanding_yuan` says why: payments are made
+  in fen, the supplier's invoice rounds half up, and sub-fen digits must not add up across lines); a line's
+  overpayment never covers another line; ``outstanding_amount`` = Σ of them and
   ``paid_amount`` = accepted_amount − outstanding_amount, so the two add up to the accepted amount;
 * a line is **overdue** when its due date is before D and it has an outstanding amount: a payment on the
   due day is on time, and a line due on D itself is not overdue yet. ``overdue_amount`` = Σ outstanding of
@@ -66,8 +68,8 @@ def _lines(wh: Warehouse, day: date, payment_due: str) -> ir.Table:
                                   "pack_price")
     j = o.join(d.select("order_line_id", "accepted_at", "accepted_quantity"), "order_line_id")
     j = j.left_join(paid, "order_line_id").drop("order_line_id_right")
-    # each line's amount and what is paid on it in whole fen, rounded once (measures/exact.py): the sums below
-    # add up to the fen and an outstanding amount under half a fen is settled
+    # each line's amount and what is paid on it in whole fen, rounded once, half up (purchases.outstanding_yuan):
+    # the sums below add up to the fen and a line paid its rounded amount is settled
     amount = fen(j.accepted_quantity * j.pack_price)
     rest = amount - fen(j.paid.fill_null(0.0))
     outstanding = ibis.ifelse(rest >= 1, rest, 0)

@@ -2,9 +2,9 @@
 
 :func:`store` puts a month's rows of the ``alerts`` measure (:mod:`jicai.analytics.alerts`) into
 ``alert_items`` — by their stable ``alert_key``, so a rerun of the month adds nothing — after the thresholds
-(settings ``alerts_min_severity``, ``alerts_min_stake``). An alert repeating one already sent in the previous
-``alerts_quiet_months`` months (the same key apart from its month) is kept with ``notify`` false: it is in the
-inbox, not in the e-mails and robot messages.
+(settings ``alerts_min_severity``, ``alerts_min_stake``, ``alerts_min_overdue``). An alert repeating one already
+sent in the previous ``alerts_quiet_months`` months (the same key apart from its month) is kept with ``notify``
+false: it is in the inbox, not in the e-mails and robot messages.
 
 Who sees an alert is the scope rule of the measures: an institution its own, an enterprise those naming it
 (the distributor owed money), a bureau those of institutions in its region prefix (blank: the province).
@@ -42,7 +42,7 @@ from jicai.workflow.models import (
 SEVERITY_RANK = {"medium": 1, "high": 2}
 SEVERITY_ZH = {"high": "高", "medium": "中"}
 KIND_ZH = {"behind_schedule": "低于序时进度", "payment_overdue": "回款逾期", "assessment_at_risk": "考核不合格风险",
-           "nonselected_high": "非中选占比超标"}
+           "nonselected_high": "非中选占比超标", "supply_risk_high": "供应风险高", "change_deteriorating": "指标持续恶化"}
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
@@ -72,19 +72,21 @@ def _stem(key: str) -> str:
     return f"{kind}:{rest}"
 
 
-def thresholds(env: dict[str, str] | None = None) -> tuple[int, float]:
+def thresholds(env: dict[str, str] | None = None) -> tuple[int, float, float]:
+    """(lowest severity rank, least amount at stake, least overdue amount) of the settings."""
     sev = str(setting("alerts_min_severity", env)).strip().lower()
     if sev not in SEVERITY_RANK:
         raise AlertsError(f"JICAI_ALERTS_MIN_SEVERITY 应为 medium 或 high:{sev}",
                           f"JICAI_ALERTS_MIN_SEVERITY must be medium or high: {sev}")
-    return SEVERITY_RANK[sev], float(setting("alerts_min_stake", env))
+    return SEVERITY_RANK[sev], float(setting("alerts_min_stake", env)), float(setting("alerts_min_overdue", env))
 
 
 def kept(rows: Iterable[dict[str, Any]], env: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """The rows that pass the thresholds."""
-    min_rank, min_stake = thresholds(env)
+    min_rank, min_stake, min_overdue = thresholds(env)
     return [r for r in rows if SEVERITY_RANK.get(r["severity"], 0) >= min_rank
-            and (r.get("stake_amount") is None or r["stake_amount"] >= min_stake)]
+            and (r.get("stake_amount") is None or r["stake_amount"] >= min_stake)
+            and (r.get("overdue_amount") is None or r["overdue_amount"] >= min_overdue)]
 
 
 def store(session: Session, month: str, rows: Iterable[dict[str, Any]], env: dict[str, str] | None = None) -> int:
