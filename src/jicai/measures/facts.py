@@ -121,8 +121,11 @@ def _by_grain(f: Facts, name: str, need: ir.Table, months: dict[date, list[str]]
     on = ["product_code", "month"]
     d = f[f"{name}_day"]
     d = d.filter(d.day <= D)
-    # the constant test skips blocks; the semi-join is the exact one
-    day_rows = d.filter(_pairs_within(d, months)).mutate(month=kept.month_of(d.day)).semi_join(need, on)
+    # the constant tests skip blocks, the semi-join is the exact one. The months' day ranges come first, on
+    # their own: DuckDB prunes its row groups by such a conjunct and tests the products only on the rows left
+    # (with the pairs alone it tested them on every row: 4.9 s against 3.1 s for the monitoring at 10^7);
+    # Spark pushes both into the Parquet reader and skips the row groups of other products as well
+    day_rows = d.filter(_within(d.day, list(months)) & _pairs_within(d, months)).mutate(month=kept.month_of(d.day)).semi_join(need, on)
     m = f[f"{name}_month"]
     m = m.filter(m.day <= D).mutate(month=m.day)
     month_rows = m.anti_join(need, on)
