@@ -293,3 +293,20 @@ def test_an_engine_error_during_import_is_a_bilingual_exit(files, tmp_path, monk
     assert res.exit_code == 2
     assert "导入中止" in res.output and "the import stopped" in res.output and "256.0 KiB" in res.output
     assert "Traceback" not in res.output
+
+
+def test_the_importers_fen_rounding_is_the_measures():
+    """ingest.facts._fen is written again below the measures (layers): it must round every amount as
+    measures.exact.fen does — halves away from zero, after the micro-yuan snap — including the halves that binary
+    floats store just below (6,309.485 is 6,309.48499… as a double) and negative changes."""
+    import ibis
+
+    from jicai.ingest.facts import _fen
+    from jicai.measures.exact import fen
+
+    values = [0.0, 0.004, 0.005, 0.0050000001, 37.0368, 6309.485, 22.295 * 283, 12.3456 * 3, 1e-13, -0.005,
+              -6309.485, -37.0368, 0.015, 1.005, 2.675, 1234567.895, 0.1 + 0.2]
+    t = ibis.memtable({"x": values})
+    got = t.select(importer=_fen(t.x), measures=fen(t.x)).to_pyarrow().to_pylist()
+    assert [r["importer"] for r in got] == [r["measures"] for r in got]
+    assert got[values.index(6309.485)]["importer"] == 630949  # half up from the decimal value, not the double
