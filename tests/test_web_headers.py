@@ -20,7 +20,7 @@ from jicai.web.security import CSP, DOCS_CSP
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "src" / "jicai" / "web" / "templates"
 # a value for each path parameter: a real one where a page is worth rendering, else anything (a 404 has headers)
-SAMPLE = {"code": HA, "name": "monitor", "report_id": "1", "exemption_id": "1", "kind": "nope", "fmt": "csv", "item_id": "1"}
+SAMPLE = {"code": HA, "name": "monitor", "report_id": "1", "exemption_id": "1", "kind": "nope", "fmt": "csv", "item_id": "1", "group_id": "1"}
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)(?![^>]*type=\"application/json\")[^>]*>", re.I)
 JSON_SCRIPT = re.compile(r"<script[^>]*type=\"application/json\"[^>]*>.*?</script>", re.I | re.S)
 INLINE_STYLE = re.compile(r"<[^>]+\sstyle\s*=|<style[\s>]", re.I)
