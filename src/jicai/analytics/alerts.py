@@ -65,7 +65,7 @@ import ibis.expr.types as ir
 from jicai.analytics.alert_text import grouped, points, stake_text, up, yuan_text
 from jicai.analytics.change import BY_NAME as CHANGE_SERIES
 from jicai.analytics.change import INPUT_TABLES as CHANGE_INPUTS
-from jicai.analytics.change import detect
+from jicai.analytics.change import SERIES_LABELS, detect
 from jicai.analytics.supply_risk import INPUT_TABLES as RISK_INPUTS
 from jicai.analytics.supply_risk import supply_risk
 from jicai.assess.basis import variety_rows
@@ -377,7 +377,7 @@ MEASURES = (
         columns=COLUMNS, dims=Dims(institution="institution_code", region="region_code",
                                    enterprise=("enterprise_code",), variety="variety_id"),
         sort=("severity", "alert_kind", "institution_code", "alert_key"), policy=POLICY,
-        labels={"alert_kind": KINDS, "severity": SEVERITY, "recipient": RECIPIENTS},
+        labels={"alert_kind": KINDS, "severity": SEVERITY, "recipient": RECIPIENTS, "series": SERIES_LABELS},
         note_zh="每条预警写明应采取的行动、涉及的数量或金额及所依据的政策条款(低于序时进度、回款逾期、考核不合格风险、非中选占比超标、供应风险高、指标持续恶化)",
         note_en="Each alert names the action, the volume or yuan at stake and the policy clause behind it",
         doc=__doc__,
