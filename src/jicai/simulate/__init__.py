@@ -95,23 +95,21 @@ def simulate(
     done = 0
     big = ("orders", "deliveries", "payments")
     sinks = {n: TableSink(out, n, fmt) for n in big}
+
+    def write(chunk) -> None:
+        nonlocal done
+        for n in big:
+            sinks[n].write(getattr(chunk, n))
+        done += chunk.orders.num_rows
+        if progress is not None:
+            progress(done, max(total, done))
+
     try:
         for chunk, _expected in Generator(world).chunks(chunk_rows):
-            sinks["orders"].write(chunk.orders)
-            sinks["deliveries"].write(chunk.deliveries)
-            sinks["payments"].write(chunk.payments)
-            done += chunk.orders.num_rows
-            if progress is not None:
-                progress(done, max(total, done))
+            write(chunk)
         # the alternatives' lines, then the class kickback product's, numbered after the generator's
         for extra_of in (substitution.chunk, class_kickback.chunk):
-            extra = extra_of(world, done)
-            sinks["orders"].write(extra.orders)
-            sinks["deliveries"].write(extra.deliveries)
-            sinks["payments"].write(extra.payments)
-            done += extra.orders.num_rows
-            if progress is not None:
-                progress(done, max(total, done))
+            write(extra_of(world, done))
     finally:
         for s in sinks.values():
             s.close()

@@ -35,8 +35,8 @@ from jicai.contract.arrow import schema
 from jicai.simulate.catalogue import DRUG_BATCH
 from jicai.simulate.manifest import Planted
 from jicai.simulate.model import World
-from jicai.simulate.purchasing import US_DAY, US_HOUR, US_MIN, Chunk, Generator, ids, ts, us
-from jicai.simulate.substitution import ALTERNATIVES
+from jicai.simulate.purchasing import Chunk, Generator
+from jicai.simulate.substitution import ALTERNATIVES, extra_lines
 
 NAME, SPEC, UNIT, UPP = "雷贝拉唑钠肠溶片", "10mg", "片", 14
 GROUP = "A02BC"  # proton-pump inhibitors: the class of the VBP 奥美拉唑肠溶胶囊
@@ -105,35 +105,9 @@ class ClassKickback:
         units = units * rng.lognormal(0.0, 0.1, L)
         qty = np.maximum(1.0, np.rint(units / UPP))
         pack_price = np.full(L, round(PRICE * UPP, 4))
-        gi = w.buyers[lb]
-        starts = np.array([us(w.month_start(m)) for m in range(w.months)], dtype=np.int64)
-        ndays = np.array([(w.month_start(m + 1) - w.month_start(m)).days for m in range(w.months)])
-        day = (rng.random(L) * ndays[month]).astype(np.int64)
-        # time, distributor and order number by the generator's rules (purchasing.py): a line joining an
-        # institution's order of that day and distributor shares its order time
-        hour = 8 + (gi * 7 + day * 3) % 10
-        minute = (gi * 13 + day * 17) % 60
-        ordered = starts[month] + day * US_DAY + hour * US_HOUR + minute * US_MIN
-        prod = len(w.cat) + len(ALTERNATIVES)  # its place after the catalogue's and the substitution's products
-        dist = w.ent.distributors_by_prefecture[w.inst.prefecture[gi], (gi + prod) % 2]
-        order_num = (((starts[month] - us(w.start)) // US_DAY + day) * len(w.inst) + gi) * len(w.ent.code) + dist
-        o = np.lexsort((order_num, ordered))
-        lb, gi, qty, pack_price, dist, ordered, order_num = (
-            x[o] for x in (lb, gi, qty, pack_price, dist, ordered, order_num))
-        line_no = line0 + 1 + np.arange(L)
-        line_ids = ids("OL", line_no, 11)
-        orders = pa.Table.from_arrays([
-            line_ids, ids("OD", order_num, 14), gen.inst_codes.take(pa.array(gi)),
-            pa.array([self.code] * L, pa.string()), gen.ent_codes.take(pa.array(dist)), pa.array(qty),
-            pa.array(pack_price), ts(ordered), pa.array(["platform"] * L, pa.string()),
-        ], schema=schema("orders"))
-        none = np.zeros(L, dtype=bool)
-        # no shortage precursor here; the planted selective distributor serves small customers late here too
-        small = (dist == w.selective_distributor) & (w.inst.level[gi] <= 1)
-        deliveries, accepted_q, acc_at, has_acc = gen._deliveries(rng, L, line_ids, dist, qty, ordered, none, none,
-                                                                  none, small)
-        payments = gen._payments(rng, line_no, lb, accepted_q, pack_price, acc_at, has_acc)
-        return Chunk(orders, deliveries, payments)
+        # its place after the catalogue's and the substitution's products
+        return extra_lines(gen, rng, line0, lb, month, qty, pack_price, np.zeros(L, dtype=np.int64),
+                           pa.array([self.code], pa.string()), len(w.cat) + len(ALTERNATIVES))
 
 
 def plant_class_kickback(w: World, rng: np.random.Generator) -> ClassKickback:

@@ -88,7 +88,6 @@ class Substitution:
                     share[np.isin(users, self.planted[k])] = PLANTED_SHARE
                 units = w.demand[users, j] * share * rng.lognormal(0.0, 0.1, len(users))
                 rows += [(int(b), k, m, float(u)) for b, u in zip(users, units, strict=True)]
-        L = len(rows)
         lb = np.array([r[0] for r in rows], dtype=np.int64)
         alt = np.array([r[1] for r in rows], dtype=np.int64)
         month = np.array([r[2] for r in rows], dtype=np.int64)
@@ -96,36 +95,46 @@ class Substitution:
         qty = np.maximum(1.0, np.rint(np.array([r[3] for r in rows]) / upp))
         price = np.array([ALTERNATIVES[k].price for k in alt])
         pack_price = np.round(price * upp, 4)
-        gi = w.buyers[lb]
-        starts = np.array([us(w.month_start(m)) for m in range(w.months)], dtype=np.int64)
-        ndays = np.array([(w.month_start(m + 1) - w.month_start(m)).days for m in range(w.months)])
-        day = (rng.random(L) * ndays[month]).astype(np.int64)
-        # an order's time, distributor and number follow the generator's rules (purchasing.py), so a line joining
-        # an institution's order of that day and distributor shares its order time
-        hour = 8 + (gi * 7 + day * 3) % 10
-        minute = (gi * 13 + day * 17) % 60
-        ordered = starts[month] + day * US_DAY + hour * US_HOUR + minute * US_MIN
-        prod = len(w.cat) + alt  # the alternatives' places after the catalogue's products
-        dist = w.ent.distributors_by_prefecture[w.inst.prefecture[gi], (gi + prod) % 2]
-        order_num = (((starts[month] - us(w.start)) // US_DAY + day) * len(w.inst) + gi) * len(w.ent.code) + dist
-        o = np.lexsort((alt, order_num, ordered))
-        lb, gi, alt, qty, pack_price, dist, ordered, order_num = (
-            x[o] for x in (lb, gi, alt, qty, pack_price, dist, ordered, order_num))
-        line_no = line0 + 1 + np.arange(L)
-        line_ids = ids("OL", line_no, 11)
-        codes = pa.array(self.codes, pa.string())
-        orders = pa.Table.from_arrays([
-            line_ids, ids("OD", order_num, 14), gen.inst_codes.take(pa.array(gi)), codes.take(pa.array(alt)),
-            gen.ent_codes.take(pa.array(dist)), pa.array(qty), pa.array(pack_price), ts(ordered),
-            pa.array(["platform"] * L, pa.string()),
-        ], schema=schema("orders"))
-        none = np.zeros(L, dtype=bool)
-        # no shortage precursor here; the planted selective distributor serves small customers late here too
-        small = (dist == w.selective_distributor) & (w.inst.level[gi] <= 1)
-        deliveries, accepted_q, acc_at, has_acc = gen._deliveries(rng, L, line_ids, dist, qty, ordered, none, none,
-                                                                  none, small)
-        payments = gen._payments(rng, line_no, lb, accepted_q, pack_price, acc_at, has_acc)
-        return Chunk(orders, deliveries, payments)
+        return extra_lines(gen, rng, line0, lb, month, qty, pack_price, alt, pa.array(self.codes, pa.string()),
+                           len(w.cat))
+
+
+def extra_lines(gen: Generator, rng: np.random.Generator, line0: int, lb: np.ndarray, month: np.ndarray,
+                qty: np.ndarray, pack_price: np.ndarray, product: np.ndarray, codes: pa.Array,
+                first_place: int) -> Chunk:
+    """Order lines of products outside the catalogue (a plant's), with deliveries and payments, numbered after
+    ``line0``: buyer ``lb`` buys ``qty`` packs at ``pack_price`` of ``codes[product]`` in ``month``. Order time,
+    distributor and order number follow the generator's rules (purchasing.py), so a line joining an institution's
+    order of that day and distributor shares its order time; ``first_place`` is the place of ``codes[0]`` after the
+    catalogue's products (it picks the distributor)."""
+    w = gen.w
+    L = len(lb)
+    gi = w.buyers[lb]
+    starts = np.array([us(w.month_start(m)) for m in range(w.months)], dtype=np.int64)
+    ndays = np.array([(w.month_start(m + 1) - w.month_start(m)).days for m in range(w.months)])
+    day = (rng.random(L) * ndays[month]).astype(np.int64)
+    hour = 8 + (gi * 7 + day * 3) % 10
+    minute = (gi * 13 + day * 17) % 60
+    ordered = starts[month] + day * US_DAY + hour * US_HOUR + minute * US_MIN
+    dist = w.ent.distributors_by_prefecture[w.inst.prefecture[gi], (gi + first_place + product) % 2]
+    order_num = (((starts[month] - us(w.start)) // US_DAY + day) * len(w.inst) + gi) * len(w.ent.code) + dist
+    o = np.lexsort((product, order_num, ordered))
+    lb, gi, product, qty, pack_price, dist, ordered, order_num = (
+        x[o] for x in (lb, gi, product, qty, pack_price, dist, ordered, order_num))
+    line_no = line0 + 1 + np.arange(L)
+    line_ids = ids("OL", line_no, 11)
+    orders = pa.Table.from_arrays([
+        line_ids, ids("OD", order_num, 14), gen.inst_codes.take(pa.array(gi)), codes.take(pa.array(product)),
+        gen.ent_codes.take(pa.array(dist)), pa.array(qty), pa.array(pack_price), ts(ordered),
+        pa.array(["platform"] * L, pa.string()),
+    ], schema=schema("orders"))
+    none = np.zeros(L, dtype=bool)
+    # no shortage precursor here; the planted selective distributor serves small customers late here too
+    small = (dist == w.selective_distributor) & (w.inst.level[gi] <= 1)
+    deliveries, accepted_q, acc_at, has_acc = gen._deliveries(rng, L, line_ids, dist, qty, ordered, none, none,
+                                                              none, small)
+    payments = gen._payments(rng, line_no, lb, accepted_q, pack_price, acc_at, has_acc)
+    return Chunk(orders, deliveries, payments)
 
 
 def _code(a: Alternative, k: int, maker: int) -> str:
