@@ -96,6 +96,8 @@ class ClientTables:
                     self.duck.drop_table(name, force=True)
                     del self._loaded[name]
             self.manifest = manifest
+            # sizes of versions no longer read go too: a server that lives through many imports keeps a bounded map
+            self._sizes = {uri: size for uri, size in self._sizes.items() if uri in manifest.tables.values()}
 
     def runs_here(self, expr: ir.Expr) -> bool:
         """Whether ``expr`` reads only small tables of this manifest and in-memory tables."""
