@@ -291,11 +291,26 @@ def _exists(sink: Sink, name: str) -> bool:
 
 
 GROUP_LINES = 5_000_000  # order lines one refresh statement covers at most: its memory stays bounded
+# Memory per order line a refresh statement may need: a fact written in its layout is sorted whole before it is
+# inserted, and DuckDB's sort under a tight cap does not always spill (460,000 lines into _facts_delivery_lines
+# failed to pin a block under 48 MB in one statement, and passed in runs of 200,000: test_ingest_fast).
+LINE_BYTES = 256
+MIN_GROUP = 10_000
+
+
+def group_lines(memory: int | None) -> int:
+    """Order lines per refresh statement under a memory cap of ``memory`` bytes (None: no cap).
+
+    >>> group_lines(None), group_lines(48 * 2**20), group_lines(2**30), group_lines(10**6)
+    (5000000, 196608, 4194304, 10000)
+    """
+    return GROUP_LINES if memory is None else max(MIN_GROUP, min(GROUP_LINES, memory // LINE_BYTES))
 
 
 def _groups(sink: Sink, months: set[date]) -> list[list[date]]:
-    """``months`` in runs of consecutive partitions of at most GROUP_LINES order lines (a single month may
-    exceed it): one statement per run and fact — a province's month is ~10^7 lines."""
+    """``months`` in runs of consecutive partitions of at most :func:`group_lines` order lines (a single month
+    may exceed it): one statement per run and fact — a province's month is ~10^7 lines."""
+    limit = group_lines(sink.memory_bytes())
     lo, hi = min(months), next_month(max(months))
     counts = dict(sink.fetch(f"SELECT {_month_sql('ordered_at')}, count(*) FROM {q('orders')} "
                              f"WHERE ordered_at >= ? AND ordered_at < ? GROUP BY 1", (lo, hi)))
@@ -303,7 +318,7 @@ def _groups(sink: Sink, months: set[date]) -> list[list[date]]:
     size = 0
     for m in sorted(months):
         n = int(counts.get(m, 0))
-        if not groups or size + n > GROUP_LINES:
+        if not groups or size + n > limit:
             groups.append([])
             size = 0
         groups[-1].append(m)
@@ -339,7 +354,7 @@ def refresh(wh: Warehouse, sink: Sink, table: str, months: set[date], defer: boo
     A warehouse without facts (new, or imported by an older jicai, or a source written around the importer)
     gets every fact built from every line instead, and is complete from then on. Day facts are computed from the
     raw tables, month facts from their freshly written day rows; a run of months goes in one statement per
-    fact, up to GROUP_LINES order lines, so the memory a statement needs does not grow with the warehouse (and
+    fact, up to group_lines() order lines, so the memory a statement needs does not grow with the warehouse (and
     what it needs, joins and sums, spills to disk)."""
     if table not in FACT_SOURCES:
         return

@@ -11,6 +11,7 @@ twice: PostgreSQL receives them by ``COPY``.
 from __future__ import annotations
 
 import io
+import re
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -50,6 +51,10 @@ class Sink:
             self.cur.execute(sql.replace("?", self.param), params)
         else:
             self.cur.execute(sql)
+
+    def memory_bytes(self) -> int | None:
+        """The memory one statement may use, when the engine caps it (DuckDB's ``memory_limit``); None otherwise."""
+        return None
 
     def has_table(self, name: str) -> bool:
         """Whether the warehouse (as this transaction sees it) has a table ``name``."""
@@ -139,6 +144,9 @@ class DuckDBSink(Sink):
 
     def staging(self, tmpdir: Path) -> Stage:
         return stage.shared(self.cur)
+
+    def memory_bytes(self) -> int | None:
+        return _bytes(self.cur.execute("SELECT current_setting('memory_limit')").fetchone()[0])
 
     def _here(self, data: object) -> bool:
         """Whether ``data`` is a query over TEMP tables of this very connection (then plain SQL moves it)."""
@@ -282,3 +290,19 @@ def sink_for(engine: str, cur: object) -> Sink:
     except KeyError:
         raise ValueError(f"导入不支持 {engine} 数据仓库 / importing into a {engine} warehouse is not supported "
                          f"(DuckDB, PostgreSQL or Spark Connect sc://)") from None
+
+
+_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def _bytes(setting: str) -> int | None:
+    """DuckDB's memory setting as it prints it (``45.7 MiB``, ``1.0 GiB``, ``-1`` for none) in bytes.
+
+    >>> _bytes("45.7 MiB"), _bytes("2GB"), _bytes("-1")
+    (47919923, 2000000000, None)
+    """
+    m = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]+)\s*", setting)
+    if not m or m.group(2).lower() not in _UNITS:
+        return None
+    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
