@@ -405,11 +405,14 @@ def _spanned(wh: Warehouse, sink: Sink, group: list[date]) -> Get:
 def _recompute(wh: Warehouse, sink: Sink, facts: Sequence[Fact], months: set[date]) -> None:
     if not months:
         return
+    sink.analyze([t for t in FACT_SOURCES if _exists(sink, t)])
     for group in _groups(sink, months):
         listed = ", ".join(f"DATE '{m.isoformat()}'" for m in group)
         get = _spanned(wh, sink, group)
         for f in facts:  # day facts come before the month facts rolled up from them
             t0 = time.perf_counter()
+            if f.of:
+                sink.analyze([f.of])  # its day rows were just written
             rows = f.rollup(sink.reader(wh), group) if f.of else f.day_build(get, group)
             sink.replace_rows(f.name, f"part_month IN ({listed})", wh.con.compile(f.ordered(rows)))
             log.debug("%s %s..%s: %.2f s", f.name, group[0], group[-1], time.perf_counter() - t0)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -55,6 +55,10 @@ class Sink:
     def memory_bytes(self) -> int | None:
         """The memory one statement may use, when the engine caps it (DuckDB's ``memory_limit``); None otherwise."""
         return None
+
+    def analyze(self, tables: Sequence[str]) -> None:
+        """Bring the planner's statistics of ``tables`` up to date after writing them, where an engine plans
+        from stored statistics (PostgreSQL); nothing elsewhere."""
 
     def has_table(self, name: str) -> bool:
         """Whether the warehouse (as this transaction sees it) has a table ``name``."""
@@ -225,6 +229,14 @@ class PostgresSink(Sink):
 
     def exclusive(self, name: str) -> None:
         self.cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (name,))
+
+    def analyze(self, tables: Sequence[str]) -> None:
+        # Rows COPYed in this transaction are not in the statistics autovacuum keeps (it runs after the commit,
+        # if at all): the facts' joins were planned for empty tables, as nested loops — one INSERT of a few
+        # thousand lines ran for minutes (test_facts). ANALYZE samples at most 30,000 rows of each, in the
+        # transaction, and sees its uncommitted rows.
+        if tables:
+            self.execute(f"ANALYZE {', '.join(q(t) for t in tables)}")
 
     def _copy(self, table: str, data: pa.RecordBatchReader | pa.Table) -> None:
         cols = ", ".join(q(n) for n in data.schema.names)
