@@ -195,6 +195,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             # spread over the workers like the rest (their time is mostly round trips, not the server's cores).
             if not os.environ.get("JICAI_TEST_SPARK_URL"):
                 item.add_marker(pytest.mark.xdist_group("spark"))
+    # The grouped tests first: `--dist loadgroup` hands out the groups and files in this order, and a group
+    # runs on one worker. Collected in file order, the fuzzing shards (test_web_schemathesis, five minutes
+    # each) came last and ran one after another on one worker while the other had nothing left (12 minutes of
+    # a 97-minute run); first, the short tests fill in around them.
+    items.sort(key=lambda i: i.get_closest_marker("xdist_group") is None)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
