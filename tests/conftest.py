@@ -125,10 +125,6 @@ def connect_spark(lakes: Callable[[], str]) -> Warehouse:
         unavailable(f"Spark Connect not reachable at {SPARK_URL}: {exc.en}")
     # test tables are tiny: the in-process session's 4 shuffle partitions, not the server's 200 for real data
     wh.session.conf.set("spark.sql.shuffle.partitions", "4")
-    # Adaptive execution re-plans the rest of a query after each stage: on tables of a few rows that is much of
-    # a query's time (two scenario folders: 63.8 s and 54.3 s with it, 49.3 s and 49.1 s without). The results
-    # are the same; the cluster's own setting (on) is what a bureau's queries get.
-    wh.session.conf.set("spark.sql.adaptive.enabled", "false")
     return wh
 
 
