@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import shutil
 import stat
 from collections.abc import Callable, Mapping
@@ -21,7 +20,7 @@ from urllib.parse import urlparse
 
 from jicai.errors import BilingualError
 from jicai.store import locking
-from jicai.store.warehouse import MEMORY_ENV, memory_limit
+from jicai.store.warehouse import MEMORY_ENV, memory_limit, size_bytes
 
 GIB = 1 << 30
 DISK_FACTOR = 2  # free space wanted: twice the warehouse (an import rewrites blocks, a backup copies it whole) …
@@ -273,7 +272,7 @@ def memory(p: Place) -> Check:
     if value is None:
         return Check(*name, "ok", f"未设置:DuckDB 每个连接最多用内存的 80%(本机 {_gb(total)})",
                      f"not set: DuckDB may use 80 % of memory per connection (this machine: {_gb(total)})")
-    size = _bytes(value)
+    size = size_bytes(value)  # memory_limit() has checked it is a size
     if total and size > total:
         return Check(*name, "warn", f"{MEMORY_ENV}={value} 超过本机内存 {_gb(total)}",
                      f"{MEMORY_ENV}={value} exceeds this machine's {_gb(total)}",
@@ -289,12 +288,6 @@ def _physical_memory() -> int:
     with contextlib.suppress(ValueError, OSError, AttributeError):
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     return 0
-
-
-def _bytes(value: str) -> int:
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(K|M|G|T)(i?)B", value.strip(), re.IGNORECASE)
-    base = 1024 if m.group(3) else 1000  # DuckDB's reading: KB = 1000 bytes, KiB = 1024
-    return int(float(m.group(1)) * base ** ("KMGT".index(m.group(2).upper()) + 1))
 
 
 # -- PostgreSQL --------------------------------------------------------------------------------------------

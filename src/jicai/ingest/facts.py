@@ -405,7 +405,7 @@ def _spanned(wh: Warehouse, sink: Sink, group: list[date]) -> Get:
 def _recompute(wh: Warehouse, sink: Sink, facts: Sequence[Fact], months: set[date]) -> None:
     if not months:
         return
-    sink.analyze([t for t in FACT_SOURCES if _exists(sink, t)])
+    sink.analyze(FACT_SOURCES)
     for group in _groups(sink, months):
         listed = ", ".join(f"DATE '{m.isoformat()}'" for m in group)
         get = _spanned(wh, sink, group)

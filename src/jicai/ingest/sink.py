@@ -11,7 +11,6 @@ twice: PostgreSQL receives them by ``COPY``.
 from __future__ import annotations
 
 import io
-import re
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -23,6 +22,7 @@ import pyarrow.csv as pacsv
 from jicai.ingest import stage
 from jicai.ingest.sql import q  # ``table``, ``row`` and ``column`` are column names of ``_quarantine``
 from jicai.ingest.stage import Stage, Staged
+from jicai.store.warehouse import size_bytes
 
 if TYPE_CHECKING:
     import ibis
@@ -57,8 +57,8 @@ class Sink:
         return None
 
     def analyze(self, tables: Sequence[str]) -> None:
-        """Bring the planner's statistics of ``tables`` up to date after writing them, where an engine plans
-        from stored statistics (PostgreSQL); nothing elsewhere."""
+        """Bring the planner's statistics of ``tables`` (those that exist) up to date after writing them, where
+        an engine plans from stored statistics (PostgreSQL); nothing elsewhere."""
 
     def has_table(self, name: str) -> bool:
         """Whether the warehouse (as this transaction sees it) has a table ``name``."""
@@ -150,7 +150,7 @@ class DuckDBSink(Sink):
         return stage.shared(self.cur)
 
     def memory_bytes(self) -> int | None:
-        return _bytes(self.cur.execute("SELECT current_setting('memory_limit')").fetchone()[0])
+        return size_bytes(self.cur.execute("SELECT current_setting('memory_limit')").fetchone()[0])
 
     def _here(self, data: object) -> bool:
         """Whether ``data`` is a query over TEMP tables of this very connection (then plain SQL moves it)."""
@@ -235,8 +235,9 @@ class PostgresSink(Sink):
         # if at all): the facts' joins were planned for empty tables, as nested loops — one INSERT of a few
         # thousand lines ran for minutes (test_facts). ANALYZE samples at most 30,000 rows of each, in the
         # transaction, and sees its uncommitted rows.
-        if tables:
-            self.execute(f"ANALYZE {', '.join(q(t) for t in tables)}")
+        present = [t for t in tables if self.has_table(t)]
+        if present:
+            self.execute(f"ANALYZE {', '.join(q(t) for t in present)}")
 
     def _copy(self, table: str, data: pa.RecordBatchReader | pa.Table) -> None:
         cols = ", ".join(q(n) for n in data.schema.names)
@@ -303,18 +304,3 @@ def sink_for(engine: str, cur: object) -> Sink:
         raise ValueError(f"导入不支持 {engine} 数据仓库 / importing into a {engine} warehouse is not supported "
                          f"(DuckDB, PostgreSQL or Spark Connect sc://)") from None
 
-
-_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
-          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
-
-
-def _bytes(setting: str) -> int | None:
-    """DuckDB's memory setting as it prints it (``45.7 MiB``, ``1.0 GiB``, ``-1`` for none) in bytes.
-
-    >>> _bytes("45.7 MiB"), _bytes("2GB"), _bytes("-1")
-    (47919923, 2000000000, None)
-    """
-    m = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]+)\s*", setting)
-    if not m or m.group(2).lower() not in _UNITS:
-        return None
-    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])

@@ -201,6 +201,20 @@ def memory_limit(env: Mapping[str, str] = os.environ) -> str | None:
     return value
 
 
+def size_bytes(value: str) -> int | None:
+    """A memory size as DuckDB reads and prints it, in bytes: KB = 1000 bytes, KiB = 1024 (``1GB``, ``45.7 MiB``);
+    None for anything else (DuckDB prints ``-1`` for no limit).
+
+    >>> size_bytes("45.7 MiB"), size_bytes("2GB"), size_bytes("1500mb"), size_bytes("-1")
+    (47919923, 2000000000, 1500000000, None)
+    """
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(K|M|G|T)(i?)B", value.strip(), re.IGNORECASE)
+    if not m:
+        return None
+    base = 1024 if m.group(3) else 1000
+    return int(float(m.group(1)) * base ** ("KMGT".index(m.group(2).upper()) + 1))
+
+
 def _duckdb(path: str, read_only: bool = False) -> ibis.BaseBackend:
     con = ibis.duckdb.connect(path, read_only=read_only)
     # DuckDB's own progress bar would interleave with the CLI's; the CLI shows progress itself.
