@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import socket
+import uuid
 from pathlib import Path
 
 import duckdb
@@ -30,7 +32,6 @@ URL = os.environ.get("JICAI_TEST_SPARK_URL", "").strip() or "sc://127.0.0.1:1500
 LAKE_ROOT = os.environ.get("JICAI_TEST_SPARK_LAKE", "").strip()
 
 
-
 def spark(test):
     return pytest.mark.spark(pytest.mark.slow(test))
 
@@ -46,10 +47,14 @@ def lake_wh(tmp_path: Path):
     except OSError as exc:
         unavailable(f"Spark Connect not reachable at {URL}: {exc}")
     root = Path(LAKE_ROOT) if LAKE_ROOT else tmp_path
-    wh = connect(URL, lake=str(root / f"lake-{tmp_path.name}"))
+    # a name of its own: tmp_path's name is cut to 30 characters and numbered per worker, so two workers (or a
+    # run before this one) sharing the lake root would write into one lake and lose each other's commits
+    lake = root / f"lake-{uuid.uuid4().hex[:12]}"
+    wh = connect(URL, lake=str(lake))
     wh.session.conf.set("spark.sql.shuffle.partitions", "4")
     yield wh
     wh.close()
+    shutil.rmtree(lake, ignore_errors=True)
 
 
 def _load(wh, setup: str) -> duckdb.DuckDBPyConnection:
