@@ -166,3 +166,94 @@ def test_the_command_line_writes_the_ddd_columns(tmp_path):
     assert float(ha["selected_volume_ddd"]) == 200 and float(ha["nonselected_cost_per_ddd"]) == 2.0
     bad = CliRunner().invoke(cli, ["monitor", "--as-of", AS_OF, "--unit", "box"], env=env)
     assert bad.exit_code != 0 and "计量单位" in bad.output
+
+
+# -- the roll-ups: the overview's cards and tables, and `jicai monitor --unit ddd`'s summary sheets --------------
+# The rows (as of 2024-06-30): HA V1 agreed 1,000 = 1,000 DDD, selected 200 = 200 DDD for ¥400, non-selected 300 =
+# 300 DDD for ¥600; HA V2 agreed 500 片 with no DDDs (apart); HB and HC V1 agreed 1,000 = 1,000 DDD each, nothing
+# bought. Σ agreed 3,000 DDD (3,500 片 in minimum units), Σ selected 200 DDD → completion in DDDs 200 ÷ 3,000 =
+# 6.7% (in minimum units 200 ÷ 3,500 = 5.7%); ¥400 ÷ 200 = ¥2.0000 per selected DDD, ¥600 ÷ 300 per non-selected.
+# 福州市 (HA, HB): 2,000 agreed DDD, 200 selected; 泉州市 (HC): 1,000 agreed DDD, nothing bought, no cost per DDD.
+
+
+def _main(html: str) -> str:
+    """The page's main content as text, without scripts (the embedded JSON keeps codes for the charts)."""
+    import re
+
+    main = html[html.find("<main"):html.find("</main>")]
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", re.sub(r"<script.*?</script>", "", main, flags=re.S)))
+
+
+def test_the_overview_api_sums_ddds_of_each_variety_and_keeps_the_rest_apart(client):
+    body = _api(client, "bureau", "/api/overview", as_of=AS_OF, unit="ddd").json()
+    assert body["unit"] == "ddd"
+    s = body["totals"]
+    assert (s["agreed_volume_ddd"], s["selected_volume_ddd"], s["nonselected_volume_ddd"]) == (3000, 200, 300)
+    assert s["completion_ddd"] == pytest.approx(200 / 3000) and s["completion"] == pytest.approx(200 / 3500)
+    assert s["selected_cost_per_ddd"] == pytest.approx(400 / 200)
+    assert s["nonselected_cost_per_ddd"] == pytest.approx(600 / 300)
+    assert (s["rows_without_ddd"], s["agreed_volume_unconverted"], s["selected_volume_unconverted"]) == (1, 500, 0)
+    assert s["ddd_note"].startswith("1 个约定品种行无DDD")
+    cities = {r["city_code"]: r for r in body["by_city"]}
+    assert (cities["350100"]["agreed_volume_ddd"], cities["350100"]["selected_volume_ddd"]) == (2000, 200)
+    assert cities["350500"]["agreed_volume_ddd"] == 1000 and cities["350500"]["selected_cost_per_ddd"] is None
+    assert cities["350500"]["rows_without_ddd"] == 0 and cities["350500"]["ddd_note"] is None
+    # scoped like the rows: Quanzhou's bureau sees HC only
+    hc = _api(client, "district", "/api/overview", as_of=AS_OF, unit="ddd").json()["totals"]
+    assert (hc["institutions"], hc["agreed_volume_ddd"], hc["selected_volume_ddd"]) == (1, 1000, 0)
+    # the default unit is unchanged, and a bad one is a 422
+    plain = _api(client, "bureau", "/api/overview", as_of=AS_OF).json()
+    assert plain["unit"] == "min" and "agreed_volume_ddd" not in plain["totals"]
+    assert plain["totals"]["agreed_volume"] == 3500
+    assert _api(client, "bureau", "/api/overview", as_of=AS_OF, unit="boxes").status_code == 422
+
+
+def test_the_overview_cards_switch_to_ddds_in_chinese(client):
+    import re
+
+    login(client, "bureau")
+    plain = client.get("/", params={"as_of": AS_OF})
+    assert plain.status_code == 200 and 'data-testid="unit-switch"' in plain.text
+    text = _main(plain.text)
+    assert "计量单位" in text and "最小单位" in text and "DDD(限定日剂量)" in text  # the switch's two choices
+    assert "约定采购量(最小单位) 3,500" in text and "中选产品采购量(最小单位) 200" in text
+    assert "中选产品每DDD费用" not in text
+    page = client.get("/", params={"as_of": AS_OF, "unit": "ddd"})
+    assert page.status_code == 200
+    text = _main(page.text)
+    for shown in ("约定采购量(DDD) 3,000 DDD", "中选产品采购量(DDD) 200 DDD", "总体完成率(按DDD) 6.7%",
+                  "中选产品每DDD费用 ¥2.0000", "非中选产品每DDD费用 ¥2.0000", "未换算(无DDD) 1 行"):
+        assert shown in text, shown
+    assert "1 个约定品种行无DDD" in text and "未换算用量(最小单位):约定 500、中选 0" in text  # the volume left out, said on the page
+    assert 'value="ddd" selected' in page.text  # the switch shows the unit chosen
+    assert f"/data/monitor?as_of={AS_OF}&region_code=3501&unit=ddd" in page.text  # links keep the unit
+    # read as a user reads it: no English codes, no bare fractions, codes only beside their names
+    assert not re.search(r"\b(behind|zero|over|normal|min|ddd)\b", text)
+    assert not re.findall(r"(?<![¥\d.,])\d+\.\d+(?![\d%])", text), "a figure shown as a bare fraction"
+    for code in re.findall(r"\b35\d{4}\b", text):
+        assert re.search(rf"[\u4e00-\u9fff] {code}", text), f"region code {code} without its name"
+    assert client.get("/", params={"as_of": AS_OF, "unit": "boxes"}).status_code == 422
+
+
+def test_the_monitor_report_sums_its_rollups_in_ddds(tmp_path):
+    from datetime import date, datetime
+
+    from jicai.commands.monitor import monitor_report
+    from jicai.contract.arrow import empty
+    from jicai.contract.tables import TABLES
+    from jicai.policy import load_policy
+    from jicai.store import connect
+
+    wh = connect(f"duckdb:///{tmp_path / 'jicai.duckdb'}")
+    tables = _tables()
+    for name in TABLES:
+        wh.write_table(name, tables.get(name, empty(name)), overwrite=True)
+    report = monitor_report(wh, date(2024, 6, 30), None, load_policy(), datetime(2024, 7, 1), unit="ddd")
+    by_batch = report.table("by_batch")
+    assert by_batch.title == "按批次汇总(含DDD)" and "约定采购量(DDD)" in [c.zh for c in by_batch.columns]
+    b1 = by_batch.rows[0]
+    assert (b1["agreed_volume_ddd"], b1["selected_volume_ddd"], b1["rows_without_ddd"]) == (3000, 200, 1)
+    assert b1["selected_cost_per_ddd"] == pytest.approx(2.0) and b1["agreed_volume_unconverted"] == 500
+    ha = next(r for r in report.table("by_institution").rows if r["institution_code"] == HA)
+    assert (ha["agreed_volume_ddd"], ha["agreed_volume_unconverted"], ha["completion_ddd"]) == (1000, 500, 0.2)
+    wh.close()

@@ -79,8 +79,18 @@ def _amount_of(volume: str, money: set[str]) -> str | None:
     return None
 
 
+def _rollup(m: Measure) -> Measure | None:
+    """The DDD view of a roll-up across varieties (:mod:`jicai.analytics.ddd_rollups`), None for another measure."""
+    from jicai.analytics.ddd_rollups import view
+
+    return view(m)
+
+
 def why_not(m: Measure) -> tuple[str, str] | None:
-    """Why ``m``'s rows cannot be shown in DDDs (zh, en), or None when they can."""
+    """Why ``m``'s rows cannot be shown in DDDs (zh, en), or None when they can (a roll-up of the monitoring
+    across varieties can: each variety is converted before the sums, :mod:`jicai.analytics.ddd_rollups`)."""
+    if _rollup(m) is not None:
+        return None
     if any("ddd" in c.name for c in m.columns):
         return (f"{m.title_zh}已按DDD计量", f"{m.name} is already counted in DDDs")
     if m.dims.product is None and m.dims.variety is None:
@@ -96,7 +106,11 @@ def convertible(m: Measure) -> bool:
 
 
 def plan(m: Measure) -> Plan:
-    """The conversion of ``m`` (:class:`DddUnitError` when it has none, saying why)."""
+    """The conversion of ``m``'s rows one by one (:class:`DddUnitError` when it has none, saying why; a roll-up
+    is converted before it is summed, not row by row: :func:`in_ddd`)."""
+    if _rollup(m) is not None:
+        raise DddUnitError(f"{m.title_zh}为跨品种汇总,须先按品种换算再汇总", f"{m.name} sums across varieties: "
+                           "each variety is converted before the sums (jicai.analytics.ddd_rollups)")
     reason = why_not(m)
     if reason is not None:
         raise DddUnitError(*reason)
@@ -187,7 +201,10 @@ def with_ddd(m: Measure, rows: ir.Table, factors: ir.Table) -> ir.Table:
 
 def in_ddd(m: Measure) -> Measure:
     """``m`` shown in DDDs: the same measure (name, params, scope) with the DDD columns added to its rows — what
-    the command line's ``--unit ddd`` and the exports compute."""
+    the command line's ``--unit ddd`` and the exports compute. A roll-up across varieties converts each variety
+    before it adds them (:mod:`jicai.analytics.ddd_rollups`)."""
+    if (rolled := _rollup(m)) is not None:
+        return rolled
     extra = ddd_columns(m)
 
     def compute(wh: Warehouse, a: Args) -> ir.Table:

@@ -89,7 +89,14 @@ def monitor_report(wh, as_of: date, batch_id: str | None, policy: Any, computed_
         report.tables.append(measure_table(m, result.to_pylist(), key="rows", title="监测明细"))
     for by, key, title in ROLLUP_LISTS:
         r = measure(f"monitor-by-{by}")
-        rows = rollup(stored, by).order_by(list(r.sort)).to_pyarrow().to_pylist()
+        if unit == "ddd":  # each variety converted before the sums (analytics.ddd_rollups)
+            from jicai.analytics.ddd_rollups import of_monitor
+            from jicai.analytics.ddd_units import in_ddd
+
+            r, summed, title = in_ddd(r), of_monitor(stored, ibis.memtable(factors), by), f"{title}(含DDD)"
+        else:
+            summed = rollup(stored, by)
+        rows = summed.order_by(list(r.sort)).to_pyarrow().to_pylist()
         report.tables.append(measure_table(r, rows, key=key, title=title, note=r.note_zh))
     return report
 

@@ -173,28 +173,32 @@ ROLLUP_COLUMNS = cols(
 ROLLUP_FIGURES = tuple(c for c in ROLLUP_COLUMNS if c.name != "city_code")
 
 
-def rollup(monitor_expr: ir.Table, by: str | Sequence[str]) -> ir.Table:
-    """Roll the monitoring rows up by ``"institution"``, ``"region"`` (city prefix), ``"batch"`` or columns.
+def rollup_keys(by: str | Sequence[str]) -> list[str]:
+    """The key columns of a roll-up by ``"institution"``, ``"region"``, ``"batch"`` or by columns."""
+    return list(ROLLUPS[by]) if isinstance(by, str) and by in ROLLUPS else ([by] if isinstance(by, str) else list(by))
 
-    Ratios are ratios of sums (Σ selected / Σ agreed), not means of row ratios, so a large variety
-    weighs more than a small one; volumes of different varieties are added in their minimum units
-    as the notices' 总体完成率 does.
-    """
-    m = monitor_expr.mutate(city_code=monitor_expr.region_code.substr(0, 4) + "00")
-    keys = list(ROLLUPS[by]) if isinstance(by, str) and by in ROLLUPS else ([by] if isinstance(by, str) else list(by))
 
-    def n(cond: ir.BooleanValue) -> ir.IntegerScalar:
-        return ibis.ifelse(cond, 1, 0).sum().cast("int64")
+def with_city(monitor_expr: ir.Table) -> ir.Table:
+    """The monitoring rows with ``city_code`` (the city prefix of the institution's region, the key of "region")."""
+    return monitor_expr.mutate(city_code=monitor_expr.region_code.substr(0, 4) + "00")
 
-    g = m.group_by(keys).agg(
+
+def count_of(cond: ir.BooleanValue) -> ir.IntegerScalar:
+    """How many rows of a group meet ``cond`` (an aggregation)."""
+    return ibis.ifelse(cond, 1, 0).sum().cast("int64")
+
+
+def rollup_sums(m: ir.Table) -> dict[str, ir.Scalar]:
+    """The aggregations of a roll-up over the monitoring rows ``m`` (the sums its ratios are taken of)."""
+    return dict(
         rows=m.count().cast("int64"),
         institutions=m.institution_code.nunique().cast("int64"),
-        zero=n(m.status == "zero"),
-        behind=n(m.status == "behind"),
-        over=n(m.status == "over"),
-        normal=n(m.status == "normal"),
-        nonselected_excess_rows=n(m.nonselected_excess),
-        not_onboarded_rows=n(m.not_onboarded),
+        zero=count_of(m.status == "zero"),
+        behind=count_of(m.status == "behind"),
+        over=count_of(m.status == "over"),
+        normal=count_of(m.status == "normal"),
+        nonselected_excess_rows=count_of(m.nonselected_excess),
+        not_onboarded_rows=count_of(m.not_onboarded),
         agreed_volume=m.agreed_volume.sum(),
         selected_volume=m.selected_volume.sum(),
         counted=m.nonselected_counted_volume.sum(),
@@ -206,12 +210,29 @@ def rollup(monitor_expr: ir.Table, by: str | Sequence[str]) -> ir.Table:
         paid_by_due=m.paid_by_due.sum(),
         overdue_amount=m.overdue_amount.sum(),
     )
-    g = g.mutate(
+
+
+def rollup_ratios(g: ir.Table) -> dict[str, ir.Value]:
+    """The ratios of a roll-up, of the sums of :func:`rollup_sums`."""
+    return dict(
         completion=ratio(g.selected_volume, g.agreed_volume),
         nonselected_share=ratio(g.counted, g.selected_volume + g.counted),
         offline_share=ratio(g.offline_amount, g.order_amount),
         payment_rate=ratio(g.paid_by_due, g.amount_due),
     )
+
+
+def rollup(monitor_expr: ir.Table, by: str | Sequence[str]) -> ir.Table:
+    """Roll the monitoring rows up by ``"institution"``, ``"region"`` (city prefix), ``"batch"`` or columns.
+
+    Ratios are ratios of sums (Σ selected / Σ agreed), not means of row ratios, so a large variety
+    weighs more than a small one; volumes of different varieties are added in their minimum units
+    as the notices' 总体完成率 does (in DDDs: :mod:`jicai.analytics.ddd_rollups`).
+    """
+    m = with_city(monitor_expr)
+    keys = rollup_keys(by)
+    g = m.group_by(keys).agg(**rollup_sums(m))
+    g = g.mutate(**rollup_ratios(g))
     return g.select(*keys, *(c.name for c in ROLLUP_FIGURES if c.name not in keys))
 
 

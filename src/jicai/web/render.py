@@ -48,6 +48,12 @@ def _fmt_volume(v: Any) -> str:
     return show(v, "volume") or "—"
 
 
+def _fmt_price(v: Any) -> str:
+    from jicai.contract.display import show
+
+    return show(v, "price") or "—"
+
+
 def _replace_page(params: Any, page: int) -> str:
     from urllib.parse import urlencode
 
@@ -93,6 +99,7 @@ minute = _minute  # the same time format for a page's Python-side cells
 _env.filters["money"] = _fmt_money
 _env.filters["pct"] = _fmt_pct
 _env.filters["volume"] = _fmt_volume
+_env.filters["price"] = _fmt_price  # a price per unit or per DDD: ¥0.3167
 
 
 def render_fragment(request: Request, template: str, **context: Any) -> str:

@@ -6,6 +6,10 @@ endpoint and its export. The DDD view is a dataset of its own — the measure wi
 (:func:`jicai.analytics.ddd_units.in_ddd`), so the page layout, the API's column descriptions and the workbook
 pick the new columns up like any other — whose rows are the base dataset's cached rows joined, in the result
 cache, to the factor table (one more small cached result): switching the unit never recomputes a measure.
+
+The overview's cards (and its tables by batch, level and city) add volumes across varieties: in DDDs each row of
+the cached monitoring is converted first, then summed (:func:`monitor_in_ddd`,
+:func:`jicai.analytics.ddd_rollups.rollup_ddd`), with the volume that has no DDDs kept apart.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import ibis.expr.types as ir
 from jicai.analytics.ddd_units import UNITS, DddUnitError, convertible, factor_rows, in_ddd, unit, with_ddd
 from jicai.web.dataset import Dataset, DatasetError
 
-__all__ = ["UNITS", "apply", "converted", "switchable"]
+__all__ = ["UNITS", "apply", "code", "converted", "monitor_in_ddd", "switchable"]
 
 
 def switchable(ds: Dataset) -> bool:
@@ -39,15 +43,21 @@ def _ddd_view(ds: Dataset) -> Dataset:
     return view
 
 
+def code(raw: Any) -> str:
+    """The unit asked for (``raw``: the request's ``unit``, None when absent): ``min`` or ``ddd``; another is a
+    bilingual :class:`DatasetError` (422)."""
+    try:
+        return unit(raw)
+    except DddUnitError as exc:
+        raise DatasetError(exc.zh, exc.en) from None
+
+
 def apply(ds: Dataset, raw: Any, params: dict[str, Any]) -> tuple[Dataset, dict[str, Any]]:
     """The dataset and arguments for the unit asked for (``raw``: the request's ``unit``, None when absent).
     ``min`` is the dataset itself; ``ddd`` its DDD view, with ``unit`` among the arguments (so that the cache
     keys, the links and the export carry it). A bad unit, or ``ddd`` for a dataset without the switch, is a
     bilingual :class:`DatasetError` (422)."""
-    try:
-        u = unit(raw)
-    except DddUnitError as exc:
-        raise DatasetError(exc.zh, exc.en) from None
+    u = code(raw)
     if u == "min":
         return ds, params
     if not switchable(ds):
@@ -58,7 +68,17 @@ def apply(ds: Dataset, raw: Any, params: dict[str, Any]) -> tuple[Dataset, dict[
     return _ddd_view(ds), {**params, "unit": u}
 
 
+def _factors(data: Any) -> ir.Table:
+    return data.result(("ddd_factors",), factor_rows)
+
+
 def converted(ds: Dataset, base_rows: ir.Table, data: Any) -> ir.Table:
     """The base dataset's cached rows with the DDD columns (an expression on the result cache)."""
-    factors = data.result(("ddd_factors",), factor_rows)
-    return with_ddd(ds.base.measure, base_rows, factors)
+    return with_ddd(ds.base.measure, base_rows, _factors(data))
+
+
+def monitor_in_ddd(rows: ir.Table, data: Any) -> ir.Table:
+    """Cached monitoring rows (already scoped) with their variety's DDD columns: what a roll-up in DDDs sums."""
+    from jicai.measures.registry import measure
+
+    return with_ddd(measure("monitor"), rows, _factors(data))

@@ -32,20 +32,31 @@ def monitor_rows(data: DataService, principal: Principal, as_of: date | None):
     return params["as_of"], scoped(ds, params, principal, data)
 
 
-def overview(data: DataService, principal: Principal, as_of: date | None) -> dict[str, Any]:
+def overview(data: DataService, principal: Principal, as_of: date | None, unit: str = "min") -> dict[str, Any]:
+    """The overview's cards and tables over the caller's monitoring rows; ``unit="ddd"``: volumes in DDDs, each
+    row converted by its variety before the sums, the rows without DDDs counted apart
+    (:mod:`jicai.analytics.ddd_rollups`)."""
     from jicai.measures.monitor import rollup
 
     day, m = monitor_rows(data, principal, as_of)
-    allrows = rollup(m.mutate(all_rows=ibis.literal("all")), ["all_rows"]).drop("all_rows")
+    if unit == "ddd":
+        from jicai.analytics.ddd_rollups import rollup_ddd
+        from jicai.web.units import monitor_in_ddd
+
+        m, roll = monitor_in_ddd(m, data), rollup_ddd
+    else:
+        roll = rollup
+    allrows = roll(m.mutate(all_rows=ibis.literal("all")), ["all_rows"]).drop("all_rows")
     totals = _rows(data.execute(allrows))
-    by_batch = rollup(m, ["batch_id"]).join(
+    by_batch = roll(m, ["batch_id"]).join(
         m.group_by("batch_id").agg(time_progress=m.time_progress.max()), "batch_id")
-    by_variety = rollup(m, ["batch_id", "variety_id", "variety_name"]).join(
+    by_variety = roll(m, ["batch_id", "variety_id", "variety_name"]).join(
         m.group_by("variety_id").agg(time_progress=m.time_progress.max()), "variety_id")
-    by_level = rollup(m, ["level"])
-    by_city = rollup(m, "region")
+    by_level = roll(m, ["level"])
+    by_city = roll(m, "region")
     return {
         "as_of": day.isoformat(),
+        "unit": unit,
         "totals": totals[0] if totals else None,
         "by_batch": _rows(data.execute(by_batch.order_by("batch_id"))),
         "by_variety": _rows(data.execute(by_variety.order_by(["batch_id", "variety_id"]))),

@@ -273,10 +273,22 @@ for _ds in list(DATASETS.values()):
                          summary=f"导出{_ds.title_zh} / export {_ds.title_en}", response_class=Response)
 
 
+OVERVIEW_UNIT_DOC = ("计量单位 / unit: min = 最小单位 (minimum units, the default); ddd = 另加DDD合计、每DDD费用与未换算用量 "
+                     "(adds the volumes in DDDs, each variety converted before the sums, the cost per DDD and the "
+                     "volume of the rows without DDDs)")
+
+
 @router.get("/overview", summary="总览 / overview KPIs")
-def overview(request: Request, as_of: AsOf = None, principal: Principal = Depends(api_principal)) -> dict:
-    """KPI cards, progress by batch, non-selected share by level and the monthly trend, over the caller's rows."""
-    return _json_view(request, principal, views.overview, _as_of(as_of))
+def overview(request: Request, as_of: AsOf = None,
+             unit: Annotated[str | None, Query(pattern="^(min|ddd)$", description=OVERVIEW_UNIT_DOC)] = None,
+             principal: Principal = Depends(api_principal)) -> dict:
+    """KPI cards, progress by batch, non-selected share by level and the monthly trend, over the caller's rows;
+    ``unit=ddd``: the volumes also in DDDs (:mod:`jicai.analytics.ddd_rollups`)."""
+    try:
+        u = units.code(unit)
+    except DatasetError as exc:
+        raise bad(exc) from exc
+    return _json_view(request, principal, views.overview, _as_of(as_of), u)
 
 
 @router.get("/overview/trend", summary="月度趋势 / monthly trend")

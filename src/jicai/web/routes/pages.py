@@ -61,14 +61,16 @@ def _as_of(raw: str | None) -> date | None:
 
 
 @router.get("/", response_class=HTMLResponse)
-def overview_page(request: Request, as_of: str | None = None, principal: Principal = Depends(page_principal)):
+def overview_page(request: Request, as_of: str | None = None, unit: str | None = None,
+                  principal: Principal = Depends(page_principal)):
     if principal.role == "institution":  # a hospital's overview is its own detail page
         return institution_page(request, principal.scope, as_of, principal)
     try:
-        ov = view_of(request, principal, views.overview, _as_of(as_of))
+        # 计量单位: the volume cards in DDDs with ?unit=ddd (each variety converted before the sums)
+        ov = view_of(request, principal, views.overview, _as_of(as_of), units.code(unit))
     except DatasetError as exc:
         return _error(request, principal, exc)
-    return _page(request, "overview.html", principal, ov=ov, name=_namer(request))
+    return _page(request, "overview.html", principal, ov=ov, name=_namer(request), unit_names=units.UNITS)
 
 
 @router.get("/ranking", response_class=HTMLResponse)
