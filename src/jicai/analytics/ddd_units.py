@@ -20,6 +20,10 @@ product of the variety that has one (tablets of 20 mg of a substance whose DDD i
 differ (10 mg and 20 mg tablets in one variety) the minimum units of the variety are a mix and no single factor
 converts them: the row says so and the product view (``ddd-volume``) has the figures.
 
+A roll-up of the monitoring across varieties (``monitor-by-*``, the overview's cards) is converted row by row
+*before* its sums, with the rows without DDDs kept apart: :mod:`jicai.analytics.ddd_rollups` (``in_ddd`` of a
+roll-up is its view there).
+
 The conversion is one Ibis expression over the measure's rows and a small factor table (one row per product and
 per variety, computed in Python from the products table), so it runs wherever the rows are: on the warehouse's
 engine for the command line and the scenario tests, on the web server's result cache for the pages.
