@@ -111,12 +111,14 @@ def monitor(wh: Warehouse, as_of: date, batch_id: str | None = None, policy: Pol
         acc = accepted_lines(t["orders"], t["deliveries"], t["payments"], scope, as_of, due)
         ordered = ordered_lines(t["orders"], scope, as_of)
         off = offline(t["orders"], scope, as_of)
-    paid = wh.reuse(summarize(acc, sp_pairs, as_of, due))  # one row per institution × product: volumes, payments
-    off = wh.reuse(off)  # one row per institution × variety: the passes over order lines end here
+    # the passes over order lines end here, computed together: one row per institution × product (volumes,
+    # payments) and one per institution × variety (the offline share)
     if pv("volume_basis") == "accepted":  # one stream of accepted lines serves volumes and payments
+        paid, off = wh.reuse_all(summarize(acc, sp_pairs, as_of, due), off)
         volume_summary = paid
     else:
-        volume_summary = wh.reuse(summarize(ordered, sp_pairs, as_of, due))
+        paid, off, volume_summary = wh.reuse_all(summarize(acc, sp_pairs, as_of, due), off,
+                                                 summarize(ordered, sp_pairs, as_of, due))
     # classes only matter where there is a row: the agreements × the selected products of their variety
     classes = product_classes(ag.select("institution_code", "variety_id", "batch_id"), t["institutions"],
                               t["selected_products"])

@@ -16,6 +16,7 @@ concurrency control and is the answer when several writers must work at once.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import os
 import re
@@ -87,6 +88,12 @@ class Warehouse:
         PostgreSQL already compute a repeated subquery once: ``expr`` itself. Spark inlines it at every
         reference, so its warehouses keep it (:mod:`jicai.store.spark_reuse`)."""
         return expr
+
+    def reuse_all(self, *exprs: ibis.Table) -> tuple[ibis.Table, ...]:
+        """:meth:`reuse` of each of ``exprs`` — independent summaries a measure needs together. A warehouse
+        whose reuse runs a query may run them side by side (Spark Connect: one cluster query waits on its last
+        tasks while the other's keep the executors busy)."""
+        return tuple(self.reuse(e) for e in exprs)
 
     def list_tables(self) -> list[str]:
         if self.mode != "read":
@@ -408,6 +415,14 @@ class SparkConnectWarehouse(SparkWarehouse):
         # a connection reads one manifest, and every change of it clears the kept results; inside a
         # transaction the views show versions not yet committed, which are not kept
         return expr if self._writing else self._reused.get(expr)
+
+    def reuse_all(self, *exprs: ibis.Table) -> tuple[ibis.Table, ...]:
+        # side by side: each query's stage ends with one task on one executor while the other idles, and the
+        # client's part of each (Ibis compiling it, fetching its Arrow) overlaps the cluster's work on the other
+        if self._writing or len(exprs) < 2:
+            return tuple(self.reuse(e) for e in exprs)
+        with concurrent.futures.ThreadPoolExecutor(len(exprs), thread_name_prefix="jicai-reuse") as pool:
+            return tuple(pool.map(self._reused.get, exprs))
 
     # -- writing -----------------------------------------------------------------------------------------
     def write_table(self, name: str, data: pa.Table | ibis.Table, *, overwrite: bool = True) -> ibis.Table:
