@@ -69,4 +69,74 @@ def test_the_savings_have_pages_and_api_scoped_to_the_user(tmp_path):
         assert mine and {r["institution_code"] for r in mine} == {HA}
         login(c, "bureau")
         r = c.get("/data/ddd-savings?as_of=2024-06-30")
-        assert r.status_code == 200 and "可节省金额" in r.text and "同级十分位" in r.text
+        assert r.status_code == 200 and "可节省金额" in r.text and "十分位" in r.text and "比较范围" in r.text
+
+
+def _ddd_tables():
+    """The web fixture's world with every contract table (the CLI reads the warehouse as an import leaves it) and
+    six more Gulou hospitals (a group an institution user may save); its products given 20 mg (DDDs)."""
+    import pyarrow as pa
+    from tests.test_peer_groups import tables
+
+    tables = tables()
+    p = tables["products"]
+    tables["products"] = p.set_column(p.schema.get_field_index("strength"), "strength",
+                                      pa.array(["20mg"] * p.num_rows, p.schema.field("strength").type))
+    return tables
+
+
+def test_the_savings_take_a_users_saved_peer_group_on_the_api_the_page_and_the_cli(tmp_path):
+    import json
+
+    from fastapi.testclient import TestClient
+    from tests.test_peer_groups import EXTRA
+    from tests.web_fixtures import HA, HB, HC, bearer, login, make_app
+    from typer.testing import CliRunner
+
+    from jicai.cli import app as cli
+
+    app = make_app(tmp_path, _ddd_tables())
+    with TestClient(app) as c:
+        bureau = bearer(c, "bureau")
+        assert c.post("/api/peer-groups", headers=bureau, json={"name": "甲乙丙", "members": [HA, HB, HC]}).status_code == 201
+        level = c.get("/api/ddd-savings?as_of=2024-06-30", headers=bureau).json()["rows"]
+        assert level and {r["peer_basis"] for r in level} == {"level"} and {r["peer_group"] for r in level} == {""}
+        r = c.get("/api/ddd-savings?as_of=2024-06-30&peers=甲乙丙", headers=bureau)
+        assert r.status_code == 200, r.text[:300]
+        rows = r.json()["rows"]
+        assert rows and {x["institution_code"] for x in rows} <= {HA, HB, HC}
+        assert {(x["peer_basis"], x["peer_group"]) for x in rows} == {("group", "甲乙丙")}
+        # three members at most: no p10 and no saving (it would be one named member's cost)
+        assert all(x["peers"] <= 3 and x["peer_p10_cost_per_ddd"] is None and x["saving"] is None for x in rows)
+        for name in ("ddd-savings-by-class", "ddd-savings-by-institution", "ddd-savings-by-region"):
+            g = c.get(f"/api/{name}?as_of=2024-06-30&peers=甲乙丙", headers=bureau)
+            assert g.status_code == 200, (name, g.text[:300])
+            assert {x["peer_basis"] for x in g.json()["rows"]} == {"group"}, name
+        # a user sees only its own groups: another user's name is a 422, not the bureau's figures
+        me = bearer(c, "institution")
+        assert c.get("/api/ddd-savings?as_of=2024-06-30&peers=甲乙丙", headers=me).status_code == 422
+        assert c.post("/api/peer-groups", headers=me, json={"name": "鼓楼同级", "members": EXTRA}).status_code == 201
+        mine = c.get("/api/ddd-savings?as_of=2024-06-30&peers=鼓楼同级", headers=me)
+        assert mine.status_code == 200 and {x["institution_code"] for x in mine.json()["rows"]} == {HA}
+        assert not any(code in mine.text for code in (*EXTRA, HB, HC))
+        login(c, "bureau")
+        page = c.get("/data/ddd-savings?as_of=2024-06-30&peers=甲乙丙")
+        assert page.status_code == 200 and "自选对比组" in page.text and "比较范围P10每DDD费用" in page.text
+        assert "/data/ddd-savings?peers=%E7%94%B2" in c.get("/peers").text  # each group links to its savings
+    cfg = app.state.config
+    env = {"JICAI_DATA_DIR": str(cfg.data_dir), "JICAI_WAREHOUSE_URL": cfg.warehouse_url,
+           "JICAI_WORKFLOW_URL": cfg.workflow_url}
+    out = tmp_path / "s.json"
+    run = CliRunner().invoke
+    r = run(cli, ["ddd-savings-by-institution", "--as-of", "2024-06-30", "--peers", "甲乙丙", "--user", "bureau",
+                  "--format", "json", "--out", str(out)], env=env)
+    assert r.exit_code == 0 and "比较范围:对比组 甲乙丙(3 家)" in r.output, r.output
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert "甲乙丙" in json.dumps(doc, ensure_ascii=False) and HA in json.dumps(doc)
+    r = run(cli, ["ddd-savings", "--as-of", "2024-06-30", "--peers", "甲乙丙"], env=env)
+    assert r.exit_code != 0 and "--user" in r.output
+    r = run(cli, ["ddd-savings", "--as-of", "2024-06-30", "--peers", "甲乙丙", "--user", "institution"], env=env)
+    assert r.exit_code != 0 and "没有名为 甲乙丙 的对比组" in r.output
+    r = run(cli, ["ddd-savings", "--as-of", "2024-06-30", "--format", "json", "--out", str(tmp_path / "l.json")],
+            env=env)
+    assert r.exit_code == 0 and "比较范围:同级机构" in r.output, r.output

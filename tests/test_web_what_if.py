@@ -182,6 +182,36 @@ def test_the_api_returns_the_same_figures(client):
     assert [x["city_code"] for x in d["regions"]] == ["350500"]
 
 
+def test_the_api_and_the_page_apportion_the_change_between_the_three_parameters(client):
+    """HA passes only when both thresholds move (min_completion and nonselected_share_max: the flip is theirs, half
+    each), and earns ¥400 only when the 0 → 10% tier comes too: the ¥400 needs all three, a third each — 40,000 fen
+    / 3 = 13,333⅓, the fen left over to the first of the equal remainders (the order of the changes)."""
+    r = client.post("/api/what-if", json=BODY, headers=bearer(client, "bureau"))
+    a = r.json()["apportionment"]
+    assert a["method"] == "shapley" and a["method_zh"] == "Shapley 值分摊(精确)" and "各项之和等于合计" in a["note_zh"]
+    got = {x["parameter"]: x for x in a["total"]}
+    assert list(got) == ["nonselected_share_max", "min_completion", "retention_tiers"]
+    assert [got[p]["reward_change"] for p in got] == [133.34, 133.33, 133.33]
+    assert [got[p]["to_pass"] for p in got] == [0.5, 0.5, 0.0]
+    assert got["min_completion"]["zh"] == "约定采购量最低完成率"
+    assert (got["min_completion"]["current_zh"], got["min_completion"]["alternative_zh"]) == ("100%", "20%")
+    assert sum(x["reward_change"] for x in a["total"]) == pytest.approx(400.0)
+    assert {x["city_code"] for x in a["regions"]} == {"350100", "350500"}
+    # the district bureau (泉州: HC, who changes nothing): its own city only, every part 0
+    d = client.post("/api/what-if", json=BODY, headers=bearer(client, "district")).json()["apportionment"]
+    assert [x["city_code"] for x in d["regions"]] == ["350500"]
+    assert all(x[f] == 0 for x in d["total"] for f in ("to_fail", "to_pass", "reward_change", "offset_change"))
+    login(client, "bureau")
+    page = client.get("/what-if", params=FORM)
+    assert page.status_code == 200
+    table = _text(re.search(r'data-testid="what-if-apportionment-total">(.*?)</table>', page.text, re.S).group(1))
+    assert "非中选产品采购量占比上限 50% 60% 0 +0.5 +133.34" in table
+    assert "约定采购量最低完成率 100% 20% 0 +0.5 +133.33" in table
+    assert "结余留用比例分档 90→50%、80→40%、70→30%、60→20% 90→50%、0→10% 0 0 +133.33" in table
+    assert "合计 0 1 +400.00" in table
+    assert "Shapley 值分摊(精确)" in page.text and 'data-testid="what-if-apportionment-regions"' in page.text
+
+
 @pytest.mark.parametrize("user", ["auditor", "institution", "enterprise"])
 def test_the_api_refuses_other_roles(client, user):
     r = client.post("/api/what-if", json=BODY, headers=bearer(client, user))
@@ -212,7 +242,8 @@ def test_nan_in_the_body_is_refused(client):
 
 
 def test_the_result_is_kept_once_per_policy_not_per_request(client):
-    """Twenty identical what-ifs compute once; each distinct one adds one entry to the bounded caches."""
+    """Twenty identical what-ifs compute once; each distinct one adds one entry to the bounded caches (two when
+    it changes several parameters: the combinations its apportionment needs — here one parameter)."""
     data = client.app.state.data
     h = bearer(client, "bureau")
     assert client.post("/api/what-if", json=BODY, headers=h).status_code == 200

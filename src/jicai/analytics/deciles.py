@@ -40,6 +40,9 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 
+# the two bases of a ranking: the level, or a group the user saved (the peer_basis column's labels)
+BASIS = {"level": ("同级机构", "institutions of the same level"),
+         "group": ("自选对比组", "a peer group saved by the user")}
 # peers with a value below which the median and the best tenth are not shown (see the module doc): at 6, the
 # figures rest on at least five institutions other than the one reading them
 MIN_PEERS_FOR_STATS = 6

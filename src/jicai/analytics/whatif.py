@@ -36,9 +36,10 @@ any of these                           the monitoring basis: ``volume_basis``, `
                                        ``special_treatment``
 =====================================  ==========================================================
 
-When several parameters changed together the row names every one that bears on it: the what-if does not
-apportion a change between them (run one change at a time for that). A row where nothing differs has an
-empty ``parameters_changed``. Parameters the three computations do not read (supply, fund supervision) are
+When several parameters changed together the row names every one that bears on it; how much of the change
+each one causes — the flips and the money, per city and in total — is apportioned by
+:mod:`jicai.analytics.whatif_apportion` (Shapley values over the changed parameters, exact up to four of them;
+one at a time beyond, said as such). A row where nothing differs has an empty ``parameters_changed``. Parameters the three computations do not read (supply, fund supervision) are
 listed by :func:`ignored_changes` and change nothing.
 
 :func:`what_if_totals` adds the rows up per city (and per batch): institutions, passed under each policy,
@@ -56,12 +57,15 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
+from jicai.analytics import whatif_apportion as apportioning
+from jicai.analytics.whatif_apportion import Apportionment
 from jicai.assess import assessment as assessment_mod
 from jicai.assess import prepayment as prepayment_mod
 from jicai.assess.assessment import assess
 from jicai.assess.period import AssessmentPeriod, assessment_period
 from jicai.assess.prepayment import prepayment_ledger
 from jicai.contract.columns import col, cols
+from jicai.errors import BilingualError
 from jicai.measures.exact import fen, yuan
 from jicai.measures.registry import Args, Dims, Measure
 from jicai.policy import Policy, load_policy
@@ -279,6 +283,7 @@ class Comparison:
     rows: list[dict[str, Any]]
     regions: list[dict[str, Any]]
     total: dict[str, Any]
+    apportionment: Apportionment | None = None  # each changed parameter's part (None: not asked for)
 
 
 def _arrow(expr: ir.Table) -> pa.Table:
@@ -286,26 +291,53 @@ def _arrow(expr: ir.Table) -> pa.Table:
 
 
 def comparison_of(rows: ir.Table | pa.Table, period: AssessmentPeriod, current: Policy, alt: Policy,
-                  execute: Callable[[ir.Table], pa.Table] = _arrow) -> Comparison:
+                  execute: Callable[[ir.Table], pa.Table] = _arrow,
+                  subsets: ir.Table | pa.Table | BilingualError | None = None) -> Comparison:
     """The :class:`Comparison` of :func:`what_if` rows already computed (Arrow, or a table of a cache, which
-    ``execute`` runs: the web's result cache is queried on a cursor of its own)."""
+    ``execute`` runs: the web's result cache is queried on a cursor of its own). ``subsets``: the rows of
+    :func:`jicai.analytics.whatif_apportion.subset_rows` for the same rows (restricted alike), or the error that
+    kept them from being computed — the comparison then carries each changed parameter's part."""
     t = ibis.memtable(rows) if isinstance(rows, pa.Table) else rows
     listed = execute(t.order_by("institution_code")).to_pylist()
     regions = execute(what_if_totals(t).order_by("city_code")).to_pylist()
     total = execute(what_if_totals(t, "batch")).to_pylist()
     empty = {c.name: (0 if c.name in COUNTS else 0.0) for c in TOTALS_COLUMNS}
     on = period.as_of
+    changed = changes(current, alt, on)
+    parts = None
+    if isinstance(subsets, BilingualError):
+        parts = apportioning.unavailable(subsets)
+    elif subsets is not None:
+        s = ibis.memtable(subsets) if isinstance(subsets, pa.Table) else subsets
+        sums = execute(apportioning.subset_totals(t, s, len(changed))).to_pylist()
+        parts = apportioning.apportion(sums, [x.name for x in changed],
+                                       [(x.zh, x.shown(current, on), x.shown(alt, on)) for x in changed])
     return Comparison(period.batch_id, period.cycle_year, on, period.final, current, alt,
-                      changes(current, alt, on), ignored_changes(current, alt, on), listed, regions,
-                      {**empty, **(total[0] if total else {})})
+                      changed, ignored_changes(current, alt, on), listed, regions,
+                      {**empty, **(total[0] if total else {})}, parts)
+
+
+def subsets_of(wh: Warehouse, batch_id: str, year: int, current: Policy, alt: Policy, on: date,
+               as_of: date | None = None) -> pa.Table:
+    """The what-if of every combination of the changed parameters that the apportionment needs
+    (:func:`jicai.analytics.whatif_apportion.subset_rows`)."""
+    names = [x.name for x in changes(current, alt, on)]
+    return apportioning.subset_rows(wh, batch_id, year, current, alt, names, on, as_of)
 
 
 def compare(wh: Warehouse, batch_id: str, year: int, current: Policy, alt: Policy,
-            as_of: date | None = None) -> Comparison:
-    """:func:`what_if` computed once on the warehouse's engine, with its totals (computed on those rows)."""
+            as_of: date | None = None, apportion: bool = True) -> Comparison:
+    """:func:`what_if` computed once on the warehouse's engine, with its totals (computed on those rows) and,
+    with ``apportion``, each changed parameter's part of the change (one more what-if per combination)."""
     period = assessment_period(wh, batch_id, year, as_of)
     rows = what_if(wh, batch_id, year, current, alt, as_of).to_pyarrow()
-    return comparison_of(rows, period, current, alt)
+    subsets: pa.Table | BilingualError | None = None
+    if apportion:
+        try:
+            subsets = subsets_of(wh, batch_id, year, current, alt, period.as_of, as_of)
+        except BilingualError as exc:  # a combination that cannot be computed: the what-if stands without parts
+            subsets = exc
+    return comparison_of(rows, period, current, alt, subsets=subsets)
 
 
 # -- the registered measures ------------------------------------------------------------------------------
@@ -338,6 +370,18 @@ def what_if_region_rows(wh: Warehouse, batch_id: str, year: int, alternative: st
                         as_of: date | None = None) -> ir.Table:
     """:func:`what_if_totals` by city of :func:`what_if_rows`."""
     return what_if_totals(what_if_rows(wh, batch_id, year, alternative, policy, as_of))
+
+
+def what_if_apportioned_rows(wh: Warehouse, batch_id: str, year: int, alternative: str,
+                             policy: Policy | None = None, as_of: date | None = None) -> ir.Table:
+    """Each changed parameter's part of the change (:mod:`jicai.analytics.whatif_apportion`), in total
+    (``city_code`` blank) and per city, of :func:`what_if_rows`' comparison: the lines the report, the page and
+    the API show, with the batch, the year and the method."""
+    policy = policy or load_policy()
+    c = compare(wh, batch_id, year, policy, alternative_of(policy, alternative), as_of)
+    parts = c.apportionment or apportioning.Apportionment("none")
+    rows = [{"batch_id": batch_id, "cycle_year": c.year, "method": parts.method, **r} for r in parts.rows()]
+    return ibis.memtable(pa.Table.from_pylist(rows, schema=apportioning.ROW_SCHEMA))
 
 
 def _rows(wh: Warehouse, a: Args) -> ir.Table:
@@ -377,5 +421,5 @@ MEASURES = (
     ),
 )
 
-__all__ = ["COLUMNS", "Change", "Comparison", "MEASURES", "compare", "comparison_of", "labels", "POLICY", "TOTALS_COLUMNS", "WhatIfArgs", "alternative_of", "changes",
-           "ignored_changes", "shown", "what_if", "what_if_rows", "what_if_totals"]
+__all__ = ["COLUMNS", "Apportionment", "Change", "Comparison", "MEASURES", "compare", "comparison_of", "subsets_of", "labels", "POLICY", "TOTALS_COLUMNS", "WhatIfArgs", "alternative_of", "changes",
+           "ignored_changes", "shown", "what_if", "what_if_apportioned_rows", "what_if_rows", "what_if_totals"]

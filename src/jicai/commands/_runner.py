@@ -82,7 +82,17 @@ def parse_param(name: str, raw: Any) -> Any:
         return int(raw)
     if kind == "month":
         return calendar.month_label(calendar.parse_month(str(raw)))
+    if kind == "peers":  # resolved for its owner before (peer_group_option): the group's members
+        return raw
     return str(raw)
+
+
+def shown_value(v: Any) -> Any:
+    """A parameter's value as a report or a message names it: a peer group by its name (its ``str()`` is the name
+    with the members' digest, the figures' cache key)."""
+    from jicai.analytics.deciles import PeerGroup
+
+    return v.name if isinstance(v, PeerGroup) else v
 
 
 @contextlib.contextmanager
@@ -213,7 +223,7 @@ def run(ctx: typer.Context, fmt: str | None, out_path: Path | None, policy_path:
 
 def measure_report(m: Measure, rows: list[dict[str, Any]], args: Args, computed_at: datetime) -> Report:
     """A report of one measure's rows: its columns from the vocabulary, coded values named, summed columns."""
-    params = {p: args.of(p) for p in m.params}
+    params = {p: shown_value(args.of(p)) for p in m.params}
     period = ",".join(f"{PARAMS[p].zh} {v}" for p, v in params.items() if v is not None)
     as_of = args.as_of or computed_at.date()
     report = Report(kind=m.name, title=m.title_zh, period=period, as_of=as_of, batch_id=args.batch,
@@ -259,7 +269,10 @@ def measure_rows(r: Run, m: Measure, args: Args) -> list[dict[str, Any]]:
 
 
 def _stem(m: Measure, args: Args) -> str:
-    parts = [m.command_name.replace("-", "_")] + [str(args.of(p)) for p in m.params if args.of(p) is not None]
+    def part(v: Any) -> str:  # a peer group by its members' digest: a name may hold spaces and brackets
+        return str(getattr(v, "digest", v))
+
+    parts = [m.command_name.replace("-", "_")] + [part(args.of(p)) for p in m.params if args.of(p) is not None]
     return "_".join(parts)
 
 
@@ -316,6 +329,7 @@ def computing_command(app: typer.Typer, name: str, *, policy: Any = POLICY_OF_BA
     return decorate
 
 
+PEERS_USER = typer.Option(None, "--user", help="对比组所有者(用 --peers 时必填)/ the peer group's owner (with --peers)")
 UNIT = typer.Option("min", "--unit", help="计量单位:min 最小单位;ddd 另加DDD数与每DDD费用 / unit: min (minimum "
                                           "units) or ddd (adds each volume in DDDs and the cost per DDD)")
 
@@ -331,6 +345,10 @@ def measure_command(m: Measure):
     """The ``jicai <m.name>`` command of a registered measure: its parameters as options, then the runner."""
 
     def body(r: Run, **kw: Any) -> None:
+        if "peers" in m.params:  # a saved group's name → its members, for the user who owns (or may use) it
+            from jicai.commands.peers import resolve_group
+
+            kw["peers"] = resolve_group(r.settings, kw.get("peers"), kw.pop("user", None), kw.pop("url", None))
         shown_in = m
         if unit_option(kw.pop("unit", None)) == "ddd":  # the rows with their DDD columns (analytics.ddd_units)
             from jicai.analytics.ddd_units import in_ddd
@@ -339,8 +357,11 @@ def measure_command(m: Measure):
         args, rows = compute_measure(r, shown_in, kw)
         stem = _stem(m, args) + ("_ddd" if shown_in is not m else "")
         path = r.write(measure_report(shown_in, rows, args, r.computed_at), stem)
-        shown = " ".join(f"{PARAMS[p].zh} {args.of(p)}" for p in m.params if args.of(p) is not None)
+        shown = " ".join(f"{PARAMS[p].zh} {shown_value(args.of(p))}" for p in m.params if args.of(p) is not None)
         out.print(f"{m.title_zh} {shown}(政策 {args.policy.label}):{len(rows)} 行")
+        if "peers" in m.params:
+            group = args.of("peers")
+            out.print(f"  比较范围:{f'对比组 {group.name}({len(group.members)} 家)' if group else '同级机构'}")
         for line in summary_lines(m, rows):
             out.print(line)
         out.print(f"  报表:{path}")
@@ -352,6 +373,11 @@ def measure_command(m: Measure):
 
     if convertible(m):
         own.append(P("unit", P.KEYWORD_ONLY, annotation=str, default=UNIT))
+    if "peers" in m.params:  # whose group --peers names, and where the groups are kept
+        from jicai.commands._workflow import URL
+
+        own += [P("user", P.KEYWORD_ONLY, annotation=str, default=PEERS_USER),
+                P("url", P.KEYWORD_ONLY, annotation=str, default=URL)]
     command = _wrapped(body, own, POLICY_OF_BATCH, FORMATS)
     command.__name__ = m.command_name.replace("-", "_")
     command.__doc__ = f"{m.title_zh}{':' + m.note_zh if m.note_zh else ''} / {m.title_en}."

@@ -39,6 +39,19 @@ def _institutions(settings) -> dict[str, str]:
     return {r["institution_code"]: r["name"] or "" for r in rows}
 
 
+def resolve_group(settings, peers: str | None, user: str | None, url: str | None):
+    """The members of the saved group ``peers`` as ``user`` may use it (its own group, or one a bureau user
+    shares: :func:`jicai.workflow.peer_groups.resolve`); None (the same level) when ``peers`` is not given."""
+    if peers is None:
+        return None
+    if not user:
+        fail("使用 --peers 时须用 --user 指定对比组所有者", "--peers needs --user: whose peer group it is")
+    from jicai.workflow import peer_groups
+
+    with workflow_session(SimpleNamespace(obj=settings), url) as (_, s):
+        return peer_groups.resolve(s, _principal(s, user), peers)
+
+
 def register(app: typer.Typer) -> None:
     peers_app = typer.Typer(help="自选对比组 / peer groups saved per user.", no_args_is_help=True)
     app.add_typer(peers_app, name="peers")
@@ -111,14 +124,7 @@ def register(app: typer.Typer) -> None:
         from jicai.measures.registry import Args, measure
 
         day = parse_day(as_of)
-        group = None
-        if peers is not None:
-            if not user:
-                fail("使用 --peers 时须用 --user 指定对比组所有者", "--peers needs --user: whose peer group it is")
-            from jicai.workflow import peer_groups
-
-            with workflow_session(SimpleNamespace(obj=r.settings), url) as (_, s):
-                group = peer_groups.resolve(s, _principal(s, user), peers)
+        group = resolve_group(r.settings, peers, user, url)
         m = measure("institution-deciles")
         r.require(m.inputs)
         args = Args(r.policy(None), as_of=day, peers=group)

@@ -5,7 +5,9 @@ The current policy is the one the batch names (``--base-policy FILE`` to compare
 the alternative, validated like any policy file (a bad one: a bilingual error naming the parameter). One
 report through the common pipeline (:mod:`jicai.reports.whatif`): the changed parameters, the institutions
 that flip or whose money changes with the reasons under both policies, the totals per city and of the batch,
-every institution. Nothing is stored: a what-if is a question, not a result.
+every institution. With two changed parameters or more it also says how much of the flips and the money each one
+causes (:mod:`jicai.analytics.whatif_apportion`: Shapley values, exact up to four parameters, one at a time
+beyond; ``--no-apportion`` skips the extra what-ifs). Nothing is stored: a what-if is a question, not a result.
 """
 
 from __future__ import annotations
@@ -29,6 +31,24 @@ def _signed(x: float) -> str:
     return ("+" if x > 0 else "") + _yuan(x)
 
 
+def _count(x: float) -> str:
+    return ("+" if x > 0 else "") + (f"{x:.0f}" if x == int(x) else f"{x:.1f}")
+
+
+def _apportionment(c) -> None:
+    """Each changed parameter's part of the total (two changed parameters or more), with what the parts are."""
+    a = c.apportionment
+    if a is None or len(c.changes) < 2:
+        return
+    out.print(f"  分项归因({a.method_zh}):{a.note_zh}")
+    for x in a.total:
+        what = f"{x.zh}({x.current} → {x.alt})" if x.parameter else x.zh
+        v = x.values
+        out.print(f"    {what}:转为不合格 {_count(v['to_fail'])} 家,转为合格 {_count(v['to_pass'])} 家,"
+                  f"奖励 {_signed(v['reward_change'])},超支分担 {_signed(v['overspend_shared_change'])},"
+                  f"预付冲抵 {_signed(v['offset_change'])}")
+
+
 def register(app: typer.Typer) -> None:
     @computing_command(app, "what-if", policy=ALTERNATIVE, formats=("xlsx", "csv", "json", "html"))
     def what_if_cmd(
@@ -41,6 +61,10 @@ def register(app: typer.Typer) -> None:
         base: Path = typer.Option(None, "--base-policy",
                                   help="现行政策文件(缺省:批次指定的政策) / the current policy TOML "
                                        "(default: the policy the batch names)"),
+        apportion: bool = typer.Option(True, "--apportion/--no-apportion",
+                                       help="分项归因:多项参数同时改动时,按 Shapley 值拆分各项参数的影响(每种参数组合"
+                                            "另算一次;超过 4 项改为逐项测算)/ apportion the change between the changed "
+                                            "parameters (one more what-if per combination; one at a time beyond 4)"),
     ) -> None:
         """政策测算:在另一政策下重算年度考核、结余留用与预付,列出合格与否发生变化的机构和奖励、冲抵金额的变化 /
         policy what-if: who flips pass/fail and the change in rewards and prepayment offsets."""
@@ -56,7 +80,7 @@ def register(app: typer.Typer) -> None:
         if current is None:
             current = policy_for(r.settings, r.warehouse, batch, None)
         with console.status("正在按两种政策分别计算 / computing under both policies…"):
-            c = compare(r.warehouse, batch, year, current, alt, day)
+            c = compare(r.warehouse, batch, year, current, alt, day, apportion=apportion)
         path = r.write(what_if_report(c, r.computed_at), f"what_if_{batch}_{year}")
         t = c.total
         out.print(f"政策测算 批次 {batch} 第 {year} 采购年度(截至 {c.as_of}{'' if c.final else ',预测算'})")
@@ -82,4 +106,5 @@ def register(app: typer.Typer) -> None:
         out.print(f"  结余留用奖励 {_yuan(t['reward_current'])} → {_yuan(t['reward_alt'])}"
                   f"({_signed(t['reward_change'])});预付累计冲抵 {_yuan(t['offset_current'])} → "
                   f"{_yuan(t['offset_alt'])}({_signed(t['offset_change'])})")
+        _apportionment(c)
         out.print(f"  报表:{path}")

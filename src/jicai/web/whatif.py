@@ -10,8 +10,13 @@ comparison for the caller's scope.
 - **The figures.** The institution rows are computed once per (batch, year, as-of, both policies' versions) by a
   background job (:meth:`DataService.result`: the bounded result cache, kept until the data change), scope
   applied to them as to any dataset (a district bureau sees its cities' institutions, and totals over them), and
-  the finished view is memoised per role and scope (:meth:`DataService.memo`: bounded by entries and bytes). So
-  distinct what-ifs add at most one result and one view each, within the caches' budgets; nothing else is kept.
+  the finished view is memoised per role and scope (:meth:`DataService.memo`: bounded by entries and bytes).
+- **The apportionment.** With two changed parameters or more, the what-if of each combination of them
+  (:mod:`jicai.analytics.whatif_apportion`: up to 14 for four parameters, one each beyond) is one more result of
+  the same cache, scoped the same way, so each city's and the total's parts are over the caller's institutions.
+  A combination that cannot be computed leaves the parts unavailable, with the reason; the what-if still shows.
+  So distinct what-ifs add at most two results and one view each, within the caches' budgets; nothing else is
+  kept.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from jicai.analytics.whatif import POLICY, Comparison, comparison_of, labels, what_if
+from jicai.analytics.whatif import POLICY, Comparison, changes, comparison_of, labels, what_if
+from jicai.analytics.whatif_apportion import masks, no_subsets, subset_rows
 from jicai.assess.period import AssessmentPeriod
 from jicai.contract.roles import Principal
 from jicai.errors import BilingualError
@@ -241,9 +247,23 @@ def comparison(data: DataService, principal: Principal, s: Setting, alt: Policy)
         except BilingualError as exc:  # a score band of zero width, a parameter not in force on the day
             raise DatasetError(exc.zh, exc.en) from exc
 
+    names = [x.name for x in changes(s.current, alt, s.period.as_of)]
+
+    def subsets(wh):  # the what-if of each combination of the changed parameters (the apportionment's)
+        try:
+            return subset_rows(wh, s.batch, s.year, s.current, alt, names, s.period.as_of, s.as_of)
+        except BilingualError as exc:
+            raise DatasetError(exc.zh, exc.en) from exc
+
     def compute() -> Comparison:
         t = restrict(principal, data.result(key, rows), DIMS, data.lookups())
-        return comparison_of(t, s.period, s.current, alt, execute=data.execute)
+        parts: Any = no_subsets()  # one changed parameter (or none): its part is the whole change
+        if masks(len(names)):  # two changed parameters or more: one more result, scoped like the rows
+            try:
+                parts = restrict(principal, data.result((*key, "apportion"), subsets), DIMS, data.lookups())
+            except DatasetError as exc:  # a combination that cannot be computed: the what-if without its parts
+                parts = exc
+        return comparison_of(t, s.period, s.current, alt, execute=data.execute, subsets=parts)
 
     return data.memo((*key, principal.role, principal.scope), compute)
 
@@ -268,4 +288,23 @@ def as_json(c: Comparison) -> dict[str, Any]:
         "total": clean(c.total),
         "regions": [clean(r) for r in c.regions],
         "institutions": [clean(r) for r in changed_first(c.rows)],
+        "apportionment": apportionment_json(c),
     }
+
+
+def apportionment_json(c: Comparison) -> dict[str, Any] | None:
+    """Each changed parameter's part of the change: the method (``shapley``, ``one_at_a_time``, ``none``,
+    ``unavailable``) with its Chinese name and note, the lines in total and per city (``parameter`` blank: the
+    part left to interactions, one at a time only)."""
+    a = c.apportionment
+    if a is None:
+        return None
+
+    def lines(shares) -> list[dict[str, Any]]:
+        return [{"parameter": x.parameter, "zh": x.zh, "current_zh": x.current, "alternative_zh": x.alt, **x.values}
+                for x in shares]
+
+    return {"method": a.method, "method_zh": a.method_zh, "note_zh": a.note_zh, "note_en": a.note_en,
+            "reason": {"zh": a.reason_zh, "en": a.reason_en} if a.method == "unavailable" else None,
+            "total": lines(a.total),
+            "regions": [{"city_code": code, "parameters": lines(a.regions[code])} for code in sorted(a.regions)]}

@@ -1,8 +1,8 @@
 """Peer groups saved per user (自选对比组): the institutions a user ranks its institutions against.
 
 A user names a group ("三级综合医院-省属") and lists institution codes; the measures that rank institutions
-(``institution-deciles``) then compute against the group instead of the level (``--peers NAME``,
-``?peers=NAME``). The rules:
+(``institution-deciles``, and the cost-per-DDD savings ``ddd-savings`` and its sums by class, institution and
+region) then compute against the group instead of the level (``--peers NAME``, ``?peers=NAME``). The rules:
 
 * **who** — bureau users (admin, bureau, a district bureau) and institution users save groups; auditors and
   enterprises do not (an auditor changes nothing; an enterprise sees no institution ranking). A user sees,

@@ -3,7 +3,8 @@
 A user sees and changes only its own groups (another user's id is not found: ids do not leak); bureau and
 auditor users also see the groups other bureau users share, read-only. Who may save which group and what is
 checked: :mod:`jicai.workflow.peer_groups`. A group is used with ``?peers=NAME`` on ``/data/institution-deciles``
-and ``/api/institution-deciles``.
+and ``/api/institution-deciles``, and on the cost-per-DDD savings (``ddd-savings``, ``-by-class``,
+``-by-institution``, ``-by-region``); the page links each group to its deciles and its savings.
 """
 
 from __future__ import annotations

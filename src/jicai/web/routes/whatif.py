@@ -137,9 +137,12 @@ def what_if_workbook(request: Request, principal: Principal = Depends(page_princ
 def what_if_api(request: Request, body: WhatIfBody,
                 principal: Annotated[Principal, Depends(api_principal)]) -> Response:
     """在另一政策下重算年度考核、结余留用与预付:合格与否发生变化的机构(原因与相关参数)、奖励与预付冲抵的变化,
-    分地区与合计 / the assessment, retention and prepayment re-run under changed parameters: who flips pass/fail
-    (with the reasons under both policies and the parameters behind it), the change in rewards and prepayment
-    offsets, per city and in total — over the caller's scope. Admin and bureau users only."""
+    分地区与合计;改动多项参数时另给各项参数的影响(分项归因:Shapley 值,4 项以内精确,超过则逐项测算) / the
+    assessment, retention and prepayment re-run under changed parameters: who flips pass/fail (with the reasons
+    under both policies and the parameters behind it), the change in rewards and prepayment offsets, per city and
+    in total, and — with several parameters changed — each one's part of the flips and the money
+    (``apportionment``: Shapley values, exact up to four parameters, one at a time beyond) — over the caller's
+    scope. Admin and bureau users only."""
     from jicai.analytics.whatif import POLICY
     from jicai.policy.checked import PolicyInvalid, with_checked
     from jicai.web.routes.api import json_bytes, with_status
