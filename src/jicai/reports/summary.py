@@ -25,13 +25,17 @@ Built from figures other modules compute, never from figures of its own:
 The aggregation is Ibis on the warehouse's engine; ranks are taken in Python on the per-unit rows (one row
 per institution of the province, or per region: a few thousand at most). Every list is cut to what fits one
 A4 page (``html_limit``); the workbook holds every row.
+
+What several parts read is computed once per report: the monitoring as of D (frozen: the measures, the
+assessments and the alerts read its rows — compiling it into each of their queries took longer than running
+it) and change detection (the changes and the alerts' lasting deteriorations).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ibis
 import ibis.expr.types as ir
@@ -43,6 +47,9 @@ from jicai.measures.progress import ratio
 from jicai.policy import Policy, load_policy
 from jicai.reports.documents import LEVELS, Column, Report, ReportError, Table, fixed
 from jicai.store import Warehouse
+
+if TYPE_CHECKING:
+    from jicai.analytics.change import Detected
 
 TITLE = {"institution": "医疗机构集采执行一页摘要", "region": "地区集采执行一页摘要"}
 SEVERITY_ORDER = {"high": 0, "medium": 1}
@@ -125,10 +132,10 @@ def _prev_month_end(d: date) -> date:
     return d.replace(day=1) - timedelta(days=1)
 
 
-def unit_figures(wh: Warehouse, as_of: date, policy: Policy, unit: Unit) -> ir.Table:
-    """One row per unit of ``unit``'s kind (every institution, or every region of the same tier): ``key``,
-    ``level`` (institutions), completion, time_progress, nonselected_share, payment_rate, overdue_amount."""
-    m = monitor(wh, as_of, None, policy)
+def unit_figures(m: ir.Table, unit: Unit) -> ir.Table:
+    """One row per unit of ``unit``'s kind (every institution, or every region of the same tier) from the
+    monitoring ``m`` of every batch: ``key``, ``peer_group`` (institutions: the level), completion,
+    time_progress, nonselected_share, payment_rate, overdue_amount."""
     if unit.kind == "institution":
         m = m.mutate(key=m.institution_code, peer_group=m.level.cast("string"))
     else:
@@ -209,10 +216,13 @@ def _peers(rows: list[dict[str, Any]], unit: Unit, key: str) -> list[dict[str, A
     return [r for r in rows if mine is not None and r["peer_group"] == mine["peer_group"]]
 
 
-def monitored_measures(wh: Warehouse, as_of: date, policy: Policy, unit: Unit) -> list[Measured]:
+def monitored_measures(wh: Warehouse, as_of: date, policy: Policy, unit: Unit,
+                       monitoring: ir.Table | None = None) -> list[Measured]:
+    """``monitoring``: the monitoring of every batch as of ``as_of``, when the caller has it (frozen)."""
     key = unit.code if unit.kind == "institution" else unit.prefix
-    now = _peers(_rows(unit_figures(wh, as_of, policy, unit)), unit, key)
-    before = _rows(unit_figures(wh, _prev_month_end(as_of), policy, unit))
+    m = monitoring if monitoring is not None else monitor(wh, as_of, None, policy)
+    now = _peers(_rows(unit_figures(m, unit)), unit, key)
+    before = _rows(unit_figures(monitor(wh, _prev_month_end(as_of), None, policy), unit))
     mine = next((r for r in now if r["key"] == key), {})
     prev = next((r for r in before if r["key"] == key), {})
     cap = float(policy.value("nonselected_share_max", on=as_of))
@@ -227,16 +237,17 @@ def monitored_measures(wh: Warehouse, as_of: date, policy: Policy, unit: Unit) -
     return out
 
 
-def assessment_measures(wh: Warehouse, as_of: date, policy: Policy, unit: Unit) -> list[Measured]:
+def assessment_measures(wh: Warehouse, as_of: date, policy: Policy, unit: Unit,
+                        monitoring: ir.Table | None = None) -> list[Measured]:
     """The provisional assessment as of D of each batch whose cycle year contains D: an institution's score and
-    verdict, a region's pass rate, ranked among the peers."""
+    verdict, a region's pass rate, ranked among the peers. ``monitoring``: as in :func:`monitored_measures`."""
     from jicai.assess.assessment import assess
     from jicai.measures.cycles import cycle_calendar
 
     out = []
     cal = cycle_calendar(wh.table("batches"), as_of).select("batch_id", "cycle_year")
     for b in sorted(_rows(cal), key=lambda r: r["batch_id"]):
-        a = assess(wh, b["batch_id"], int(b["cycle_year"]), policy, as_of)
+        a = assess(wh, b["batch_id"], int(b["cycle_year"]), policy, as_of, monitoring)
         label = f"预考核 {b['batch_id']} 第{int(b['cycle_year'])}年度"
         if unit.kind == "institution":
             a = a.filter(a.level == unit.level) if unit.level is not None else a.filter(a.level.isnull())
@@ -286,10 +297,14 @@ ALERT_COLUMNS = [Column("institution_name", "机构", "institution"), Column("se
                  Column("stake_amount", "涉及金额(元)", "yuan at stake", "money", total=True)]
 
 
-def change_rows(wh: Warehouse, as_of: date, policy: Policy, unit: Unit) -> list[dict[str, Any]]:
-    from jicai.analytics.change import DIRECTIONS, SERIES_LABELS, change_events
+def change_rows(events: list[dict[str, Any]], unit: Unit) -> list[dict[str, Any]]:
+    """The unit's rows of the change events (:func:`jicai.analytics.change.detect`)."""
+    from jicai.analytics.change import DIRECTIONS, SERIES_LABELS
 
-    ev = _rows(_in_unit(change_events(wh, as_of, policy), unit))
+    if unit.kind == "institution":
+        ev = [r for r in events if r["institution_code"] == unit.code]
+    else:
+        ev = [r for r in events if (r["region_code"] or "").startswith(unit.prefix)]
     ev.sort(key=lambda r: (r["direction"] != "improving", _neg_month(r["change_start"]), r["institution_code"],
                            r["series"]))
     return [{"institution_name": r["institution_name"], "series": SERIES_LABELS[r["series"]][0],
@@ -303,10 +318,12 @@ def _neg_month(m: str) -> int:
     return -(int(y) * 12 + int(mo))
 
 
-def alert_rows(wh: Warehouse, as_of: date, policy: Policy, unit: Unit) -> list[dict[str, Any]]:
+def alert_rows(wh: Warehouse, as_of: date, policy: Policy, unit: Unit, monitoring: ir.Table | None = None,
+               detected: Detected | None = None) -> list[dict[str, Any]]:
+    """The unit's alerts; ``monitoring`` and ``detected`` as the caller has them (see :func:`summary_report`)."""
     from jicai.analytics.alerts import KINDS, SEVERITY, alerts
 
-    rows = _rows(_in_unit(alerts(wh, as_of, policy), unit))
+    rows = _rows(_in_unit(alerts(wh, as_of, policy, monitoring=monitoring, detected=detected), unit))
     rows.sort(key=lambda r: (SEVERITY_ORDER.get(r["severity"], 9), -(r["stake_amount"] or 0.0), r["alert_key"]))
     return [{"institution_name": r["institution_name"], "severity": SEVERITY[r["severity"]][0],
              "alert_kind": KINDS[r["alert_kind"]][0], "message": r["message"], "stake_amount": r["stake_amount"],
@@ -355,11 +372,19 @@ def _improved(ms: list[Measured], changes: list[dict[str, Any]]) -> str:
 def summary_report(wh: Warehouse, as_of: date, institution: str | None = None, region: str | None = None,
                    policy: Policy | None = None, computed_at: datetime | None = None) -> Report:
     """The one-page summary of ``institution`` or ``region`` as of ``as_of`` (see the module docstring)."""
+    from jicai.analytics import change
+
     policy = policy or load_policy()
     unit = find_unit(wh, institution, region)
-    ms = monitored_measures(wh, as_of, policy, unit) + assessment_measures(wh, as_of, policy, unit)
-    changes = change_rows(wh, as_of, policy, unit)
-    alerts = alert_rows(wh, as_of, policy, unit)
+    # What several parts read is computed once: the monitoring as of D (the measures, the assessments, the
+    # alerts; compiling it into each of their queries cost more than running it) and change detection (the
+    # changes and the alerts' lasting deteriorations).
+    monitoring = wh.freeze(monitor(wh, as_of, None, policy))
+    detected = change.detect(wh, as_of, policy)
+    ms = (monitored_measures(wh, as_of, policy, unit, monitoring)
+          + assessment_measures(wh, as_of, policy, unit, monitoring))
+    changes = change_rows(detected[1], unit)
+    alerts = alert_rows(wh, as_of, policy, unit, monitoring, detected)
     stake = round(sum(a["stake_amount"] or 0.0 for a in alerts), 2)
     saving = savings_of(wh, as_of, policy, unit)
     high = sum(1 for a in alerts if a["high"])
