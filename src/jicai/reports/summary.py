@@ -18,6 +18,14 @@ Built from figures other modules compute, never from figures of its own:
   institutions, improving first, then the latest start.
 * **alerts** (表 ``alerts``) — :func:`jicai.analytics.alerts.alerts` of D's month for the unit, high severity
   first, then by ¥ at stake.
+* **deciles** (表 ``deciles``, an institution only) — its rows of ``institution-deciles``
+  (:func:`jicai.analytics.institution_deciles.institution_deciles`, level basis): every measure that ranks
+  institutions (overall completion, non-selected share, payment rate, overdue amount, offline share, the
+  assessment score per batch, the cost per DDD per variety, the non-VBP alternatives' share per ATC class,
+  the months to pass per batch) with its value, its decile among the same-level institutions with a value —
+  1 = the best tenth in the measure's good direction (``low_is_good``), 10 = the worst — and their count;
+  measures in that order, within one the worst decile first. The last paragraph counts the measures in the
+  best and the worst three tenths and names the worst.
 * **¥ at stake** — Σ of the alerts' ``stake_amount`` and, apart (the two overlap: a non-selected purchase can
   be in both), the cost-per-DDD saving at the peers' 10th percentile
   (:func:`jicai.analytics.savings.savings_by_institution`).
@@ -27,8 +35,8 @@ per institution of the province, or per region: a few thousand at most). Every l
 A4 page (``html_limit``); the workbook holds every row.
 
 What several parts read is computed once per report: the monitoring as of D (frozen: the measures, the
-assessments and the alerts read its rows — compiling it into each of their queries took longer than running
-it) and change detection (the changes and the alerts' lasting deteriorations).
+assessments, the alerts and the deciles read its rows — compiling it into each of their queries took longer
+than running it) and change detection (the changes and the alerts' lasting deteriorations).
 """
 
 from __future__ import annotations
@@ -288,6 +296,13 @@ MEASURE_COLUMNS = [Column("measure", "指标", "measure"), Column("value", "本�
                    Column("reference", "参照", "time progress, the policy's maximum, the overdue amount, the verdict"),
                    Column("rank", "同级排名", "rank among the peers (1 = best) / number of peers"),
                    Column("decile", "同级十分位", "decile among the peers, 1 = the best tenth")]
+DECILE_COLUMNS = [Column("metric", "排名指标", "the measure ranked"),
+                  Column("item", "比较对象", "batch, variety or ATC class; 全部 for the institution's overall figure"),
+                  Column("value", "本期", "the institution's figure as of the date"),
+                  Column("decile", "同级十分位", "decile among the institutions of the same level with a value "
+                         "(1 = the best tenth) and their count"),
+                  Column("peer_median", "同级中位", "median of those peers (blank below 6)"),
+                  Column("direction", "好坏方向", "higher is better / lower is better")]
 CHANGE_COLUMNS = [Column("institution_name", "机构", "institution"), Column("series", "指标", "series"),
                   Column("direction", "方向", "improving / deteriorating"),
                   Column("change_start", "起始月", "month the change started"),
@@ -310,6 +325,78 @@ def change_rows(events: list[dict[str, Any]], unit: Unit) -> list[dict[str, Any]
     return [{"institution_name": r["institution_name"], "series": SERIES_LABELS[r["series"]][0],
              "direction": DIRECTIONS[r["direction"]][0], "change_start": r["change_start"], "rule": r["rule"]}
             for r in ev]
+
+
+def _metric_value(unit: str, x: float | None) -> str:
+    """A ranking measure's figure in its unit (:data:`jicai.analytics.peer_metrics.METRICS`); the one ranked
+    without a value is the months to pass of an institution that never passed."""
+    if x is None:
+        return "未达标"
+    if unit == "rate":
+        return pct(x)
+    if unit == "money":
+        return yuan(x)
+    if unit == "price":
+        return f"¥{fixed(x, 2)}"
+    if unit == "score":
+        return f"{fixed(x, 1)}分"
+    return f"{fixed(x, 0)}个月"
+
+
+def decile_text(decile: int | None, peers: int) -> str:
+    """第 3 十分位(同级 24 家); a measure with no other institution of the level has no decile.
+
+    >>> decile_text(3, 24), decile_text(None, 1)
+    ('第 3 十分位(同级 24 家)', '不排名(同级仅 1 家)')
+    """
+    return f"第 {decile} 十分位(同级 {peers} 家)" if decile is not None else f"不排名(同级仅 {peers} 家)"
+
+
+def decile_rows(wh: Warehouse, as_of: date, policy: Policy, unit: Unit,
+                monitoring: ir.Table | None = None) -> list[dict[str, Any]]:
+    """The institution's rows of ``institution-deciles`` within its level (see the module docstring), each with
+    ``_decile`` (the number, for the paragraph)."""
+    from jicai.analytics.institution_deciles import institution_deciles
+    from jicai.analytics.peer_metrics import METRICS
+
+    d = institution_deciles(wh, as_of, policy, monitoring=monitoring)
+    d = d.filter(d.institution_code == unit.code).select("metric", "item", "item_name", "value", "peers", "decile",
+                                                         "peer_median")
+    order = {name: i for i, name in enumerate(METRICS)}
+    rows = sorted(_rows(d), key=lambda r: (order[r["metric"]], -(r["decile"] or 0), r["item_name"] or "",
+                                           r["item"]))
+    out = []
+    for r in rows:
+        m = METRICS[r["metric"]]
+        out.append({"metric": m.zh, "item": (r["item_name"] or r["item"]) if r["item"] else "全部",
+                    "value": _metric_value(m.unit, r["value"]), "decile": decile_text(r["decile"], r["peers"]),
+                    "peer_median": "—" if r["peer_median"] is None else _metric_value(m.unit, r["peer_median"]),
+                    "direction": "越低越好" if m.low_is_good else "越高越好", "_decile": r["decile"]})
+    return out
+
+
+def _deciles_said(rows: list[dict[str, Any]]) -> str:
+    """The deciles in one paragraph, bounded to fit the page: each measure with one row (the overall figures, the
+    score of the one batch) by its value and decile; one with several (a cost per DDD per variety) by how many of
+    them are in the worst three tenths — the workbook's list names them, the worst first. The good direction of
+    the measures is said once."""
+    from jicai.analytics.peer_metrics import METRICS
+
+    if all(r["_decile"] is None for r in rows):
+        return "同级十分位:同级机构不足两家,各排名指标均不排名。"
+    by_metric: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_metric.setdefault(r["metric"], []).append(r)
+    said = []
+    for metric, items in by_metric.items():  # in the measures' order
+        if len(items) == 1:
+            r = items[0]
+            said.append(f"{metric}{'' if r['item'] == '全部' else '(' + r['item'] + ')'} {r['value']} {r['decile']}")
+        else:
+            low = sum(1 for r in items if (r["_decile"] or 0) >= 8)
+            said.append(f"{metric} {len(items)} 项中第 8–10 十分位 {low} 项")
+    higher = "、".join(m.zh for m in METRICS.values() if not m.low_is_good)
+    return f"同级十分位(1 为最好、10 为最差;{higher}越高越好,其余越低越好):" + ";".join(said) + "。"
 
 
 def _neg_month(m: str) -> int:
@@ -377,12 +464,13 @@ def summary_report(wh: Warehouse, as_of: date, institution: str | None = None, r
     policy = policy or load_policy()
     unit = find_unit(wh, institution, region)
     # What several parts read is computed once: the monitoring as of D (the measures, the assessments, the
-    # alerts; compiling it into each of their queries cost more than running it) and change detection (the
-    # changes and the alerts' lasting deteriorations).
+    # alerts, the deciles; compiling it into each of their queries cost more than running it) and change
+    # detection (the changes and the alerts' lasting deteriorations).
     monitoring = wh.freeze(monitor(wh, as_of, None, policy))
     detected = change.detect(wh, as_of, policy)
     ms = (monitored_measures(wh, as_of, policy, unit, monitoring)
           + assessment_measures(wh, as_of, policy, unit, monitoring))
+    deciles = decile_rows(wh, as_of, policy, unit, monitoring) if unit.kind == "institution" else None
     changes = change_rows(detected[1], unit)
     alerts = alert_rows(wh, as_of, policy, unit, monitoring, detected)
     stake = round(sum(a["stake_amount"] or 0.0 for a in alerts), 2)
@@ -401,6 +489,8 @@ def summary_report(wh: Warehouse, as_of: date, institution: str | None = None, r
         f"本月预警 {len(alerts)} 条(高 {high} 条),涉及金额 {yuan(stake)};按同级第10百分位每DDD费用采购可节省 "
         f"{yuan(saving)}(两者可能重叠,不相加)。",
     ]
+    if deciles is not None:
+        paragraphs.append(_deciles_said(deciles))
     headline = [(m.zh, m.value) for m in ms[:3]] + [("预警", f"{len(alerts)} 条"), ("预警涉及金额", yuan(stake)),
                                                      ("节省潜力", yuan(saving))]
     alert_cols = ALERT_COLUMNS if unit.kind == "region" else ALERT_COLUMNS[1:]
@@ -408,6 +498,12 @@ def summary_report(wh: Warehouse, as_of: date, institution: str | None = None, r
     tables = [
         Table("measures", "主要指标与同级排名", MEASURE_COLUMNS, [m.row() for m in ms],
               note="排名1为最好;十分位1为同级最好的十分之一;环比为与上月末之差"),
+        # on the page as the last paragraph (a list would not leave room for the alerts): here for the workbook
+        *([Table("deciles", "同级十分位排名", DECILE_COLUMNS,
+                 [{k: v for k, v in r.items() if k != "_decile"} for r in deciles],
+                 note="同级为同等级医疗机构中有该指标数值的机构;十分位1为按好坏方向最好的十分之一,10为最差"
+                      "(越高越好的指标数值最高者为1);按指标排列,同一指标内先列最差的",
+                 on_page=False)] if deciles is not None else []),
         Table("changes", "持续变化(CUSUM)", change_cols, changes, note="先列改善,再列恶化;各按起始月从近到远",
               html_limit=4),
         Table("alerts", "预警与行动建议", alert_cols, [{k: v for k, v in a.items() if k != "high"} for a in alerts],
