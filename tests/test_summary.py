@@ -211,11 +211,9 @@ def test_pages_scope_and_odd_input(tmp_path):
 def test_changes_improving_first_and_counted(wh, monkeypatch):
     """The summary's list of CUSUM events (change detection is tested in its own scenarios): the unit's events
     only, improving first, then the latest start; the paragraph counts them."""
-    import ibis
-
     import jicai.analytics.change as change
 
-    def events(wh, as_of, policy=None):
+    def detect(wh, as_of, policy=None):
         base = {"region_code": "350102", "level": 3, "change_start": "2024-02", "alarm_month": "2024-05",
                 "last_alarm_month": "2024-06", "alarm_months": 2, "ongoing": True, "series_value": 1.0,
                 "reference_mean": 1.0, "reference_sd": 1.0, "threshold": 5.0, "cusum": 6.0}
@@ -229,9 +227,12 @@ def test_changes_improving_first_and_counted(wh, monkeypatch):
             {**base, "institution_code": HC, "institution_name": "鲤城医院丙", "region_code": "350502",
              "series": "nonselected_share", "direction": "improving", "rule": "另一家"},
         ]
-        return ibis.memtable(rows)
+        # the alerts read each still-deteriorating event's value in its last alarm month from the steps
+        steps = [{"institution_code": r["institution_code"], "series": r["series"], "month": r["last_alarm_month"],
+                  "series_value": r["series_value"]} for r in rows]
+        return steps, rows
 
-    monkeypatch.setattr(change, "change_events", events)
+    monkeypatch.setattr(change, "detect", detect)  # the summary runs change detection once, for both lists
     r = summary_report(wh, D, institution=HA)
     assert [(c["series"], c["direction"], c["change_start"], c["rule"]) for c in r.table("changes").rows] == [
         (change.SERIES_LABELS["cost_per_ddd"][0], "改善", "2024-03", "每DDD费用下降"),

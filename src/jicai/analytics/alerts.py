@@ -65,7 +65,7 @@ import ibis.expr.types as ir
 from jicai.analytics.alert_text import grouped, points, stake_text, up, yuan_text
 from jicai.analytics.change import BY_NAME as CHANGE_SERIES
 from jicai.analytics.change import INPUT_TABLES as CHANGE_INPUTS
-from jicai.analytics.change import SERIES_LABELS, detect
+from jicai.analytics.change import SERIES_LABELS, Detected, detect
 from jicai.analytics.supply_risk import INPUT_TABLES as RISK_INPUTS
 from jicai.analytics.supply_risk import supply_risk
 from jicai.assess.basis import variety_rows
@@ -199,8 +199,10 @@ def payment_overdue(wh: Warehouse, as_of: date, policy: Policy) -> ir.Table:
                    stake_amount=r.overdue_amount)
 
 
-def assessment_at_risk(wh: Warehouse, as_of: date, policy: Policy) -> list[ir.Table]:
-    """One table per batch whose cycle year containing ``as_of`` has not ended (a few rows in Python)."""
+def assessment_at_risk(wh: Warehouse, as_of: date, policy: Policy,
+                       monitoring: ir.Table | None = None) -> list[ir.Table]:
+    """One table per batch whose cycle year containing ``as_of`` has not ended (a few rows in Python);
+    ``monitoring``: the monitoring of every batch as of ``as_of``, when the caller has it."""
     cal = cycle_calendar(wh.table("batches"), as_of)
     open_years = cal.filter(cal.cycle_end > ibis.literal(as_of)).select("batch_id", "cycle_year")
     min_c = float(policy.value("min_completion", on=as_of))
@@ -209,7 +211,8 @@ def assessment_at_risk(wh: Warehouse, as_of: date, policy: Policy) -> list[ir.Ta
     out = []
     for row in sorted(open_years.to_pyarrow().to_pylist(), key=lambda r: (r["batch_id"], r["cycle_year"])):
         period = assessment_period(wh, row["batch_id"], int(row["cycle_year"]), as_of)
-        t = trace_columns(variety_rows(wh, period, policy), policy.value("fund_payment_ratio", on=as_of))
+        t = trace_columns(variety_rows(wh, period, policy, monitoring),
+                         policy.value("fund_payment_ratio", on=as_of))
         # on pace = selected ≥ min_completion × agreed × time progress, compared on the 10⁻⁶ grid
         comp_fail = (~t.exempt & (t.agreed_volume > 0)
                      & (snap(t.selected_volume) < snap(t.agreed_volume * t.time_progress * min_c)))
@@ -300,10 +303,10 @@ def supply_risk_high(wh: Warehouse, as_of: date, policy: Policy) -> ir.Table:
                    risk_score=r.risk_score)
 
 
-def _change_rows(wh: Warehouse, as_of: date, policy: Policy) -> list[dict]:
+def _change_rows(wh: Warehouse, as_of: date, policy: Policy, detected: Detected | None = None) -> list[dict]:
     """The deteriorating change events still in alarm: ongoing, last in alarm in the as-of month or the month
     before (a month's purchases may still be coming in), each with the series' value in that last month."""
-    steps, events = detect(wh, as_of, policy)
+    steps, events = detected if detected is not None else detect(wh, as_of, policy)
     recent = {month_label(as_of), month_label(shift_month(as_of.replace(day=1), -1))}
     now = {(s["institution_code"], s["series"], s["month"]): s["series_value"] for s in steps}
     k = float(policy.value("change_threshold_sd", on=as_of))
@@ -322,13 +325,14 @@ def _change_rows(wh: Warehouse, as_of: date, policy: Policy) -> list[dict]:
     return out
 
 
-def change_deteriorating(wh: Warehouse, as_of: date, policy: Policy) -> ir.Table:
+def change_deteriorating(wh: Warehouse, as_of: date, policy: Policy, detected: Detected | None = None) -> ir.Table:
     """Change-detection events (:mod:`jicai.analytics.change`) of an institution getting worse, still going on.
 
     The CUSUM runs in Python on the aggregated monthly series (its bound is in that module); the few alert rows
     come back as a table, their sentences written in Python from the events' figures — the same on every engine,
-    since the figures are the same."""
-    rows = _change_rows(wh, as_of, policy)
+    since the figures are the same. ``detected``: :func:`jicai.analytics.change.detect` as of ``as_of``, when
+    the caller has run it."""
+    rows = _change_rows(wh, as_of, policy, detected)
     schema = {"institution_code": "string", "institution_name": "string", "region_code": "string",
               "level": "int64", "series": "string", "change_start": "string", "message": "string"}
     t = ibis.memtable({c: [r[c] for r in rows] for c in schema}, schema=schema)
@@ -338,9 +342,14 @@ def change_deteriorating(wh: Warehouse, as_of: date, policy: Policy) -> ir.Table
 
 
 def alerts(wh: Warehouse, as_of: date, policy: Policy | None = None,
-           kinds: str | tuple[str, ...] | list[str] = tuple(KINDS)) -> ir.Table:
+           kinds: str | tuple[str, ...] | list[str] = tuple(KINDS), *, monitoring: ir.Table | None = None,
+           detected: Detected | None = None) -> ir.Table:
     """Every alert of ``as_of``'s month, as of ``as_of``, of the ``kinds`` asked (all by default; a string is
-    comma-separated); see COLUMNS."""
+    comma-separated); see COLUMNS.
+
+    A document that also shows the monitoring or the change events (the one-page summary) computes them once
+    and passes them: ``monitoring`` = ``monitor(wh, as_of, None, policy)`` (frozen), ``detected`` =
+    ``detect(wh, as_of, policy)``; the alerts are the same."""
     policy = policy or load_policy()
     if isinstance(kinds, str):
         kinds = tuple(k.strip() for k in kinds.split(",") if k.strip())
@@ -348,20 +357,22 @@ def alerts(wh: Warehouse, as_of: date, policy: Policy | None = None,
     if unknown or not kinds:
         raise AlertError(f"未知预警类型:{unknown}(可选 {'/'.join(KINDS)})",
                          f"unknown alert kinds: {unknown} (one of {', '.join(KINDS)})")
-    m = wh.reuse(monitor(wh, as_of, None, policy)) if {"behind_schedule", "nonselected_high"} & set(kinds) else None
+    if monitoring is None and {"behind_schedule", "nonselected_high"} & set(kinds):
+        monitoring = wh.reuse(monitor(wh, as_of, None, policy))
+    m = monitoring
     parts: list[ir.Table] = []
     if "behind_schedule" in kinds:
         parts.append(behind_schedule(m, wh, as_of, policy))
     if "payment_overdue" in kinds:
         parts.append(payment_overdue(wh, as_of, policy))
     if "assessment_at_risk" in kinds:
-        parts.extend(assessment_at_risk(wh, as_of, policy))
+        parts.extend(assessment_at_risk(wh, as_of, policy, monitoring))
     if "nonselected_high" in kinds:
         parts.append(nonselected_high(m, wh, as_of, policy))
     if "supply_risk_high" in kinds:
         parts.append(supply_risk_high(wh, as_of, policy))
     if "change_deteriorating" in kinds:
-        parts.append(change_deteriorating(wh, as_of, policy))
+        parts.append(change_deteriorating(wh, as_of, policy, detected))
     if not parts:  # only assessments were asked and no cycle year is open: an empty table of the columns
         return nonselected_high(wh.reuse(monitor(wh, as_of, None, policy)), wh, as_of, policy).limit(0)
     return ibis.union(*parts) if len(parts) > 1 else parts[0]

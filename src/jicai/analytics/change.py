@@ -197,9 +197,14 @@ def _months(first: date, last: date) -> list[date]:
     return out
 
 
+# what detect() gives: (steps, events), rows of STEPS and of EVENTS as dicts
+Detected = tuple[list[dict], list[dict]]
+
+
 def detect(wh: Warehouse, as_of: date, policy: Policy | None = None,
-           series: tuple[Series, ...] = SERIES) -> tuple[list[dict], list[dict]]:
-    """(steps, events): every institution × series × month with its CUSUM state, and the events."""
+           series: tuple[Series, ...] = SERIES) -> Detected:
+    """(steps, events): every institution × series × month with its CUSUM state, and the events. A caller
+    that shows the events and the alerts (the one-page summary) runs it once and passes the result on."""
     policy = policy or load_policy()
     p = _parameters(policy, as_of)
     rows = series_values(wh, as_of, policy, series).to_pyarrow().to_pylist()

@@ -34,6 +34,7 @@ from jicai.analytics.deciles import PeerGroup, peer_group, ranked
 from jicai.analytics.peer_metrics import METRICS
 from jicai.contract.columns import col
 from jicai.errors import BilingualError
+from jicai.measures.monitor import monitor
 from jicai.measures.registry import Dims, Measure
 from jicai.policy import Policy, load_policy
 from jicai.store import Warehouse
@@ -93,25 +94,20 @@ def value_text(unit: ir.StringValue, x: ir.NumericValue) -> ir.StringValue:
     return ibis.ifelse(x.isnull(), ibis.null("string"), text)
 
 
-def _values(wh: Warehouse, as_of: date, policy: Policy, metrics: Sequence[str]) -> ir.Table:
-    parts, shared = [], {}
+def _values(wh: Warehouse, as_of: date, policy: Policy, metrics: Sequence[str],
+            monitoring: ir.Table | None) -> ir.Table:
+    """The metrics' values, one table, computed once: every query after it reads rows, not nine measures."""
+    if monitoring is None and any(METRICS[n].monitored for n in metrics):
+        monitoring = wh.freeze(monitor(wh, as_of, None, policy))  # six metrics read it: computed once
+    parts = []
     for name in metrics:
         m = METRICS[name]
-        base = getattr(m.source, "shared", None)
-        if base is None:
-            t = m.source(wh, as_of, policy)
-        else:  # the figures of one table (the monitoring roll-up) read it once
-            if base not in shared:
-                shared[base] = base(wh, as_of, policy)
-            t = m.source(wh, as_of, policy, shared[base])
+        t = m.source(wh, as_of, policy, monitoring if m.monitored else None)
         # the key orders best first: the value, or minus it where high is good; no value sorts last
         key = t.value if m.low_is_good else -t.value
         parts.append(t.mutate(metric=ibis.literal(name), low_is_good=ibis.literal(m.low_is_good),
                               unit=ibis.literal(m.unit), key=key.fill_null(1e300)))
-    out = parts[0]
-    for p in parts[1:]:
-        out = out.union(p)
-    return out
+    return wh.freeze(ibis.union(*parts) if len(parts) > 1 else parts[0])
 
 
 def _summary(t: ir.Table) -> ir.StringValue:
@@ -132,9 +128,11 @@ def _summary(t: ir.Table) -> ir.StringValue:
 
 
 def institution_deciles(wh: Warehouse, as_of: date, policy: Policy | None = None,
-                        peers: PeerGroup | Sequence[str] | str | None = None, metric: str | None = None) -> ir.Table:
+                        peers: PeerGroup | Sequence[str] | str | None = None, metric: str | None = None, *,
+                        monitoring: ir.Table | None = None) -> ir.Table:
     """The rows of ``institution-deciles`` as of ``as_of``: every metric (or ``metric``), within each
-    institution's level, or within ``peers`` (a :class:`PeerGroup`, or institution codes)."""
+    institution's level, or within ``peers`` (a :class:`PeerGroup`, or institution codes). ``monitoring``: the
+    monitoring of every batch as of ``as_of`` (frozen), when the caller has it (the one-page summary)."""
     policy = policy or load_policy()
     if metric is not None and metric not in METRICS:
         raise DecilesError(f"没有这一排名指标:{metric}(可选 {'、'.join(METRICS)})",
@@ -142,7 +140,7 @@ def institution_deciles(wh: Warehouse, as_of: date, policy: Policy | None = None
     group = peer_group(peers)
     if group is not None and not group.members:
         raise DecilesError("对比组没有成员机构", "the peer group has no member institutions")
-    t = _values(wh, as_of, policy, [metric] if metric else list(METRICS))
+    t = _values(wh, as_of, policy, [metric] if metric else list(METRICS), monitoring)
     if group is None:
         t = t.mutate(peer_basis=ibis.literal("level"), peer_group=ibis.literal(""))
         partition = ["metric", "item", "level"]
@@ -150,7 +148,7 @@ def institution_deciles(wh: Warehouse, as_of: date, policy: Policy | None = None
         t = t.filter(t.institution_code.isin(list(group.members)))
         t = t.mutate(peer_basis=ibis.literal("group"), peer_group=ibis.literal(group.name))
         partition = ["metric", "item"]
-    t = ranked(wh.reuse(t), partition)
+    t = ranked(t, partition)
     over = t.value - t.peer_best_tenth
     t = t.mutate(saving=ibis.ifelse(t.weight.isnull() | t.peer_best_tenth.isnull(), ibis.null("float64"),
                                     ibis.ifelse(over > 0, t.weight * over, 0.0)))

@@ -18,6 +18,9 @@ value comes from — always an existing measure's own Ibis expression, never a s
 
 An institution without a value for a metric (no agreement, nothing due, no DDDs) has no row for it: it is
 not ranked there. ``weight`` is what a saving multiplies (the DDDs, for cost per DDD; null otherwise).
+
+The monitoring as of D (every batch) is computed once for every metric that reads it (``monitored``): the
+five roll-up figures and the assessments of the batches (:func:`jicai.assess.assessment.assess` takes it).
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ import ibis.expr.types as ir
 from jicai.policy import Policy
 from jicai.store import Warehouse
 
-SourceFn = Callable[[Warehouse, date, Policy], ir.Table]
+# (wh, as_of, policy, monitoring) -> institution_code, level, item, item_name, value, weight; ``monitoring`` is
+# the monitoring of every batch as of D when the metric is ``monitored``, else None
+SourceFn = Callable[[Warehouse, date, Policy, ir.Table | None], ir.Table]
 
 
 @dataclass(frozen=True)
@@ -43,7 +48,8 @@ class Metric:
     low_is_good: bool
     unit: str  # rate, money, price, score, months: how the value is written (jicai.analytics.institution_deciles)
     item: str  # "" (one figure per institution), batch, variety, class
-    source: SourceFn  # (wh, as_of, policy) -> institution_code, level, item, item_name, value, weight
+    source: SourceFn
+    monitored: bool = False  # the source reads the monitoring as of D
 
 
 def _shape(t: ir.Table, value: ir.Value, item: ir.Value | None = None, item_name: ir.Value | None = None,
@@ -56,24 +62,19 @@ def _shape(t: ir.Table, value: ir.Value, item: ir.Value | None = None, item_name
     )
 
 
-def rollup_values(wh: Warehouse, as_of: date, policy: Policy) -> ir.Table:
-    """``monitor-by-institution``: the five institution-wide figures come from this one table (computed once)."""
-    from jicai.measures.monitor import monitor, rollup
-
-    return wh.reuse(rollup(monitor(wh, as_of, None, policy), "institution"))
-
-
 def _rollup(column: str) -> SourceFn:
-    def source(wh: Warehouse, as_of: date, policy: Policy, base: ir.Table | None = None) -> ir.Table:
-        r = base if base is not None else rollup_values(wh, as_of, policy)
+    """A figure of ``monitor-by-institution`` (the roll-up of the monitoring, the same for the five)."""
+    def source(wh: Warehouse, as_of: date, policy: Policy, monitoring: ir.Table | None) -> ir.Table:
+        from jicai.measures.monitor import rollup
+
+        r = rollup(monitoring, "institution")
         r = r.filter(r[column].notnull())
         return _shape(r, r[column])
 
-    source.shared = rollup_values  # type: ignore[attr-defined]  # the table the figures of one call share
     return source
 
 
-def _scores(wh: Warehouse, as_of: date, policy: Policy) -> ir.Table:
+def _scores(wh: Warehouse, as_of: date, policy: Policy, monitoring: ir.Table | None) -> ir.Table:
     """The assessment score of each started batch's cycle year holding D (provisional before the year ends)."""
     from jicai.assess.assessment import assess, provisional_as_of
     from jicai.calendar import cycle_year_of
@@ -87,7 +88,9 @@ def _scores(wh: Warehouse, as_of: date, policy: Policy) -> ir.Table:
         k = cycle_year_of(row["start_date"], as_of)
         if row["cycle_years"] is not None and k > int(row["cycle_years"]):
             continue  # the batch's cycles are over: no year holds D
-        a = assess(wh, row["batch_id"], k, policy, provisional_as_of(wh, Args(policy, as_of, row["batch_id"], k)))
+        # the year holds D, so its assessment is as of D (its last day assessed whole): the monitoring of D
+        a = assess(wh, row["batch_id"], k, policy, provisional_as_of(wh, Args(policy, as_of, row["batch_id"], k)),
+                   monitoring)
         a = a.filter(a.score.notnull())
         parts.append(_shape(a, a.score, a.batch_id, ibis.literal(row["name"] or row["batch_id"])))
     if not parts:
@@ -98,7 +101,7 @@ def _scores(wh: Warehouse, as_of: date, policy: Policy) -> ir.Table:
     return out
 
 
-def _cost_per_ddd(wh: Warehouse, as_of: date, policy: Policy) -> ir.Table:
+def _cost_per_ddd(wh: Warehouse, as_of: date, policy: Policy, monitoring: ir.Table | None) -> ir.Table:
     from jicai.analytics.savings import unit_costs
 
     u = unit_costs(wh, as_of, "variety")
@@ -107,7 +110,7 @@ def _cost_per_ddd(wh: Warehouse, as_of: date, policy: Policy) -> ir.Table:
     return _shape(u, u.cost_per_ddd, u.variety_id, u.v_name.fill_null(u.variety_id), u.ddd)
 
 
-def _alternative_share(wh: Warehouse, as_of: date, policy: Policy) -> ir.Table:
+def _alternative_share(wh: Warehouse, as_of: date, policy: Policy, monitoring: ir.Table | None) -> ir.Table:
     from jicai.analytics.substitution import substitution
 
     s = substitution(wh, as_of, policy)
@@ -117,7 +120,7 @@ def _alternative_share(wh: Warehouse, as_of: date, policy: Policy) -> ir.Table:
     return _shape(g, g.nonvbp / g.total, g.atc4, g.atc4_name.fill_null(g.atc4))
 
 
-def _months_to_pass(wh: Warehouse, as_of: date, policy: Policy) -> ir.Table:
+def _months_to_pass(wh: Warehouse, as_of: date, policy: Policy, monitoring: ir.Table | None) -> ir.Table:
     from jicai.analytics.adoption import slow_adopters
 
     s = slow_adopters(wh, as_of, policy)
@@ -133,17 +136,17 @@ def _empty() -> ir.Table:
 
 METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("completion", "总体完成率", "overall completion (Σ selected / Σ agreed volume)", False, "rate", "",
-           _rollup("completion")),
+           _rollup("completion"), monitored=True),
     Metric("nonselected_share", "总体非中选占比", "overall non-selected share", True, "rate", "",
-           _rollup("nonselected_share")),
+           _rollup("nonselected_share"), monitored=True),
     Metric("payment_rate", "回款率", "payment rate (paid by the due date / due)", False, "rate", "",
-           _rollup("payment_rate")),
+           _rollup("payment_rate"), monitored=True),
     Metric("overdue_amount", "逾期未回款金额", "amount overdue to suppliers", True, "money", "",
-           _rollup("overdue_amount")),
+           _rollup("overdue_amount"), monitored=True),
     Metric("offline_share", "线下采购占比", "offline share of the order amount", True, "rate", "",
-           _rollup("offline_share")),
+           _rollup("offline_share"), monitored=True),
     Metric("assessment_score", "考核得分", "assessment score of the cycle year holding the as-of date", False,
-           "score", "batch", _scores),
+           "score", "batch", _scores, monitored=True),
     Metric("cost_per_ddd", "每DDD费用", "cost per DDD of a variety over 12 months", True, "price", "variety",
            _cost_per_ddd),
     Metric("alternative_share", "非集采同类占比", "non-VBP alternatives' share of an ATC class's DDDs over 12 months",

@@ -84,12 +84,13 @@ _INST = ["institution_code", "institution_name", "region_code", "level", "batch_
 
 
 def assess(wh: Warehouse, batch_id: str, year: int, policy: Policy | None = None,
-           as_of: date | None = None) -> ir.Table:
+           as_of: date | None = None, monitoring: ir.Table | None = None) -> ir.Table:
     """The assessment of cycle year ``year`` of ``batch_id``, one row per institution; see COLUMNS.
 
     ``as_of`` (inside the cycle year) gives a provisional assessment on the purchases so far; by default
     the whole year is assessed. Raises :class:`jicai.assess.period.AssessmentError` for a batch or year
-    that does not exist.
+    that does not exist. ``monitoring``: the monitoring of every batch as of the assessment date, when the
+    caller has it already (:func:`jicai.assess.basis.variety_rows`).
     """
     policy = policy or load_policy()
     period = assessment_period(wh, batch_id, year, as_of)
@@ -99,7 +100,7 @@ def assess(wh: Warehouse, batch_id: str, year: int, policy: Policy | None = None
         return policy.value(name, on=on)
 
     min_c, max_s = float(pv("min_completion")), float(pv("nonselected_share_max"))
-    rows = trace_columns(variety_rows(wh, period, policy), pv("fund_payment_ratio"))
+    rows = trace_columns(variety_rows(wh, period, policy, monitoring), pv("fund_payment_ratio"))
     # the gates in basis points, cross-multiplied: completion = selected / agreed, share = counted /
     # (selected + counted), so neither division's last digit decides a figure exactly on the edge
     comp_fail = (~rows.exempt & (rows.agreed_volume > 0)

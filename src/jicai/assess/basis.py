@@ -26,9 +26,17 @@ from jicai.policy import Policy
 from jicai.store import Warehouse
 
 
-def variety_rows(wh: Warehouse, period: AssessmentPeriod, policy: Policy) -> ir.Table:
-    """Monitoring rows of the period (MONITOR_COLUMNS) + variety_label, baseline_unit_price, exempt."""
-    m = monitor(wh, period.as_of, period.batch_id, policy)
+def variety_rows(wh: Warehouse, period: AssessmentPeriod, policy: Policy,
+                 monitoring: ir.Table | None = None) -> ir.Table:
+    """Monitoring rows of the period (MONITOR_COLUMNS) + variety_label, baseline_unit_price, exempt.
+
+    ``monitoring``: the monitoring of every batch as of ``period.as_of`` (``monitor(wh, period.as_of)``), when
+    the caller has it already — a document reading it for several purposes computes it once; its rows of the
+    batch are this batch's monitoring (a product belongs to one variety, a variety to one batch)."""
+    if monitoring is None:
+        m = monitor(wh, period.as_of, period.batch_id, policy)
+    else:
+        m = monitoring.filter(monitoring.batch_id == period.batch_id)
     m = m.filter(m.cycle_year == period.cycle_year)
     v = wh.table("varieties")
     v = v.filter(v.batch_id == period.batch_id).select(

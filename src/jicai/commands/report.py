@@ -19,9 +19,10 @@ report_app = typer.Typer(help="报告：月度监测、季度通报、年度考�
                          no_args_is_help=True)
 
 
-def _write(r: Run, build, stem: str, batch: str | None) -> None:
+def _write(r: Run, build, stem: str, batch: str | None, text: bool = False) -> None:
     """Build the report (``build(wh, policy)``) with ``--policy`` or the policy the batch names, write each
-    format asked for, print where the files are."""
+    format asked for, print where the files are; ``text``: print its paragraphs too (the one-page summary,
+    which a director may read in the terminal as well)."""
     policy = r.policy(batch)
     with console.status("正在生成报告 / building the report…"):
         report = build(r.warehouse, policy)
@@ -30,6 +31,8 @@ def _write(r: Run, build, stem: str, batch: str | None) -> None:
     out.print(f"{report.title}（{report.period}，数据截至 {report.as_of.isoformat()}，执行政策 {report.policy_label or report.policy_version}）")
     for label, value in report.headline:
         out.print(f"  {label}：{value}")
+    for p in report.paragraphs if text else ():
+        out.print(f"  {p}")
     for p in paths:
         out.print(f"  报告 / report: {p}")
 
@@ -90,12 +93,13 @@ def summary_cmd(
     institution: str = typer.Option(None, "--institution", help="机构编码 / institution code"),
     region: str = typer.Option(None, "--region", help="行政区划代码(如 350100) / region code"),
 ) -> None:
-    """一页摘要：机构或地区的最好与最差指标、改善情况、预警与涉及金额 / one-page summary of an institution or region."""
+    """一页摘要：机构或地区的最好与最差指标、同级十分位、改善情况、预警与涉及金额 / one-page summary of an institution or region."""
     from jicai.reports.summary import summary_report
 
     d = parse_day(as_of)
     stem = f"一页摘要_{institution or region}_{d.isoformat()}"
-    _write(r, lambda wh, policy: summary_report(wh, d, institution, region, policy, r.computed_at), stem, None)
+    _write(r, lambda wh, policy: summary_report(wh, d, institution, region, policy, r.computed_at), stem, None,
+           text=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -114,6 +114,7 @@ class Table:
     note: str = ""  # what the list is and how it is ordered, shown under the title
     brief: tuple[str, ...] = ()  # the columns shown in HTML/PDF (all when empty)
     html_limit: int = 50  # HTML/PDF show the first rows; the workbook has them all
+    on_page: bool = True  # False: a list for the workbook (and csv/json) only, the page says it in a paragraph
     # Totals only over like units: volumes are in each variety's own unit (片, 支, 人份), so a 合计 of volumes —
     # or of a ratio of volumes such as a completion — is shown only when every row has the same ``like_units``
     # value (one variety, one batch); across them the cell stays blank and the note says why.

@@ -18,6 +18,14 @@ Built from figures other modules compute, never from figures of its own:
   institutions, improving first, then the latest start.
 * **alerts** (表 ``alerts``) — :func:`jicai.analytics.alerts.alerts` of D's month for the unit, high severity
   first, then by ¥ at stake.
+* **deciles** (表 ``deciles``, an institution only) — its rows of ``institution-deciles``
+  (:func:`jicai.analytics.institution_deciles.institution_deciles`, level basis): every measure that ranks
+  institutions (overall completion, non-selected share, payment rate, overdue amount, offline share, the
+  assessment score per batch, the cost per DDD per variety, the non-VBP alternatives' share per ATC class,
+  the months to pass per batch) with its value, its decile among the same-level institutions with a value —
+  1 = the best tenth in the measure's good direction (``low_is_good``), 10 = the worst — and their count;
+  measures in that order, within one the worst decile first. The last paragraph counts the measures in the
+  best and the worst three tenths and names the worst.
 * **¥ at stake** — Σ of the alerts' ``stake_amount`` and, apart (the two overlap: a non-selected purchase can
   be in both), the cost-per-DDD saving at the peers' 10th percentile
   (:func:`jicai.analytics.savings.savings_by_institution`).
@@ -25,13 +33,17 @@ Built from figures other modules compute, never from figures of its own:
 The aggregation is Ibis on the warehouse's engine; ranks are taken in Python on the per-unit rows (one row
 per institution of the province, or per region: a few thousand at most). Every list is cut to what fits one
 A4 page (``html_limit``); the workbook holds every row.
+
+What several parts read is computed once per report: the monitoring as of D (frozen: the measures, the
+assessments, the alerts and the deciles read its rows — compiling it into each of their queries took longer
+than running it) and change detection (the changes and the alerts' lasting deteriorations).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ibis
 import ibis.expr.types as ir
@@ -43,6 +55,9 @@ from jicai.measures.progress import ratio
 from jicai.policy import Policy, load_policy
 from jicai.reports.documents import LEVELS, Column, Report, ReportError, Table, fixed
 from jicai.store import Warehouse
+
+if TYPE_CHECKING:
+    from jicai.analytics.change import Detected
 
 TITLE = {"institution": "医疗机构集采执行一页摘要", "region": "地区集采执行一页摘要"}
 SEVERITY_ORDER = {"high": 0, "medium": 1}
@@ -125,10 +140,10 @@ def _prev_month_end(d: date) -> date:
     return d.replace(day=1) - timedelta(days=1)
 
 
-def unit_figures(wh: Warehouse, as_of: date, policy: Policy, unit: Unit) -> ir.Table:
-    """One row per unit of ``unit``'s kind (every institution, or every region of the same tier): ``key``,
-    ``level`` (institutions), completion, time_progress, nonselected_share, payment_rate, overdue_amount."""
-    m = monitor(wh, as_of, None, policy)
+def unit_figures(m: ir.Table, unit: Unit) -> ir.Table:
+    """One row per unit of ``unit``'s kind (every institution, or every region of the same tier) from the
+    monitoring ``m`` of every batch: ``key``, ``peer_group`` (institutions: the level), completion,
+    time_progress, nonselected_share, payment_rate, overdue_amount."""
     if unit.kind == "institution":
         m = m.mutate(key=m.institution_code, peer_group=m.level.cast("string"))
     else:
@@ -209,10 +224,13 @@ def _peers(rows: list[dict[str, Any]], unit: Unit, key: str) -> list[dict[str, A
     return [r for r in rows if mine is not None and r["peer_group"] == mine["peer_group"]]
 
 
-def monitored_measures(wh: Warehouse, as_of: date, policy: Policy, unit: Unit) -> list[Measured]:
+def monitored_measures(wh: Warehouse, as_of: date, policy: Policy, unit: Unit,
+                       monitoring: ir.Table | None = None) -> list[Measured]:
+    """``monitoring``: the monitoring of every batch as of ``as_of``, when the caller has it (frozen)."""
     key = unit.code if unit.kind == "institution" else unit.prefix
-    now = _peers(_rows(unit_figures(wh, as_of, policy, unit)), unit, key)
-    before = _rows(unit_figures(wh, _prev_month_end(as_of), policy, unit))
+    m = monitoring if monitoring is not None else monitor(wh, as_of, None, policy)
+    now = _peers(_rows(unit_figures(m, unit)), unit, key)
+    before = _rows(unit_figures(monitor(wh, _prev_month_end(as_of), None, policy), unit))
     mine = next((r for r in now if r["key"] == key), {})
     prev = next((r for r in before if r["key"] == key), {})
     cap = float(policy.value("nonselected_share_max", on=as_of))
@@ -227,16 +245,17 @@ def monitored_measures(wh: Warehouse, as_of: date, policy: Policy, unit: Unit) -
     return out
 
 
-def assessment_measures(wh: Warehouse, as_of: date, policy: Policy, unit: Unit) -> list[Measured]:
+def assessment_measures(wh: Warehouse, as_of: date, policy: Policy, unit: Unit,
+                        monitoring: ir.Table | None = None) -> list[Measured]:
     """The provisional assessment as of D of each batch whose cycle year contains D: an institution's score and
-    verdict, a region's pass rate, ranked among the peers."""
+    verdict, a region's pass rate, ranked among the peers. ``monitoring``: as in :func:`monitored_measures`."""
     from jicai.assess.assessment import assess
     from jicai.measures.cycles import cycle_calendar
 
     out = []
     cal = cycle_calendar(wh.table("batches"), as_of).select("batch_id", "cycle_year")
     for b in sorted(_rows(cal), key=lambda r: r["batch_id"]):
-        a = assess(wh, b["batch_id"], int(b["cycle_year"]), policy, as_of)
+        a = assess(wh, b["batch_id"], int(b["cycle_year"]), policy, as_of, monitoring)
         label = f"预考核 {b['batch_id']} 第{int(b['cycle_year'])}年度"
         if unit.kind == "institution":
             a = a.filter(a.level == unit.level) if unit.level is not None else a.filter(a.level.isnull())
@@ -277,6 +296,13 @@ MEASURE_COLUMNS = [Column("measure", "指标", "measure"), Column("value", "本�
                    Column("reference", "参照", "time progress, the policy's maximum, the overdue amount, the verdict"),
                    Column("rank", "同级排名", "rank among the peers (1 = best) / number of peers"),
                    Column("decile", "同级十分位", "decile among the peers, 1 = the best tenth")]
+DECILE_COLUMNS = [Column("metric", "排名指标", "the measure ranked"),
+                  Column("item", "比较对象", "batch, variety or ATC class; 全部 for the institution's overall figure"),
+                  Column("value", "本期", "the institution's figure as of the date"),
+                  Column("decile", "同级十分位", "decile among the institutions of the same level with a value "
+                         "(1 = the best tenth) and their count"),
+                  Column("peer_median", "同级中位", "median of those peers (blank below 6)"),
+                  Column("direction", "好坏方向", "higher is better / lower is better")]
 CHANGE_COLUMNS = [Column("institution_name", "机构", "institution"), Column("series", "指标", "series"),
                   Column("direction", "方向", "improving / deteriorating"),
                   Column("change_start", "起始月", "month the change started"),
@@ -286,15 +312,91 @@ ALERT_COLUMNS = [Column("institution_name", "机构", "institution"), Column("se
                  Column("stake_amount", "涉及金额(元)", "yuan at stake", "money", total=True)]
 
 
-def change_rows(wh: Warehouse, as_of: date, policy: Policy, unit: Unit) -> list[dict[str, Any]]:
-    from jicai.analytics.change import DIRECTIONS, SERIES_LABELS, change_events
+def change_rows(events: list[dict[str, Any]], unit: Unit) -> list[dict[str, Any]]:
+    """The unit's rows of the change events (:func:`jicai.analytics.change.detect`)."""
+    from jicai.analytics.change import DIRECTIONS, SERIES_LABELS
 
-    ev = _rows(_in_unit(change_events(wh, as_of, policy), unit))
+    if unit.kind == "institution":
+        ev = [r for r in events if r["institution_code"] == unit.code]
+    else:
+        ev = [r for r in events if (r["region_code"] or "").startswith(unit.prefix)]
     ev.sort(key=lambda r: (r["direction"] != "improving", _neg_month(r["change_start"]), r["institution_code"],
                            r["series"]))
     return [{"institution_name": r["institution_name"], "series": SERIES_LABELS[r["series"]][0],
              "direction": DIRECTIONS[r["direction"]][0], "change_start": r["change_start"], "rule": r["rule"]}
             for r in ev]
+
+
+def _metric_value(unit: str, x: float | None) -> str:
+    """A ranking measure's figure in its unit (:data:`jicai.analytics.peer_metrics.METRICS`); the one ranked
+    without a value is the months to pass of an institution that never passed."""
+    if x is None:
+        return "未达标"
+    if unit == "rate":
+        return pct(x)
+    if unit == "money":
+        return yuan(x)
+    if unit == "price":
+        return f"¥{fixed(x, 2)}"
+    if unit == "score":
+        return f"{fixed(x, 1)}分"
+    return f"{fixed(x, 0)}个月"
+
+
+def decile_text(decile: int | None, peers: int) -> str:
+    """第 3 十分位(同级 24 家); a measure with no other institution of the level has no decile.
+
+    >>> decile_text(3, 24), decile_text(None, 1)
+    ('第 3 十分位(同级 24 家)', '不排名(同级仅 1 家)')
+    """
+    return f"第 {decile} 十分位(同级 {peers} 家)" if decile is not None else f"不排名(同级仅 {peers} 家)"
+
+
+def decile_rows(wh: Warehouse, as_of: date, policy: Policy, unit: Unit,
+                monitoring: ir.Table | None = None) -> list[dict[str, Any]]:
+    """The institution's rows of ``institution-deciles`` within its level (see the module docstring), each with
+    ``_decile`` (the number, for the paragraph)."""
+    from jicai.analytics.institution_deciles import institution_deciles
+    from jicai.analytics.peer_metrics import METRICS
+
+    d = institution_deciles(wh, as_of, policy, monitoring=monitoring)
+    d = d.filter(d.institution_code == unit.code).select("metric", "item", "item_name", "value", "peers", "decile",
+                                                         "peer_median")
+    order = {name: i for i, name in enumerate(METRICS)}
+    rows = sorted(_rows(d), key=lambda r: (order[r["metric"]], -(r["decile"] or 0), r["item_name"] or "",
+                                           r["item"]))
+    out = []
+    for r in rows:
+        m = METRICS[r["metric"]]
+        out.append({"metric": m.zh, "item": (r["item_name"] or r["item"]) if r["item"] else "全部",
+                    "value": _metric_value(m.unit, r["value"]), "decile": decile_text(r["decile"], r["peers"]),
+                    "peer_median": "—" if r["peer_median"] is None else _metric_value(m.unit, r["peer_median"]),
+                    "direction": "越低越好" if m.low_is_good else "越高越好", "_decile": r["decile"]})
+    return out
+
+
+def _deciles_said(rows: list[dict[str, Any]]) -> str:
+    """The deciles in one paragraph, bounded to fit the page: each measure with one row (the overall figures, the
+    score of the one batch) by its value and decile; one with several (a cost per DDD per variety) by how many of
+    them are in the worst three tenths — the workbook's list names them, the worst first. The good direction of
+    the measures is said once."""
+    from jicai.analytics.peer_metrics import METRICS
+
+    if all(r["_decile"] is None for r in rows):
+        return "同级十分位:同级机构不足两家,各排名指标均不排名。"
+    by_metric: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_metric.setdefault(r["metric"], []).append(r)
+    said = []
+    for metric, items in by_metric.items():  # in the measures' order
+        if len(items) == 1:
+            r = items[0]
+            said.append(f"{metric}{'' if r['item'] == '全部' else '(' + r['item'] + ')'} {r['value']} {r['decile']}")
+        else:
+            low = sum(1 for r in items if (r["_decile"] or 0) >= 8)
+            said.append(f"{metric} {len(items)} 项中第 8–10 十分位 {low} 项")
+    higher = "、".join(m.zh for m in METRICS.values() if not m.low_is_good)
+    return f"同级十分位(1 为最好、10 为最差;{higher}越高越好,其余越低越好):" + ";".join(said) + "。"
 
 
 def _neg_month(m: str) -> int:
@@ -303,10 +405,12 @@ def _neg_month(m: str) -> int:
     return -(int(y) * 12 + int(mo))
 
 
-def alert_rows(wh: Warehouse, as_of: date, policy: Policy, unit: Unit) -> list[dict[str, Any]]:
+def alert_rows(wh: Warehouse, as_of: date, policy: Policy, unit: Unit, monitoring: ir.Table | None = None,
+               detected: Detected | None = None) -> list[dict[str, Any]]:
+    """The unit's alerts; ``monitoring`` and ``detected`` as the caller has them (see :func:`summary_report`)."""
     from jicai.analytics.alerts import KINDS, SEVERITY, alerts
 
-    rows = _rows(_in_unit(alerts(wh, as_of, policy), unit))
+    rows = _rows(_in_unit(alerts(wh, as_of, policy, monitoring=monitoring, detected=detected), unit))
     rows.sort(key=lambda r: (SEVERITY_ORDER.get(r["severity"], 9), -(r["stake_amount"] or 0.0), r["alert_key"]))
     return [{"institution_name": r["institution_name"], "severity": SEVERITY[r["severity"]][0],
              "alert_kind": KINDS[r["alert_kind"]][0], "message": r["message"], "stake_amount": r["stake_amount"],
@@ -355,11 +459,20 @@ def _improved(ms: list[Measured], changes: list[dict[str, Any]]) -> str:
 def summary_report(wh: Warehouse, as_of: date, institution: str | None = None, region: str | None = None,
                    policy: Policy | None = None, computed_at: datetime | None = None) -> Report:
     """The one-page summary of ``institution`` or ``region`` as of ``as_of`` (see the module docstring)."""
+    from jicai.analytics import change
+
     policy = policy or load_policy()
     unit = find_unit(wh, institution, region)
-    ms = monitored_measures(wh, as_of, policy, unit) + assessment_measures(wh, as_of, policy, unit)
-    changes = change_rows(wh, as_of, policy, unit)
-    alerts = alert_rows(wh, as_of, policy, unit)
+    # What several parts read is computed once: the monitoring as of D (the measures, the assessments, the
+    # alerts, the deciles; compiling it into each of their queries cost more than running it) and change
+    # detection (the changes and the alerts' lasting deteriorations).
+    monitoring = wh.freeze(monitor(wh, as_of, None, policy))
+    detected = change.detect(wh, as_of, policy)
+    ms = (monitored_measures(wh, as_of, policy, unit, monitoring)
+          + assessment_measures(wh, as_of, policy, unit, monitoring))
+    deciles = decile_rows(wh, as_of, policy, unit, monitoring) if unit.kind == "institution" else None
+    changes = change_rows(detected[1], unit)
+    alerts = alert_rows(wh, as_of, policy, unit, monitoring, detected)
     stake = round(sum(a["stake_amount"] or 0.0 for a in alerts), 2)
     saving = savings_of(wh, as_of, policy, unit)
     high = sum(1 for a in alerts if a["high"])
@@ -376,6 +489,8 @@ def summary_report(wh: Warehouse, as_of: date, institution: str | None = None, r
         f"本月预警 {len(alerts)} 条(高 {high} 条),涉及金额 {yuan(stake)};按同级第10百分位每DDD费用采购可节省 "
         f"{yuan(saving)}(两者可能重叠,不相加)。",
     ]
+    if deciles is not None:
+        paragraphs.append(_deciles_said(deciles))
     headline = [(m.zh, m.value) for m in ms[:3]] + [("预警", f"{len(alerts)} 条"), ("预警涉及金额", yuan(stake)),
                                                      ("节省潜力", yuan(saving))]
     alert_cols = ALERT_COLUMNS if unit.kind == "region" else ALERT_COLUMNS[1:]
@@ -383,6 +498,12 @@ def summary_report(wh: Warehouse, as_of: date, institution: str | None = None, r
     tables = [
         Table("measures", "主要指标与同级排名", MEASURE_COLUMNS, [m.row() for m in ms],
               note="排名1为最好;十分位1为同级最好的十分之一;环比为与上月末之差"),
+        # on the page as the last paragraph (a list would not leave room for the alerts): here for the workbook
+        *([Table("deciles", "同级十分位排名", DECILE_COLUMNS,
+                 [{k: v for k, v in r.items() if k != "_decile"} for r in deciles],
+                 note="同级为同等级医疗机构中有该指标数值的机构;十分位1为按好坏方向最好的十分之一,10为最差"
+                      "(越高越好的指标数值最高者为1);按指标排列,同一指标内先列最差的",
+                 on_page=False)] if deciles is not None else []),
         Table("changes", "持续变化(CUSUM)", change_cols, changes, note="先列改善,再列恶化;各按起始月从近到远",
               html_limit=4),
         Table("alerts", "预警与行动建议", alert_cols, [{k: v for k, v in a.items() if k != "high"} for a in alerts],

@@ -95,6 +95,16 @@ class Warehouse:
         tasks while the other's keep the executors busy)."""
         return tuple(self.reuse(e) for e in exprs)
 
+    def freeze(self, expr: ibis.Table) -> ibis.Table:
+        """``expr`` computed now, its rows kept as an in-memory table that later queries read like a table.
+
+        For an intermediate that several queries of one document read — the monitoring a one-page summary
+        ranks, alerts and assesses on. Unlike :meth:`reuse` it saves the compilation as well: Ibis compiles an
+        expression into every query that reads it, and for one as large as the monitoring compiling costs more
+        than running. The rows come to the client: for results a document holds anyway (one per institution ×
+        variety at most), not for order lines."""
+        return ibis.memtable(expr.to_pyarrow())
+
     def list_tables(self) -> list[str]:
         if self.mode != "read":
             return list(self.con.list_tables())
