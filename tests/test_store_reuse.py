@@ -76,3 +76,37 @@ def test_spark_connect_keeps_its_results_on_the_client(engine_warehouse):
     kept = wh.reuse(t.filter(t.k >= 2))
     assert isinstance(kept.op(), ops.InMemoryTable)
     assert rows(kept.join(t, "k").select("k", "v")) == [(2, 3.0), (3, 4.5)]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_reuse_all_gives_each_expression_its_rows_in_order(engine, engine_warehouse):
+    wh = engine_warehouse(engine, {"t": table([1, 2, 3, 4])})
+    t = wh.table("t")
+    low, high, total = wh.reuse_all(t.filter(t.k <= 2), t.filter(t.k > 2).mutate(w=t.v * 2),
+                                    t.aggregate(n=t.k.count(), s=t.v.sum()))
+    assert rows(low) == [(1, 1.5), (2, 3.0)]
+    assert rows(high) == [(3, 4.5, 9.0), (4, 6.0, 12.0)]
+    assert rows(total) == [(4, 15.0)]
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_spark_connect_computes_them_side_by_side_and_keeps_each(engine_warehouse, monkeypatch):
+    """Two cluster queries at once from one session: both kept, the second call computes nothing."""
+    import threading
+
+    wh = connect_warehouse(engine_warehouse)
+    t = wh.table("t")
+    threads = set()
+    get = type(wh._reused).get
+
+    def spy(self, expr):
+        threads.add(threading.current_thread().name)
+        return get(self, expr)
+
+    monkeypatch.setattr(type(wh._reused), "get", spy)
+    first = wh.reuse_all(t.filter(t.k >= 2), t.filter(t.k < 3))
+    assert len(threads) == 2 and all(n.startswith("jicai-reuse") for n in threads)
+    assert [rows(x) for x in first] == [[(2, 3.0), (3, 4.5)], [(1, 1.5), (2, 3.0)]]
+    again = wh.reuse_all(t.filter(t.k >= 2), t.filter(t.k < 3))
+    assert all(a is b for a, b in zip(first, again, strict=True))
