@@ -7,6 +7,10 @@ endpoint and its export. The DDD view is a dataset of its own — the measure wi
 pick the new columns up like any other — whose rows are the base dataset's cached rows joined, in the result
 cache, to the factor table (one more small cached result): switching the unit never recomputes a measure.
 
+The supply roll-ups by enterprise and by distributor add products: in DDDs the scorecard's cached rows (the same
+month) are converted product by product and added per enterprise or distributor (:func:`converted`,
+:mod:`jicai.analytics.ddd_supply`), the products without DDDs counted apart.
+
 The overview's cards (and its tables by batch, level and city) add volumes across varieties: in DDDs each row of
 the cached monitoring is converted first, then summed (:func:`monitor_in_ddd`,
 :func:`jicai.analytics.ddd_rollups.rollup_ddd`), with the volume that has no DDDs kept apart.
@@ -14,6 +18,7 @@ the cached monitoring is converted first, then summed (:func:`monitor_in_ddd`,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import ibis.expr.types as ir
@@ -72,8 +77,19 @@ def _factors(data: Any) -> ir.Table:
     return data.result(("ddd_factors",), factor_rows)
 
 
-def converted(ds: Dataset, base_rows: ir.Table, data: Any) -> ir.Table:
-    """The base dataset's cached rows with the DDD columns (an expression on the result cache)."""
+def converted(ds: Dataset, base_rows: ir.Table, data: Any,
+              rows_of: Callable[[str], ir.Table] | None = None) -> ir.Table:
+    """The base dataset's cached rows with the DDD columns (an expression on the result cache). A supply roll-up
+    (by enterprise, by distributor) adds its products: its DDD figures are the cached rows of the scorecard
+    (``rows_of("supply-scorecard")``, the same arguments) converted product by product, then added
+    (:mod:`jicai.analytics.ddd_supply`)."""
+    from jicai.analytics import ddd_supply
+
+    by = ddd_supply.VIEWS.get(ds.base.name)
+    if by is not None:
+        if rows_of is None:
+            raise ValueError(f"{ds.name}: a roll-up's DDD view needs the scorecard's rows")
+        return ddd_supply.of_rollup(base_rows, rows_of(ddd_supply.SCORECARD), _factors(data), by)
     return with_ddd(ds.base.measure, base_rows, _factors(data))
 
 
