@@ -314,3 +314,48 @@ def test_jicai_supply_unit_ddd_converts_its_rollups_and_trends(tmp_path):
     assert [(x["month"], x["ordered_units_ddd"], x["products_without_ddd"]) for x in doc["trend"]] == [
         ("2024-03", 300, 0), ("2024-04", 200, 0)]
     assert {(x["month"], x["distributor_code"]) for x in doc["distributor_trend"]} == {("2024-03", EB), ("2024-04", EA)}
+
+
+def test_the_monthly_and_quarterly_reports_show_the_ddd_figures(tmp_path):
+    """The reports' roll-ups carry the DDD figures (the rows as in the overview's test above): 3,000 agreed DDD,
+    200 selected for ¥400; HA's V2 agreement has none and is counted apart."""
+    import re
+    from datetime import date
+
+    from jicai.contract.arrow import empty
+    from jicai.contract.tables import TABLES
+    from jicai.reports.html import render_html
+    from jicai.reports.monthly import monthly_report
+    from jicai.reports.quarterly import quarterly_report
+    from jicai.store import connect
+
+    wh = connect(f"duckdb:///{tmp_path / 'jicai.duckdb'}")
+    tables = _tables()
+    for name in TABLES:
+        wh.write_table(name, tables.get(name, empty(name)), overwrite=True)
+    report = monthly_report(wh, date(2024, 6, 30))
+    by_batch = report.table("by_batch")
+    (b1,) = by_batch.rows
+    assert (b1["agreed_volume"], b1["agreed_volume_ddd"], b1["selected_volume_ddd"]) == (3500, 3000, 200)
+    assert b1["completion_ddd"] == pytest.approx(200 / 3000) and b1["selected_cost_per_ddd"] == pytest.approx(2.0)
+    assert (b1["rows_without_ddd"], b1["agreed_volume_unconverted"]) == (1, 500)
+    names = [c.name for c in by_batch.columns]  # the DDDs beside the minimum units in the workbook
+    assert names[names.index("completion") + 1:names.index("completion") + 4] == [
+        "agreed_volume_ddd", "selected_volume_ddd", "completion_ddd"]
+    assert "completion_ddd" in by_batch.brief and "selected_cost_per_ddd" in by_batch.brief
+    assert by_batch.totals["selected_volume_ddd"] == 200
+    zero = report.table("zero")  # a list of agreements: each row's volume in DDDs, or its reason
+    assert {r["variety_id"]: r["agreed_volume_ddd"] for r in zero.rows if r["institution_code"] == HB} == {"V1": 1000}
+    assert "agreed_volume_ddd" in [c.name for c in zero.columns] and "ddd_note" in [c.name for c in zero.columns]
+    headline = dict(report.headline)
+    assert headline["中选产品采购量(DDD)"] == "200 DDD" and headline["中选产品每DDD费用"] == "2.0000元"
+    assert headline["无DDD的约定品种"] == "1 行(未计入DDD)"
+    html = render_html(report)
+    assert "总体完成率(按DDD)" in html and "中选产品每DDD费用" in html and "6.7%" in html
+    assert any("按DDD" in n for n in report.notes)
+    quarterly = quarterly_report(wh, 2024, 2)
+    lag = {r["institution_code"]: r for r in quarterly.table("lagging").rows}
+    assert lag[HA]["completion_ddd"] == pytest.approx(0.2) and lag[HA]["agreed_volume_unconverted"] == 500
+    assert lag[HB]["completion_ddd"] == 0 and "completion_ddd" in quarterly.table("lagging").brief
+    assert not re.search(r"\bddd\b", re.sub(r"<[^>]+>", " ", render_html(quarterly)))
+    wh.close()

@@ -65,8 +65,8 @@ def note(without: ir.IntegerValue, products: ir.IntegerValue) -> ir.StringValue:
     n = without.cast("string")
     text = ibis.ifelse(
         without == products,
-        n + " 个产品均无DDD(DDD表无该药品或含量不明),无法按DDD汇总;采购量见“未换算”列(最小单位)",
-        n + " 个产品无DDD(DDD表无该药品或含量不明),其采购量未计入DDD合计,见“未换算”列(最小单位)")
+        n + " 个产品均无DDD,无法按DDD汇总,采购量见“未换算”列(最小单位)",
+        n + " 个产品无DDD,未计入DDD合计,采购量见“未换算”列(最小单位)")  # each product's reason: the scorecard's
     return ibis.ifelse(without > 0, text, ibis.null("string"))
 
 
