@@ -190,7 +190,7 @@ def test_the_supply_rollups_switch_to_ddds_on_the_api_page_and_export(client):
     assert page.status_code == 200 and 'data-testid="unit-switch"' in page.text
     for header in ("采购数量(DDD)", "采购数量每DDD费用", "无DDD的产品数", "未换算采购数量(最小单位)"):
         assert header in page.text, header
-    assert "300 DDD" in page.text and "¥2.0000" in page.text
+    assert "300 DDD" in page.text and "¥2.0000" in page.text and "每个产品先按其每单位DDD数" in page.text
     r = client.get("/api/supply-enterprises/export", params={"month": "2024-03", "unit": "ddd", "format": "csv"})
     rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert [(x["enterprise_code"], float(x["ordered_units_ddd"])) for x in rows] == [(EB, 300.0)]

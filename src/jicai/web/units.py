@@ -26,12 +26,20 @@ import ibis.expr.types as ir
 from jicai.analytics.ddd_units import UNITS, DddUnitError, convertible, factor_rows, in_ddd, unit, with_ddd
 from jicai.web.dataset import Dataset, DatasetError
 
-__all__ = ["UNITS", "apply", "code", "converted", "monitor_in_ddd", "switchable"]
+__all__ = ["UNITS", "apply", "code", "converted", "monitor_in_ddd", "summed", "switchable"]
 
 
 def switchable(ds: Dataset) -> bool:
     """Whether ``ds`` has the unit switch (its page shows it, its endpoint takes ``unit``)."""
     return ds.measure is not None and ds.base is None and convertible(ds.measure)
+
+
+def summed(ds: Dataset) -> bool:
+    """Whether ``ds`` is the DDD view of a roll-up across products (its page says each product is converted
+    before the sums, and where the units without DDDs are)."""
+    from jicai.analytics import ddd_supply
+
+    return ds.base is not None and ds.base.name in ddd_supply.VIEWS
 
 
 _VIEWS: dict[str, Dataset] = {}
