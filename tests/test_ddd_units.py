@@ -15,7 +15,7 @@ import io
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.web_fixtures import HA, HB, bearer, login, make_app, world_rows
+from tests.web_fixtures import EA, EB, HA, HB, bearer, login, make_app, world_rows
 
 from jicai.analytics.ddd_units import DddUnitError, convertible, ddd_columns, plan, unit, why_not
 from jicai.contract.arrow import from_pylist
@@ -168,6 +168,34 @@ def test_the_command_line_writes_the_ddd_columns(tmp_path):
     assert bad.exit_code != 0 and "计量单位" in bad.output
 
 
+# -- the supply roll-ups: each product converted, then added (analytics.ddd_supply) ------------------------------
+# April: HA ordered 20 packs × 10 of P1 (EA, 20 mg: 1 DDD per tablet) for ¥400 through EA → 200 DDD, ¥2.00 per DDD;
+# March: 30 packs of the backup P1B (EB) through EB → 300 DDD, ¥2.00 per DDD. Every product converts: nothing apart.
+
+
+def test_the_supply_rollups_switch_to_ddds_on_the_api_page_and_export(client):
+    body = _api(client, "bureau", "/api/supply-enterprises", month="2024-04", unit="ddd").json()
+    assert body["params"]["unit"] == "ddd"
+    cols = {c["name"]: c for c in body["columns"]}
+    assert cols["ordered_units_ddd"]["zh"] == "采购数量(DDD)" and cols["ordered_units_unconverted"]["kind"] == "volume"
+    (ea,) = body["rows"]
+    assert (ea["ordered_units"], ea["ordered_units_ddd"], ea["ordered_cost_per_ddd"]) == (200, 200, 2.0)
+    assert (ea["products_without_ddd"], ea["ordered_units_unconverted"], ea["ddd_note"]) == (0, 0, None)
+    # scoped like the rows: EB's user sees its own distributor row of March only
+    dist = _api(client, "enterprise_b", "/api/supply-distributors", month="2024-03", unit="ddd").json()["rows"]
+    assert [(r["distributor_code"], r["ordered_units_ddd"]) for r in dist] == [(EB, 300)]
+    assert _api(client, "enterprise_b", "/api/supply-distributors", month="2024-04", unit="ddd").json()["rows"] == []
+    login(client, "bureau")
+    page = client.get("/data/supply-distributors", params={"month": "2024-03", "unit": "ddd"})
+    assert page.status_code == 200 and 'data-testid="unit-switch"' in page.text
+    for header in ("采购数量(DDD)", "采购数量每DDD费用", "无DDD的产品数", "未换算采购数量(最小单位)"):
+        assert header in page.text, header
+    assert "300 DDD" in page.text and "¥2.0000" in page.text and "每个产品先按其每单位DDD数" in page.text
+    r = client.get("/api/supply-enterprises/export", params={"month": "2024-03", "unit": "ddd", "format": "csv"})
+    rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert [(x["enterprise_code"], float(x["ordered_units_ddd"])) for x in rows] == [(EB, 300.0)]
+
+
 # -- the roll-ups: the overview's cards and tables, and `jicai monitor --unit ddd`'s summary sheets --------------
 # The rows (as of 2024-06-30): HA V1 agreed 1,000 = 1,000 DDD, selected 200 = 200 DDD for ¥400, non-selected 300 =
 # 300 DDD for ¥600; HA V2 agreed 500 片 with no DDDs (apart); HB and HC V1 agreed 1,000 = 1,000 DDD each, nothing
@@ -256,4 +284,78 @@ def test_the_monitor_report_sums_its_rollups_in_ddds(tmp_path):
     assert b1["selected_cost_per_ddd"] == pytest.approx(2.0) and b1["agreed_volume_unconverted"] == 500
     ha = next(r for r in report.table("by_institution").rows if r["institution_code"] == HA)
     assert (ha["agreed_volume_ddd"], ha["agreed_volume_unconverted"], ha["completion_ddd"]) == (1000, 500, 0.2)
+    wh.close()
+
+
+def test_jicai_supply_unit_ddd_converts_its_rollups_and_trends(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from jicai.cli import app as cli
+    from jicai.contract.arrow import empty
+    from jicai.contract.tables import TABLES
+    from jicai.store import connect
+
+    wh = connect(f"duckdb:///{tmp_path / 'jicai.duckdb'}")
+    tables = _tables()
+    for name in TABLES:
+        wh.write_table(name, tables.get(name, empty(name)), overwrite=True)
+    wh.close()
+    out = tmp_path / "supply.json"
+    r = CliRunner().invoke(cli, ["supply", "--month", "2024-04", "--months", "2", "--unit", "ddd", "--format", "json",
+                                 "--out", str(out)], env={"JICAI_DATA_DIR": str(tmp_path)})
+    assert r.exit_code == 0, r.output
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert [(x["enterprise_code"], x["ordered_units_ddd"], x["ordered_cost_per_ddd"]) for x in doc["enterprises"]] \
+        == [(EA, 200, 2.0)]
+    assert doc["scorecard"][0]["ordered_units_ddd"] == 200 and doc["scorecard"][0]["ddd_per_unit"] == 1.0
+    # the trend of March and April: 300 DDD of P1B, then 200 of P1, each month its own row
+    assert [(x["month"], x["ordered_units_ddd"], x["products_without_ddd"]) for x in doc["trend"]] == [
+        ("2024-03", 300, 0), ("2024-04", 200, 0)]
+    assert {(x["month"], x["distributor_code"]) for x in doc["distributor_trend"]} == {("2024-03", EB), ("2024-04", EA)}
+
+
+def test_the_monthly_and_quarterly_reports_show_the_ddd_figures(tmp_path):
+    """The reports' roll-ups carry the DDD figures (the rows as in the overview's test above): 3,000 agreed DDD,
+    200 selected for ¥400; HA's V2 agreement has none and is counted apart."""
+    import re
+    from datetime import date
+
+    from jicai.contract.arrow import empty
+    from jicai.contract.tables import TABLES
+    from jicai.reports.html import render_html
+    from jicai.reports.monthly import monthly_report
+    from jicai.reports.quarterly import quarterly_report
+    from jicai.store import connect
+
+    wh = connect(f"duckdb:///{tmp_path / 'jicai.duckdb'}")
+    tables = _tables()
+    for name in TABLES:
+        wh.write_table(name, tables.get(name, empty(name)), overwrite=True)
+    report = monthly_report(wh, date(2024, 6, 30))
+    by_batch = report.table("by_batch")
+    (b1,) = by_batch.rows
+    assert (b1["agreed_volume"], b1["agreed_volume_ddd"], b1["selected_volume_ddd"]) == (3500, 3000, 200)
+    assert b1["completion_ddd"] == pytest.approx(200 / 3000) and b1["selected_cost_per_ddd"] == pytest.approx(2.0)
+    assert (b1["rows_without_ddd"], b1["agreed_volume_unconverted"]) == (1, 500)
+    names = [c.name for c in by_batch.columns]  # the DDDs beside the minimum units in the workbook
+    assert names[names.index("completion") + 1:names.index("completion") + 4] == [
+        "agreed_volume_ddd", "selected_volume_ddd", "completion_ddd"]
+    assert "completion_ddd" in by_batch.brief and "selected_cost_per_ddd" in by_batch.brief
+    assert by_batch.totals["selected_volume_ddd"] == 200
+    zero = report.table("zero")  # a list of agreements: each row's volume in DDDs, or its reason
+    assert {r["variety_id"]: r["agreed_volume_ddd"] for r in zero.rows if r["institution_code"] == HB} == {"V1": 1000}
+    assert "agreed_volume_ddd" in [c.name for c in zero.columns] and "ddd_note" in [c.name for c in zero.columns]
+    headline = dict(report.headline)
+    assert headline["中选产品采购量(DDD)"] == "200 DDD" and headline["中选产品每DDD费用"] == "2.0000元"
+    assert headline["无DDD的约定品种"] == "1 行(未计入DDD)"
+    html = render_html(report)
+    assert "总体完成率(按DDD)" in html and "中选产品每DDD费用" in html and "6.7%" in html
+    assert any("按DDD" in n for n in report.notes)
+    quarterly = quarterly_report(wh, 2024, 2)
+    lag = {r["institution_code"]: r for r in quarterly.table("lagging").rows}
+    assert lag[HA]["completion_ddd"] == pytest.approx(0.2) and lag[HA]["agreed_volume_unconverted"] == 500
+    assert lag[HB]["completion_ddd"] == 0 and "completion_ddd" in quarterly.table("lagging").brief
+    assert not re.search(r"\bddd\b", re.sub(r"<[^>]+>", " ", render_html(quarterly)))
     wh.close()

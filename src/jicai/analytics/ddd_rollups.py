@@ -80,8 +80,8 @@ def note(without: ir.IntegerValue, rows: ir.IntegerValue) -> ir.StringValue:
     n = without.cast("string")
     text = ibis.ifelse(
         without == rows,
-        n + " 个约定品种行均无DDD(品种无DDD或品种内各产品含量不同),无法按DDD汇总;用量见“未换算”列(最小单位)",
-        n + " 个约定品种行无DDD(品种无DDD或品种内各产品含量不同),其用量未计入DDD合计,见“未换算”列(最小单位)")
+        n + " 个约定品种行均无DDD,无法按DDD汇总,用量见“未换算”列(最小单位)",
+        n + " 个约定品种行无DDD,未计入DDD合计,用量见“未换算”列(最小单位)")  # each row's reason: its ddd_note
     return ibis.ifelse(without > 0, text, ibis.null("string"))
 
 

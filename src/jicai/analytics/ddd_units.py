@@ -22,7 +22,8 @@ converts them: the row says so and the product view (``ddd-volume``) has the fig
 
 A roll-up of the monitoring across varieties (``monitor-by-*``, the overview's cards) is converted row by row
 *before* its sums, with the rows without DDDs kept apart: :mod:`jicai.analytics.ddd_rollups` (``in_ddd`` of a
-roll-up is its view there).
+roll-up is its view there); the supply roll-ups by enterprise, distributor and month convert each product of the
+scorecard before theirs: :mod:`jicai.analytics.ddd_supply`.
 
 The conversion is one Ibis expression over the measure's rows and a small factor table (one row per product and
 per variety, computed in Python from the products table), so it runs wherever the rows are: on the warehouse's
@@ -84,15 +85,17 @@ def _amount_of(volume: str, money: set[str]) -> str | None:
 
 
 def _rollup(m: Measure) -> Measure | None:
-    """The DDD view of a roll-up across varieties (:mod:`jicai.analytics.ddd_rollups`), None for another measure."""
-    from jicai.analytics.ddd_rollups import view
+    """The DDD view of a roll-up across varieties or products (:mod:`jicai.analytics.ddd_rollups` for the
+    monitoring's, :mod:`jicai.analytics.ddd_supply` for the supply scorecard's), None for another measure."""
+    from jicai.analytics import ddd_rollups, ddd_supply
 
-    return view(m)
+    return ddd_rollups.view(m) or ddd_supply.view(m)
 
 
 def why_not(m: Measure) -> tuple[str, str] | None:
     """Why ``m``'s rows cannot be shown in DDDs (zh, en), or None when they can (a roll-up of the monitoring
-    across varieties can: each variety is converted before the sums, :mod:`jicai.analytics.ddd_rollups`)."""
+    across varieties can: each variety is converted before the sums, :mod:`jicai.analytics.ddd_rollups`; so can
+    a supply roll-up across products, :mod:`jicai.analytics.ddd_supply`)."""
     if _rollup(m) is not None:
         return None
     if any("ddd" in c.name for c in m.columns):
@@ -113,8 +116,8 @@ def plan(m: Measure) -> Plan:
     """The conversion of ``m``'s rows one by one (:class:`DddUnitError` when it has none, saying why; a roll-up
     is converted before it is summed, not row by row: :func:`in_ddd`)."""
     if _rollup(m) is not None:
-        raise DddUnitError(f"{m.title_zh}为跨品种汇总,须先按品种换算再汇总", f"{m.name} sums across varieties: "
-                           "each variety is converted before the sums (jicai.analytics.ddd_rollups)")
+        raise DddUnitError(f"{m.title_zh}为跨品种或跨产品汇总,须先换算再汇总", f"{m.name} sums across varieties "
+                           "or products: each is converted before the sums (jicai.analytics.ddd_rollups, ddd_supply)")
     reason = why_not(m)
     if reason is not None:
         raise DddUnitError(*reason)
@@ -205,8 +208,8 @@ def with_ddd(m: Measure, rows: ir.Table, factors: ir.Table) -> ir.Table:
 
 def in_ddd(m: Measure) -> Measure:
     """``m`` shown in DDDs: the same measure (name, params, scope) with the DDD columns added to its rows — what
-    the command line's ``--unit ddd`` and the exports compute. A roll-up across varieties converts each variety
-    before it adds them (:mod:`jicai.analytics.ddd_rollups`)."""
+    the command line's ``--unit ddd`` and the exports compute. A roll-up across varieties (products) converts each
+    variety (product) before it adds them (:mod:`jicai.analytics.ddd_rollups`, :mod:`jicai.analytics.ddd_supply`)."""
     if (rolled := _rollup(m)) is not None:
         return rolled
     extra = ddd_columns(m)

@@ -120,12 +120,15 @@ class Table:
     # value (one variety, one batch); across them the cell stays blank and the note says why.
     like_units: str | None = None
     per_unit: tuple[str, ...] = ()  # further columns that are volumes in disguise (ratios of volumes)
+    # volumes (and their ratios) in one unit on every row — DDDs, which add across varieties: totalled across rows
+    # of unlike ``like_units`` all the same
+    across_units: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if len(self.title) > 31 or any(ch in self.title for ch in "[]:*?/\\"):
             raise ValueError(f"table title cannot be a sheet name: {self.title!r}")
         if self.totals is not None and self.like_units and len({r.get(self.like_units) for r in self.rows}) > 1:
-            unlike = {c.name for c in self.columns if c.kind == "volume"} | set(self.per_unit)
+            unlike = ({c.name for c in self.columns if c.kind == "volume"} | set(self.per_unit)) - set(self.across_units)
             if unlike & ({c.name for c in self.columns if c.total} | set(self.totals)):
                 self.totals = {k: v for k, v in self.totals.items() if k not in unlike}
                 self.columns = [replace(c, total=False) if c.name in unlike else c for c in self.columns]

@@ -11,7 +11,7 @@ docs/rules.md like the measures' columns).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import ibis
@@ -37,6 +37,11 @@ REPORT_COLUMNS: dict[str, tuple[str, str]] = {
 MIN_OVERDUE = 0.005
 
 INSTITUTION_KEYS = ("batch_id", "institution_code", "institution_name", "region_code", "level")
+
+# How a list rolls the monitoring rows up: the measure's :func:`~jicai.measures.monitor.rollup`, or its DDD
+# roll-up (:func:`jicai.analytics.ddd_rollups.rollup_ddd`, rows carrying their DDD columns) — the same figures
+# and the DDD ones beside them. Every roll-up below takes it as ``roll``.
+Roll = Callable[[ir.Table, Any], ir.Table]
 
 
 def frozen(expr: ir.Table) -> ir.Table:
@@ -71,14 +76,14 @@ def with_progress(expr: ir.Table, m: ir.Table) -> ir.Table:
     return expr.left_join(cal, "batch_id").drop("batch_id_right")
 
 
-def grouped(m: ir.Table, keys: Sequence[str]) -> ir.Table:
+def grouped(m: ir.Table, keys: Sequence[str], roll: Roll = rollup) -> ir.Table:
     """The measure's roll-up by ``keys`` (batch_id among them) with the batch's 序时进度."""
-    return with_progress(rollup(m, list(keys)), m)
+    return with_progress(roll(m, list(keys)), m)
 
 
-def scope_total(m: ir.Table) -> dict[str, Any] | None:
+def scope_total(m: ir.Table, roll: Roll = rollup) -> dict[str, Any] | None:
     """The roll-up of every row of ``m`` at once (ratios of sums), or None when ``m`` is empty."""
-    r = rows(rollup(m.mutate(scope=ibis.literal("合计")), ["scope"]))
+    r = rows(roll(m.mutate(scope=ibis.literal("合计")), ["scope"]))
     return r[0] if r else None
 
 
@@ -90,21 +95,21 @@ def sums(expr: ir.Table, cols: Sequence[str]) -> dict[str, Any]:
     return {c: (0 if v is None else v) for c, v in r.items()}
 
 
-def by_batch(m: ir.Table, batch_names: ir.Table) -> ir.Table:
+def by_batch(m: ir.Table, batch_names: ir.Table, roll: Roll = rollup) -> ir.Table:
     cal = calendar(m)
-    b = rollup(m, "batch").join(cal, "batch_id").left_join(batch_names, "batch_id").drop("batch_id_right")
+    b = roll(m, "batch").join(cal, "batch_id").left_join(batch_names, "batch_id").drop("batch_id_right")
     return b.order_by("batch_id")
 
 
-def by_city(m: ir.Table, city_names: ir.Table) -> ir.Table:
-    g = grouped(m, ["batch_id", "city_code"])
+def by_city(m: ir.Table, city_names: ir.Table, roll: Roll = rollup) -> ir.Table:
+    g = grouped(m, ["batch_id", "city_code"], roll)
     g = g.left_join(city_names, g.city_code == city_names.region_code).drop("region_code")
     g = g.mutate(city_name=g.city_name.fill_null(g.city_code))
     return g.order_by(["batch_id", "city_code"])
 
 
-def by_level(m: ir.Table) -> ir.Table:
-    return grouped(m, ["batch_id", "level"]).order_by(["batch_id", ibis.desc("level")])
+def by_level(m: ir.Table, roll: Roll = rollup) -> ir.Table:
+    return grouped(m, ["batch_id", "level"], roll).order_by(["batch_id", ibis.desc("level")])
 
 
 def status_rows(m: ir.Table, status: str) -> ir.Table:
@@ -124,17 +129,17 @@ def not_onboarded_rows(m: ir.Table) -> ir.Table:
     return sel.order_by(["batch_id", "region_code", "institution_code", "variety_id"])
 
 
-def institutions(m: ir.Table) -> ir.Table:
+def institutions(m: ir.Table, roll: Roll = rollup) -> ir.Table:
     """Per batch × institution: the roll-up, the 序时进度, the gap to it and the overdue lines."""
-    g = grouped(m, INSTITUTION_KEYS)
+    g = grouped(m, INSTITUTION_KEYS, roll)
     lines = m.group_by(list(INSTITUTION_KEYS[:2])).agg(overdue_lines=m.overdue_lines.sum().cast("int64"))
     g = g.join(lines, list(INSTITUTION_KEYS[:2]))
     return g.mutate(gap=g.time_progress - g.completion)
 
 
-def lagging_institutions(m: ir.Table) -> ir.Table:
+def lagging_institutions(m: ir.Table, roll: Roll = rollup) -> ir.Table:
     """Institutions whose overall completion in a batch is below its 序时进度, most behind first, ranked."""
-    g = institutions(m)
+    g = institutions(m, roll)
     g = g.filter(g.completion < g.time_progress)
     g = g.mutate(rank=(ibis.rank().over(group_by="batch_id", order_by=ibis.desc(g.gap)) + 1).cast("int64"))
     return g.order_by(["batch_id", "rank", "institution_code"])

@@ -12,21 +12,27 @@ from datetime import date
 from functools import cached_property
 from typing import Any
 
+import ibis
 import ibis.expr.types as ir
 
+from jicai.analytics.ddd_rollups import ROLLUP_DDD_COLUMNS, rollup_ddd
+from jicai.analytics.ddd_units import ddd_columns, factor_rows, with_ddd
 from jicai.contract.columns import Col, col
 from jicai.measures.monitor import COLUMNS, INPUT_TABLES, ROLLUP_COLUMNS, STATUS, monitor
+from jicai.measures.registry import measure
 from jicai.policy import Policy, load_policy
 from jicai.reports import lists, paragraphs
 from jicai.reports.charts import progress_chart, share_chart
-from jicai.reports.documents import LEVELS, Chart, Column, ReportError, Table
+from jicai.reports.documents import LEVELS, Chart, Column, ReportError, Table, fixed
 from jicai.reports.paragraphs import BatchFigures, Named
 from jicai.store import Warehouse
 
 # the columns the lists show: a list of agreements (institution × variety) labels them as the monitoring does,
-# a roll-up as the roll-ups do (总体完成率…); the few a report adds (lists.REPORT_COLUMNS) come first
-ROW_COLUMNS = {c.name: c for c in COLUMNS}
-SUM_COLUMNS = {**ROW_COLUMNS, **{c.name: c for c in ROLLUP_COLUMNS}}
+# a roll-up as the roll-ups do (总体完成率…); the few a report adds (lists.REPORT_COLUMNS) come first. Both carry
+# their figures in DDDs too (jicai.analytics.ddd_units, ddd_rollups): the rows are the monitoring's with their
+# variety's DDD columns, the roll-ups convert each row before the sums.
+ROW_COLUMNS = {c.name: c for c in (*COLUMNS, *ddd_columns(measure("monitor")))}
+SUM_COLUMNS = {**ROW_COLUMNS, **{c.name: c for c in (*ROLLUP_COLUMNS, *ROLLUP_DDD_COLUMNS)}}
 
 AGREEMENT = ("batch_id", "institution_code", "institution_name", "region_code", "level", "variety_id", "variety_name")
 ROLLUP_FIGURES = ("institutions", "rows", "agreed_volume", "selected_volume", "completion", "zero", "behind",
@@ -39,6 +45,33 @@ ADDITIVE = ("rows", "agreed_volume", "selected_volume", "zero", "behind", "over"
 
 # ratios of volumes (and the time progress, which differs per batch): like volumes, only totalled over one unit
 PER_UNIT = ("completion", "nonselected_share", "time_progress")
+
+# a roll-up's DDD figures, each beside the figure in minimum units it converts, the rest after; DDDs add across
+# varieties and batches, so the totals row shows the scope's own (Table.across_units) — a value, not an Excel SUM:
+# a row without DDDs is blank, never a zero
+DDD_BESIDE = {"completion": ("agreed_volume_ddd", "selected_volume_ddd", "completion_ddd"),
+              "nonselected_share": ("nonselected_share_ddd",)}
+DDD_AFTER = ("selected_cost_per_ddd", "nonselected_cost_per_ddd", "rows_without_ddd", "agreed_volume_unconverted",
+             "selected_volume_unconverted", "ddd_note")
+IN_DDDS = ("agreed_volume_ddd", "selected_volume_ddd", "completion_ddd", "nonselected_share_ddd",
+           "selected_cost_per_ddd", "nonselected_cost_per_ddd")
+
+
+def _in_ddds(names: tuple[str, ...]) -> tuple[str, ...]:
+    """A roll-up's columns ``names`` with their DDD figures (:data:`DDD_BESIDE`, :data:`DDD_AFTER`)."""
+    out: list[str] = []
+    for n in names:
+        out += [n, *DDD_BESIDE.get(n, ())]
+    return (*out, *DDD_AFTER)
+
+
+def _row_ddds(figures: tuple[str, ...]) -> tuple[str, ...]:
+    """An agreement list's figures with each volume's DDDs beside it and the row's DDD note (none totalled: a
+    row without DDDs would be left out of the sum)."""
+    out: list[str] = []
+    for n in figures:
+        out += [n, *([f"{n}_ddd"] if f"{n}_ddd" in ROW_COLUMNS else [])]
+    return (*out, "ddd_note")
 
 
 def _additive(names) -> tuple[str, ...]:
@@ -83,6 +116,8 @@ class Monitoring:
         if batch_id is not None and not lists.rows(batch_names.filter(batch_names.batch_id == batch_id)):
             raise ReportError(f"没有批次 {batch_id}", f"no batch {batch_id}")
         m = lists.frozen(monitor(wh, as_of, batch_id, policy))
+        # each row with its variety's DDDs (analytics.ddd_units): the roll-ups add them (rollup_ddd)
+        m = lists.frozen(with_ddd(measure("monitor"), m, ibis.memtable(factor_rows(wh))))
         city_names = lists.names(wh, "regions", "region_code", "city_name")
         return cls(as_of, batch_id, policy, m, batch_names, city_names, scope)
 
@@ -93,15 +128,15 @@ class Monitoring:
     # -- figures (each list is queried once and kept: compiling a query costs more than running it) -----
     @cached_property
     def _batches(self) -> list[dict[str, Any]]:
-        return lists.rows(lists.by_batch(self.m, self.batch_names))
+        return lists.rows(lists.by_batch(self.m, self.batch_names, rollup_ddd))
 
     @cached_property
     def _total(self) -> dict[str, Any] | None:
-        return lists.scope_total(self.m)
+        return lists.scope_total(self.m, rollup_ddd)
 
     @cached_property
     def _lagging(self) -> list[dict[str, Any]]:
-        return lists.rows(lists.lagging_institutions(self.m))
+        return lists.rows(lists.lagging_institutions(self.m, rollup_ddd))
 
     @cached_property
     def _late(self) -> list[dict[str, Any]]:
@@ -113,11 +148,11 @@ class Monitoring:
 
     @cached_property
     def _city(self) -> list[dict[str, Any]]:
-        return lists.rows(lists.by_city(self.m, self.city_names))
+        return lists.rows(lists.by_city(self.m, self.city_names, rollup_ddd))
 
     @cached_property
     def _level(self) -> list[dict[str, Any]]:
-        return lists.rows(lists.by_level(self.m))
+        return lists.rows(lists.by_level(self.m, rollup_ddd))
 
     def batches(self) -> list[dict[str, Any]]:
         return self._batches
@@ -169,16 +204,29 @@ class Monitoring:
                            f"{paragraphs.pct(b['completion'])} / {paragraphs.pct(b['time_progress'])}"),
                           (f"{name} 非中选产品占比", paragraphs.pct(b["nonselected_share"])
                            if b["nonselected_share"] is not None else "尚无采购")]
-        return [*cards, ("按期回款率", paragraphs.pct(t.get("payment_rate"))),
+        return [*cards, *self._ddd_cards(t), ("按期回款率", paragraphs.pct(t.get("payment_rate"))),
                 ("逾期未回款", paragraphs.yuan(t.get("overdue_amount", 0.0)))]
+
+    @staticmethod
+    def _ddd_cards(t: dict[str, Any]) -> list[tuple[str, str]]:
+        """The selected volume in DDDs and its cost per DDD over everything (DDDs add across varieties and
+        batches), and how many agreements had no DDDs; none when no variety has DDDs."""
+        if t.get("selected_volume_ddd") is None:
+            return []
+        cards = [("中选产品采购量(DDD)", f"{fixed(t['selected_volume_ddd'], 0, sep=True)} DDD")]
+        if t.get("selected_cost_per_ddd") is not None:
+            cards.append(("中选产品每DDD费用", f"{fixed(t['selected_cost_per_ddd'], 4)}元"))
+        if t.get("rows_without_ddd"):
+            cards.append(("无DDD的约定品种", f"{t['rows_without_ddd']:,} 行(未计入DDD)"))
+        return cards
 
     # -- tables -------------------------------------------------------------------------------------
     def _rollup_table(self, key: str, title: str, rows: list[dict[str, Any]], keys: tuple[str, ...], note: str,
                       extra: tuple[str, ...] = ()) -> Table:
-        names = (*keys, "time_progress", *ROLLUP_FIGURES, *extra)
+        names = _in_ddds((*keys, "time_progress", *ROLLUP_FIGURES, *extra))
         cols = _columns(SUM_COLUMNS, names, _additive(names))
         return Table(key, title, cols, rows, totals=self.total(), note=note, like_units="batch_id",
-                     per_unit=PER_UNIT)
+                     per_unit=PER_UNIT, across_units=IN_DDDS)
 
     def batch_table(self) -> Table:
         t = self._rollup_table(
@@ -186,26 +234,27 @@ class Monitoring:
             "每批次一行；完成率、占比、回款率为合计量之比（Σ中选量/Σ约定量等）。",
             extra=("over", "normal", "selected_amount", "nonselected_amount", "offline_share"))
         t.brief = ("batch_id", "batch_name", "cycle_year", "time_progress", "institutions", "rows", "completion",
-                   "zero", "behind", "nonselected_share", "payment_rate", "overdue_amount")
+                   "completion_ddd", "zero", "behind", "nonselected_share", "selected_cost_per_ddd", "payment_rate",
+                   "overdue_amount")
         return t
 
     def city_table(self) -> Table:
         t = self._rollup_table("by_city", "按地市汇总", self._city,
                                ("batch_id", "city_code", "city_name"), "每批次 × 地市一行，按地市区划排序。")
-        t.brief = ("city_name", "batch_id", "institutions", "rows", "completion", "time_progress", "zero", "behind",
-                   "nonselected_share", "payment_rate", "overdue_amount")
+        t.brief = ("city_name", "batch_id", "institutions", "rows", "completion", "completion_ddd", "time_progress",
+                   "zero", "behind", "nonselected_share", "payment_rate", "overdue_amount")
         return t
 
     def level_table(self) -> Table:
         t = self._rollup_table("by_level", "按医院等级汇总", self._level, ("batch_id", "level"),
                                "每批次 × 医院等级一行。")
-        t.brief = ("level", "batch_id", "institutions", "rows", "completion", "time_progress", "nonselected_share",
-                   "nonselected_excess_rows", "payment_rate", "overdue_amount")
+        t.brief = ("level", "batch_id", "institutions", "rows", "completion", "completion_ddd", "time_progress",
+                   "nonselected_share", "nonselected_excess_rows", "payment_rate", "overdue_amount")
         return t
 
     def _agreement_table(self, key: str, title: str, expr: ir.Table, figures: tuple[str, ...], note: str,
                          brief: tuple[str, ...], rows: list[dict[str, Any]] | None = None) -> Table:
-        names = (*AGREEMENT, *figures)
+        names = (*AGREEMENT, *_row_ddds(figures))
         tot = _additive(figures)
         return Table(key, title, _columns(ROW_COLUMNS, names, tot), lists.rows(expr) if rows is None else rows,
                      totals=lists.sums(expr, tot), note=note, brief=brief, like_units="variety_id", per_unit=PER_UNIT)
@@ -243,14 +292,18 @@ class Monitoring:
         names = ("rank", "batch_id", "institution_code", "institution_name", "region_code", "level", *figures)
         tot = _additive(figures)
         return Table(key, title, _columns(SUM_COLUMNS, names, tot), rows,
-                     totals=lists.sums(expr, tot), note=note, brief=brief, like_units="batch_id", per_unit=PER_UNIT)
+                     totals=lists.sums(expr, tot), note=note, brief=brief, like_units="batch_id", per_unit=PER_UNIT,
+                     across_units=IN_DDDS)
 
     def lagging_table(self) -> Table:
         return self._institution_table(
-            "lagging", "进度落后机构排名", lists.lagging_institutions(self.m), self._lagging,
-            ("rows", "agreed_volume", "selected_volume", "completion", "time_progress", "gap", "zero", "behind"),
+            "lagging", "进度落后机构排名", lists.lagging_institutions(self.m, rollup_ddd), self._lagging,
+            ("rows", "agreed_volume", "agreed_volume_ddd", "selected_volume", "selected_volume_ddd", "completion",
+             "completion_ddd", "time_progress", "gap", "zero", "behind", "selected_cost_per_ddd", "rows_without_ddd",
+             "agreed_volume_unconverted", "selected_volume_unconverted", "ddd_note"),
             "总体完成率（本批次各约定品种 Σ中选量/Σ约定量）低于序时进度的医疗机构，按差距从大到小排名。",
-            ("rank", "institution_name", "level", "batch_id", "completion", "time_progress", "gap", "zero", "behind"))
+            ("rank", "institution_name", "level", "batch_id", "completion", "completion_ddd", "time_progress", "gap",
+             "zero", "behind"))
 
     def late_table(self) -> Table:
         return self._institution_table(
@@ -289,5 +342,8 @@ class Monitoring:
             f"非中选产品占比 = 非中选采购量 /（中选 + 非中选采购量），不计核实的供应问题期间和特殊品种豁免期间；"
             f"上限 {paragraphs.pct(self.nonselected_share_max)}。",
             "按期回款率 = 在验收次月底前付清的金额 / 到期应回款金额；逾期未回款为截至监测日已过期限仍未付清的金额。",
+            "按DDD（限定日剂量）的数字：各约定品种先按其每单位DDD数换算再汇总（总体完成率(按DDD) = Σ中选DDD / Σ约定DDD，"
+            "中选产品每DDD费用 = 有DDD品种的中选金额 / Σ中选DDD）；无DDD的品种（DDD表无该药品、含量不明或品种内各产品"
+            "含量不同）不计入，其用量在工作簿“未换算”列（最小单位）。",
             f"执行政策 {self.policy.label}；各项数值由 jicai 监测指标计算，可追溯至订单明细。",
         ]

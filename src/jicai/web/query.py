@@ -163,9 +163,12 @@ def rows_of(ds: Dataset, params: dict[str, Any], data: DataService) -> ir.Table:
     """Every row of the dataset for ``params`` (a table of the result cache, computed in the background); a unit
     view's are its base dataset's cached rows converted there (:mod:`jicai.web.units`), never computed twice."""
     if ds.base is not None:
+        from jicai.web.datasets import DATASETS
         from jicai.web.units import converted
 
-        return converted(ds, rows_of(ds.base, {k: v for k, v in params.items() if k != "unit"}, data), data)
+        plain = {k: v for k, v in params.items() if k != "unit"}
+        return converted(ds, rows_of(ds.base, plain, data), data,
+                         lambda name: rows_of(DATASETS[name], plain, data))
     key = (ds.name, tuple(sorted((k, str(v)) for k, v in params.items())))
     return data.result(key, lambda wh: compute_rows(ds, wh, params, data.data_dir))
 

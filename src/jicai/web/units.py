@@ -7,6 +7,10 @@ endpoint and its export. The DDD view is a dataset of its own — the measure wi
 pick the new columns up like any other — whose rows are the base dataset's cached rows joined, in the result
 cache, to the factor table (one more small cached result): switching the unit never recomputes a measure.
 
+The supply roll-ups by enterprise and by distributor add products: in DDDs the scorecard's cached rows (the same
+month) are converted product by product and added per enterprise or distributor (:func:`converted`,
+:mod:`jicai.analytics.ddd_supply`), the products without DDDs counted apart.
+
 The overview's cards (and its tables by batch, level and city) add volumes across varieties: in DDDs each row of
 the cached monitoring is converted first, then summed (:func:`monitor_in_ddd`,
 :func:`jicai.analytics.ddd_rollups.rollup_ddd`), with the volume that has no DDDs kept apart.
@@ -14,6 +18,7 @@ the cached monitoring is converted first, then summed (:func:`monitor_in_ddd`,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import ibis.expr.types as ir
@@ -21,12 +26,20 @@ import ibis.expr.types as ir
 from jicai.analytics.ddd_units import UNITS, DddUnitError, convertible, factor_rows, in_ddd, unit, with_ddd
 from jicai.web.dataset import Dataset, DatasetError
 
-__all__ = ["UNITS", "apply", "code", "converted", "monitor_in_ddd", "switchable"]
+__all__ = ["UNITS", "apply", "code", "converted", "monitor_in_ddd", "summed", "switchable"]
 
 
 def switchable(ds: Dataset) -> bool:
     """Whether ``ds`` has the unit switch (its page shows it, its endpoint takes ``unit``)."""
     return ds.measure is not None and ds.base is None and convertible(ds.measure)
+
+
+def summed(ds: Dataset) -> bool:
+    """Whether ``ds`` is the DDD view of a roll-up across products (its page says each product is converted
+    before the sums, and where the units without DDDs are)."""
+    from jicai.analytics import ddd_supply
+
+    return ds.base is not None and ds.base.name in ddd_supply.VIEWS
 
 
 _VIEWS: dict[str, Dataset] = {}
@@ -72,8 +85,19 @@ def _factors(data: Any) -> ir.Table:
     return data.result(("ddd_factors",), factor_rows)
 
 
-def converted(ds: Dataset, base_rows: ir.Table, data: Any) -> ir.Table:
-    """The base dataset's cached rows with the DDD columns (an expression on the result cache)."""
+def converted(ds: Dataset, base_rows: ir.Table, data: Any,
+              rows_of: Callable[[str], ir.Table] | None = None) -> ir.Table:
+    """The base dataset's cached rows with the DDD columns (an expression on the result cache). A supply roll-up
+    (by enterprise, by distributor) adds its products: its DDD figures are the cached rows of the scorecard
+    (``rows_of("supply-scorecard")``, the same arguments) converted product by product, then added
+    (:mod:`jicai.analytics.ddd_supply`)."""
+    from jicai.analytics import ddd_supply
+
+    by = ddd_supply.VIEWS.get(ds.base.name)
+    if by is not None:
+        if rows_of is None:
+            raise ValueError(f"{ds.name}: a roll-up's DDD view needs the scorecard's rows")
+        return ddd_supply.of_rollup(base_rows, rows_of(ddd_supply.SCORECARD), _factors(data), by)
     return with_ddd(ds.base.measure, base_rows, _factors(data))
 
 

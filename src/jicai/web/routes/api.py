@@ -179,7 +179,8 @@ def _param_query(name: str):
 
 
 UNIT_DOC = ("计量单位 / unit: min = 最小单位 (minimum units, the default); ddd = 另加DDD数与每DDD费用列 (adds each "
-            "volume in DDDs and the cost per DDD beside its amount, with ddd_per_unit and ddd_note)")
+            "volume in DDDs and the cost per DDD beside its amount, with ddd_per_unit and ddd_note; a roll-up across "
+            "products converts each product before the sums and counts the units without DDDs apart)")
 
 
 def _unit_param(ds: Dataset) -> list[inspect.Parameter]:

@@ -217,7 +217,7 @@ def dataset_page(request: Request, name: str, principal: Principal = Depends(pag
     return _page(request, "dataset.html", principal, ds=ds, pg=pg, table_html=table_html, params={k: jsonable(v) for k, v in params.items()},
                  filters=filters, controls=filter_controls(ds, filterable, principal, data, lang), param_labels=PARAMS,
                  batches=data.batches(), query=dict(q), unit_switch=units.switchable(ds.base or ds),
-                 unit=ds.unit, unit_names=units.UNITS)
+                 unit=ds.unit, unit_names=units.UNITS, unit_summed=units.summed(ds))
 
 
 @router.get("/policy", response_class=HTMLResponse)
