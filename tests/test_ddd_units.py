@@ -359,3 +359,52 @@ def test_the_monthly_and_quarterly_reports_show_the_ddd_figures(tmp_path):
     assert lag[HB]["completion_ddd"] == 0 and "completion_ddd" in quarterly.table("lagging").brief
     assert not re.search(r"\bddd\b", re.sub(r"<[^>]+>", " ", render_html(quarterly)))
     wh.close()
+
+
+# An institution's page (/institutions/<code>?unit=ddd): HA's V1 agreed 1,000 = 1,000 DDD, selected 200 DDD for ¥400
+# (¥2.0000 per DDD), non-selected 300 DDD for ¥600 (¥2.0000); its V2 (500 片 agreed, nothing bought) has no DDDs and
+# is kept apart. HA in DDDs: agreed 1,000, selected 200 → 20.0% (in minimum units 200 ÷ 1,500 = 13.3%).
+
+def test_an_institutions_api_gives_its_varieties_and_totals_in_ddds(client):
+    body = _api(client, "bureau", f"/api/institutions/{HA}", as_of=AS_OF, unit="ddd").json()
+    assert body["unit"] == "ddd"
+    s = body["ddd"]
+    assert (s["agreed_volume_ddd"], s["selected_volume_ddd"], s["nonselected_volume_ddd"]) == (1000, 200, 300)
+    assert s["completion_ddd"] == pytest.approx(200 / 1000) and s["completion"] == pytest.approx(200 / 1500)
+    assert (s["selected_cost_per_ddd"], s["nonselected_cost_per_ddd"]) == (pytest.approx(2.0), pytest.approx(2.0))
+    assert (s["rows_without_ddd"], s["agreed_volume_unconverted"]) == (1, 500)
+    v = {r["variety_id"]: r for r in body["varieties"]}
+    assert (v["V1"]["selected_volume_ddd"], v["V1"]["selected_cost_per_ddd"]) == (200, 2.0)
+    assert v["V2"]["agreed_volume_ddd"] is None and v["V2"]["ddd_note"] == NOTE_V2
+    plain = _api(client, "bureau", f"/api/institutions/{HA}", as_of=AS_OF).json()
+    assert plain["unit"] == "min" and plain["ddd"] is None and "selected_volume_ddd" not in plain["varieties"][0]
+    assert _api(client, "bureau", f"/api/institutions/{HA}", as_of=AS_OF, unit="boxes").status_code == 422
+
+
+def test_an_institutions_page_switches_to_ddds_and_keeps_the_unit_in_its_links(client):
+    import re
+
+    login(client, "bureau")
+    plain = client.get(f"/institutions/{HA}", params={"as_of": AS_OF})
+    assert plain.status_code == 200 and 'data-testid="unit-switch"' in plain.text
+    assert "约定采购量(DDD)" not in _main(plain.text)
+    page = client.get(f"/institutions/{HA}", params={"as_of": AS_OF, "unit": "ddd"})
+    assert page.status_code == 200 and 'value="ddd" selected' in page.text
+    text = _main(page.text)
+    for shown in ("约定采购量(DDD) 1,000 DDD", "中选产品采购量(DDD) 200 DDD", "总体完成率(按DDD) 20.0%",
+                  "中选产品每DDD费用 ¥2.0000", "非中选产品每DDD费用 ¥2.0000", "未换算(无DDD) 1 行",
+                  "1 个约定品种行无DDD", "未换算用量(最小单位):约定 500、中选 0"):
+        assert shown in text, shown
+    for header in ("约定采购量(DDD)", "中选产品采购量(DDD)", "中选产品采购量每DDD费用", "DDD说明"):
+        assert f">{header}</th>" in page.text, header
+    assert NOTE_V2 in text and f'title="{NOTE_V2}">—</span>' in page.text  # V2: a dash that says why
+    assert f"/institutions/{HA}/orders?variety_id=V1&as_of={AS_OF}&unit=ddd" in page.text  # links keep the unit
+    assert f"/data/monitor?as_of={AS_OF}&institution_code={HA}&unit=ddd" in page.text
+    back = client.get(f"/institutions/{HA}/orders", params={"variety_id": "V1", "as_of": AS_OF, "unit": "ddd"})
+    assert f"/institutions/{HA}?as_of={AS_OF}&unit=ddd" in back.text
+    rows = client.get("/data/monitor", params={"as_of": AS_OF, "unit": "ddd"})
+    assert f'href="/institutions/{HA}?unit=ddd"' in rows.text  # the monitoring in DDDs links to the page in DDDs
+    assert not re.search(r"\b(behind|zero|over|normal|min|ddd)\b", text)
+    assert not re.findall(r"(?<![¥\d.,])\d+\.\d+(?![\d%])", text), "a figure shown as a bare fraction"
+    login(client, "institution")  # a hospital's overview is its own page, with the switch too
+    assert "中选产品采购量(DDD) 200 DDD" in _main(client.get("/", params={"as_of": AS_OF, "unit": "ddd"}).text)

@@ -55,7 +55,7 @@ def table_of(ds: Any, pg: Any, params: dict, principal: Principal, data: Any, la
     for r in pg.rows:
         if why:
             r = {**r, REASON: _reason(ds, r, params, data, names, lang)}
-        cells = [cell(c, r, m, names, lang, link) for c in shown if c.name != drill.COLUMN]
+        cells = [cell(c, r, m, names, lang, link, getattr(ds, "unit", "min")) for c in shown if c.name != drill.COLUMN]
         if drill.drills(ds.name):
             cells.append(Markup(" · ").join(
                 Markup(f'<a href="{escape(url)}" data-testid="drill">{escape(en if lang == "en" else zh)}</a>')

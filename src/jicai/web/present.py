@@ -116,7 +116,7 @@ def header(c: Any, columns: dict[str, Any]) -> tuple[str, str]:
     return c.zh, short_en(c.name)
 
 
-def _code_cell(column: str, code: Any, row: dict, names: Names, lang: str, link: bool) -> Markup:
+def _code_cell(column: str, code: Any, row: dict, names: Names, lang: str, link: bool, unit: str = "min") -> Markup:
     twin = _name_twin(column)
     name = row.get(twin) if twin else None
     name = name or names.name(column, code)
@@ -128,7 +128,8 @@ def _code_cell(column: str, code: Any, row: dict, names: Names, lang: str, link:
         name = f"{up} {name}" if up else name
     label = escape(name or code)
     if link:
-        label = Markup(f'<a href="/institutions/{escape(code)}">{label}</a>')
+        keep = "?unit=ddd" if unit == "ddd" else ""  # a page in DDDs links to the institution's page in DDDs
+        label = Markup(f'<a href="/institutions/{escape(code)}{keep}">{label}</a>')
     if not name:
         return label
     return Markup(f'{label}<small class="code">{escape(code)}</small>')
@@ -164,8 +165,9 @@ def _volume(v: Any, row: dict, names: Names, lang: str, column: str) -> str:
     return f"{text} {unit}".rstrip() if text else text
 
 
-def cell(col: Shown, row: dict, measure: Any, names: Names, lang: str, link_institutions: bool) -> Markup:
-    """The HTML of one cell (escaped)."""
+def cell(col: Shown, row: dict, measure: Any, names: Names, lang: str, link_institutions: bool,
+         unit: str = "min") -> Markup:
+    """The HTML of one cell (escaped); ``unit``: the page's 计量单位, kept in the links to an institution."""
     v = row.get(col.name)
     if v is None and "ddd_note" in row and (col.name.endswith(DDD_SUFFIXES) or col.name == "ddd_per_unit"):
         # a row without DDDs: a dash that says why (the DDD说明 column has the reason too), never a silent blank
@@ -175,7 +177,7 @@ def cell(col: Shown, row: dict, measure: Any, names: Names, lang: str, link_inst
         return Markup("")
     labels = measure.labels.get(col.name) if col.name != REASON else None
     if col.name in CODE_KINDS:
-        return _code_cell(col.name, v, row, names, lang, link_institutions and col.name == "institution_code")
+        return _code_cell(col.name, v, row, names, lang, link_institutions and col.name == "institution_code", unit)
     if col.name == "completion" and "time_progress" in row:
         return _progress(row, lang)
     if col.kind == "volume":

@@ -128,16 +128,31 @@ def _institution(data: DataService, code: str) -> dict | None:
 institution_info = _institution  # the routes' check of scope before a download about one institution
 
 
-def institution_detail(data: DataService, principal: Principal, code: str, as_of: date | None) -> dict | None:
+def institution_detail(data: DataService, principal: Principal, code: str, as_of: date | None,
+                       unit: str = "min") -> dict | None:
+    """One institution's monitoring rows (its varieties) and its rank among its level; ``unit="ddd"``: each
+    variety's volumes also in DDDs with the cost per DDD (its ``ddd_note`` when it has none), and ``ddd``, the
+    institution's totals in DDDs — each variety converted before the sums, the rows without DDDs apart
+    (:func:`jicai.analytics.ddd_rollups.rollup_ddd`, as the overview's cards)."""
     info = _institution(data, code)
     if info is None or not may_see_institution(principal, code, info["region_code"]):
         return None
     day, m = monitor_rows(data, principal, as_of)
-    rows = data.execute(m.filter(m.institution_code == code).order_by(["batch_id", "variety_id"]))
+    m = m.filter(m.institution_code == code)
+    ddd = None
+    if unit == "ddd":
+        from jicai.analytics.ddd_rollups import rollup_ddd
+        from jicai.web.units import monitor_in_ddd
+
+        m = monitor_in_ddd(m, data)
+        totals = _rows(data.execute(rollup_ddd(m, "institution")))
+        ddd = totals[0] if totals else None
+    rows = data.execute(m.order_by(["batch_id", "variety_id"]))
     rank = ranking_table(data, day)
     band = data.execute(rank.filter(rank.institution_code == code)).to_pylist()
-    return {"as_of": day.isoformat(), "institution": {k: jsonable(v) for k, v in info.items()},
-            "rank": {k: jsonable(v) for k, v in band[0].items()} if band else None, "varieties": _rows(rows)}
+    return {"as_of": day.isoformat(), "unit": unit, "institution": {k: jsonable(v) for k, v in info.items()},
+            "rank": {k: jsonable(v) for k, v in band[0].items()} if band else None, "ddd": ddd,
+            "varieties": _rows(rows)}
 
 
 ORDER_LINE_COLUMNS = {

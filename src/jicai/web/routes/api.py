@@ -308,12 +308,24 @@ def ranking(request: Request, as_of: AsOf = None, level: int | None = Query(None
     return _json_view(request, principal, views.ranking, _as_of(as_of), level)
 
 
+INSTITUTION_UNIT_DOC = ("计量单位 / unit: min = 最小单位 (minimum units, the default); ddd = 各品种另加DDD数与每DDD费用,"
+                        "并给出机构的DDD合计 (adds each variety's volumes in DDDs and its cost per DDD, and `ddd`: the "
+                        "institution's totals in DDDs, each variety converted before the sums, the rows without DDDs "
+                        "apart)")
+
+
 @router.get("/institutions/{code}", summary="机构详情 / institution detail")
 def institution(request: Request, code: Annotated[str, Path(pattern=CODE)], as_of: AsOf = None,
+                unit: Annotated[str | None, Query(pattern="^(min|ddd)$", description=INSTITUTION_UNIT_DOC)] = None,
                 principal: Principal = Depends(api_principal)) -> dict:
-    """One institution's monitoring rows (each variety's progress) — 404 outside the caller's scope."""
+    """One institution's monitoring rows (each variety's progress) — 404 outside the caller's scope;
+    ``unit=ddd``: the volumes also in DDDs (:func:`jicai.web.views.institution_detail`)."""
     as_of = _as_of(as_of)
-    d = _in_scope(lambda: view_of(request, principal, views.institution_detail, code, as_of))
+    try:
+        u = units.code(unit)
+    except DatasetError as exc:
+        raise bad(exc) from exc
+    d = _in_scope(lambda: view_of(request, principal, views.institution_detail, code, as_of, u))
     return {"data": request.app.state.data.status(), **d}
 
 

@@ -64,7 +64,7 @@ def _as_of(raw: str | None) -> date | None:
 def overview_page(request: Request, as_of: str | None = None, unit: str | None = None,
                   principal: Principal = Depends(page_principal)):
     if principal.role == "institution":  # a hospital's overview is its own detail page
-        return institution_page(request, principal.scope, as_of, principal)
+        return institution_page(request, principal.scope, as_of, unit, principal)
     try:
         # 计量单位: the volume cards in DDDs with ?unit=ddd (each variety converted before the sums)
         ov = view_of(request, principal, views.overview, _as_of(as_of), units.code(unit))
@@ -96,13 +96,22 @@ VARIETY_HEADERS_EN = {"variety_id": "Variety", "batch_id": "Batch", "status": "S
                       "nonselected_share": "Non-selected share", "agreed_volume": "Agreed",
                       "selected_volume": "Selected", "backup_volume": "Backup counted as selected",
                       "reason_zh": "Why"}
+# in DDDs (计量单位 DDD): each volume in DDDs, the cost per DDD of what was bought, and why a variety has none
+VARIETY_COLUMNS_DDD = ("variety_id", "batch_id", "status", "completion", "time_progress", "shortfall_volume_ddd",
+                       "nonselected_share", "agreed_volume_ddd", "selected_volume_ddd", "selected_cost_per_ddd",
+                       "nonselected_cost_per_ddd", "ddd_note")
+VARIETY_HEADERS_EN.update({"shortfall_volume_ddd": "Short of time progress (DDDs)", "agreed_volume_ddd": "Agreed (DDDs)",
+                           "selected_volume_ddd": "Selected (DDDs)", "selected_cost_per_ddd": "Selected: cost per DDD",
+                           "nonselected_cost_per_ddd": "Non-selected: cost per DDD", "ddd_note": "Why no DDDs"})
 
 
 @router.get("/institutions/{code}", response_class=HTMLResponse)
-def institution_page(request: Request, code: str, as_of: str | None = None,
+def institution_page(request: Request, code: str, as_of: str | None = None, unit: str | None = None,
                      principal: Principal = Depends(page_principal)):
     try:
-        d = view_of(request, principal, views.institution_detail, code, _as_of(as_of))
+        # 计量单位: the volumes in DDDs with ?unit=ddd (the totals: each variety converted before the sums)
+        u = units.code(unit)
+        d = view_of(request, principal, views.institution_detail, code, _as_of(as_of), u)
     except DatasetError as exc:
         return _error(request, principal, exc)
     if d is None:
@@ -111,10 +120,11 @@ def institution_page(request: Request, code: str, as_of: str | None = None,
     from jicai.web.dataset_page import pick_table
     from jicai.web.render import lang_of
 
-    table = pick_table(DATASETS["monitor"], d["varieties"], VARIETY_COLUMNS, {"as_of": d["as_of"]},
+    ds, params = units.apply(DATASETS["monitor"], u, {"as_of": d["as_of"]})
+    table = pick_table(ds, d["varieties"], VARIETY_COLUMNS_DDD if u == "ddd" else VARIETY_COLUMNS, params,
                        request.app.state.data, lang_of(request))
     return _page(request, "institution.html", principal, d=d, table=table, levels=LEVELS, name=_namer(request),
-                 headers_en=VARIETY_HEADERS_EN)
+                 headers_en=VARIETY_HEADERS_EN, unit_names=units.UNITS)
 
 
 ORDER_KINDS = {"ordered_at": "datetime", "accepted_at": "datetime", "quantity": "volume",
@@ -157,8 +167,11 @@ def _order_cells(request: Request, r: dict, lang: str) -> list[list[str]]:
 @router.get("/institutions/{code}/orders", response_class=HTMLResponse)
 def orders_page(request: Request, code: str, variety_id: str | None = None, as_of: str | None = None,
                 page: Page = 1, month_from: str | None = None, month_to: str | None = None,
-                principal: Principal = Depends(page_principal)):
+                unit: str | None = None, principal: Principal = Depends(page_principal)):
+    """An institution's order lines (packs and minimum units, as ordered); ``unit`` is the institution page's
+    计量单位, kept in the link back to it."""
     try:
+        unit = units.code(unit)
         months = [query.month(m) if m else None for m in (month_from, month_to)]  # a bad month: 422
         r = views.order_lines(request.app.state.data, principal, code, variety_id, _as_of(as_of), page, 100,
                               *months)
@@ -169,7 +182,7 @@ def orders_page(request: Request, code: str, variety_id: str | None = None, as_o
     from jicai.web.render import lang_of
 
     return _page(request, "orders.html", principal, r=r, cells=_order_cells(request, r, lang_of(request)),
-                 name=_namer(request))
+                 name=_namer(request), unit=unit)
 
 
 @router.get("/data/{name}", response_class=HTMLResponse)
