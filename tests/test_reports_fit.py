@@ -160,6 +160,16 @@ def test_the_summary_says_what_is_still_to_buy_in_its_unit(wh):
     assert lines[1].startswith("· 第一批（B1）：") and lines[2].startswith("· 闰日批（B3）：")
     # the furthest behind: H1·V2, nothing bought of 500 at 50% → 250 片 to reach 序时进度
     assert lines[4].endswith("还需采购 250 片")
+    # in DDDs beside it: the world's V2 has no ATC class, so it says so (its reason from the factor table); with
+    # 0.5 DDD per tablet (a 10 mg tablet, DDD 20 mg) 250 片 are 125 DDD
+    from jicai.reports.summary_zh import ddd_factors
+
+    def behind(ddd):
+        return monitoring_summary(monitor(wh, DAY, None, load_policy()), DAY, top=1, units={"V2": "片"},
+                                  ddd=ddd)[4]
+
+    assert behind(ddd_factors(wh)).endswith("还需采购 250 片(该品种无DDD:非西药编码，无ATC分类)")
+    assert behind({"V2": (0.5, None)}).endswith("还需采购 250 片(125 DDD)")
 
 
 # -- charts -----------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ def run_demo(data_dir: Path, warehouse, institutions: int, months: int, seed: in
     from jicai.ingest import import_paths
     from jicai.policy.registry import resolve_policy
     from jicai.reports.output import write
-    from jicai.reports.summary_zh import monitoring_summary
+    from jicai.reports.summary_zh import ddd_factors, monitoring_summary
     from jicai.simulate import simulate
 
     demo_dir = data_dir / "demo"
@@ -50,7 +50,8 @@ def run_demo(data_dir: Path, warehouse, institutions: int, months: int, seed: in
     batches = warehouse.table("batches").select("batch_id", "name").to_pyarrow().to_pylist()
     summary = monitoring_summary(stored_rows(warehouse, as_of, None), as_of,
                                  units={v["variety_id"]: v["unit"] for v in varieties},
-                                 batch_names={b["batch_id"]: b["name"] for b in batches})
+                                 batch_names={b["batch_id"]: b["name"] for b in batches},
+                                 ddd=ddd_factors(warehouse))  # each quantity still to buy in DDDs beside it
     timings["monitor"] = time.perf_counter() - t0
     return {
         "dataset": dataset, "xlsx": xlsx, "as_of": as_of, "summary": summary, "timings": timings,

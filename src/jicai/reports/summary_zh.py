@@ -32,12 +32,25 @@ def _rows(expr: ir.Table) -> list[dict]:
     return expr.to_pyarrow().to_pylist()
 
 
+def in_ddd(volume: float | None, factor: tuple[float | None, str | None] | None) -> str:
+    """What a volume in minimum units is in DDDs, to go beside it: "(N DDD)" with the variety's DDDs per unit,
+    "(该品种无DDD:why)" without; "" when the variety's factor was not given."""
+    if factor is None:
+        return ""
+    per_unit, why = factor
+    if per_unit is None:
+        return f"(该品种无DDD:{why})" if why else "(该品种无DDD)"
+    return "" if volume is None else f"({qty(volume * per_unit)} DDD)"
+
+
 def monitoring_summary(m: ir.Table, as_of: date, top: int = 5, units: dict[str, str] | None = None,
-                       batch_names: dict[str, str] | None = None) -> list[str]:
+                       batch_names: dict[str, str] | None = None,
+                       ddd: dict[str, tuple[float | None, str | None]] | None = None) -> list[str]:
     """Lines of a Chinese summary of the monitoring table ``m`` (see measures.monitor.COLUMNS); ``units``
     (variety → its minimum unit, 片/支/人份) says what a quantity still to buy is counted in, ``batch_names``
-    names each batch beside its code."""
-    units, batch_names = units or {}, batch_names or {}
+    names each batch beside its code, ``ddd`` (variety → its DDDs per unit and, without, why: :func:`ddd_factors`)
+    puts each quantity in DDDs beside it."""
+    units, batch_names, ddd = units or {}, batch_names or {}, ddd or {}
     lines = [f"截至 {as_of:%Y年%m月%d日} 集采执行监测："]
     by_batch = rollup(m, "batch")
     progress = m.group_by("batch_id").agg(time_progress=m.time_progress.max())
@@ -60,6 +73,7 @@ def monitoring_summary(m: ir.Table, as_of: date, top: int = 5, units: dict[str, 
                 f"  {r['institution_name']}（{r['institution_code']}）{r['variety_name']}："
                 f"{STATUS[r['status']][0]}，完成率 {pct(r['completion'])} / 序时进度 {pct(r['time_progress'])}，"
                 f"还需采购 {qty(r['shortfall_volume'])} {units.get(r['variety_id'], '')}".rstrip()
+                + in_ddd(r["shortfall_volume"], ddd.get(r["variety_id"]))
             )
 
     excess = _rows(m.filter(m.nonselected_excess).order_by([ibis.desc("nonselected_share"), "institution_code"]).limit(3))
@@ -78,3 +92,12 @@ def monitoring_summary(m: ir.Table, as_of: date, top: int = 5, units: dict[str, 
                 f"按期回款率 {pct(r['payment_rate'])}"
             )
     return lines
+
+
+def ddd_factors(wh) -> dict[str, tuple[float | None, str | None]]:
+    """Each variety's DDDs per unit and, when it has none, why (:func:`jicai.analytics.ddd_units.factor_rows`):
+    the ``ddd`` of :func:`monitoring_summary`."""
+    from jicai.analytics.ddd_units import factor_rows
+
+    return {r["code"]: (r["ddd_per_unit"], r["ddd_note"]) for r in factor_rows(wh).to_pylist()
+            if r["dim"] == "variety"}
