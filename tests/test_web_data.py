@@ -115,3 +115,22 @@ def test_a_read_path_never_writes_and_missing_contract_tables_read_as_empty(url)
     with connect(url, "read") as wh:  # nothing was created in the warehouse
         assert wh.list_tables() == ["t"]
     data.close()
+
+
+def test_a_page_still_computing_says_please_wait_not_error(tmp_path):
+    """The 503 of figures on their way is a page titled 请稍候 (please wait), not 出错 (error)."""
+    from fastapi.testclient import TestClient
+    from tests.web_fixtures import login, make_app
+
+    app = make_app(tmp_path)
+
+    def computing():
+        raise NotReady()
+
+    app.add_api_route("/_computing", computing)
+    with TestClient(app) as c:
+        r = login(c, "bureau").get("/_computing")
+        en = c.get("/_computing?lang=en")
+    assert r.status_code == en.status_code == 503 and r.headers["retry-after"] == "5"
+    assert "<title>请稍候" in r.text and "出错" not in r.text and "正在计算,请稍后刷新" in r.text
+    assert "<title>Please wait" in en.text and "computing: retry in a moment" in en.text

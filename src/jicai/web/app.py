@@ -99,13 +99,15 @@ def _busy(app: FastAPI) -> None:
         from jicai.web.render import render
 
         principal = getattr(request.state, "principal", None) or session_principal(request)
+        # not an error: the figures are on their way, and the page says so from its title on
+        wait = dict(zh=zh, en=en, title_zh="请稍候", title_en="Please wait", waiting=True)
         if principal is None:
-            resp = render(request, "error.html", status_code=503, zh=zh, en=en)
+            resp = render(request, "error.html", status_code=503, **wait)
         else:
             from jicai.web.routes.pages import _page
 
             request.state.principal = principal
-            resp = _page(request, "error.html", principal, status_code=503, zh=zh, en=en)
+            resp = _page(request, "error.html", principal, status_code=503, **wait)
         resp.headers.update(headers)
         return resp
 
