@@ -1,4 +1,5 @@
-"""The importer's sink on a Spark Connect lake (jicai.ingest.spark_sink), operation by operation.
+"""The importer's sink on a Spark Connect lake (jicai.ingest.spark_sink), operation by operation, with the
+small tables' statements on the client (jicai.ingest.spark_mirror) and with all of them on the cluster.
 
 Each statement shape the importer sends runs on DuckDB and through the SparkSink on the same rows in the lake;
 the tables must then hold the same rows. The keyed operations (insert, delete_keys, insert_missing, absent,
@@ -36,10 +37,14 @@ def spark(test):
     return pytest.mark.spark(pytest.mark.slow(test))
 
 
-@pytest.fixture
-def lake_wh(tmp_path: Path):
-    """A Connect warehouse over a fresh lake (tiny tables: 4 shuffle partitions, not the server's 200)."""
+@pytest.fixture(params=["client", "cluster"])
+def lake_wh(tmp_path: Path, request, monkeypatch):
+    """A Connect warehouse over a fresh lake (tiny tables: 4 shuffle partitions, not the server's 200), each
+    test twice: with the small tables' statements run on the client (jicai.ingest.spark_mirror, the default)
+    and with every statement on the cluster (``JICAI_SPARK_CLIENT_TABLE_MB=0``, as for tables over the limit)."""
     from jicai.store.spark_connect import split_url
+
+    monkeypatch.setenv("JICAI_SPARK_CLIENT_TABLE_MB", "" if request.param == "client" else "0")
 
     host, port, _ = split_url(URL)
     try:
@@ -194,7 +199,38 @@ def test_delete_insert_swaps_a_log_row_as_on_duckdb(lake_wh):
                                schema=con.execute('SELECT * FROM "_load_log" LIMIT 0').to_arrow_table().schema)
     where = "load_id = ? AND status = 'started'"
     sink_for("duckdb", con).delete_insert("_load_log", where, ("b",), row.to_reader())
+    before = lake_wh.lake.current()
     with lake_wh.transaction() as tx:
         sink_for(lake_wh.engine, tx).delete_insert("_load_log", where, ("b",), row.to_reader())
-        assert list(tx.pending) == ["_load_log"]
+    after = lake_wh.lake.current()
+    assert [t for t in after.tables if after.tables[t] != before.tables.get(t)] == ["_load_log"]  # one new version
     assert _spark_rows(lake_wh, "_load_log") == _sorted(con.execute('SELECT * FROM "_load_log"').fetchall())
+
+
+@spark
+def test_small_tables_are_written_on_the_client_in_the_lakes_types(lake_wh, monkeypatch):
+    # a table Spark wrote, with an instant (TIMESTAMP, not TIMESTAMP_NTZ, stored as INT96) and a decimal: the
+    # client's copy shows the session's wall-clock time (Beijing's, 8 hours from UTC), and its new version
+    # keeps the types Spark reads
+    lake_wh.session.conf.set("spark.sql.session.timeZone", "Asia/Shanghai")
+    with lake_wh.transaction() as tx:
+        tx.replace("ev", lake_wh.session.sql(
+            "SELECT 'a' AS k, TIMESTAMP '2024-01-02 10:00:00' AS seen_at, CAST(1.25 AS DECIMAL(12, 2)) AS price"),
+            keep_schema=False)
+    before = lake_wh.session.table("ev").schema if "ev" in lake_wh.session.catalog.listTables() else None
+    mirrored = os.environ.get("JICAI_SPARK_CLIENT_TABLE_MB") != "0"
+    with lake_wh.transaction() as tx:
+        if mirrored:  # the statements over small tables never reach the cluster
+            monkeypatch.setattr(tx, "sql", lambda *a, **k: pytest.fail("a small table's statement ran on the cluster"))
+        sink = sink_for(lake_wh.engine, tx)
+        sink.insert("ev", pa.table({"k": ["b"], "seen_at": [dt.datetime(2024, 3, 4, 5, 6, 7)]}).to_reader())
+        sink.execute('DELETE FROM "ev" WHERE seen_at < ?', (dt.datetime(2024, 1, 2, 10, 0, 1),))
+        # as text: pyspark's collect() turns an instant into the client process's time zone, not the session's
+        assert sink.fetch('SELECT k, CAST(seen_at AS VARCHAR), price FROM "ev"') == [("b", "2024-03-04 05:06:07", None)]
+        monkeypatch.undo()
+    version = lake_wh.lake.current().tables["ev"]
+    got = lake_wh.session.sql(f"SELECT k, CAST(seen_at AS STRING) FROM parquet.`{version}`").collect()
+    assert [tuple(r) for r in got] == [("b", "2024-03-04 05:06:07")]
+    schema = {f.name: f.dataType.simpleString() for f in
+              lake_wh.session.read.parquet(lake_wh.lake.current().tables["ev"]).schema.fields}
+    assert schema == {"k": "string", "seen_at": "timestamp", "price": "decimal(12,2)"}, before

@@ -117,8 +117,27 @@ def _lines(get: Get, months: Sequence[date] | None) -> ir.Table:
                     part_month=month_of(o.ordered_at))
 
 
+class Shared:
+    """The raw tables of a group of partitions (:data:`Get`), with the intermediates several facts read
+    computed once (``shared``: name → table). On Spark each reference to an intermediate is computed again —
+    the accepted lines (order lines joined with their deliveries) were joined four times for one fact — so the
+    importer writes them once per group (:meth:`Sink.materialize`) and every fact of the group reads them."""
+
+    def __init__(self, get: Get, shared: dict[str, ir.Table] | None = None) -> None:
+        self.get = get
+        self.shared = shared or {}
+
+    def __call__(self, name: str) -> ir.Table:
+        return self.get(name)
+
+
+ACCEPTED = "accepted"  # the accepted lines of the group's partitions (:func:`_accepted`)
+
+
 def _accepted(get: Get, months: Sequence[date] | None) -> ir.Table:
-    """Accepted lines of the partitions: part_month, keys, order_line_id, day, packs, amount."""
+    """Accepted lines of the partitions: part_month, keys, order_line_id, day, accepted_at, packs, amount."""
+    if isinstance(get, Shared) and ACCEPTED in get.shared:
+        return get.shared[ACCEPTED]
     d = get("deliveries")
     d = d.filter(d.accepted_at.notnull() & d.accepted_quantity.notnull())
     d = d.select("order_line_id", "accepted_at", "accepted_quantity")
@@ -409,6 +428,13 @@ def _recompute(wh: Warehouse, sink: Sink, facts: Sequence[Fact], months: set[dat
     for group in _groups(sink, months):
         listed = ", ".join(f"DATE '{m.isoformat()}'" for m in group)
         get = _spanned(wh, sink, group)
+        shared = None
+        if any(f.day_build in (accepted_day, outstanding_day) for f in facts):
+            t0 = time.perf_counter()
+            shared = sink.materialize(wh.con.compile(_accepted(get, group)))
+            if shared is not None:
+                get = Shared(get, {ACCEPTED: sink.reader(wh)(shared)})
+                log.debug("accepted lines %s..%s: %.2f s", group[0], group[-1], time.perf_counter() - t0)
         for f in facts:  # day facts come before the month facts rolled up from them
             t0 = time.perf_counter()
             if f.of:
@@ -416,6 +442,8 @@ def _recompute(wh: Warehouse, sink: Sink, facts: Sequence[Fact], months: set[dat
             rows = f.rollup(sink.reader(wh), group) if f.of else f.day_build(get, group)
             sink.replace_rows(f.name, f"part_month IN ({listed})", wh.con.compile(f.ordered(rows)))
             log.debug("%s %s..%s: %.2f s", f.name, group[0], group[-1], time.perf_counter() - t0)
+        if shared is not None:
+            sink.release(shared)
 
 
 def unfinished(sink: Sink) -> bool:

@@ -78,6 +78,15 @@ class Sink:
         self.execute(f"DELETE FROM {q(table)} WHERE {where}", params)
         self.insert(table, data)
 
+    def materialize(self, query: str) -> str | None:
+        """Compute ``query`` once, for several statements of this transaction to read, under the name returned
+        (readable through :meth:`reader`); None where an engine gains nothing from it — DuckDB and
+        PostgreSQL plan a statement's repeated parts well enough, and the statements stay as they were."""
+        return None
+
+    def release(self, name: str) -> None:
+        """Forget what :meth:`materialize` made under ``name`` (its files go with the transaction's staging)."""
+
     def reader(self, wh: Warehouse) -> Callable[[str], ibis.Table]:
         """The Ibis table of a name as this transaction sees it (for expressions compiled into its statements)."""
         return wh.table

@@ -26,6 +26,7 @@ session's time zone, as Spark does, so both sides read the same wall-clock time.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Mapping
@@ -69,6 +70,28 @@ def limit_bytes(env: Mapping[str, str] = os.environ) -> int:
 def on_cluster(name: str) -> bool:
     """Whether ``name`` is one of the tables of the order lines' scale, which the cluster always reads."""
     return name in ORDER_LINE_TABLES or (name.startswith(FACTS_PREFIX) and name not in SMALL_FACTS)
+
+
+SPARK_SCHEMA_KEY = b"org.apache.spark.sql.parquet.row.metadata"  # the schema Spark writes into its Parquet files
+
+
+def instants(schema: pa.Schema) -> set[str]:
+    """The columns of a lake file's ``schema`` that hold instants (Spark's TIMESTAMP, not TIMESTAMP_NTZ): a
+    timestamp with a time zone, or one Spark's own schema in the file calls ``timestamp`` — Spark writes those
+    as INT96 by default, which pyarrow reads as a naive timestamp of the UTC instant."""
+    named = {}
+    if schema.metadata and SPARK_SCHEMA_KEY in schema.metadata:
+        try:
+            named = {f["name"]: f["type"] for f in json.loads(schema.metadata[SPARK_SCHEMA_KEY])["fields"]}
+        except (ValueError, KeyError, TypeError):
+            named = {}
+    return {f.name for f in schema if pa.types.is_timestamp(f.type) and (f.type.tz or named.get(f.name) == "timestamp")}
+
+
+def wall_clock(col: pa.ChunkedArray | pa.Array, time_zone: str) -> pa.ChunkedArray | pa.Array:
+    """Instants ``col`` (naive: UTC) as the wall-clock time of ``time_zone``, naive — what Spark shows."""
+    utc = col if col.type.tz else col.cast(pa.timestamp(col.type.unit, tz="UTC"))
+    return pc.local_timestamp(utc.cast(pa.timestamp(col.type.unit, tz=time_zone)))
 
 
 class ClientTables:
@@ -156,12 +179,12 @@ class ClientTables:
         """``data`` in the types Spark shows for the table (``schema``, Ibis's): an instant becomes the
         session's wall-clock time."""
         target = schema.to_pyarrow()
+        held = instants(data.schema)
         columns = []
         for field in target:
             col = data.column(field.name)
-            if pa.types.is_timestamp(col.type) and col.type.tz and not (
-                    pa.types.is_timestamp(field.type) and field.type.tz):
-                col = pc.local_timestamp(col.cast(pa.timestamp(col.type.unit, tz=self.time_zone)))
+            if field.name in held and not (pa.types.is_timestamp(field.type) and field.type.tz):
+                col = wall_clock(col, self.time_zone)
             columns.append(col)
         return PyArrowData.convert_table(pa.table(columns, names=target.names), schema)
 

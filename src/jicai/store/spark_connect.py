@@ -119,8 +119,20 @@ class LakeTransaction:
         self._written: list[str] = []  # folders this transaction made: deleted unless committed
         self._staging: str | None = None
         self._uploads = 0
+        self.unshown: set[str] = set()  # tables written whose view is made when SQL next reads the session
+        # what a writer keeps for the transaction's length (the importer's copy of the small tables,
+        # jicai.ingest.spark_mirror), what must be written before the commit publishes, and what to close
+        self.attached: dict[Any, Any] = {}
+        self.before_commit: list[Callable[[], None]] = []
+        self.at_end: list[Callable[[], None]] = []
 
     # -- reading ---------------------------------------------------------------------------------------
+    def uri(self, table: str) -> str:
+        """The version folder ``table`` is at in this transaction."""
+        if table in self.pending:
+            return self.pending[table] or ""  # "" once dropped
+        return self.base.tables[table]
+
     def tables(self) -> list[str]:
         names = set(self.base.tables) | {n for n, u in self.pending.items() if u is not None}
         return sorted(names - {n for n, u in self.pending.items() if u is None})
@@ -133,12 +145,22 @@ class LakeTransaction:
 
     def upload(self, data: pa.Table | pa.RecordBatchReader) -> DataFrame:
         """Rows of the client as a DataFrame of the cluster: written to the lake's staging, read by Spark."""
+        folder = self._staging_folder()
+        self.lake.write_arrow(folder, data)
+        return self.session.read.parquet(folder)
+
+    def stage(self, df: DataFrame) -> DataFrame:
+        """``df`` computed once by the cluster into the lake's staging, and read back from there."""
+        folder = self._staging_folder()
+        df.write.mode("error").parquet(folder)
+        return self.session.read.parquet(folder)
+
+    def _staging_folder(self) -> str:
         if self._staging is None:
             self._staging = self.lake.staging_dir()
         folder = f"{self._staging}/{self._uploads}"
         self._uploads += 1
-        self.lake.write_arrow(folder, data)
-        return self.session.read.parquet(folder)
+        return folder
 
     # -- writing ---------------------------------------------------------------------------------------
     def replace(self, table: str, df: DataFrame, *, keep_schema: bool = True) -> str:
@@ -173,6 +195,7 @@ class LakeTransaction:
         if table in self.tables():
             hide(self.session, [table])
         self.pending[table] = None
+        self.unshown.discard(table)
 
     def _views(self) -> None:
         if not self._views_ready:
@@ -180,20 +203,29 @@ class LakeTransaction:
                 if name not in self.pending:  # a pending table's view already shows this transaction's version
                     self._show(name)
             self._views_ready = True
+        for name in sorted(self.unshown):
+            if self.pending.get(name):
+                show_version(self.session, name, self.pending[name])
+        self.unshown.clear()
 
     def _point(self, table: str, folder: str) -> None:
-        show_version(self.session, table, folder)
+        # the view follows when SQL next needs it: opening a Parquet folder is a round trip to the server, and
+        # a version the client wrote just before the commit is never read through this session
         self.pending[table] = folder
+        self.unshown.add(table)
 
     # -- ending ----------------------------------------------------------------------------------------
     def commit(self) -> Manifest:
         try:
+            for write in self.before_commit:
+                write()
             manifest = self.lake.commit(self.base, self.pending) if self.pending else self.base
         except BaseException:
             self.rollback()
             raise
         self._written.clear()
         self._drop_staging()
+        self._end()
         return manifest
 
     def rollback(self) -> None:
@@ -208,6 +240,15 @@ class LakeTransaction:
             else:
                 hide(self.session, [name])
         self.pending.clear()
+        self.unshown.clear()
+        self._end()
+
+    def _end(self) -> None:
+        ends, self.at_end[:] = list(self.at_end), []
+        self.before_commit.clear()
+        self.attached.clear()
+        for end in ends:
+            end()
 
     def _drop_staging(self) -> None:
         if self._staging is not None:

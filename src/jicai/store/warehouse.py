@@ -475,8 +475,10 @@ class SparkConnectWarehouse(SparkWarehouse):
         with contextlib.suppress(OSError, LakeError):
             # old versions go as new ones come (never those of the last or of the last hour's manifests)
             self.lake.vacuum()
-        # the views already show the transaction's versions
-        self._shown = (self._shown | {n for n, u in tx.pending.items() if u}) & set(manifest.tables)
+        # the views show the transaction's versions, but for those it never read back (LakeTransaction.unshown):
+        # those are made again when first read
+        shown = {n for n, u in tx.pending.items() if u and n not in tx.unshown}
+        self._shown = ((self._shown - set(tx.pending)) | shown) & set(manifest.tables)
         self._read(manifest)
 
     def _write_mode(self, writing: bool) -> None:
