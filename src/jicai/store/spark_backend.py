@@ -14,7 +14,7 @@ on the client, whichever way it is executed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import ibis
@@ -28,6 +28,19 @@ from ibis.formats.pyarrow import PyArrowData
 
 class Backend(IbisPySparkBackend):
     client_tables: Any = None  # a ClientTables, or None: everything runs on the cluster
+    # called before the session is read: a lake transaction makes the views of the versions it wrote
+    # (LakeTransaction.show_views), lazily, since each is a round trip to the server
+    before_read: Callable[[], None] | None = None
+
+    def _run_pre_execute_hooks(self, expr: ir.Expr) -> None:
+        if self.before_read is not None:
+            self.before_read()
+        super()._run_pre_execute_hooks(expr)
+
+    def table(self, name: str, /, *, database: Any = None) -> ir.Table:
+        if self.before_read is not None:
+            self.before_read()
+        return super().table(name, database=database)
 
     def _on_client(self, expr: ir.Expr) -> Any:
         tables = self.client_tables

@@ -139,7 +139,7 @@ class LakeTransaction:
 
     def sql(self, text: str, args: Iterable[Any] | dict[str, Any] = ()) -> DataFrame:
         """Spark SQL over this transaction's tables (``?`` markers take ``args`` in order, ``:name`` a dict)."""
-        self._views()
+        self.show_views()
         args = args if isinstance(args, dict) else list(args)
         return self.session.sql(text, args=args or None)
 
@@ -168,7 +168,7 @@ class LakeTransaction:
         keeps its schema: ``df``'s columns are taken in the table's order and cast to its types, a column
         ``df`` lacks is null; a column the table lacks is an error (it would be lost without a word).
         ``keep_schema=False``: the table takes ``df``'s schema (a table created anew)."""
-        self._views()
+        self.show_views()
         if keep_schema and table in self.tables():
             df = conform(df, self.session.table(table).schema, table)
         folder = self.lake.new_version_dir(table)
@@ -197,7 +197,9 @@ class LakeTransaction:
         self.pending[table] = None
         self.unshown.discard(table)
 
-    def _views(self) -> None:
+    def show_views(self) -> None:
+        """Make the session's views show this transaction's tables (those written since, :attr:`unshown`, too):
+        before SQL or an Ibis expression reads the session."""
         if not self._views_ready:
             for name in self.base.tables:
                 if name not in self.pending:  # a pending table's view already shows this transaction's version

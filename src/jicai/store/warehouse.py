@@ -464,12 +464,14 @@ class SparkConnectWarehouse(SparkWarehouse):
             self._repoint(base)
         tx = LakeTransaction(self.session, self.lake, base, show=self._show)
         self._write_mode(True)
+        self.con.before_read = tx.show_views
         try:
             yield tx
         except BaseException:
             tx.rollback()
             raise
         finally:
+            self.con.before_read = None
             self._write_mode(False)
         manifest = tx.commit()
         with contextlib.suppress(OSError, LakeError):
