@@ -125,6 +125,23 @@ def test_import_in_one_process_monitor_in_another_gives_the_duckdb_rows(places: 
         assert wh.table("_facts_ordered_month").count().execute() > 0
 
 
+def test_the_facts_the_import_built_on_spark_are_the_duckdb_rows(places: Places):
+    """Every compact fact, built by the cluster at import (two chains of facts side by side,
+    ``SparkSink.fact_chains``), holds DuckDB's rows."""
+    from jicai.ingest import facts
+    from jicai.store.warehouse import default_url
+
+    with connect(default_url(places.root / "duck"), "read") as duck, connect(URL, "read", lake=places.lake) as spark:
+        for f in facts.FACTS:
+            cols = duck.table(f.name).columns
+            want = sorted(duck.table(f.name).to_pyarrow().to_pylist(), key=lambda r: [str(r[c]) for c in cols])
+            got = sorted(spark.table(f.name).select(*cols).to_pyarrow().to_pylist(),
+                         key=lambda r: [str(r[c]) for c in cols])
+            assert len(want) > 0 and len(got) == len(want), f.name
+            differ = [(g, w) for g, w in zip(got, want, strict=True) if not _same(g, w)]
+            assert not differ, (f.name, differ[:3])
+
+
 def test_the_same_file_again_changes_nothing(places: Places, tmp_path: Path):
     before = places.manifest()
     res = _run(places.spark, "import", str(places.root / "in" / "regions.csv"))

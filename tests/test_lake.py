@@ -246,3 +246,28 @@ def test_docs_name_the_urls_settings_and_format():
                    "_jicai/manifests/<n>.json", "Delta Lake", "One writer at a time", "Vacuum", "TIMESTAMP_NTZ"):
         assert needle in doc, f"docs/spark.md does not say {needle}"
     assert f"vacuum(keep={Lake.vacuum.__defaults__[0]})" in doc
+
+
+def test_the_spark_schema_of_a_version_is_read_from_its_footer_when_it_names_its_columns(tmp_path):
+    lake = Lake(str(tmp_path))
+    spark = {"type": "struct", "fields": [
+        {"name": "a", "type": "long", "nullable": True, "metadata": {}},
+        {"name": "t", "type": "timestamp", "nullable": True, "metadata": {}}]}
+    table = pa.table({"a": [1], "t": pa.array([datetime(2024, 1, 1)], pa.timestamp("us"))})
+
+    def version(name: str, meta: dict | None) -> str:
+        folder = lake.new_version_dir(name)
+        data = table.replace_schema_metadata(meta)
+        path = folder.removeprefix("file://")  # a local lake: Spark's URI is the path
+        os.makedirs(path, exist_ok=True)
+        pq.write_table(data, f"{path}/part-0.parquet")
+        return folder
+
+    key = lake_module.SPARK_SCHEMA_KEY
+    spark_written = version("s", {key: json.dumps(spark)})
+    client_written = version("c", None)
+    renamed = version("r", {key: json.dumps({**spark, "fields": spark["fields"][:1]})})  # names a column less
+    assert json.loads(lake.spark_schema(spark_written)) == spark
+    assert lake.spark_schema(client_written) is None
+    assert lake.spark_schema(renamed) is None
+    assert lake.spark_schema(lake.new_version_dir("empty")) is None  # no file: Spark infers, as before

@@ -226,3 +226,19 @@ def test_a_table_of_several_files_comes_back_whole_one_query_per_file(lake, monk
         assert sorted(back.column("k").to_pylist()) == list(range(7))
         assert dict(zip(back.column("k").to_pylist(), back.column("s").to_pylist(), strict=True)) == dict(enumerate("abcdefg"))
         assert wh.session.conf.get(copy_engines.SPLIT_CONF) == "64m"
+
+
+def test_a_version_opened_with_its_footers_schema_reads_as_spark_infers_it(lake):
+    from jicai.store.spark_connect import read_version
+
+    with open_wh(lake) as wh:
+        wh.write_table("t", REGIONS)
+        t = wh.table("t")
+        # written by the cluster: its footer carries Spark's schema (decimal and instant columns too)
+        wh.write_table("u", t.mutate(paid=t.n.cast("decimal(18, 2)"), at=t.stamp.cast("timestamp('UTC')")))
+        uri = wh.manifest.tables["u"]
+        assert wh.lake.spark_schema(uri) is not None
+        inferred = wh.session.read.parquet(uri)
+        given = read_version(wh.session, wh.lake, uri)
+        assert given.schema == inferred.schema
+        assert given.toArrow().equals(inferred.toArrow())

@@ -39,6 +39,7 @@ meanwhile, see :func:`refresh`).
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -421,6 +422,14 @@ def _spanned(wh: Warehouse, sink: Sink, group: list[date]) -> Get:
     return get
 
 
+def _chains(facts: Sequence[Fact]) -> list[list[Fact]]:
+    """``facts`` as chains that may run side by side: a day fact, then the month facts rolled up from it."""
+    chains: dict[str, list[Fact]] = {}
+    for f in facts:
+        chains.setdefault(f.of if f.of in chains else f.name, []).append(f)
+    return list(chains.values())
+
+
 def _recompute(wh: Warehouse, sink: Sink, facts: Sequence[Fact], months: set[date]) -> None:
     if not months:
         return
@@ -435,13 +444,27 @@ def _recompute(wh: Warehouse, sink: Sink, facts: Sequence[Fact], months: set[dat
             if shared is not None:
                 get = Shared(get, {ACCEPTED: sink.reader(wh)(shared)})
                 log.debug("accepted lines %s..%s: %.2f s", group[0], group[-1], time.perf_counter() - t0)
-        for f in facts:  # day facts come before the month facts rolled up from them
-            t0 = time.perf_counter()
-            if f.of:
-                sink.analyze([f.of])  # its day rows were just written
-            rows = f.rollup(sink.reader(wh), group) if f.of else f.day_build(get, group)
-            sink.replace_rows(f.name, f"part_month IN ({listed})", wh.con.compile(f.ordered(rows)))
-            log.debug("%s %s..%s: %.2f s", f.name, group[0], group[-1], time.perf_counter() - t0)
+
+        def run(chain: list[Fact], get: Get = get, group: list[date] = group, listed: str = listed) -> None:
+            for f in chain:  # the day fact comes before the month facts rolled up from it
+                t0 = time.perf_counter()
+                if f.of:
+                    sink.analyze([f.of])  # its day rows were just written
+                rows = f.rollup(sink.reader(wh), group) if f.of else f.day_build(get, group)
+                sink.replace_rows(f.name, f"part_month IN ({listed})", wh.con.compile(f.ordered(rows)))
+                log.debug("%s %s..%s: %.2f s", f.name, group[0], group[-1], time.perf_counter() - t0)
+
+        chains = _chains(facts)
+        if sink.fact_chains > 1 and len(chains) > 1:
+            # side by side (Spark): each statement's stages end with their last tasks on one executor while
+            # the other idles, and the client's part of one (compiling, planning) overlaps the other's work
+            with concurrent.futures.ThreadPoolExecutor(min(sink.fact_chains, len(chains)),
+                                                       thread_name_prefix="jicai-facts") as pool:
+                for done in [pool.submit(run, c) for c in chains]:
+                    done.result()  # the first failure, after every chain has stopped
+        else:
+            for chain in chains:
+                run(chain)
         if shared is not None:
             sink.release(shared)
 

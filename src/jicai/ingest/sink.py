@@ -35,6 +35,9 @@ SMALL = 100_000  # rows of a referenced table below which reading it whole beats
 
 class Sink:
     param: ClassVar[str] = "?"
+    # how many chains of facts (a day fact and its month facts) one transaction may compute side by side:
+    # one, but where the engine gains from it and the transaction's statements may come from several threads
+    fact_chains: ClassVar[int] = 1
 
     def __init__(self, cur: object):
         self.cur = cur

@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 class SparkSink(Sink):
     """A :class:`~jicai.ingest.sink.Sink` over a lake transaction (``cur``: what ``wh.transaction()`` yields)."""
 
+    fact_chains = 2  # a stage's tail leaves executors idle: the other chain's tasks fill them
+
     def __init__(self, cur: Any):
         super().__init__(cur)
         self.tx = cur

@@ -56,6 +56,10 @@ ROWS_PER_FILE = 1_000_000
 TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
+SPARK_SCHEMA_KEY = b"org.apache.spark.sql.parquet.row.metadata"  # the schema Spark writes into its Parquet files
+SCHEMAS_KEPT = 4096  # version folders whose Spark schema a Lake remembers (Lake.spark_schema)
+
+
 class LakeError(BilingualError, RuntimeError):
     """The lake cannot be used as asked (a bad URL, an unreadable manifest)."""
 
@@ -114,6 +118,7 @@ class Lake:
         # Exclusive creation is an atomic link on a local filesystem; object stores have no such call in
         # pyarrow, so there a commit checks and then writes (one writer at a time, docs/spark.md).
         self._atomic = isinstance(self.fs, pafs.LocalFileSystem)
+        self._spark_schemas: dict[str, str | None] = {}
 
     def __repr__(self) -> str:
         return f"Lake({self.url!r})"
@@ -145,6 +150,27 @@ class Lake:
     def size(self, dir_uri: str) -> int:
         """The bytes of the Parquet files of the version folder ``dir_uri``."""
         return sum(info.size or 0 for info in self.fs.get_file_info(self.fs_paths(dir_uri)))
+
+    def spark_schema(self, dir_uri: str) -> str | None:
+        """The schema Spark wrote into the footer of the version folder's first Parquet file (JSON), or None
+        (no file, or one the client wrote). A version never changes: each folder's footer is read once."""
+        if dir_uri not in self._spark_schemas:
+            paths = self.fs_paths(dir_uri)
+            found = None
+            if paths:
+                with self.fs.open_input_file(paths[0]) as f:
+                    schema = pq.read_schema(f)
+                raw = (schema.metadata or {}).get(SPARK_SCHEMA_KEY)
+                try:
+                    names = [c["name"] for c in json.loads(raw)["fields"]] if raw else None
+                except (ValueError, KeyError, TypeError):
+                    names = None
+                # only if it names the file's columns: Arrow data read from the lake keeps the key it had
+                found = raw.decode() if names == schema.names else None
+            if len(self._spark_schemas) >= SCHEMAS_KEPT:
+                self._spark_schemas.clear()
+            self._spark_schemas[dir_uri] = found
+        return self._spark_schemas[dir_uri]
 
     # -- manifests -------------------------------------------------------------------------------------
     def _manifest_numbers(self) -> list[int]:

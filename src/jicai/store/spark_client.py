@@ -41,7 +41,7 @@ import pyarrow.dataset as pads
 from ibis.formats.pyarrow import PyArrowData
 
 from jicai.errors import BilingualError
-from jicai.store.lake import Lake, Manifest
+from jicai.store.lake import SPARK_SCHEMA_KEY, Lake, Manifest
 
 # The order lines and what is kept from them (ingest/facts.py): always read by the cluster.
 ORDER_LINE_TABLES = ("orders", "deliveries", "payments")
@@ -70,9 +70,6 @@ def limit_bytes(env: Mapping[str, str] = os.environ) -> int:
 def on_cluster(name: str) -> bool:
     """Whether ``name`` is one of the tables of the order lines' scale, which the cluster always reads."""
     return name in ORDER_LINE_TABLES or (name.startswith(FACTS_PREFIX) and name not in SMALL_FACTS)
-
-
-SPARK_SCHEMA_KEY = b"org.apache.spark.sql.parquet.row.metadata"  # the schema Spark writes into its Parquet files
 
 
 def instants(schema: pa.Schema) -> set[str]:

@@ -10,7 +10,9 @@ The Connect client is imported only when a ``sc://`` warehouse is opened (the ``
 
 from __future__ import annotations
 
+import json
 import socket
+import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -94,9 +96,23 @@ def keep_release_pool() -> None:
     Iterator_.shutdown = classmethod(lambda cls: None)
 
 
-def show_version(session: SparkSession, name: str, uri: str) -> None:
+def read_version(session: SparkSession, lake: Lake, uri: str) -> DataFrame:
+    """The rows of the version folder ``uri``, read with the schema Spark wrote into its footer where there is
+    one: Spark infers a Parquet folder's schema with a job of its own (0.1 s each, 17 of them before the
+    monitoring's first query), and the schema in the footer is the one it would infer."""
+    from pyspark.sql.types import StructField, StructType
+
+    reader = session.read
+    if (found := lake.spark_schema(uri)) is not None:
+        schema = StructType.fromJson(json.loads(found))
+        # a file source reads every column as nullable, as Spark's own inference gives it
+        reader = reader.schema(StructType([StructField(f.name, f.dataType, True, f.metadata) for f in schema.fields]))
+    return reader.parquet(uri)
+
+
+def show_version(session: SparkSession, lake: Lake, name: str, uri: str) -> None:
     """Make the temp view ``name`` read the version folder ``uri``."""
-    session.read.parquet(uri).createOrReplaceTempView(name)
+    read_version(session, lake, uri).createOrReplaceTempView(name)
 
 
 def hide(session: SparkSession, names: Iterable[str]) -> None:
@@ -113,12 +129,15 @@ class LakeTransaction:
         self.session, self.lake, self.base = session, lake, base
         # makes the view of a base table (the warehouse's, which remembers what it has shown); views are made
         # when SQL first needs them: a one-table write of Arrow rows needs none
-        self._show = show or (lambda name: show_version(session, name, base.tables[name]))
+        self._show = show or (lambda name: show_version(session, lake, name, base.tables[name]))
         self._views_ready = False
         self.pending: dict[str, str | None] = {}
         self._written: list[str] = []  # folders this transaction made: deleted unless committed
         self._staging: str | None = None
         self._uploads = 0
+        # the importer may compute facts from two threads (jicai.ingest.facts, Sink.fact_chains): what they
+        # share of this bookkeeping changes under the lock
+        self._lock = threading.RLock()
         self.unshown: set[str] = set()  # tables written whose view is made when SQL next reads the session
         # what a writer keeps for the transaction's length (the importer's copy of the small tables,
         # jicai.ingest.spark_mirror), what must be written before the commit publishes, and what to close
@@ -153,14 +172,15 @@ class LakeTransaction:
         """``df`` computed once by the cluster into the lake's staging, and read back from there."""
         folder = self._staging_folder()
         df.write.mode("error").parquet(folder)
-        return self.session.read.parquet(folder)
+        return read_version(self.session, self.lake, folder)
 
     def _staging_folder(self) -> str:
-        if self._staging is None:
-            self._staging = self.lake.staging_dir()
-        folder = f"{self._staging}/{self._uploads}"
-        self._uploads += 1
-        return folder
+        with self._lock:
+            if self._staging is None:
+                self._staging = self.lake.staging_dir()
+            folder = f"{self._staging}/{self._uploads}"
+            self._uploads += 1
+            return folder
 
     # -- writing ---------------------------------------------------------------------------------------
     def replace(self, table: str, df: DataFrame, *, keep_schema: bool = True) -> str:
@@ -192,29 +212,32 @@ class LakeTransaction:
         return self.replace(table, self.session.createDataFrame([], schema))
 
     def drop(self, table: str) -> None:
-        if table in self.tables():
-            hide(self.session, [table])
-        self.pending[table] = None
-        self.unshown.discard(table)
+        with self._lock:
+            if table in self.tables():
+                hide(self.session, [table])
+            self.pending[table] = None
+            self.unshown.discard(table)
 
     def show_views(self) -> None:
         """Make the session's views show this transaction's tables (those written since, :attr:`unshown`, too):
         before SQL or an Ibis expression reads the session."""
-        if not self._views_ready:
-            for name in self.base.tables:
-                if name not in self.pending:  # a pending table's view already shows this transaction's version
-                    self._show(name)
-            self._views_ready = True
-        for name in sorted(self.unshown):
-            if self.pending.get(name):
-                show_version(self.session, name, self.pending[name])
-        self.unshown.clear()
+        with self._lock:
+            if not self._views_ready:
+                for name in self.base.tables:
+                    if name not in self.pending:  # a pending table's view already shows this transaction's version
+                        self._show(name)
+                self._views_ready = True
+            for name in sorted(self.unshown):
+                if self.pending.get(name):
+                    show_version(self.session, self.lake, name, self.pending[name])
+            self.unshown.clear()
 
     def _point(self, table: str, folder: str) -> None:
         # the view follows when SQL next needs it: opening a Parquet folder is a round trip to the server, and
         # a version the client wrote just before the commit is never read through this session
-        self.pending[table] = folder
-        self.unshown.add(table)
+        with self._lock:
+            self.pending[table] = folder
+            self.unshown.add(table)
 
     # -- ending ----------------------------------------------------------------------------------------
     def commit(self) -> Manifest:
@@ -238,7 +261,7 @@ class LakeTransaction:
         self._drop_staging()
         for name in self.pending:
             if name in self.base.tables:
-                show_version(self.session, name, self.base.tables[name])
+                show_version(self.session, self.lake, name, self.base.tables[name])
             else:
                 hide(self.session, [name])
         self.pending.clear()

@@ -394,7 +394,7 @@ class SparkConnectWarehouse(SparkWarehouse):
         from jicai.store.spark_connect import show_version
 
         if name not in self._shown:
-            show_version(self.session, name, self.manifest.tables[name])
+            show_version(self.session, self.lake, name, self.manifest.tables[name])
             self._shown.add(name)
 
     def _repoint(self, manifest: Manifest) -> None:
@@ -405,7 +405,7 @@ class SparkConnectWarehouse(SparkWarehouse):
             if name not in manifest.tables:
                 hide(self.session, [name])
             elif manifest.tables[name] != self.manifest.tables.get(name):
-                show_version(self.session, name, manifest.tables[name])
+                show_version(self.session, self.lake, name, manifest.tables[name])
         self._shown &= set(manifest.tables)
         self._read(manifest)
 
