@@ -121,7 +121,7 @@ def _lines(get: Get, months: Sequence[date] | None) -> ir.Table:
 class Shared:
     """The raw tables of a group of partitions (:data:`Get`), with the intermediates several facts read
     computed once (``shared``: name → table). On Spark each reference to an intermediate is computed again —
-    the accepted lines (order lines joined with their deliveries) were joined four times for one fact — so the
+    the accepted lines (order lines joined with their deliveries) are read twice by each of two facts — so the
     importer writes them once per group (:meth:`Sink.materialize`) and every fact of the group reads them."""
 
     def __init__(self, get: Get, shared: dict[str, ir.Table] | None = None) -> None:
@@ -148,16 +148,18 @@ def _accepted(get: Get, months: Sequence[date] | None) -> ir.Table:
                     packs=j.accepted_quantity, amount=j.accepted_quantity * j.pack_price)
 
 
-def _payments(get: Get, lines: ir.Table) -> ir.Table:
-    """The payments of ``lines`` (order_line_id, paid_at, pay); payments without a time never count."""
+def _payments(get: Get, lines: ir.Table, *carry: str) -> ir.Table:
+    """The payments of ``lines`` (order_line_id, paid_at, pay) with the columns ``carry`` of their line (one
+    join, where joining the lines back for each column costs Spark a shuffle of both sides each time);
+    payments without a time never count."""
     p = get("payments")
     p = p.filter(p.paid_at.notnull()).select("order_line_id", "paid_at", pay=p.amount)
-    return p.join(lines.select("order_line_id"), "order_line_id")
+    return p.join(lines.select("order_line_id", *carry), "order_line_id")
 
 
 def accepted_day(get: Get, months: Sequence[date] | None = None) -> ir.Table:
     a = _accepted(get, months)
-    p = _payments(get, a).join(a.select("order_line_id", "accepted_at"), "order_line_id")
+    p = _payments(get, a, "accepted_at")
     on_time = p.group_by("order_line_id").agg(**{
         f"paid_{k}": ibis.ifelse(p.paid_at < due_next(p.accepted_at.date(), k), p.pay, 0.0).sum() for k in (0, 1)})
     j = a.left_join(on_time, "order_line_id")
@@ -169,31 +171,34 @@ def accepted_day(get: Get, months: Sequence[date] | None = None) -> ir.Table:
 
 def outstanding_day(get: Get, months: Sequence[date] | None = None) -> ir.Table:
     a = _accepted(get, months)
-    p = _payments(get, a)
-    paid = p.group_by(["order_line_id", p.paid_at.date().name("pay_day")]).agg(pay=p.pay.sum())
+    # a line's own columns travel with its payments and events instead of being joined back (a line has one
+    # value of each: grouping by them too changes no group)
+    line = ("part_month", *KEYS, "day", "amount")
+    p = _payments(get, a, *line)
+    paid = p.group_by(["order_line_id", *line, p.paid_at.date().name("pay_day")]).agg(pay=p.pay.sum())
     # the days a line's balance can change: its acceptance day and each later payment day
-    pj = paid.join(a.select("order_line_id", "day"), "order_line_id")
-    later = pj.filter(pj.pay_day > pj.day).select("order_line_id", event_day=pj.pay_day)
-    ev = a.select("order_line_id", event_day=a.day).union(later)
+    later = paid.filter(paid.pay_day > paid.day).select("order_line_id", *line, event_day=paid.pay_day)
+    ev = a.select("order_line_id", *line, event_day=a.day).union(later)
     # on each of them: what was paid by then, and the next of them. Joins and sums, not windows: they spill to
     # disk, where a window over a province's month of lines would have to fit in the import's memory
-    pr = paid.rename(p_line="order_line_id")
+    pr = paid.select(p_line=paid.order_line_id, pay_day=paid.pay_day, pay=paid.pay)
     j = ev.left_join(pr, ev.order_line_id == pr.p_line)
-    ev = j.group_by(["order_line_id", "event_day"]).agg(
+    ev = j.group_by(["order_line_id", *line, "event_day"]).agg(
         paid=ibis.ifelse(j.pay_day <= j.event_day, j.pay, 0.0).sum().fill_null(0.0),
         next_day=ibis.ifelse(j.pay_day > j.event_day, j.pay_day, ibis.null("date")).min())
-    ev = ev.join(a.select("part_month", *KEYS, "order_line_id", "day", "amount"), "order_line_id")
     # what the line owes on the day: its amount due rounded to the fen once, half up, less what was paid in fen
     # (the rule of jicai.measures.purchases.outstanding_yuan; an exact number of fen)
     rest = _fen(ev.amount) - _fen(ev.paid)
     owed = ibis.greatest(rest, 0).cast("float64") / _double(100.0)
     ev = ev.mutate(owed=owed, open=ibis.ifelse(owed > 0, 1, 0))
     # the balance holds from its day until the next change: +owed on the day, −owed on the next change's day,
-    # so the changes summed up to a day D give every line's balance at D
+    # so the changes summed up to a day D give every line's balance at D. Each row makes both changes (a
+    # union of two selections of it had Spark compute every step above twice, joins and sums included)
     cols = ("part_month", *KEYS, "day")
-    on = ev.select(*cols, "event_day", d_owed=ev.owed, d_open=ev.open)
-    off = ev.filter(ev.next_day.notnull()).select(*cols, event_day=ev.next_day, d_owed=-ev.owed, d_open=-ev.open)
-    ev = on.union(off)
+    ev = ev.mutate(sign=ibis.array([1, -1])).unnest("sign")
+    ev = ev.select(*cols, event_day=ibis.ifelse(ev.sign > 0, ev.event_day, ev.next_day),
+                   d_owed=ev.sign.cast("float64") * ev.owed, d_open=ev.sign.cast("int64") * ev.open)
+    ev = ev.filter(ev.event_day.notnull())  # the last change of a line has no next one
     # a line counts as overdue only from its due date on, never before the 1st of the month after its
     # acceptance: the changes until then merge on that 1st (most lines are paid within their acceptance
     # month, and their changes cancel out)
