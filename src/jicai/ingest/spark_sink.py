@@ -144,8 +144,8 @@ class SparkSink(Sink):
 
     def materialize(self, query: str) -> str:
         """Written once to the transaction's staging and read from there by every later statement: Spark
-        computes a repeated part of a plan again at each reference (the facts' accepted lines, four joins of
-        the order lines with their deliveries per fact)."""
+        computes a repeated part of a plan again at each reference (the facts' accepted lines: the order lines
+        joined with their deliveries, read twice by each of two facts)."""
         self._cluster()
         name = f"_jicai_{uuid.uuid4().hex[:8]}"
         self.tx.stage(self.tx.sql(query)).createOrReplaceTempView(name)

@@ -60,6 +60,17 @@ SPARK_SCHEMA_KEY = b"org.apache.spark.sql.parquet.row.metadata"  # the schema Sp
 SCHEMAS_KEPT = 4096  # version folders whose Spark schema a Lake remembers (Lake.spark_schema)
 
 
+def spark_fields(schema: pa.Schema) -> list[dict] | None:
+    """The fields of the schema Spark wrote into a Parquet file (``schema``, as pyarrow reads its footer):
+    name, Spark type and nullability of each column; None when the file carries none (the client wrote it)."""
+    raw = (schema.metadata or {}).get(SPARK_SCHEMA_KEY)
+    try:
+        fields = json.loads(raw)["fields"] if raw else None
+        return fields if isinstance(fields, list) and all("name" in c for c in fields) else None
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 class LakeError(BilingualError, RuntimeError):
     """The lake cannot be used as asked (a bad URL, an unreadable manifest)."""
 
@@ -160,13 +171,10 @@ class Lake:
             if paths:
                 with self.fs.open_input_file(paths[0]) as f:
                     schema = pq.read_schema(f)
-                raw = (schema.metadata or {}).get(SPARK_SCHEMA_KEY)
-                try:
-                    names = [c["name"] for c in json.loads(raw)["fields"]] if raw else None
-                except (ValueError, KeyError, TypeError):
-                    names = None
+                fields = spark_fields(schema)
                 # only if it names the file's columns: Arrow data read from the lake keeps the key it had
-                found = raw.decode() if names == schema.names else None
+                if fields is not None and [c["name"] for c in fields] == schema.names:
+                    found = schema.metadata[SPARK_SCHEMA_KEY].decode()
             if len(self._spark_schemas) >= SCHEMAS_KEPT:
                 self._spark_schemas.clear()
             self._spark_schemas[dir_uri] = found

@@ -26,7 +26,6 @@ session's time zone, as Spark does, so both sides read the same wall-clock time.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections.abc import Mapping
@@ -41,7 +40,7 @@ import pyarrow.dataset as pads
 from ibis.formats.pyarrow import PyArrowData
 
 from jicai.errors import BilingualError
-from jicai.store.lake import SPARK_SCHEMA_KEY, Lake, Manifest
+from jicai.store.lake import Lake, Manifest, spark_fields
 
 # The order lines and what is kept from them (ingest/facts.py): always read by the cluster.
 ORDER_LINE_TABLES = ("orders", "deliveries", "payments")
@@ -76,12 +75,7 @@ def instants(schema: pa.Schema) -> set[str]:
     """The columns of a lake file's ``schema`` that hold instants (Spark's TIMESTAMP, not TIMESTAMP_NTZ): a
     timestamp with a time zone, or one Spark's own schema in the file calls ``timestamp`` — Spark writes those
     as INT96 by default, which pyarrow reads as a naive timestamp of the UTC instant."""
-    named = {}
-    if schema.metadata and SPARK_SCHEMA_KEY in schema.metadata:
-        try:
-            named = {f["name"]: f["type"] for f in json.loads(schema.metadata[SPARK_SCHEMA_KEY])["fields"]}
-        except (ValueError, KeyError, TypeError):
-            named = {}
+    named = {f["name"]: f.get("type") for f in spark_fields(schema) or []}
     return {f.name for f in schema if pa.types.is_timestamp(f.type) and (f.type.tz or named.get(f.name) == "timestamp")}
 
 
