@@ -146,6 +146,27 @@ def test_keyed_writes(lake_wh):
 
 
 @spark
+def test_the_first_rows_of_an_empty_table_are_written_by_the_client(lake_wh, monkeypatch):
+    """Rows with the columns and types of a table the importer created empty become its next version as the
+    client wrote them (no Spark job); a table with rows, or rows of other columns, go through the cluster."""
+    monkeypatch.setenv("JICAI_SPARK_CLIENT_TABLE_MB", "0")  # every table on the cluster path
+    schema = pa.schema([("k", pa.string()), ("n", pa.int64()), ("d", pa.date32())])
+    with lake_wh.transaction() as tx:
+        tx.create("t", schema)
+        tx.create("u", schema)
+    with lake_wh.transaction() as tx:
+        sink = sink_for(lake_wh.engine, tx)
+        sink.insert("t", pa.table({"k": ["a", "b"], "n": [1, 2], "d": [dt.date(2024, 1, 1), None]}, schema=schema).to_reader())
+        assert lake_wh.lake.spark_schema(tx.uri("t")) is None  # the client's Parquet
+        sink.insert("t", pa.table({"k": ["c"], "n": [3], "d": [None]}, schema=schema).to_reader())
+        assert lake_wh.lake.spark_schema(tx.uri("t")) is not None  # a union, written by the cluster
+        sink.insert("u", pa.table({"n": [5], "k": ["e"]}).to_reader())  # not the table's columns
+        assert lake_wh.lake.spark_schema(tx.uri("u")) is not None
+    assert _spark_rows(lake_wh, "t") == _sorted([("a", 1, dt.date(2024, 1, 1)), ("b", 2, None), ("c", 3, None)])
+    assert _spark_rows(lake_wh, "u") == [("e", 5, None)]
+
+
+@spark
 def test_a_write_that_changes_nothing_keeps_the_version(lake_wh):
     _keyed(lake_wh)
     before = lake_wh.lake.current()

@@ -242,3 +242,25 @@ def test_a_version_opened_with_its_footers_schema_reads_as_spark_infers_it(lake)
         given = read_version(wh.session, wh.lake, uri)
         assert given.schema == inferred.schema
         assert given.toArrow().equals(inferred.toArrow())
+
+
+def test_a_version_the_client_wrote_is_opened_with_the_schema_spark_would_infer(lake):
+    """No inference job for a client-written version (the small tables, a first load): its Arrow schema gives
+    the Spark schema, the same as Spark's own inference — for every table of the contract, and instants."""
+    from jicai.contract.arrow import empty
+    from jicai.contract.tables import TABLES
+    from jicai.store.spark_connect import client_schema, read_version
+
+    at = pa.array([datetime(2024, 1, 1, 8), None, datetime(2024, 12, 31, 23, 59)], pa.timestamp("us", "UTC"))
+    written = {"regions": REGIONS.append_column("at", at), **{f"c_{name}": empty(name) for name in TABLES}}
+    with open_wh(lake) as wh:
+        for name, data in written.items():
+            folder = wh.lake.new_version_dir(name)
+            wh.lake.write_arrow(folder, data)
+            assert wh.lake.spark_schema(folder) is None
+            assert client_schema(wh.lake.arrow_schema(folder)) is not None, name
+            inferred = wh.session.read.parquet(folder)
+            given = read_version(wh.session, wh.lake, folder)
+            assert given.schema == inferred.schema, name
+            if name == "regions":
+                assert given.toArrow().equals(inferred.toArrow())

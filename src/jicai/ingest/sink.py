@@ -38,6 +38,9 @@ class Sink:
     # how many chains of facts (a day fact and its month facts) one transaction may compute side by side:
     # one, but where the engine gains from it and the transaction's statements may come from several threads
     fact_chains: ClassVar[int] = 1
+    # whether the facts of many months are computed in runs of at most facts.group_lines() order lines (the
+    # memory of one statement stays bounded), or all at once where the engine spills and a run costs more
+    fact_runs: ClassVar[bool] = True
 
     def __init__(self, cur: object):
         self.cur = cur

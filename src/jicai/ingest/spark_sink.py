@@ -41,6 +41,9 @@ class SparkSink(Sink):
     """A :class:`~jicai.ingest.sink.Sink` over a lake transaction (``cur``: what ``wh.transaction()`` yields)."""
 
     fact_chains = 2  # a stage's tail leaves executors idle: the other chain's tasks fill them
+    # One run of months: the executors spill, and each run is a new version of every fact that copies the rows
+    # of the runs before it (10^7 lines: three runs 245 s of facts, one run 202 s, with the shared payments)
+    fact_runs = False
 
     def __init__(self, cur: Any):
         super().__init__(cur)
@@ -210,8 +213,24 @@ class SparkSink(Sink):
         if (here := self._client([table], table)) is not None:
             here.insert(table, data)
             return
+        if self._into_empty(table, data):
+            return
         rows = self._table(table)
         self.tx.replace(table, rows.unionByName(self._typed_like(self._upload(data), rows)))
+
+    def _into_empty(self, table: str, data: Rows) -> bool:
+        """Write ``data`` from the client as ``table``'s next version when its pending version is the empty one
+        the importer created and the rows have its columns and types: the cluster would only read the upload
+        and write it again (a first load of 10^7 order lines: 12.8 s of a 34 s file). False: it was not."""
+        if table not in self.tx.tables():
+            return False
+        schema = self.tx.lake.empty_client_schema(self.tx.uri(table))
+        given = data.schema
+        if schema is None or [(f.name, f.type) for f in given] != [(f.name, f.type) for f in schema]:
+            return False
+        reader = data.reader() if isinstance(data, Staged) else data
+        self.tx.write_arrow(table, reader)
+        return True
 
     def insert_missing(self, table: str, key: tuple[str, ...] | list[str], data: Rows) -> int:
         if (here := self._client([table], table)) is not None:

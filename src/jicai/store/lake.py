@@ -57,7 +57,7 @@ TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 SPARK_SCHEMA_KEY = b"org.apache.spark.sql.parquet.row.metadata"  # the schema Spark writes into its Parquet files
-SCHEMAS_KEPT = 4096  # version folders whose Spark schema a Lake remembers (Lake.spark_schema)
+SCHEMAS_KEPT = 4096  # version folders whose footer schemas a Lake remembers (Lake.spark_schema)
 
 
 def spark_fields(schema: pa.Schema) -> list[dict] | None:
@@ -129,7 +129,7 @@ class Lake:
         # Exclusive creation is an atomic link on a local filesystem; object stores have no such call in
         # pyarrow, so there a commit checks and then writes (one writer at a time, docs/spark.md).
         self._atomic = isinstance(self.fs, pafs.LocalFileSystem)
-        self._spark_schemas: dict[str, str | None] = {}
+        self._spark_schemas: dict[str, tuple[str | None, pa.Schema | None]] = {}
 
     def __repr__(self) -> str:
         return f"Lake({self.url!r})"
@@ -165,9 +165,17 @@ class Lake:
     def spark_schema(self, dir_uri: str) -> str | None:
         """The schema Spark wrote into the footer of the version folder's first Parquet file (JSON), or None
         (no file, or one the client wrote). A version never changes: each folder's footer is read once."""
+        return self._footer(dir_uri)[0]
+
+    def arrow_schema(self, dir_uri: str) -> pa.Schema | None:
+        """The Arrow schema of the version folder's first Parquet file (None: no file); read with
+        :meth:`spark_schema`, once per folder."""
+        return self._footer(dir_uri)[1]
+
+    def _footer(self, dir_uri: str) -> tuple[str | None, pa.Schema | None]:
         if dir_uri not in self._spark_schemas:
             paths = self.fs_paths(dir_uri)
-            found = None
+            found, schema = None, None
             if paths:
                 with self.fs.open_input_file(paths[0]) as f:
                     schema = pq.read_schema(f)
@@ -177,8 +185,20 @@ class Lake:
                     found = schema.metadata[SPARK_SCHEMA_KEY].decode()
             if len(self._spark_schemas) >= SCHEMAS_KEPT:
                 self._spark_schemas.clear()
-            self._spark_schemas[dir_uri] = found
+            self._spark_schemas[dir_uri] = (found, schema)
         return self._spark_schemas[dir_uri]
+
+    def empty_client_schema(self, dir_uri: str) -> pa.Schema | None:
+        """The Arrow schema of the version folder ``dir_uri`` when it holds no row and the client wrote it (one
+        file with no Spark schema in its footer: a table the importer created from the contract); else None.
+        Such a version's next one may be written by the client in that very schema, with no Spark job."""
+        paths = self.fs_paths(dir_uri)
+        if len(paths) != 1:
+            return None
+        with self.fs.open_input_file(paths[0]) as f:
+            meta = pq.read_metadata(f)
+        schema = meta.schema.to_arrow_schema()
+        return schema if meta.num_rows == 0 and spark_fields(schema) is None else None
 
     # -- manifests -------------------------------------------------------------------------------------
     def _manifest_numbers(self) -> list[int]:

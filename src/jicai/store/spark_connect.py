@@ -97,17 +97,44 @@ def keep_release_pool() -> None:
 
 
 def read_version(session: SparkSession, lake: Lake, uri: str) -> DataFrame:
-    """The rows of the version folder ``uri``, read with the schema Spark wrote into its footer where there is
-    one: Spark infers a Parquet folder's schema with a job of its own (0.1 s each, 17 of them before the
-    monitoring's first query), and the schema in the footer is the one it would infer."""
+    """The rows of the version folder ``uri``, read with a schema given rather than inferred: Spark infers a
+    Parquet folder's schema with a job of its own (0.05–0.1 s each, one per table a measure reads). The schema
+    Spark wrote into the footer is the one it would infer; a version the client wrote (the small tables, a
+    first load) carries none, and its Arrow schema says the same (:func:`client_schema`)."""
     from pyspark.sql.types import StructField, StructType
 
     reader = session.read
-    if (found := lake.spark_schema(uri)) is not None:
-        schema = StructType.fromJson(json.loads(found))
+    found = lake.spark_schema(uri)
+    schema = StructType.fromJson(json.loads(found)) if found is not None else client_schema(lake.arrow_schema(uri))
+    if schema is not None:
         # a file source reads every column as nullable, as Spark's own inference gives it
         reader = reader.schema(StructType([StructField(f.name, f.dataType, True, f.metadata) for f in schema.fields]))
     return reader.parquet(uri)
+
+
+# Arrow types whose Parquet columns Spark reads as pyspark maps them (a naive timestamp, which pyarrow writes with
+# isAdjustedToUTC=false, as TIMESTAMP_NTZ); any other type leaves the schema to Spark's inference
+_PLAIN = (pa.types.is_string, pa.types.is_large_string, pa.types.is_int64, pa.types.is_int32, pa.types.is_float64,
+          pa.types.is_boolean, pa.types.is_date32)
+
+
+def client_schema(schema: pa.Schema | None) -> Any:
+    """The Spark schema of Parquet files the client wrote in Arrow ``schema``, or None where a type is not one
+    whose reading is known (:data:`_PLAIN`, microsecond timestamps): then Spark infers it.
+
+    >>> client_schema(pa.schema([("a", pa.string()), ("t", pa.timestamp("us"))])).simpleString()
+    'struct<a:string,t:timestamp_ntz>'
+    >>> client_schema(pa.schema([("n", pa.uint8())])) is None
+    True
+    """
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    def known(t: pa.DataType) -> bool:
+        return any(test(t) for test in _PLAIN) or (pa.types.is_timestamp(t) and t.unit == "us")
+
+    if schema is None or not all(known(f.type) for f in schema):
+        return None
+    return from_arrow_schema(schema, prefer_timestamp_ntz=True)
 
 
 def show_version(session: SparkSession, lake: Lake, name: str, uri: str) -> None:
