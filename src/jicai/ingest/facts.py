@@ -419,7 +419,7 @@ def refresh(wh: Warehouse, sink: Sink, table: str, months: set[date], defer: boo
         months = set(months) | {r[0] for r in sink.fetch(f"SELECT DISTINCT part_month FROM {q(FACTS_PENDING)}")}
     else:
         facts = tuple(f for f in FACTS if table in f.sources)
-    _recompute(wh, sink, facts, months)
+    _recompute(wh, sink, facts, months, every=state == "absent")
     if state != "complete":
         sink.execute(f"DROP TABLE IF EXISTS {q(FACTS_PENDING)}")
         sink.execute(f"DROP TABLE IF EXISTS {q(FACTS_STATE)}")
@@ -452,13 +452,16 @@ def _chains(facts: Sequence[Fact]) -> list[list[Fact]]:
     return list(chains.values())
 
 
-def _recompute(wh: Warehouse, sink: Sink, facts: Sequence[Fact], months: set[date]) -> None:
+def _recompute(wh: Warehouse, sink: Sink, facts: Sequence[Fact], months: set[date], every: bool = False) -> None:
+    """Recompute ``facts`` for ``months``; ``every``: those are all the months of the order lines."""
     if not months:
         return
     sink.analyze(FACT_SOURCES)
-    for group in _groups(sink, months):
+    groups = _groups(sink, months)
+    for group in groups:
         listed = ", ".join(f"DATE '{m.isoformat()}'" for m in group)
-        get = _spanned(wh, sink, group)
+        # one run of every month reads every delivery and payment: no range to look up (a pass over the lines)
+        get = sink.reader(wh) if every and len(groups) == 1 else _spanned(wh, sink, group)
         names: list[str] = []
         if any(f.day_build in (accepted_day, outstanding_day) for f in facts):
             for key, build in ((ACCEPTED, _accepted), (PAID, _paid)):  # the payments read the accepted lines
