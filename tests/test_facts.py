@@ -5,7 +5,7 @@ rows from the facts as from the raw lines, on DuckDB, PostgreSQL and Spark."""
 from __future__ import annotations
 
 import math
-from datetime import date
+from datetime import date, datetime
 from urllib.parse import urlparse
 
 import pyarrow as pa
@@ -310,3 +310,71 @@ def test_the_importers_fen_rounding_is_the_measures():
     got = t.select(importer=_fen(t.x), measures=fen(t.x)).to_pyarrow().to_pylist()
     assert [r["importer"] for r in got] == [r["measures"] for r in got]
     assert got[values.index(6309.485)]["importer"] == 630949  # half up from the decimal value, not the double
+
+
+def _balances_by_hand(lines: list[dict], payments: list[tuple[str, datetime, float]]) -> dict:
+    """The outstanding fact's rows computed line by line in Python, from its definition (ingest.facts): a line's
+    events are its acceptance day and each later payment day; on each it owes its amount in fen less what was
+    paid by then in fen (never below zero) until the next event; a change before the 1st of the month after the
+    acceptance counts on that 1st."""
+    from jicai.measures.exact import to_fen
+
+    rows: dict = {}
+    for line in lines:
+        day = line["accepted_at"].date()
+        amount = line["accepted_quantity"] * line["pack_price"]
+        pays: dict[date, float] = {}
+        for lid, at, pay in payments:
+            if lid == line["order_line_id"]:
+                pays[at.date()] = pays.get(at.date(), 0.0) + pay
+        events = sorted({day} | {p for p in pays if p > day})
+        floor = date(day.year + day.month // 12, day.month % 12 + 1, 1)
+        part = line["ordered_at"].date().replace(day=1)
+        for i, e in enumerate(events):
+            owed = max(to_fen(amount) - to_fen(sum(v for p, v in pays.items() if p <= e)), 0) / 100
+            changes = [(e, owed)] + ([(events[i + 1], -owed)] if i + 1 < len(events) else [])
+            for when, d in changes:
+                key = (part, line["institution_code"], line["product_code"], day, max(when, floor))
+                got = rows.setdefault(key, [0.0, 0])
+                got[0] += d
+                got[1] += (1 if d > 0 else -1) if owed > 0 else 0
+    return {k: (round(v[0], 2), v[1]) for k, v in rows.items() if abs(v[0]) >= 5e-7 or v[1]}
+
+
+def test_outstanding_balances_of_lines_paid_in_every_way_are_those_computed_by_hand():
+    """Unpaid; paid in full before, on and after the acceptance day; paid once later in part; paid on several
+    later days (the joined path), one of them twice on a day, and overpaid; accepted late in a month."""
+    import ibis
+
+    from jicai.ingest.facts import outstanding_day
+
+    def line(lid, accepted, qty=10.0, price=12.345, ordered=datetime(2024, 3, 1, 9)):
+        return {"order_line_id": lid, "institution_code": "H1", "product_code": "P" + lid[-1], "distributor_code": "D",
+                "quantity": qty, "pack_price": price, "ordered_at": ordered, "channel": "online",
+                "accepted_at": accepted, "accepted_quantity": qty}
+
+    lines = [line("L1", datetime(2024, 3, 5, 10)), line("L2", datetime(2024, 3, 5, 10)),
+             line("L3", datetime(2024, 3, 5, 10)), line("L4", datetime(2024, 3, 31, 23), price=3.005),
+             line("L5", datetime(2024, 3, 10, 8)), line("L6", datetime(2024, 3, 10, 8), ordered=datetime(2024, 2, 28)),
+             line("L7", datetime(2024, 4, 2, 8), qty=7.0)]
+    payments = [("L2", datetime(2024, 3, 1, 8), 123.45),  # before the acceptance: paid in full from day one
+                ("L3", datetime(2024, 3, 5, 18), 23.45), ("L3", datetime(2024, 4, 10), 50.0),  # on the day, once later
+                ("L4", datetime(2024, 4, 1), 10.0), ("L4", datetime(2024, 5, 20), 10.0),  # several later days
+                ("L4", datetime(2024, 5, 20, 17), 5.0), ("L4", datetime(2024, 7, 1), 99.0),  # twice a day, overpaid
+                ("L5", datetime(2024, 6, 30), 123.45),  # in full, late
+                ("L6", datetime(2024, 3, 9), 3.0), ("L6", datetime(2024, 3, 20), 4.0), ("L6", datetime(2024, 3, 25), 5.0),
+                ("L7", datetime(2024, 4, 2, 9), 86.415)]  # in full on the acceptance day
+    orders = ibis.memtable([{k: r[k] for k in ("order_line_id", "institution_code", "product_code", "distributor_code",
+                                               "quantity", "pack_price", "ordered_at", "channel")} for r in lines])
+    deliveries = ibis.memtable([{"order_line_id": r["order_line_id"], "accepted_at": r["accepted_at"],
+                                 "accepted_quantity": r["accepted_quantity"]} for r in lines])
+    paid = ibis.memtable([{"order_line_id": lid, "paid_at": at, "amount": pay} for lid, at, pay in payments])
+    tables = {"orders": orders, "deliveries": deliveries, "payments": paid}
+    got = outstanding_day(tables.__getitem__).to_pyarrow().to_pylist()
+    rows = {(r["part_month"], r["institution_code"], r["product_code"], r["day"], r["event_day"]):
+            (round(r["outstanding"], 2), r["open_lines"]) for r in got}
+    expected = _balances_by_hand(lines, payments)
+    assert rows == expected
+    # the cases are there: a line still open, one paid late, one overpaid to zero
+    assert expected[(date(2024, 3, 1), "H1", "P4", date(2024, 3, 31), date(2024, 4, 1))] == (20.05, 1)
+    assert expected[(date(2024, 3, 1), "H1", "P4", date(2024, 3, 31), date(2024, 7, 1))] == (-5.05, -1)

@@ -164,13 +164,30 @@ def _paid(get: Get, months: Sequence[date] | None) -> ir.Table:
     return p.group_by(["order_line_id", *LINE, p.paid_at.date().name("pay_day")]).agg(pay=p.pay.sum())
 
 
+PER_LINE = "per_line"  # each paid line's sums of its payments (:func:`_per_line`)
+
+
+def _per_line(get: Get, months: Sequence[date] | None) -> ir.Table:
+    """Each accepted line with payments, once: order_line_id, its columns (:data:`LINE`) and the sums of its
+    payments the two facts of payments read — on time for each due rule (``paid_0``, ``paid_1``: made before the
+    day after the due date), made by its acceptance day (``paid_before``), in all (``paid_total``), and the
+    days with payments after its acceptance day (``days_after``, the first of them ``first_after``)."""
+    if isinstance(get, Shared) and PER_LINE in get.shared:
+        return get.shared[PER_LINE]
+    paid = _paid(get, months)
+    after = paid.pay_day > paid.day
+    return paid.group_by(["order_line_id", *LINE]).agg(
+        **{f"paid_{k}": ibis.ifelse(paid.pay_day < due_next(paid.day, k), paid.pay, 0.0).sum() for k in (0, 1)},
+        paid_before=ibis.ifelse(after, 0.0, paid.pay).sum(), paid_total=paid.pay.sum(),
+        days_after=_int_sum(ibis.ifelse(after, 1, 0)),
+        first_after=ibis.ifelse(after, paid.pay_day, ibis.null("date")).min())
+
+
 def accepted_day(get: Get, months: Sequence[date] | None = None) -> ir.Table:
     a = _accepted(get, months)
-    paid = _paid(get, months)
     # each line's payments made before the day after each due date, capped at the line's amount; a line
     # without payments has nothing on time
-    per_line = paid.group_by(["order_line_id", *LINE]).agg(**{
-        f"paid_{k}": ibis.ifelse(paid.pay_day < due_next(paid.day, k), paid.pay, 0.0).sum() for k in (0, 1)})
+    per_line = _per_line(get, months)
     zero = _double(0.0)
     # the lines' volumes and their on-time sums as rows of one union, summed together: no join of the lines
     # with their payments' sums (on Spark a shuffle of every line again)
@@ -182,41 +199,79 @@ def accepted_day(get: Get, months: Sequence[date] | None = None) -> ir.Table:
         on_time_1=rows.on_time_1.sum())
 
 
-def outstanding_day(get: Get, months: Sequence[date] | None = None) -> ir.Table:
-    a = _accepted(get, months)
-    # a line's own columns travel with its payments and events instead of being joined back (a line has one
-    # value of each: grouping by them too changes no group)
-    line = LINE
-    paid = _paid(get, months)
-    # the days a line's balance can change: its acceptance day and each later payment day
-    later = paid.filter(paid.pay_day > paid.day).select("order_line_id", *line, event_day=paid.pay_day)
-    ev = a.select("order_line_id", *line, event_day=a.day).union(later)
-    # on each of them: what was paid by then, and the next of them. Joins and sums, not windows: they spill to
+def _owed(amount: ir.FloatingValue, paid: ir.FloatingValue) -> ir.FloatingValue:
+    """What a line owes: its amount due rounded to the fen once, half up, less what was paid in fen, never
+    below zero (the rule of jicai.measures.purchases.outstanding_yuan; an exact number of fen)."""
+    return ibis.greatest(_fen(amount) - _fen(paid), 0).cast("float64") / _double(100.0)
+
+
+def _open(owed: ir.FloatingValue) -> ir.IntegerValue:
+    return ibis.ifelse(owed > 0, 1, 0).cast("int64")
+
+
+CHANGE = ("part_month", *KEYS, "day")  # a balance change's line columns, before its day and the two changes
+
+
+def _change(t: ir.Table, event_day: ir.DateValue, d_owed: ir.FloatingValue, d_open: ir.IntegerValue) -> ir.Table:
+    return t.select(*CHANGE, event_day=event_day, d_owed=d_owed.cast("float64"), d_open=d_open.cast("int64"))
+
+
+def _changes_joined(paid: ir.Table, lines: ir.Table) -> ir.Table:
+    """The balance changes of ``lines`` (order_line_id and :data:`LINE`) from their payments ``paid``, by joining
+    every event of a line with every payment day of it: the general way, for lines paid on several days after
+    their acceptance (few: most lines are paid at once)."""
+    later = paid.filter(paid.pay_day > paid.day).select("order_line_id", *LINE, event_day=paid.pay_day)
+    ev = lines.select("order_line_id", *LINE, event_day=lines.day).union(later)
+    # on each event: what was paid by then, and the next event. Joins and sums, not windows: they spill to
     # disk, where a window over a province's month of lines would have to fit in the import's memory
     pr = paid.select(p_line=paid.order_line_id, pay_day=paid.pay_day, pay=paid.pay)
     j = ev.left_join(pr, ev.order_line_id == pr.p_line)
-    ev = j.group_by(["order_line_id", *line, "event_day"]).agg(
+    ev = j.group_by(["order_line_id", *LINE, "event_day"]).agg(
         paid=ibis.ifelse(j.pay_day <= j.event_day, j.pay, 0.0).sum().fill_null(0.0),
         next_day=ibis.ifelse(j.pay_day > j.event_day, j.pay_day, ibis.null("date")).min())
-    # what the line owes on the day: its amount due rounded to the fen once, half up, less what was paid in fen
-    # (the rule of jicai.measures.purchases.outstanding_yuan; an exact number of fen)
-    rest = _fen(ev.amount) - _fen(ev.paid)
-    owed = ibis.greatest(rest, 0).cast("float64") / _double(100.0)
-    ev = ev.mutate(owed=owed, open=ibis.ifelse(owed > 0, 1, 0))
-    # the balance holds from its day until the next change: +owed on the day, −owed on the next change's day,
-    # so the changes summed up to a day D give every line's balance at D. Each row makes both changes (a
-    # union of two selections of it had Spark compute every step above twice, joins and sums included)
-    cols = ("part_month", *KEYS, "day")
+    ev = ev.mutate(owed=_owed(ev.amount, ev.paid))
+    # +owed on the event's day, −owed on the next event's day: each row makes both changes (a union of two
+    # selections of it had Spark compute every step above twice, joins and sums included)
     ev = ev.mutate(sign=ibis.array([1, -1])).unnest("sign")
-    ev = ev.select(*cols, event_day=ibis.ifelse(ev.sign > 0, ev.event_day, ev.next_day),
-                   d_owed=ev.sign.cast("float64") * ev.owed, d_open=ev.sign.cast("int64") * ev.open)
-    ev = ev.filter(ev.event_day.notnull())  # the last change of a line has no next one
+    ev = _change(ev, ibis.ifelse(ev.sign > 0, ev.event_day, ev.next_day), ev.sign.cast("float64") * ev.owed,
+                 ev.sign.cast("int64") * _open(ev.owed))
+    return ev.filter(ev.event_day.notnull())  # the last change of a line has no next one
+
+
+def outstanding_day(get: Get, months: Sequence[date] | None = None) -> ir.Table:
+    """A line's balance holds from one event (its acceptance day, each later payment day) to the next: +owed on
+    the day, −owed on the next event's day, so the changes summed up to a day D give every line's balance at D.
+
+    Written as a sum of parts that needs no join for a line paid on at most one day after its acceptance
+    (:func:`_per_line` has all it needs): every accepted line starts owing its whole amount on its acceptance
+    day (``base``); a paid line corrects that by what it owed then less the whole amount, and, paid once later,
+    by what it owes after that payment less what it owed before. Only lines paid on several later days go
+    through the join of their events with their payment days (:func:`_changes_joined`, less their ``base``)."""
+    a = _accepted(get, months)
+    pl = _per_line(get, months)
+    nothing = _double(0.0)
+    owed = _owed(a.amount, nothing)
+    base = _change(a, a.day, owed, _open(owed))
+    # paid on at most one day after the acceptance day: what it owed on that day instead of its whole amount
+    t = pl.filter(pl.days_after <= 1)
+    whole, then = _owed(t.amount, nothing), _owed(t.amount, t.paid_before)
+    first = _change(t, t.day, then - whole, _open(then) - _open(whole))
+    # paid once later: from that day, what it owes after the payment instead of what it owed before
+    t = t.filter(t.days_after == 1)
+    before, after = _owed(t.amount, t.paid_before), _owed(t.amount, t.paid_total)
+    later = _change(t, t.first_after, after - before, _open(after) - _open(before))
+    # paid on several later days: its base taken back, its changes from the join
+    several = pl.filter(pl.days_after > 1)
+    whole = _owed(several.amount, nothing)
+    unbase = _change(several, several.day, -whole, -_open(whole))
+    paid = _paid(get, months).semi_join(several.select("order_line_id"), "order_line_id")
+    ev = ibis.union(base, first, later, unbase, _changes_joined(paid, several))
     # a line counts as overdue only from its due date on, never before the 1st of the month after its
     # acceptance: the changes until then merge on that 1st (most lines are paid within their acceptance
     # month, and their changes cancel out)
     next_month = _first_of(ev.day.year(), ev.day.month())
-    ev = ev.select(*cols, "d_owed", "d_open", event_day=ibis.greatest(ev.event_day, next_month))
-    ev = ev.group_by([*cols, "event_day"]).agg(outstanding=ev.d_owed.sum(), open_lines=_int_sum(ev.d_open))
+    ev = ev.select(*CHANGE, "d_owed", "d_open", event_day=ibis.greatest(ev.event_day, next_month))
+    ev = ev.group_by([*CHANGE, "event_day"]).agg(outstanding=ev.d_owed.sum(), open_lines=_int_sum(ev.d_open))
     # changes that cancel out leave float noise (1e-13), in any order of addition: under half a micro-yuan, the
     # one allowance of jicai's money rule (measures/exact.py), a change is none
     return ev.filter((ev.outstanding.abs() >= _double(0.5 / MICRO)) | (ev.open_lines != 0))
@@ -464,7 +519,8 @@ def _recompute(wh: Warehouse, sink: Sink, facts: Sequence[Fact], months: set[dat
         get = sink.reader(wh) if every and len(groups) == 1 else _spanned(wh, sink, group)
         names: list[str] = []
         if any(f.day_build in (accepted_day, outstanding_day) for f in facts):
-            for key, build in ((ACCEPTED, _accepted), (PAID, _paid)):  # the payments read the accepted lines
+            # each reads the one before it: the payments the accepted lines, the sums per line the payments
+            for key, build in ((ACCEPTED, _accepted), (PAID, _paid), (PER_LINE, _per_line)):
                 t0 = time.perf_counter()
                 if (name := sink.materialize(wh.con.compile(build(get, group)))) is None:
                     break
