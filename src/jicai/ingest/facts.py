@@ -121,9 +121,9 @@ def _lines(get: Get, months: Sequence[date] | None) -> ir.Table:
 class Shared:
     """The raw tables of a group of partitions (:data:`Get`), with the intermediates several facts read
     computed once (``shared``: name → table). On Spark each reference to an intermediate is computed again —
-    the accepted lines (order lines joined with their deliveries) are read by every fact of payments, and
-    their payments by two — so the importer writes them once per group (:meth:`Sink.materialize`) and every
-    fact of the group reads them."""
+    the accepted lines (order lines joined with their deliveries) are read by every fact of payments, and the
+    sums of their payments per line by two — so the importer writes them once per group
+    (:meth:`Sink.materialize`) and every fact of the group reads them."""
 
     def __init__(self, get: Get, shared: dict[str, ir.Table] | None = None) -> None:
         self.get = get
@@ -134,7 +134,6 @@ class Shared:
 
 
 ACCEPTED = "accepted"  # the accepted lines of the group's partitions (:func:`_accepted`)
-PAID = "paid"  # what was paid on them, per line and payment day (:func:`_paid`)
 LINE = ("part_month", *KEYS, "day", "amount")  # the columns of an accepted line its payments carry
 
 
@@ -151,15 +150,16 @@ def _accepted(get: Get, months: Sequence[date] | None) -> ir.Table:
                     packs=j.accepted_quantity, amount=j.accepted_quantity * j.pack_price)
 
 
-def _paid(get: Get, months: Sequence[date] | None) -> ir.Table:
-    """What was paid on each accepted line of the partitions, per payment day: order_line_id, the line's
-    columns (:data:`LINE`, carried in the one join, where joining the lines back for each column costs Spark a
-    shuffle of both sides each time), pay_day, pay. Payments without a time never count."""
-    if isinstance(get, Shared) and PAID in get.shared:
-        return get.shared[PAID]
+def _paid(get: Get, months: Sequence[date] | None, only: ir.Table | None = None) -> ir.Table:
+    """What was paid on each accepted line of the partitions (of the lines ``only`` lists, when given), per
+    payment day: order_line_id, the line's columns (:data:`LINE`, carried in the one join, where joining the lines
+    back for each column costs Spark a shuffle of both sides each time), pay_day, pay. Payments without a time
+    never count."""
     a = _accepted(get, months)
     p = get("payments")
     p = p.filter(p.paid_at.notnull()).select("order_line_id", "paid_at", pay=p.amount)
+    if only is not None:
+        p = p.semi_join(only, "order_line_id")  # first: a few lines' payments, not every line's, meet the join
     p = p.join(a.select("order_line_id", *LINE), "order_line_id")
     return p.group_by(["order_line_id", *LINE, p.paid_at.date().name("pay_day")]).agg(pay=p.pay.sum())
 
@@ -264,7 +264,7 @@ def outstanding_day(get: Get, months: Sequence[date] | None = None) -> ir.Table:
     several = pl.filter(pl.days_after > 1)
     whole = _owed(several.amount, nothing)
     unbase = _change(several, several.day, -whole, -_open(whole))
-    paid = _paid(get, months).semi_join(several.select("order_line_id"), "order_line_id")
+    paid = _paid(get, months, only=several.select("order_line_id"))
     ev = ibis.union(base, first, later, unbase, _changes_joined(paid, several))
     # a line counts as overdue only from its due date on, never before the 1st of the month after its
     # acceptance: the changes until then merge on that 1st (most lines are paid within their acceptance
@@ -519,8 +519,8 @@ def _recompute(wh: Warehouse, sink: Sink, facts: Sequence[Fact], months: set[dat
         get = sink.reader(wh) if every and len(groups) == 1 else _spanned(wh, sink, group)
         names: list[str] = []
         if any(f.day_build in (accepted_day, outstanding_day) for f in facts):
-            # each reads the one before it: the payments the accepted lines, the sums per line the payments
-            for key, build in ((ACCEPTED, _accepted), (PAID, _paid), (PER_LINE, _per_line)):
+            # the payments' sums per line read the accepted lines
+            for key, build in ((ACCEPTED, _accepted), (PER_LINE, _per_line)):
                 t0 = time.perf_counter()
                 if (name := sink.materialize(wh.con.compile(build(get, group)))) is None:
                     break
