@@ -1,8 +1,9 @@
 """Spark Connect against DuckDB on the same machine: `python benchmarks/spark.py [--order-lines N]`.
 
 The same simulated province (benchmarks/run.py's dataset, cached under benchmarks/data/N/) is imported with
-`jicai import` twice — into a fresh DuckDB file, and into the Spark Connect warehouse at ``--url`` with a fresh
-lake — then the monitoring runs on each (benchmarks/phase.py, one process per phase, median of --repeats).
+`jicai import` into a fresh DuckDB file and into the Spark Connect warehouse at ``--url`` with a fresh lake
+(``--import-repeats`` times each, alternating, median), then the monitoring runs on each (benchmarks/phase.py,
+one process per phase, median of ``--repeats``).
 Prints seconds, the ratios Spark / DuckDB, order lines per second per core, the client's peak RSS and the
 cluster's JVMs' RSS after the runs; writes benchmarks/results/spark-N.json.
 
@@ -62,7 +63,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--order-lines", type=int, default=10_000_000)
     ap.add_argument("--institutions", type=int, default=1000)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=3, help="runs of the monitoring per engine (median)")
+    ap.add_argument("--import-repeats", type=int, default=1,
+                    help="imports per engine, each from scratch, DuckDB and Spark alternating (median; the last "
+                         "ones' warehouses are monitored)")
     ap.add_argument("--url", default=os.environ.get("JICAI_TEST_SPARK_URL", "sc://127.0.0.1:15002"))
     ap.add_argument("--cores", type=int, default=2, help="the cluster's executor cores (the local cluster: 2 × 1)")
     ap.add_argument("--load", choices=("import", "copy"), default="import",
@@ -94,19 +98,25 @@ def main() -> None:
             raise SystemExit(f"--monitor-only needs {duck_dir}/jicai.duckdb and {lake} from a previous run")
         monitor_only(args, duck_dir, lake, date(2024, 12, 31))
         return
-    # both imports from scratch in this run, so their figures compare
-    for d in (duck_dir, lake):
-        shutil.rmtree(d, ignore_errors=True)
-    duck_import = timed([JICAI, "import", str(dataset)], env)
-    print(f"DuckDB import: {duck_import[0]:.1f} s, peak RSS {duck_import[1]:.0f} MB", flush=True)
+    # both imports from scratch in this run, so their figures compare; alternating, so that a cluster warming up
+    # over the runs, or a busier minute, is not all on one side
     spark_env = {**os.environ, "JICAI_DATA_DIR": str(data / "bench-spark-data"), "JICAI_WAREHOUSE_URL": args.url,
                  "JICAI_LAKE": str(lake)}
-    if args.load == "import":
-        spark_import = timed([JICAI, "import", str(dataset)], spark_env)
-    else:
-        spark_import = timed([JICAI, "--data-dir", str(duck_dir), "warehouse", "copy", "--to", args.url,
-                              "--to-lake", str(lake)], env)
-    print(f"Spark load ({args.load}): {spark_import[0]:.1f} s, client peak RSS {spark_import[1]:.0f} MB", flush=True)
+    runs: dict[str, list[tuple[float, float]]] = {"duckdb": [], "spark": []}
+    for _ in range(max(1, args.import_repeats)):
+        for d in (duck_dir, lake, data / "bench-spark-data"):
+            shutil.rmtree(d, ignore_errors=True)
+        runs["duckdb"].append(timed([JICAI, "import", str(dataset)], env))
+        print(f"DuckDB import: {runs['duckdb'][-1][0]:.1f} s, peak RSS {runs['duckdb'][-1][1]:.0f} MB", flush=True)
+        if args.load == "import":
+            runs["spark"].append(timed([JICAI, "import", str(dataset)], spark_env))
+        else:
+            runs["spark"].append(timed([JICAI, "--data-dir", str(duck_dir), "warehouse", "copy", "--to", args.url,
+                                        "--to-lake", str(lake)], env))
+        print(f"Spark load ({args.load}): {runs['spark'][-1][0]:.1f} s, client peak RSS {runs['spark'][-1][1]:.0f} MB",
+              flush=True)
+    duck_import = (statistics.median(r[0] for r in runs["duckdb"]), max(r[1] for r in runs["duckdb"]))
+    spark_import = (statistics.median(r[0] for r in runs["spark"]), max(r[1] for r in runs["spark"]))
 
     duck_wh = str(duck_dir / "jicai.duckdb")
     os.environ["JICAI_LAKE"] = str(lake)  # phase.py's Spark runs read the lake from the environment
@@ -121,14 +131,18 @@ def main() -> None:
     duck_mb = Path(duck_wh).stat().st_size / 2**20
     res = {
         "order_lines": n, "rows_imported": rows, "spark_load": args.load, "repeats": args.repeats, "url": args.url, "cores": args.cores,
-        "import": {"duckdb": {"seconds": duck_import[0], "peak_rss_mb": duck_import[1]},
-                   "spark": {"seconds": spark_import[0], "client_peak_rss_mb": spark_import[1]}},
+        "import": {"duckdb": {"seconds": duck_import[0], "peak_rss_mb": duck_import[1],
+                              "runs": [r[0] for r in runs["duckdb"]]},
+                   "spark": {"seconds": spark_import[0], "client_peak_rss_mb": spark_import[1],
+                             "runs": [r[0] for r in runs["spark"]]}},
+        "import_repeats": len(runs["spark"]),
         "monitor": monitor, "monitor_median": med,
         "ratios": {"import": spark_import[0] / duck_import[0], "monitor": med["spark"] / med["duckdb"]},
         "order_lines_per_core_second": {"duckdb": n / med["duckdb"] / 2, "spark": n / med["spark"] / args.cores},
         "cluster_jvm_rss_mb": jvms, "storage_mb": {"duckdb": duck_mb, "lake": lake_mb},
     }
-    print(f"\norder lines: {n:,}   rows imported: {rows:,}   repeats: {args.repeats}   (medians)")
+    print(f"\norder lines: {n:,}   rows imported: {rows:,}   repeats: import {len(runs['spark'])}, monitor "
+          f"{args.repeats}   (medians)")
     print(f"Spark's lake filled by: {args.load}")
     print(f"{'':10}{'import s':>10}{'monitor s':>11}{'lines/core·s':>14}")
     for k, imp in (("duckdb", duck_import[0]), ("spark", spark_import[0])):
