@@ -122,18 +122,19 @@ def client_schema(schema: pa.Schema | None) -> Any:
     """The Spark schema of Parquet files the client wrote in Arrow ``schema``, or None where a type is not one
     whose reading is known (:data:`_PLAIN`, microsecond timestamps): then Spark infers it.
 
-    >>> client_schema(pa.schema([("a", pa.string()), ("t", pa.timestamp("us"))])).simpleString()
-    'struct<a:string,t:timestamp_ntz>'
+    Each type of the contract's tables maps to what Spark infers (tests/test_store_connect.py, on the cluster);
+    another type is left to Spark, before PySpark is even imported:
+
     >>> client_schema(pa.schema([("n", pa.uint8())])) is None
     True
     """
-    from pyspark.sql.pandas.types import from_arrow_schema
-
     def known(t: pa.DataType) -> bool:
         return any(test(t) for test in _PLAIN) or (pa.types.is_timestamp(t) and t.unit == "us")
 
     if schema is None or not all(known(f.type) for f in schema):
         return None
+    from pyspark.sql.pandas.types import from_arrow_schema
+
     return from_arrow_schema(schema, prefer_timestamp_ntz=True)
 
 
