@@ -127,7 +127,7 @@ class Shared:
 
     def __init__(self, get: Get, shared: dict[str, ir.Table] | None = None) -> None:
         self.get = get
-        self.shared = shared or {}
+        self.shared = {} if shared is None else shared  # the caller may add to it later
 
     def __call__(self, name: str) -> ir.Table:
         return self.get(name)
@@ -516,17 +516,17 @@ def _recompute(wh: Warehouse, sink: Sink, facts: Sequence[Fact], months: set[dat
     for group in groups:
         listed = ", ".join(f"DATE '{m.isoformat()}'" for m in group)
         # one run of every month reads every delivery and payment: no range to look up (a pass over the lines)
-        get = sink.reader(wh) if every and len(groups) == 1 else _spanned(wh, sink, group)
+        shared: dict[str, ir.Table] = {}
+        get = Shared(sink.reader(wh) if every and len(groups) == 1 else _spanned(wh, sink, group), shared)
         names: list[str] = []
         if any(f.day_build in (accepted_day, outstanding_day) for f in facts):
-            # the payments' sums per line read the accepted lines
+            # the payments' sums per line read the accepted lines, materialized first
             for key, build in ((ACCEPTED, _accepted), (PER_LINE, _per_line)):
                 t0 = time.perf_counter()
                 if (name := sink.materialize(wh.con.compile(build(get, group)))) is None:
                     break
                 names.append(name)
-                get = Shared(get.get if isinstance(get, Shared) else get,
-                             {**(get.shared if isinstance(get, Shared) else {}), key: sink.reader(wh)(name)})
+                shared[key] = sink.reader(wh)(name)
                 log.debug("%s lines %s..%s: %.2f s", key, group[0], group[-1], time.perf_counter() - t0)
 
         def run(chain: list[Fact], get: Get = get, group: list[date] = group, listed: str = listed) -> None:

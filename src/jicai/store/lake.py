@@ -71,6 +71,16 @@ def spark_fields(schema: pa.Schema) -> list[dict] | None:
         return None
 
 
+@dataclass
+class _Footer:
+    """What a version folder's first Parquet footer says (read once: a version never changes)."""
+
+    files: int  # Parquet files in the folder
+    arrow: pa.Schema | None = None
+    rows: int = 0  # rows of the first file
+    spark: str | None = None  # the schema Spark wrote there (JSON), None where the client wrote the file
+
+
 class LakeError(BilingualError, RuntimeError):
     """The lake cannot be used as asked (a bad URL, an unreadable manifest)."""
 
@@ -129,7 +139,7 @@ class Lake:
         # Exclusive creation is an atomic link on a local filesystem; object stores have no such call in
         # pyarrow, so there a commit checks and then writes (one writer at a time, docs/spark.md).
         self._atomic = isinstance(self.fs, pafs.LocalFileSystem)
-        self._spark_schemas: dict[str, tuple[str | None, pa.Schema | None]] = {}
+        self._footers: dict[str, _Footer] = {}
 
     def __repr__(self) -> str:
         return f"Lake({self.url!r})"
@@ -165,40 +175,36 @@ class Lake:
     def spark_schema(self, dir_uri: str) -> str | None:
         """The schema Spark wrote into the footer of the version folder's first Parquet file (JSON), or None
         (no file, or one the client wrote). A version never changes: each folder's footer is read once."""
-        return self._footer(dir_uri)[0]
+        return self._footer(dir_uri).spark
 
     def arrow_schema(self, dir_uri: str) -> pa.Schema | None:
         """The Arrow schema of the version folder's first Parquet file (None: no file); read with
         :meth:`spark_schema`, once per folder."""
-        return self._footer(dir_uri)[1]
-
-    def _footer(self, dir_uri: str) -> tuple[str | None, pa.Schema | None]:
-        if dir_uri not in self._spark_schemas:
-            paths = self.fs_paths(dir_uri)
-            found, schema = None, None
-            if paths:
-                with self.fs.open_input_file(paths[0]) as f:
-                    schema = pq.read_schema(f)
-                fields = spark_fields(schema)
-                # only if it names the file's columns: Arrow data read from the lake keeps the key it had
-                if fields is not None and [c["name"] for c in fields] == schema.names:
-                    found = schema.metadata[SPARK_SCHEMA_KEY].decode()
-            if len(self._spark_schemas) >= SCHEMAS_KEPT:
-                self._spark_schemas.clear()
-            self._spark_schemas[dir_uri] = (found, schema)
-        return self._spark_schemas[dir_uri]
+        return self._footer(dir_uri).arrow
 
     def empty_client_schema(self, dir_uri: str) -> pa.Schema | None:
         """The Arrow schema of the version folder ``dir_uri`` when it holds no row and the client wrote it (one
         file with no Spark schema in its footer: a table the importer created from the contract); else None.
         Such a version's next one may be written by the client in that very schema, with no Spark job."""
-        paths = self.fs_paths(dir_uri)
-        if len(paths) != 1:
-            return None
-        with self.fs.open_input_file(paths[0]) as f:
-            meta = pq.read_metadata(f)
-        schema = meta.schema.to_arrow_schema()
-        return schema if meta.num_rows == 0 and spark_fields(schema) is None else None
+        footer = self._footer(dir_uri)
+        return footer.arrow if footer.files == 1 and footer.rows == 0 and footer.spark is None else None
+
+    def _footer(self, dir_uri: str) -> _Footer:
+        if dir_uri not in self._footers:
+            paths = self.fs_paths(dir_uri)
+            footer = _Footer(len(paths))
+            if paths:
+                with self.fs.open_input_file(paths[0]) as f:
+                    meta = pq.read_metadata(f)
+                footer.arrow, footer.rows = meta.schema.to_arrow_schema(), meta.num_rows
+                fields = spark_fields(footer.arrow)
+                # only if it names the file's columns: Arrow data read from the lake keeps the key it had
+                if fields is not None and [c["name"] for c in fields] == footer.arrow.names:
+                    footer.spark = footer.arrow.metadata[SPARK_SCHEMA_KEY].decode()
+            if len(self._footers) >= SCHEMAS_KEPT:
+                self._footers.clear()
+            self._footers[dir_uri] = footer
+        return self._footers[dir_uri]
 
     # -- manifests -------------------------------------------------------------------------------------
     def _manifest_numbers(self) -> list[int]:
